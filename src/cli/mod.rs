@@ -1,0 +1,1 @@
+//! The `dunner` command line.

@@ -1,0 +1,472 @@
+//! Accounts: one debt in collection, its consumer, contact points and flags.
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+use super::Channel;
+
+/// One debt in collection (Reg F counts calls per debt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// The account's identifier in the agency's systems.
+    pub id: String,
+    /// The kind of debt (`credit_card`, `medical`, `student_loan`, ...); packs may be scoped to some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debt_type: Option<String>,
+    /// The creditor the debt is owed to; overlay packs may be scoped to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creditor: Option<String>,
+    /// The person who owes the debt.
+    pub consumer: Consumer,
+    /// Legal and consumer-stated conditions that restrict contact.
+    #[serde(default)]
+    pub flags: Flags,
+    /// Channels, phone numbers or email addresses the consumer asked us not to use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opted_out: Vec<OptOut>,
+    /// Times the consumer told us are inconvenient (12 CFR 1006.6(b)(1); comment 6(b)(1)-1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconvenient_times: Vec<InconvenientTime>,
+    /// Places the consumer told us are inconvenient (comment 6(b)(1)(ii)-1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconvenient_places: Vec<Place>,
+}
+
+/// The consumer: where they live and how to reach them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// Postal address; the state decides which packs apply and which zones are candidates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    /// Time zones known for the consumer. When given, they are the only candidates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "super::zone_serde")]
+    pub time_zones: Vec<Tz>,
+    /// Telephone numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<Phone>,
+    /// Email addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<EmailAddress>,
+}
+
+/// A postal address. Only the parts the rules need are kept.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// Two-letter USPS state or territory code (`NY`, `MA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// City name as written on the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// ZIP code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+}
+
+/// A telephone number of the consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    /// The number, preferably E.164 (`+12125550100`).
+    pub number: String,
+    /// What kind of line it is.
+    pub kind: PhoneKind,
+}
+
+/// The kind of telephone line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneKind {
+    /// A mobile phone: not tied to a place.
+    Mobile,
+    /// A residential landline: calls to it are calls "at home".
+    Landline,
+    /// A number at the place of employment.
+    Work,
+}
+
+/// An email address of the consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailAddress {
+    /// The address.
+    pub address: String,
+    /// Whether it is personal or provided by the employer (1006.22(f)(3)).
+    pub kind: EmailKind,
+}
+
+/// The kind of email address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    /// The consumer's own address.
+    Personal,
+    /// An address provided by the consumer's employer.
+    Work,
+}
+
+/// The kind of contact point a rule can single out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactPointKind {
+    /// A mobile phone.
+    Mobile,
+    /// A residential landline.
+    Landline,
+    /// A telephone at the place of employment.
+    WorkPhone,
+    /// A personal email address.
+    PersonalEmail,
+    /// An employer-provided email address.
+    WorkEmail,
+    /// The postal address (letters and visits).
+    Address,
+}
+
+impl ContactPointKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [ContactPointKind; 6] = [
+        ContactPointKind::Mobile,
+        ContactPointKind::Landline,
+        ContactPointKind::WorkPhone,
+        ContactPointKind::PersonalEmail,
+        ContactPointKind::WorkEmail,
+        ContactPointKind::Address,
+    ];
+
+    /// The name used in rule packs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactPointKind::Mobile => "mobile",
+            ContactPointKind::Landline => "landline",
+            ContactPointKind::WorkPhone => "work_phone",
+            ContactPointKind::PersonalEmail => "personal_email",
+            ContactPointKind::WorkEmail => "work_email",
+            ContactPointKind::Address => "address",
+        }
+    }
+
+    /// Parses the name used in rule packs.
+    pub fn parse(name: &str) -> Option<ContactPointKind> {
+        ContactPointKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The place a contact point is tied to (comment 6(b)(1)(ii)-1): a landline and the
+    /// postal address are at home, work phones and work email at work; mobiles and
+    /// personal email are not place-bound.
+    pub fn place(self) -> Option<Place> {
+        match self {
+            ContactPointKind::Landline | ContactPointKind::Address => Some(Place::Home),
+            ContactPointKind::WorkPhone | ContactPointKind::WorkEmail => Some(Place::Work),
+            ContactPointKind::Mobile | ContactPointKind::PersonalEmail => None,
+        }
+    }
+}
+
+/// A place a consumer may call inconvenient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// The consumer's home.
+    Home,
+    /// The consumer's place of employment.
+    Work,
+}
+
+/// Conditions recorded on the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flags {
+    /// The consumer refused to pay or asked us to stop communicating (1006.6(c)).
+    pub cease_and_desist: bool,
+    /// The consumer is represented by an attorney on this debt (1006.6(b)(2)).
+    pub attorney_represented: bool,
+    /// A written dispute is pending verification (1006.38(d)(2)).
+    pub disputed: bool,
+    /// A bankruptcy case is pending or the debt was discharged (11 U.S.C. 362, 524).
+    pub bankruptcy: bool,
+    /// The consumer has died.
+    pub deceased: bool,
+    /// The consumer claims identity theft.
+    pub identity_theft: bool,
+    /// The employer prohibits contact at work (1006.6(b)(3)).
+    pub work_contact_prohibited: bool,
+}
+
+/// A flag a hold rule can name: the account flags plus conditions derived from the
+/// request (an opt-out that covers the channel or the contact point, an inconvenient
+/// place, a missing consent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// See [`Flags::cease_and_desist`].
+    CeaseAndDesist,
+    /// See [`Flags::attorney_represented`].
+    AttorneyRepresented,
+    /// See [`Flags::disputed`].
+    Disputed,
+    /// See [`Flags::bankruptcy`].
+    Bankruptcy,
+    /// See [`Flags::deceased`].
+    Deceased,
+    /// See [`Flags::identity_theft`].
+    IdentityTheft,
+    /// The employer prohibits contact at work and the contact point is at work.
+    WorkContactProhibited,
+    /// The consumer opted out of the requested channel or contact point.
+    OptedOut,
+    /// The contact point is at a place the consumer called inconvenient.
+    InconvenientPlace,
+    /// No consent to this channel is on record (or it was revoked).
+    NoConsent,
+}
+
+impl Flag {
+    /// Every flag, in a stable order.
+    pub const ALL: [Flag; 10] = [
+        Flag::CeaseAndDesist,
+        Flag::AttorneyRepresented,
+        Flag::Disputed,
+        Flag::Bankruptcy,
+        Flag::Deceased,
+        Flag::IdentityTheft,
+        Flag::WorkContactProhibited,
+        Flag::OptedOut,
+        Flag::InconvenientPlace,
+        Flag::NoConsent,
+    ];
+
+    /// The name used in rule packs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::CeaseAndDesist => "cease_and_desist",
+            Flag::AttorneyRepresented => "attorney_represented",
+            Flag::Disputed => "disputed",
+            Flag::Bankruptcy => "bankruptcy",
+            Flag::Deceased => "deceased",
+            Flag::IdentityTheft => "identity_theft",
+            Flag::WorkContactProhibited => "work_contact_prohibited",
+            Flag::OptedOut => "opted_out",
+            Flag::InconvenientPlace => "inconvenient_place",
+            Flag::NoConsent => "no_consent",
+        }
+    }
+
+    /// Parses the name used in rule packs.
+    pub fn parse(name: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// Something the consumer asked us not to use: a whole channel (`"email"`) or one
+/// phone number or email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptOut {
+    /// Every contact point of a channel ("stop calling", 1006.14(h); comment 14(h)(1)-3).
+    Channel(Channel),
+    /// One number or address (comment 14(h)(1)-2).
+    ContactPoint(String),
+}
+
+impl Serialize for OptOut {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OptOut::Channel(channel) => serializer.serialize_str(channel.as_str()),
+            OptOut::ContactPoint(point) => serializer.serialize_str(point),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OptOut {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match Channel::parse(&text) {
+            Some(channel) => OptOut::Channel(channel),
+            None => OptOut::ContactPoint(text),
+        })
+    }
+}
+
+/// Day of the week, as written in rule packs and JSON (`mon` … `sun`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// The name used in rule packs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
+
+    /// Parses the name used in rule packs.
+    pub fn parse(name: &str) -> Option<Weekday> {
+        Weekday::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+
+    /// The chrono weekday.
+    pub fn from_chrono(day: chrono::Weekday) -> Weekday {
+        match day {
+            chrono::Weekday::Mon => Weekday::Mon,
+            chrono::Weekday::Tue => Weekday::Tue,
+            chrono::Weekday::Wed => Weekday::Wed,
+            chrono::Weekday::Thu => Weekday::Thu,
+            chrono::Weekday::Fri => Weekday::Fri,
+            chrono::Weekday::Sat => Weekday::Sat,
+            chrono::Weekday::Sun => Weekday::Sun,
+        }
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A local wall-clock time with minute precision, `00:00` to `24:00` inclusive
+/// (`24:00` is the end of the day, for interval ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimeOfDay {
+    minutes: u16,
+}
+
+impl TimeOfDay {
+    /// The start of the day.
+    pub const MIDNIGHT: TimeOfDay = TimeOfDay { minutes: 0 };
+    /// The end of the day.
+    pub const END_OF_DAY: TimeOfDay = TimeOfDay { minutes: 24 * 60 };
+
+    /// Parses `HH:MM` (24-hour clock; `24:00` allowed).
+    pub fn parse(text: &str) -> Result<TimeOfDay, String> {
+        let problem = || format!("`{text}` is not a time of day; write HH:MM on a 24-hour clock, e.g. `08:00` or `21:00`");
+        let (hours, minutes) = text.split_once(':').ok_or_else(problem)?;
+        if hours.len() != 2 || minutes.len() != 2 {
+            return Err(problem());
+        }
+        let hours: u16 = hours.parse().map_err(|_| problem())?;
+        let minutes: u16 = minutes.parse().map_err(|_| problem())?;
+        if minutes >= 60 || hours > 24 || (hours == 24 && minutes != 0) {
+            return Err(problem());
+        }
+        Ok(TimeOfDay { minutes: hours * 60 + minutes })
+    }
+
+    /// Builds a time from minutes after midnight; `None` past `24:00`.
+    pub fn from_minutes(minutes: u16) -> Option<TimeOfDay> {
+        (minutes <= 24 * 60).then_some(TimeOfDay { minutes })
+    }
+
+    /// Minutes after midnight.
+    pub fn minutes(self) -> u16 {
+        self.minutes
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.minutes / 60, self.minutes % 60)
+    }
+}
+
+impl Serialize for TimeOfDay {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TimeOfDay::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A recurring time the consumer called inconvenient ("not on Tuesdays and Thursdays
+/// until the end of the year"), in the consumer's local time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InconvenientTime {
+    /// The days it recurs on; every day when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<Weekday>,
+    /// Start of the inconvenient interval (inclusive).
+    pub from: TimeOfDay,
+    /// End of the inconvenient interval (exclusive).
+    pub to: TimeOfDay,
+    /// The last local date it applies to, inclusive; for ever when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+}
+
+impl<'de> Deserialize<'de> for InconvenientTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            days: Vec<Weekday>,
+            from: TimeOfDay,
+            to: TimeOfDay,
+            #[serde(default)]
+            until: Option<NaiveDate>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        if raw.from >= raw.to {
+            return Err(serde::de::Error::custom(format!(
+                "inconvenient time `{}`-`{}` is empty or inverted; `from` must be before `to` \
+                 (write two entries for a range that crosses midnight)",
+                raw.from, raw.to
+            )));
+        }
+        Ok(InconvenientTime { days: raw.days, from: raw.from, to: raw.to, until: raw.until })
+    }
+}
+
+/// Keeps only what identifies a phone number: its digits, without a leading US country code.
+pub fn normalize_phone(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix('1') {
+        Some(rest) if digits.len() == 11 => rest.to_string(),
+        _ => digits,
+    }
+}

@@ -1,0 +1,278 @@
+//! A request prepared once for the many evaluations of a decision and its search:
+//! candidate zones, the applicable rules, the history sorted with each event's
+//! contact point resolved.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::request::DecideRequest;
+use super::zones;
+use crate::domain::{
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, InitiatedBy, OptOut, Outcome, PhoneKind,
+    Purpose,
+};
+use crate::policy::model::{EventFilter, Per, Rule};
+use crate::policy::{Policy, scope_applies};
+
+/// One history event with what the rules ask of it precomputed.
+pub struct PreparedEvent<'a> {
+    pub event: &'a Event,
+    /// The kind of the contact point used, when it is one of the account's.
+    pub kind: Option<ContactPointKind>,
+    /// About the account being decided (not another debt of the consumer).
+    pub same_debt: bool,
+    /// To the requested contact point (or either side unknown).
+    pub same_contact_point: bool,
+    /// Made to a contact point that turned out to be a wrong party.
+    pub wrong_party: bool,
+}
+
+/// Everything a decision needs, computed once.
+pub struct Context<'a> {
+    pub account: &'a Account,
+    pub channel: Channel,
+    pub contact_point: Option<&'a str>,
+    pub contact_kind: Option<ContactPointKind>,
+    pub zones: Vec<Tz>,
+    /// Sorted by instant.
+    pub events: Vec<PreparedEvent<'a>>,
+    /// The rules that govern this request, in policy order.
+    pub rules: Vec<&'a Rule>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(policy: &'a Policy, request: &'a DecideRequest) -> Context<'a> {
+        let account = &request.account;
+        let channel = request.channel;
+        let contact_point = request.contact_point.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let contact_kind = match channel {
+            Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
+            _ => contact_point.and_then(|point| kind_of(account, channel, point)),
+        };
+        let mut context = Context {
+            account,
+            channel,
+            contact_point,
+            contact_kind,
+            zones: zones::candidate_zones(&account.consumer),
+            events: Vec::new(),
+            rules: Vec::new(),
+        };
+        context.events = context.prepare_events(&request.history);
+        context.rules = context.applicable_rules(policy, request.purpose);
+        context
+    }
+
+    fn prepare_events(&self, history: &'a [Event]) -> Vec<PreparedEvent<'a>> {
+        let wrong_party_points: Vec<&str> = history
+            .iter()
+            .filter(|e| e.outcome == Some(Outcome::WrongParty))
+            .filter_map(|e| e.contact_point.as_deref())
+            .collect();
+        let mut events: Vec<PreparedEvent<'a>> = history
+            .iter()
+            .map(|event| {
+                let kind = match event.channel {
+                    Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
+                    channel => event.contact_point.as_deref().and_then(|p| kind_of(self.account, channel, p)),
+                };
+                let point = event.contact_point.as_deref();
+                PreparedEvent {
+                    event,
+                    kind,
+                    same_debt: event.account_id.as_deref().is_none_or(|id| id == self.account.id),
+                    same_contact_point: match (point, self.contact_point) {
+                        (Some(a), Some(b)) => same_contact_point(a, b),
+                        _ => true,
+                    },
+                    wrong_party: event.outcome == Some(Outcome::WrongParty)
+                        || point.is_some_and(|p| wrong_party_points.iter().any(|w| same_contact_point(p, w))),
+                }
+            })
+            .collect();
+        if !events.is_sorted_by_key(|e| e.event.at) {
+            events.sort_by_key(|e| e.event.at);
+        }
+        events
+    }
+
+    fn applicable_rules(&self, policy: &'a Policy, purpose: Purpose) -> Vec<&'a Rule> {
+        let packs: Vec<bool> = policy.packs().iter().map(|pack| scope_applies(&pack.scope, self.account).applies()).collect();
+        policy
+            .rules()
+            .iter()
+            .filter(|rule| packs.get(rule.pack).copied().unwrap_or(false))
+            .filter(|rule| rule.channels.contains(self.channel) && rule.purposes.contains(purpose))
+            .filter(|rule| self.condition_holds(rule))
+            .collect()
+    }
+
+    fn condition_holds(&self, rule: &Rule) -> bool {
+        let when = &rule.when;
+        // An unknown contact point could be of any kind: the rule applies (fail closed).
+        let kind_ok = self.contact_kind.is_none_or(|kind| when.contact_point_kinds.contains(kind));
+        let debt_ok = when.debt_types.is_empty()
+            || self.account.debt_type.as_deref().is_none_or(|debt| when.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt)));
+        kind_ok && debt_ok && when.flags.iter().all(|flag| self.flag_holds(*flag))
+    }
+
+    /// Whether a hold's flag holds for this request. Where the request leaves it open
+    /// (no contact point named), the flag holds if it could (fail closed).
+    pub fn flag_holds(&self, flag: Flag) -> bool {
+        let flags = &self.account.flags;
+        match flag {
+            Flag::CeaseAndDesist => flags.cease_and_desist,
+            Flag::AttorneyRepresented => flags.attorney_represented,
+            Flag::Disputed => flags.disputed,
+            Flag::Bankruptcy => flags.bankruptcy,
+            Flag::Deceased => flags.deceased,
+            Flag::IdentityTheft => flags.identity_theft,
+            Flag::WorkContactProhibited => flags.work_contact_prohibited && self.could_be_at(crate::domain::Place::Work),
+            Flag::InconvenientPlace => self.account.inconvenient_places.iter().any(|place| self.could_be_at(*place)),
+            Flag::OptedOut => self.account.opted_out.iter().any(|opt_out| match opt_out {
+                OptOut::Channel(channel) => *channel == self.channel,
+                OptOut::ContactPoint(point) => match self.contact_point {
+                    Some(requested) => same_contact_point(point, requested),
+                    None => kind_of(self.account, self.channel, point).is_some() || channel_of_point(point) == Some(self.channel_family()),
+                },
+            }),
+            Flag::NoConsent => !self.consent_on_record(self.channel),
+        }
+    }
+
+    fn channel_family(&self) -> Channel {
+        match self.channel {
+            Channel::Sms => Channel::Call,
+            other => other,
+        }
+    }
+
+    fn could_be_at(&self, place: crate::domain::Place) -> bool {
+        match self.contact_kind {
+            Some(kind) => kind.place() == Some(place),
+            None => match self.channel {
+                Channel::Letter | Channel::Visit => place == crate::domain::Place::Home,
+                _ => true,
+            },
+        }
+    }
+
+    /// Whether the latest consent record on the channel is a consent, not a revocation.
+    fn consent_on_record(&self, channel: Channel) -> bool {
+        self.events
+            .iter()
+            .rev()
+            .filter(|e| e.event.channel == channel)
+            .find_map(|e| match e.event.event_type {
+                EventType::Consent => Some(true),
+                EventType::ConsentRevoked => Some(false),
+                EventType::Contact => None,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether consent given directly within `days` calendar days (the day of receipt
+    /// being day 1) covers a contact on `channel` at `instant`: the latest consent on
+    /// the channel, not revoked and not ended by a conversation since (Reg F
+    /// 1006.14(b)(3)(i); comment 14(b)(3)(i)-2), in every candidate zone.
+    pub fn consent_active(&self, channel: Channel, instant: DateTime<Utc>, days: u32) -> bool {
+        let before = self.events.partition_point(|e| e.event.at <= instant);
+        let Some(earlier) = self.events.get(..before) else { return false };
+        let mut ended = false;
+        for prepared in earlier.iter().rev() {
+            let event = prepared.event;
+            if event.channel != channel || !prepared.same_debt {
+                continue;
+            }
+            match event.event_type {
+                EventType::ConsentRevoked => return false,
+                EventType::Consent => {
+                    if ended {
+                        return false;
+                    }
+                    return self.zones.iter().all(|zone| {
+                        let elapsed = zones::local_date(instant, *zone) - zones::local_date(event.at, *zone);
+                        elapsed.num_days() < i64::from(days)
+                    });
+                }
+                EventType::Contact => {
+                    if event.outcome == Some(Outcome::Conversation) && event.at < instant {
+                        ended = true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether an event falls under a filter and a per-scope.
+    pub fn event_matches(&self, prepared: &PreparedEvent<'_>, filter: &EventFilter, per: Per) -> bool {
+        let event = prepared.event;
+        event.event_type == EventType::Contact
+            && filter.channels.contains(event.channel)
+            && event.outcome.is_none_or(|o| filter.outcomes.contains(o))
+            && prepared.kind.is_none_or(|k| filter.contact_point_kinds.contains(k))
+            && filter.initiated_by.is_none_or(|i| i == event.initiated_by)
+            && match per {
+                Per::Debt => prepared.same_debt,
+                Per::Consumer => true,
+                Per::ContactPoint => prepared.same_contact_point,
+            }
+    }
+
+    /// Whether the requested contact itself would be counted by a filter (its outcome
+    /// is unknown yet, so any outcome filter matches).
+    pub fn request_matches(&self, filter: &EventFilter) -> bool {
+        filter.channels.contains(self.channel)
+            && self.contact_kind.is_none_or(|k| filter.contact_point_kinds.contains(k))
+            && filter.initiated_by.is_none_or(|i| i == InitiatedBy::Collector)
+    }
+}
+
+/// The kind of one of the account's contact points, found by number or address.
+fn kind_of(account: &Account, channel: Channel, point: &str) -> Option<ContactPointKind> {
+    match channel {
+        Channel::Call | Channel::Sms => account.consumer.phones.iter().find(|p| same_phone(&p.number, point)).map(|p| match p.kind {
+            PhoneKind::Mobile => ContactPointKind::Mobile,
+            PhoneKind::Landline => ContactPointKind::Landline,
+            PhoneKind::Work => ContactPointKind::WorkPhone,
+        }),
+        Channel::Email => account.consumer.emails.iter().find(|e| e.address.trim().eq_ignore_ascii_case(point)).map(|e| match e.kind {
+            EmailKind::Personal => ContactPointKind::PersonalEmail,
+            EmailKind::Work => ContactPointKind::WorkEmail,
+        }),
+        Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
+    }
+}
+
+/// The channel family a contact point belongs to by its shape (an `@` is email).
+fn channel_of_point(point: &str) -> Option<Channel> {
+    if point.contains('@') {
+        Some(Channel::Email)
+    } else if point.chars().any(|c| c.is_ascii_digit()) {
+        Some(Channel::Call)
+    } else {
+        None
+    }
+}
+
+/// Two contact points are the same when their emails match case-insensitively or
+/// their phone digits match (ignoring punctuation and a leading US country code).
+pub fn same_contact_point(a: &str, b: &str) -> bool {
+    if a.contains('@') || b.contains('@') {
+        a.trim().eq_ignore_ascii_case(b.trim())
+    } else {
+        same_phone(a, b)
+    }
+}
+
+/// Compares phone numbers digit by digit without allocating.
+fn same_phone(a: &str, b: &str) -> bool {
+    fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
+        let digits = number.chars().filter(char::is_ascii_digit);
+        let count = number.chars().filter(char::is_ascii_digit).count();
+        let skip = usize::from(count == 11 && number.trim_start_matches(|c: char| !c.is_ascii_digit()).starts_with('1'));
+        digits.skip(skip)
+    }
+    significant(a).eq(significant(b))
+}

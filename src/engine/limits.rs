@@ -1,0 +1,196 @@
+//! Counting rules over the history: frequency caps (calendar days or rolling
+//! durations) and cooldowns after an event.
+//!
+//! Counting works on "slots": an event's local day number (calendar-day periods, in
+//! each candidate zone) or its instant in microseconds (rolling periods). A period
+//! of length L containing the requested slot x is any `[s, s + L)` with
+//! `x - L < s <= x`; the contact is refused if any of them would hold more than
+//! `max` counted events with it. History is sorted, so only the events near the
+//! instant are looked at.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use super::Check;
+use super::context::Context;
+use super::zones;
+use crate::policy::model::{Cap, Cooldown, Period};
+
+/// Checks a cap for a contact at `instant`.
+pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Check {
+    if !context.request_matches(&cap.count) {
+        return Check::Pass;
+    }
+    if let Some(days) = cap.exclude_consent_days
+        && context.consent_active(context.channel, instant, days)
+    {
+        // A contact placed under consent is not counted, so it cannot exceed the cap.
+        return Check::Pass;
+    }
+    let max = i64::from(cap.max);
+    match cap.period {
+        Period::Rolling(duration) => {
+            let length = duration.num_microseconds().unwrap_or(i64::MAX);
+            let slots = counted_slots(context, cap, instant, duration, |at| Some(at.timestamp_micros()));
+            match period_check(&slots, instant.timestamp_micros(), length, max) {
+                None => Check::Pass,
+                Some(reopen) => Check::refuse(reopen.and_then(DateTime::from_timestamp_micros)),
+            }
+        }
+        Period::CalendarDays(days) => {
+            let length = i64::from(days);
+            let reach = TimeDelta::days(length + 1);
+            let mut refused = false;
+            let mut reopen: Option<DateTime<Utc>> = None;
+            for zone in &context.zones {
+                let slots = counted_slots(context, cap, instant, reach, |at| Some(day_slot(at, *zone)));
+                if let Some(reopen_day) = period_check(&slots, day_slot(instant, *zone), length, max) {
+                    refused = true;
+                    let opening = reopen_day.and_then(zones::date_of_day_number).and_then(|d| zones::start_of_local_date(*zone, d));
+                    match opening {
+                        Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
+                        None => return Check::refuse(None),
+                    }
+                }
+            }
+            if refused { Check::refuse(reopen) } else { Check::Pass }
+        }
+    }
+}
+
+fn day_slot(instant: DateTime<Utc>, zone: Tz) -> i64 {
+    zones::day_number(zones::local_date(instant, zone))
+}
+
+/// The sorted slots of the counted events within `reach` of `instant`.
+fn counted_slots(
+    context: &Context<'_>,
+    cap: &Cap,
+    instant: DateTime<Utc>,
+    reach: TimeDelta,
+    slot: impl Fn(DateTime<Utc>) -> Option<i64>,
+) -> Vec<i64> {
+    let events = &context.events;
+    let low = instant.checked_sub_signed(reach).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let high = instant.checked_add_signed(reach).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let start = events.partition_point(|e| e.event.at <= low);
+    let end = events.partition_point(|e| e.event.at < high);
+    let mut slots: Vec<i64> = events
+        .get(start..end)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|e| context.event_matches(e, &cap.count, cap.per))
+        .filter(|e| !(cap.exclude_wrong_party && e.wrong_party))
+        .filter(|e| cap.exclude_consent_days.is_none_or(|days| !context.consent_active(e.event.channel, e.event.at, days)))
+        .filter_map(|e| slot(e.event.at))
+        .collect();
+    slots.sort_unstable();
+    slots
+}
+
+/// `None` when a new event at slot `x` keeps every period of length `length` at or
+/// under `max`; otherwise `Some(reopen)` with a lower bound of the first slot at
+/// which it could (`Some(None)`: never, by the passing of time alone).
+fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i64>> {
+    let in_range = |from: i64, to: i64| -> i64 {
+        let start = slots.partition_point(|&s| s < from);
+        let end = slots.partition_point(|&s| s < to);
+        i64::try_from(end.saturating_sub(start)).unwrap_or(i64::MAX)
+    };
+    // The count of `[s, s + L)` only grows as `s` moves right when its end reaches a
+    // later event, so the fullest periods start at the first possible slot or end
+    // just past an event.
+    let first_start = x.saturating_sub(length).saturating_add(1);
+    let starts_ending_at_events = slots
+        .iter()
+        .map(|&s| s.saturating_sub(length).saturating_add(1))
+        .filter(|&start| start > first_start && start <= x);
+    let refused = std::iter::once(first_start)
+        .chain(starts_ending_at_events)
+        .any(|start| in_range(start, start.saturating_add(length)) + 1 > max);
+    if !refused {
+        return None;
+    }
+    // Nothing improves before an event leaves every period that contains the slot,
+    // and the `max`-th most recent past event must have left the trailing period.
+    let relevant: Vec<i64> = slots.iter().copied().filter(|&s| s >= first_start).collect();
+    let Some(&oldest) = relevant.first() else { return Some(None) };
+    let mut bound = oldest.saturating_add(length);
+    let past: Vec<i64> = relevant.iter().copied().filter(|&s| s <= x).collect();
+    let needed = usize::try_from(max).unwrap_or(usize::MAX);
+    if past.len() >= needed
+        && let Some(&nth_latest) = past.get(past.len() - needed)
+    {
+        bound = bound.max(nth_latest.saturating_add(length));
+    }
+    Some(Some(bound.max(x.saturating_add(1))))
+}
+
+/// Checks a cooldown: nothing while fewer than `days` calendar days have begun since
+/// the latest triggering event, its day being day 1.
+pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, instant: DateTime<Utc>) -> Check {
+    if let Some(days) = cooldown.exclude_consent_days
+        && context.consent_active(context.channel, instant, days)
+    {
+        return Check::Pass;
+    }
+    let reach = instant.checked_sub_signed(TimeDelta::days(i64::from(cooldown.days) + 1)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let start = context.events.partition_point(|e| e.event.at < reach);
+    let end = context.events.partition_point(|e| e.event.at <= instant);
+    let Some(latest) = context
+        .events
+        .get(start..end)
+        .unwrap_or(&[])
+        .iter()
+        .rev()
+        .find(|e| context.event_matches(e, &cooldown.after, cooldown.per))
+    else {
+        return Check::Pass;
+    };
+    let mut refused = false;
+    let mut reopen: Option<DateTime<Utc>> = None;
+    for zone in &context.zones {
+        let trigger_day = day_slot(latest.event.at, *zone);
+        if day_slot(instant, *zone) - trigger_day < i64::from(cooldown.days) {
+            refused = true;
+            let opening = zones::date_of_day_number(trigger_day + i64::from(cooldown.days)).and_then(|d| zones::start_of_local_date(*zone, d));
+            match opening {
+                Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
+                None => return Check::refuse(None),
+            }
+        }
+    }
+    if refused { Check::refuse(reopen) } else { Check::Pass }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::period_check;
+
+    #[test]
+    fn seven_in_seven_days_refuses_the_eighth_until_the_first_falls_out() {
+        // Calls on days 1..=7, one a day; the 8th on day 7 is refused until day 8.
+        let slots: Vec<i64> = (1..=7).collect();
+        assert_eq!(period_check(&slots, 7, 7, 7), Some(Some(8)));
+        assert_eq!(period_check(&slots, 8, 7, 7), None);
+    }
+
+    #[test]
+    fn six_in_the_period_allow_a_seventh() {
+        let slots: Vec<i64> = (1..=6).collect();
+        assert_eq!(period_check(&slots, 6, 7, 7), None);
+    }
+
+    #[test]
+    fn seven_calls_on_one_day_reopen_seven_days_later() {
+        let slots = vec![10; 7];
+        assert_eq!(period_check(&slots, 10, 7, 7), Some(Some(17)));
+    }
+
+    #[test]
+    fn future_events_count_in_periods_that_contain_the_slot() {
+        // max 1: an event two days later shares a 7-day period with day 10.
+        assert!(period_check(&[12], 10, 7, 1).is_some());
+        assert!(period_check(&[17], 10, 7, 1).is_none());
+    }
+}

@@ -1,0 +1,34 @@
+//! The search for the earliest allowed instant.
+//!
+//! Every refusing rule gives a lower bound of the first instant it might pass; the
+//! latest of those bounds is a lower bound for all of them, so jumping there never
+//! skips an allowed instant. The jump is repeated until every rule passes or the
+//! horizon is reached.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::context::Context;
+use super::decide::first_pass_bound;
+
+/// A bound on the iterations; reaching it ends the search with no answer (fail closed).
+const MAX_STEPS: usize = 4096;
+
+/// The earliest instant at or after `from` and at or before `horizon_end` when no
+/// rule refuses, assuming no new events.
+pub fn next_allowed_at(context: &Context<'_>, from: DateTime<Utc>, horizon_end: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let mut instant = from;
+    for _ in 0..MAX_STEPS {
+        if instant > horizon_end {
+            return None;
+        }
+        match first_pass_bound(context, instant) {
+            None => return Some(instant),
+            Some(None) => return None,
+            Some(Some(bound)) => {
+                // Every bound is after a refused instant; make sure of progress anyway.
+                instant = if bound > instant { bound } else { instant + TimeDelta::seconds(1) };
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,157 @@
+//! The `decide` contract: request and decision, as the CLI and the API speak them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Account, Channel, Event, Purpose};
+
+/// One question: may we contact this account like this at this instant?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The instant of the contact.
+    pub at: DateTime<Utc>,
+    /// The channel.
+    pub channel: Channel,
+    /// Why we reach out; `collection` when absent.
+    #[serde(default)]
+    pub purpose: Purpose,
+    /// The phone number or email address to be used, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_point: Option<String>,
+    /// The account.
+    pub account: Account,
+    /// The ledger of the account (and, with `account_id`, of the consumer's other debts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Event>,
+    /// How far ahead to search for `next_allowed_at`, in days (default 35).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_days: Option<u32>,
+}
+
+/// A request that cannot be decided, with the place of the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    /// The path of the offending field (`account.consumer.time_zones[0]`), or `.`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl DecideRequest {
+    /// Parses a request from JSON, naming the offending field on error.
+    pub fn from_json(text: &str) -> Result<DecideRequest, RequestError> {
+        let deserializer = &mut serde_json::Deserializer::from_str(text);
+        let request: DecideRequest = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("malformed JSON at line {} column {}: {inner}", inner.line(), inner.column())
+            } else {
+                strip_position(&inner.to_string())
+            };
+            RequestError { field: path, message }
+        })?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks what serde cannot: limits that keep a decision cheap and meaningful.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        const MAX_HORIZON_DAYS: u32 = 366;
+        if let Some(days) = self.horizon_days
+            && !(1..=MAX_HORIZON_DAYS).contains(&days)
+        {
+            return Err(RequestError {
+                field: "horizon_days".into(),
+                message: format!("must be between 1 and {MAX_HORIZON_DAYS}, not {days}"),
+            });
+        }
+        if self.account.id.trim().is_empty() {
+            return Err(RequestError { field: "account.id".into(), message: "must not be empty".into() });
+        }
+        Ok(())
+    }
+}
+
+/// serde_json appends "at line L column C"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message.get(..index).unwrap_or(message).to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The class of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Allowed now.
+    Allow,
+    /// Not now: a window or a cap will open later.
+    Defer,
+    /// A legal hold: not until the condition is lifted.
+    Stop,
+}
+
+/// One rule that refused (or warned), with its source in law.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The rule id.
+    pub rule: String,
+    /// The pack id.
+    pub pack: String,
+    /// The citation of the rule.
+    pub citation: String,
+    /// What a person is told.
+    pub message: String,
+}
+
+/// Something an allowed contact must carry or do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Obligation {
+    /// A stable code callers act on (`include_opt_out`).
+    pub code: String,
+    /// The rule id.
+    pub rule: String,
+    /// The pack id.
+    pub pack: String,
+    /// The citation of the rule.
+    pub citation: String,
+    /// What to do.
+    pub message: String,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether the contact may happen at the requested instant.
+    pub allowed: bool,
+    /// Allow, defer or stop.
+    pub outcome: Verdict,
+    /// The earliest instant at or after the request's when the same contact would be
+    /// allowed, assuming no new events; `null` when there is none within the horizon.
+    pub next_allowed_at: Option<DateTime<Utc>>,
+    /// Every refusing rule.
+    pub reasons: Vec<Reason>,
+    /// Rules that do not refuse but flag a risk.
+    pub warnings: Vec<Reason>,
+    /// What an allowed contact must do.
+    pub obligations: Vec<Obligation>,
+    /// The candidate time zones the decision checked, by IANA name.
+    pub time_zones: Vec<String>,
+    /// The digest of the policy that decided.
+    pub policy_digest: String,
+}
+
+/// The verdict for one channel and contact point (the "how may we reach them now" view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelVerdict {
+    /// The channel.
+    pub channel: Channel,
+    /// The contact point, when the channel has one.
+    pub contact_point: Option<String>,
+    /// The decision for that channel and contact point.
+    pub decision: Decision,
+}

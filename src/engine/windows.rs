@@ -1,0 +1,89 @@
+//! Local wall-clock rules: allowed windows and the consumer's inconvenient times,
+//! checked in every candidate zone, with DST gaps and overlaps resolved by
+//! [`zones::instant_of_local`].
+
+use chrono::{DateTime, Datelike, Days, Timelike, Utc};
+use chrono_tz::Tz;
+
+use super::Check;
+use super::zones;
+use crate::domain::{InconvenientTime, Weekday};
+use crate::policy::model::Window;
+
+/// Seconds after local midnight and the local weekday index (Monday = 0).
+fn local_clock(instant: DateTime<Utc>, zone: Tz) -> (chrono::NaiveDate, usize, u32) {
+    let local = instant.with_timezone(&zone);
+    (local.date_naive(), local.weekday().num_days_from_monday() as usize, local.num_seconds_from_midnight())
+}
+
+fn inside(seconds: u32, from: u16, to: u16) -> bool {
+    u32::from(from) * 60 <= seconds && seconds < u32::from(to) * 60
+}
+
+/// Allowed only if the local time is inside an interval in every candidate zone.
+pub fn check_window(window: &Window, zones: &[Tz], instant: DateTime<Utc>) -> Check {
+    let mut reopen: Option<DateTime<Utc>> = None;
+    let mut refused = false;
+    for zone in zones {
+        let (date, weekday, seconds) = local_clock(instant, *zone);
+        let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
+        if intervals.iter().any(|&(from, to)| inside(seconds, from, to)) {
+            continue;
+        }
+        refused = true;
+        match next_opening(window, *zone, date, instant) {
+            Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
+            None => return Check::refuse(None),
+        }
+    }
+    if refused { Check::refuse(reopen) } else { Check::Pass }
+}
+
+/// The first instant at or after `instant` when the window opens in `zone`, looking
+/// a week and a day ahead (every weekday pattern repeats within that).
+fn next_opening(window: &Window, zone: Tz, today: chrono::NaiveDate, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    for offset in 0..=8u64 {
+        let date = today.checked_add_days(Days::new(offset))?;
+        let weekday = date.weekday().num_days_from_monday() as usize;
+        for &(from, to) in window.days.get(weekday).map_or(&[][..], Vec::as_slice) {
+            let Some(start) = zones::instant_of_local(zone, date, from, instant) else { continue };
+            // An interval swallowed by a DST gap never opens.
+            let end = zones::instant_of_local(zone, date, to, instant);
+            if end.is_none_or(|end| end > start) {
+                return Some(start);
+            }
+        }
+    }
+    None
+}
+
+/// Refused while the local time is inside any of the consumer's inconvenient times
+/// in any candidate zone.
+pub fn check_consumer_times(times: &[InconvenientTime], zones: &[Tz], instant: DateTime<Utc>) -> Check {
+    let mut reopen: Option<DateTime<Utc>> = None;
+    let mut refused = false;
+    for zone in zones {
+        let (date, weekday, seconds) = local_clock(instant, *zone);
+        for time in times {
+            let today = Weekday::ALL.get(weekday).copied();
+            let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));
+            let in_force = time.until.is_none_or(|until| date <= until);
+            if !(on_day && in_force && inside(seconds, time.from.minutes(), time.to.minutes())) {
+                continue;
+            }
+            refused = true;
+            // Convenient again at the end of the interval, or once `until` has passed.
+            let mut end = zones::instant_of_local(*zone, date, time.to.minutes(), instant);
+            if let Some(until) = time.until
+                && let Some(after) = until.checked_add_days(Days::new(1)).and_then(|d| zones::start_of_local_date(*zone, d))
+            {
+                end = Some(end.map_or(after, |e| e.min(after)));
+            }
+            match end {
+                Some(end) => reopen = Some(reopen.map_or(end, |r| r.max(end))),
+                None => return Check::refuse(None),
+            }
+        }
+    }
+    if refused { Check::refuse(reopen) } else { Check::Pass }
+}

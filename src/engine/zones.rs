@@ -1,0 +1,225 @@
+//! Candidate time zones of a consumer, and the local-time arithmetic the rules need.
+//!
+//! Reg F comment 6(b)(1)(i)-2: with conflicting or ambiguous location information a
+//! time is convenient only if it is convenient in every place the consumer might be.
+//! So the candidates are the explicit zones when the account has them; otherwise
+//! every zone of the address's state and of the area codes of the consumer's phones;
+//! and with nothing known, every zone of the contiguous United States.
+//!
+//! The tables are data files under `data/` (sources named in `data/README.md`),
+//! embedded in the binary and parsed once.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::{Consumer, normalize_phone};
+
+const AREA_CODES_CSV: &str = include_str!("../../data/nanp-area-codes.csv");
+const STATE_ZONES_CSV: &str = include_str!("../../data/us-state-zones.csv");
+
+/// The zones of the contiguous United States: the candidates when nothing is known.
+pub const CONTIGUOUS_US: [Tz; 5] = [
+    chrono_tz::America::New_York,
+    chrono_tz::America::Chicago,
+    chrono_tz::America::Denver,
+    chrono_tz::America::Phoenix,
+    chrono_tz::America::Los_Angeles,
+];
+
+static AREA_CODES: LazyLock<HashMap<u16, Vec<Tz>>> = LazyLock::new(|| {
+    parse_table(AREA_CODES_CSV, 2).into_iter().filter_map(|(key, zones)| Some((key.parse().ok()?, zones))).collect()
+});
+
+static STATE_ZONES: LazyLock<HashMap<String, Vec<Tz>>> = LazyLock::new(|| parse_table(STATE_ZONES_CSV, 1).into_iter().collect());
+
+/// Parses `key,…,zone;zone` rows (header skipped); `zones_column` is the 0-based
+/// column of the `;`-separated zone list. Rows that do not parse are skipped; a unit
+/// test asserts there are none.
+fn parse_table(csv: &str, zones_column: usize) -> Vec<(String, Vec<Tz>)> {
+    csv.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split(',').collect();
+            let key = columns.first()?.trim().to_string();
+            let zones: Option<Vec<Tz>> = columns.get(zones_column)?.split(';').map(|name| name.trim().parse().ok()).collect();
+            Some((key, zones?))
+        })
+        .collect()
+}
+
+/// The zones of a NANP area code, if known.
+pub fn zones_of_area_code(area_code: u16) -> Option<&'static [Tz]> {
+    AREA_CODES.get(&area_code).map(Vec::as_slice)
+}
+
+/// The zones used within a US state or territory, if known.
+pub fn zones_of_state(state: &str) -> Option<&'static [Tz]> {
+    STATE_ZONES.get(&state.trim().to_ascii_uppercase()).map(Vec::as_slice)
+}
+
+/// The area code of a NANP number (`+1 212 555 0100` → 212).
+pub fn area_code(number: &str) -> Option<u16> {
+    let digits = normalize_phone(number);
+    if digits.len() != 10 {
+        return None;
+    }
+    digits.get(..3)?.parse().ok()
+}
+
+/// Every zone the consumer might be in, without duplicates, never empty.
+pub fn candidate_zones(consumer: &Consumer) -> Vec<Tz> {
+    fn add(zones: &mut Vec<Tz>, list: &[Tz]) {
+        for zone in list {
+            if !zones.contains(zone) {
+                zones.push(*zone);
+            }
+        }
+    }
+    let mut zones: Vec<Tz> = Vec::with_capacity(4);
+    if !consumer.time_zones.is_empty() {
+        add(&mut zones, &consumer.time_zones);
+        return zones;
+    }
+    if let Some(state) = consumer.address.as_ref().and_then(|a| a.state.as_deref()) {
+        add(&mut zones, zones_of_state(state).unwrap_or(&CONTIGUOUS_US));
+    }
+    for phone in &consumer.phones {
+        if let Some(list) = area_code(&phone.number).and_then(zones_of_area_code) {
+            add(&mut zones, list);
+        }
+    }
+    if zones.is_empty() {
+        add(&mut zones, &CONTIGUOUS_US);
+    }
+    zones
+}
+
+/// The local calendar date of an instant.
+pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    instant.with_timezone(&zone).date_naive()
+}
+
+/// The earliest instant at or after `not_before` whose local wall time in `zone` is
+/// `minutes` after midnight of `date` (1440 means the next midnight). When that wall
+/// time falls in a DST gap, the first instant after the gap (the earliest instant
+/// whose wall time is later). When it occurs twice (the fall-back overlap), the
+/// first occurrence not before `not_before`.
+pub fn instant_of_local(zone: Tz, date: NaiveDate, minutes: u16, not_before: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let (date, minutes) = if minutes >= 24 * 60 { (date.checked_add_days(Days::new(1))?, 0) } else { (date, minutes) };
+    let time = NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0)?;
+    let mut wall = NaiveDateTime::new(date, time);
+    // Gaps are at most a day long (Samoa skipped 2011-12-30); step minute by minute.
+    for _ in 0..=(24 * 60) {
+        match zone.from_local_datetime(&wall) {
+            LocalResult::Single(instant) => {
+                let instant = instant.with_timezone(&Utc);
+                return (instant >= not_before).then_some(instant);
+            }
+            LocalResult::Ambiguous(first, second) => {
+                let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
+                return if first >= not_before {
+                    Some(first)
+                } else {
+                    (second >= not_before).then_some(second)
+                };
+            }
+            LocalResult::None => wall += chrono::TimeDelta::minutes(1),
+        }
+    }
+    None
+}
+
+/// The first instant of a local date (midnight, or the end of a DST gap at midnight).
+pub fn start_of_local_date(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+    instant_of_local(zone, date, 0, DateTime::<Utc>::MIN_UTC)
+}
+
+/// Days since the Common Era of a date, as a slot for calendar-day counting.
+pub fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce())
+}
+
+/// The date of a day number.
+pub fn date_of_day_number(day: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(day).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, Phone, PhoneKind};
+    use chrono_tz::America;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn every_row_of_the_data_tables_parses() {
+        let area_rows = AREA_CODES_CSV.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+        let state_rows = STATE_ZONES_CSV.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+        assert_eq!(AREA_CODES.len(), area_rows, "an area code row did not parse or is duplicated");
+        assert_eq!(STATE_ZONES.len(), state_rows, "a state row did not parse or is duplicated");
+        assert!(area_rows > 300, "the area code table looks truncated: {area_rows} rows");
+        for state in crate::policy::US_STATES {
+            assert!(zones_of_state(state).is_some(), "no zones for {state}");
+        }
+    }
+
+    #[test]
+    fn well_known_area_codes_map_to_their_zones() {
+        assert_eq!(zones_of_area_code(212), Some(&[America::New_York][..]));
+        assert_eq!(zones_of_area_code(213), Some(&[America::Los_Angeles][..]));
+        assert!(zones_of_area_code(312).unwrap().contains(&America::Chicago));
+        assert!(zones_of_area_code(850).unwrap().contains(&America::Chicago));
+        assert!(zones_of_area_code(850).unwrap().contains(&America::New_York));
+    }
+
+    #[test]
+    fn explicit_zones_are_the_only_candidates() {
+        let consumer = Consumer {
+            time_zones: vec![America::Chicago],
+            phones: vec![Phone { number: "+12125550100".into(), kind: PhoneKind::Mobile }],
+            ..Consumer::default()
+        };
+        assert_eq!(candidate_zones(&consumer), vec![America::Chicago]);
+    }
+
+    #[test]
+    fn an_eastern_number_and_a_pacific_address_give_both_zones() {
+        let consumer = Consumer {
+            address: Some(Address { state: Some("CA".into()), ..Address::default() }),
+            phones: vec![Phone { number: "+1 (212) 555-0100".into(), kind: PhoneKind::Mobile }],
+            ..Consumer::default()
+        };
+        let zones = candidate_zones(&consumer);
+        assert!(zones.contains(&America::Los_Angeles) && zones.contains(&America::New_York), "{zones:?}");
+    }
+
+    #[test]
+    fn nothing_known_gives_the_contiguous_us() {
+        assert_eq!(candidate_zones(&Consumer::default()), CONTIGUOUS_US.to_vec());
+    }
+
+    #[test]
+    fn a_wall_time_in_the_spring_gap_resolves_to_the_end_of_the_gap() {
+        // 2026-03-08 02:30 does not exist in New York; clocks jump from 02:00 to 03:00 EDT.
+        let date = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let instant = instant_of_local(America::New_York, date, 150, DateTime::<Utc>::MIN_UTC).unwrap();
+        assert_eq!(instant, utc("2026-03-08T07:00:00Z"));
+    }
+
+    #[test]
+    fn a_repeated_wall_time_in_the_fall_overlap_has_two_occurrences() {
+        // 2026-11-01 01:30 happens at 05:30Z (EDT) and again at 06:30Z (EST).
+        let date = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let first = instant_of_local(America::New_York, date, 90, DateTime::<Utc>::MIN_UTC).unwrap();
+        assert_eq!(first, utc("2026-11-01T05:30:00Z"));
+        let second = instant_of_local(America::New_York, date, 90, utc("2026-11-01T05:31:00Z")).unwrap();
+        assert_eq!(second, utc("2026-11-01T06:30:00Z"));
+    }
+}

@@ -1,0 +1,98 @@
+//! Checks across packs: unique ids, and overlays that try to loosen the baseline.
+//!
+//! Layering itself needs no code at decision time: every rule of every applicable
+//! pack is evaluated and any refusal refuses, so a pack can only add restrictions.
+//! What a pack cannot do is say so; these checks tell its author when a rule is
+//! looser than the federal floor and will therefore never be what binds.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::diagnostics::{Diagnostic, SourceFile};
+use super::model::{Pack, Rule, RuleKind, Window};
+use crate::domain::{TimeOfDay, Weekday};
+
+/// Pack ids and rule ids must be unique across the policy.
+pub fn check_duplicates(
+    packs: &[Pack],
+    rules: &[Rule],
+    rule_spans: &[(SourceFile, Range<usize>)],
+    sources: &[SourceFile],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut pack_files: HashMap<&str, &str> = HashMap::new();
+    for pack in packs {
+        if let Some(first) = pack_files.insert(&pack.id, &pack.file) {
+            let source = sources.iter().find(|s| *s.name == *pack.file);
+            let diagnostic = match source {
+                Some(source) => Diagnostic::error("rules::duplicate-id", source, None, format!("pack id `{}` is also used by {first}", pack.id)),
+                None => Diagnostic::without_source("rules::duplicate-id", &pack.file, format!("pack id `{}` is also used by {first}", pack.id)),
+            };
+            diagnostics.push(diagnostic);
+        }
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (index, rule) in rules.iter().enumerate() {
+        if let Some(first) = seen.insert(&rule.id, index)
+            && let (Some((source, span)), Some((first_source, first_span))) = (rule_spans.get(index), rule_spans.get(first))
+        {
+            let (line, column) = first_source.line_column(first_span.start);
+            diagnostics.push(
+                Diagnostic::error("rules::duplicate-id", source, Some(span.clone()), format!("rule id `{}` is used twice", rule.id))
+                    .with_help(format!("it is first defined at {}:{line}:{column}; rule ids must be unique across all packs", first_source.name)),
+            );
+        }
+    }
+}
+
+/// Warns about overlay rules looser than a baseline rule of the same kind: such a
+/// rule never takes effect where it is looser, which is rarely what its author meant.
+pub fn check_overlays(packs: &[Pack], rules: &[Rule], rule_spans: &[(SourceFile, Range<usize>)], diagnostics: &mut Vec<Diagnostic>) {
+    let is_baseline = |rule: &Rule| packs.get(rule.pack).is_some_and(|p| p.scope.is_baseline());
+    let floors: Vec<&Rule> = rules.iter().filter(|r| is_baseline(r) && r.when.contact_point_kinds.is_full() && r.when.flags.is_empty()).collect();
+    for (index, rule) in rules.iter().enumerate() {
+        if is_baseline(rule) {
+            continue;
+        }
+        let Some((source, span)) = rule_spans.get(index) else { continue };
+        for floor in floors.iter().filter(|f| f.channels.intersects(rule.channels) && f.purposes.intersects(rule.purposes)) {
+            let looser = match (&rule.kind, &floor.kind) {
+                (RuleKind::Window(window), RuleKind::Window(floor_window)) => looser_window(window, floor_window),
+                (RuleKind::Cap(cap), RuleKind::Cap(floor_cap))
+                    if cap.period == floor_cap.period && cap.per == floor_cap.per && cap.max > floor_cap.max =>
+                {
+                    Some(format!("allows {} where the floor allows {}", cap.max, floor_cap.max))
+                }
+                _ => None,
+            };
+            if let Some(detail) = looser {
+                let floor_pack = packs.get(floor.pack).map_or("", |p| p.id.as_str());
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "rules::looser-than-floor",
+                        source,
+                        Some(span.clone()),
+                        format!("rule `{}` is looser than the baseline rule `{}` of pack `{floor_pack}`: it {detail}", rule.id, floor.id),
+                    )
+                    .with_help("packs only add restrictions: the stricter baseline rule still binds there"),
+                );
+            }
+        }
+    }
+}
+
+/// Describes the first stretch a window allows that the floor does not.
+fn looser_window(window: &Window, floor: &Window) -> Option<String> {
+    for (day, (intervals, floor_intervals)) in Weekday::ALL.iter().zip(window.days.iter().zip(floor.days.iter())) {
+        for &(from, to) in intervals {
+            let covered = floor_intervals.iter().any(|&(f_from, f_to)| f_from <= from && to <= f_to);
+            if !covered {
+                let uncovered_from = floor_intervals.iter().find(|&&(f_from, f_to)| f_from <= from && from < f_to).map_or(from, |&(_, f_to)| f_to);
+                let uncovered_to = floor_intervals.iter().find(|&&(f_from, _)| from < f_from && f_from < to).map_or(to, |&(f_from, _)| f_from);
+                let show = |m: u16| TimeOfDay::from_minutes(m).map_or_else(String::new, |t| t.to_string());
+                return Some(format!("allows {}–{} on {}", show(uncovered_from), show(uncovered_to), day.as_str()));
+            }
+        }
+    }
+    None
+}

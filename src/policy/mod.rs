@@ -1,0 +1,213 @@
+//! Rule packs: TOML source text → a validated, compiled [`Policy`].
+//!
+//! Pure except for [`Policy::load`], which only reads the files of a directory and
+//! hands their text to [`Policy::from_sources`]. Every problem of every pack is
+//! collected before anything is reported (a compliance officer fixes them all in
+//! one pass), and a policy with any error is never built: the engine cannot run
+//! without a valid policy (fail closed).
+
+mod compile;
+pub mod diagnostics;
+mod digest;
+mod layering;
+pub mod model;
+mod source;
+pub mod tests_file;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use compile::{US_STATES, kinds_of, parse_rolling};
+pub use diagnostics::{Diagnostic, Severity, SourceFile};
+pub use digest::canonical_json;
+pub use model::{Pack, PackStatus, Rule, RuleKind, Scope};
+
+use crate::domain::Account;
+
+/// Why a policy could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The rule directory or a file in it could not be read.
+    #[error("failed to read rule packs at {path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The packs have errors; every diagnostic (errors and warnings) is attached.
+    #[error("the rule packs have {} error(s)", .0.iter().filter(|d| d.is_error()).count())]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// All rule packs, compiled; what the engine decides with.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    packs: Vec<Pack>,
+    rules: Vec<Rule>,
+    digest: String,
+    warnings: Vec<Diagnostic>,
+    sources: Vec<SourceFile>,
+}
+
+impl Policy {
+    /// Loads every `*.toml` pack of `dir` (policy test files, `*.tests.toml` and the
+    /// `tests/` folder, are not packs). Returns the policy with its warnings, or every
+    /// diagnostic when any pack has an error.
+    pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
+        let sources = read_pack_files(dir)?;
+        Policy::from_sources(sources)
+    }
+
+    /// Compiles packs from their file names and texts.
+    pub fn from_sources(sources: Vec<SourceFile>) -> Result<Policy, PolicyError> {
+        let mut diagnostics = Vec::new();
+        let mut packs = Vec::new();
+        let mut rules = Vec::new();
+        let mut contents = Vec::new();
+        let mut rule_spans = Vec::new();
+        for source in &sources {
+            if let Some(file) = compile::compile_file(source, &mut diagnostics) {
+                let pack_index = packs.len();
+                for (mut rule, span) in file.rules {
+                    rule.pack = pack_index;
+                    rules.push(rule);
+                    rule_spans.push((source.clone(), span));
+                }
+                contents.push((file.pack.id.clone(), file.content));
+                packs.push(file.pack);
+            }
+        }
+        if sources.is_empty() {
+            diagnostics.push(Diagnostic::without_source(
+                "rules::no-packs",
+                "rules/",
+                "no rule packs were found; the engine refuses to decide without a policy",
+            ));
+        }
+        layering::check_duplicates(&packs, &rules, &rule_spans, &sources, &mut diagnostics);
+        layering::check_overlays(&packs, &rules, &rule_spans, &mut diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(PolicyError::Invalid(diagnostics));
+        }
+        let digest_input: Vec<(&str, &toml::Table)> = contents.iter().map(|(id, table)| (id.as_str(), table)).collect();
+        let digest = digest::digest(&digest_input);
+        Ok(Policy { packs, rules, digest, warnings: diagnostics, sources })
+    }
+
+    /// The packs, in load order.
+    pub fn packs(&self) -> &[Pack] {
+        &self.packs
+    }
+
+    /// Every rule of every pack.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// `sha256:…` of the canonical content of every pack.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Warnings found while loading.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The pack texts, kept so the exact rules behind a decision can be shown.
+    pub fn sources(&self) -> &[SourceFile] {
+        &self.sources
+    }
+
+    /// The pack of a rule.
+    pub fn pack_of(&self, rule: &Rule) -> Option<&Pack> {
+        self.packs.get(rule.pack)
+    }
+
+    /// Which packs apply to an account, each with the reason in plain words.
+    pub fn applicable_packs(&self, account: &Account) -> Vec<(usize, Applicability)> {
+        self.packs.iter().enumerate().map(|(index, pack)| (index, scope_applies(&pack.scope, account))).collect()
+    }
+}
+
+/// Whether a pack's scope covers an account, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    /// It applies; the reason says on what grounds.
+    Applies(String),
+    /// It does not apply; the reason says which criterion excluded it.
+    DoesNotApply(String),
+}
+
+impl Applicability {
+    /// Whether the pack applies.
+    pub fn applies(&self) -> bool {
+        matches!(self, Applicability::Applies(_))
+    }
+}
+
+/// Scope matching. A criterion the account does not state is treated as met (fail
+/// closed): an account with no known state gets every state's pack.
+pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
+    let address = account.consumer.address.as_ref();
+    let mut grounds = Vec::new();
+    if !scope.states.is_empty() {
+        match address.and_then(|a| a.state.as_deref()) {
+            Some(state) if scope.states.iter().any(|s| s.eq_ignore_ascii_case(state)) => {
+                grounds.push(format!("the consumer's state is {}", state.to_ascii_uppercase()));
+            }
+            Some(state) => return Applicability::DoesNotApply(format!("the consumer's state {state} is not in {}", scope.states.join(", "))),
+            None => grounds.push("the consumer's state is unknown, so every state's rules apply".to_string()),
+        }
+    }
+    if !scope.cities.is_empty() {
+        match address.and_then(|a| a.city.as_deref()) {
+            Some(city) if scope.cities.iter().any(|c| c.eq_ignore_ascii_case(city.trim())) => {
+                grounds.push(format!("the consumer's city is {city}"));
+            }
+            Some(city) => return Applicability::DoesNotApply(format!("the consumer's city {city} is not covered")),
+            None => grounds.push("the consumer's city is unknown, so every city's rules in the state apply".to_string()),
+        }
+    }
+    if !scope.debt_types.is_empty() {
+        match account.debt_type.as_deref() {
+            Some(debt) if scope.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt)) => grounds.push(format!("the debt type is {debt}")),
+            Some(debt) => return Applicability::DoesNotApply(format!("the debt type {debt} is not covered")),
+            None => grounds.push("the debt type is unknown".to_string()),
+        }
+    }
+    if !scope.creditors.is_empty() {
+        match account.creditor.as_deref() {
+            Some(creditor) if scope.creditors.iter().any(|c| c.eq_ignore_ascii_case(creditor)) => grounds.push(format!("the creditor is {creditor}")),
+            Some(creditor) => return Applicability::DoesNotApply(format!("the creditor {creditor} is not covered")),
+            None => grounds.push("the creditor is unknown".to_string()),
+        }
+    }
+    if grounds.is_empty() {
+        Applicability::Applies("it applies to every account".to_string())
+    } else {
+        Applicability::Applies(grounds.join("; "))
+    }
+}
+
+/// Reads the pack files of a directory, sorted by name.
+fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
+    let io_error = |path: &Path, source| PolicyError::Io { path: path.to_path_buf(), source };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let path = entry.map_err(|e| io_error(dir, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_file() && name.ends_with(".toml") && !name.ends_with(".tests.toml") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+            Ok(SourceFile::new(path.display().to_string(), Arc::<str>::from(text)))
+        })
+        .collect()
+}

@@ -1,0 +1,346 @@
+//! The compiled policy: what the engine evaluates. Built once by `compile`; no
+//! strings are parsed and nothing is allocated per rule when a decision is made.
+
+use std::marker::PhantomData;
+
+use chrono::{NaiveDate, TimeDelta};
+use serde::Serialize;
+
+use crate::domain::{Channel, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Weekday};
+
+/// A member of a small closed set that fits in a bit mask.
+pub trait Member: Copy + 'static {
+    /// Every member, in a stable order.
+    fn all() -> &'static [Self];
+    /// The member's bit.
+    fn mask(self) -> u16;
+}
+
+macro_rules! member {
+    ($type:ty) => {
+        impl Member for $type {
+            fn all() -> &'static [Self] {
+                &<$type>::ALL
+            }
+            fn mask(self) -> u16 {
+                u16::from(self.bit())
+            }
+        }
+    };
+}
+member!(Channel);
+member!(ContactPointKind);
+member!(Weekday);
+impl Member for Purpose {
+    fn all() -> &'static [Self] {
+        &Purpose::ALL
+    }
+    fn mask(self) -> u16 {
+        self.bit()
+    }
+}
+impl Member for Outcome {
+    fn all() -> &'static [Self] {
+        &Outcome::ALL
+    }
+    fn mask(self) -> u16 {
+        self.bit()
+    }
+}
+
+/// A set of channels, purposes, outcomes, kinds or days as a bit mask.
+#[derive(Clone, Copy)]
+pub struct Set<T: Member> {
+    bits: u16,
+    member: PhantomData<T>,
+}
+
+impl<T: Member> Set<T> {
+    /// The empty set.
+    pub fn empty() -> Self {
+        Set { bits: 0, member: PhantomData }
+    }
+
+    /// Every member.
+    pub fn full() -> Self {
+        T::all().iter().copied().collect()
+    }
+
+    /// Whether `item` is in the set.
+    pub fn contains(self, item: T) -> bool {
+        self.bits & item.mask() != 0
+    }
+
+    /// Adds `item`.
+    pub fn insert(&mut self, item: T) {
+        self.bits |= item.mask();
+    }
+
+    /// Whether nothing is in the set.
+    pub fn is_empty(self) -> bool {
+        self.bits == 0
+    }
+
+    /// Whether every member is in the set.
+    pub fn is_full(self) -> bool {
+        self.bits == Self::full().bits
+    }
+
+    /// The members not in `other`.
+    pub fn without(self, other: Self) -> Self {
+        Set { bits: self.bits & !other.bits, member: PhantomData }
+    }
+
+    /// Whether the two sets share a member.
+    pub fn intersects(self, other: Self) -> bool {
+        self.bits & other.bits != 0
+    }
+
+    /// The members, in their stable order.
+    pub fn iter(self) -> impl Iterator<Item = T> {
+        T::all().iter().copied().filter(move |item| self.contains(*item))
+    }
+}
+
+impl<T: Member> FromIterator<T> for Set<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut set = Set::empty();
+        for item in items {
+            set.insert(item);
+        }
+        set
+    }
+}
+
+impl<T: Member + std::fmt::Debug> std::fmt::Debug for Set<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Whether a pack is law as enacted or a draft whose text is not confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackStatus {
+    /// In force as written.
+    Active,
+    /// Encodes rules whose text is not confirmed; still enforced (fail closed).
+    Draft,
+}
+
+/// Local dates a pack or rule is in force, both ends inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct DateRange {
+    /// First local date in force.
+    pub from: Option<NaiveDate>,
+    /// Last local date in force.
+    pub until: Option<NaiveDate>,
+}
+
+impl DateRange {
+    /// Whether `date` is in the range.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from.is_none_or(|from| date >= from) && self.until.is_none_or(|until| date <= until)
+    }
+
+    /// The overlap of two ranges.
+    pub fn intersect(self, other: DateRange) -> DateRange {
+        DateRange {
+            from: self.from.max(other.from),
+            until: match (self.until, other.until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// Whether no date is in the range.
+    pub fn is_empty(&self) -> bool {
+        matches!((self.from, self.until), (Some(from), Some(until)) if from > until)
+    }
+}
+
+/// Which accounts a pack applies to. Empty lists mean "any".
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scope {
+    /// ISO country code.
+    pub country: Option<String>,
+    /// USPS state codes, upper case.
+    pub states: Vec<String>,
+    /// City names, lower case.
+    pub cities: Vec<String>,
+    /// Debt types.
+    pub debt_types: Vec<String>,
+    /// Creditors.
+    pub creditors: Vec<String>,
+}
+
+impl Scope {
+    /// Whether this is a baseline pack (no geographic or client restriction).
+    pub fn is_baseline(&self) -> bool {
+        self.states.is_empty() && self.cities.is_empty() && self.creditors.is_empty() && self.debt_types.is_empty()
+    }
+}
+
+/// One loaded pack.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// Stable identifier (`us-federal`).
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// The pack's own version string.
+    pub version: String,
+    /// The law the pack encodes.
+    pub citation: String,
+    /// Active or draft.
+    pub status: PackStatus,
+    /// Where it applies.
+    pub scope: Scope,
+    /// When it applies.
+    pub effective: DateRange,
+    /// The file it came from, as given to the loader.
+    pub file: String,
+    /// What the pack is for, in the author's words.
+    pub description: Option<String>,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Identifier, unique across the policy (`reg-f.call-frequency`).
+    pub id: String,
+    /// Index of the pack in [`super::Policy::packs`].
+    pub pack: usize,
+    /// Where the rule comes from in law.
+    pub citation: String,
+    /// What a person is told when the rule binds.
+    pub message: String,
+    /// The channels of requests the rule governs.
+    pub channels: Set<Channel>,
+    /// The purposes of requests the rule governs (after exemptions).
+    pub purposes: Set<Purpose>,
+    /// Extra conditions on the request.
+    pub when: Condition,
+    /// Local dates in force (the pack's range intersected with the rule's).
+    pub effective: DateRange,
+    /// What the rule does.
+    pub kind: RuleKind,
+    /// The author's note on how the rule reads the law.
+    pub note: Option<String>,
+}
+
+/// `when`: every listed condition must hold for the rule to apply.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// Contact point kinds; full when unrestricted.
+    pub contact_point_kinds: Set<ContactPointKind>,
+    /// Debt types; empty when unrestricted.
+    pub debt_types: Vec<String>,
+    /// Flags that must all hold.
+    pub flags: Vec<Flag>,
+}
+
+/// The kinds of rules.
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    /// Allowed local intervals; outside them the contact is refused.
+    Window(Window),
+    /// The consumer's own inconvenient times (from the account) are refused.
+    ConsumerTimes,
+    /// At most `max` counted events per period.
+    Cap(Cap),
+    /// Like a cap, but only warns.
+    Warning(Cap),
+    /// After a matching event, nothing for some calendar days.
+    Cooldown(Cooldown),
+    /// While a flag holds, refuse.
+    Hold(Flag),
+    /// An allowed contact must meet this obligation.
+    Obligation(String),
+}
+
+impl RuleKind {
+    /// The name used in rule packs (`window`, `cap`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleKind::Window(_) => "window",
+            RuleKind::ConsumerTimes => "consumer_times",
+            RuleKind::Cap(_) => "cap",
+            RuleKind::Warning(_) => "warning",
+            RuleKind::Cooldown(_) => "cooldown",
+            RuleKind::Hold(_) => "hold",
+            RuleKind::Obligation(_) => "obligation",
+        }
+    }
+}
+
+/// Allowed local intervals per weekday, in minutes after midnight, sorted and merged.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Index 0 is Monday.
+    pub days: [Vec<(u16, u16)>; 7],
+}
+
+/// How a cap measures its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// N consecutive calendar days in the consumer's local dates, the first day counting.
+    CalendarDays(u32),
+    /// A rolling duration.
+    Rolling(TimeDelta),
+}
+
+/// Whose events a cap counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    /// Events about this debt.
+    Debt,
+    /// Events about any debt of the consumer.
+    Consumer,
+    /// Events to the requested contact point.
+    ContactPoint,
+}
+
+/// Which ledger events match.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFilter {
+    /// Channels of the events.
+    pub channels: Set<Channel>,
+    /// Outcomes; full when any outcome matches.
+    pub outcomes: Set<Outcome>,
+    /// Contact point kinds; full when any kind matches.
+    pub contact_point_kinds: Set<ContactPointKind>,
+    /// Who initiated the event; anyone when absent.
+    pub initiated_by: Option<InitiatedBy>,
+}
+
+/// A frequency cap.
+#[derive(Debug, Clone)]
+pub struct Cap {
+    /// The most counted events allowed in any period.
+    pub max: u32,
+    /// The period.
+    pub period: Period,
+    /// Whose events count.
+    pub per: Per,
+    /// Which events count.
+    pub count: EventFilter,
+    /// Calls placed under consent given within this many calendar days do not count.
+    pub exclude_consent_days: Option<u32>,
+    /// Events to a contact point found to be a wrong party do not count.
+    pub exclude_wrong_party: bool,
+}
+
+/// A waiting period after an event.
+#[derive(Debug, Clone)]
+pub struct Cooldown {
+    /// The events that start it.
+    pub after: EventFilter,
+    /// Calendar days, the day of the event being day 1.
+    pub days: u32,
+    /// Whose events start it.
+    pub per: Per,
+    /// A contact placed under consent given within this many calendar days is exempt.
+    pub exclude_consent_days: Option<u32>,
+}

@@ -1,0 +1,1 @@
+//! Policy test files (placeholder replaced below).
