@@ -1,1 +1,137 @@
-//! The `dunner` command line.
+//! The `dunner` command line: a thin shell that reads files, calls the policy and
+//! the engine, and prints. One file per subcommand; each returns an [`Exit`].
+
+mod decide;
+mod rules;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::{ExitCode, Termination};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Process exit codes, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success; for `decide`, a decision was made (allowed or not).
+    Ok = 0,
+    /// A failure: unreadable input, a malformed request, failing policy tests.
+    Failure = 1,
+    /// The command line itself was wrong (clap reports these).
+    Usage = 2,
+    /// The rule packs did not validate.
+    InvalidRules = 3,
+    /// `decide --fail-if-refused` and the contact was not allowed.
+    Refused = 4,
+}
+
+impl Termination for Exit {
+    fn report(self) -> ExitCode {
+        ExitCode::from(self as u8)
+    }
+}
+
+/// dunner: a compliance-aware contact scheduling engine for debt collection.
+#[derive(Debug, Parser)]
+#[command(name = "dunner", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check, test and explain rule packs.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Decide one contact request (the JSON contract) and print the decision as JSON.
+    Decide(DecideArgs),
+}
+
+/// `dunner rules …`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate every pack of a directory and report every problem with file:line:column.
+    Check {
+        /// The rules directory.
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Run the policy tests (`*.tests.toml`) of a rules directory.
+    Test {
+        /// The rules directory.
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+        /// How to print results.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Explain in plain words which packs and rules apply to an account.
+    Explain {
+        /// The rules directory.
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
+        /// A JSON file holding one account (the `account` of the decide contract).
+        #[arg(long)]
+        account: PathBuf,
+    },
+}
+
+/// `dunner decide …`
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// The rules directory.
+    #[arg(long, default_value = "rules")]
+    pub rules: PathBuf,
+    /// The request file, or `-` for standard input.
+    #[arg(default_value = "-")]
+    pub request: String,
+    /// Decide every channel and contact point of the account at the request's instant
+    /// (the request's channel and contact point are ignored).
+    #[arg(long)]
+    pub overview: bool,
+    /// Pretty-print the JSON.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Exit with code 4 when the contact is not allowed.
+    #[arg(long)]
+    pub fail_if_refused: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: underlined source, colours on a terminal.
+    Human,
+    /// One line per problem: `file:line:column: severity[code]: message`.
+    Plain,
+    /// JSON for tools.
+    Json,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Rules(RulesCommand::Check { dir, format }) => rules::check(&dir, format),
+        Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
+        Command::Rules(RulesCommand::Explain { rules, account }) => rules::explain(&rules, &account),
+        Command::Decide(args) => decide::run(&args),
+    }
+}
+
+/// Whether to colour output written to standard error.
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Prints an error for a person and returns the exit code.
+fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {message}");
+    exit
+}

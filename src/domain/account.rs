@@ -202,6 +202,22 @@ pub struct Flags {
     pub work_contact_prohibited: bool,
 }
 
+impl Flags {
+    /// The value of an account flag; `None` for flags derived from the request.
+    pub fn get(&self, flag: Flag) -> Option<bool> {
+        match flag {
+            Flag::CeaseAndDesist => Some(self.cease_and_desist),
+            Flag::AttorneyRepresented => Some(self.attorney_represented),
+            Flag::Disputed => Some(self.disputed),
+            Flag::Bankruptcy => Some(self.bankruptcy),
+            Flag::Deceased => Some(self.deceased),
+            Flag::IdentityTheft => Some(self.identity_theft),
+            Flag::WorkContactProhibited => Some(self.work_contact_prohibited),
+            Flag::OptedOut | Flag::InconvenientPlace | Flag::NoConsent => None,
+        }
+    }
+}
+
 /// A flag a hold rule can name: the account flags plus conditions derived from the
 /// request (an opt-out that covers the channel or the contact point, an inconvenient
 /// place, a missing consent).

@@ -121,12 +121,12 @@ impl<'a> Context<'a> {
     pub fn flag_holds(&self, flag: Flag) -> bool {
         let flags = &self.account.flags;
         match flag {
-            Flag::CeaseAndDesist => flags.cease_and_desist,
-            Flag::AttorneyRepresented => flags.attorney_represented,
-            Flag::Disputed => flags.disputed,
-            Flag::Bankruptcy => flags.bankruptcy,
-            Flag::Deceased => flags.deceased,
-            Flag::IdentityTheft => flags.identity_theft,
+            Flag::CeaseAndDesist
+            | Flag::AttorneyRepresented
+            | Flag::Disputed
+            | Flag::Bankruptcy
+            | Flag::Deceased
+            | Flag::IdentityTheft => flags.get(flag).unwrap_or(true),
             Flag::WorkContactProhibited => flags.work_contact_prohibited && self.could_be_at(crate::domain::Place::Work),
             Flag::InconvenientPlace => self.account.inconvenient_places.iter().any(|place| self.could_be_at(*place)),
             Flag::OptedOut => self.account.opted_out.iter().any(|opt_out| match opt_out {

@@ -152,7 +152,8 @@ fn check(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> Check {
         RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, instant),
         RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, instant),
         RuleKind::Hold(flag) => {
-            if context.flag_holds(*flag) {
+            // Without a flag the hold stands on its `when`, already checked.
+            if flag.is_none_or(|flag| context.flag_holds(flag)) {
                 Check::refuse(None)
             } else {
                 Check::Pass

@@ -456,14 +456,21 @@ impl FileCompiler<'_> {
             "cap" => self.cap(rule, channels).map(RuleKind::Cap),
             "warning" => self.cap(rule, channels).map(RuleKind::Warning),
             "cooldown" => self.cooldown(rule, channels).map(RuleKind::Cooldown),
-            "hold" => {
-                let Some(flag) = &rule.flag else {
-                    self.error("rules::missing-key", Some(rule.id.span()), "a `hold` rule needs `flag`, the condition that stops contact".to_string());
-                    return None;
-                };
-                let flags = self.flags(std::slice::from_ref(flag))?;
-                flags.first().copied().map(RuleKind::Hold)
-            }
+            "hold" => match (&rule.flag, &rule.when) {
+                (Some(flag), _) => {
+                    let flags = self.flags(std::slice::from_ref(flag))?;
+                    flags.first().copied().map(|flag| RuleKind::Hold(Some(flag)))
+                }
+                (None, Some(_)) => Some(RuleKind::Hold(None)),
+                (None, None) => {
+                    self.error(
+                        "rules::missing-key",
+                        Some(rule.id.span()),
+                        "a `hold` rule needs `flag` (the condition that stops contact) or a `when` condition".to_string(),
+                    );
+                    None
+                }
+            },
             "obligation" => match &rule.code {
                 Some(code) if !code.get_ref().trim().is_empty() => Some(RuleKind::Obligation(code.get_ref().clone())),
                 Some(code) => {

@@ -254,8 +254,8 @@ pub enum RuleKind {
     Warning(Cap),
     /// After a matching event, nothing for some calendar days.
     Cooldown(Cooldown),
-    /// While a flag holds, refuse.
-    Hold(Flag),
+    /// While its flag holds (or, without a flag, whenever its `when` holds), refuse.
+    Hold(Option<Flag>),
     /// An allowed contact must meet this obligation.
     Obligation(String),
 }
