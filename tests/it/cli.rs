@@ -1,0 +1,168 @@
+//! The real binary, spawned.
+
+use serde_json::Value;
+
+use crate::helpers::{EXAMPLE_REQUEST, MINIMAL_PACK, dunner};
+
+#[test]
+fn decide_answers_the_example_with_a_deferral_and_its_reason() {
+    let output = dunner(&["decide", "--rules", "rules", "-"], Some(EXAMPLE_REQUEST));
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(decision["allowed"], false);
+    assert_eq!(decision["outcome"], "defer");
+    // Tuesday is inconvenient; Wednesday 08:00 EDT is 12:00Z.
+    assert_eq!(decision["next_allowed_at"], "2026-04-08T12:00:00Z");
+    assert_eq!(decision["reasons"][0]["rule"], "reg-f.consumer-inconvenient-times");
+    assert!(decision["policy_digest"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn decide_can_exit_4_when_refused_on_request() {
+    let output = dunner(&["decide", "--fail-if-refused", "-"], Some(EXAMPLE_REQUEST));
+    assert_eq!(output.status.code(), Some(4));
+}
+
+#[test]
+fn decide_names_an_unknown_field() {
+    let request = EXAMPLE_REQUEST.replace("\"purpose\"", "\"purpse\"");
+    let output = dunner(&["decide", "-"], Some(&request));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown field `purpse`"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn decide_suggests_the_time_zone_that_was_meant() {
+    let request = EXAMPLE_REQUEST.replace("America/New_York", "America/New_Yrok");
+    let output = dunner(&["decide", "-"], Some(&request));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("account.consumer.time_zones[0]"), "{stderr}");
+    assert!(stderr.contains("did you mean `America/New_York`"), "{stderr}");
+}
+
+#[test]
+fn decide_names_a_wrong_type_and_an_unknown_channel() {
+    let request = EXAMPLE_REQUEST.replace("\"channel\": \"call\",\n  \"purpose\"", "\"channel\": \"fax\",\n  \"purpose\"");
+    let output = dunner(&["decide", "-"], Some(&request));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`channel`") && stderr.contains("fax"), "{stderr}");
+
+    let output = dunner(&["decide", "-"], Some("{\"at\": 5}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("`at`"), "{stderr}");
+}
+
+#[test]
+fn decide_rejects_malformed_json_with_its_position() {
+    let output = dunner(&["decide", "-"], Some("{\"at\": "));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("malformed JSON"));
+}
+
+#[test]
+fn decide_overview_gives_a_verdict_per_channel_and_contact_point() {
+    let output = dunner(&["decide", "--overview", "-"], Some(EXAMPLE_REQUEST));
+    assert_eq!(output.status.code(), Some(0));
+    let verdicts: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let email = verdicts.iter().find(|v| v["channel"] == "email").unwrap();
+    assert_eq!(email["decision"]["outcome"], "stop", "email was opted out");
+    assert_eq!(verdicts.len(), 5, "call, sms, email for one phone and one email, plus letter and visit");
+}
+
+#[test]
+fn rules_check_passes_the_shipped_packs() {
+    let output = dunner(&["rules", "check", "rules"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("4 pack(s)"), "{stderr}");
+}
+
+#[test]
+fn rules_check_reports_every_error_of_every_file_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = MINIMAL_PACK.replace("channels = [\"call\"]", "chanels = [\"call\"]");
+    std::fs::write(dir.path().join("a.toml"), typo).unwrap();
+    let bad_channel = MINIMAL_PACK.replace("id = \"test\"", "id = \"other\"").replace("test.hours", "other.hours").replace("[\"call\"]", "[\"cal\"]");
+    std::fs::write(dir.path().join("b.toml"), bad_channel).unwrap();
+    let output = dunner(&["rules", "check", dir.path().to_str().unwrap(), "--format", "plain"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("a.toml:12:1: error[rules::unknown-key]: unknown field `chanels`"), "{stderr}");
+    assert!(stderr.contains("did you mean `channels`?"), "{stderr}");
+    assert!(stderr.contains("b.toml:12:13: error[rules::unknown-value]: unknown channel `cal`"), "{stderr}");
+    assert!(stderr.contains("did you mean `call`?"), "{stderr}");
+}
+
+#[test]
+fn rules_check_json_format_is_machine_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), MINIMAL_PACK.replace("\"21:00\"", "\"07:00\"")).unwrap();
+    let output = dunner(&["rules", "check", dir.path().to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(output.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["diagnostics"][0]["code"], "rules::empty-window");
+    assert_eq!(report["diagnostics"][0]["line"], 13);
+}
+
+#[test]
+fn rules_test_runs_the_shipped_cases() {
+    let output = dunner(&["rules", "test", "rules"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.trim_end().ends_with(" 0 failed"), "{stdout}");
+}
+
+#[test]
+fn rules_test_reports_a_failing_case_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.toml"), MINIMAL_PACK).unwrap();
+    let cases = r#"
+[accounts.a]
+id = "A"
+consumer = { time_zones = ["America/Chicago"] }
+
+[[case]]
+name = "a call at 07:00 local is wrongly expected to be allowed"
+at = 2026-06-01T12:00:00Z
+channel = "call"
+account = "a"
+[case.expect]
+allowed = true
+"#;
+    std::fs::write(dir.path().join("test.tests.toml"), cases).unwrap();
+    let output = dunner(&["rules", "test", dir.path().to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL") && stdout.contains("test.tests.toml:7"), "{stdout}");
+    assert!(stdout.contains("allowed: expected true, got false"), "{stdout}");
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn rules_explain_says_which_packs_apply_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = r#"{"id": "MA-1", "consumer": {"address": {"state": "MA", "city": "Boston"}}, "flags": {"cease_and_desist": true}}"#;
+    let path = dir.path().join("account.json");
+    std::fs::write(&path, account).unwrap();
+    let output = dunner(&["rules", "explain", "--rules", "rules", "--account", path.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("✓ us-ma") && stdout.contains("the consumer's state is MA"), "{stdout}");
+    assert!(stdout.contains("✗ us-wa"), "{stdout}");
+    assert!(stdout.contains("reg-f.cease-communication") && stdout.contains("holds now"), "{stdout}");
+}
+
+#[test]
+fn a_broken_rules_directory_refuses_to_decide() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), "[pack\nid = ").unwrap();
+    let output = dunner(&["decide", "--rules", dir.path().to_str().unwrap(), "-"], Some(EXAMPLE_REQUEST));
+    assert_eq!(output.status.code(), Some(3));
+    assert!(output.stdout.is_empty(), "no decision without a valid policy");
+}

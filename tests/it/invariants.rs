@@ -1,0 +1,244 @@
+//! Property tests of the engine's invariants, with the shipped policy:
+//! - a decision never allows what an applicable rule forbids (checked against naive,
+//!   independent implementations of the federal window, holds, 7-in-7 and cooldown);
+//! - `next_allowed_at`, when given, is itself allowed, and no earlier instant on the
+//!   minute grid between the request and it is allowed;
+//! - with no allowed instant and no hold, no minute of the horizon is allowed.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
+use chrono_tz::Tz;
+use dunner::domain::{
+    Account, Address, Channel, Consumer, EmailAddress, EmailKind, Event, EventType, Flags, InitiatedBy, Outcome,
+    Phone, PhoneKind, Purpose,
+};
+use dunner::engine::{DecideRequest, Verdict, decide, zones::candidate_zones};
+use proptest::prelude::*;
+
+use crate::helpers::SHIPPED;
+
+const ZONES: [Tz; 5] = [
+    chrono_tz::America::New_York,
+    chrono_tz::America::Chicago,
+    chrono_tz::America::Denver,
+    chrono_tz::America::Phoenix,
+    chrono_tz::America::Los_Angeles,
+];
+const PHONES: [(&str, PhoneKind); 3] = [("+12125550100", PhoneKind::Mobile), ("+16175550111", PhoneKind::Landline), ("+13105550122", PhoneKind::Work)];
+const STATES: [&str; 7] = ["NY", "MA", "WA", "CA", "TX", "FL", "AZ"];
+/// Days around both 2026 DST switches, a day of the NYC effective date, and ordinary days.
+const BASE_DAYS: [(i32, u32, u32); 6] = [(2026, 3, 8), (2026, 11, 1), (2026, 9, 1), (2026, 4, 7), (2026, 7, 15), (2026, 12, 30)];
+
+fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+    (0..BASE_DAYS.len(), -2 * 24 * 60i64..2 * 24 * 60, prop::bool::weighted(0.2), 0..60i64).prop_map(|(day, minutes, odd_second, second)| {
+        let (y, m, d) = BASE_DAYS[day];
+        let base = NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc();
+        base + Duration::minutes(minutes) + Duration::seconds(if odd_second { second } else { 0 })
+    })
+}
+
+fn account() -> impl Strategy<Value = Account> {
+    let zones = prop::collection::vec(0..ZONES.len(), 0..3);
+    let state = prop::option::of(0..STATES.len());
+    let flags = prop::collection::vec(prop::bool::weighted(0.08), 7);
+    let opted_out = prop::option::weighted(0.15, prop::sample::select(vec!["email", "sms", "+16175550111"]));
+    let places = prop::option::weighted(0.1, prop::sample::select(vec!["home", "work"]));
+    let times = prop::option::weighted(0.2, (0..7usize, 0..20u16, 1..6u16));
+    (zones, state, flags, opted_out, places, times).prop_map(|(zones, state, flags, opted_out, place, times)| {
+        let mut time_zones: Vec<Tz> = zones.into_iter().map(|i| ZONES[i]).collect();
+        time_zones.dedup();
+        let json_times = times.map(|(day, from_hour, hours)| {
+            let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            serde_json::json!({"days": [days[day]], "from": format!("{from_hour:02}:00"), "to": format!("{:02}:00", (from_hour + hours).min(24))})
+        });
+        let mut account = Account {
+            id: "P-1".into(),
+            debt_type: Some("credit_card".into()),
+            creditor: None,
+            consumer: Consumer {
+                address: state.map(|i| Address { state: Some(STATES[i].into()), city: Some("Somewhere".into()), postal_code: None }),
+                time_zones,
+                phones: PHONES.iter().map(|(n, k)| Phone { number: (*n).into(), kind: *k }).collect(),
+                emails: vec![
+                    EmailAddress { address: "pat@example.com".into(), kind: EmailKind::Personal },
+                    EmailAddress { address: "pat@employer.example".into(), kind: EmailKind::Work },
+                ],
+            },
+            flags: Flags {
+                cease_and_desist: flags[0],
+                attorney_represented: flags[1],
+                disputed: flags[2],
+                bankruptcy: flags[3],
+                deceased: flags[4],
+                identity_theft: flags[5],
+                work_contact_prohibited: flags[6],
+            },
+            opted_out: opted_out.map(|o| serde_json::from_value(serde_json::json!([o])).unwrap()).unwrap_or_default(),
+            inconvenient_times: json_times.map(|t| serde_json::from_value(serde_json::json!([t])).unwrap()).unwrap_or_default(),
+            inconvenient_places: place.map(|p| serde_json::from_value(serde_json::json!([p])).unwrap()).unwrap_or_default(),
+        };
+        if account.consumer.time_zones.is_empty() && account.consumer.address.is_none() {
+            account.consumer.phones.truncate(1);
+        }
+        account
+    })
+}
+
+fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<Event>> {
+    let outcome = prop::option::weighted(0.9, prop::sample::select(Outcome::ALL.to_vec()));
+    let event_type = if with_consent {
+        prop::sample::select(vec![EventType::Contact, EventType::Contact, EventType::Contact, EventType::Consent, EventType::ConsentRevoked]).boxed()
+    } else {
+        Just(EventType::Contact).boxed()
+    };
+    let event = (
+        0..12 * 24 * 60i64,
+        event_type,
+        prop::sample::select(Channel::ALL.to_vec()),
+        outcome,
+        prop::bool::weighted(0.2),
+        prop::option::of(0..PHONES.len()),
+    )
+        .prop_map(move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
+            at: at - Duration::minutes(minutes_before),
+            event_type,
+            channel,
+            outcome,
+            initiated_by: if by_consumer { InitiatedBy::Consumer } else { InitiatedBy::Collector },
+            contact_point: phone.map(|i| PHONES[i].0.to_string()),
+            account_id: None,
+        });
+    prop::collection::vec(event, 0..24)
+}
+
+fn request(with_consent: bool) -> impl Strategy<Value = DecideRequest> {
+    (instant(), account(), prop::sample::select(Channel::ALL.to_vec()), prop::sample::select(Purpose::ALL.to_vec()), prop::option::of(0..PHONES.len() + 2))
+        .prop_flat_map(move |(at, account, channel, purpose, point)| {
+            let contact_point = point.map(|i| match (channel, i) {
+                (Channel::Email, i) if i % 2 == 0 => "pat@example.com".to_string(),
+                (Channel::Email, _) => "pat@employer.example".to_string(),
+                (_, i) => PHONES.get(i).map_or("+19995550000".to_string(), |p| p.0.to_string()),
+            });
+            history(at, with_consent).prop_map(move |history| DecideRequest {
+                at,
+                channel,
+                purpose,
+                contact_point: contact_point.clone(),
+                account: account.clone(),
+                history,
+                horizon_days: Some(8),
+            })
+        })
+}
+
+fn allowed_at(request: &DecideRequest, at: DateTime<Utc>) -> bool {
+    decide(&SHIPPED, &DecideRequest { at, ..request.clone() }).allowed
+}
+
+/// Naive Reg F 7-in-7 over local dates in one zone, without consent events.
+fn naive_call_count_exceeded(request: &DecideRequest, zone: Tz) -> bool {
+    let wrong: Vec<&str> = request.history.iter().filter(|e| e.outcome == Some(Outcome::WrongParty)).filter_map(|e| e.contact_point.as_deref()).collect();
+    let counted: Vec<NaiveDate> = request
+        .history
+        .iter()
+        .filter(|e| e.channel == Channel::Call && e.initiated_by == InitiatedBy::Collector)
+        .filter(|e| matches!(e.outcome, None | Some(Outcome::NoAnswer | Outcome::Voicemail | Outcome::Dropped | Outcome::Conversation)))
+        .filter(|e| !e.contact_point.as_deref().is_some_and(|p| wrong.contains(&p)))
+        .map(|e| e.at.with_timezone(&zone).date_naive())
+        .collect();
+    let today = request.at.with_timezone(&zone).date_naive();
+    (0..7).any(|back| {
+        let start = today - Duration::days(back);
+        let end = start + Duration::days(6);
+        counted.iter().filter(|d| **d >= start && **d <= end).count() + 1 > 7
+    })
+}
+
+fn naive_conversation_cooldown(request: &DecideRequest, zone: Tz) -> bool {
+    let today = request.at.with_timezone(&zone).date_naive();
+    request
+        .history
+        .iter()
+        .filter(|e| e.channel == Channel::Call && e.outcome == Some(Outcome::Conversation) && e.at <= request.at)
+        .any(|e| (today - e.at.with_timezone(&zone).date_naive()).num_days() < 7)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn an_allowed_decision_breaks_no_federal_rule(request in request(false)) {
+        let decision = decide(&SHIPPED, &request);
+        prop_assert_eq!(decision.allowed, decision.reasons.is_empty());
+        prop_assert_eq!(decision.allowed, decision.outcome == Verdict::Allow);
+        if !decision.allowed {
+            return Ok(());
+        }
+        let zones = candidate_zones(&request.account.consumer);
+        if request.channel != Channel::Letter {
+            for zone in &zones {
+                let local = request.at.with_timezone(zone);
+                let minutes = local.hour() * 60 + local.minute();
+                prop_assert!((8 * 60..21 * 60).contains(&minutes), "allowed at {local} in {zone}");
+            }
+        }
+        let flags = &request.account.flags;
+        let purpose = request.purpose;
+        prop_assert!(!flags.bankruptcy || purpose == Purpose::LegallyRequired);
+        prop_assert!(!flags.deceased || purpose == Purpose::LegallyRequired);
+        prop_assert!(!flags.cease_and_desist || matches!(purpose, Purpose::TerminationNotice | Purpose::RemedyNotice | Purpose::LegallyRequired));
+        prop_assert!(!flags.attorney_represented || purpose == Purpose::ResponseToConsumer);
+        if request.channel == Channel::Call {
+            for zone in &zones {
+                prop_assert!(!naive_call_count_exceeded(&request, *zone), "7-in-7 broken in {}", zone);
+                prop_assert!(!naive_conversation_cooldown(&request, *zone), "conversation cooldown broken in {}", zone);
+            }
+        }
+        for time in &request.account.inconvenient_times {
+            if purpose == Purpose::ResponseToConsumer {
+                break;
+            }
+            for zone in &zones {
+                let local = request.at.with_timezone(zone);
+                let day = dunner::domain::Weekday::from_chrono(local.weekday());
+                let seconds = local.num_seconds_from_midnight();
+                let inside = u32::from(time.from.minutes()) * 60 <= seconds && seconds < u32::from(time.to.minutes()) * 60;
+                prop_assert!(!(inside && (time.days.is_empty() || time.days.contains(&day))), "allowed inside a consumer's inconvenient time");
+            }
+        }
+    }
+
+    #[test]
+    fn next_allowed_at_is_allowed_and_nothing_earlier_is(request in request(true)) {
+        let decision = decide(&SHIPPED, &request);
+        match decision.next_allowed_at {
+            Some(next) => {
+                prop_assert!(next >= request.at);
+                prop_assert!(allowed_at(&request, next), "next_allowed_at {} is not allowed", next);
+                // Every minute-grid instant before it is refused.
+                let mut probe = request.at;
+                while probe < next {
+                    prop_assert!(!allowed_at(&request, probe), "{} is allowed, before next_allowed_at {}", probe, next);
+                    probe = probe + Duration::minutes(1);
+                }
+            }
+            None => {
+                prop_assert!(!decision.allowed);
+                if decision.outcome == Verdict::Defer {
+                    let end = request.at + Duration::days(8);
+                    let mut probe = request.at;
+                    while probe <= end {
+                        prop_assert!(!allowed_at(&request, probe), "{} is allowed, but no next_allowed_at was given", probe);
+                        probe = probe + Duration::minutes(1);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_order_of_the_history_does_not_change_the_decision(request in request(true)) {
+        let mut reversed = request.clone();
+        reversed.history.reverse();
+        prop_assert_eq!(decide(&SHIPPED, &request), decide(&SHIPPED, &reversed));
+    }
+}
