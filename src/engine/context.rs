@@ -11,8 +11,8 @@ use crate::domain::{
     Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, InitiatedBy, OptOut, Outcome, PhoneKind,
     Purpose,
 };
-use crate::policy::model::{EventFilter, Per, Rule};
-use crate::policy::{Policy, scope_applies};
+use crate::policy::model::{EventFilter, Per, Rule, Set};
+use crate::policy::{Policy, scope_covers};
 
 /// One history event with what the rules ask of it precomputed.
 pub struct PreparedEvent<'a> {
@@ -38,6 +38,9 @@ pub struct Context<'a> {
     pub events: Vec<PreparedEvent<'a>>,
     /// The rules that govern this request, in policy order.
     pub rules: Vec<&'a Rule>,
+    /// Channels with a consent or revocation in the history (most have none, and
+    /// then no consent lookup is needed).
+    consent_channels: Set<Channel>,
 }
 
 impl<'a> Context<'a> {
@@ -57,6 +60,7 @@ impl<'a> Context<'a> {
             zones: zones::candidate_zones(&account.consumer),
             events: Vec::new(),
             rules: Vec::new(),
+            consent_channels: request.history.iter().filter(|e| e.event_type != EventType::Contact).map(|e| e.channel).collect(),
         };
         context.events = context.prepare_events(&request.history);
         context.rules = context.applicable_rules(policy, request.purpose);
@@ -97,7 +101,7 @@ impl<'a> Context<'a> {
     }
 
     fn applicable_rules(&self, policy: &'a Policy, purpose: Purpose) -> Vec<&'a Rule> {
-        let packs: Vec<bool> = policy.packs().iter().map(|pack| scope_applies(&pack.scope, self.account).applies()).collect();
+        let packs: Vec<bool> = policy.packs().iter().map(|pack| scope_covers(&pack.scope, self.account)).collect();
         policy
             .rules()
             .iter()
@@ -176,6 +180,9 @@ impl<'a> Context<'a> {
     /// the channel, not revoked and not ended by a conversation since (Reg F
     /// 1006.14(b)(3)(i); comment 14(b)(3)(i)-2), in every candidate zone.
     pub fn consent_active(&self, channel: Channel, instant: DateTime<Utc>, days: u32) -> bool {
+        if !self.consent_channels.contains(channel) {
+            return false;
+        }
         let before = self.events.partition_point(|e| e.event.at <= instant);
         let Some(earlier) = self.events.get(..before) else { return false };
         let mut ended = false;
@@ -268,6 +275,9 @@ pub fn same_contact_point(a: &str, b: &str) -> bool {
 
 /// Compares phone numbers digit by digit without allocating.
 fn same_phone(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
     fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
         let digits = number.chars().filter(char::is_ascii_digit);
         let count = number.chars().filter(char::is_ascii_digit).count();

@@ -1,7 +1,7 @@
 //! The decision: evaluate every governing rule at the instant, explain every
 //! refusal, and search for the next allowed instant.
 
-use chrono::{DateTime, Days, TimeDelta, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 
 use super::Check;
 use super::context::Context;
@@ -41,7 +41,7 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
         context
             .rules
             .iter()
-            .filter(|rule| in_force(&context, rule, at))
+            .filter(|rule| LocalDates::new(&context, at).in_force(rule))
             .filter_map(|rule| match &rule.kind {
                 RuleKind::Obligation(code) => {
                     let reason = reason(rule);
@@ -108,8 +108,9 @@ impl Evaluation<'_> {
 /// Evaluates every governing rule at `instant`.
 pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Evaluation<'a> {
     let mut evaluation = Evaluation { refusals: Vec::new(), warnings: Vec::new() };
+    let dates = LocalDates::new(context, instant);
     for rule in context.rules.iter().copied() {
-        if !in_force(context, rule, instant) {
+        if !dates.in_force(rule) {
             continue;
         }
         match check(context, rule, instant) {
@@ -130,8 +131,9 @@ pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Eva
 pub(super) fn first_pass_bound(context: &Context<'_>, instant: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
     let mut refused = false;
     let mut bound = instant;
+    let dates = LocalDates::new(context, instant);
     for rule in context.rules.iter().copied() {
-        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_)) || !in_force(context, rule, instant) {
+        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_)) || !dates.in_force(rule) {
             continue;
         }
         if let Check::Refuse { reopen } = check(context, rule, instant) {
@@ -163,13 +165,22 @@ fn check(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> Check {
     }
 }
 
-/// Whether the rule is in force on the local date of `instant` in any candidate zone
-/// (a restriction in force anywhere the consumer might be applies).
-fn in_force(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> bool {
-    if rule.effective.from.is_none() && rule.effective.until.is_none() {
-        return true;
+/// The local dates of one instant in every candidate zone, computed once per
+/// evaluation (every dated rule asks for them).
+struct LocalDates {
+    dates: Vec<NaiveDate>,
+}
+
+impl LocalDates {
+    fn new(context: &Context<'_>, instant: DateTime<Utc>) -> LocalDates {
+        LocalDates { dates: context.zones.iter().map(|zone| zones::local_date(instant, *zone)).collect() }
     }
-    context.zones.iter().any(|zone| rule.effective.contains(zones::local_date(instant, *zone)))
+
+    /// Whether the rule is in force on the local date in any candidate zone (a
+    /// restriction in force anywhere the consumer might be applies).
+    fn in_force(&self, rule: &Rule) -> bool {
+        (rule.effective.from.is_none() && rule.effective.until.is_none()) || self.dates.iter().any(|date| rule.effective.contains(*date))
+    }
 }
 
 /// A refusing rule stops binding when it goes out of force; the reopen bound is the

@@ -60,6 +60,9 @@ fn next_opening(window: &Window, zone: Tz, today: chrono::NaiveDate, instant: Da
 /// Refused while the local time is inside any of the consumer's inconvenient times
 /// in any candidate zone.
 pub fn check_consumer_times(times: &[InconvenientTime], zones: &[Tz], instant: DateTime<Utc>) -> Check {
+    if times.is_empty() {
+        return Check::Pass;
+    }
     let mut reopen: Option<DateTime<Utc>> = None;
     let mut refused = false;
     for zone in zones {

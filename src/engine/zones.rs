@@ -58,7 +58,11 @@ pub fn zones_of_area_code(area_code: u16) -> Option<&'static [Tz]> {
 
 /// The zones used within a US state or territory, if known.
 pub fn zones_of_state(state: &str) -> Option<&'static [Tz]> {
-    STATE_ZONES.get(&state.trim().to_ascii_uppercase()).map(Vec::as_slice)
+    let state = state.trim();
+    match STATE_ZONES.get(state) {
+        Some(zones) => Some(zones.as_slice()),
+        None => STATE_ZONES.get(&state.to_ascii_uppercase()).map(Vec::as_slice),
+    }
 }
 
 /// The area code of a NANP number (`+1 212 555 0100` → 212).

@@ -147,8 +147,22 @@ impl Applicability {
     }
 }
 
-/// Scope matching. A criterion the account does not state is treated as met (fail
-/// closed): an account with no known state gets every state's pack.
+/// Whether a pack's scope covers an account: the fast form of [`scope_applies`],
+/// used on every decision (no explanation is built).
+pub fn scope_covers(scope: &Scope, account: &Account) -> bool {
+    let address = account.consumer.address.as_ref();
+    let covers = |list: &[String], value: Option<&str>| {
+        list.is_empty() || value.is_none_or(|value| list.iter().any(|item| item.eq_ignore_ascii_case(value.trim())))
+    };
+    covers(&scope.states, address.and_then(|a| a.state.as_deref()))
+        && covers(&scope.cities, address.and_then(|a| a.city.as_deref()))
+        && covers(&scope.debt_types, account.debt_type.as_deref())
+        && covers(&scope.creditors, account.creditor.as_deref())
+}
+
+/// Scope matching, with the reason in plain words. A criterion the account does not
+/// state is treated as met (fail closed): an account with no known state gets every
+/// state's pack.
 pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
     let address = account.consumer.address.as_ref();
     let mut grounds = Vec::new();
