@@ -1,16 +1,21 @@
 //! Engine benchmarks: `decide` with a 30-event history (federal + Massachusetts),
 //! the `next_allowed_at` search for an account at its call cap, and loading the
 //! shipped packs. Run with `cargo bench --bench engine`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use dunner::Policy;
 use dunner::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome};
 use dunner::engine::{DecideRequest, decide};
-use dunner::Policy;
 
 fn account() -> Account {
     serde_json::from_str(
@@ -29,7 +34,14 @@ fn event(at: DateTime<Utc>, channel: Channel, outcome: Outcome) -> Event {
         channel,
         outcome: Some(outcome),
         initiated_by: InitiatedBy::Collector,
-        contact_point: Some(if channel == Channel::Email { "pat@example.com" } else { "+16175550100" }.to_string()),
+        contact_point: Some(
+            if channel == Channel::Email {
+                "pat@example.com"
+            } else {
+                "+16175550100"
+            }
+            .to_string(),
+        ),
         account_id: None,
     }
 }
@@ -38,9 +50,21 @@ fn event(at: DateTime<Utc>, channel: Channel, outcome: Outcome) -> Event {
 fn quiet_history(at: DateTime<Utc>) -> Vec<Event> {
     (0..30)
         .map(|i| {
-            let channel = if i % 3 == 0 { Channel::Email } else { Channel::Call };
-            let outcome = if channel == Channel::Email { Outcome::Delivered } else { Outcome::Busy };
-            event(at - Duration::days(60) + Duration::hours(i * 46), channel, outcome)
+            let channel = if i % 3 == 0 {
+                Channel::Email
+            } else {
+                Channel::Call
+            };
+            let outcome = if channel == Channel::Email {
+                Outcome::Delivered
+            } else {
+                Outcome::Busy
+            };
+            event(
+                at - Duration::days(60) + Duration::hours(i * 46),
+                channel,
+                outcome,
+            )
         })
         .collect()
 }
@@ -59,19 +83,40 @@ fn bench(c: &mut Criterion) {
         history: quiet_history(at),
         horizon_days: None,
     };
-    assert!(decide(&policy, &allowed).allowed, "the benchmark request should be allowed");
-    c.bench_function("decide/federal+MA/30 events/allowed", |b| b.iter(|| decide(black_box(&policy), black_box(&allowed))));
+    assert!(
+        decide(&policy, &allowed).allowed,
+        "the benchmark request should be allowed"
+    );
+    c.bench_function("decide/federal+MA/30 events/allowed", |b| {
+        b.iter(|| decide(black_box(&policy), black_box(&allowed)))
+    });
 
     // Two voicemails to the mobile this week: Massachusetts' 2-in-7 rolling cap binds,
     // and the search must find when the first falls out, inside the calling window.
     let mut capped = allowed.clone();
-    capped.history.push(event(at - Duration::days(3), Channel::Call, Outcome::Voicemail));
-    capped.history.push(event(at - Duration::days(1), Channel::Call, Outcome::Voicemail));
+    capped.history.push(event(
+        at - Duration::days(3),
+        Channel::Call,
+        Outcome::Voicemail,
+    ));
+    capped.history.push(event(
+        at - Duration::days(1),
+        Channel::Call,
+        Outcome::Voicemail,
+    ));
     let decision = decide(&policy, &capped);
-    assert!(!decision.allowed && decision.next_allowed_at.is_some(), "{decision:?}");
-    c.bench_function("decide/federal+MA/30 events/capped with next_allowed_at", |b| b.iter(|| decide(black_box(&policy), black_box(&capped))));
+    assert!(
+        !decision.allowed && decision.next_allowed_at.is_some(),
+        "{decision:?}"
+    );
+    c.bench_function(
+        "decide/federal+MA/30 events/capped with next_allowed_at",
+        |b| b.iter(|| decide(black_box(&policy), black_box(&capped))),
+    );
 
-    c.bench_function("policy/load+compile shipped packs", |b| b.iter(|| Policy::load(black_box(&rules)).unwrap()));
+    c.bench_function("policy/load+compile shipped packs", |b| {
+        b.iter(|| Policy::load(black_box(&rules)).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

@@ -18,7 +18,15 @@
 //!   instant is part of the request; nothing here reads a clock or does I/O.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 #![warn(missing_docs)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod cli;
 pub mod domain;

@@ -23,7 +23,9 @@ pub fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
         let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
         match did_you_mean(name, names) {
             Some(best) => format!("unknown time zone `{name}`; did you mean `{best}`?"),
-            None => format!("unknown time zone `{name}`; use an IANA name such as `America/New_York`"),
+            None => {
+                format!("unknown time zone `{name}`; use an IANA name such as `America/New_York`")
+            }
         }
     })
 }
@@ -35,7 +37,10 @@ mod tests {
     #[test]
     fn a_misspelt_zone_suggests_the_real_one() {
         let message = parse_time_zone("America/Chicgo").unwrap_err();
-        assert!(message.contains("did you mean `America/Chicago`"), "{message}");
+        assert!(
+            message.contains("did you mean `America/Chicago`"),
+            "{message}"
+        );
     }
 
     #[test]

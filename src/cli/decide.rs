@@ -17,8 +17,15 @@ pub fn run(args: &DecideArgs) -> Exit {
     let request = match DecideRequest::from_json(&text) {
         Ok(request) => request,
         Err(error) => {
-            let field = if error.field.is_empty() || error.field == "." { String::new() } else { format!(" at `{}`", error.field) };
-            return fail(Exit::Failure, format!("invalid request{field}: {}", error.message));
+            let field = if error.field.is_empty() || error.field == "." {
+                String::new()
+            } else {
+                format!(" at `{}`", error.field)
+            };
+            return fail(
+                Exit::Failure,
+                format!("invalid request{field}: {}", error.message),
+            );
         }
     };
     let policy = match super::rules::load_or_report(&args.rules) {
@@ -35,26 +42,48 @@ pub fn run(args: &DecideArgs) -> Exit {
     };
     match output {
         Ok(json) => println!("{json}"),
-        Err(error) => return fail(Exit::Failure, format!("failed to serialize the decision: {error}")),
+        Err(error) => {
+            return fail(
+                Exit::Failure,
+                format!("failed to serialize the decision: {error}"),
+            );
+        }
     }
-    if refused && args.fail_if_refused { Exit::Refused } else { Exit::Ok }
+    if refused && args.fail_if_refused {
+        Exit::Refused
+    } else {
+        Exit::Ok
+    }
 }
 
 fn serialize<T: serde::Serialize>(value: &T, pretty: bool) -> serde_json::Result<String> {
-    if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
+    if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
 }
 
 fn read_request(source: &str) -> Result<String, String> {
     let mut text = String::new();
     let read = if source == "-" {
-        std::io::stdin().take(MAX_REQUEST_BYTES + 1).read_to_string(&mut text)
+        std::io::stdin()
+            .take(MAX_REQUEST_BYTES + 1)
+            .read_to_string(&mut text)
     } else {
-        std::fs::File::open(Path::new(source)).and_then(|file| file.take(MAX_REQUEST_BYTES + 1).read_to_string(&mut text))
+        std::fs::File::open(Path::new(source))
+            .and_then(|file| file.take(MAX_REQUEST_BYTES + 1).read_to_string(&mut text))
     };
-    let name = if source == "-" { "standard input" } else { source };
+    let name = if source == "-" {
+        "standard input"
+    } else {
+        source
+    };
     read.map_err(|error| format!("failed to read the request from {name}: {error}"))?;
     if text.len() as u64 > MAX_REQUEST_BYTES {
-        return Err(format!("the request from {name} is larger than {MAX_REQUEST_BYTES} bytes"));
+        return Err(format!(
+            "the request from {name} is larger than {MAX_REQUEST_BYTES} bytes"
+        ));
     }
     Ok(text)
 }

@@ -120,7 +120,9 @@ pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Rules(RulesCommand::Check { dir, format }) => rules::check(&dir, format),
         Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
-        Command::Rules(RulesCommand::Explain { rules, account }) => rules::explain(&rules, &account),
+        Command::Rules(RulesCommand::Explain { rules, account }) => {
+            rules::explain(&rules, &account)
+        }
         Command::Decide(args) => decide::run(&args),
     }
 }

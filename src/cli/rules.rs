@@ -16,7 +16,13 @@ pub fn load_or_report(dir: &Path) -> Result<Policy, Exit> {
         Ok(policy) => Ok(policy),
         Err(PolicyError::Invalid(diagnostics)) => {
             eprint!("{}", render_human(&diagnostics, stderr_is_terminal()));
-            Err(fail(Exit::InvalidRules, format!("the rule packs in {} are invalid; no decision can be made", dir.display())))
+            Err(fail(
+                Exit::InvalidRules,
+                format!(
+                    "the rule packs in {} are invalid; no decision can be made",
+                    dir.display()
+                ),
+            ))
         }
         Err(error) => Err(fail(Exit::Failure, error)),
     }
@@ -48,7 +54,10 @@ fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, summary: &str, 
     match format {
         Format::Json => {
             let body = serde_json::json!({ "valid": valid, "summary": summary, "diagnostics": diagnostics });
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
         }
         Format::Plain => {
             for diagnostic in diagnostics {
@@ -70,14 +79,25 @@ pub fn test(dir: &Path, format: Format) -> Exit {
     };
     let files = match tests_file::test_files(dir) {
         Ok(files) => files,
-        Err(error) => return fail(Exit::Failure, format!("failed to list policy tests in {}: {error}", dir.display())),
+        Err(error) => {
+            return fail(
+                Exit::Failure,
+                format!("failed to list policy tests in {}: {error}", dir.display()),
+            );
+        }
     };
     if files.is_empty() {
-        return fail(Exit::Failure, format!("no policy tests (*.tests.toml) in {}", dir.display()));
+        return fail(
+            Exit::Failure,
+            format!("no policy tests (*.tests.toml) in {}", dir.display()),
+        );
     }
     let report = tests_file::run_files(&policy, &files);
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         for error in &report.file_errors {
             println!("error: {error}");
@@ -90,18 +110,35 @@ pub fn test(dir: &Path, format: Format) -> Exit {
         }
         println!("{} passed, {} failed", report.passed(), report.failed());
     }
-    if report.success() { Exit::Ok } else { Exit::Failure }
+    if report.success() {
+        Exit::Ok
+    } else {
+        Exit::Failure
+    }
 }
 
 pub fn explain(rules: &Path, account_file: &Path) -> Exit {
     let text = match std::fs::read_to_string(account_file) {
         Ok(text) => text,
-        Err(error) => return fail(Exit::Failure, format!("failed to read the account {}: {error}", account_file.display())),
+        Err(error) => {
+            return fail(
+                Exit::Failure,
+                format!(
+                    "failed to read the account {}: {error}",
+                    account_file.display()
+                ),
+            );
+        }
     };
     let deserializer = &mut serde_json::Deserializer::from_str(&text);
     let account: Account = match serde_path_to_error::deserialize(deserializer) {
         Ok(account) => account,
-        Err(error) => return fail(Exit::Failure, format!("invalid account at `{}`: {}", error.path(), error.inner())),
+        Err(error) => {
+            return fail(
+                Exit::Failure,
+                format!("invalid account at `{}`: {}", error.path(), error.inner()),
+            );
+        }
     };
     let policy = match load_or_report(rules) {
         Ok(policy) => policy,
@@ -114,24 +151,52 @@ pub fn explain(rules: &Path, account_file: &Path) -> Exit {
 /// The plain-words explanation of which packs and rules apply to an account.
 pub fn explanation(policy: &Policy, account: &Account) -> String {
     let mut out = String::new();
-    let zones: Vec<&str> = candidate_zones(&account.consumer).iter().map(|z| z.name()).collect();
+    let zones: Vec<&str> = candidate_zones(&account.consumer)
+        .iter()
+        .map(|z| z.name())
+        .collect();
     let _ = writeln!(out, "Account {} (policy {})", account.id, policy.digest());
-    let _ = writeln!(out, "Time zones checked: {} (a time must be allowed in every one of them)", zones.join(", "));
+    let _ = writeln!(
+        out,
+        "Time zones checked: {} (a time must be allowed in every one of them)",
+        zones.join(", ")
+    );
     for (index, applicability) in policy.applicable_packs(account) {
-        let Some(pack) = policy.packs().get(index) else { continue };
-        let status = if pack.status == crate::policy::PackStatus::Draft { " [draft]" } else { "" };
+        let Some(pack) = policy.packs().get(index) else {
+            continue;
+        };
+        let status = if pack.status == crate::policy::PackStatus::Draft {
+            " [draft]"
+        } else {
+            ""
+        };
         match applicability {
             Applicability::DoesNotApply(why) => {
-                let _ = writeln!(out, "\n✗ {} — {}{status}: does not apply ({why}).", pack.id, pack.title);
+                let _ = writeln!(
+                    out,
+                    "\n✗ {} — {}{status}: does not apply ({why}).",
+                    pack.id, pack.title
+                );
             }
             Applicability::Applies(why) => {
-                let _ = writeln!(out, "\n✓ {} — {}{status}: applies ({why}). {}", pack.id, pack.title, pack.citation);
+                let _ = writeln!(
+                    out,
+                    "\n✓ {} — {}{status}: applies ({why}). {}",
+                    pack.id, pack.title, pack.citation
+                );
                 if let Some(from) = pack.effective.from {
                     let _ = writeln!(out, "  In force from {from}.");
                 }
                 for rule in policy.rules().iter().filter(|r| r.pack == index) {
                     let channels: Vec<&str> = rule.channels.iter().map(|c| c.as_str()).collect();
-                    let _ = writeln!(out, "  • {} [{}] ({}): {}", rule.id, rule.citation, channels.join(", "), describe(&rule.kind));
+                    let _ = writeln!(
+                        out,
+                        "  • {} [{}] ({}): {}",
+                        rule.id,
+                        rule.citation,
+                        channels.join(", "),
+                        describe(&rule.kind)
+                    );
                     let _ = writeln!(out, "      “{}”", rule.message);
                     if let RuleKind::Hold(Some(flag)) = rule.kind
                         && account.flags.get(flag) == Some(true)
@@ -161,15 +226,41 @@ fn describe(kind: &RuleKind) -> String {
         RuleKind::Window(window) => {
             let mut parts = Vec::new();
             for (day, intervals) in crate::domain::Weekday::ALL.iter().zip(window.days.iter()) {
-                let spans: Vec<String> = intervals.iter().map(|&(from, to)| format!("{}–{}", minutes(from), minutes(to))).collect();
-                parts.push(format!("{} {}", day.as_str(), if spans.is_empty() { "never".to_string() } else { spans.join(", ") }));
+                let spans: Vec<String> = intervals
+                    .iter()
+                    .map(|&(from, to)| format!("{}–{}", minutes(from), minutes(to)))
+                    .collect();
+                parts.push(format!(
+                    "{} {}",
+                    day.as_str(),
+                    if spans.is_empty() {
+                        "never".to_string()
+                    } else {
+                        spans.join(", ")
+                    }
+                ));
             }
             format!("allowed only at local times {}", compress_days(&parts))
         }
-        RuleKind::ConsumerTimes => "refuses the times the consumer said are inconvenient".to_string(),
-        RuleKind::Cap(cap) => format!("at most {} counted contacts {} {}", cap.max, period(cap.period), per(cap.per)),
-        RuleKind::Warning(cap) => format!("warns beyond {} counted contacts {} {}", cap.max, period(cap.period), per(cap.per)),
-        RuleKind::Cooldown(cooldown) => format!("nothing for {} local calendar days after a matching contact, its day counting as day 1", cooldown.days),
+        RuleKind::ConsumerTimes => {
+            "refuses the times the consumer said are inconvenient".to_string()
+        }
+        RuleKind::Cap(cap) => format!(
+            "at most {} counted contacts {} {}",
+            cap.max,
+            period(cap.period),
+            per(cap.per)
+        ),
+        RuleKind::Warning(cap) => format!(
+            "warns beyond {} counted contacts {} {}",
+            cap.max,
+            period(cap.period),
+            per(cap.per)
+        ),
+        RuleKind::Cooldown(cooldown) => format!(
+            "nothing for {} local calendar days after a matching contact, its day counting as day 1",
+            cooldown.days
+        ),
         RuleKind::Hold(Some(flag)) => format!("stops contact while `{}` holds", flag.as_str()),
         RuleKind::Hold(None) => "stops contact whenever its condition holds".to_string(),
         RuleKind::Obligation(code) => format!("an allowed contact must meet `{code}`"),
@@ -193,7 +284,10 @@ fn human_duration(duration: chrono::TimeDelta) -> String {
 
 /// "mon 08:00–21:00, tue 08:00–21:00, …" → "every day 08:00–21:00" when all agree.
 fn compress_days(parts: &[String]) -> String {
-    let spans: Vec<&str> = parts.iter().map(|p| p.split_once(' ').map_or("", |(_, s)| s)).collect();
+    let spans: Vec<&str> = parts
+        .iter()
+        .map(|p| p.split_once(' ').map_or("", |(_, s)| s))
+        .collect();
     match spans.first() {
         Some(first) if spans.iter().all(|s| s == first) => format!("every day {first}"),
         _ => parts.join("; "),

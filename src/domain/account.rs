@@ -43,7 +43,11 @@ pub struct Consumer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     /// Time zones known for the consumer. When given, they are the only candidates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "super::zone_serde")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "super::zone_serde"
+    )]
     pub time_zones: Vec<Tz>,
     /// Telephone numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -153,7 +157,9 @@ impl ContactPointKind {
 
     /// Parses the name used in rule packs.
     pub fn parse(name: &str) -> Option<ContactPointKind> {
-        ContactPointKind::ALL.into_iter().find(|k| k.as_str() == name)
+        ContactPointKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
     }
 
     pub(crate) fn bit(self) -> u8 {
@@ -395,7 +401,11 @@ impl TimeOfDay {
 
     /// Parses `HH:MM` (24-hour clock; `24:00` allowed).
     pub fn parse(text: &str) -> Result<TimeOfDay, String> {
-        let problem = || format!("`{text}` is not a time of day; write HH:MM on a 24-hour clock, e.g. `08:00` or `21:00`");
+        let problem = || {
+            format!(
+                "`{text}` is not a time of day; write HH:MM on a 24-hour clock, e.g. `08:00` or `21:00`"
+            )
+        };
         let (hours, minutes) = text.split_once(':').ok_or_else(problem)?;
         if hours.len() != 2 || minutes.len() != 2 {
             return Err(problem());
@@ -405,7 +415,9 @@ impl TimeOfDay {
         if minutes >= 60 || hours > 24 || (hours == 24 && minutes != 0) {
             return Err(problem());
         }
-        Ok(TimeOfDay { minutes: hours * 60 + minutes })
+        Ok(TimeOfDay {
+            minutes: hours * 60 + minutes,
+        })
     }
 
     /// Builds a time from minutes after midnight; `None` past `24:00`.
@@ -474,7 +486,12 @@ impl<'de> Deserialize<'de> for InconvenientTime {
                 raw.from, raw.to
             )));
         }
-        Ok(InconvenientTime { days: raw.days, from: raw.from, to: raw.to, until: raw.until })
+        Ok(InconvenientTime {
+            days: raw.days,
+            from: raw.from,
+            to: raw.to,
+            until: raw.until,
+        })
     }
 }
 

@@ -64,7 +64,9 @@ impl fmt::Display for Channel {
 
 /// Why we reach out. Some rules exempt some purposes (a cease-communication notice
 /// still allows a termination notice, 12 CFR 1006.6(c)(2)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Ordinary collection activity.

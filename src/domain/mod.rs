@@ -12,7 +12,7 @@ mod event;
 mod zone_serde;
 
 pub use account::{
-    Account, Address, ContactPointKind, Consumer, EmailAddress, EmailKind, Flag, Flags,
+    Account, Address, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
     InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday, normalize_phone,
 };
 pub use channel::{Channel, Purpose};

@@ -9,13 +9,18 @@ struct ZoneName(Tz);
 impl<'de> Deserialize<'de> for ZoneName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        crate::suggest::parse_time_zone(&name).map(ZoneName).map_err(serde::de::Error::custom)
+        crate::suggest::parse_time_zone(&name)
+            .map(ZoneName)
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// Deserializes a list of zone names, naming the misspelt one.
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Tz>, D::Error> {
-    Ok(Vec::<ZoneName>::deserialize(deserializer)?.into_iter().map(|zone| zone.0).collect())
+    Ok(Vec::<ZoneName>::deserialize(deserializer)?
+        .into_iter()
+        .map(|zone| zone.0)
+        .collect())
 }
 
 /// Serializes zones by their IANA names.

@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use super::request::DecideRequest;
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, InitiatedBy, OptOut, Outcome, PhoneKind,
-    Purpose,
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, InitiatedBy, OptOut,
+    Outcome, PhoneKind, Purpose,
 };
 use crate::policy::model::{EventFilter, Per, Rule, Set};
 use crate::policy::{Policy, scope_covers};
@@ -47,7 +47,11 @@ impl<'a> Context<'a> {
     pub fn new(policy: &'a Policy, request: &'a DecideRequest) -> Context<'a> {
         let account = &request.account;
         let channel = request.channel;
-        let contact_point = request.contact_point.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let contact_point = request
+            .contact_point
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
         let contact_kind = match channel {
             Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
             _ => contact_point.and_then(|point| kind_of(account, channel, point)),
@@ -60,7 +64,12 @@ impl<'a> Context<'a> {
             zones: zones::candidate_zones(&account.consumer),
             events: Vec::new(),
             rules: Vec::new(),
-            consent_channels: request.history.iter().filter(|e| e.event_type != EventType::Contact).map(|e| e.channel).collect(),
+            consent_channels: request
+                .history
+                .iter()
+                .filter(|e| e.event_type != EventType::Contact)
+                .map(|e| e.channel)
+                .collect(),
         };
         context.events = context.prepare_events(&request.history);
         context.rules = context.applicable_rules(policy, request.purpose);
@@ -78,19 +87,27 @@ impl<'a> Context<'a> {
             .map(|event| {
                 let kind = match event.channel {
                     Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
-                    channel => event.contact_point.as_deref().and_then(|p| kind_of(self.account, channel, p)),
+                    channel => event
+                        .contact_point
+                        .as_deref()
+                        .and_then(|p| kind_of(self.account, channel, p)),
                 };
                 let point = event.contact_point.as_deref();
                 PreparedEvent {
                     event,
                     kind,
-                    same_debt: event.account_id.as_deref().is_none_or(|id| id == self.account.id),
+                    same_debt: event
+                        .account_id
+                        .as_deref()
+                        .is_none_or(|id| id == self.account.id),
                     same_contact_point: match (point, self.contact_point) {
                         (Some(a), Some(b)) => same_contact_point(a, b),
                         _ => true,
                     },
                     wrong_party: event.outcome == Some(Outcome::WrongParty)
-                        || point.is_some_and(|p| wrong_party_points.iter().any(|w| same_contact_point(p, w))),
+                        || point.is_some_and(|p| {
+                            wrong_party_points.iter().any(|w| same_contact_point(p, w))
+                        }),
                 }
             })
             .collect();
@@ -101,7 +118,11 @@ impl<'a> Context<'a> {
     }
 
     fn applicable_rules(&self, policy: &'a Policy, purpose: Purpose) -> Vec<&'a Rule> {
-        let packs: Vec<bool> = policy.packs().iter().map(|pack| scope_covers(&pack.scope, self.account)).collect();
+        let packs: Vec<bool> = policy
+            .packs()
+            .iter()
+            .map(|pack| scope_covers(&pack.scope, self.account))
+            .collect();
         policy
             .rules()
             .iter()
@@ -114,9 +135,14 @@ impl<'a> Context<'a> {
     fn condition_holds(&self, rule: &Rule) -> bool {
         let when = &rule.when;
         // An unknown contact point could be of any kind: the rule applies (fail closed).
-        let kind_ok = self.contact_kind.is_none_or(|kind| when.contact_point_kinds.contains(kind));
-        let debt_ok = when.debt_types.is_empty()
-            || self.account.debt_type.as_deref().is_none_or(|debt| when.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt)));
+        let kind_ok = self
+            .contact_kind
+            .is_none_or(|kind| when.contact_point_kinds.contains(kind));
+        let debt_ok =
+            when.debt_types.is_empty()
+                || self.account.debt_type.as_deref().is_none_or(|debt| {
+                    when.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt))
+                });
         kind_ok && debt_ok && when.flags.iter().all(|flag| self.flag_holds(*flag))
     }
 
@@ -131,13 +157,22 @@ impl<'a> Context<'a> {
             | Flag::Bankruptcy
             | Flag::Deceased
             | Flag::IdentityTheft => flags.get(flag).unwrap_or(true),
-            Flag::WorkContactProhibited => flags.work_contact_prohibited && self.could_be_at(crate::domain::Place::Work),
-            Flag::InconvenientPlace => self.account.inconvenient_places.iter().any(|place| self.could_be_at(*place)),
+            Flag::WorkContactProhibited => {
+                flags.work_contact_prohibited && self.could_be_at(crate::domain::Place::Work)
+            }
+            Flag::InconvenientPlace => self
+                .account
+                .inconvenient_places
+                .iter()
+                .any(|place| self.could_be_at(*place)),
             Flag::OptedOut => self.account.opted_out.iter().any(|opt_out| match opt_out {
                 OptOut::Channel(channel) => *channel == self.channel,
                 OptOut::ContactPoint(point) => match self.contact_point {
                     Some(requested) => same_contact_point(point, requested),
-                    None => kind_of(self.account, self.channel, point).is_some() || channel_of_point(point) == Some(self.channel_family()),
+                    None => {
+                        kind_of(self.account, self.channel, point).is_some()
+                            || channel_of_point(point) == Some(self.channel_family())
+                    }
                 },
             }),
             Flag::NoConsent => !self.consent_on_record(self.channel),
@@ -184,7 +219,9 @@ impl<'a> Context<'a> {
             return false;
         }
         let before = self.events.partition_point(|e| e.event.at <= instant);
-        let Some(earlier) = self.events.get(..before) else { return false };
+        let Some(earlier) = self.events.get(..before) else {
+            return false;
+        };
         let mut ended = false;
         for prepared in earlier.iter().rev() {
             let event = prepared.event;
@@ -198,7 +235,8 @@ impl<'a> Context<'a> {
                         return false;
                     }
                     return self.zones.iter().all(|zone| {
-                        let elapsed = zones::local_date(instant, *zone) - zones::local_date(event.at, *zone);
+                        let elapsed =
+                            zones::local_date(instant, *zone) - zones::local_date(event.at, *zone);
                         elapsed.num_days() < i64::from(days)
                     });
                 }
@@ -213,12 +251,19 @@ impl<'a> Context<'a> {
     }
 
     /// Whether an event falls under a filter and a per-scope.
-    pub fn event_matches(&self, prepared: &PreparedEvent<'_>, filter: &EventFilter, per: Per) -> bool {
+    pub fn event_matches(
+        &self,
+        prepared: &PreparedEvent<'_>,
+        filter: &EventFilter,
+        per: Per,
+    ) -> bool {
         let event = prepared.event;
         event.event_type == EventType::Contact
             && filter.channels.contains(event.channel)
             && event.outcome.is_none_or(|o| filter.outcomes.contains(o))
-            && prepared.kind.is_none_or(|k| filter.contact_point_kinds.contains(k))
+            && prepared
+                .kind
+                .is_none_or(|k| filter.contact_point_kinds.contains(k))
             && filter.initiated_by.is_none_or(|i| i == event.initiated_by)
             && match per {
                 Per::Debt => prepared.same_debt,
@@ -231,23 +276,37 @@ impl<'a> Context<'a> {
     /// is unknown yet, so any outcome filter matches).
     pub fn request_matches(&self, filter: &EventFilter) -> bool {
         filter.channels.contains(self.channel)
-            && self.contact_kind.is_none_or(|k| filter.contact_point_kinds.contains(k))
-            && filter.initiated_by.is_none_or(|i| i == InitiatedBy::Collector)
+            && self
+                .contact_kind
+                .is_none_or(|k| filter.contact_point_kinds.contains(k))
+            && filter
+                .initiated_by
+                .is_none_or(|i| i == InitiatedBy::Collector)
     }
 }
 
 /// The kind of one of the account's contact points, found by number or address.
 fn kind_of(account: &Account, channel: Channel, point: &str) -> Option<ContactPointKind> {
     match channel {
-        Channel::Call | Channel::Sms => account.consumer.phones.iter().find(|p| same_phone(&p.number, point)).map(|p| match p.kind {
-            PhoneKind::Mobile => ContactPointKind::Mobile,
-            PhoneKind::Landline => ContactPointKind::Landline,
-            PhoneKind::Work => ContactPointKind::WorkPhone,
-        }),
-        Channel::Email => account.consumer.emails.iter().find(|e| e.address.trim().eq_ignore_ascii_case(point)).map(|e| match e.kind {
-            EmailKind::Personal => ContactPointKind::PersonalEmail,
-            EmailKind::Work => ContactPointKind::WorkEmail,
-        }),
+        Channel::Call | Channel::Sms => account
+            .consumer
+            .phones
+            .iter()
+            .find(|p| same_phone(&p.number, point))
+            .map(|p| match p.kind {
+                PhoneKind::Mobile => ContactPointKind::Mobile,
+                PhoneKind::Landline => ContactPointKind::Landline,
+                PhoneKind::Work => ContactPointKind::WorkPhone,
+            }),
+        Channel::Email => account
+            .consumer
+            .emails
+            .iter()
+            .find(|e| e.address.trim().eq_ignore_ascii_case(point))
+            .map(|e| match e.kind {
+                EmailKind::Personal => ContactPointKind::PersonalEmail,
+                EmailKind::Work => ContactPointKind::WorkEmail,
+            }),
         Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
     }
 }
@@ -281,7 +340,12 @@ fn same_phone(a: &str, b: &str) -> bool {
     fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
         let digits = number.chars().filter(char::is_ascii_digit);
         let count = number.chars().filter(char::is_ascii_digit).count();
-        let skip = usize::from(count == 11 && number.trim_start_matches(|c: char| !c.is_ascii_digit()).starts_with('1'));
+        let skip = usize::from(
+            count == 11
+                && number
+                    .trim_start_matches(|c: char| !c.is_ascii_digit())
+                    .starts_with('1'),
+        );
         digits.skip(skip)
     }
     significant(a).eq(significant(b))

@@ -10,8 +10,8 @@ use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason
 use super::zones;
 use super::{limits, windows};
 use crate::domain::Channel;
-use crate::policy::model::{Rule, RuleKind};
 use crate::policy::Policy;
+use crate::policy::model::{Rule, RuleKind};
 
 /// How far ahead `next_allowed_at` is searched by default, in days.
 pub const DEFAULT_HORIZON_DAYS: u32 = 35;
@@ -23,19 +23,36 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
     let evaluation = evaluate(&context, at);
     let reason = |rule: &Rule| Reason {
         rule: rule.id.clone(),
-        pack: policy.pack_of(rule).map(|p| p.id.clone()).unwrap_or_default(),
+        pack: policy
+            .pack_of(rule)
+            .map(|p| p.id.clone())
+            .unwrap_or_default(),
         citation: rule.citation.clone(),
         message: rule.message.clone(),
     };
-    let reasons: Vec<Reason> = evaluation.refusals.iter().map(|(rule, _)| reason(rule)).collect();
-    let warnings: Vec<Reason> = evaluation.warnings.iter().map(|rule| reason(rule)).collect();
+    let reasons: Vec<Reason> = evaluation
+        .refusals
+        .iter()
+        .map(|(rule, _)| reason(rule))
+        .collect();
+    let warnings: Vec<Reason> = evaluation
+        .warnings
+        .iter()
+        .map(|rule| reason(rule))
+        .collect();
     let allowed = reasons.is_empty();
-    let horizon = TimeDelta::days(i64::from(request.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS)));
-    let horizon_end = at.checked_add_signed(horizon).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let horizon = TimeDelta::days(i64::from(
+        request.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
+    ));
+    let horizon_end = at
+        .checked_add_signed(horizon)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let next_allowed = if allowed {
         Some(at)
     } else {
-        evaluation.reopen().and_then(|from| next_allowed_at(&context, from, horizon_end))
+        evaluation
+            .reopen()
+            .and_then(|from| next_allowed_at(&context, from, horizon_end))
     };
     let obligations = if allowed {
         context
@@ -45,7 +62,13 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
             .filter_map(|rule| match &rule.kind {
                 RuleKind::Obligation(code) => {
                     let reason = reason(rule);
-                    Some(Obligation { code: code.clone(), rule: reason.rule, pack: reason.pack, citation: reason.citation, message: reason.message })
+                    Some(Obligation {
+                        code: code.clone(),
+                        rule: reason.rule,
+                        pack: reason.pack,
+                        citation: reason.citation,
+                        message: reason.message,
+                    })
                 }
                 _ => None,
             })
@@ -53,7 +76,10 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
     } else {
         Vec::new()
     };
-    let stopped = evaluation.refusals.iter().any(|(rule, _)| matches!(rule.kind, RuleKind::Hold(_)));
+    let stopped = evaluation
+        .refusals
+        .iter()
+        .any(|(rule, _)| matches!(rule.kind, RuleKind::Hold(_)));
     let outcome = if allowed {
         Verdict::Allow
     } else if stopped {
@@ -79,13 +105,29 @@ pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict>
     let mut verdicts = Vec::new();
     for channel in Channel::ALL {
         let points: Vec<Option<String>> = match channel {
-            Channel::Call | Channel::Sms => consumer.phones.iter().map(|p| Some(p.number.clone())).collect(),
-            Channel::Email => consumer.emails.iter().map(|e| Some(e.address.clone())).collect(),
+            Channel::Call | Channel::Sms => consumer
+                .phones
+                .iter()
+                .map(|p| Some(p.number.clone()))
+                .collect(),
+            Channel::Email => consumer
+                .emails
+                .iter()
+                .map(|e| Some(e.address.clone()))
+                .collect(),
             Channel::Letter | Channel::Visit => vec![None],
         };
         for contact_point in points {
-            let single = DecideRequest { channel, contact_point: contact_point.clone(), ..request.clone() };
-            verdicts.push(ChannelVerdict { channel, contact_point, decision: decide(policy, &single) });
+            let single = DecideRequest {
+                channel,
+                contact_point: contact_point.clone(),
+                ..request.clone()
+            };
+            verdicts.push(ChannelVerdict {
+                channel,
+                contact_point,
+                decision: decide(policy, &single),
+            });
         }
     }
     verdicts
@@ -101,13 +143,20 @@ impl Evaluation<'_> {
     /// The lower bound of the first instant every refusing rule might pass, `None`
     /// when one of them never will by time alone.
     pub fn reopen(&self) -> Option<DateTime<Utc>> {
-        self.refusals.iter().try_fold(DateTime::<Utc>::MIN_UTC, |latest, (_, reopen)| reopen.map(|r| latest.max(r)))
+        self.refusals
+            .iter()
+            .try_fold(DateTime::<Utc>::MIN_UTC, |latest, (_, reopen)| {
+                reopen.map(|r| latest.max(r))
+            })
     }
 }
 
 /// Evaluates every governing rule at `instant`.
 pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Evaluation<'a> {
-    let mut evaluation = Evaluation { refusals: Vec::new(), warnings: Vec::new() };
+    let mut evaluation = Evaluation {
+        refusals: Vec::new(),
+        warnings: Vec::new(),
+    };
     let dates = LocalDates::new(context, instant);
     for rule in context.rules.iter().copied() {
         if !dates.in_force(rule) {
@@ -119,7 +168,9 @@ pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Eva
                 if matches!(rule.kind, RuleKind::Warning(_)) {
                     evaluation.warnings.push(rule);
                 } else {
-                    evaluation.refusals.push((rule, earliest_with_expiry(context, rule, reopen)));
+                    evaluation
+                        .refusals
+                        .push((rule, earliest_with_expiry(context, rule, reopen)));
                 }
             }
         }
@@ -128,12 +179,17 @@ pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Eva
 }
 
 /// Whether any refusing (non-warning) rule refuses at `instant`, and the reopen bound.
-pub(super) fn first_pass_bound(context: &Context<'_>, instant: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
+pub(super) fn first_pass_bound(
+    context: &Context<'_>,
+    instant: DateTime<Utc>,
+) -> Option<Option<DateTime<Utc>>> {
     let mut refused = false;
     let mut bound = instant;
     let dates = LocalDates::new(context, instant);
     for rule in context.rules.iter().copied() {
-        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_)) || !dates.in_force(rule) {
+        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
+            || !dates.in_force(rule)
+        {
             continue;
         }
         if let Check::Refuse { reopen } = check(context, rule, instant) {
@@ -150,7 +206,11 @@ pub(super) fn first_pass_bound(context: &Context<'_>, instant: DateTime<Utc>) ->
 fn check(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> Check {
     match &rule.kind {
         RuleKind::Window(window) => windows::check_window(window, &context.zones, instant),
-        RuleKind::ConsumerTimes => windows::check_consumer_times(&context.account.inconvenient_times, &context.zones, instant),
+        RuleKind::ConsumerTimes => windows::check_consumer_times(
+            &context.account.inconvenient_times,
+            &context.zones,
+            instant,
+        ),
         RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, instant),
         RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, instant),
         RuleKind::Hold(flag) => {
@@ -173,22 +233,37 @@ struct LocalDates {
 
 impl LocalDates {
     fn new(context: &Context<'_>, instant: DateTime<Utc>) -> LocalDates {
-        LocalDates { dates: context.zones.iter().map(|zone| zones::local_date(instant, *zone)).collect() }
+        LocalDates {
+            dates: context
+                .zones
+                .iter()
+                .map(|zone| zones::local_date(instant, *zone))
+                .collect(),
+        }
     }
 
     /// Whether the rule is in force on the local date in any candidate zone (a
     /// restriction in force anywhere the consumer might be applies).
     fn in_force(&self, rule: &Rule) -> bool {
-        (rule.effective.from.is_none() && rule.effective.until.is_none()) || self.dates.iter().any(|date| rule.effective.contains(*date))
+        (rule.effective.from.is_none() && rule.effective.until.is_none())
+            || self.dates.iter().any(|date| rule.effective.contains(*date))
     }
 }
 
 /// A refusing rule stops binding when it goes out of force; the reopen bound is the
 /// earlier of that and the rule's own.
-fn earliest_with_expiry(context: &Context<'_>, rule: &Rule, reopen: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+fn earliest_with_expiry(
+    context: &Context<'_>,
+    rule: &Rule,
+    reopen: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
     let expiry = rule.effective.until.and_then(|until| {
         let next = until.checked_add_days(Days::new(1))?;
-        context.zones.iter().filter_map(|zone| zones::start_of_local_date(*zone, next)).min()
+        context
+            .zones
+            .iter()
+            .filter_map(|zone| zones::start_of_local_date(*zone, next))
+            .min()
     });
     match (reopen, expiry) {
         (Some(r), Some(e)) => Some(r.min(e)),

@@ -31,7 +31,9 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Ch
     match cap.period {
         Period::Rolling(duration) => {
             let length = duration.num_microseconds().unwrap_or(i64::MAX);
-            let slots = counted_slots(context, cap, instant, duration, |at| Some(at.timestamp_micros()));
+            let slots = counted_slots(context, cap, instant, duration, |at| {
+                Some(at.timestamp_micros())
+            });
             match period_check(&slots, instant.timestamp_micros(), length, max) {
                 None => Check::Pass,
                 Some(reopen) => Check::refuse(reopen.and_then(DateTime::from_timestamp_micros)),
@@ -43,17 +45,26 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Ch
             let mut refused = false;
             let mut reopen: Option<DateTime<Utc>> = None;
             for zone in &context.zones {
-                let slots = counted_slots(context, cap, instant, reach, |at| Some(day_slot(at, *zone)));
-                if let Some(reopen_day) = period_check(&slots, day_slot(instant, *zone), length, max) {
+                let slots =
+                    counted_slots(context, cap, instant, reach, |at| Some(day_slot(at, *zone)));
+                if let Some(reopen_day) =
+                    period_check(&slots, day_slot(instant, *zone), length, max)
+                {
                     refused = true;
-                    let opening = reopen_day.and_then(zones::date_of_day_number).and_then(|d| zones::start_of_local_date(*zone, d));
+                    let opening = reopen_day
+                        .and_then(zones::date_of_day_number)
+                        .and_then(|d| zones::start_of_local_date(*zone, d));
                     match opening {
                         Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
                         None => return Check::refuse(None),
                     }
                 }
             }
-            if refused { Check::refuse(reopen) } else { Check::Pass }
+            if refused {
+                Check::refuse(reopen)
+            } else {
+                Check::Pass
+            }
         }
     }
 }
@@ -71,8 +82,12 @@ fn counted_slots(
     slot: impl Fn(DateTime<Utc>) -> Option<i64>,
 ) -> Vec<i64> {
     let events = &context.events;
-    let low = instant.checked_sub_signed(reach).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let high = instant.checked_add_signed(reach).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let low = instant
+        .checked_sub_signed(reach)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let high = instant
+        .checked_add_signed(reach)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let start = events.partition_point(|e| e.event.at <= low);
     let end = events.partition_point(|e| e.event.at < high);
     let mut slots: Vec<i64> = events
@@ -81,7 +96,10 @@ fn counted_slots(
         .iter()
         .filter(|e| context.event_matches(e, &cap.count, cap.per))
         .filter(|e| !(cap.exclude_wrong_party && e.wrong_party))
-        .filter(|e| cap.exclude_consent_days.is_none_or(|days| !context.consent_active(e.event.channel, e.event.at, days)))
+        .filter(|e| {
+            cap.exclude_consent_days
+                .is_none_or(|days| !context.consent_active(e.event.channel, e.event.at, days))
+        })
         .filter_map(|e| slot(e.event.at))
         .collect();
     slots.sort_unstable();
@@ -113,8 +131,14 @@ fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i
     }
     // Nothing improves before an event leaves every period that contains the slot,
     // and the `max`-th most recent past event must have left the trailing period.
-    let relevant: Vec<i64> = slots.iter().copied().filter(|&s| s >= first_start).collect();
-    let Some(&oldest) = relevant.first() else { return Some(None) };
+    let relevant: Vec<i64> = slots
+        .iter()
+        .copied()
+        .filter(|&s| s >= first_start)
+        .collect();
+    let Some(&oldest) = relevant.first() else {
+        return Some(None);
+    };
     let mut bound = oldest.saturating_add(length);
     let past: Vec<i64> = relevant.iter().copied().filter(|&s| s <= x).collect();
     let needed = usize::try_from(max).unwrap_or(usize::MAX);
@@ -134,7 +158,9 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, instant: DateT
     {
         return Check::Pass;
     }
-    let reach = instant.checked_sub_signed(TimeDelta::days(i64::from(cooldown.days) + 1)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let reach = instant
+        .checked_sub_signed(TimeDelta::days(i64::from(cooldown.days) + 1))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let start = context.events.partition_point(|e| e.event.at < reach);
     let end = context.events.partition_point(|e| e.event.at <= instant);
     let Some(latest) = context
@@ -153,14 +179,19 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, instant: DateT
         let trigger_day = day_slot(latest.event.at, *zone);
         if day_slot(instant, *zone) - trigger_day < i64::from(cooldown.days) {
             refused = true;
-            let opening = zones::date_of_day_number(trigger_day + i64::from(cooldown.days)).and_then(|d| zones::start_of_local_date(*zone, d));
+            let opening = zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
+                .and_then(|d| zones::start_of_local_date(*zone, d));
             match opening {
                 Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
                 None => return Check::refuse(None),
             }
         }
     }
-    if refused { Check::refuse(reopen) } else { Check::Pass }
+    if refused {
+        Check::refuse(reopen)
+    } else {
+        Check::Pass
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ mod windows;
 pub mod zones;
 
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
-pub use request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict};
+pub use request::{
+    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict,
+};
 
 use chrono::{DateTime, Utc};
 
@@ -26,9 +28,7 @@ pub(crate) enum Check {
     Pass,
     /// The rule refuses; `reopen` is a lower bound of the first instant it might
     /// not (never earlier than the truth), `None` when it never will by time alone.
-    Refuse {
-        reopen: Option<DateTime<Utc>>,
-    },
+    Refuse { reopen: Option<DateTime<Utc>> },
 }
 
 impl Check {

@@ -15,7 +15,11 @@ const MAX_STEPS: usize = 4096;
 
 /// The earliest instant at or after `from` and at or before `horizon_end` when no
 /// rule refuses, assuming no new events.
-pub fn next_allowed_at(context: &Context<'_>, from: DateTime<Utc>, horizon_end: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn next_allowed_at(
+    context: &Context<'_>,
+    from: DateTime<Utc>,
+    horizon_end: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let mut instant = from;
     for _ in 0..MAX_STEPS {
         if instant > horizon_end {
@@ -26,7 +30,11 @@ pub fn next_allowed_at(context: &Context<'_>, from: DateTime<Utc>, horizon_end: 
             Some(None) => return None,
             Some(Some(bound)) => {
                 // Every bound is after a refused instant; make sure of progress anyway.
-                instant = if bound > instant { bound } else { instant + TimeDelta::seconds(1) };
+                instant = if bound > instant {
+                    bound
+                } else {
+                    instant + TimeDelta::seconds(1)
+                };
             }
         }
     }

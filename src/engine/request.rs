@@ -43,16 +43,24 @@ impl DecideRequest {
     /// Parses a request from JSON, naming the offending field on error.
     pub fn from_json(text: &str) -> Result<DecideRequest, RequestError> {
         let deserializer = &mut serde_json::Deserializer::from_str(text);
-        let request: DecideRequest = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            let message = if inner.is_syntax() || inner.is_eof() {
-                format!("malformed JSON at line {} column {}: {inner}", inner.line(), inner.column())
-            } else {
-                strip_position(&inner.to_string())
-            };
-            RequestError { field: path, message }
-        })?;
+        let request: DecideRequest =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                let message = if inner.is_syntax() || inner.is_eof() {
+                    format!(
+                        "malformed JSON at line {} column {}: {inner}",
+                        inner.line(),
+                        inner.column()
+                    )
+                } else {
+                    strip_position(&inner.to_string())
+                };
+                RequestError {
+                    field: path,
+                    message,
+                }
+            })?;
         request.validate()?;
         Ok(request)
     }
@@ -69,7 +77,10 @@ impl DecideRequest {
             });
         }
         if self.account.id.trim().is_empty() {
-            return Err(RequestError { field: "account.id".into(), message: "must not be empty".into() });
+            return Err(RequestError {
+                field: "account.id".into(),
+                message: "must not be empty".into(),
+            });
         }
         Ok(())
     }

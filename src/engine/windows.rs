@@ -13,7 +13,11 @@ use crate::policy::model::Window;
 /// Seconds after local midnight and the local weekday index (Monday = 0).
 fn local_clock(instant: DateTime<Utc>, zone: Tz) -> (chrono::NaiveDate, usize, u32) {
     let local = instant.with_timezone(&zone);
-    (local.date_naive(), local.weekday().num_days_from_monday() as usize, local.num_seconds_from_midnight())
+    (
+        local.date_naive(),
+        local.weekday().num_days_from_monday() as usize,
+        local.num_seconds_from_midnight(),
+    )
 }
 
 fn inside(seconds: u32, from: u16, to: u16) -> bool {
@@ -27,7 +31,10 @@ pub fn check_window(window: &Window, zones: &[Tz], instant: DateTime<Utc>) -> Ch
     for zone in zones {
         let (date, weekday, seconds) = local_clock(instant, *zone);
         let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
-        if intervals.iter().any(|&(from, to)| inside(seconds, from, to)) {
+        if intervals
+            .iter()
+            .any(|&(from, to)| inside(seconds, from, to))
+        {
             continue;
         }
         refused = true;
@@ -36,17 +43,28 @@ pub fn check_window(window: &Window, zones: &[Tz], instant: DateTime<Utc>) -> Ch
             None => return Check::refuse(None),
         }
     }
-    if refused { Check::refuse(reopen) } else { Check::Pass }
+    if refused {
+        Check::refuse(reopen)
+    } else {
+        Check::Pass
+    }
 }
 
 /// The first instant at or after `instant` when the window opens in `zone`, looking
 /// a week and a day ahead (every weekday pattern repeats within that).
-fn next_opening(window: &Window, zone: Tz, today: chrono::NaiveDate, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn next_opening(
+    window: &Window,
+    zone: Tz,
+    today: chrono::NaiveDate,
+    instant: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     for offset in 0..=8u64 {
         let date = today.checked_add_days(Days::new(offset))?;
         let weekday = date.weekday().num_days_from_monday() as usize;
         for &(from, to) in window.days.get(weekday).map_or(&[][..], Vec::as_slice) {
-            let Some(start) = zones::instant_of_local(zone, date, from, instant) else { continue };
+            let Some(start) = zones::instant_of_local(zone, date, from, instant) else {
+                continue;
+            };
             // An interval swallowed by a DST gap never opens.
             let end = zones::instant_of_local(zone, date, to, instant);
             if end.is_none_or(|end| end > start) {
@@ -59,7 +77,11 @@ fn next_opening(window: &Window, zone: Tz, today: chrono::NaiveDate, instant: Da
 
 /// Refused while the local time is inside any of the consumer's inconvenient times
 /// in any candidate zone.
-pub fn check_consumer_times(times: &[InconvenientTime], zones: &[Tz], instant: DateTime<Utc>) -> Check {
+pub fn check_consumer_times(
+    times: &[InconvenientTime],
+    zones: &[Tz],
+    instant: DateTime<Utc>,
+) -> Check {
     if times.is_empty() {
         return Check::Pass;
     }
@@ -78,7 +100,9 @@ pub fn check_consumer_times(times: &[InconvenientTime], zones: &[Tz], instant: D
             // Convenient again at the end of the interval, or once `until` has passed.
             let mut end = zones::instant_of_local(*zone, date, time.to.minutes(), instant);
             if let Some(until) = time.until
-                && let Some(after) = until.checked_add_days(Days::new(1)).and_then(|d| zones::start_of_local_date(*zone, d))
+                && let Some(after) = until
+                    .checked_add_days(Days::new(1))
+                    .and_then(|d| zones::start_of_local_date(*zone, d))
             {
                 end = Some(end.map_or(after, |e| e.min(after)));
             }
@@ -88,5 +112,9 @@ pub fn check_consumer_times(times: &[InconvenientTime], zones: &[Tz], instant: D
             }
         }
     }
-    if refused { Check::refuse(reopen) } else { Check::Pass }
+    if refused {
+        Check::refuse(reopen)
+    } else {
+        Check::Pass
+    }
 }

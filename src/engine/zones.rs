@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::domain::{Consumer, normalize_phone};
@@ -30,10 +32,14 @@ pub const CONTIGUOUS_US: [Tz; 5] = [
 ];
 
 static AREA_CODES: LazyLock<HashMap<u16, Vec<Tz>>> = LazyLock::new(|| {
-    parse_table(AREA_CODES_CSV, 2).into_iter().filter_map(|(key, zones)| Some((key.parse().ok()?, zones))).collect()
+    parse_table(AREA_CODES_CSV, 2)
+        .into_iter()
+        .filter_map(|(key, zones)| Some((key.parse().ok()?, zones)))
+        .collect()
 });
 
-static STATE_ZONES: LazyLock<HashMap<String, Vec<Tz>>> = LazyLock::new(|| parse_table(STATE_ZONES_CSV, 1).into_iter().collect());
+static STATE_ZONES: LazyLock<HashMap<String, Vec<Tz>>> =
+    LazyLock::new(|| parse_table(STATE_ZONES_CSV, 1).into_iter().collect());
 
 /// Parses `key,…,zone;zone` rows (header skipped); `zones_column` is the 0-based
 /// column of the `;`-separated zone list. Rows that do not parse are skipped; a unit
@@ -45,7 +51,11 @@ fn parse_table(csv: &str, zones_column: usize) -> Vec<(String, Vec<Tz>)> {
         .filter_map(|line| {
             let columns: Vec<&str> = line.split(',').collect();
             let key = columns.first()?.trim().to_string();
-            let zones: Option<Vec<Tz>> = columns.get(zones_column)?.split(';').map(|name| name.trim().parse().ok()).collect();
+            let zones: Option<Vec<Tz>> = columns
+                .get(zones_column)?
+                .split(';')
+                .map(|name| name.trim().parse().ok())
+                .collect();
             Some((key, zones?))
         })
         .collect()
@@ -61,7 +71,9 @@ pub fn zones_of_state(state: &str) -> Option<&'static [Tz]> {
     let state = state.trim();
     match STATE_ZONES.get(state) {
         Some(zones) => Some(zones.as_slice()),
-        None => STATE_ZONES.get(&state.to_ascii_uppercase()).map(Vec::as_slice),
+        None => STATE_ZONES
+            .get(&state.to_ascii_uppercase())
+            .map(Vec::as_slice),
     }
 }
 
@@ -112,8 +124,17 @@ pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
 /// time falls in a DST gap, the first instant after the gap (the earliest instant
 /// whose wall time is later). When it occurs twice (the fall-back overlap), the
 /// first occurrence not before `not_before`.
-pub fn instant_of_local(zone: Tz, date: NaiveDate, minutes: u16, not_before: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let (date, minutes) = if minutes >= 24 * 60 { (date.checked_add_days(Days::new(1))?, 0) } else { (date, minutes) };
+pub fn instant_of_local(
+    zone: Tz,
+    date: NaiveDate,
+    minutes: u16,
+    not_before: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let (date, minutes) = if minutes >= 24 * 60 {
+        (date.checked_add_days(Days::new(1))?, 0)
+    } else {
+        (date, minutes)
+    };
     let time = NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0)?;
     let mut wall = NaiveDateTime::new(date, time);
     // Gaps are at most a day long (Samoa skipped 2011-12-30); step minute by minute.
@@ -164,11 +185,30 @@ mod tests {
 
     #[test]
     fn every_row_of_the_data_tables_parses() {
-        let area_rows = AREA_CODES_CSV.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
-        let state_rows = STATE_ZONES_CSV.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
-        assert_eq!(AREA_CODES.len(), area_rows, "an area code row did not parse or is duplicated");
-        assert_eq!(STATE_ZONES.len(), state_rows, "a state row did not parse or is duplicated");
-        assert!(area_rows > 300, "the area code table looks truncated: {area_rows} rows");
+        let area_rows = AREA_CODES_CSV
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        let state_rows = STATE_ZONES_CSV
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        assert_eq!(
+            AREA_CODES.len(),
+            area_rows,
+            "an area code row did not parse or is duplicated"
+        );
+        assert_eq!(
+            STATE_ZONES.len(),
+            state_rows,
+            "a state row did not parse or is duplicated"
+        );
+        assert!(
+            area_rows > 300,
+            "the area code table looks truncated: {area_rows} rows"
+        );
         for state in crate::policy::US_STATES {
             assert!(zones_of_state(state).is_some(), "no zones for {state}");
         }
@@ -180,14 +220,21 @@ mod tests {
         assert_eq!(zones_of_area_code(213), Some(&[America::Los_Angeles][..]));
         assert!(zones_of_area_code(312).unwrap().contains(&America::Chicago));
         assert!(zones_of_area_code(850).unwrap().contains(&America::Chicago));
-        assert!(zones_of_area_code(850).unwrap().contains(&America::New_York));
+        assert!(
+            zones_of_area_code(850)
+                .unwrap()
+                .contains(&America::New_York)
+        );
     }
 
     #[test]
     fn explicit_zones_are_the_only_candidates() {
         let consumer = Consumer {
             time_zones: vec![America::Chicago],
-            phones: vec![Phone { number: "+12125550100".into(), kind: PhoneKind::Mobile }],
+            phones: vec![Phone {
+                number: "+12125550100".into(),
+                kind: PhoneKind::Mobile,
+            }],
             ..Consumer::default()
         };
         assert_eq!(candidate_zones(&consumer), vec![America::Chicago]);
@@ -196,24 +243,37 @@ mod tests {
     #[test]
     fn an_eastern_number_and_a_pacific_address_give_both_zones() {
         let consumer = Consumer {
-            address: Some(Address { state: Some("CA".into()), ..Address::default() }),
-            phones: vec![Phone { number: "+1 (212) 555-0100".into(), kind: PhoneKind::Mobile }],
+            address: Some(Address {
+                state: Some("CA".into()),
+                ..Address::default()
+            }),
+            phones: vec![Phone {
+                number: "+1 (212) 555-0100".into(),
+                kind: PhoneKind::Mobile,
+            }],
             ..Consumer::default()
         };
         let zones = candidate_zones(&consumer);
-        assert!(zones.contains(&America::Los_Angeles) && zones.contains(&America::New_York), "{zones:?}");
+        assert!(
+            zones.contains(&America::Los_Angeles) && zones.contains(&America::New_York),
+            "{zones:?}"
+        );
     }
 
     #[test]
     fn nothing_known_gives_the_contiguous_us() {
-        assert_eq!(candidate_zones(&Consumer::default()), CONTIGUOUS_US.to_vec());
+        assert_eq!(
+            candidate_zones(&Consumer::default()),
+            CONTIGUOUS_US.to_vec()
+        );
     }
 
     #[test]
     fn a_wall_time_in_the_spring_gap_resolves_to_the_end_of_the_gap() {
         // 2026-03-08 02:30 does not exist in New York; clocks jump from 02:00 to 03:00 EDT.
         let date = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
-        let instant = instant_of_local(America::New_York, date, 150, DateTime::<Utc>::MIN_UTC).unwrap();
+        let instant =
+            instant_of_local(America::New_York, date, 150, DateTime::<Utc>::MIN_UTC).unwrap();
         assert_eq!(instant, utc("2026-03-08T07:00:00Z"));
     }
 
@@ -221,9 +281,11 @@ mod tests {
     fn a_repeated_wall_time_in_the_fall_overlap_has_two_occurrences() {
         // 2026-11-01 01:30 happens at 05:30Z (EDT) and again at 06:30Z (EST).
         let date = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-        let first = instant_of_local(America::New_York, date, 90, DateTime::<Utc>::MIN_UTC).unwrap();
+        let first =
+            instant_of_local(America::New_York, date, 90, DateTime::<Utc>::MIN_UTC).unwrap();
         assert_eq!(first, utc("2026-11-01T05:30:00Z"));
-        let second = instant_of_local(America::New_York, date, 90, utc("2026-11-01T05:31:00Z")).unwrap();
+        let second =
+            instant_of_local(America::New_York, date, 90, utc("2026-11-01T05:31:00Z")).unwrap();
         assert_eq!(second, utc("2026-11-01T06:30:00Z"));
     }
 }

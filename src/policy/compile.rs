@@ -13,25 +13,37 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diagnostics::{Diagnostic, SourceFile};
 use super::model::{
-    Cap, Condition, Cooldown, DateRange, EventFilter, Pack, PackStatus, Per, Period, Rule, RuleKind, Scope,
-    Set, Window,
+    Cap, Condition, Cooldown, DateRange, EventFilter, Pack, PackStatus, Per, Period, Rule,
+    RuleKind, Scope, Set, Window,
 };
-use super::source::{ConditionSource, EventFilterSource, PackMetaSource, RuleSource, ScopeSource, Text};
-use crate::domain::{Channel, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, TimeOfDay, Weekday};
+use super::source::{
+    ConditionSource, EventFilterSource, PackMetaSource, RuleSource, ScopeSource, Text,
+};
+use crate::domain::{
+    Channel, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, TimeOfDay, Weekday,
+};
 use crate::suggest::did_you_mean;
 
 /// The rule kinds, as the names of their table arrays.
-pub const RULE_KINDS: [&str; 7] = ["window", "consumer_times", "cap", "warning", "cooldown", "hold", "obligation"];
+pub const RULE_KINDS: [&str; 7] = [
+    "window",
+    "consumer_times",
+    "cap",
+    "warning",
+    "cooldown",
+    "hold",
+    "obligation",
+];
 
 /// The longest period a cap or cooldown may span, in days.
 const MAX_PERIOD_DAYS: i64 = 366;
 
 /// USPS codes of the states, DC and the territories.
 pub const US_STATES: [&str; 56] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
-    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
-    "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU",
-    "MP", "AS",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "VI", "GU", "MP", "AS",
 ];
 
 /// A compiled file: its pack, its rules and its content for the digest.
@@ -45,17 +57,28 @@ pub struct CompiledFile {
 }
 
 /// Compiles one pack file. Problems go to `diagnostics`; `None` when there were errors.
-pub fn compile_file(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<CompiledFile> {
+pub fn compile_file(
+    source: &SourceFile,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CompiledFile> {
     let errors_before = count_errors(diagnostics);
     let text: &str = &source.text;
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for error in syntax_errors {
-            diagnostics.push(Diagnostic::error("rules::syntax", source, error.span(), error.message().trim().to_string()));
+            diagnostics.push(Diagnostic::error(
+                "rules::syntax",
+                source,
+                error.span(),
+                error.message().trim().to_string(),
+            ));
         }
         return None;
     }
-    let mut file = FileCompiler { source, diagnostics };
+    let mut file = FileCompiler {
+        source,
+        diagnostics,
+    };
     let mut meta = None;
     let mut rules = Vec::new();
     for (key, value) in document.get_ref().iter() {
@@ -78,12 +101,18 @@ pub fn compile_file(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> O
             }
             other => {
                 let candidates = std::iter::once("pack").chain(RULE_KINDS);
-                let help = did_you_mean(other, candidates).map(|best| format!("did you mean `{best}`?"));
+                let help =
+                    did_you_mean(other, candidates).map(|best| format!("did you mean `{best}`?"));
                 file.error_with_help(
                     "rules::unknown-key",
                     Some(key.span()),
                     format!("unknown top-level key `{other}`"),
-                    help.or_else(|| Some(format!("a pack has `[pack]` and rule tables: {}", list(&RULE_KINDS)))),
+                    help.or_else(|| {
+                        Some(format!(
+                            "a pack has `[pack]` and rule tables: {}",
+                            list(&RULE_KINDS)
+                        ))
+                    }),
                 );
             }
         }
@@ -98,7 +127,11 @@ pub fn compile_file(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> O
         }
     };
     if rules.is_empty() && count_errors(file.diagnostics) == errors_before {
-        file.warning("rules::empty-pack", Some(0..0), "the pack has no rules".to_string());
+        file.warning(
+            "rules::empty-pack",
+            Some(0..0),
+            "the pack has no rules".to_string(),
+        );
     }
     if let Some(pack) = &pack {
         for (rule, span) in &mut rules {
@@ -107,7 +140,10 @@ pub fn compile_file(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> O
                 file.error(
                     "rules::never-applies",
                     Some(span.clone()),
-                    format!("rule `{}` can never apply: its effective dates lie outside the pack's", rule.id),
+                    format!(
+                        "rule `{}` can never apply: its effective dates lie outside the pack's",
+                        rule.id
+                    ),
                 );
             }
         }
@@ -116,7 +152,11 @@ pub fn compile_file(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> O
     if count_errors(diagnostics) > errors_before {
         return None;
     }
-    Some(CompiledFile { pack: pack?, rules, content: content? })
+    Some(CompiledFile {
+        pack: pack?,
+        rules,
+        content: content?,
+    })
 }
 
 fn count_errors(diagnostics: &[Diagnostic]) -> usize {
@@ -124,7 +164,11 @@ fn count_errors(diagnostics: &[Diagnostic]) -> usize {
 }
 
 fn list(names: &[&str]) -> String {
-    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct FileCompiler<'a> {
@@ -134,25 +178,41 @@ struct FileCompiler<'a> {
 
 impl FileCompiler<'_> {
     fn error(&mut self, code: &'static str, span: Option<Range<usize>>, message: String) {
-        self.diagnostics.push(Diagnostic::error(code, self.source, span, message));
+        self.diagnostics
+            .push(Diagnostic::error(code, self.source, span, message));
     }
 
-    fn error_with_help(&mut self, code: &'static str, span: Option<Range<usize>>, message: String, help: Option<String>) {
-        self.diagnostics.push(Diagnostic::error(code, self.source, span, message).with_optional_help(help));
+    fn error_with_help(
+        &mut self,
+        code: &'static str,
+        span: Option<Range<usize>>,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.diagnostics
+            .push(Diagnostic::error(code, self.source, span, message).with_optional_help(help));
     }
 
     fn warning(&mut self, code: &'static str, span: Option<Range<usize>>, message: String) {
-        self.diagnostics.push(Diagnostic::warning(code, self.source, span, message));
+        self.diagnostics
+            .push(Diagnostic::warning(code, self.source, span, message));
     }
 
     /// Deserializes one table, turning serde's error into a diagnostic with help.
-    fn deserialize<T: for<'de> Deserialize<'de>>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
+    fn deserialize<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(parsed) => Some(parsed),
             Err(error) => {
                 let message = error.message().trim().to_string();
                 let help = unknown_field_help(&message);
-                let code = if message.starts_with("unknown field") { "rules::unknown-key" } else { "rules::wrong-type" };
+                let code = if message.starts_with("unknown field") {
+                    "rules::unknown-key"
+                } else {
+                    "rules::wrong-type"
+                };
                 self.error_with_help(code, error.span().or(Some(value.span())), message, help);
                 None
             }
@@ -167,7 +227,11 @@ impl FileCompiler<'_> {
                 "active" => PackStatus::Active,
                 "draft" => PackStatus::Draft,
                 other => {
-                    self.error("rules::unknown-value", Some(status.span()), format!("unknown pack status `{other}`; expected `active` or `draft`"));
+                    self.error(
+                        "rules::unknown-value",
+                        Some(status.span()),
+                        format!("unknown pack status `{other}`; expected `active` or `draft`"),
+                    );
                     return None;
                 }
             },
@@ -177,9 +241,17 @@ impl FileCompiler<'_> {
             Some(scope) => self.scope(scope.get_ref())?,
             None => Scope::default(),
         };
-        for (field, text) in [("title", &meta.title), ("version", &meta.version), ("citation", &meta.citation)] {
+        for (field, text) in [
+            ("title", &meta.title),
+            ("version", &meta.version),
+            ("citation", &meta.citation),
+        ] {
             if text.get_ref().trim().is_empty() {
-                self.error("rules::empty-value", Some(text.span()), format!("the pack's `{field}` is empty"));
+                self.error(
+                    "rules::empty-value",
+                    Some(text.span()),
+                    format!("the pack's `{field}` is empty"),
+                );
             }
         }
         Some(Pack {
@@ -200,7 +272,14 @@ impl FileCompiler<'_> {
         if let Some(country) = &scope.country
             && country.get_ref() != "US"
         {
-            self.error("rules::unknown-value", Some(country.span()), format!("unsupported country `{}`; dunner's packs cover `US`", country.get_ref()));
+            self.error(
+                "rules::unknown-value",
+                Some(country.span()),
+                format!(
+                    "unsupported country `{}`; dunner's packs cover `US`",
+                    country.get_ref()
+                ),
+            );
             ok = false;
         }
         let mut states = Vec::new();
@@ -209,13 +288,26 @@ impl FileCompiler<'_> {
             if US_STATES.contains(&code.as_str()) {
                 states.push(code);
             } else {
-                let help = did_you_mean(state.get_ref(), US_STATES).map(|best| format!("did you mean `{best}`?"));
-                self.error_with_help("rules::unknown-value", Some(state.span()), format!("unknown state `{}`; use a two-letter USPS code", state.get_ref()), help);
+                let help = did_you_mean(state.get_ref(), US_STATES)
+                    .map(|best| format!("did you mean `{best}`?"));
+                self.error_with_help(
+                    "rules::unknown-value",
+                    Some(state.span()),
+                    format!(
+                        "unknown state `{}`; use a two-letter USPS code",
+                        state.get_ref()
+                    ),
+                    help,
+                );
                 ok = false;
             }
         }
         let lower = |items: &Option<Vec<Text>>| -> Vec<String> {
-            items.iter().flatten().map(|item| item.get_ref().trim().to_lowercase()).collect()
+            items
+                .iter()
+                .flatten()
+                .map(|item| item.get_ref().trim().to_lowercase())
+                .collect()
         };
         let scope = Scope {
             country: scope.country.as_ref().map(|c| c.get_ref().clone()),
@@ -230,7 +322,9 @@ impl FileCompiler<'_> {
     fn identifier(&mut self, text: &Text, what: &str) -> Option<String> {
         let id = text.get_ref();
         let valid = !id.is_empty()
-            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
+            && id.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_')
+            });
         if valid {
             Some(id.clone())
         } else {
@@ -246,11 +340,19 @@ impl FileCompiler<'_> {
     fn date(&mut self, value: &Spanned<toml::value::Datetime>) -> Option<NaiveDate> {
         let datetime = value.get_ref();
         let date = match (datetime.date, datetime.time, datetime.offset) {
-            (Some(date), None, None) => NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day)),
+            (Some(date), None, None) => NaiveDate::from_ymd_opt(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            ),
             _ => None,
         };
         if date.is_none() {
-            self.error("rules::wrong-type", Some(value.span()), format!("`{datetime}` is not a plain date; write a local date like 2026-09-01"));
+            self.error(
+                "rules::wrong-type",
+                Some(value.span()),
+                format!("`{datetime}` is not a plain date; write a local date like 2026-09-01"),
+            );
         }
         date
     }
@@ -269,10 +371,17 @@ impl FileCompiler<'_> {
             Some(value) => Some(self.date(value)?),
             None => None,
         };
-        let range = DateRange { from: from_date, until: until_date };
+        let range = DateRange {
+            from: from_date,
+            until: until_date,
+        };
         if range.is_empty() {
             let span = until.as_ref().map(|u| u.span());
-            self.error("rules::never-applies", span, format!("the {what} can never apply: `effective_until` is before `effective_from`"));
+            self.error(
+                "rules::never-applies",
+                span,
+                format!("the {what} can never apply: `effective_until` is before `effective_from`"),
+            );
             return None;
         }
         Some(range)
@@ -292,10 +401,17 @@ impl FileCompiler<'_> {
                 Some(value) => parsed.push(value),
                 None => {
                     let help = match did_you_mean(item.get_ref(), all.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`? expected one of {}", list(all)),
+                        Some(best) => {
+                            format!("did you mean `{best}`? expected one of {}", list(all))
+                        }
                         None => format!("expected one of {}", list(all)),
                     };
-                    self.error_with_help("rules::unknown-value", Some(item.span()), format!("unknown {what} `{}`", item.get_ref()), Some(help));
+                    self.error_with_help(
+                        "rules::unknown-value",
+                        Some(item.span()),
+                        format!("unknown {what} `{}`", item.get_ref()),
+                        Some(help),
+                    );
                     ok = false;
                 }
             }
@@ -305,22 +421,38 @@ impl FileCompiler<'_> {
 
     fn channels(&mut self, items: &[Text]) -> Option<Set<Channel>> {
         let names = Channel::ALL.map(Channel::as_str);
-        Some(self.names(items, "channel", Channel::parse, &names)?.into_iter().collect())
+        Some(
+            self.names(items, "channel", Channel::parse, &names)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn purposes(&mut self, items: &[Text]) -> Option<Set<Purpose>> {
         let names = Purpose::ALL.map(Purpose::as_str);
-        Some(self.names(items, "purpose", Purpose::parse, &names)?.into_iter().collect())
+        Some(
+            self.names(items, "purpose", Purpose::parse, &names)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn kinds(&mut self, items: &[Text]) -> Option<Set<ContactPointKind>> {
         let names = ContactPointKind::ALL.map(ContactPointKind::as_str);
-        Some(self.names(items, "contact point kind", ContactPointKind::parse, &names)?.into_iter().collect())
+        Some(
+            self.names(items, "contact point kind", ContactPointKind::parse, &names)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn outcomes(&mut self, items: &[Text]) -> Option<Set<Outcome>> {
         let names = Outcome::ALL.map(Outcome::as_str);
-        Some(self.names(items, "outcome", Outcome::parse, &names)?.into_iter().collect())
+        Some(
+            self.names(items, "outcome", Outcome::parse, &names)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn flags(&mut self, items: &[Text]) -> Option<Vec<Flag>> {
@@ -330,7 +462,11 @@ impl FileCompiler<'_> {
 
     fn days(&mut self, items: &[Text]) -> Option<Set<Weekday>> {
         let names = Weekday::ALL.map(Weekday::as_str);
-        Some(self.names(items, "day", Weekday::parse, &names)?.into_iter().collect())
+        Some(
+            self.names(items, "day", Weekday::parse, &names)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn time(&mut self, text: &Text) -> Option<TimeOfDay> {
@@ -354,22 +490,40 @@ impl FileCompiler<'_> {
         }
         let channels = self.channels(rule.channels.get_ref());
         if channels.is_some_and(|c| c.is_empty()) {
-            self.error("rules::never-applies", Some(rule.channels.span()), "the rule can never apply: `channels` is empty".to_string());
+            self.error(
+                "rules::never-applies",
+                Some(rule.channels.span()),
+                "the rule can never apply: `channels` is empty".to_string(),
+            );
         }
         let mut purposes = match &rule.purposes {
             Some(items) => self.purposes(items.get_ref()),
             None => Some(Set::full()),
         };
         if let (Some(set), Some(except)) = (purposes, &rule.except_purposes) {
-            purposes = self.purposes(except.get_ref()).map(|except| set.without(except));
+            purposes = self
+                .purposes(except.get_ref())
+                .map(|except| set.without(except));
         }
         if purposes.is_some_and(|p| p.is_empty()) {
-            let span = rule.except_purposes.as_ref().or(rule.purposes.as_ref()).map(|p| p.span());
-            self.error("rules::never-applies", span, "the rule can never apply: every purpose is excepted".to_string());
+            let span = rule
+                .except_purposes
+                .as_ref()
+                .or(rule.purposes.as_ref())
+                .map(|p| p.span());
+            self.error(
+                "rules::never-applies",
+                span,
+                "the rule can never apply: every purpose is excepted".to_string(),
+            );
         }
         let when = match &rule.when {
             Some(when) => self.condition(when, channels),
-            None => Some(Condition { contact_point_kinds: Set::full(), debt_types: Vec::new(), flags: Vec::new() }),
+            None => Some(Condition {
+                contact_point_kinds: Set::full(),
+                debt_types: Vec::new(),
+                flags: Vec::new(),
+            }),
         };
         let effective = self.date_range(&rule.effective_from, &rule.effective_until, "rule");
         let rule_kind = self.kind(kind, &rule, channels);
@@ -395,18 +549,35 @@ impl FileCompiler<'_> {
         let present: [(&str, Option<Range<usize>>); 10] = [
             ("allow", rule.allow.as_ref().map(|v| v.span())),
             ("max", rule.max.as_ref().map(|v| v.span())),
-            ("calendar_days", rule.calendar_days.as_ref().map(|v| v.span())),
+            (
+                "calendar_days",
+                rule.calendar_days.as_ref().map(|v| v.span()),
+            ),
             ("rolling", rule.rolling.as_ref().map(|v| v.span())),
             ("per", rule.per.as_ref().map(|v| v.span())),
             ("count", rule.count.as_ref().map(|v| v.span())),
             ("after", rule.after.as_ref().map(|v| v.span())),
-            ("exclude_consent_days", rule.exclude_consent_days.as_ref().map(|v| v.span())),
-            ("exclude_wrong_party", rule.exclude_wrong_party.as_ref().map(|v| v.span())),
+            (
+                "exclude_consent_days",
+                rule.exclude_consent_days.as_ref().map(|v| v.span()),
+            ),
+            (
+                "exclude_wrong_party",
+                rule.exclude_wrong_party.as_ref().map(|v| v.span()),
+            ),
             ("flag", rule.flag.as_ref().map(|v| v.span())),
         ];
         let allowed: &[&str] = match kind {
             "window" => &["allow"],
-            "cap" | "warning" => &["max", "calendar_days", "rolling", "per", "count", "exclude_consent_days", "exclude_wrong_party"],
+            "cap" | "warning" => &[
+                "max",
+                "calendar_days",
+                "rolling",
+                "per",
+                "count",
+                "exclude_consent_days",
+                "exclude_wrong_party",
+            ],
             "cooldown" => &["after", "calendar_days", "per", "exclude_consent_days"],
             "hold" => &["flag"],
             _ => &[],
@@ -415,24 +586,38 @@ impl FileCompiler<'_> {
             if let Some(span) = span
                 && !allowed.contains(&key)
             {
-                self.error("rules::unknown-key", Some(span), format!("`{key}` does not belong in a `{kind}` rule"));
+                self.error(
+                    "rules::unknown-key",
+                    Some(span),
+                    format!("`{key}` does not belong in a `{kind}` rule"),
+                );
             }
         }
         if kind != "obligation"
             && let Some(code) = &rule.code
         {
-            self.error("rules::unknown-key", Some(code.span()), format!("`code` does not belong in a `{kind}` rule"));
+            self.error(
+                "rules::unknown-key",
+                Some(code.span()),
+                format!("`code` does not belong in a `{kind}` rule"),
+            );
         }
     }
 
-    fn condition(&mut self, when: &Spanned<ConditionSource>, channels: Option<Set<Channel>>) -> Option<Condition> {
+    fn condition(
+        &mut self,
+        when: &Spanned<ConditionSource>,
+        channels: Option<Set<Channel>>,
+    ) -> Option<Condition> {
         let source = when.get_ref();
         let contact_point_kinds = match &source.contact_point_kinds {
             Some(items) => self.kinds(items)?,
             None => Set::full(),
         };
         if let Some(channels) = channels
-            && !channels.iter().any(|channel| kinds_of(channel).intersects(contact_point_kinds))
+            && !channels
+                .iter()
+                .any(|channel| kinds_of(channel).intersects(contact_point_kinds))
         {
             self.error(
                 "rules::never-applies",
@@ -445,11 +630,25 @@ impl FileCompiler<'_> {
             Some(items) => self.flags(items)?,
             None => Vec::new(),
         };
-        let debt_types = source.debt_types.iter().flatten().map(|d| d.get_ref().trim().to_lowercase()).collect();
-        Some(Condition { contact_point_kinds, debt_types, flags })
+        let debt_types = source
+            .debt_types
+            .iter()
+            .flatten()
+            .map(|d| d.get_ref().trim().to_lowercase())
+            .collect();
+        Some(Condition {
+            contact_point_kinds,
+            debt_types,
+            flags,
+        })
     }
 
-    fn kind(&mut self, kind: &str, rule: &RuleSource, channels: Option<Set<Channel>>) -> Option<RuleKind> {
+    fn kind(
+        &mut self,
+        kind: &str,
+        rule: &RuleSource,
+        channels: Option<Set<Channel>>,
+    ) -> Option<RuleKind> {
         match kind {
             "window" => self.window(rule).map(RuleKind::Window),
             "consumer_times" => Some(RuleKind::ConsumerTimes),
@@ -459,7 +658,10 @@ impl FileCompiler<'_> {
             "hold" => match (&rule.flag, &rule.when) {
                 (Some(flag), _) => {
                     let flags = self.flags(std::slice::from_ref(flag))?;
-                    flags.first().copied().map(|flag| RuleKind::Hold(Some(flag)))
+                    flags
+                        .first()
+                        .copied()
+                        .map(|flag| RuleKind::Hold(Some(flag)))
                 }
                 (None, Some(_)) => Some(RuleKind::Hold(None)),
                 (None, None) => {
@@ -472,9 +674,15 @@ impl FileCompiler<'_> {
                 }
             },
             "obligation" => match &rule.code {
-                Some(code) if !code.get_ref().trim().is_empty() => Some(RuleKind::Obligation(code.get_ref().clone())),
+                Some(code) if !code.get_ref().trim().is_empty() => {
+                    Some(RuleKind::Obligation(code.get_ref().clone()))
+                }
                 Some(code) => {
-                    self.error("rules::empty-value", Some(code.span()), "the obligation's `code` is empty".to_string());
+                    self.error(
+                        "rules::empty-value",
+                        Some(code.span()),
+                        "the obligation's `code` is empty".to_string(),
+                    );
                     None
                 }
                 None => {
@@ -488,11 +696,21 @@ impl FileCompiler<'_> {
 
     fn window(&mut self, rule: &RuleSource) -> Option<Window> {
         let Some(allow) = &rule.allow else {
-            self.error("rules::missing-key", Some(rule.id.span()), "a `window` rule needs `allow`, the local intervals in which contact is allowed".to_string());
+            self.error(
+                "rules::missing-key",
+                Some(rule.id.span()),
+                "a `window` rule needs `allow`, the local intervals in which contact is allowed"
+                    .to_string(),
+            );
             return None;
         };
         if allow.get_ref().is_empty() {
-            self.error("rules::never-applies", Some(allow.span()), "the window allows nothing: `allow` is empty (use a `hold` to forbid a channel)".to_string());
+            self.error(
+                "rules::never-applies",
+                Some(allow.span()),
+                "the window allows nothing: `allow` is empty (use a `hold` to forbid a channel)"
+                    .to_string(),
+            );
             return None;
         }
         let mut window = Window::default();
@@ -501,13 +719,19 @@ impl FileCompiler<'_> {
             let source = interval.get_ref();
             let days = match &source.days {
                 Some(days) if days.is_empty() => {
-                    self.error("rules::never-applies", Some(interval.span()), "the interval has an empty `days` list".to_string());
+                    self.error(
+                        "rules::never-applies",
+                        Some(interval.span()),
+                        "the interval has an empty `days` list".to_string(),
+                    );
                     None
                 }
                 Some(days) => self.days(days),
                 None => Some(Set::full()),
             };
-            let (Some(days), Some(from), Some(to)) = (days, self.time(&source.from), self.time(&source.to)) else {
+            let (Some(days), Some(from), Some(to)) =
+                (days, self.time(&source.from), self.time(&source.to))
+            else {
                 ok = false;
                 continue;
             };
@@ -538,7 +762,11 @@ impl FileCompiler<'_> {
         if (1..=MAX_PERIOD_DAYS).contains(&days) {
             u32::try_from(days).ok()
         } else {
-            self.error("rules::out-of-range", Some(value.span()), format!("`{what}` must be between 1 and {MAX_PERIOD_DAYS} days, not {days}"));
+            self.error(
+                "rules::out-of-range",
+                Some(value.span()),
+                format!("`{what}` must be between 1 and {MAX_PERIOD_DAYS} days, not {days}"),
+            );
             None
         }
     }
@@ -549,14 +777,19 @@ impl FileCompiler<'_> {
             Some(("consumer", _)) => Some(Per::Consumer),
             Some(("contact_point", _)) => Some(Per::ContactPoint),
             Some((other, span)) => {
-                let help = did_you_mean(other, ["debt", "consumer", "contact_point"]).map(|b| format!("did you mean `{b}`?"));
+                let help = did_you_mean(other, ["debt", "consumer", "contact_point"])
+                    .map(|b| format!("did you mean `{b}`?"));
                 self.error_with_help("rules::unknown-value", Some(span), format!("unknown `per` value `{other}`; expected `debt`, `consumer` or `contact_point`"), help);
                 None
             }
         }
     }
 
-    fn event_filter(&mut self, filter: &EventFilterSource, default_channels: Set<Channel>) -> Option<EventFilter> {
+    fn event_filter(
+        &mut self,
+        filter: &EventFilterSource,
+        default_channels: Set<Channel>,
+    ) -> Option<EventFilter> {
         let channels = match &filter.channels {
             Some(items) => self.channels(items)?,
             None => default_channels,
@@ -569,22 +802,41 @@ impl FileCompiler<'_> {
             Some(items) => self.kinds(items)?,
             None => Set::full(),
         };
-        let initiated_by = match filter.initiated_by.as_ref().map(|i| (i.get_ref().as_str(), i.span())) {
+        let initiated_by = match filter
+            .initiated_by
+            .as_ref()
+            .map(|i| (i.get_ref().as_str(), i.span()))
+        {
             None => None,
             Some(("collector", _)) => Some(InitiatedBy::Collector),
             Some(("consumer", _)) => Some(InitiatedBy::Consumer),
             Some((other, span)) => {
-                self.error("rules::unknown-value", Some(span), format!("unknown `initiated_by` value `{other}`; expected `collector` or `consumer`"));
+                self.error(
+                    "rules::unknown-value",
+                    Some(span),
+                    format!(
+                        "unknown `initiated_by` value `{other}`; expected `collector` or `consumer`"
+                    ),
+                );
                 return None;
             }
         };
-        Some(EventFilter { channels, outcomes, contact_point_kinds, initiated_by })
+        Some(EventFilter {
+            channels,
+            outcomes,
+            contact_point_kinds,
+            initiated_by,
+        })
     }
 
     fn cap(&mut self, rule: &RuleSource, channels: Option<Set<Channel>>) -> Option<Cap> {
         let max = match &rule.max {
             None => {
-                self.error("rules::missing-key", Some(rule.id.span()), "a cap needs `max`, the most counted events allowed in the period".to_string());
+                self.error(
+                    "rules::missing-key",
+                    Some(rule.id.span()),
+                    "a cap needs `max`, the most counted events allowed in the period".to_string(),
+                );
                 None
             }
             Some(max) if *max.get_ref() < 1 => {
@@ -599,13 +851,19 @@ impl FileCompiler<'_> {
             Some(max) => match u32::try_from(*max.get_ref()) {
                 Ok(max) => Some(max),
                 Err(_) => {
-                    self.error("rules::out-of-range", Some(max.span()), "`max` is too large".to_string());
+                    self.error(
+                        "rules::out-of-range",
+                        Some(max.span()),
+                        "`max` is too large".to_string(),
+                    );
                     None
                 }
             },
         };
         let period = match (&rule.calendar_days, &rule.rolling) {
-            (Some(days), None) => self.positive_days(days, "calendar_days").map(Period::CalendarDays),
+            (Some(days), None) => self
+                .positive_days(days, "calendar_days")
+                .map(Period::CalendarDays),
             (None, Some(rolling)) => match parse_rolling(rolling.get_ref()) {
                 Ok(duration) => Some(Period::Rolling(duration)),
                 Err(message) => {
@@ -614,7 +872,11 @@ impl FileCompiler<'_> {
                 }
             },
             (Some(days), Some(_)) => {
-                self.error("rules::conflicting-keys", Some(days.span()), "give either `calendar_days` or `rolling`, not both".to_string());
+                self.error(
+                    "rules::conflicting-keys",
+                    Some(days.span()),
+                    "give either `calendar_days` or `rolling`, not both".to_string(),
+                );
                 None
             }
             (None, None) => {
@@ -648,17 +910,29 @@ impl FileCompiler<'_> {
             per: per?,
             count: count?,
             exclude_consent_days,
-            exclude_wrong_party: rule.exclude_wrong_party.as_ref().is_some_and(|v| *v.get_ref()),
+            exclude_wrong_party: rule
+                .exclude_wrong_party
+                .as_ref()
+                .is_some_and(|v| *v.get_ref()),
         })
     }
 
     fn cooldown(&mut self, rule: &RuleSource, channels: Option<Set<Channel>>) -> Option<Cooldown> {
         let Some(after) = &rule.after else {
-            self.error("rules::missing-key", Some(rule.id.span()), "a cooldown needs `after`, the events that start it".to_string());
+            self.error(
+                "rules::missing-key",
+                Some(rule.id.span()),
+                "a cooldown needs `after`, the events that start it".to_string(),
+            );
             return None;
         };
         let Some(days) = &rule.calendar_days else {
-            self.error("rules::missing-key", Some(rule.id.span()), "a cooldown needs `calendar_days`, its length with the day of the event as day 1".to_string());
+            self.error(
+                "rules::missing-key",
+                Some(rule.id.span()),
+                "a cooldown needs `calendar_days`, its length with the day of the event as day 1"
+                    .to_string(),
+            );
             return None;
         };
         let days = self.positive_days(days, "calendar_days");
@@ -668,7 +942,12 @@ impl FileCompiler<'_> {
             Some(days) => Some(self.positive_days(days, "exclude_consent_days")?),
             None => None,
         };
-        Some(Cooldown { after: after?, days: days?, per: per?, exclude_consent_days })
+        Some(Cooldown {
+            after: after?,
+            days: days?,
+            per: per?,
+            exclude_consent_days,
+        })
     }
 }
 
@@ -697,9 +976,13 @@ fn merge_intervals(mut intervals: Vec<(u16, u16)>) -> Vec<(u16, u16)> {
 
 /// Parses a rolling duration: a number and a unit, `d`, `h` or `m` (`30d`, `72h`, `5m`).
 pub fn parse_rolling(text: &str) -> Result<TimeDelta, String> {
-    let problem = || format!("`{text}` is not a duration; write a whole number and a unit: `30d`, `72h` or `5m`");
+    let problem = || {
+        format!("`{text}` is not a duration; write a whole number and a unit: `30d`, `72h` or `5m`")
+    };
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(problem)?;
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(problem)?;
     let (number, unit) = text.split_at(split);
     let number: i64 = number.parse().map_err(|_| problem())?;
     let duration = match unit.trim() {
@@ -710,7 +993,9 @@ pub fn parse_rolling(text: &str) -> Result<TimeDelta, String> {
     }
     .ok_or_else(problem)?;
     if number < 1 || duration > TimeDelta::days(MAX_PERIOD_DAYS) {
-        return Err(format!("`{text}` is out of range; a rolling period lasts from 1 minute to {MAX_PERIOD_DAYS} days"));
+        return Err(format!(
+            "`{text}` is out of range; a rolling period lasts from 1 minute to {MAX_PERIOD_DAYS} days"
+        ));
     }
     Ok(duration)
 }

@@ -32,7 +32,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// Wraps a file's name and text.
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
-        SourceFile { name: name.into(), text: text.into() }
+        SourceFile {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -72,12 +75,22 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `span` of `source`.
-    pub fn error(code: &'static str, source: &SourceFile, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        source: &SourceFile,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Error, code, source, span, message.into())
     }
 
     /// A warning at `span` of `source`.
-    pub fn warning(code: &'static str, source: &SourceFile, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        source: &SourceFile,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Warning, code, source, span, message.into())
     }
 
@@ -96,7 +109,13 @@ impl Diagnostic {
         }
     }
 
-    fn new(severity: Severity, code: &'static str, source: &SourceFile, span: Option<Range<usize>>, message: String) -> Self {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        source: &SourceFile,
+        span: Option<Range<usize>>,
+        message: String,
+    ) -> Self {
         let (line, column) = match &span {
             Some(span) => {
                 let (line, column) = source.line_column(span.start);
@@ -148,7 +167,12 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut line = format!("{}: {severity}[{}]: {}", self.location(), self.code, self.message);
+        let mut line = format!(
+            "{}: {severity}[{}]: {}",
+            self.location(),
+            self.code,
+            self.message
+        );
         if let Some(help) = &self.help {
             line.push_str(&format!(" (help: {help})"));
         }
@@ -177,7 +201,9 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -215,7 +241,10 @@ impl SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let contents = self.text.as_ref().read_span(span, context_lines_before, context_lines_after)?;
+        let contents =
+            self.text
+                .as_ref()
+                .read_span(span, context_lines_before, context_lines_after)?;
         // Re-wrapped with the file name so the report header shows `file:line:col`.
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),

@@ -12,8 +12,9 @@ pub fn digest(contents: &[(&str, &toml::Table)]) -> String {
     ordered.sort_by_key(|(id, _)| *id);
     let mut hasher = Sha256::new();
     for (id, table) in ordered {
-        let canonical = serde_json::to_string(&canonical_json(&toml::Value::Table((*table).clone())))
-            .unwrap_or_default();
+        let canonical =
+            serde_json::to_string(&canonical_json(&toml::Value::Table((*table).clone())))
+                .unwrap_or_default();
         hasher.update(id.as_bytes());
         hasher.update([0]);
         hasher.update(canonical.as_bytes());
@@ -36,11 +37,18 @@ pub fn canonical_json(value: &toml::Value) -> serde_json::Value {
         toml::Value::Float(f) => serde_json::Value::from(*f),
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(canonical_json).collect()),
+        toml::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(canonical_json).collect())
+        }
         toml::Value::Table(table) => {
             let mut entries: Vec<(&String, &toml::Value)> = table.iter().collect();
             entries.sort_by_key(|(key, _)| *key);
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical_json(v))).collect())
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical_json(v)))
+                    .collect(),
+            )
         }
     }
 }
@@ -71,6 +79,9 @@ mod tests {
     fn pack_order_does_not_matter() {
         let a = table("k = 1\n");
         let b = table("k = 2\n");
-        assert_eq!(digest(&[("a", &a), ("b", &b)]), digest(&[("b", &b), ("a", &a)]));
+        assert_eq!(
+            digest(&[("a", &a), ("b", &b)]),
+            digest(&[("b", &b), ("a", &a)])
+        );
     }
 }

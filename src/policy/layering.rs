@@ -25,8 +25,17 @@ pub fn check_duplicates(
         if let Some(first) = pack_files.insert(&pack.id, &pack.file) {
             let source = sources.iter().find(|s| *s.name == *pack.file);
             let diagnostic = match source {
-                Some(source) => Diagnostic::error("rules::duplicate-id", source, None, format!("pack id `{}` is also used by {first}", pack.id)),
-                None => Diagnostic::without_source("rules::duplicate-id", &pack.file, format!("pack id `{}` is also used by {first}", pack.id)),
+                Some(source) => Diagnostic::error(
+                    "rules::duplicate-id",
+                    source,
+                    None,
+                    format!("pack id `{}` is also used by {first}", pack.id),
+                ),
+                None => Diagnostic::without_source(
+                    "rules::duplicate-id",
+                    &pack.file,
+                    format!("pack id `{}` is also used by {first}", pack.id),
+                ),
             };
             diagnostics.push(diagnostic);
         }
@@ -34,7 +43,8 @@ pub fn check_duplicates(
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
         if let Some(first) = seen.insert(&rule.id, index)
-            && let (Some((source, span)), Some((first_source, first_span))) = (rule_spans.get(index), rule_spans.get(first))
+            && let (Some((source, span)), Some((first_source, first_span))) =
+                (rule_spans.get(index), rule_spans.get(first))
         {
             let (line, column) = first_source.line_column(first_span.start);
             diagnostics.push(
@@ -47,21 +57,42 @@ pub fn check_duplicates(
 
 /// Warns about overlay rules looser than a baseline rule of the same kind: such a
 /// rule never takes effect where it is looser, which is rarely what its author meant.
-pub fn check_overlays(packs: &[Pack], rules: &[Rule], rule_spans: &[(SourceFile, Range<usize>)], diagnostics: &mut Vec<Diagnostic>) {
+pub fn check_overlays(
+    packs: &[Pack],
+    rules: &[Rule],
+    rule_spans: &[(SourceFile, Range<usize>)],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let is_baseline = |rule: &Rule| packs.get(rule.pack).is_some_and(|p| p.scope.is_baseline());
-    let floors: Vec<&Rule> = rules.iter().filter(|r| is_baseline(r) && r.when.contact_point_kinds.is_full() && r.when.flags.is_empty()).collect();
+    let floors: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| {
+            is_baseline(r) && r.when.contact_point_kinds.is_full() && r.when.flags.is_empty()
+        })
+        .collect();
     for (index, rule) in rules.iter().enumerate() {
         if is_baseline(rule) {
             continue;
         }
-        let Some((source, span)) = rule_spans.get(index) else { continue };
-        for floor in floors.iter().filter(|f| f.channels.intersects(rule.channels) && f.purposes.intersects(rule.purposes)) {
+        let Some((source, span)) = rule_spans.get(index) else {
+            continue;
+        };
+        for floor in floors.iter().filter(|f| {
+            f.channels.intersects(rule.channels) && f.purposes.intersects(rule.purposes)
+        }) {
             let looser = match (&rule.kind, &floor.kind) {
-                (RuleKind::Window(window), RuleKind::Window(floor_window)) => looser_window(window, floor_window),
+                (RuleKind::Window(window), RuleKind::Window(floor_window)) => {
+                    looser_window(window, floor_window)
+                }
                 (RuleKind::Cap(cap), RuleKind::Cap(floor_cap))
-                    if cap.period == floor_cap.period && cap.per == floor_cap.per && cap.max > floor_cap.max =>
+                    if cap.period == floor_cap.period
+                        && cap.per == floor_cap.per
+                        && cap.max > floor_cap.max =>
                 {
-                    Some(format!("allows {} where the floor allows {}", cap.max, floor_cap.max))
+                    Some(format!(
+                        "allows {} where the floor allows {}",
+                        cap.max, floor_cap.max
+                    ))
                 }
                 _ => None,
             };
@@ -83,14 +114,31 @@ pub fn check_overlays(packs: &[Pack], rules: &[Rule], rule_spans: &[(SourceFile,
 
 /// Describes the first stretch a window allows that the floor does not.
 fn looser_window(window: &Window, floor: &Window) -> Option<String> {
-    for (day, (intervals, floor_intervals)) in Weekday::ALL.iter().zip(window.days.iter().zip(floor.days.iter())) {
+    for (day, (intervals, floor_intervals)) in Weekday::ALL
+        .iter()
+        .zip(window.days.iter().zip(floor.days.iter()))
+    {
         for &(from, to) in intervals {
-            let covered = floor_intervals.iter().any(|&(f_from, f_to)| f_from <= from && to <= f_to);
+            let covered = floor_intervals
+                .iter()
+                .any(|&(f_from, f_to)| f_from <= from && to <= f_to);
             if !covered {
-                let uncovered_from = floor_intervals.iter().find(|&&(f_from, f_to)| f_from <= from && from < f_to).map_or(from, |&(_, f_to)| f_to);
-                let uncovered_to = floor_intervals.iter().find(|&&(f_from, _)| from < f_from && f_from < to).map_or(to, |&(f_from, _)| f_from);
-                let show = |m: u16| TimeOfDay::from_minutes(m).map_or_else(String::new, |t| t.to_string());
-                return Some(format!("allows {}–{} on {}", show(uncovered_from), show(uncovered_to), day.as_str()));
+                let uncovered_from = floor_intervals
+                    .iter()
+                    .find(|&&(f_from, f_to)| f_from <= from && from < f_to)
+                    .map_or(from, |&(_, f_to)| f_to);
+                let uncovered_to = floor_intervals
+                    .iter()
+                    .find(|&&(f_from, _)| from < f_from && f_from < to)
+                    .map_or(to, |&(f_from, _)| f_from);
+                let show =
+                    |m: u16| TimeOfDay::from_minutes(m).map_or_else(String::new, |t| t.to_string());
+                return Some(format!(
+                    "allows {}–{} on {}",
+                    show(uncovered_from),
+                    show(uncovered_to),
+                    day.as_str()
+                ));
             }
         }
     }

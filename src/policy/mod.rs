@@ -90,9 +90,18 @@ impl Policy {
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(PolicyError::Invalid(diagnostics));
         }
-        let digest_input: Vec<(&str, &toml::Table)> = contents.iter().map(|(id, table)| (id.as_str(), table)).collect();
+        let digest_input: Vec<(&str, &toml::Table)> = contents
+            .iter()
+            .map(|(id, table)| (id.as_str(), table))
+            .collect();
         let digest = digest::digest(&digest_input);
-        Ok(Policy { packs, rules, digest, warnings: diagnostics, sources })
+        Ok(Policy {
+            packs,
+            rules,
+            digest,
+            warnings: diagnostics,
+            sources,
+        })
     }
 
     /// The packs, in load order.
@@ -127,7 +136,11 @@ impl Policy {
 
     /// Which packs apply to an account, each with the reason in plain words.
     pub fn applicable_packs(&self, account: &Account) -> Vec<(usize, Applicability)> {
-        self.packs.iter().enumerate().map(|(index, pack)| (index, scope_applies(&pack.scope, account))).collect()
+        self.packs
+            .iter()
+            .enumerate()
+            .map(|(index, pack)| (index, scope_applies(&pack.scope, account)))
+            .collect()
     }
 }
 
@@ -152,7 +165,11 @@ impl Applicability {
 pub fn scope_covers(scope: &Scope, account: &Account) -> bool {
     let address = account.consumer.address.as_ref();
     let covers = |list: &[String], value: Option<&str>| {
-        list.is_empty() || value.is_none_or(|value| list.iter().any(|item| item.eq_ignore_ascii_case(value.trim())))
+        list.is_empty()
+            || value.is_none_or(|value| {
+                list.iter()
+                    .any(|item| item.eq_ignore_ascii_case(value.trim()))
+            })
     };
     covers(&scope.states, address.and_then(|a| a.state.as_deref()))
         && covers(&scope.cities, address.and_then(|a| a.city.as_deref()))
@@ -169,32 +186,73 @@ pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
     if !scope.states.is_empty() {
         match address.and_then(|a| a.state.as_deref()) {
             Some(state) if scope.states.iter().any(|s| s.eq_ignore_ascii_case(state)) => {
-                grounds.push(format!("the consumer's state is {}", state.to_ascii_uppercase()));
+                grounds.push(format!(
+                    "the consumer's state is {}",
+                    state.to_ascii_uppercase()
+                ));
             }
-            Some(state) => return Applicability::DoesNotApply(format!("the consumer's state {state} is not in {}", scope.states.join(", "))),
-            None => grounds.push("the consumer's state is unknown, so every state's rules apply".to_string()),
+            Some(state) => {
+                return Applicability::DoesNotApply(format!(
+                    "the consumer's state {state} is not in {}",
+                    scope.states.join(", ")
+                ));
+            }
+            None => grounds
+                .push("the consumer's state is unknown, so every state's rules apply".to_string()),
         }
     }
     if !scope.cities.is_empty() {
         match address.and_then(|a| a.city.as_deref()) {
-            Some(city) if scope.cities.iter().any(|c| c.eq_ignore_ascii_case(city.trim())) => {
+            Some(city)
+                if scope
+                    .cities
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(city.trim())) =>
+            {
                 grounds.push(format!("the consumer's city is {city}"));
             }
-            Some(city) => return Applicability::DoesNotApply(format!("the consumer's city {city} is not covered")),
-            None => grounds.push("the consumer's city is unknown, so every city's rules in the state apply".to_string()),
+            Some(city) => {
+                return Applicability::DoesNotApply(format!(
+                    "the consumer's city {city} is not covered"
+                ));
+            }
+            None => grounds.push(
+                "the consumer's city is unknown, so every city's rules in the state apply"
+                    .to_string(),
+            ),
         }
     }
     if !scope.debt_types.is_empty() {
         match account.debt_type.as_deref() {
-            Some(debt) if scope.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt)) => grounds.push(format!("the debt type is {debt}")),
-            Some(debt) => return Applicability::DoesNotApply(format!("the debt type {debt} is not covered")),
+            Some(debt)
+                if scope
+                    .debt_types
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(debt)) =>
+            {
+                grounds.push(format!("the debt type is {debt}"))
+            }
+            Some(debt) => {
+                return Applicability::DoesNotApply(format!("the debt type {debt} is not covered"));
+            }
             None => grounds.push("the debt type is unknown".to_string()),
         }
     }
     if !scope.creditors.is_empty() {
         match account.creditor.as_deref() {
-            Some(creditor) if scope.creditors.iter().any(|c| c.eq_ignore_ascii_case(creditor)) => grounds.push(format!("the creditor is {creditor}")),
-            Some(creditor) => return Applicability::DoesNotApply(format!("the creditor {creditor} is not covered")),
+            Some(creditor)
+                if scope
+                    .creditors
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(creditor)) =>
+            {
+                grounds.push(format!("the creditor is {creditor}"))
+            }
+            Some(creditor) => {
+                return Applicability::DoesNotApply(format!(
+                    "the creditor {creditor} is not covered"
+                ));
+            }
             None => grounds.push("the creditor is unknown".to_string()),
         }
     }
@@ -207,7 +265,10 @@ pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
 
 /// Reads the pack files of a directory, sorted by name.
 fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
-    let io_error = |path: &Path, source| PolicyError::Io { path: path.to_path_buf(), source };
+    let io_error = |path: &Path, source| PolicyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
         let path = entry.map_err(|e| io_error(dir, e))?.path();
@@ -221,7 +282,10 @@ fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-            Ok(SourceFile::new(path.display().to_string(), Arc::<str>::from(text)))
+            Ok(SourceFile::new(
+                path.display().to_string(),
+                Arc::<str>::from(text),
+            ))
         })
         .collect()
 }

@@ -58,7 +58,10 @@ pub struct Set<T: Member> {
 impl<T: Member> Set<T> {
     /// The empty set.
     pub fn empty() -> Self {
-        Set { bits: 0, member: PhantomData }
+        Set {
+            bits: 0,
+            member: PhantomData,
+        }
     }
 
     /// Every member.
@@ -88,7 +91,10 @@ impl<T: Member> Set<T> {
 
     /// The members not in `other`.
     pub fn without(self, other: Self) -> Self {
-        Set { bits: self.bits & !other.bits, member: PhantomData }
+        Set {
+            bits: self.bits & !other.bits,
+            member: PhantomData,
+        }
     }
 
     /// Whether the two sets share a member.
@@ -98,7 +104,10 @@ impl<T: Member> Set<T> {
 
     /// The members, in their stable order.
     pub fn iter(self) -> impl Iterator<Item = T> {
-        T::all().iter().copied().filter(move |item| self.contains(*item))
+        T::all()
+            .iter()
+            .copied()
+            .filter(move |item| self.contains(*item))
     }
 }
 
@@ -178,7 +187,10 @@ pub struct Scope {
 impl Scope {
     /// Whether this is a baseline pack (no geographic or client restriction).
     pub fn is_baseline(&self) -> bool {
-        self.states.is_empty() && self.cities.is_empty() && self.creditors.is_empty() && self.debt_types.is_empty()
+        self.states.is_empty()
+            && self.cities.is_empty()
+            && self.creditors.is_empty()
+            && self.debt_types.is_empty()
     }
 }
 

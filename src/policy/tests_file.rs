@@ -112,7 +112,11 @@ pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".tests.toml")) {
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".tests.toml"))
+        {
             files.push(path);
         }
     }
@@ -134,8 +138,14 @@ pub fn run_files(policy: &Policy, files: &[PathBuf]) -> TestReport {
     let mut report = TestReport::default();
     for path in files {
         match std::fs::read_to_string(path) {
-            Ok(text) => run_text(policy, &SourceFile::new(path.display().to_string(), text), &mut report),
-            Err(error) => report.file_errors.push(format!("{}: failed to read: {error}", path.display())),
+            Ok(text) => run_text(
+                policy,
+                &SourceFile::new(path.display().to_string(), text),
+                &mut report,
+            ),
+            Err(error) => report
+                .file_errors
+                .push(format!("{}: failed to read: {error}", path.display())),
         }
     }
     report
@@ -147,8 +157,12 @@ pub fn run_text(policy: &Policy, source: &SourceFile, report: &mut TestReport) {
         Ok(file) => file,
         Err(error) => {
             let place = error.span().map(|s| source.line_column(s.start));
-            let location = place.map_or(source.name.to_string(), |(l, c)| format!("{}:{l}:{c}", source.name));
-            report.file_errors.push(format!("{location}: {}", error.message().trim()));
+            let location = place.map_or(source.name.to_string(), |(l, c)| {
+                format!("{}:{l}:{c}", source.name)
+            });
+            report
+                .file_errors
+                .push(format!("{location}: {}", error.message().trim()));
             return;
         }
     };
@@ -160,11 +174,18 @@ pub fn run_text(policy: &Policy, source: &SourceFile, report: &mut TestReport) {
             Ok(request) => compare(&case.expect, &decide(policy, &request)),
             Err(message) => vec![format!("the case is not a valid request: {message}")],
         };
-        report.cases.push(CaseResult { location, name, failures });
+        report.cases.push(CaseResult {
+            location,
+            name,
+            failures,
+        });
     }
 }
 
-fn request_of(case: &CaseSource, accounts: &BTreeMap<String, toml::Value>) -> Result<DecideRequest, String> {
+fn request_of(
+    case: &CaseSource,
+    accounts: &BTreeMap<String, toml::Value>,
+) -> Result<DecideRequest, String> {
     let mut account = match &case.account {
         toml::Value::String(name) => accounts
             .get(name)
@@ -185,11 +206,15 @@ fn request_of(case: &CaseSource, accounts: &BTreeMap<String, toml::Value>) -> Re
         request.insert("contact_point".into(), point.clone().into());
     }
     request.insert("account".into(), canonical_json(&account));
-    request.insert("history".into(), serde_json::Value::Array(case.history.iter().map(canonical_json).collect()));
+    request.insert(
+        "history".into(),
+        serde_json::Value::Array(case.history.iter().map(canonical_json).collect()),
+    );
     if let Some(days) = case.horizon_days {
         request.insert("horizon_days".into(), days.into());
     }
-    DecideRequest::from_json(&serde_json::Value::Object(request).to_string()).map_err(|e| e.to_string())
+    DecideRequest::from_json(&serde_json::Value::Object(request).to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Deep-merges `overlay` into `base`: tables merge key by key, other values replace.
@@ -212,10 +237,16 @@ fn merge(base: &mut toml::Value, overlay: &toml::Value) {
 fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
     let mut failures = Vec::new();
     if expect.allowed != decision.allowed {
-        failures.push(format!("allowed: expected {}, got {}", expect.allowed, decision.allowed));
+        failures.push(format!(
+            "allowed: expected {}, got {}",
+            expect.allowed, decision.allowed
+        ));
     }
     if let Some(outcome) = &expect.outcome {
-        let actual = serde_json::to_value(decision.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let actual = serde_json::to_value(decision.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         if *outcome != actual {
             failures.push(format!("outcome: expected {outcome}, got {actual}"));
         }
@@ -223,17 +254,28 @@ fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
     if let Some(expected) = &expect.next_allowed_at {
         let expected = match expected {
             toml::Value::String(text) if text == "none" => None,
-            other => match canonical_json(other).as_str().map(|t| t.parse::<chrono::DateTime<chrono::Utc>>()) {
+            other => match canonical_json(other)
+                .as_str()
+                .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>())
+            {
                 Some(Ok(instant)) => Some(instant),
                 _ => {
-                    failures.push(format!("next_allowed_at: `{other}` is neither an instant nor \"none\""));
+                    failures.push(format!(
+                        "next_allowed_at: `{other}` is neither an instant nor \"none\""
+                    ));
                     return failures;
                 }
             },
         };
         if expected != decision.next_allowed_at {
-            let show = |i: Option<chrono::DateTime<chrono::Utc>>| i.map_or("none".to_string(), |i| i.to_rfc3339());
-            failures.push(format!("next_allowed_at: expected {}, got {}", show(expected), show(decision.next_allowed_at)));
+            let show = |i: Option<chrono::DateTime<chrono::Utc>>| {
+                i.map_or("none".to_string(), |i| i.to_rfc3339())
+            };
+            failures.push(format!(
+                "next_allowed_at: expected {}, got {}",
+                show(expected),
+                show(decision.next_allowed_at)
+            ));
         }
     }
     let ids = |items: &mut dyn Iterator<Item = &str>| {
@@ -246,12 +288,28 @@ fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
             let mut expected = expected.clone();
             expected.sort();
             if expected != actual {
-                failures.push(format!("{what}: expected [{}], got [{}]", expected.join(", "), actual.join(", ")));
+                failures.push(format!(
+                    "{what}: expected [{}], got [{}]",
+                    expected.join(", "),
+                    actual.join(", ")
+                ));
             }
         }
     };
-    check_set("rules", &expect.rules, ids(&mut decision.reasons.iter().map(|r| r.rule.as_str())));
-    check_set("warnings", &expect.warnings, ids(&mut decision.warnings.iter().map(|r| r.rule.as_str())));
-    check_set("obligations", &expect.obligations, ids(&mut decision.obligations.iter().map(|o| o.code.as_str())));
+    check_set(
+        "rules",
+        &expect.rules,
+        ids(&mut decision.reasons.iter().map(|r| r.rule.as_str())),
+    );
+    check_set(
+        "warnings",
+        &expect.warnings,
+        ids(&mut decision.warnings.iter().map(|r| r.rule.as_str())),
+    );
+    check_set(
+        "obligations",
+        &expect.obligations,
+        ids(&mut decision.obligations.iter().map(|o| o.code.as_str())),
+    );
     failures
 }

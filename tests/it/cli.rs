@@ -7,14 +7,27 @@ use crate::helpers::{EXAMPLE_REQUEST, MINIMAL_PACK, dunner};
 #[test]
 fn decide_answers_the_example_with_a_deferral_and_its_reason() {
     let output = dunner(&["decide", "--rules", "rules", "-"], Some(EXAMPLE_REQUEST));
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(decision["allowed"], false);
     assert_eq!(decision["outcome"], "defer");
     // Tuesday is inconvenient; Wednesday 08:00 EDT is 12:00Z.
     assert_eq!(decision["next_allowed_at"], "2026-04-08T12:00:00Z");
-    assert_eq!(decision["reasons"][0]["rule"], "reg-f.consumer-inconvenient-times");
-    assert!(decision["policy_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        decision["reasons"][0]["rule"],
+        "reg-f.consumer-inconvenient-times"
+    );
+    assert!(
+        decision["policy_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 }
 
 #[test]
@@ -39,17 +52,29 @@ fn decide_suggests_the_time_zone_that_was_meant() {
     let output = dunner(&["decide", "-"], Some(&request));
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("account.consumer.time_zones[0]"), "{stderr}");
-    assert!(stderr.contains("did you mean `America/New_York`"), "{stderr}");
+    assert!(
+        stderr.contains("account.consumer.time_zones[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `America/New_York`"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn decide_names_a_wrong_type_and_an_unknown_channel() {
-    let request = EXAMPLE_REQUEST.replace("\"channel\": \"call\",\n  \"purpose\"", "\"channel\": \"fax\",\n  \"purpose\"");
+    let request = EXAMPLE_REQUEST.replace(
+        "\"channel\": \"call\",\n  \"purpose\"",
+        "\"channel\": \"fax\",\n  \"purpose\"",
+    );
     let output = dunner(&["decide", "-"], Some(&request));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("`channel`") && stderr.contains("fax"), "{stderr}");
+    assert!(
+        stderr.contains("`channel`") && stderr.contains("fax"),
+        "{stderr}"
+    );
 
     let output = dunner(&["decide", "-"], Some("{\"at\": 5}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -71,7 +96,11 @@ fn decide_overview_gives_a_verdict_per_channel_and_contact_point() {
     let verdicts: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     let email = verdicts.iter().find(|v| v["channel"] == "email").unwrap();
     assert_eq!(email["decision"]["outcome"], "stop", "email was opted out");
-    assert_eq!(verdicts.len(), 5, "call, sms, email for one phone and one email, plus letter and visit");
+    assert_eq!(
+        verdicts.len(),
+        5,
+        "call, sms, email for one phone and one email, plus letter and visit"
+    );
 }
 
 #[test]
@@ -87,22 +116,53 @@ fn rules_check_reports_every_error_of_every_file_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let typo = MINIMAL_PACK.replace("channels = [\"call\"]", "chanels = [\"call\"]");
     std::fs::write(dir.path().join("a.toml"), typo).unwrap();
-    let bad_channel = MINIMAL_PACK.replace("id = \"test\"", "id = \"other\"").replace("test.hours", "other.hours").replace("[\"call\"]", "[\"cal\"]");
+    let bad_channel = MINIMAL_PACK
+        .replace("id = \"test\"", "id = \"other\"")
+        .replace("test.hours", "other.hours")
+        .replace("[\"call\"]", "[\"cal\"]");
     std::fs::write(dir.path().join("b.toml"), bad_channel).unwrap();
-    let output = dunner(&["rules", "check", dir.path().to_str().unwrap(), "--format", "plain"], None);
+    let output = dunner(
+        &[
+            "rules",
+            "check",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "plain",
+        ],
+        None,
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("a.toml:12:1: error[rules::unknown-key]: unknown field `chanels`"), "{stderr}");
+    assert!(
+        stderr.contains("a.toml:12:1: error[rules::unknown-key]: unknown field `chanels`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `channels`?"), "{stderr}");
-    assert!(stderr.contains("b.toml:12:13: error[rules::unknown-value]: unknown channel `cal`"), "{stderr}");
+    assert!(
+        stderr.contains("b.toml:12:13: error[rules::unknown-value]: unknown channel `cal`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `call`?"), "{stderr}");
 }
 
 #[test]
 fn rules_check_json_format_is_machine_readable() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.toml"), MINIMAL_PACK.replace("\"21:00\"", "\"07:00\"")).unwrap();
-    let output = dunner(&["rules", "check", dir.path().to_str().unwrap(), "--format", "json"], None);
+    std::fs::write(
+        dir.path().join("a.toml"),
+        MINIMAL_PACK.replace("\"21:00\"", "\"07:00\""),
+    )
+    .unwrap();
+    let output = dunner(
+        &[
+            "rules",
+            "check",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(3));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["valid"], false);
@@ -139,8 +199,14 @@ allowed = true
     let output = dunner(&["rules", "test", dir.path().to_str().unwrap()], None);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL") && stdout.contains("test.tests.toml:7"), "{stdout}");
-    assert!(stdout.contains("allowed: expected true, got false"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("test.tests.toml:7"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("allowed: expected true, got false"),
+        "{stdout}"
+    );
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
 }
 
@@ -150,19 +216,46 @@ fn rules_explain_says_which_packs_apply_and_why() {
     let account = r#"{"id": "MA-1", "consumer": {"address": {"state": "MA", "city": "Boston"}}, "flags": {"cease_and_desist": true}}"#;
     let path = dir.path().join("account.json");
     std::fs::write(&path, account).unwrap();
-    let output = dunner(&["rules", "explain", "--rules", "rules", "--account", path.to_str().unwrap()], None);
+    let output = dunner(
+        &[
+            "rules",
+            "explain",
+            "--rules",
+            "rules",
+            "--account",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("✓ us-ma") && stdout.contains("the consumer's state is MA"), "{stdout}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("✓ us-ma") && stdout.contains("the consumer's state is MA"),
+        "{stdout}"
+    );
     assert!(stdout.contains("✗ us-wa"), "{stdout}");
-    assert!(stdout.contains("reg-f.cease-communication") && stdout.contains("holds now"), "{stdout}");
+    assert!(
+        stdout.contains("reg-f.cease-communication") && stdout.contains("holds now"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn a_broken_rules_directory_refuses_to_decide() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.toml"), "[pack\nid = ").unwrap();
-    let output = dunner(&["decide", "--rules", dir.path().to_str().unwrap(), "-"], Some(EXAMPLE_REQUEST));
+    let output = dunner(
+        &["decide", "--rules", dir.path().to_str().unwrap(), "-"],
+        Some(EXAMPLE_REQUEST),
+    );
     assert_eq!(output.status.code(), Some(3));
-    assert!(output.stdout.is_empty(), "no decision without a valid policy");
+    assert!(
+        output.stdout.is_empty(),
+        "no decision without a valid policy"
+    );
 }

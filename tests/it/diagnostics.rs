@@ -7,7 +7,9 @@ use crate::helpers::{MINIMAL_PACK, compile};
 
 fn errors(files: &[(&str, &str)]) -> Vec<Diagnostic> {
     match compile(files) {
-        Err(PolicyError::Invalid(diagnostics)) => diagnostics.into_iter().filter(|d| d.is_error()).collect(),
+        Err(PolicyError::Invalid(diagnostics)) => {
+            diagnostics.into_iter().filter(|d| d.is_error()).collect()
+        }
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("the packs were accepted"),
     }
@@ -35,25 +37,56 @@ fn the_minimal_pack_is_valid() {
 
 #[test]
 fn two_bad_rules_in_one_file_are_both_reported() {
-    let text = format!("{MINIMAL_PACK}{}{}", CAP.replace("max = 7", "max = 0"), CAP.replace("test.cap", "test.cap2").replace("calendar_days = 7", "calendar_days = 7\nrolling = \"30d\""));
+    let text = format!(
+        "{MINIMAL_PACK}{}{}",
+        CAP.replace("max = 7", "max = 0"),
+        CAP.replace("test.cap", "test.cap2")
+            .replace("calendar_days = 7", "calendar_days = 7\nrolling = \"30d\"")
+    );
     let found = errors(&[("two.toml", &text)]);
-    assert_eq!(codes(&found), vec!["rules::cap-of-zero", "rules::conflicting-keys"], "{found:#?}");
+    assert_eq!(
+        codes(&found),
+        vec!["rules::cap-of-zero", "rules::conflicting-keys"],
+        "{found:#?}"
+    );
     assert_eq!(found[0].line, Some(20));
 }
 
 #[test]
 fn a_wrong_type_is_reported_at_the_value() {
-    let found = errors(&[("t.toml", &format!("{MINIMAL_PACK}{}", CAP.replace("max = 7", "max = \"seven\"")))]);
+    let found = errors(&[(
+        "t.toml",
+        &format!(
+            "{MINIMAL_PACK}{}",
+            CAP.replace("max = 7", "max = \"seven\"")
+        ),
+    )]);
     assert_eq!(codes(&found), vec!["rules::wrong-type"]);
     assert_eq!((found[0].line, found[0].column), (Some(20), Some(7)));
-    assert!(found[0].message.contains("invalid type"), "{}", found[0].message);
+    assert!(
+        found[0].message.contains("invalid type"),
+        "{}",
+        found[0].message
+    );
 }
 
 #[test]
 fn an_inverted_window_is_an_error_with_help() {
-    let found = errors(&[("w.toml", &MINIMAL_PACK.replace("from = \"08:00\", to = \"21:00\"", "from = \"21:00\", to = \"08:00\""))]);
+    let found = errors(&[(
+        "w.toml",
+        &MINIMAL_PACK.replace(
+            "from = \"08:00\", to = \"21:00\"",
+            "from = \"21:00\", to = \"08:00\"",
+        ),
+    )]);
     assert_eq!(codes(&found), vec!["rules::empty-window"]);
-    assert!(found[0].help.as_deref().unwrap().contains("crosses midnight"));
+    assert!(
+        found[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("crosses midnight")
+    );
 }
 
 #[test]
@@ -68,37 +101,86 @@ fn duplicate_rule_ids_across_files_point_at_the_first() {
     let found = errors(&[("a.toml", MINIMAL_PACK), ("b.toml", &other)]);
     assert_eq!(codes(&found), vec!["rules::duplicate-id"]);
     assert_eq!(found[0].file, "b.toml");
-    assert!(found[0].help.as_deref().unwrap().contains("a.toml:9:6"), "{:?}", found[0].help);
+    assert!(
+        found[0].help.as_deref().unwrap().contains("a.toml:9:6"),
+        "{:?}",
+        found[0].help
+    );
 }
 
 #[test]
 fn rules_that_can_never_apply_are_errors() {
     let no_channels = MINIMAL_PACK.replace("channels = [\"call\"]", "channels = []");
-    assert_eq!(codes(&errors(&[("a.toml", &no_channels)])), vec!["rules::never-applies"]);
+    assert_eq!(
+        codes(&errors(&[("a.toml", &no_channels)])),
+        vec!["rules::never-applies"]
+    );
     let every_purpose = MINIMAL_PACK.replace(
         "channels = [\"call\"]",
         "channels = [\"call\"]\npurposes = [\"collection\"]\nexcept_purposes = [\"collection\"]",
     );
-    assert_eq!(codes(&errors(&[("a.toml", &every_purpose)])), vec!["rules::never-applies"]);
-    let wrong_kind = MINIMAL_PACK.replace("channels = [\"call\"]", "channels = [\"call\"]\nwhen = { contact_point_kinds = [\"work_email\"] }");
-    assert_eq!(codes(&errors(&[("a.toml", &wrong_kind)])), vec!["rules::never-applies"]);
+    assert_eq!(
+        codes(&errors(&[("a.toml", &every_purpose)])),
+        vec!["rules::never-applies"]
+    );
+    let wrong_kind = MINIMAL_PACK.replace(
+        "channels = [\"call\"]",
+        "channels = [\"call\"]\nwhen = { contact_point_kinds = [\"work_email\"] }",
+    );
+    assert_eq!(
+        codes(&errors(&[("a.toml", &wrong_kind)])),
+        vec!["rules::never-applies"]
+    );
     let out_of_pack = MINIMAL_PACK
-        .replace("citation = \"none\"\n\n", "citation = \"none\"\neffective_until = 2025-01-01\n\n")
+        .replace(
+            "citation = \"none\"\n\n",
+            "citation = \"none\"\neffective_until = 2025-01-01\n\n",
+        )
         .replace("allow = [", "effective_from = 2026-01-01\nallow = [");
-    assert_eq!(codes(&errors(&[("a.toml", &out_of_pack)])), vec!["rules::never-applies"]);
+    assert_eq!(
+        codes(&errors(&[("a.toml", &out_of_pack)])),
+        vec!["rules::never-applies"]
+    );
 }
 
 #[test]
 fn unknown_names_get_a_suggestion() {
-    let text = format!("{MINIMAL_PACK}\n[[hold]]\nid = \"test.hold\"\ncitation = \"x\"\nmessage = \"x\"\nchannels = [\"call\"]\nflag = \"cease_and_desit\"\n");
+    let text = format!(
+        "{MINIMAL_PACK}\n[[hold]]\nid = \"test.hold\"\ncitation = \"x\"\nmessage = \"x\"\nchannels = [\"call\"]\nflag = \"cease_and_desit\"\n"
+    );
     let found = errors(&[("h.toml", &text)]);
     assert_eq!(codes(&found), vec!["rules::unknown-value"]);
-    assert!(found[0].help.as_deref().unwrap().contains("did you mean `cease_and_desist`?"));
-    let outcome = format!("{MINIMAL_PACK}{}", CAP.replace("calendar_days = 7", "calendar_days = 7\ncount = { outcomes = [\"voicemial\"] }"));
+    assert!(
+        found[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `cease_and_desist`?")
+    );
+    let outcome = format!(
+        "{MINIMAL_PACK}{}",
+        CAP.replace(
+            "calendar_days = 7",
+            "calendar_days = 7\ncount = { outcomes = [\"voicemial\"] }"
+        )
+    );
     let found = errors(&[("o.toml", &outcome)]);
-    assert!(found[0].help.as_deref().unwrap().contains("did you mean `voicemail`?"), "{found:#?}");
-    let state = MINIMAL_PACK.replace("citation = \"none\"\n\n", "citation = \"none\"\nscope = { states = [\"MX\"] }\n\n");
-    assert_eq!(codes(&errors(&[("s.toml", &state)])), vec!["rules::unknown-value"]);
+    assert!(
+        found[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `voicemail`?"),
+        "{found:#?}"
+    );
+    let state = MINIMAL_PACK.replace(
+        "citation = \"none\"\n\n",
+        "citation = \"none\"\nscope = { states = [\"MX\"] }\n\n",
+    );
+    assert_eq!(
+        codes(&errors(&[("s.toml", &state)])),
+        vec!["rules::unknown-value"]
+    );
 }
 
 #[test]
@@ -106,15 +188,34 @@ fn keys_of_another_rule_kind_are_rejected() {
     let text = MINIMAL_PACK.replace("allow = [", "max = 3\nallow = [");
     let found = errors(&[("k.toml", &text)]);
     assert_eq!(codes(&found), vec!["rules::unknown-key"]);
-    assert!(found[0].message.contains("`max` does not belong in a `window` rule"));
+    assert!(
+        found[0]
+            .message
+            .contains("`max` does not belong in a `window` rule")
+    );
 }
 
 #[test]
 fn an_unknown_top_level_table_and_a_missing_pack_are_reported() {
-    let found = errors(&[("x.toml", &MINIMAL_PACK.replace("[[window]]", "[[windows]]").replace("[pack]", "[pak]"))]);
+    let found = errors(&[(
+        "x.toml",
+        &MINIMAL_PACK
+            .replace("[[window]]", "[[windows]]")
+            .replace("[pack]", "[pak]"),
+    )]);
     let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
-    assert!(found.iter().any(|d| d.help.as_deref() == Some("did you mean `window`?")), "{messages:?}");
-    assert!(found.iter().any(|d| d.help.as_deref() == Some("did you mean `pack`?")), "{messages:?}");
+    assert!(
+        found
+            .iter()
+            .any(|d| d.help.as_deref() == Some("did you mean `window`?")),
+        "{messages:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.help.as_deref() == Some("did you mean `pack`?")),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -128,19 +229,29 @@ fn a_syntax_error_names_line_and_column() {
 fn an_overlay_looser_than_the_floor_is_a_warning_not_an_error() {
     let overlay = MINIMAL_PACK
         .replace("id = \"test\"", "id = \"state\"")
-        .replace("citation = \"none\"\n\n", "citation = \"none\"\nscope = { states = [\"WA\"] }\n\n")
+        .replace(
+            "citation = \"none\"\n\n",
+            "citation = \"none\"\nscope = { states = [\"WA\"] }\n\n",
+        )
         .replace("test.hours", "state.hours")
         .replace("\"08:00\"", "\"07:30\"");
     let policy = compile(&[("floor.toml", MINIMAL_PACK), ("state.toml", &overlay)]).unwrap();
     let warning = &policy.warnings()[0];
     assert_eq!(warning.code, "rules::looser-than-floor");
-    assert!(warning.message.contains("07:30–08:00"), "{}", warning.message);
+    assert!(
+        warning.message.contains("07:30–08:00"),
+        "{}",
+        warning.message
+    );
 }
 
 #[test]
 fn an_empty_directory_is_an_error_not_an_empty_policy() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(dunner::Policy::load(dir.path()), Err(PolicyError::Invalid(_))));
+    assert!(matches!(
+        dunner::Policy::load(dir.path()),
+        Err(PolicyError::Invalid(_))
+    ));
 }
 
 proptest! {

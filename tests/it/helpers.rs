@@ -13,11 +13,17 @@ pub fn rules_dir() -> PathBuf {
 }
 
 /// The shipped policy, loaded once.
-pub static SHIPPED: LazyLock<Policy> = LazyLock::new(|| Policy::load(&rules_dir()).expect("the shipped packs load"));
+pub static SHIPPED: LazyLock<Policy> =
+    LazyLock::new(|| Policy::load(&rules_dir()).expect("the shipped packs load"));
 
 /// Compiles packs given as (file name, text).
 pub fn compile(files: &[(&str, &str)]) -> Result<Policy, dunner::policy::PolicyError> {
-    Policy::from_sources(files.iter().map(|(name, text)| SourceFile::new(*name, *text)).collect())
+    Policy::from_sources(
+        files
+            .iter()
+            .map(|(name, text)| SourceFile::new(*name, *text))
+            .collect(),
+    )
 }
 
 /// Runs the real `dunner` binary.
@@ -25,10 +31,18 @@ pub fn dunner(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut command = Command::new(env!("CARGO_BIN_EXE_dunner"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = command.spawn().expect("dunner starts");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     } else {
         drop(child.stdin.take());
     }

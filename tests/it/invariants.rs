@@ -8,8 +8,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use dunner::domain::{
-    Account, Address, Channel, Consumer, EmailAddress, EmailKind, Event, EventType, Flags, InitiatedBy, Outcome,
-    Phone, PhoneKind, Purpose,
+    Account, Address, Channel, Consumer, EmailAddress, EmailKind, Event, EventType, Flags,
+    InitiatedBy, Outcome, Phone, PhoneKind, Purpose,
 };
 use dunner::engine::{DecideRequest, Verdict, decide, zones::candidate_zones};
 use proptest::prelude::*;
@@ -23,24 +23,49 @@ const ZONES: [Tz; 5] = [
     chrono_tz::America::Phoenix,
     chrono_tz::America::Los_Angeles,
 ];
-const PHONES: [(&str, PhoneKind); 3] = [("+12125550100", PhoneKind::Mobile), ("+16175550111", PhoneKind::Landline), ("+13105550122", PhoneKind::Work)];
+const PHONES: [(&str, PhoneKind); 3] = [
+    ("+12125550100", PhoneKind::Mobile),
+    ("+16175550111", PhoneKind::Landline),
+    ("+13105550122", PhoneKind::Work),
+];
 const STATES: [&str; 7] = ["NY", "MA", "WA", "CA", "TX", "FL", "AZ"];
 /// Days around both 2026 DST switches, a day of the NYC effective date, and ordinary days.
-const BASE_DAYS: [(i32, u32, u32); 6] = [(2026, 3, 8), (2026, 11, 1), (2026, 9, 1), (2026, 4, 7), (2026, 7, 15), (2026, 12, 30)];
+const BASE_DAYS: [(i32, u32, u32); 6] = [
+    (2026, 3, 8),
+    (2026, 11, 1),
+    (2026, 9, 1),
+    (2026, 4, 7),
+    (2026, 7, 15),
+    (2026, 12, 30),
+];
 
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
-    (0..BASE_DAYS.len(), -2 * 24 * 60i64..2 * 24 * 60, prop::bool::weighted(0.2), 0..60i64).prop_map(|(day, minutes, odd_second, second)| {
-        let (y, m, d) = BASE_DAYS[day];
-        let base = NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc();
-        base + Duration::minutes(minutes) + Duration::seconds(if odd_second { second } else { 0 })
-    })
+    (
+        0..BASE_DAYS.len(),
+        -2 * 24 * 60i64..2 * 24 * 60,
+        prop::bool::weighted(0.2),
+        0..60i64,
+    )
+        .prop_map(|(day, minutes, odd_second, second)| {
+            let (y, m, d) = BASE_DAYS[day];
+            let base = NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc();
+            base + Duration::minutes(minutes)
+                + Duration::seconds(if odd_second { second } else { 0 })
+        })
 }
 
 fn account() -> impl Strategy<Value = Account> {
     let zones = prop::collection::vec(0..ZONES.len(), 0..3);
     let state = prop::option::of(0..STATES.len());
     let flags = prop::collection::vec(prop::bool::weighted(0.08), 7);
-    let opted_out = prop::option::weighted(0.15, prop::sample::select(vec!["email", "sms", "+16175550111"]));
+    let opted_out = prop::option::weighted(
+        0.15,
+        prop::sample::select(vec!["email", "sms", "+16175550111"]),
+    );
     let places = prop::option::weighted(0.1, prop::sample::select(vec!["home", "work"]));
     let times = prop::option::weighted(0.2, (0..7usize, 0..20u16, 1..6u16));
     (zones, state, flags, opted_out, places, times).prop_map(|(zones, state, flags, opted_out, place, times)| {
@@ -86,7 +111,14 @@ fn account() -> impl Strategy<Value = Account> {
 fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<Event>> {
     let outcome = prop::option::weighted(0.9, prop::sample::select(Outcome::ALL.to_vec()));
     let event_type = if with_consent {
-        prop::sample::select(vec![EventType::Contact, EventType::Contact, EventType::Contact, EventType::Consent, EventType::ConsentRevoked]).boxed()
+        prop::sample::select(vec![
+            EventType::Contact,
+            EventType::Contact,
+            EventType::Contact,
+            EventType::Consent,
+            EventType::ConsentRevoked,
+        ])
+        .boxed()
     } else {
         Just(EventType::Contact).boxed()
     };
@@ -98,25 +130,39 @@ fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<E
         prop::bool::weighted(0.2),
         prop::option::of(0..PHONES.len()),
     )
-        .prop_map(move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
-            at: at - Duration::minutes(minutes_before),
-            event_type,
-            channel,
-            outcome,
-            initiated_by: if by_consumer { InitiatedBy::Consumer } else { InitiatedBy::Collector },
-            contact_point: phone.map(|i| PHONES[i].0.to_string()),
-            account_id: None,
-        });
+        .prop_map(
+            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
+                at: at - Duration::minutes(minutes_before),
+                event_type,
+                channel,
+                outcome,
+                initiated_by: if by_consumer {
+                    InitiatedBy::Consumer
+                } else {
+                    InitiatedBy::Collector
+                },
+                contact_point: phone.map(|i| PHONES[i].0.to_string()),
+                account_id: None,
+            },
+        );
     prop::collection::vec(event, 0..24)
 }
 
 fn request(with_consent: bool) -> impl Strategy<Value = DecideRequest> {
-    (instant(), account(), prop::sample::select(Channel::ALL.to_vec()), prop::sample::select(Purpose::ALL.to_vec()), prop::option::of(0..PHONES.len() + 2))
+    (
+        instant(),
+        account(),
+        prop::sample::select(Channel::ALL.to_vec()),
+        prop::sample::select(Purpose::ALL.to_vec()),
+        prop::option::of(0..PHONES.len() + 2),
+    )
         .prop_flat_map(move |(at, account, channel, purpose, point)| {
             let contact_point = point.map(|i| match (channel, i) {
                 (Channel::Email, i) if i % 2 == 0 => "pat@example.com".to_string(),
                 (Channel::Email, _) => "pat@employer.example".to_string(),
-                (_, i) => PHONES.get(i).map_or("+19995550000".to_string(), |p| p.0.to_string()),
+                (_, i) => PHONES
+                    .get(i)
+                    .map_or("+19995550000".to_string(), |p| p.0.to_string()),
             });
             history(at, with_consent).prop_map(move |history| DecideRequest {
                 at,
@@ -131,25 +177,56 @@ fn request(with_consent: bool) -> impl Strategy<Value = DecideRequest> {
 }
 
 fn allowed_at(request: &DecideRequest, at: DateTime<Utc>) -> bool {
-    decide(&SHIPPED, &DecideRequest { at, ..request.clone() }).allowed
+    decide(
+        &SHIPPED,
+        &DecideRequest {
+            at,
+            ..request.clone()
+        },
+    )
+    .allowed
 }
 
 /// Naive Reg F 7-in-7 over local dates in one zone, without consent events.
 fn naive_call_count_exceeded(request: &DecideRequest, zone: Tz) -> bool {
-    let wrong: Vec<&str> = request.history.iter().filter(|e| e.outcome == Some(Outcome::WrongParty)).filter_map(|e| e.contact_point.as_deref()).collect();
+    let wrong: Vec<&str> = request
+        .history
+        .iter()
+        .filter(|e| e.outcome == Some(Outcome::WrongParty))
+        .filter_map(|e| e.contact_point.as_deref())
+        .collect();
     let counted: Vec<NaiveDate> = request
         .history
         .iter()
         .filter(|e| e.channel == Channel::Call && e.initiated_by == InitiatedBy::Collector)
-        .filter(|e| matches!(e.outcome, None | Some(Outcome::NoAnswer | Outcome::Voicemail | Outcome::Dropped | Outcome::Conversation)))
-        .filter(|e| !e.contact_point.as_deref().is_some_and(|p| wrong.contains(&p)))
+        .filter(|e| {
+            matches!(
+                e.outcome,
+                None | Some(
+                    Outcome::NoAnswer
+                        | Outcome::Voicemail
+                        | Outcome::Dropped
+                        | Outcome::Conversation
+                )
+            )
+        })
+        .filter(|e| {
+            !e.contact_point
+                .as_deref()
+                .is_some_and(|p| wrong.contains(&p))
+        })
         .map(|e| e.at.with_timezone(&zone).date_naive())
         .collect();
     let today = request.at.with_timezone(&zone).date_naive();
     (0..7).any(|back| {
         let start = today - Duration::days(back);
         let end = start + Duration::days(6);
-        counted.iter().filter(|d| **d >= start && **d <= end).count() + 1 > 7
+        counted
+            .iter()
+            .filter(|d| **d >= start && **d <= end)
+            .count()
+            + 1
+            > 7
     })
 }
 
@@ -158,7 +235,11 @@ fn naive_conversation_cooldown(request: &DecideRequest, zone: Tz) -> bool {
     request
         .history
         .iter()
-        .filter(|e| e.channel == Channel::Call && e.outcome == Some(Outcome::Conversation) && e.at <= request.at)
+        .filter(|e| {
+            e.channel == Channel::Call
+                && e.outcome == Some(Outcome::Conversation)
+                && e.at <= request.at
+        })
         .any(|e| (today - e.at.with_timezone(&zone).date_naive()).num_days() < 7)
 }
 
@@ -218,7 +299,7 @@ proptest! {
                 let mut probe = request.at;
                 while probe < next {
                     prop_assert!(!allowed_at(&request, probe), "{} is allowed, before next_allowed_at {}", probe, next);
-                    probe = probe + Duration::minutes(1);
+                    probe += Duration::minutes(1);
                 }
             }
             None => {
@@ -228,7 +309,7 @@ proptest! {
                     let mut probe = request.at;
                     while probe <= end {
                         prop_assert!(!allowed_at(&request, probe), "{} is allowed, but no next_allowed_at was given", probe);
-                        probe = probe + Duration::minutes(1);
+                        probe += Duration::minutes(1);
                     }
                 }
             }
