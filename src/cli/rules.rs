@@ -184,6 +184,9 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                     "\n✓ {} — {}{status}: applies ({why}). {}",
                     pack.id, pack.title, pack.citation
                 );
+                if let Some(description) = &pack.description {
+                    let _ = writeln!(out, "  {description}");
+                }
                 if let Some(from) = pack.effective.from {
                     let _ = writeln!(out, "  In force from {from}.");
                 }
@@ -198,6 +201,9 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                         describe(&rule.kind)
                     );
                     let _ = writeln!(out, "      “{}”", rule.message);
+                    if let Some(note) = &rule.note {
+                        let _ = writeln!(out, "      Note: {note}");
+                    }
                     if let RuleKind::Hold(Some(flag)) = rule.kind
                         && account.flags.get(flag) == Some(true)
                     {

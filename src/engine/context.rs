@@ -169,10 +169,10 @@ impl<'a> Context<'a> {
                 OptOut::Channel(channel) => *channel == self.channel,
                 OptOut::ContactPoint(point) => match self.contact_point {
                     Some(requested) => same_contact_point(point, requested),
-                    None => {
-                        kind_of(self.account, self.channel, point).is_some()
-                            || channel_of_point(point) == Some(self.channel_family())
-                    }
+                    // No contact point named: a number or address of this channel's
+                    // family may be the one used (fail closed); letters and visits go
+                    // to the postal address, which no phone or email opt-out names.
+                    None => channel_of_point(point) == Some(self.channel_family()),
                 },
             }),
             Flag::NoConsent => !self.consent_on_record(self.channel),
@@ -182,6 +182,7 @@ impl<'a> Context<'a> {
     fn channel_family(&self) -> Channel {
         match self.channel {
             Channel::Sms => Channel::Call,
+            Channel::Visit => Channel::Letter,
             other => other,
         }
     }

@@ -76,6 +76,23 @@ impl DecideRequest {
                 message: format!("must be between 1 and {MAX_HORIZON_DAYS}, not {days}"),
             });
         }
+        if let Some(state) = self
+            .account
+            .consumer
+            .address
+            .as_ref()
+            .and_then(|a| a.state.as_deref())
+        {
+            let code = state.trim().to_ascii_uppercase();
+            if !crate::policy::US_STATES.contains(&code.as_str()) {
+                let help = crate::suggest::did_you_mean(&code, crate::policy::US_STATES)
+                    .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
+                return Err(RequestError {
+                    field: "account.consumer.address.state".into(),
+                    message: format!("unknown state `{state}`: use a two-letter USPS code{help}"),
+                });
+            }
+        }
         if self.account.id.trim().is_empty() {
             return Err(RequestError {
                 field: "account.id".into(),

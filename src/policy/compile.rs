@@ -210,6 +210,8 @@ impl FileCompiler<'_> {
                 let help = unknown_field_help(&message);
                 let code = if message.starts_with("unknown field") {
                     "rules::unknown-key"
+                } else if message.starts_with("missing field") {
+                    "rules::missing-key"
                 } else {
                     "rules::wrong-type"
                 };
@@ -514,7 +516,7 @@ impl FileCompiler<'_> {
             self.error(
                 "rules::never-applies",
                 span,
-                "the rule can never apply: every purpose is excepted".to_string(),
+                "the rule can never apply: it governs no purpose (`purposes` is empty or every purpose is excepted)".to_string(),
             );
         }
         let when = match &rule.when {
@@ -663,7 +665,22 @@ impl FileCompiler<'_> {
                         .copied()
                         .map(|flag| RuleKind::Hold(Some(flag)))
                 }
-                (None, Some(_)) => Some(RuleKind::Hold(None)),
+                (None, Some(when)) => {
+                    let condition = when.get_ref();
+                    let states_something = condition.contact_point_kinds.is_some()
+                        || condition.debt_types.is_some()
+                        || condition.flags.is_some();
+                    if states_something {
+                        Some(RuleKind::Hold(None))
+                    } else {
+                        self.error(
+                            "rules::never-applies",
+                            Some(when.span()),
+                            "a `hold` without `flag` stands on its `when`, which is empty here: it would refuse every contact".to_string(),
+                        );
+                        None
+                    }
+                }
                 (None, None) => {
                     self.error(
                         "rules::missing-key",

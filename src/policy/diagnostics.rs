@@ -54,7 +54,7 @@ impl SourceFile {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// A stable code for tools (`dunner::rules::unknown-channel`).
+    /// A stable code for tools (`rules::unknown-value`).
     pub code: &'static str,
     /// What is wrong, in one sentence.
     pub message: String,

@@ -56,6 +56,11 @@ impl Policy {
     /// diagnostic when any pack has an error.
     pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
         let sources = read_pack_files(dir)?;
+        if sources.is_empty() {
+            return Err(PolicyError::Invalid(vec![no_packs(
+                &dir.display().to_string(),
+            )]));
+        }
         Policy::from_sources(sources)
     }
 
@@ -79,11 +84,7 @@ impl Policy {
             }
         }
         if sources.is_empty() {
-            diagnostics.push(Diagnostic::without_source(
-                "rules::no-packs",
-                "rules/",
-                "no rule packs were found; the engine refuses to decide without a policy",
-            ));
+            diagnostics.push(no_packs("(no files)"));
         }
         layering::check_duplicates(&packs, &rules, &rule_spans, &sources, &mut diagnostics);
         layering::check_overlays(&packs, &rules, &rule_spans, &mut diagnostics);
@@ -185,7 +186,12 @@ pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
     let mut grounds = Vec::new();
     if !scope.states.is_empty() {
         match address.and_then(|a| a.state.as_deref()) {
-            Some(state) if scope.states.iter().any(|s| s.eq_ignore_ascii_case(state)) => {
+            Some(state)
+                if scope
+                    .states
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(state.trim())) =>
+            {
                 grounds.push(format!(
                     "the consumer's state is {}",
                     state.to_ascii_uppercase()
@@ -261,6 +267,14 @@ pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
     } else {
         Applicability::Applies(grounds.join("; "))
     }
+}
+
+fn no_packs(place: &str) -> Diagnostic {
+    Diagnostic::without_source(
+        "rules::no-packs",
+        place,
+        "no rule packs (*.toml) were found; the engine refuses to decide without a policy",
+    )
 }
 
 /// Reads the pack files of a directory, sorted by name.

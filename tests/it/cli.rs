@@ -259,3 +259,15 @@ fn a_broken_rules_directory_refuses_to_decide() {
         "no decision without a valid policy"
     );
 }
+
+#[test]
+fn decide_rejects_an_unknown_state_instead_of_skipping_its_pack() {
+    let request = EXAMPLE_REQUEST.replace("\"state\": \"NY\"", "\"state\": \"NW\"");
+    let output = dunner(&["decide", "-"], Some(&request));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("account.consumer.address.state") && stderr.contains("unknown state `NW`"),
+        "{stderr}"
+    );
+}
