@@ -494,12 +494,3 @@ impl<'de> Deserialize<'de> for InconvenientTime {
         })
     }
 }
-
-/// Keeps only what identifies a phone number: its digits, without a leading US country code.
-pub fn normalize_phone(number: &str) -> String {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    match digits.strip_prefix('1') {
-        Some(rest) if digits.len() == 11 => rest.to_string(),
-        _ => digits,
-    }
-}

@@ -9,11 +9,11 @@
 mod account;
 mod channel;
 mod event;
-mod zone_serde;
+pub(crate) mod zone_serde;
 
 pub use account::{
     Account, Address, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
-    InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday, normalize_phone,
+    InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};

@@ -2,6 +2,8 @@
 //! candidate zones, the applicable rules, the history sorted with each event's
 //! contact point resolved.
 
+use std::cell::{Cell, RefCell};
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -14,13 +16,25 @@ use crate::domain::{
 use crate::policy::model::{EventFilter, Per, Rule, Set};
 use crate::policy::{Policy, scope_covers};
 
-/// One history event with what the rules ask of it precomputed.
+/// Marks a day not computed yet in [`Context::event_day`]'s cache.
+const UNKNOWN_DAY: i64 = i64::MIN;
+
+/// One history event. What the rules ask of its contact point is resolved on first
+/// use: a decision looks at the few events near its instant, not the whole ledger.
 pub struct PreparedEvent<'a> {
     pub event: &'a Event,
-    /// The kind of the contact point used, when it is one of the account's.
-    pub kind: Option<ContactPointKind>,
+    /// The event's instant in microseconds since the epoch, for cheap range searches.
+    pub micros: i64,
     /// About the account being decided (not another debt of the consumer).
     pub same_debt: bool,
+    resolved: Cell<Option<Resolved>>,
+}
+
+/// What the rules ask of an event's contact point.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The kind of the contact point used, when it is one of the account's.
+    pub kind: Option<ContactPointKind>,
     /// To the requested contact point (or either side unknown).
     pub same_contact_point: bool,
     /// Made to a contact point that turned out to be a wrong party.
@@ -38,6 +52,13 @@ pub struct Context<'a> {
     pub events: Vec<PreparedEvent<'a>>,
     /// The rules that govern this request, in policy order.
     pub rules: Vec<&'a Rule>,
+    /// Each event's local day number per zone (`events.len() × zones.len()`), filled
+    /// on first use: a day is converted once however many rules and search steps ask.
+    event_days: Vec<Cell<i64>>,
+    /// Contact points that had a wrong-party outcome.
+    wrong_party_points: Vec<&'a str>,
+    /// A reusable buffer for the slots a cap counts (one cap is counted at a time).
+    pub slots: RefCell<Vec<i64>>,
     /// Channels with a consent or revocation in the history (most have none, and
     /// then no consent lookup is needed).
     consent_channels: Set<Channel>,
@@ -64,6 +85,14 @@ impl<'a> Context<'a> {
             zones: zones::candidate_zones(&account.consumer),
             events: Vec::new(),
             rules: Vec::new(),
+            event_days: Vec::new(),
+            slots: RefCell::new(Vec::new()),
+            wrong_party_points: request
+                .history
+                .iter()
+                .filter(|e| e.outcome == Some(Outcome::WrongParty))
+                .filter_map(|e| e.contact_point.as_deref())
+                .collect(),
             consent_channels: request
                 .history
                 .iter()
@@ -72,49 +101,63 @@ impl<'a> Context<'a> {
                 .collect(),
         };
         context.events = context.prepare_events(&request.history);
+        context.event_days =
+            vec![Cell::new(UNKNOWN_DAY); context.events.len() * context.zones.len()];
         context.rules = context.applicable_rules(policy, request.purpose);
         context
     }
 
     fn prepare_events(&self, history: &'a [Event]) -> Vec<PreparedEvent<'a>> {
-        let wrong_party_points: Vec<&str> = history
-            .iter()
-            .filter(|e| e.outcome == Some(Outcome::WrongParty))
-            .filter_map(|e| e.contact_point.as_deref())
-            .collect();
         let mut events: Vec<PreparedEvent<'a>> = history
             .iter()
-            .map(|event| {
-                let kind = match event.channel {
-                    Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
-                    channel => event
-                        .contact_point
-                        .as_deref()
-                        .and_then(|p| kind_of(self.account, channel, p)),
-                };
-                let point = event.contact_point.as_deref();
-                PreparedEvent {
-                    event,
-                    kind,
-                    same_debt: event
-                        .account_id
-                        .as_deref()
-                        .is_none_or(|id| id == self.account.id),
-                    same_contact_point: match (point, self.contact_point) {
-                        (Some(a), Some(b)) => same_contact_point(a, b),
-                        _ => true,
-                    },
-                    wrong_party: event.outcome == Some(Outcome::WrongParty)
-                        || point.is_some_and(|p| {
-                            wrong_party_points.iter().any(|w| same_contact_point(p, w))
-                        }),
-                }
+            .map(|event| PreparedEvent {
+                event,
+                micros: event.at.timestamp_micros(),
+                same_debt: event
+                    .account_id
+                    .as_deref()
+                    .is_none_or(|id| id == self.account.id),
+                resolved: Cell::new(None),
             })
             .collect();
         if !events.is_sorted_by_key(|e| e.event.at) {
             events.sort_by_key(|e| e.event.at);
         }
         events
+    }
+
+    /// Resolves (once) an event's contact point against the account and the request.
+    pub fn resolve(&self, prepared: &PreparedEvent<'_>) -> Resolved {
+        if let Some(resolved) = prepared.resolved.get() {
+            return resolved;
+        }
+        let event = prepared.event;
+        let point = event.contact_point.as_deref();
+        let resolved = match (event.channel, point) {
+            (Channel::Letter | Channel::Visit, _) => Resolved {
+                kind: Some(ContactPointKind::Address),
+                same_contact_point: true,
+                wrong_party: false,
+            },
+            (_, None) => Resolved {
+                kind: None,
+                same_contact_point: true,
+                wrong_party: event.outcome == Some(Outcome::WrongParty),
+            },
+            (channel, Some(point)) => Resolved {
+                kind: kind_of(self.account, channel, point),
+                same_contact_point: self
+                    .contact_point
+                    .is_none_or(|requested| same_contact_point(point, requested)),
+                wrong_party: event.outcome == Some(Outcome::WrongParty)
+                    || self
+                        .wrong_party_points
+                        .iter()
+                        .any(|wrong| same_contact_point(point, wrong)),
+            },
+        };
+        prepared.resolved.set(Some(resolved));
+        resolved
     }
 
     fn applicable_rules(&self, policy: &'a Policy, purpose: Purpose) -> Vec<&'a Rule> {
@@ -251,6 +294,20 @@ impl<'a> Context<'a> {
         false
     }
 
+    /// The local day number of the event at `index` in the zone at `zone_index`.
+    pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
+        let (Some(event), Some(zone)) = (self.events.get(index), self.zones.get(zone_index)) else {
+            return UNKNOWN_DAY;
+        };
+        let Some(cell) = self.event_days.get(index * self.zones.len() + zone_index) else {
+            return zones::day_number(zones::local_date(event.event.at, *zone));
+        };
+        if cell.get() == UNKNOWN_DAY {
+            cell.set(zones::day_number(zones::local_date(event.event.at, *zone)));
+        }
+        cell.get()
+    }
+
     /// Whether an event falls under a filter and a per-scope.
     pub fn event_matches(
         &self,
@@ -259,18 +316,26 @@ impl<'a> Context<'a> {
         per: Per,
     ) -> bool {
         let event = prepared.event;
-        event.event_type == EventType::Contact
+        let cheap = event.event_type == EventType::Contact
             && filter.channels.contains(event.channel)
             && event.outcome.is_none_or(|o| filter.outcomes.contains(o))
-            && prepared
-                .kind
-                .is_none_or(|k| filter.contact_point_kinds.contains(k))
             && filter.initiated_by.is_none_or(|i| i == event.initiated_by)
             && match per {
                 Per::Debt => prepared.same_debt,
-                Per::Consumer => true,
-                Per::ContactPoint => prepared.same_contact_point,
-            }
+                Per::Consumer | Per::ContactPoint => true,
+            };
+        if !cheap {
+            return false;
+        }
+        let needs_point = per == Per::ContactPoint || !filter.contact_point_kinds.is_full();
+        if !needs_point {
+            return true;
+        }
+        let resolved = self.resolve(prepared);
+        resolved
+            .kind
+            .is_none_or(|k| filter.contact_point_kinds.contains(k))
+            && (per != Per::ContactPoint || resolved.same_contact_point)
     }
 
     /// Whether the requested contact itself would be counted by a filter (its outcome

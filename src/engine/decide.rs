@@ -1,13 +1,13 @@
 //! The decision: evaluate every governing rule at the instant, explain every
 //! refusal, and search for the next allowed instant.
 
-use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Days, TimeDelta, Utc};
 
 use super::Check;
 use super::context::Context;
 use super::next_allowed::next_allowed_at;
 use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
-use super::zones;
+use super::zones::{self, Moment};
 use super::{limits, windows};
 use crate::domain::Channel;
 use crate::policy::Policy;
@@ -20,7 +20,8 @@ pub const DEFAULT_HORIZON_DAYS: u32 = 35;
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
     let context = Context::new(policy, request);
     let at = request.at;
-    let evaluation = evaluate(&context, at);
+    let moment = Moment::new(at, &context.zones);
+    let evaluation = evaluate(&context, &moment);
     let reason = |rule: &Rule| Reason {
         rule: rule.id.clone(),
         pack: policy
@@ -58,7 +59,7 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
         context
             .rules
             .iter()
-            .filter(|rule| LocalDates::new(&context, at).in_force(rule))
+            .filter(|rule| moment.in_force(&rule.effective))
             .filter_map(|rule| match &rule.kind {
                 RuleKind::Obligation(code) => {
                     let reason = reason(rule);
@@ -94,7 +95,7 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
         reasons,
         warnings,
         obligations,
-        time_zones: context.zones.iter().map(|z| z.name().to_string()).collect(),
+        time_zones: context.zones.clone(),
         policy_digest: policy.digest().to_string(),
     }
 }
@@ -152,17 +153,16 @@ impl Evaluation<'_> {
 }
 
 /// Evaluates every governing rule at `instant`.
-pub(super) fn evaluate<'a>(context: &Context<'a>, instant: DateTime<Utc>) -> Evaluation<'a> {
+pub(super) fn evaluate<'a>(context: &Context<'a>, moment: &Moment) -> Evaluation<'a> {
     let mut evaluation = Evaluation {
         refusals: Vec::new(),
         warnings: Vec::new(),
     };
-    let dates = LocalDates::new(context, instant);
     for rule in context.rules.iter().copied() {
-        if !dates.in_force(rule) {
+        if !moment.in_force(&rule.effective) {
             continue;
         }
-        match check(context, rule, instant) {
+        match check(context, rule, moment) {
             Check::Pass => {}
             Check::Refuse { reopen } => {
                 if matches!(rule.kind, RuleKind::Warning(_)) {
@@ -185,14 +185,14 @@ pub(super) fn first_pass_bound(
 ) -> Option<Option<DateTime<Utc>>> {
     let mut refused = false;
     let mut bound = instant;
-    let dates = LocalDates::new(context, instant);
+    let moment = Moment::new(instant, &context.zones);
     for rule in context.rules.iter().copied() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
-            || !dates.in_force(rule)
+            || !moment.in_force(&rule.effective)
         {
             continue;
         }
-        if let Check::Refuse { reopen } = check(context, rule, instant) {
+        if let Check::Refuse { reopen } = check(context, rule, &moment) {
             refused = true;
             match earliest_with_expiry(context, rule, reopen) {
                 Some(reopen) => bound = bound.max(reopen),
@@ -203,16 +203,14 @@ pub(super) fn first_pass_bound(
     refused.then_some(Some(bound))
 }
 
-fn check(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> Check {
+fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
     match &rule.kind {
-        RuleKind::Window(window) => windows::check_window(window, &context.zones, instant),
-        RuleKind::ConsumerTimes => windows::check_consumer_times(
-            &context.account.inconvenient_times,
-            &context.zones,
-            instant,
-        ),
-        RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, instant),
-        RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, instant),
+        RuleKind::Window(window) => windows::check_window(window, moment),
+        RuleKind::ConsumerTimes => {
+            windows::check_consumer_times(&context.account.inconvenient_times, moment)
+        }
+        RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, moment),
+        RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
         RuleKind::Hold(flag) => {
             // Without a flag the hold stands on its `when`, already checked.
             if flag.is_none_or(|flag| context.flag_holds(flag)) {
@@ -222,31 +220,6 @@ fn check(context: &Context<'_>, rule: &Rule, instant: DateTime<Utc>) -> Check {
             }
         }
         RuleKind::Obligation(_) => Check::Pass,
-    }
-}
-
-/// The local dates of one instant in every candidate zone, computed once per
-/// evaluation (every dated rule asks for them).
-struct LocalDates {
-    dates: Vec<NaiveDate>,
-}
-
-impl LocalDates {
-    fn new(context: &Context<'_>, instant: DateTime<Utc>) -> LocalDates {
-        LocalDates {
-            dates: context
-                .zones
-                .iter()
-                .map(|zone| zones::local_date(instant, *zone))
-                .collect(),
-        }
-    }
-
-    /// Whether the rule is in force on the local date in any candidate zone (a
-    /// restriction in force anywhere the consumer might be applies).
-    fn in_force(&self, rule: &Rule) -> bool {
-        (rule.effective.from.is_none() && rule.effective.until.is_none())
-            || self.dates.iter().any(|date| rule.effective.contains(*date))
     }
 }
 

@@ -9,15 +9,15 @@
 //! instant are looked at.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use chrono_tz::Tz;
 
 use super::Check;
 use super::context::Context;
-use super::zones;
+use super::zones::{self, Moment};
 use crate::policy::model::{Cap, Cooldown, Period};
 
-/// Checks a cap for a contact at `instant`.
-pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Check {
+/// Checks a cap for a contact at the moment.
+pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
+    let instant = moment.instant;
     if !context.request_matches(&cap.count) {
         return Check::Pass;
     }
@@ -31,9 +31,9 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Ch
     match cap.period {
         Period::Rolling(duration) => {
             let length = duration.num_microseconds().unwrap_or(i64::MAX);
-            let slots = counted_slots(context, cap, instant, duration, |at| {
-                Some(at.timestamp_micros())
-            });
+            let mut slots = context.slots.borrow_mut();
+            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros);
+            counted_slots(context, cap, instant, duration, micros, &mut slots);
             match period_check(&slots, instant.timestamp_micros(), length, max) {
                 None => Check::Pass,
                 Some(reopen) => Check::refuse(reopen.and_then(DateTime::from_timestamp_micros)),
@@ -44,16 +44,17 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Ch
             let reach = TimeDelta::days(length + 1);
             let mut refused = false;
             let mut reopen: Option<DateTime<Utc>> = None;
-            for zone in &context.zones {
-                let slots =
-                    counted_slots(context, cap, instant, reach, |at| Some(day_slot(at, *zone)));
+            let mut slots = context.slots.borrow_mut();
+            for (zone_index, clock) in moment.clocks.iter().enumerate() {
+                let day = |index: usize| context.event_day(index, zone_index);
+                counted_slots(context, cap, instant, reach, day, &mut slots);
                 if let Some(reopen_day) =
-                    period_check(&slots, day_slot(instant, *zone), length, max)
+                    period_check(&slots, zones::day_number(clock.date), length, max)
                 {
                     refused = true;
                     let opening = reopen_day
                         .and_then(zones::date_of_day_number)
-                        .and_then(|d| zones::start_of_local_date(*zone, d));
+                        .and_then(|d| zones::start_of_local_date(clock.zone, d));
                     match opening {
                         Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
                         None => return Check::refuse(None),
@@ -69,41 +70,37 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> Ch
     }
 }
 
-fn day_slot(instant: DateTime<Utc>, zone: Tz) -> i64 {
-    zones::day_number(zones::local_date(instant, zone))
-}
-
-/// The sorted slots of the counted events within `reach` of `instant`.
+/// Fills `slots` with the sorted slots of the counted events within `reach` of
+/// `instant`; `slot` maps an event's index in the prepared history to its slot.
 fn counted_slots(
     context: &Context<'_>,
     cap: &Cap,
     instant: DateTime<Utc>,
     reach: TimeDelta,
-    slot: impl Fn(DateTime<Utc>) -> Option<i64>,
-) -> Vec<i64> {
+    slot: impl Fn(usize) -> i64,
+    slots: &mut Vec<i64>,
+) {
     let events = &context.events;
-    let low = instant
-        .checked_sub_signed(reach)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let high = instant
-        .checked_add_signed(reach)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let start = events.partition_point(|e| e.event.at <= low);
-    let end = events.partition_point(|e| e.event.at < high);
-    let mut slots: Vec<i64> = events
-        .get(start..end)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|e| context.event_matches(e, &cap.count, cap.per))
-        .filter(|e| !(cap.exclude_wrong_party && e.wrong_party))
-        .filter(|e| {
-            cap.exclude_consent_days
-                .is_none_or(|days| !context.consent_active(e.event.channel, e.event.at, days))
-        })
-        .filter_map(|e| slot(e.event.at))
-        .collect();
+    let reach = reach.num_microseconds().unwrap_or(i64::MAX);
+    let at = instant.timestamp_micros();
+    let (low, high) = (at.saturating_sub(reach), at.saturating_add(reach));
+    let start = events.partition_point(|e| e.micros <= low);
+    let end = events.partition_point(|e| e.micros < high);
+    slots.clear();
+    slots.extend(
+        (start..end)
+            .filter(|&index| {
+                events.get(index).is_some_and(|e| {
+                    context.event_matches(e, &cap.count, cap.per)
+                        && !(cap.exclude_wrong_party && context.resolve(e).wrong_party)
+                        && cap.exclude_consent_days.is_none_or(|days| {
+                            !context.consent_active(e.event.channel, e.event.at, days)
+                        })
+                })
+            })
+            .map(slot),
+    );
     slots.sort_unstable();
-    slots
 }
 
 /// `None` when a new event at slot `x` keeps every period of length `length` at or
@@ -152,7 +149,8 @@ fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i
 
 /// Checks a cooldown: nothing while fewer than `days` calendar days have begun since
 /// the latest triggering event, its day being day 1.
-pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, instant: DateTime<Utc>) -> Check {
+pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Moment) -> Check {
+    let instant = moment.instant;
     if let Some(days) = cooldown.exclude_consent_days
         && context.consent_active(context.channel, instant, days)
     {
@@ -163,24 +161,22 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, instant: DateT
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let start = context.events.partition_point(|e| e.event.at < reach);
     let end = context.events.partition_point(|e| e.event.at <= instant);
-    let Some(latest) = context
-        .events
-        .get(start..end)
-        .unwrap_or(&[])
-        .iter()
-        .rev()
-        .find(|e| context.event_matches(e, &cooldown.after, cooldown.per))
-    else {
+    let Some(latest) = (start..end).rev().find(|&index| {
+        context
+            .events
+            .get(index)
+            .is_some_and(|e| context.event_matches(e, &cooldown.after, cooldown.per))
+    }) else {
         return Check::Pass;
     };
     let mut refused = false;
     let mut reopen: Option<DateTime<Utc>> = None;
-    for zone in &context.zones {
-        let trigger_day = day_slot(latest.event.at, *zone);
-        if day_slot(instant, *zone) - trigger_day < i64::from(cooldown.days) {
+    for (zone_index, clock) in moment.clocks.iter().enumerate() {
+        let trigger_day = context.event_day(latest, zone_index);
+        if zones::day_number(clock.date) - trigger_day < i64::from(cooldown.days) {
             refused = true;
             let opening = zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
-                .and_then(|d| zones::start_of_local_date(*zone, d));
+                .and_then(|d| zones::start_of_local_date(clock.zone, d));
             match opening {
                 Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
                 None => return Check::refuse(None),

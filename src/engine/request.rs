@@ -168,7 +168,8 @@ pub struct Decision {
     /// What an allowed contact must do.
     pub obligations: Vec<Obligation>,
     /// The candidate time zones the decision checked, by IANA name.
-    pub time_zones: Vec<String>,
+    #[serde(with = "crate::domain::zone_serde")]
+    pub time_zones: Vec<chrono_tz::Tz>,
     /// The digest of the policy that decided.
     pub policy_digest: String,
 }

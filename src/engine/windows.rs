@@ -2,34 +2,30 @@
 //! checked in every candidate zone, with DST gaps and overlaps resolved by
 //! [`zones::instant_of_local`].
 
-use chrono::{DateTime, Datelike, Days, Timelike, Utc};
+use chrono::{DateTime, Datelike, Days, Utc};
 use chrono_tz::Tz;
 
 use super::Check;
-use super::zones;
+use super::zones::{self, LocalClock, Moment};
 use crate::domain::{InconvenientTime, Weekday};
 use crate::policy::model::Window;
-
-/// Seconds after local midnight and the local weekday index (Monday = 0).
-fn local_clock(instant: DateTime<Utc>, zone: Tz) -> (chrono::NaiveDate, usize, u32) {
-    let local = instant.with_timezone(&zone);
-    (
-        local.date_naive(),
-        local.weekday().num_days_from_monday() as usize,
-        local.num_seconds_from_midnight(),
-    )
-}
 
 fn inside(seconds: u32, from: u16, to: u16) -> bool {
     u32::from(from) * 60 <= seconds && seconds < u32::from(to) * 60
 }
 
 /// Allowed only if the local time is inside an interval in every candidate zone.
-pub fn check_window(window: &Window, zones: &[Tz], instant: DateTime<Utc>) -> Check {
+pub fn check_window(window: &Window, moment: &Moment) -> Check {
+    let instant = moment.instant;
     let mut reopen: Option<DateTime<Utc>> = None;
     let mut refused = false;
-    for zone in zones {
-        let (date, weekday, seconds) = local_clock(instant, *zone);
+    for &LocalClock {
+        zone,
+        date,
+        weekday,
+        seconds,
+    } in &moment.clocks
+    {
         let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
         if intervals
             .iter()
@@ -38,7 +34,7 @@ pub fn check_window(window: &Window, zones: &[Tz], instant: DateTime<Utc>) -> Ch
             continue;
         }
         refused = true;
-        match next_opening(window, *zone, date, instant) {
+        match next_opening(window, zone, date, instant) {
             Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
             None => return Check::refuse(None),
         }
@@ -77,18 +73,20 @@ fn next_opening(
 
 /// Refused while the local time is inside any of the consumer's inconvenient times
 /// in any candidate zone.
-pub fn check_consumer_times(
-    times: &[InconvenientTime],
-    zones: &[Tz],
-    instant: DateTime<Utc>,
-) -> Check {
+pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Check {
     if times.is_empty() {
         return Check::Pass;
     }
+    let instant = moment.instant;
     let mut reopen: Option<DateTime<Utc>> = None;
     let mut refused = false;
-    for zone in zones {
-        let (date, weekday, seconds) = local_clock(instant, *zone);
+    for &LocalClock {
+        zone,
+        date,
+        weekday,
+        seconds,
+    } in &moment.clocks
+    {
         for time in times {
             let today = Weekday::ALL.get(weekday).copied();
             let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));
@@ -98,11 +96,11 @@ pub fn check_consumer_times(
             }
             refused = true;
             // Convenient again at the end of the interval, or once `until` has passed.
-            let mut end = zones::instant_of_local(*zone, date, time.to.minutes(), instant);
+            let mut end = zones::instant_of_local(zone, date, time.to.minutes(), instant);
             if let Some(until) = time.until
                 && let Some(after) = until
                     .checked_add_days(Days::new(1))
-                    .and_then(|d| zones::start_of_local_date(*zone, d))
+                    .and_then(|d| zones::start_of_local_date(zone, d))
             {
                 end = Some(end.map_or(after, |e| e.min(after)));
             }

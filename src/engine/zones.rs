@@ -9,7 +9,6 @@
 //! The tables are data files under `data/` (sources named in `data/README.md`),
 //! embedded in the binary and parsed once.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{
@@ -17,7 +16,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::domain::{Consumer, normalize_phone};
+use crate::domain::Consumer;
 
 const AREA_CODES_CSV: &str = include_str!("../../data/nanp-area-codes.csv");
 const STATE_ZONES_CSV: &str = include_str!("../../data/us-state-zones.csv");
@@ -31,15 +30,22 @@ pub const CONTIGUOUS_US: [Tz; 5] = [
     chrono_tz::America::Los_Angeles,
 ];
 
-static AREA_CODES: LazyLock<HashMap<u16, Vec<Tz>>> = LazyLock::new(|| {
-    parse_table(AREA_CODES_CSV, 2)
+/// Area code → zones, sorted by area code for binary search.
+static AREA_CODES: LazyLock<Vec<(u16, Vec<Tz>)>> = LazyLock::new(|| {
+    let mut table: Vec<(u16, Vec<Tz>)> = parse_table(AREA_CODES_CSV, 2)
         .into_iter()
         .filter_map(|(key, zones)| Some((key.parse().ok()?, zones)))
-        .collect()
+        .collect();
+    table.sort_by_key(|(code, _)| *code);
+    table
 });
 
-static STATE_ZONES: LazyLock<HashMap<String, Vec<Tz>>> =
-    LazyLock::new(|| parse_table(STATE_ZONES_CSV, 1).into_iter().collect());
+/// State code → zones, sorted by code for binary search.
+static STATE_ZONES: LazyLock<Vec<(String, Vec<Tz>)>> = LazyLock::new(|| {
+    let mut table = parse_table(STATE_ZONES_CSV, 1);
+    table.sort_by(|a, b| a.0.cmp(&b.0));
+    table
+});
 
 /// Parses `key,…,zone;zone` rows (header skipped); `zones_column` is the 0-based
 /// column of the `;`-separated zone list. Rows that do not parse are skipped; a unit
@@ -63,27 +69,44 @@ fn parse_table(csv: &str, zones_column: usize) -> Vec<(String, Vec<Tz>)> {
 
 /// The zones of a NANP area code, if known.
 pub fn zones_of_area_code(area_code: u16) -> Option<&'static [Tz]> {
-    AREA_CODES.get(&area_code).map(Vec::as_slice)
+    let table = &*AREA_CODES;
+    let index = table
+        .binary_search_by_key(&area_code, |(code, _)| *code)
+        .ok()?;
+    table.get(index).map(|(_, zones)| zones.as_slice())
 }
 
 /// The zones used within a US state or territory, if known.
 pub fn zones_of_state(state: &str) -> Option<&'static [Tz]> {
+    let table = &*STATE_ZONES;
+    let find = |code: &str| {
+        table
+            .binary_search_by(|(key, _)| key.as_str().cmp(code))
+            .ok()
+            .and_then(|i| table.get(i))
+    };
     let state = state.trim();
-    match STATE_ZONES.get(state) {
-        Some(zones) => Some(zones.as_slice()),
-        None => STATE_ZONES
-            .get(&state.to_ascii_uppercase())
-            .map(Vec::as_slice),
-    }
+    let found = match find(state) {
+        Some(found) => Some(found),
+        None => find(&state.to_ascii_uppercase()),
+    };
+    found.map(|(_, zones)| zones.as_slice())
 }
 
-/// The area code of a NANP number (`+1 212 555 0100` → 212).
+/// The area code of a NANP number (`+1 212 555 0100` → 212), read without allocating.
 pub fn area_code(number: &str) -> Option<u16> {
-    let digits = normalize_phone(number);
-    if digits.len() != 10 {
-        return None;
+    let mut digits = [0u16; 11];
+    let mut count = 0;
+    for digit in number.chars().filter_map(|c| c.to_digit(10)) {
+        *digits.get_mut(count)? = u16::try_from(digit).ok()?;
+        count += 1;
     }
-    digits.get(..3)?.parse().ok()
+    let national = match count {
+        10 => digits.get(..3)?,
+        11 if digits.first() == Some(&1) => digits.get(1..4)?,
+        _ => return None,
+    };
+    Some(national.iter().fold(0, |code, digit| code * 10 + digit))
 }
 
 /// Every zone the consumer might be in, without duplicates, never empty.
@@ -112,6 +135,55 @@ pub fn candidate_zones(consumer: &Consumer) -> Vec<Tz> {
         add(&mut zones, &CONTIGUOUS_US);
     }
     zones
+}
+
+/// The wall clock of one instant in one zone.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalClock {
+    /// The zone.
+    pub zone: Tz,
+    /// The local date.
+    pub date: NaiveDate,
+    /// The local weekday, Monday = 0.
+    pub weekday: usize,
+    /// Seconds after local midnight.
+    pub seconds: u32,
+}
+
+/// An instant with its wall clock in every candidate zone, computed once per
+/// evaluation: every window, dated rule and calendar count of that evaluation asks.
+#[derive(Debug, Clone)]
+pub struct Moment {
+    /// The instant.
+    pub instant: DateTime<Utc>,
+    /// One clock per candidate zone, in the zones' order.
+    pub clocks: Vec<LocalClock>,
+}
+
+impl Moment {
+    /// Reads the wall clocks of `instant` in `zones`.
+    pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
+        let clocks = zones
+            .iter()
+            .map(|zone| {
+                let local = instant.with_timezone(zone);
+                LocalClock {
+                    zone: *zone,
+                    date: local.date_naive(),
+                    weekday: local.weekday().num_days_from_monday() as usize,
+                    seconds: chrono::Timelike::num_seconds_from_midnight(&local),
+                }
+            })
+            .collect();
+        Moment { instant, clocks }
+    }
+
+    /// Whether a date range holds the local date in any zone (a restriction in force
+    /// anywhere the consumer might be applies).
+    pub fn in_force(&self, range: &crate::policy::model::DateRange) -> bool {
+        (range.from.is_none() && range.until.is_none())
+            || self.clocks.iter().any(|clock| range.contains(clock.date))
+    }
 }
 
 /// The local calendar date of an instant.
@@ -225,6 +297,15 @@ mod tests {
                 .unwrap()
                 .contains(&America::New_York)
         );
+    }
+
+    #[test]
+    fn area_codes_are_read_from_any_nanp_spelling() {
+        assert_eq!(area_code("+1 (212) 555-0100"), Some(212));
+        assert_eq!(area_code("2125550100"), Some(212));
+        assert_eq!(area_code("12125550100"), Some(212));
+        assert_eq!(area_code("+44 20 7946 0958"), None);
+        assert_eq!(area_code("555-0100"), None);
     }
 
     #[test]
