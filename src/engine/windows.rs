@@ -16,6 +16,14 @@ fn inside(seconds: u32, from: u16, to: u16) -> bool {
 
 /// Allowed only if the local time is inside an interval in every candidate zone.
 pub fn check_window(window: &Window, moment: &Moment) -> Check {
+    if let Some(zone) = window.time_zone {
+        // The law named the zone: the consumer's candidates do not matter here.
+        return check_window_in(window, &Moment::new(moment.instant, &[zone]));
+    }
+    check_window_in(window, moment)
+}
+
+fn check_window_in(window: &Window, moment: &Moment) -> Check {
     let instant = moment.instant;
     let mut reopen: Option<DateTime<Utc>> = None;
     let mut refused = false;

@@ -548,8 +548,9 @@ impl FileCompiler<'_> {
 
     /// Keys that exist on some rule kind but not on this one.
     fn reject_foreign_keys(&mut self, kind: &str, rule: &RuleSource) {
-        let present: [(&str, Option<Range<usize>>); 10] = [
+        let present: [(&str, Option<Range<usize>>); 11] = [
             ("allow", rule.allow.as_ref().map(|v| v.span())),
+            ("time_zone", rule.time_zone.as_ref().map(|v| v.span())),
             ("max", rule.max.as_ref().map(|v| v.span())),
             (
                 "calendar_days",
@@ -570,7 +571,7 @@ impl FileCompiler<'_> {
             ("flag", rule.flag.as_ref().map(|v| v.span())),
         ];
         let allowed: &[&str] = match kind {
-            "window" => &["allow"],
+            "window" => &["allow", "time_zone"],
             "cap" | "warning" => &[
                 "max",
                 "calendar_days",
@@ -770,6 +771,15 @@ impl FileCompiler<'_> {
         }
         for intervals in &mut window.days {
             *intervals = merge_intervals(std::mem::take(intervals));
+        }
+        if let Some(zone) = &rule.time_zone {
+            match crate::suggest::parse_time_zone(zone.get_ref()) {
+                Ok(zone) => window.time_zone = Some(zone),
+                Err(message) => {
+                    self.error("rules::unknown-value", Some(zone.span()), message);
+                    ok = false;
+                }
+            }
         }
         ok.then_some(window)
     }

@@ -81,7 +81,10 @@ pub fn check_overlays(
             f.channels.intersects(rule.channels) && f.purposes.intersects(rule.purposes)
         }) {
             let looser = match (&rule.kind, &floor.kind) {
-                (RuleKind::Window(window), RuleKind::Window(floor_window)) => {
+                // Windows in different fixed zones cannot be compared hour by hour.
+                (RuleKind::Window(window), RuleKind::Window(floor_window))
+                    if window.time_zone == floor_window.time_zone =>
+                {
                     looser_window(window, floor_window)
                 }
                 (RuleKind::Cap(cap), RuleKind::Cap(floor_cap))

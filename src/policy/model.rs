@@ -292,6 +292,9 @@ impl RuleKind {
 pub struct Window {
     /// Index 0 is Monday.
     pub days: [Vec<(u16, u16)>; 7],
+    /// A fixed zone the law names ("9:00 P.M. eastern time"); when absent, the window
+    /// is checked in every candidate zone of the consumer.
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 /// How a cap measures its period.

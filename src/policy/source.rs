@@ -72,6 +72,8 @@ pub struct RuleSource {
     // window
     #[serde(default)]
     pub allow: Option<Spanned<Vec<Spanned<IntervalSource>>>>,
+    #[serde(default)]
+    pub time_zone: Option<Text>,
 
     // cap, warning, cooldown
     #[serde(default)]

@@ -184,6 +184,21 @@ fn unknown_names_get_a_suggestion() {
 }
 
 #[test]
+fn an_unknown_window_time_zone_suggests_the_real_one() {
+    let text = MINIMAL_PACK.replace("allow = [", "time_zone = \"America/New_Yrok\"\nallow = [");
+    let found = errors(&[("z.toml", &text)]);
+    assert_eq!(codes(&found), vec!["rules::unknown-value"]);
+    assert!(
+        found[0]
+            .message
+            .contains("did you mean `America/New_York`?"),
+        "{}",
+        found[0].message
+    );
+    assert_eq!(found[0].line, Some(13));
+}
+
+#[test]
 fn keys_of_another_rule_kind_are_rejected() {
     let text = MINIMAL_PACK.replace("allow = [", "max = 3\nallow = [");
     let found = errors(&[("k.toml", &text)]);

@@ -9,6 +9,7 @@
 
 mod cli;
 mod diagnostics;
+mod engine;
 mod helpers;
 mod invariants;
 mod policy_packs;

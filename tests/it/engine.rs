@@ -1,0 +1,53 @@
+//! Engine behaviour that the shipped packs do not exercise.
+
+use dunner::engine::{DecideRequest, decide};
+
+use crate::helpers::{MINIMAL_PACK, compile};
+
+fn call_at(at: &str, zones: &str) -> DecideRequest {
+    DecideRequest::from_json(&format!(
+        r#"{{"at": "{at}", "channel": "call", "account": {{"id": "Z", "consumer": {{"time_zones": [{zones}]}}}}}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_window_in_a_fixed_zone_ignores_the_consumers_zones() {
+    // 940 CMR 7.05 style: "between 8:00 A.M. and 9:00 P.M. eastern time".
+    let text = MINIMAL_PACK.replace("allow = [", "time_zone = \"America/New_York\"\nallow = [");
+    let policy = compile(&[("fixed.toml", &text)]).unwrap();
+    // 05:30 in Los Angeles is 08:30 in New York: allowed by an Eastern-time window.
+    let early = decide(
+        &policy,
+        &call_at("2026-06-01T12:30:00Z", "\"America/Los_Angeles\""),
+    );
+    assert!(early.allowed, "{early:?}");
+    // 19:00 in Los Angeles is 22:00 in New York: refused until 08:00 Eastern.
+    let late = decide(
+        &policy,
+        &call_at("2026-06-02T02:00:00Z", "\"America/Los_Angeles\""),
+    );
+    assert!(!late.allowed);
+    assert_eq!(
+        late.next_allowed_at.unwrap().to_rfc3339(),
+        "2026-06-02T12:00:00+00:00"
+    );
+}
+
+#[test]
+fn a_window_without_a_zone_must_hold_in_every_candidate_zone() {
+    let policy = compile(&[("plain.toml", MINIMAL_PACK)]).unwrap();
+    // 08:30 Eastern is 05:30 Pacific: refused until 08:00 Pacific = 11:00 Eastern.
+    let decision = decide(
+        &policy,
+        &call_at(
+            "2026-06-01T12:30:00Z",
+            "\"America/New_York\", \"America/Los_Angeles\"",
+        ),
+    );
+    assert!(!decision.allowed);
+    assert_eq!(
+        decision.next_allowed_at.unwrap().to_rfc3339(),
+        "2026-06-01T15:00:00+00:00"
+    );
+}
