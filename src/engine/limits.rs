@@ -42,30 +42,19 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
         Period::CalendarDays(days) => {
             let length = i64::from(days);
             let reach = TimeDelta::days(length + 1);
-            let mut refused = false;
-            let mut reopen: Option<DateTime<Utc>> = None;
             let mut slots = context.slots.borrow_mut();
-            for (zone_index, clock) in moment.clocks.iter().enumerate() {
+            Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
                 let day = |index: usize| context.event_day(index, zone_index);
                 counted_slots(context, cap, instant, reach, day, &mut slots);
-                if let Some(reopen_day) =
-                    period_check(&slots, zones::day_number(clock.date), length, max)
-                {
-                    refused = true;
-                    let opening = reopen_day
-                        .and_then(zones::date_of_day_number)
-                        .and_then(|d| zones::start_of_local_date(clock.zone, d));
-                    match opening {
-                        Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
-                        None => return Check::refuse(None),
-                    }
+                match period_check(&slots, zones::day_number(clock.date), length, max) {
+                    None => Check::Pass,
+                    Some(reopen_day) => Check::refuse(
+                        reopen_day
+                            .and_then(zones::date_of_day_number)
+                            .and_then(|d| zones::start_of_local_date(clock.zone, d)),
+                    ),
                 }
-            }
-            if refused {
-                Check::refuse(reopen)
-            } else {
-                Check::Pass
-            }
+            }))
         }
     }
 }
@@ -169,25 +158,17 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     }) else {
         return Check::Pass;
     };
-    let mut refused = false;
-    let mut reopen: Option<DateTime<Utc>> = None;
-    for (zone_index, clock) in moment.clocks.iter().enumerate() {
+    Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
         let trigger_day = context.event_day(latest, zone_index);
         if zones::day_number(clock.date) - trigger_day < i64::from(cooldown.days) {
-            refused = true;
-            let opening = zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
-                .and_then(|d| zones::start_of_local_date(clock.zone, d));
-            match opening {
-                Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
-                None => return Check::refuse(None),
-            }
+            Check::refuse(
+                zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
+                    .and_then(|d| zones::start_of_local_date(clock.zone, d)),
+            )
+        } else {
+            Check::Pass
         }
-    }
-    if refused {
-        Check::refuse(reopen)
-    } else {
-        Check::Pass
-    }
+    }))
 }
 
 #[cfg(test)]

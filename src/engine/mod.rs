@@ -35,4 +35,23 @@ impl Check {
     pub(crate) fn refuse(reopen: Option<DateTime<Utc>>) -> Check {
         Check::Refuse { reopen }
     }
+
+    /// Combines checks that must all pass (one per candidate zone, one per
+    /// inconvenient interval): refused if any refuses; passing again only once every
+    /// refusing one does, so the reopen bound is the latest of theirs, or never.
+    pub(crate) fn all(checks: impl IntoIterator<Item = Check>) -> Check {
+        let mut combined = Check::Pass;
+        for check in checks {
+            combined = match (combined, check) {
+                (combined, Check::Pass) => combined,
+                (_, Check::Refuse { reopen: None }) => return Check::refuse(None),
+                (Check::Pass, refusal) => refusal,
+                (Check::Refuse { reopen: Some(a) }, Check::Refuse { reopen: Some(b) }) => {
+                    Check::refuse(Some(a.max(b)))
+                }
+                (never @ Check::Refuse { reopen: None }, _) => never,
+            };
+        }
+        combined
+    }
 }

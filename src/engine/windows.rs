@@ -24,34 +24,24 @@ pub fn check_window(window: &Window, moment: &Moment) -> Check {
 }
 
 fn check_window_in(window: &Window, moment: &Moment) -> Check {
-    let instant = moment.instant;
-    let mut reopen: Option<DateTime<Utc>> = None;
-    let mut refused = false;
-    for &LocalClock {
-        zone,
-        date,
-        weekday,
-        seconds,
-    } in &moment.clocks
-    {
-        let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
-        if intervals
-            .iter()
-            .any(|&(from, to)| inside(seconds, from, to))
-        {
-            continue;
-        }
-        refused = true;
-        match next_opening(window, zone, date, instant) {
-            Some(opening) => reopen = Some(reopen.map_or(opening, |r| r.max(opening))),
-            None => return Check::refuse(None),
-        }
-    }
-    if refused {
-        Check::refuse(reopen)
-    } else {
-        Check::Pass
-    }
+    Check::all(moment.clocks.iter().map(
+        |&LocalClock {
+             zone,
+             date,
+             weekday,
+             seconds,
+         }| {
+            let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
+            if intervals
+                .iter()
+                .any(|&(from, to)| inside(seconds, from, to))
+            {
+                Check::Pass
+            } else {
+                Check::refuse(next_opening(window, zone, date, moment.instant))
+            }
+        },
+    ))
 }
 
 /// The first instant at or after `instant` when the window opens in `zone`, looking
@@ -86,41 +76,32 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
         return Check::Pass;
     }
     let instant = moment.instant;
-    let mut reopen: Option<DateTime<Utc>> = None;
-    let mut refused = false;
-    for &LocalClock {
-        zone,
-        date,
-        weekday,
-        seconds,
-    } in &moment.clocks
-    {
-        for time in times {
-            let today = Weekday::ALL.get(weekday).copied();
-            let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));
-            let in_force = time.until.is_none_or(|until| date <= until);
-            if !(on_day && in_force && inside(seconds, time.from.minutes(), time.to.minutes())) {
-                continue;
-            }
-            refused = true;
-            // Convenient again at the end of the interval, or once `until` has passed.
-            let mut end = zones::instant_of_local(zone, date, time.to.minutes(), instant);
-            if let Some(until) = time.until
-                && let Some(after) = until
-                    .checked_add_days(Days::new(1))
-                    .and_then(|d| zones::start_of_local_date(zone, d))
-            {
-                end = Some(end.map_or(after, |e| e.min(after)));
-            }
-            match end {
-                Some(end) => reopen = Some(reopen.map_or(end, |r| r.max(end))),
-                None => return Check::refuse(None),
-            }
-        }
-    }
-    if refused {
-        Check::refuse(reopen)
-    } else {
-        Check::Pass
-    }
+    Check::all(moment.clocks.iter().flat_map(
+        |&LocalClock {
+             zone,
+             date,
+             weekday,
+             seconds,
+         }| {
+            times.iter().map(move |time| {
+                let today = Weekday::ALL.get(weekday).copied();
+                let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));
+                let in_force = time.until.is_none_or(|until| date <= until);
+                if !(on_day && in_force && inside(seconds, time.from.minutes(), time.to.minutes()))
+                {
+                    return Check::Pass;
+                }
+                // Convenient again at the end of the interval, or once `until` has passed.
+                let end = zones::instant_of_local(zone, date, time.to.minutes(), instant);
+                let after_until = time
+                    .until
+                    .and_then(|until| until.checked_add_days(Days::new(1)))
+                    .and_then(|day| zones::start_of_local_date(zone, day));
+                Check::refuse(match (end, after_until) {
+                    (Some(end), Some(after)) => Some(end.min(after)),
+                    (end, after) => end.or(after),
+                })
+            })
+        },
+    ))
 }
