@@ -23,11 +23,24 @@ const UNKNOWN_DAY: i64 = i64::MIN;
 /// use: a decision looks at the few events near its instant, not the whole ledger.
 pub struct PreparedEvent<'a> {
     pub event: &'a Event,
-    /// The event's instant in microseconds since the epoch, for cheap range searches.
-    pub micros: i64,
     /// About the account being decided (not another debt of the consumer).
     pub same_debt: bool,
+    /// The instant in microseconds since the epoch, computed on first use (range
+    /// searches touch a few events; converting all of them costs more).
+    micros: Cell<Option<i64>>,
     resolved: Cell<Option<Resolved>>,
+}
+
+impl PreparedEvent<'_> {
+    /// The event's instant in microseconds since the epoch.
+    pub fn micros(&self) -> i64 {
+        if let Some(micros) = self.micros.get() {
+            return micros;
+        }
+        let micros = self.event.at.timestamp_micros();
+        self.micros.set(Some(micros));
+        micros
+    }
 }
 
 /// What the rules ask of an event's contact point.
@@ -112,11 +125,11 @@ impl<'a> Context<'a> {
             .iter()
             .map(|event| PreparedEvent {
                 event,
-                micros: event.at.timestamp_micros(),
                 same_debt: event
                     .account_id
                     .as_deref()
                     .is_none_or(|id| id == self.account.id),
+                micros: Cell::new(None),
                 resolved: Cell::new(None),
             })
             .collect();
@@ -166,13 +179,15 @@ impl<'a> Context<'a> {
             .iter()
             .map(|pack| scope_covers(&pack.scope, self.account))
             .collect();
-        policy
-            .rules()
-            .iter()
-            .filter(|rule| packs.get(rule.pack).copied().unwrap_or(false))
-            .filter(|rule| rule.channels.contains(self.channel) && rule.purposes.contains(purpose))
-            .filter(|rule| self.condition_holds(rule))
-            .collect()
+        // Sized up front: growing a filtered Vec reallocates several times.
+        let mut rules = Vec::with_capacity(policy.rules().len());
+        rules.extend(
+            policy
+                .governing(self.channel, purpose)
+                .filter(|rule| packs.get(rule.pack).copied().unwrap_or(false))
+                .filter(|rule| self.condition_holds(rule)),
+        );
+        rules
     }
 
     fn condition_holds(&self, rule: &Rule) -> bool {

@@ -32,7 +32,7 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
         Period::Rolling(duration) => {
             let length = duration.num_microseconds().unwrap_or(i64::MAX);
             let mut slots = context.slots.borrow_mut();
-            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros);
+            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros());
             counted_slots(context, cap, instant, duration, micros, &mut slots);
             match period_check(&slots, instant.timestamp_micros(), length, max) {
                 None => Check::Pass,
@@ -73,8 +73,8 @@ fn counted_slots(
     let reach = reach.num_microseconds().unwrap_or(i64::MAX);
     let at = instant.timestamp_micros();
     let (low, high) = (at.saturating_sub(reach), at.saturating_add(reach));
-    let start = events.partition_point(|e| e.micros <= low);
-    let end = events.partition_point(|e| e.micros < high);
+    let start = events.partition_point(|e| e.micros() <= low);
+    let end = events.partition_point(|e| e.micros() < high);
     slots.clear();
     slots.extend(
         (start..end)

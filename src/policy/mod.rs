@@ -22,7 +22,7 @@ pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;
 pub use model::{Pack, PackStatus, Rule, RuleKind, Scope};
 
-use crate::domain::Account;
+use crate::domain::{Account, Channel, Purpose};
 
 /// Why a policy could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,9 @@ pub enum PolicyError {
 pub struct Policy {
     packs: Vec<Pack>,
     rules: Vec<Rule>,
+    /// For each (channel, purpose), the indices of the rules that govern it, in
+    /// policy order: a decision filters only by scope and `when`.
+    governing: Vec<Vec<usize>>,
     digest: String,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
@@ -96,9 +99,11 @@ impl Policy {
             .map(|(id, table)| (id.as_str(), table))
             .collect();
         let digest = digest::digest(&digest_input);
+        let governing = governing_index(&rules);
         Ok(Policy {
             packs,
             rules,
+            governing,
             digest,
             warnings: diagnostics,
             sources,
@@ -113,6 +118,15 @@ impl Policy {
     /// Every rule of every pack.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The rules that govern a channel and purpose, before scope and `when`.
+    pub fn governing(&self, channel: Channel, purpose: Purpose) -> impl Iterator<Item = &Rule> {
+        self.governing
+            .get(governing_slot(channel, purpose))
+            .into_iter()
+            .flatten()
+            .filter_map(|&index| self.rules.get(index))
     }
 
     /// `sha256:…` of the canonical content of every pack.
@@ -267,6 +281,30 @@ pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
     } else {
         Applicability::Applies(grounds.join("; "))
     }
+}
+
+fn governing_slot(channel: Channel, purpose: Purpose) -> usize {
+    channel as usize * Purpose::ALL.len() + purpose as usize
+}
+
+fn governing_index(rules: &[Rule]) -> Vec<Vec<usize>> {
+    let mut index = vec![Vec::new(); Channel::ALL.len() * Purpose::ALL.len()];
+    for channel in Channel::ALL {
+        for purpose in Purpose::ALL {
+            if let Some(slot) = index.get_mut(governing_slot(channel, purpose)) {
+                slot.extend(
+                    rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, rule)| {
+                            rule.channels.contains(channel) && rule.purposes.contains(purpose)
+                        })
+                        .map(|(i, _)| i),
+                );
+            }
+        }
+    }
+    index
 }
 
 fn no_packs(place: &str) -> Diagnostic {
