@@ -56,6 +56,8 @@ pub struct Resolved {
 
 /// Everything a decision needs, computed once.
 pub struct Context<'a> {
+    /// The request's instant.
+    pub at: DateTime<Utc>,
     pub account: &'a Account,
     pub channel: Channel,
     pub contact_point: Option<&'a str>,
@@ -91,6 +93,7 @@ impl<'a> Context<'a> {
             _ => contact_point.and_then(|point| kind_of(account, channel, point)),
         };
         let mut context = Context {
+            at: request.at,
             account,
             channel,
             contact_point,
@@ -255,12 +258,18 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Whether the latest consent record on the channel is a consent, not a revocation.
+    /// Whether the latest consent record about this debt on the channel, as of the
+    /// request's instant, is a consent and not a revocation. (A hold does not move
+    /// with the search for the next allowed instant, so a consent recorded after the
+    /// request's instant does not lift it: fail closed.)
     fn consent_on_record(&self, channel: Channel) -> bool {
+        let known = self.events.partition_point(|e| e.event.at <= self.at);
         self.events
+            .get(..known)
+            .unwrap_or(&[])
             .iter()
             .rev()
-            .filter(|e| e.event.channel == channel)
+            .filter(|e| e.event.channel == channel && e.same_debt)
             .find_map(|e| match e.event.event_type {
                 EventType::Consent => Some(true),
                 EventType::ConsentRevoked => Some(false),

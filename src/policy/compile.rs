@@ -931,6 +931,17 @@ impl FileCompiler<'_> {
             Some(days) => Some(self.positive_days(days, "exclude_consent_days")?),
             None => None,
         };
+        if let (Some(count), Some(filter)) = (&count, &rule.count)
+            && count.initiated_by == Some(InitiatedBy::Consumer)
+        {
+            // The contact being decided is always ours, so it is never counted.
+            self.error(
+                "rules::never-applies",
+                Some(filter.span()),
+                "a cap that counts only consumer-initiated contacts can never refuse: the contact being decided is always initiated by the collector".to_string(),
+            );
+            return None;
+        }
         Some(Cap {
             max: max?,
             period: period?,

@@ -199,6 +199,24 @@ fn an_unknown_window_time_zone_suggests_the_real_one() {
 }
 
 #[test]
+fn a_cap_counting_only_consumer_initiated_contacts_is_refused() {
+    let text = format!(
+        "{MINIMAL_PACK}{}",
+        CAP.replace(
+            "calendar_days = 7",
+            "calendar_days = 7\ncount = { initiated_by = \"consumer\" }"
+        )
+    );
+    let found = errors(&[("c.toml", &text)]);
+    assert_eq!(codes(&found), vec!["rules::never-applies"]);
+    assert!(
+        found[0].message.contains("consumer-initiated"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
 fn keys_of_another_rule_kind_are_rejected() {
     let text = MINIMAL_PACK.replace("allow = [", "max = 3\nallow = [");
     let found = errors(&[("k.toml", &text)]);

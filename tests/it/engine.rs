@@ -51,3 +51,52 @@ fn a_window_without_a_zone_must_hold_in_every_candidate_zone() {
         "2026-06-01T15:00:00+00:00"
     );
 }
+
+fn consent_hold_policy() -> dunner::Policy {
+    let text = r#"
+[pack]
+id = "consent"
+title = "Consent"
+version = "1"
+citation = "none"
+
+[[hold]]
+id = "consent.email"
+citation = "none"
+message = "email needs consent"
+channels = ["email"]
+flag = "no_consent"
+"#;
+    compile(&[("consent.toml", text)]).unwrap()
+}
+
+fn email_with_history(history: &str) -> DecideRequest {
+    DecideRequest::from_json(&format!(
+        r#"{{"at": "2026-06-01T15:00:00Z", "channel": "email", "account": {{"id": "C", "consumer": {{"time_zones": ["America/Chicago"]}}}}, "history": [{history}]}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn consent_on_record_lifts_a_consent_hold_and_revocation_restores_it() {
+    let policy = consent_hold_policy();
+    let consent = r#"{"at": "2026-05-01T15:00:00Z", "type": "consent", "channel": "email"}"#;
+    assert!(decide(&policy, &email_with_history(consent)).allowed);
+    let revoked = format!(
+        r#"{consent}, {{"at": "2026-05-02T15:00:00Z", "type": "consent_revoked", "channel": "email"}}"#
+    );
+    assert!(!decide(&policy, &email_with_history(&revoked)).allowed);
+}
+
+#[test]
+fn consent_recorded_after_the_instant_or_for_another_debt_does_not_count() {
+    let policy = consent_hold_policy();
+    let later = r#"{"at": "2026-06-02T15:00:00Z", "type": "consent", "channel": "email"}"#;
+    let decision = decide(&policy, &email_with_history(later));
+    assert!(
+        !decision.allowed && decision.next_allowed_at.is_none(),
+        "{decision:?}"
+    );
+    let other_debt = r#"{"at": "2026-05-01T15:00:00Z", "type": "consent", "channel": "email", "account_id": "OTHER"}"#;
+    assert!(!decide(&policy, &email_with_history(other_debt)).allowed);
+}
