@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use dunner::Policy;
 use dunner::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome};
-use dunner::engine::{DecideRequest, decide};
+use dunner::engine::{DecideRequest, Question, Subject, decide};
 
 fn account() -> Account {
     serde_json::from_str(
@@ -90,6 +90,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide/federal+MA/30 events/allowed", |b| {
         b.iter(|| decide(black_box(&policy), black_box(&allowed)))
     });
+
+    // The planner and the daemon ask many questions of one account: prepare it once.
+    let subject = Subject::new(&policy, &allowed.account, &allowed.history);
+    let question = Question {
+        at,
+        channel: Channel::Call,
+        purpose: Default::default(),
+        contact_point: Some("+16175550100"),
+        horizon_days: None,
+    };
+    assert!(subject.decide(&question).allowed);
+    c.bench_function(
+        "decide/federal+MA/30 events/allowed/prepared subject",
+        |b| b.iter(|| black_box(&subject).decide(black_box(&question))),
+    );
 
     // Two voicemails to the mobile this week: Massachusetts' 2-in-7 rolling cap binds,
     // and the search must find when the first falls out, inside the calling window.

@@ -17,6 +17,28 @@
 //! - [`engine`]: decisions, explanations and the next allowed instant. Pure: the
 //!   instant is part of the request; nothing here reads a clock or does I/O.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
+//!
+//! ## Example
+//!
+//! ```
+//! use dunner::{Policy, domain::Channel, engine::{self, DecideRequest, Question, Subject}};
+//!
+//! let policy = Policy::load("rules".as_ref())?;
+//! let request = DecideRequest::from_json(r#"{
+//!     "at": "2026-04-07T11:59:00Z", "channel": "call",
+//!     "account": {"id": "D-1", "consumer": {"time_zones": ["America/New_York"]}}
+//! }"#)?;
+//! // 07:59 in New York: refused until 08:00 local.
+//! let decision = engine::decide(&policy, &request);
+//! assert!(!decision.allowed);
+//! assert_eq!(decision.next_allowed_at.map(|t| t.to_rfc3339()).as_deref(), Some("2026-04-07T12:00:00+00:00"));
+//!
+//! // Many questions about one account: prepare it once.
+//! let subject = Subject::new(&policy, &request.account, &request.history);
+//! let at_eight = Question { at: "2026-04-07T12:00:00Z".parse()?, channel: Channel::Call, purpose: Default::default(), contact_point: None, horizon_days: None };
+//! assert!(subject.decide(&at_eight).allowed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 #![cfg_attr(
     test,

@@ -23,6 +23,24 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Tz>
         .collect())
 }
 
+/// The same for a shared list (`Arc<[Tz]>`).
+pub mod shared {
+    use std::sync::Arc;
+
+    use chrono_tz::Tz;
+    use serde::{Deserializer, Serializer};
+
+    /// Deserializes a list of zone names.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<[Tz]>, D::Error> {
+        super::deserialize(deserializer).map(Arc::from)
+    }
+
+    /// Serializes zones by their IANA names.
+    pub fn serialize<S: Serializer>(zones: &Arc<[Tz]>, serializer: S) -> Result<S::Ok, S::Error> {
+        super::serialize(zones, serializer)
+    }
+}
+
 /// Serializes zones by their IANA names.
 pub fn serialize<S: Serializer>(zones: &[Tz], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(zones.iter().map(|tz| tz.name()))

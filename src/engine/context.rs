@@ -1,91 +1,45 @@
-//! A request prepared once for the many evaluations of a decision and its search:
-//! candidate zones, the applicable rules, the history sorted with each event's
-//! contact point resolved.
+//! A question prepared for the many evaluations of its decision and its search: the
+//! rules that govern its channel, purpose and contact point, over a [`Subject`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::request::DecideRequest;
+use super::subject::{
+    PreparedEvent, Question, Subject, channel_of_point, kind_of, same_contact_point,
+};
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, InitiatedBy, OptOut,
-    Outcome, PhoneKind, Purpose,
+    Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome,
 };
-use crate::policy::model::{EventFilter, Per, Rule, Set};
-use crate::policy::{Policy, scope_covers};
-
-/// Marks a day not computed yet in [`Context::event_day`]'s cache.
-const UNKNOWN_DAY: i64 = i64::MIN;
-
-/// One history event. What the rules ask of its contact point is resolved on first
-/// use: a decision looks at the few events near its instant, not the whole ledger.
-pub struct PreparedEvent<'a> {
-    pub event: &'a Event,
-    /// About the account being decided (not another debt of the consumer).
-    pub same_debt: bool,
-    /// The instant in microseconds since the epoch, computed on first use (range
-    /// searches touch a few events; converting all of them costs more).
-    micros: Cell<Option<i64>>,
-    resolved: Cell<Option<Resolved>>,
-}
-
-impl PreparedEvent<'_> {
-    /// The event's instant in microseconds since the epoch.
-    pub fn micros(&self) -> i64 {
-        if let Some(micros) = self.micros.get() {
-            return micros;
-        }
-        let micros = self.event.at.timestamp_micros();
-        self.micros.set(Some(micros));
-        micros
-    }
-}
-
-/// What the rules ask of an event's contact point.
-#[derive(Debug, Clone, Copy)]
-pub struct Resolved {
-    /// The kind of the contact point used, when it is one of the account's.
-    pub kind: Option<ContactPointKind>,
-    /// To the requested contact point (or either side unknown).
-    pub same_contact_point: bool,
-    /// Made to a contact point that turned out to be a wrong party.
-    pub wrong_party: bool,
-}
+use crate::policy::model::{EventFilter, Per, Rule};
 
 /// Everything a decision needs, computed once.
 pub struct Context<'a> {
-    /// The request's instant.
+    /// The prepared account.
+    pub subject: &'a Subject<'a>,
+    /// The question's instant.
     pub at: DateTime<Utc>,
     pub account: &'a Account,
     pub channel: Channel,
     pub contact_point: Option<&'a str>,
     pub contact_kind: Option<ContactPointKind>,
-    pub zones: Vec<Tz>,
+    pub zones: &'a [Tz],
     /// Sorted by instant.
-    pub events: Vec<PreparedEvent<'a>>,
-    /// The rules that govern this request, in policy order.
+    pub events: &'a [PreparedEvent<'a>],
+    /// The rules that govern this question, in policy order.
     pub rules: Vec<&'a Rule>,
-    /// Each event's local day number per zone (`events.len() × zones.len()`), filled
-    /// on first use: a day is converted once however many rules and search steps ask.
-    event_days: Vec<Cell<i64>>,
-    /// Contact points that had a wrong-party outcome.
-    wrong_party_points: Vec<&'a str>,
     /// A reusable buffer for the slots a cap counts (one cap is counted at a time).
     pub slots: RefCell<Vec<i64>>,
-    /// Channels with a consent or revocation in the history (most have none, and
-    /// then no consent lookup is needed).
-    consent_channels: Set<Channel>,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(policy: &'a Policy, request: &'a DecideRequest) -> Context<'a> {
-        let account = &request.account;
-        let channel = request.channel;
-        let contact_point = request
+    pub fn new(subject: &'a Subject<'a>, question: &Question<'a>) -> Context<'a> {
+        let account = subject.account;
+        let channel = question.channel;
+        let contact_point = question
             .contact_point
-            .as_deref()
             .map(str::trim)
             .filter(|p| !p.is_empty());
         let contact_kind = match channel {
@@ -93,101 +47,45 @@ impl<'a> Context<'a> {
             _ => contact_point.and_then(|point| kind_of(account, channel, point)),
         };
         let mut context = Context {
-            at: request.at,
+            subject,
+            at: question.at,
             account,
             channel,
             contact_point,
             contact_kind,
-            zones: zones::candidate_zones(&account.consumer),
-            events: Vec::new(),
+            zones: &subject.zones,
+            events: &subject.events,
             rules: Vec::new(),
-            event_days: Vec::new(),
             slots: RefCell::new(Vec::new()),
-            wrong_party_points: request
-                .history
-                .iter()
-                .filter(|e| e.outcome == Some(Outcome::WrongParty))
-                .filter_map(|e| e.contact_point.as_deref())
-                .collect(),
-            consent_channels: request
-                .history
-                .iter()
-                .filter(|e| e.event_type != EventType::Contact)
-                .map(|e| e.channel)
-                .collect(),
         };
-        context.events = context.prepare_events(&request.history);
-        context.event_days =
-            vec![Cell::new(UNKNOWN_DAY); context.events.len() * context.zones.len()];
-        context.rules = context.applicable_rules(policy, request.purpose);
+        context.rules = context.applicable_rules(question.purpose);
         context
     }
 
-    fn prepare_events(&self, history: &'a [Event]) -> Vec<PreparedEvent<'a>> {
-        let mut events: Vec<PreparedEvent<'a>> = history
-            .iter()
-            .map(|event| PreparedEvent {
-                event,
-                same_debt: event
-                    .account_id
-                    .as_deref()
-                    .is_none_or(|id| id == self.account.id),
-                micros: Cell::new(None),
-                resolved: Cell::new(None),
-            })
-            .collect();
-        if !events.is_sorted_by_key(|e| e.event.at) {
-            events.sort_by_key(|e| e.event.at);
+    /// Whether an event was made to the question's contact point (either unknown
+    /// counts as the same: fail closed).
+    fn same_point(&self, prepared: &PreparedEvent<'_>) -> bool {
+        match (prepared.event.contact_point.as_deref(), self.contact_point) {
+            (Some(point), Some(requested)) => same_contact_point(point, requested),
+            _ => true,
         }
-        events
     }
 
-    /// Resolves (once) an event's contact point against the account and the request.
-    pub fn resolve(&self, prepared: &PreparedEvent<'_>) -> Resolved {
-        if let Some(resolved) = prepared.resolved.get() {
-            return resolved;
-        }
-        let event = prepared.event;
-        let point = event.contact_point.as_deref();
-        let resolved = match (event.channel, point) {
-            (Channel::Letter | Channel::Visit, _) => Resolved {
-                kind: Some(ContactPointKind::Address),
-                same_contact_point: true,
-                wrong_party: false,
-            },
-            (_, None) => Resolved {
-                kind: None,
-                same_contact_point: true,
-                wrong_party: event.outcome == Some(Outcome::WrongParty),
-            },
-            (channel, Some(point)) => Resolved {
-                kind: kind_of(self.account, channel, point),
-                same_contact_point: self
-                    .contact_point
-                    .is_none_or(|requested| same_contact_point(point, requested)),
-                wrong_party: event.outcome == Some(Outcome::WrongParty)
-                    || self
-                        .wrong_party_points
-                        .iter()
-                        .any(|wrong| same_contact_point(point, wrong)),
-            },
-        };
-        prepared.resolved.set(Some(resolved));
-        resolved
-    }
-
-    fn applicable_rules(&self, policy: &'a Policy, purpose: Purpose) -> Vec<&'a Rule> {
-        let packs: Vec<bool> = policy
-            .packs()
-            .iter()
-            .map(|pack| scope_covers(&pack.scope, self.account))
-            .collect();
+    fn applicable_rules(&self, purpose: crate::domain::Purpose) -> Vec<&'a Rule> {
+        let subject = self.subject;
         // Sized up front: growing a filtered Vec reallocates several times.
-        let mut rules = Vec::with_capacity(policy.rules().len());
+        let mut rules = Vec::with_capacity(subject.policy.rules().len());
         rules.extend(
-            policy
+            subject
+                .policy
                 .governing(self.channel, purpose)
-                .filter(|rule| packs.get(rule.pack).copied().unwrap_or(false))
+                .filter(|rule| {
+                    subject
+                        .covered_packs
+                        .get(rule.pack)
+                        .copied()
+                        .unwrap_or(false)
+                })
                 .filter(|rule| self.condition_holds(rule)),
         );
         rules
@@ -283,7 +181,7 @@ impl<'a> Context<'a> {
     /// the channel, not revoked and not ended by a conversation since (Reg F
     /// 1006.14(b)(3)(i); comment 14(b)(3)(i)-2), in every candidate zone.
     pub fn consent_active(&self, channel: Channel, instant: DateTime<Utc>, days: u32) -> bool {
-        if !self.consent_channels.contains(channel) {
+        if !self.subject.consent_channels.contains(channel) {
             return false;
         }
         let before = self.events.partition_point(|e| e.event.at <= instant);
@@ -320,16 +218,12 @@ impl<'a> Context<'a> {
 
     /// The local day number of the event at `index` in the zone at `zone_index`.
     pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
-        let (Some(event), Some(zone)) = (self.events.get(index), self.zones.get(zone_index)) else {
-            return UNKNOWN_DAY;
-        };
-        let Some(cell) = self.event_days.get(index * self.zones.len() + zone_index) else {
-            return zones::day_number(zones::local_date(event.event.at, *zone));
-        };
-        if cell.get() == UNKNOWN_DAY {
-            cell.set(zones::day_number(zones::local_date(event.event.at, *zone)));
-        }
-        cell.get()
+        self.subject.event_day(index, zone_index)
+    }
+
+    /// The question-independent facts about an event's contact point.
+    pub fn resolve(&self, prepared: &PreparedEvent<'_>) -> super::subject::Resolved {
+        self.subject.resolve(prepared)
     }
 
     /// Whether an event falls under a filter and a per-scope.
@@ -355,11 +249,12 @@ impl<'a> Context<'a> {
         if !needs_point {
             return true;
         }
-        let resolved = self.resolve(prepared);
-        resolved
-            .kind
-            .is_none_or(|k| filter.contact_point_kinds.contains(k))
-            && (per != Per::ContactPoint || resolved.same_contact_point)
+        let kind_ok = filter.contact_point_kinds.is_full()
+            || self
+                .resolve(prepared)
+                .kind
+                .is_none_or(|k| filter.contact_point_kinds.contains(k));
+        kind_ok && (per != Per::ContactPoint || self.same_point(prepared))
     }
 
     /// Whether the requested contact itself would be counted by a filter (its outcome
@@ -373,70 +268,4 @@ impl<'a> Context<'a> {
                 .initiated_by
                 .is_none_or(|i| i == InitiatedBy::Collector)
     }
-}
-
-/// The kind of one of the account's contact points, found by number or address.
-fn kind_of(account: &Account, channel: Channel, point: &str) -> Option<ContactPointKind> {
-    match channel {
-        Channel::Call | Channel::Sms => account
-            .consumer
-            .phones
-            .iter()
-            .find(|p| same_phone(&p.number, point))
-            .map(|p| match p.kind {
-                PhoneKind::Mobile => ContactPointKind::Mobile,
-                PhoneKind::Landline => ContactPointKind::Landline,
-                PhoneKind::Work => ContactPointKind::WorkPhone,
-            }),
-        Channel::Email => account
-            .consumer
-            .emails
-            .iter()
-            .find(|e| e.address.trim().eq_ignore_ascii_case(point))
-            .map(|e| match e.kind {
-                EmailKind::Personal => ContactPointKind::PersonalEmail,
-                EmailKind::Work => ContactPointKind::WorkEmail,
-            }),
-        Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
-    }
-}
-
-/// The channel family a contact point belongs to by its shape (an `@` is email).
-fn channel_of_point(point: &str) -> Option<Channel> {
-    if point.contains('@') {
-        Some(Channel::Email)
-    } else if point.chars().any(|c| c.is_ascii_digit()) {
-        Some(Channel::Call)
-    } else {
-        None
-    }
-}
-
-/// Two contact points are the same when their emails match case-insensitively or
-/// their phone digits match (ignoring punctuation and a leading US country code).
-pub fn same_contact_point(a: &str, b: &str) -> bool {
-    if a.contains('@') || b.contains('@') {
-        a.trim().eq_ignore_ascii_case(b.trim())
-    } else {
-        same_phone(a, b)
-    }
-}
-
-/// Compares phone numbers digit by digit without allocating.
-fn same_phone(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
-        let digits = number.chars().filter(char::is_ascii_digit);
-        let count = number.chars().filter(char::is_ascii_digit).count();
-        let skip = usize::from(
-            count == 11
-                && number
-                    .trim_start_matches(|c: char| !c.is_ascii_digit())
-                    .starts_with('1'),
-        );
-        digits.skip(skip)
-    }
-    significant(a).eq(significant(b))
 }

@@ -1,12 +1,15 @@
 //! The decision: evaluate every governing rule at the instant, explain every
 //! refusal, and search for the next allowed instant.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Days, TimeDelta, Utc};
 
 use super::Check;
 use super::context::Context;
 use super::next_allowed::next_allowed_at;
 use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
+use super::subject::{Question, Subject};
 use super::zones::{self, Moment};
 use super::{limits, windows};
 use crate::domain::Channel;
@@ -18,10 +21,21 @@ pub const DEFAULT_HORIZON_DAYS: u32 = 35;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
-    let context = Context::new(policy, request);
-    let at = request.at;
-    let moment = Moment::new(at, &context.zones);
-    let evaluation = evaluate(&context, &moment);
+    Subject::new(policy, &request.account, &request.history).decide(&Question {
+        at: request.at,
+        channel: request.channel,
+        purpose: request.purpose,
+        contact_point: request.contact_point.as_deref(),
+        horizon_days: request.horizon_days,
+    })
+}
+
+/// Decides one question over its prepared context.
+pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) -> Decision {
+    let policy = context.subject.policy;
+    let at = question.at;
+    let moment = Moment::new(at, context.zones);
+    let evaluation = evaluate(context, &moment);
     let reason = |rule: &Rule| Reason {
         rule: rule.id.clone(),
         pack: policy
@@ -43,7 +57,7 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
         .collect();
     let allowed = reasons.is_empty();
     let horizon = TimeDelta::days(i64::from(
-        request.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
+        question.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
     ));
     let horizon_end = at
         .checked_add_signed(horizon)
@@ -53,7 +67,7 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
     } else {
         evaluation
             .reopen()
-            .and_then(|from| next_allowed_at(&context, from, horizon_end))
+            .and_then(|from| next_allowed_at(context, from, horizon_end))
     };
     let obligations = if allowed {
         context
@@ -95,8 +109,8 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
         reasons,
         warnings,
         obligations,
-        time_zones: context.zones.clone(),
-        policy_digest: policy.digest().to_string(),
+        time_zones: Arc::clone(&context.subject.zones),
+        policy_digest: policy.shared_digest(),
     }
 }
 
@@ -185,7 +199,7 @@ pub(super) fn first_pass_bound(
 ) -> Option<Option<DateTime<Utc>>> {
     let mut refused = false;
     let mut bound = instant;
-    let moment = Moment::new(instant, &context.zones);
+    let moment = Moment::new(instant, context.zones);
     for rule in context.rules.iter().copied() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
             || !moment.in_force(&rule.effective)

@@ -11,6 +11,7 @@ mod decide;
 mod limits;
 mod next_allowed;
 mod request;
+mod subject;
 mod windows;
 pub mod zones;
 
@@ -18,6 +19,7 @@ pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict,
 };
+pub use subject::{Question, Subject};
 
 use chrono::{DateTime, Utc};
 

@@ -1,5 +1,7 @@
 //! The `decide` contract: request and decision, as the CLI and the API speak them.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -168,10 +170,10 @@ pub struct Decision {
     /// What an allowed contact must do.
     pub obligations: Vec<Obligation>,
     /// The candidate time zones the decision checked, by IANA name.
-    #[serde(with = "crate::domain::zone_serde")]
-    pub time_zones: Vec<chrono_tz::Tz>,
+    #[serde(with = "crate::domain::zone_serde::shared")]
+    pub time_zones: Arc<[chrono_tz::Tz]>,
     /// The digest of the policy that decided.
-    pub policy_digest: String,
+    pub policy_digest: Arc<str>,
 }
 
 /// The verdict for one channel and contact point (the "how may we reach them now" view).

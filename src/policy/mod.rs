@@ -48,7 +48,7 @@ pub struct Policy {
     /// For each (channel, purpose), the indices of the rules that govern it, in
     /// policy order: a decision filters only by scope and `when`.
     governing: Vec<Vec<usize>>,
-    digest: String,
+    digest: Arc<str>,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
 }
@@ -98,7 +98,7 @@ impl Policy {
             .iter()
             .map(|(id, table)| (id.as_str(), table))
             .collect();
-        let digest = digest::digest(&digest_input);
+        let digest = Arc::from(digest::digest(&digest_input));
         let governing = governing_index(&rules);
         Ok(Policy {
             packs,
@@ -132,6 +132,11 @@ impl Policy {
     /// `sha256:…` of the canonical content of every pack.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The digest, shared (every decision carries it).
+    pub fn shared_digest(&self) -> Arc<str> {
+        Arc::clone(&self.digest)
     }
 
     /// Warnings found while loading.

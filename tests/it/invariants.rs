@@ -11,7 +11,7 @@ use dunner::domain::{
     Account, Address, Channel, Consumer, EmailAddress, EmailKind, Event, EventType, Flags,
     InitiatedBy, Outcome, Phone, PhoneKind, Purpose,
 };
-use dunner::engine::{DecideRequest, Verdict, decide, zones::candidate_zones};
+use dunner::engine::{DecideRequest, Question, Subject, Verdict, decide, zones::candidate_zones};
 use proptest::prelude::*;
 
 use crate::helpers::SHIPPED;
@@ -313,6 +313,21 @@ proptest! {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_kept_subject_answers_every_question_as_a_fresh_decision_does(request in request(true), offsets in prop::collection::vec(-3 * 24 * 60i64..3 * 24 * 60, 1..6)) {
+        // The subject's caches (local days, resolved contact points) persist across
+        // questions; they must never change an answer.
+        let subject = Subject::new(&SHIPPED, &request.account, &request.history);
+        let channels = [request.channel, dunner::domain::Channel::Call, dunner::domain::Channel::Email];
+        for (i, offset) in offsets.iter().enumerate() {
+            let at = request.at + Duration::minutes(*offset);
+            let channel = channels[i % channels.len()];
+            let question = Question { at, channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
+            let fresh = decide(&SHIPPED, &DecideRequest { at, channel, ..request.clone() });
+            prop_assert_eq!(subject.decide(&question), fresh);
         }
     }
 

@@ -1,0 +1,252 @@
+//! An account prepared once for many questions: candidate zones, the packs whose
+//! scope covers it, and its history sorted, with each event's local days and contact
+//! point resolved on first use and kept for every later question.
+//!
+//! [`crate::engine::decide`] prepares a subject for one question; the planner and the
+//! daemon, which ask many questions of one account, keep it.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use super::context::Context;
+use super::request::Decision;
+use super::zones;
+use crate::domain::{
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Outcome, PhoneKind, Purpose,
+};
+use crate::policy::model::Set;
+use crate::policy::{Policy, scope_covers};
+
+/// Marks a day not computed yet in [`Subject::event_day`]'s cache.
+const UNKNOWN_DAY: i64 = i64::MIN;
+
+/// One history event. What the rules ask of it beyond its fields is computed on first
+/// use: a decision looks at the few events near its instant, not the whole ledger.
+pub struct PreparedEvent<'a> {
+    pub event: &'a Event,
+    /// About the account being decided (not another debt of the consumer).
+    pub same_debt: bool,
+    /// The instant in microseconds since the epoch.
+    micros: Cell<Option<i64>>,
+    resolved: Cell<Option<Resolved>>,
+}
+
+impl PreparedEvent<'_> {
+    /// The event's instant in microseconds since the epoch.
+    pub fn micros(&self) -> i64 {
+        if let Some(micros) = self.micros.get() {
+            return micros;
+        }
+        let micros = self.event.at.timestamp_micros();
+        self.micros.set(Some(micros));
+        micros
+    }
+}
+
+/// What the rules ask of an event's contact point, independent of the question.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The kind of the contact point used, when it is one of the account's.
+    pub kind: Option<ContactPointKind>,
+    /// Made to a contact point that turned out to be a wrong party.
+    pub wrong_party: bool,
+}
+
+/// One question to a [`Subject`]: may we contact the account like this at this instant?
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'q> {
+    /// The instant of the contact.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The channel.
+    pub channel: Channel,
+    /// Why we reach out.
+    pub purpose: Purpose,
+    /// The phone number or email address to be used, when known.
+    pub contact_point: Option<&'q str>,
+    /// How far ahead to search for `next_allowed_at`, in days (default 35).
+    pub horizon_days: Option<u32>,
+}
+
+/// An account and its history, prepared for many questions.
+pub struct Subject<'a> {
+    pub(super) policy: &'a Policy,
+    pub(super) account: &'a Account,
+    pub(super) zones: Arc<[Tz]>,
+    /// Sorted by instant.
+    pub(super) events: Vec<PreparedEvent<'a>>,
+    /// Each event's local day number per zone (`events.len() × zones.len()`).
+    event_days: Vec<Cell<i64>>,
+    /// Whether each pack's scope covers the account, by pack index.
+    pub(super) covered_packs: Vec<bool>,
+    /// Contact points that had a wrong-party outcome.
+    wrong_party_points: Vec<&'a str>,
+    /// Channels with a consent or revocation in the history (most have none, and
+    /// then no consent lookup is needed).
+    pub(super) consent_channels: Set<Channel>,
+}
+
+impl<'a> Subject<'a> {
+    /// Prepares an account and its history (in any order) for questions.
+    pub fn new(policy: &'a Policy, account: &'a Account, history: &'a [Event]) -> Subject<'a> {
+        let zones: Arc<[Tz]> = zones::candidate_zones(&account.consumer).into();
+        let mut events: Vec<PreparedEvent<'a>> = history
+            .iter()
+            .map(|event| PreparedEvent {
+                event,
+                same_debt: event
+                    .account_id
+                    .as_deref()
+                    .is_none_or(|id| id == account.id),
+                micros: Cell::new(None),
+                resolved: Cell::new(None),
+            })
+            .collect();
+        if !events.is_sorted_by_key(|e| e.event.at) {
+            events.sort_by_key(|e| e.event.at);
+        }
+        Subject {
+            policy,
+            account,
+            event_days: vec![Cell::new(UNKNOWN_DAY); events.len() * zones.len()],
+            zones,
+            events,
+            covered_packs: policy
+                .packs()
+                .iter()
+                .map(|pack| scope_covers(&pack.scope, account))
+                .collect(),
+            wrong_party_points: history
+                .iter()
+                .filter(|e| e.outcome == Some(Outcome::WrongParty))
+                .filter_map(|e| e.contact_point.as_deref())
+                .collect(),
+            consent_channels: history
+                .iter()
+                .filter(|e| e.event_type != EventType::Contact)
+                .map(|e| e.channel)
+                .collect(),
+        }
+    }
+
+    /// Decides one question, assuming no events beyond the history.
+    pub fn decide(&self, question: &Question<'_>) -> Decision {
+        super::decide::decide_question(&Context::new(self, question), question)
+    }
+
+    /// The candidate zones of the consumer.
+    pub fn zones(&self) -> &[Tz] {
+        &self.zones
+    }
+
+    /// The local day number of the event at `index` in the zone at `zone_index`,
+    /// converted once however many rules, search steps and questions ask.
+    pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
+        let (Some(event), Some(zone)) = (self.events.get(index), self.zones.get(zone_index)) else {
+            return UNKNOWN_DAY;
+        };
+        let Some(cell) = self.event_days.get(index * self.zones.len() + zone_index) else {
+            return zones::day_number(zones::local_date(event.event.at, *zone));
+        };
+        if cell.get() == UNKNOWN_DAY {
+            cell.set(zones::day_number(zones::local_date(event.event.at, *zone)));
+        }
+        cell.get()
+    }
+
+    /// Resolves (once) an event's contact point against the account.
+    pub fn resolve(&self, prepared: &PreparedEvent<'_>) -> Resolved {
+        if let Some(resolved) = prepared.resolved.get() {
+            return resolved;
+        }
+        let event = prepared.event;
+        let wrong_outcome = event.outcome == Some(Outcome::WrongParty);
+        let resolved = match (event.channel, event.contact_point.as_deref()) {
+            (Channel::Letter | Channel::Visit, _) => Resolved {
+                kind: Some(ContactPointKind::Address),
+                wrong_party: false,
+            },
+            (_, None) => Resolved {
+                kind: None,
+                wrong_party: wrong_outcome,
+            },
+            (channel, Some(point)) => Resolved {
+                kind: kind_of(self.account, channel, point),
+                wrong_party: wrong_outcome
+                    || self
+                        .wrong_party_points
+                        .iter()
+                        .any(|wrong| same_contact_point(point, wrong)),
+            },
+        };
+        prepared.resolved.set(Some(resolved));
+        resolved
+    }
+}
+
+/// The kind of one of the account's contact points, found by number or address.
+pub fn kind_of(account: &Account, channel: Channel, point: &str) -> Option<ContactPointKind> {
+    match channel {
+        Channel::Call | Channel::Sms => account
+            .consumer
+            .phones
+            .iter()
+            .find(|p| same_phone(&p.number, point))
+            .map(|p| match p.kind {
+                PhoneKind::Mobile => ContactPointKind::Mobile,
+                PhoneKind::Landline => ContactPointKind::Landline,
+                PhoneKind::Work => ContactPointKind::WorkPhone,
+            }),
+        Channel::Email => account
+            .consumer
+            .emails
+            .iter()
+            .find(|e| e.address.trim().eq_ignore_ascii_case(point))
+            .map(|e| match e.kind {
+                EmailKind::Personal => ContactPointKind::PersonalEmail,
+                EmailKind::Work => ContactPointKind::WorkEmail,
+            }),
+        Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
+    }
+}
+
+/// The channel family a contact point belongs to by its shape (an `@` is email).
+pub fn channel_of_point(point: &str) -> Option<Channel> {
+    if point.contains('@') {
+        Some(Channel::Email)
+    } else if point.chars().any(|c| c.is_ascii_digit()) {
+        Some(Channel::Call)
+    } else {
+        None
+    }
+}
+
+/// Two contact points are the same when their emails match case-insensitively or
+/// their phone digits match (ignoring punctuation and a leading US country code).
+pub fn same_contact_point(a: &str, b: &str) -> bool {
+    if a.contains('@') || b.contains('@') {
+        a.trim().eq_ignore_ascii_case(b.trim())
+    } else {
+        same_phone(a, b)
+    }
+}
+
+/// Compares phone numbers digit by digit without allocating.
+fn same_phone(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
+        let digits = number.chars().filter(char::is_ascii_digit);
+        let count = number.chars().filter(char::is_ascii_digit).count();
+        let skip = usize::from(
+            count == 11
+                && number
+                    .trim_start_matches(|c: char| !c.is_ascii_digit())
+                    .starts_with('1'),
+        );
+        digits.skip(skip)
+    }
+    significant(a).eq(significant(b))
+}
