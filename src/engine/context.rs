@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::policy::model::{EventFilter, Per, Rule};
 
-/// Everything a decision needs, computed once.
+/// Everything one question needs, computed once for its evaluations.
 pub struct Context<'a> {
     /// The prepared account.
     pub subject: &'a Subject<'a>,
