@@ -54,6 +54,7 @@ pub mod cli;
 pub mod domain;
 pub mod engine;
 pub mod policy;
+pub mod store;
 pub mod suggest;
 
 pub use engine::{DecideRequest, Decision, decide};

@@ -2,6 +2,7 @@
 //! the engine, and prints. One file per subcommand; each returns an [`Exit`].
 
 mod decide;
+mod migrate;
 mod rules;
 
 use std::io::IsTerminal;
@@ -49,6 +50,16 @@ pub enum Command {
     Rules(RulesCommand),
     /// Decide one contact request (the JSON contract) and print the decision as JSON.
     Decide(DecideArgs),
+    /// Create or upgrade the ledger's tables (SQLite file or PostgreSQL database).
+    Migrate {
+        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
+        #[arg(
+            long = "database",
+            env = "DUNNER_DATABASE_URL",
+            default_value = "sqlite://dunner.db"
+        )]
+        database: String,
+    },
 }
 
 /// `dunner rules …`
@@ -124,6 +135,7 @@ pub fn run(cli: Cli) -> Exit {
             rules::explain(&rules, &account)
         }
         Command::Decide(args) => decide::run(&args),
+        Command::Migrate { database } => migrate::run(&database),
     }
 }
 

@@ -271,3 +271,26 @@ fn decide_rejects_an_unknown_state_instead_of_skipping_its_pack() {
         "{stderr}"
     );
 }
+
+#[test]
+fn migrate_creates_the_sqlite_ledger_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    for _ in 0..2 {
+        let output = dunner(&["migrate", "--database", &url], None);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(dir.path().join("ledger.db").exists());
+}
+
+#[test]
+fn migrate_rejects_an_unknown_database_url() {
+    let output = dunner(&["migrate", "--database", "mysql://root@localhost/x"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported database URL"));
+}

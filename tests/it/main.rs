@@ -13,3 +13,4 @@ mod engine;
 mod helpers;
 mod invariants;
 mod policy_packs;
+mod store_conformance;

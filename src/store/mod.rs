@@ -1,0 +1,386 @@
+//! The durable contact ledger: accounts, the append-only event ledger, the decision
+//! log and the policy texts behind every digest.
+//!
+//! One interface named after use cases, two implementations: SQLite (embedded, WAL,
+//! durable commits; the default) and PostgreSQL (several daemons sharing one ledger).
+//! "Check the policy and record the attempt" is one transaction per account on both
+//! (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL), so concurrent callers can
+//! never break a cap together. The decision itself is the pure engine's.
+
+mod postgres;
+mod sqlite;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome, Purpose};
+use crate::engine::{Decision, Question, Subject};
+use crate::policy::Policy;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// How far back the history is read for a decision: the longest period a rule may
+/// span (366 days) and a margin for time zones and calendar days.
+pub const HISTORY_LOOKBACK_DAYS: i64 = 400;
+
+/// The most events one page of a listing returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The account does not exist.
+    #[error("account `{0}` does not exist")]
+    AccountNotFound(String),
+    /// The database URL is not one dunner can use.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// The migrations could not be applied.
+    #[error("failed to migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored row could not be read back (it was written by something else).
+    #[error("stored {what} could not be read: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+/// A contact attempt to check against the policy and record if allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The account.
+    pub account_id: String,
+    /// When the attempt is made.
+    pub at: DateTime<Utc>,
+    /// The channel.
+    pub channel: Channel,
+    /// Why.
+    #[serde(default)]
+    pub purpose: Purpose,
+    /// The phone number or email address used.
+    #[serde(default)]
+    pub contact_point: Option<String>,
+    /// The outcome, when the attempt is recorded after the fact; unknown counts as
+    /// any outcome would.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+}
+
+/// The result of [`Store::check_and_record`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The decision (logged either way).
+    pub decision: Decision,
+    /// The id of the decision in the log.
+    pub decision_id: String,
+    /// The id of the recorded event; `None` when the attempt was refused.
+    pub event_id: Option<String>,
+}
+
+/// An event as stored: with its id, its position in the ledger and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Stable id (UUID v7).
+    pub id: String,
+    /// Position in the ledger (for paging).
+    pub seq: i64,
+    /// The account.
+    pub account_id: String,
+    /// The event.
+    pub event: Event,
+    /// When the ledger recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Filters and paging for [`Store::list_events`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    /// Only events at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Only events after this ledger position (the previous page's last `seq`).
+    pub after_seq: Option<i64>,
+    /// At most this many (capped at [`MAX_PAGE`]).
+    pub limit: Option<u32>,
+}
+
+/// A logged decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedDecision {
+    /// Stable id (UUID v7).
+    pub id: String,
+    /// Position in the log.
+    pub seq: i64,
+    /// The account.
+    pub account_id: String,
+    /// When the decision was made (the clock of the caller, not the question's instant).
+    pub decided_at: DateTime<Utc>,
+    /// The question asked.
+    pub question: Attempt,
+    /// The answer.
+    pub decision: Decision,
+}
+
+/// The ledger, on one of its backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// Embedded SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PostgresStore),
+}
+
+impl Store {
+    /// Opens a store from a URL: `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(PostgresStore::open(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Applies the embedded migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.migrate().await,
+            Store::Postgres(store) => store.migrate().await,
+        }
+    }
+
+    /// Creates or replaces an account.
+    pub async fn put_account(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let body = to_json(account)?;
+        match self {
+            Store::Sqlite(store) => store.put_account(&account.id, &body, now).await,
+            Store::Postgres(store) => store.put_account(&account.id, &body, now).await,
+        }
+    }
+
+    /// Reads an account.
+    pub async fn get_account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let body = match self {
+            Store::Sqlite(store) => store.get_account(id).await?,
+            Store::Postgres(store) => store.get_account(id).await?,
+        };
+        body.map(|body| from_json("account", &body)).transpose()
+    }
+
+    /// Appends a fact to an account's ledger (a contact made elsewhere, a consent, an
+    /// outcome), without a policy check. Returns the event's id.
+    pub async fn append_event(
+        &self,
+        account_id: &str,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let row = EventRow::new(account_id, event, now)?;
+        match self {
+            Store::Sqlite(store) => store.append_event(&row).await?,
+            Store::Postgres(store) => store.append_event(&row).await?,
+        }
+        Ok(row.id)
+    }
+
+    /// Lists an account's events in ledger order.
+    pub async fn list_events(
+        &self,
+        account_id: &str,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.list_events(account_id, query).await,
+            Store::Postgres(store) => store.list_events(account_id, query).await,
+        }
+    }
+
+    /// Checks an attempt against the policy and, if allowed, records it — atomically
+    /// per account. The decision is logged either way, with the policy's texts kept
+    /// by digest.
+    pub async fn check_and_record(
+        &self,
+        policy: &Policy,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.check_and_record(policy, attempt, now).await,
+            Store::Postgres(store) => store.check_and_record(policy, attempt, now).await,
+        }
+    }
+
+    /// The decision log of an account, newest last.
+    pub async fn list_decisions(
+        &self,
+        account_id: &str,
+        limit: u32,
+    ) -> Result<Vec<LoggedDecision>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
+            Store::Postgres(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
+        }
+    }
+
+    /// The pack texts (file name → text) behind a policy digest, if it was ever used.
+    pub async fn policy_sources(
+        &self,
+        digest: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let json = match self {
+            Store::Sqlite(store) => store.policy_sources(digest).await?,
+            Store::Postgres(store) => store.policy_sources(digest).await?,
+        };
+        json.map(|json| from_json("policy sources", &json))
+            .transpose()
+    }
+}
+
+/// An event ready to be written: its id, instant and JSON body.
+pub(crate) struct EventRow {
+    pub id: String,
+    pub account_id: String,
+    pub at: DateTime<Utc>,
+    pub body: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl EventRow {
+    fn new(account_id: &str, event: &Event, now: DateTime<Utc>) -> Result<EventRow, StoreError> {
+        // The row belongs to `account_id`; a body naming another account would be read
+        // back as another debt's event.
+        let event = Event {
+            account_id: None,
+            ..event.clone()
+        };
+        Ok(EventRow {
+            id: new_id(now),
+            account_id: account_id.to_string(),
+            at: event.at,
+            body: to_json(&event)?,
+            recorded_at: now,
+        })
+    }
+}
+
+/// What a check-and-record decides, before the backend writes it.
+pub(crate) struct AttemptRows {
+    pub decision: Decision,
+    pub decision_id: String,
+    pub event: Option<EventRow>,
+    pub question: String,
+    pub decision_json: String,
+}
+
+/// The pure part of check-and-record: decide over the stored account and history,
+/// and build the rows to write.
+pub(crate) fn decide_attempt(
+    policy: &Policy,
+    account_body: &str,
+    history_bodies: &[String],
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<AttemptRows, StoreError> {
+    let account: Account = from_json("account", account_body)?;
+    let history: Vec<Event> = history_bodies
+        .iter()
+        .map(|body| from_json("event", body))
+        .collect::<Result<_, _>>()?;
+    let subject = Subject::new(policy, &account, &history);
+    let decision = subject.decide(&Question {
+        at: attempt.at,
+        channel: attempt.channel,
+        purpose: attempt.purpose,
+        contact_point: attempt.contact_point.as_deref(),
+        horizon_days: None,
+    });
+    let event = if decision.allowed {
+        let event = Event {
+            at: attempt.at,
+            event_type: EventType::Contact,
+            channel: attempt.channel,
+            outcome: attempt.outcome,
+            initiated_by: InitiatedBy::Collector,
+            contact_point: attempt.contact_point.clone(),
+            account_id: None,
+        };
+        Some(EventRow::new(&attempt.account_id, &event, now)?)
+    } else {
+        None
+    };
+    Ok(AttemptRows {
+        question: to_json(attempt)?,
+        decision_json: to_json(&decision)?,
+        decision,
+        decision_id: new_id(now),
+        event,
+    })
+}
+
+/// The decision log's name for an outcome.
+pub(crate) fn outcome_name(decision: &Decision) -> &'static str {
+    match decision.outcome {
+        crate::engine::Verdict::Allow => "allow",
+        crate::engine::Verdict::Defer => "defer",
+        crate::engine::Verdict::Stop => "stop",
+    }
+}
+
+/// The earliest event instant a decision at `at` reads.
+pub(crate) fn lookback_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.checked_sub_signed(TimeDelta::days(HISTORY_LOOKBACK_DAYS))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The policy's pack texts as JSON, for the `policies` table.
+pub(crate) fn sources_json(policy: &Policy) -> Result<String, StoreError> {
+    let sources: Vec<(&str, &str)> = policy
+        .sources()
+        .iter()
+        .map(|s| (&*s.name, &*s.text))
+        .collect();
+    to_json(&sources)
+}
+
+/// A new stable id: UUID v7, ordered by `now` (the caller's clock, not read here).
+pub(crate) fn new_id(now: DateTime<Utc>) -> String {
+    let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+    let timestamp =
+        uuid::Timestamp::from_unix(uuid::NoContext, seconds, now.timestamp_subsec_nanos());
+    uuid::Uuid::new_v7(timestamp).to_string()
+}
+
+/// Instants as sortable text (SQLite): RFC 3339, UTC, microseconds.
+pub(crate) fn instant_text(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt {
+        what: "value to store",
+        reason: error.to_string(),
+    })
+}
+
+pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
+    what: &'static str,
+    json: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|error| StoreError::Corrupt {
+        what,
+        reason: error.to_string(),
+    })
+}

@@ -1,0 +1,216 @@
+//! The PostgreSQL ledger, shared by several daemons: check-and-record locks the
+//! account's row (`SELECT … FOR UPDATE`) for the length of its transaction, so two
+//! dialers recording for one account are serialized while other accounts proceed.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::{
+    Attempt, EventQuery, EventRow, LoggedDecision, MAX_PAGE, Recorded, StoreError, StoredEvent,
+    decide_attempt, from_json, lookback_start, outcome_name, sources_json,
+};
+use crate::policy::Policy;
+
+/// The PostgreSQL implementation.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let options: PgConnectOptions = url.parse()?;
+        PostgresStore::connect(options).await
+    }
+
+    /// Connects with explicit options (a test uses its own `search_path`).
+    pub async fn connect(options: PgConnectOptions) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        Ok(PostgresStore { pool })
+    }
+
+    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("src/store/migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn put_account(
+        &self,
+        id: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO accounts (id, body, created_at, updated_at) VALUES ($1, $2::jsonb, $3, $3)
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get("body")))
+    }
+
+    pub(super) async fn append_event(&self, row: &EventRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(&row.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::AccountNotFound(row.account_id.clone()));
+        }
+        insert_event(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_events(
+        &self,
+        account_id: &str,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, body::text AS body, recorded_at FROM events
+             WHERE account_id = $1 AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3) AND seq > $4
+             ORDER BY seq LIMIT $5",
+        )
+        .bind(account_id)
+        .bind(query.since)
+        .bind(query.until)
+        .bind(query.after_seq.unwrap_or(0))
+        .bind(i64::from(query.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredEvent {
+                    id: row.get("id"),
+                    seq: row.get("seq"),
+                    account_id: account_id.to_string(),
+                    event: from_json("event", row.get::<&str, _>("body"))?,
+                    recorded_at: row.get("recorded_at"),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn check_and_record(
+        &self,
+        policy: &Policy,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The row lock serializes check-and-record per account across daemons.
+        let account =
+            sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(&attempt.account_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
+        let history: Vec<String> = sqlx::query("SELECT body::text AS body FROM events WHERE account_id = $1 AND at >= $2 ORDER BY at, seq")
+            .bind(&attempt.account_id)
+            .bind(lookback_start(attempt.at))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| row.get("body"))
+            .collect();
+        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now)?;
+        if let Some(event) = &rows.event {
+            insert_event(&mut tx, event).await?;
+        }
+        sqlx::query(
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)",
+        )
+        .bind(&rows.decision_id)
+        .bind(&attempt.account_id)
+        .bind(now)
+        .bind(outcome_name(&rows.decision))
+        .bind(policy.digest())
+        .bind(&rows.question)
+        .bind(&rows.decision_json)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
+            .bind(policy.digest())
+            .bind(sources_json(policy)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            decision: rows.decision,
+            decision_id: rows.decision_id,
+            event_id: rows.event.map(|e| e.id),
+        })
+    }
+
+    pub(super) async fn list_decisions(
+        &self,
+        account_id: &str,
+        limit: u32,
+    ) -> Result<Vec<LoggedDecision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT seq, id, decided_at, question::text AS question, decision::text AS decision
+                            FROM decisions WHERE account_id = $1 ORDER BY seq DESC LIMIT $2) AS newest ORDER BY seq",
+        )
+        .bind(account_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(LoggedDecision {
+                    id: row.get("id"),
+                    seq: row.get("seq"),
+                    account_id: account_id.to_string(),
+                    decided_at: row.get("decided_at"),
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn policy_sources(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT sources::text AS sources FROM policies WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get("sources")))
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    row: &EventRow,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO events (id, account_id, at, body, recorded_at) VALUES ($1, $2, $3, $4::jsonb, $5)")
+        .bind(&row.id)
+        .bind(&row.account_id)
+        .bind(row.at)
+        .bind(&row.body)
+        .bind(row.recorded_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! One conformance suite, run against both backends: a temporary SQLite file and a
+//! fresh schema on the PostgreSQL server at 127.0.0.1:5432 (`DUNNER_TEST_POSTGRES_URL`
+//! overrides `postgres://postgres@127.0.0.1:5432/test`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use dunner::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome};
+use dunner::store::{Attempt, EventQuery, PostgresStore, Store, StoreError};
+use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::helpers::SHIPPED;
+
+/// A store and what it cleans up: the temporary directory of a SQLite file, or the
+/// PostgreSQL schema made for the test.
+pub struct TestStore {
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(PgConnectOptions, String)>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let Some((options, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a thread with its own runtime may block.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut connection) = sqlx::PgConnection::connect_with(&options).await {
+                    let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    let _ =
+                        sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(drop_schema))
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("dunner.db").display());
+    let store = Store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    TestStore {
+        store,
+        _dir: Some(dir),
+        schema: None,
+    }
+}
+
+pub async fn postgres() -> TestStore {
+    let url = std::env::var("DUNNER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let schema = format!("dunner_test_{}", uuid::Uuid::now_v7().simple());
+    let options: PgConnectOptions = url.parse().unwrap();
+    let mut connection = sqlx::PgConnection::connect_with(&options).await.expect(
+        "PostgreSQL at DUNNER_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test)",
+    );
+    sqlx::Executor::execute(
+        &mut connection,
+        sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
+    )
+    .await
+    .unwrap();
+    let store = Store::Postgres(
+        PostgresStore::connect(options.clone().options([("search_path", schema.as_str())]))
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    TestStore {
+        store,
+        _dir: None,
+        schema: Some((options, schema)),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-04-07T16:00:00Z".parse().unwrap()
+}
+
+fn account(id: &str) -> Account {
+    serde_json::from_str(&format!(
+        r#"{{"id": "{id}", "consumer": {{"address": {{"state": "NY"}}, "time_zones": ["America/New_York"],
+             "phones": [{{"number": "+12125550100", "kind": "mobile"}}]}}}}"#
+    ))
+    .unwrap()
+}
+
+fn call(account_id: &str, at: &str) -> Attempt {
+    Attempt {
+        account_id: account_id.into(),
+        at: at.parse().unwrap(),
+        channel: Channel::Call,
+        purpose: Default::default(),
+        contact_point: Some("+12125550100".into()),
+        outcome: Some(Outcome::NoAnswer),
+    }
+}
+
+fn voicemail(at: DateTime<Utc>) -> Event {
+    Event {
+        at,
+        event_type: EventType::Contact,
+        channel: Channel::Call,
+        outcome: Some(Outcome::Voicemail),
+        initiated_by: InitiatedBy::Collector,
+        contact_point: Some("+12125550100".into()),
+        account_id: None,
+    }
+}
+
+async fn migrations_are_idempotent(test: TestStore) {
+    test.store.migrate().await.unwrap();
+    test.store.migrate().await.unwrap();
+}
+
+async fn accounts_round_trip_and_are_replaced(test: TestStore) {
+    let store = &test.store;
+    assert_eq!(store.get_account("A-1").await.unwrap(), None);
+    let mut first = account("A-1");
+    store.put_account(&first, now()).await.unwrap();
+    assert_eq!(store.get_account("A-1").await.unwrap(), Some(first.clone()));
+    first.flags.cease_and_desist = true;
+    store.put_account(&first, now()).await.unwrap();
+    assert_eq!(store.get_account("A-1").await.unwrap(), Some(first));
+}
+
+async fn events_append_list_filter_and_page(test: TestStore) {
+    let store = &test.store;
+    let missing = store.append_event("nobody", &voicemail(now()), now()).await;
+    assert!(
+        matches!(missing, Err(StoreError::AccountNotFound(ref id)) if id == "nobody"),
+        "{missing:?}"
+    );
+    store.put_account(&account("A-2"), now()).await.unwrap();
+    let base: DateTime<Utc> = "2026-04-01T15:00:00Z".parse().unwrap();
+    let mut ids = Vec::new();
+    for day in 0..5 {
+        ids.push(
+            store
+                .append_event("A-2", &voicemail(base + Duration::days(day)), now())
+                .await
+                .unwrap(),
+        );
+    }
+    let all = store
+        .list_events("A-2", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(all[0].event, voicemail(base));
+    let window = EventQuery {
+        since: Some(base + Duration::days(1)),
+        until: Some(base + Duration::days(3)),
+        ..EventQuery::default()
+    };
+    assert_eq!(store.list_events("A-2", &window).await.unwrap().len(), 2);
+    let first_page = store
+        .list_events(
+            "A-2",
+            &EventQuery {
+                limit: Some(2),
+                ..EventQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second_page = store
+        .list_events(
+            "A-2",
+            &EventQuery {
+                limit: Some(2),
+                after_seq: Some(first_page[1].seq),
+                ..EventQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first_page.len(), 2);
+    assert_eq!(second_page[0].id, ids[2]);
+}
+
+async fn check_and_record_records_allowed_attempts_and_logs_every_decision(test: TestStore) {
+    let store = &test.store;
+    store.put_account(&account("A-3"), now()).await.unwrap();
+    // 07:00 EDT: refused, nothing recorded.
+    let early = store
+        .check_and_record(&SHIPPED, &call("A-3", "2026-04-07T11:00:00Z"), now())
+        .await
+        .unwrap();
+    assert!(!early.decision.allowed && early.event_id.is_none());
+    assert_eq!(
+        early.decision.next_allowed_at.unwrap().to_rfc3339(),
+        "2026-04-07T12:00:00+00:00"
+    );
+    // 10:00 EDT: allowed and recorded.
+    let recorded = store
+        .check_and_record(&SHIPPED, &call("A-3", "2026-04-07T14:00:00Z"), now())
+        .await
+        .unwrap();
+    assert!(recorded.decision.allowed);
+    let events = store
+        .list_events("A-3", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(Some(events[0].id.clone()), recorded.event_id);
+    assert_eq!(events[0].event.outcome, Some(Outcome::NoAnswer));
+    let log = store.list_decisions("A-3", 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].id, early.decision_id);
+    assert_eq!(log[0].decision, early.decision);
+    assert_eq!(log[1].question, call("A-3", "2026-04-07T14:00:00Z"));
+    // The exact pack texts behind the digest are kept.
+    let sources = store
+        .policy_sources(SHIPPED.digest())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sources.len(), SHIPPED.sources().len());
+    assert!(
+        sources
+            .iter()
+            .any(|(name, text)| name.ends_with("us-federal.toml")
+                && text.contains("reg-f.call-frequency"))
+    );
+}
+
+async fn the_eighth_call_in_seven_days_is_refused_and_not_recorded(test: TestStore) {
+    let store = &test.store;
+    store.put_account(&account("A-4"), now()).await.unwrap();
+    for hour in 0..7 {
+        let at = format!("2026-04-07T{:02}:00:00Z", 13 + hour);
+        assert!(
+            store
+                .check_and_record(&SHIPPED, &call("A-4", &at), now())
+                .await
+                .unwrap()
+                .decision
+                .allowed,
+            "call {hour}"
+        );
+    }
+    let eighth = store
+        .check_and_record(&SHIPPED, &call("A-4", "2026-04-08T13:00:00Z"), now())
+        .await
+        .unwrap();
+    assert!(!eighth.decision.allowed);
+    assert_eq!(eighth.decision.reasons[0].rule, "reg-f.call-frequency");
+    assert_eq!(
+        store
+            .list_events("A-4", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+async fn fifty_concurrent_callers_never_exceed_the_cap(test: TestStore) {
+    let store = Arc::new(test.store.clone());
+    store.put_account(&account("A-5"), now()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let at = format!("2026-04-07T14:{:02}:00Z", i);
+            store
+                .check_and_record(&SHIPPED, &call("A-5", &at), now())
+                .await
+                .unwrap()
+                .decision
+                .allowed
+        }));
+    }
+    let mut allowed = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(
+        allowed, 7,
+        "exactly the Reg F cap of 7 calls may be recorded"
+    );
+    assert_eq!(
+        store
+            .list_events("A-5", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(store.list_decisions("A-5", 100).await.unwrap().len(), 50);
+}
+
+async fn an_attempt_for_an_unknown_account_writes_nothing(test: TestStore) {
+    let store = &test.store;
+    let result = store
+        .check_and_record(&SHIPPED, &call("ghost", "2026-04-07T14:00:00Z"), now())
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::AccountNotFound(_))),
+        "{result:?}"
+    );
+    assert!(store.list_decisions("ghost", 10).await.unwrap().is_empty());
+}
+
+macro_rules! conformance {
+    ($($story:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    super::$story(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    super::$story(super::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent,
+    accounts_round_trip_and_are_replaced,
+    events_append_list_filter_and_page,
+    check_and_record_records_allowed_attempts_and_logs_every_decision,
+    the_eighth_call_in_seven_days_is_refused_and_not_recorded,
+    fifty_concurrent_callers_never_exceed_the_cap,
+    an_attempt_for_an_unknown_account_writes_nothing,
+);
