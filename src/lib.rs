@@ -51,8 +51,10 @@
 )]
 
 pub mod cli;
+pub mod clock;
 pub mod domain;
 pub mod engine;
+pub mod http;
 pub mod policy;
 pub mod store;
 pub mod suggest;

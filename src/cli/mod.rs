@@ -4,6 +4,7 @@
 mod decide;
 mod migrate;
 mod rules;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// Decide one contact request (the JSON contract) and print the decision as JSON.
     Decide(DecideArgs),
+    /// Run the daemon: the HTTP API over the ledger and the policy.
+    Serve(serve::ServeArgs),
     /// Create or upgrade the ledger's tables (SQLite file or PostgreSQL database).
     Migrate {
         /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
@@ -136,6 +139,7 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Decide(args) => decide::run(&args),
         Command::Migrate { database } => migrate::run(&database),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

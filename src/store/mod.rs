@@ -218,8 +218,30 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
         match self {
-            Store::Sqlite(store) => store.check_and_record(policy, attempt, now).await,
-            Store::Postgres(store) => store.check_and_record(policy, attempt, now).await,
+            Store::Sqlite(store) => store.check_and_record(policy, attempt, now, true).await,
+            Store::Postgres(store) => store.check_and_record(policy, attempt, now, true).await,
+        }
+    }
+
+    /// Decides a question from the stored account and ledger and logs the decision,
+    /// recording no contact (the stateful "may I?").
+    pub async fn decide_and_log(
+        &self,
+        policy: &Policy,
+        question: &Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.check_and_record(policy, question, now, false).await,
+            Store::Postgres(store) => store.check_and_record(policy, question, now, false).await,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.ping().await,
+            Store::Postgres(store) => store.ping().await,
         }
     }
 
@@ -293,6 +315,7 @@ pub(crate) fn decide_attempt(
     history_bodies: &[String],
     attempt: &Attempt,
     now: DateTime<Utc>,
+    record: bool,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = from_json("account", account_body)?;
     let history: Vec<Event> = history_bodies
@@ -307,7 +330,7 @@ pub(crate) fn decide_attempt(
         contact_point: attempt.contact_point.as_deref(),
         horizon_days: None,
     });
-    let event = if decision.allowed {
+    let event = if decision.allowed && record {
         let event = Event {
             at: attempt.at,
             event_type: EventType::Contact,

@@ -116,6 +116,7 @@ impl PostgresStore {
         policy: &Policy,
         attempt: &Attempt,
         now: DateTime<Utc>,
+        record: bool,
     ) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
         // The row lock serializes check-and-record per account across daemons.
@@ -133,7 +134,7 @@ impl PostgresStore {
             .into_iter()
             .map(|row| row.get("body"))
             .collect();
-        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now)?;
+        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, record)?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
         }
@@ -189,6 +190,11 @@ impl PostgresStore {
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub(super) async fn policy_sources(&self, digest: &str) -> Result<Option<String>, StoreError> {

@@ -122,6 +122,7 @@ impl SqliteStore {
         policy: &Policy,
         attempt: &Attempt,
         now: DateTime<Utc>,
+        record: bool,
     ) -> Result<Recorded, StoreError> {
         // IMMEDIATE takes the write lock before reading: a second writer waits here
         // until this one commits, so it reads the event this one adds.
@@ -141,7 +142,7 @@ impl SqliteStore {
         .into_iter()
         .map(|row| row.get("body"))
         .collect();
-        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now)?;
+        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, record)?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
         }
@@ -196,6 +197,11 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub(super) async fn policy_sources(&self, digest: &str) -> Result<Option<String>, StoreError> {

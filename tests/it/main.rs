@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod api;
 mod cli;
 mod diagnostics;
 mod engine;

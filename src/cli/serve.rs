@@ -1,0 +1,148 @@
+//! `dunner serve`: the daemon. Loads the policy (refusing to start without a valid
+//! one), opens the ledger, serves the API until Ctrl-C or SIGTERM, then drains.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Exit, fail};
+use crate::clock::SystemClock;
+use crate::http::{App, AppState};
+use crate::store::Store;
+
+/// Arguments of `dunner serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The ledger: `sqlite://PATH` (created and migrated if missing) or `postgres://…`.
+    #[arg(
+        long = "database",
+        env = "DUNNER_DATABASE_URL",
+        default_value = "sqlite://dunner.db"
+    )]
+    pub database: String,
+    /// The rules directory.
+    #[arg(long, env = "DUNNER_RULES", default_value = "rules")]
+    pub rules: PathBuf,
+    /// Where to listen (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "DUNNER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Apply migrations before serving (always done for the embedded SQLite ledger).
+    #[arg(long)]
+    pub migrate: bool,
+    /// Log format.
+    #[arg(long, env = "DUNNER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+pub fn run(args: &ServeArgs) -> Exit {
+    init_logging(args.log_format);
+    let policy = match super::rules::load_or_report(&args.rules) {
+        Ok(policy) => Arc::new(policy),
+        Err(exit) => return exit,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(
+                Exit::Failure,
+                format!("failed to start the async runtime: {error}"),
+            );
+        }
+    };
+    runtime.block_on(async {
+        let store = match Store::open(&args.database).await {
+            Ok(store) => store,
+            Err(error) => {
+                return fail(Exit::Failure, format!("failed to open the ledger: {error}"));
+            }
+        };
+        if (args.migrate || matches!(store, Store::Sqlite(_)))
+            && let Err(error) = store.migrate().await
+        {
+            return fail(Exit::Failure, error);
+        }
+        let state = AppState {
+            store,
+            policy: Arc::clone(&policy),
+            clock: Arc::new(SystemClock),
+        };
+        let app = match App::bind(args.listen, state).await {
+            Ok(app) => app,
+            Err(error) => {
+                return fail(
+                    Exit::Failure,
+                    format!("failed to listen on {}: {error}", args.listen),
+                );
+            }
+        };
+        match app.local_addr() {
+            Ok(address) => {
+                tracing::info!(%address, digest = policy.digest(), "serving");
+                eprintln!(
+                    "dunner listening on http://{address} (policy {})",
+                    policy.digest()
+                );
+            }
+            Err(error) => {
+                return fail(
+                    Exit::Failure,
+                    format!("failed to read the bound address: {error}"),
+                );
+            }
+        }
+        match app.run_until(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                Exit::Ok
+            }
+            Err(error) => fail(Exit::Failure, format!("the server failed: {error}")),
+        }
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DUNNER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling run twice) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,52 @@
+//! A JSON body extractor whose errors name the offending field and that refuses
+//! bodies over a limit with 413, in the API's one error shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// The largest body any endpoint accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON request body.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::too_large(MAX_BODY_BYTES))?;
+        parse(&body).map(JsonBody)
+    }
+}
+
+/// Parses JSON, naming the field that failed.
+pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid(
+                "",
+                format!(
+                    "malformed JSON at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                ),
+            )
+        } else {
+            let message = inner.to_string();
+            let message = message
+                .rfind(" at line ")
+                .and_then(|i| message.get(..i))
+                .unwrap_or(&message)
+                .to_string();
+            ApiError::invalid(if field == "." { String::new() } else { field }, message)
+        }
+    })
+}

@@ -1,0 +1,103 @@
+//! The one JSON error shape of the API: `{"code", "message", "field"}`. 5xx bodies
+//! are opaque; the cause is logged.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An error a handler returns.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// 400 with the offending field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message: message.into(),
+            field: (!field.is_empty()).then_some(field),
+        }
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 413.
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            message: format!("the request body is larger than {limit} bytes"),
+            field: None,
+        }
+    }
+
+    /// 503 (a dependency is down); the cause is logged, not returned.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "service unavailable");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: "the service is not ready".into(),
+            field: None,
+        }
+    }
+
+    /// 500; the cause is logged, not returned.
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "internal error");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error".into(),
+            field: None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::AccountNotFound(id) => {
+                ApiError::not_found(format!("account `{id}` does not exist"))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+            field: self.field.as_deref(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

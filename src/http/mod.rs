@@ -1,0 +1,98 @@
+//! The HTTP JSON API (`/v1`), a thin shell around the store and the engine.
+//!
+//! Handlers extract, call, respond; errors have one JSON shape (`error.rs`); bodies
+//! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500.
+
+mod body;
+mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::clock::Clock;
+use crate::policy::Policy;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The ledger.
+    pub store: Store,
+    /// The policy that decides.
+    pub policy: Arc<Policy>,
+    /// The clock (the only source of "now").
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The API's routes and layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route(
+            "/v1/accounts/{id}",
+            put(routes::put_account).get(routes::get_account),
+        )
+        .route(
+            "/v1/accounts/{id}/events",
+            post(routes::append_event).get(routes::list_events),
+        )
+        .route("/v1/accounts/{id}/attempts", post(routes::record_attempt))
+        .route(
+            "/v1/decisions",
+            post(routes::decide_stored).get(routes::list_decisions),
+        )
+        .route("/v1/evaluate", post(routes::evaluate))
+        .route("/v1/policy", get(routes::policy))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A bound, not yet running server: `local_addr` works before `run`, so tests can use
+/// port 0.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl App {
+    /// Binds the listener.
+    pub async fn bind(address: SocketAddr, state: AppState) -> std::io::Result<App> {
+        let listener = TcpListener::bind(address).await?;
+        Ok(App {
+            listener,
+            router: router(state),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

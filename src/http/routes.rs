@@ -1,0 +1,281 @@
+//! The handlers: extract, call the store or the engine, respond. Thin on purpose.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::body::JsonBody;
+use super::error::ApiError;
+use crate::domain::{Account, Channel, Event, Outcome, Purpose};
+use crate::engine::{DecideRequest, Decision, decide};
+use crate::store::{Attempt, EventQuery, LoggedDecision, StoredEvent};
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|error| ApiError::unavailable(&error))?;
+    Ok("ready")
+}
+
+pub async fn put_account(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(account): JsonBody<Account>,
+) -> Result<Response, ApiError> {
+    if account.id != id {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "the body's id `{}` differs from the path's `{id}`",
+                account.id
+            ),
+        ));
+    }
+    state.store.put_account(&account, state.clock.now()).await?;
+    Ok((StatusCode::OK, Json(account)).into_response())
+}
+
+pub async fn get_account(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    state
+        .store
+        .get_account(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("account `{id}` does not exist")))
+}
+
+#[derive(Serialize)]
+pub struct Appended {
+    id: String,
+}
+
+pub async fn append_event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(event): JsonBody<Event>,
+) -> Result<Response, ApiError> {
+    let event_id = state
+        .store
+        .append_event(&id, &event, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(Appended { id: event_id })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct EventPage {
+    events: Vec<StoredEvent>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next_after: Option<i64>,
+}
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    if state.store.get_account(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "account `{id}` does not exist"
+        )));
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
+    let events = state
+        .store
+        .list_events(
+            &id,
+            &EventQuery {
+                since: query.since,
+                until: query.until,
+                after_seq: query.after,
+                limit: Some(limit),
+            },
+        )
+        .await?;
+    let next_after = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(EventPage { events, next_after }))
+}
+
+/// An attempt or a stateful question, as callers send it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptBody {
+    /// Defaults to now.
+    at: Option<DateTime<Utc>>,
+    channel: Channel,
+    #[serde(default)]
+    purpose: Purpose,
+    contact_point: Option<String>,
+    outcome: Option<Outcome>,
+}
+
+#[derive(Serialize)]
+pub struct AttemptResult {
+    recorded: bool,
+    event_id: Option<String>,
+    decision_id: String,
+    decision: Decision,
+}
+
+pub async fn record_attempt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AttemptBody>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let attempt = Attempt {
+        account_id: id,
+        at: body.at.unwrap_or(now),
+        channel: body.channel,
+        purpose: body.purpose,
+        contact_point: body.contact_point,
+        outcome: body.outcome,
+    };
+    let recorded = state
+        .store
+        .check_and_record(&state.policy, &attempt, now)
+        .await?;
+    let status = if recorded.event_id.is_some() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::CONFLICT
+    };
+    let body = AttemptResult {
+        recorded: recorded.event_id.is_some(),
+        event_id: recorded.event_id,
+        decision_id: recorded.decision_id,
+        decision: recorded.decision,
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionBody {
+    account_id: String,
+    at: Option<DateTime<Utc>>,
+    channel: Channel,
+    #[serde(default)]
+    purpose: Purpose,
+    contact_point: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Answer {
+    decision_id: String,
+    decision: Decision,
+}
+
+pub async fn decide_stored(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<QuestionBody>,
+) -> Result<Json<Answer>, ApiError> {
+    let now = state.clock.now();
+    let question = Attempt {
+        account_id: body.account_id,
+        at: body.at.unwrap_or(now),
+        channel: body.channel,
+        purpose: body.purpose,
+        contact_point: body.contact_point,
+        outcome: None,
+    };
+    let answered = state
+        .store
+        .decide_and_log(&state.policy, &question, now)
+        .await?;
+    Ok(Json(Answer {
+        decision_id: answered.decision_id,
+        decision: answered.decision,
+    }))
+}
+
+pub async fn evaluate(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<DecideRequest>,
+) -> Result<Json<Decision>, ApiError> {
+    request
+        .validate()
+        .map_err(|error| ApiError::invalid(error.field, error.message))?;
+    Ok(Json(decide(&state.policy, &request)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsQuery {
+    account_id: String,
+    limit: Option<u32>,
+}
+
+pub async fn list_decisions(
+    State(state): State<AppState>,
+    Query(query): Query<DecisionsQuery>,
+) -> Result<Json<Vec<LoggedDecision>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .list_decisions(&query.account_id, query.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+#[derive(Serialize)]
+pub struct PolicyView {
+    digest: String,
+    packs: Vec<PackView>,
+}
+
+#[derive(Serialize)]
+pub struct PackView {
+    id: String,
+    title: String,
+    version: String,
+    status: crate::policy::PackStatus,
+    rules: usize,
+}
+
+pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
+    let policy = &state.policy;
+    let packs = policy
+        .packs()
+        .iter()
+        .enumerate()
+        .map(|(index, pack)| PackView {
+            id: pack.id.clone(),
+            title: pack.title.clone(),
+            version: pack.version.clone(),
+            status: pack.status,
+            rules: policy
+                .rules()
+                .iter()
+                .filter(|rule| rule.pack == index)
+                .count(),
+        })
+        .collect();
+    Json(PolicyView {
+        digest: policy.digest().to_string(),
+        packs,
+    })
+}

@@ -1,0 +1,273 @@
+//! The HTTP API: handlers through the real router on a temporary SQLite ledger, and
+//! the real binary serving on port 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use dunner::clock::FixedClock;
+use dunner::http::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::helpers::{EXAMPLE_REQUEST, SHIPPED};
+use crate::store_conformance::{TestStore, sqlite};
+
+struct Api {
+    state: AppState,
+    _store: TestStore,
+}
+
+async fn api() -> Api {
+    let test = sqlite().await;
+    let state = AppState {
+        store: test.store.clone(),
+        policy: Arc::new(SHIPPED.clone()),
+        clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
+    };
+    Api {
+        state,
+        _store: test,
+    }
+}
+
+impl Api {
+    async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, Body::from))
+            .unwrap();
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+}
+
+fn account_json(id: &str) -> String {
+    json!({"id": id, "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
+           "phones": [{"number": "+12125550100", "kind": "mobile"}]}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn accounts_are_stored_and_read_back() {
+    let api = api().await;
+    let (status, _) = api
+        .call("PUT", "/v1/accounts/A-1", Some(account_json("A-1")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, account) = api.call("GET", "/v1/accounts/A-1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(account["consumer"]["time_zones"][0], "America/New_York");
+    let (status, error) = api.call("GET", "/v1/accounts/nobody", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_wrong_field_names_itself_and_changes_nothing() {
+    let api = api().await;
+    let (status, error) = api
+        .call("PUT", "/v1/accounts/A-2", Some(account_json("OTHER")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["field"], "id");
+    let bad_zone = account_json("A-2").replace("America/New_York", "America/New_Yrok");
+    let (status, error) = api.call("PUT", "/v1/accounts/A-2", Some(bad_zone)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["field"], "consumer.time_zones[0]");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `America/New_York`"),
+        "{error}"
+    );
+    let (status, _) = api.call("GET", "/v1/accounts/A-2", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written");
+    let (status, error) = api
+        .call("POST", "/v1/evaluate", Some("{\"at\": ".into()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON")
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_in_the_error_shape() {
+    let api = api().await;
+    let huge = format!("{{\"id\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (status, error) = api.call("PUT", "/v1/accounts/A-3", Some(huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error["code"], "body_too_large");
+}
+
+#[tokio::test]
+async fn attempts_are_recorded_when_allowed_and_refused_with_409() {
+    let api = api().await;
+    api.call("PUT", "/v1/accounts/A-4", Some(account_json("A-4")))
+        .await;
+    // The fixed clock says 10:00 EDT: allowed and recorded.
+    let (status, result) = api
+        .call(
+            "POST",
+            "/v1/accounts/A-4/attempts",
+            Some(json!({"channel": "call", "outcome": "no_answer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{result}");
+    assert_eq!(result["recorded"], true);
+    // 07:00 EDT: refused, not recorded, with the decision.
+    let early = json!({"channel": "call", "at": "2026-04-07T11:00:00Z"}).to_string();
+    let (status, result) = api
+        .call("POST", "/v1/accounts/A-4/attempts", Some(early))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(result["decision"]["outcome"], "defer");
+    assert_eq!(
+        result["decision"]["reasons"][0]["rule"],
+        "reg-f.convenient-hours"
+    );
+    let (_, page) = api.call("GET", "/v1/accounts/A-4/events", None).await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/accounts/nobody/attempts",
+            Some(json!({"channel": "call"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stateful_decisions_are_logged_and_listed() {
+    let api = api().await;
+    api.call("PUT", "/v1/accounts/A-5", Some(account_json("A-5")))
+        .await;
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/v1/decisions",
+            Some(
+                json!({"account_id": "A-5", "channel": "sms", "contact_point": "+12125550100"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["decision"]["allowed"], true);
+    assert_eq!(
+        answer["decision"]["obligations"][0]["code"],
+        "include_opt_out"
+    );
+    let (_, log) = api.call("GET", "/v1/decisions?account_id=A-5", None).await;
+    assert_eq!(log[0]["id"], answer["decision_id"]);
+    let (_, page) = api.call("GET", "/v1/accounts/A-5/events", None).await;
+    assert!(
+        page["events"].as_array().unwrap().is_empty(),
+        "a question records no contact"
+    );
+}
+
+#[tokio::test]
+async fn evaluate_answers_the_decide_contract_statelessly() {
+    let api = api().await;
+    let (status, decision) = api
+        .call("POST", "/v1/evaluate", Some(EXAMPLE_REQUEST.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(decision["next_allowed_at"], "2026-04-08T12:00:00Z");
+    assert_eq!(decision["policy_digest"], SHIPPED.digest());
+    let (_, policy) = api.call("GET", "/v1/policy", None).await;
+    assert_eq!(policy["digest"], SHIPPED.digest());
+    assert_eq!(policy["packs"].as_array().unwrap().len(), 4);
+    let (status, _) = api.call("GET", "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and returns status and body.
+fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+            "--rules",
+            "rules",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DUNNER_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the daemon exited before listening"
+        );
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert_eq!(
+        http(&address, "GET", "/healthz", ""),
+        (200, "ok".to_string())
+    );
+    let (status, _) = http(&address, "PUT", "/v1/accounts/E-1", &account_json("E-1"));
+    assert_eq!(status, 200);
+    let (status, body) = http(
+        &address,
+        "POST",
+        "/v1/accounts/E-1/attempts",
+        &json!({"channel": "letter"}).to_string(),
+    );
+    assert!(status == 201 || status == 409, "{status} {body}");
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
