@@ -117,6 +117,7 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(super::stderr_is_terminal())
         .with_writer(std::io::stderr);
     // A second initialisation (tests calling run twice) keeps the first subscriber.
     let _ = match format {
