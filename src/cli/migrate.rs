@@ -4,17 +4,9 @@ use super::{Exit, fail};
 use crate::store::Store;
 
 pub fn run(database: &str) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(
-                Exit::Failure,
-                format!("failed to start the async runtime: {error}"),
-            );
-        }
+        Err(exit) => return exit,
     };
     let shown = redact_password(database);
     let result = runtime.block_on(async {

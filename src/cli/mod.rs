@@ -148,6 +148,21 @@ fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// A tokio runtime for the commands that do I/O (the core itself is synchronous).
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Exit> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|error| {
+        fail(
+            Exit::Failure,
+            format!("failed to start the async runtime: {error}"),
+        )
+    })
+}
+
 /// Prints an error for a person and returns the exit code.
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
     eprintln!("error: {message}");

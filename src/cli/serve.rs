@@ -49,17 +49,9 @@ pub fn run(args: &ServeArgs) -> Exit {
         Ok(policy) => Arc::new(policy),
         Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(
-                Exit::Failure,
-                format!("failed to start the async runtime: {error}"),
-            );
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
         let store = match Store::open(&args.database).await {
