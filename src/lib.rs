@@ -50,6 +50,7 @@
     )
 )]
 
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod domain;

@@ -2,6 +2,7 @@
 //! the engine, and prints. One file per subcommand; each returns an [`Exit`].
 
 mod decide;
+mod keys;
 mod migrate;
 mod rules;
 mod serve;
@@ -51,6 +52,9 @@ pub enum Command {
     Rules(RulesCommand),
     /// Decide one contact request (the JSON contract) and print the decision as JSON.
     Decide(DecideArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Run the daemon: the HTTP API over the ledger and the policy.
     Serve(serve::ServeArgs),
     /// Create or upgrade the ledger's tables (SQLite file or PostgreSQL database).
@@ -97,6 +101,27 @@ pub enum RulesCommand {
     },
 }
 
+/// `dunner keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; its token is printed once and never stored.
+    Create {
+        /// A name to recognise the key by (the dialer, the CRM).
+        #[arg(long)]
+        name: String,
+        /// What the key may do (repeat for several).
+        #[arg(long = "scope", value_enum, required = true)]
+        scopes: Vec<crate::auth::Scope>,
+        /// The ledger.
+        #[arg(
+            long = "database",
+            env = "DUNNER_DATABASE_URL",
+            default_value = "sqlite://dunner.db"
+        )]
+        database: String,
+    },
+}
+
 /// `dunner decide …`
 #[derive(Debug, clap::Args)]
 pub struct DecideArgs {
@@ -140,6 +165,11 @@ pub fn run(cli: Cli) -> Exit {
         Command::Decide(args) => decide::run(&args),
         Command::Migrate { database } => migrate::run(&database),
         Command::Serve(args) => serve::run(&args),
+        Command::Keys(KeysCommand::Create {
+            name,
+            scopes,
+            database,
+        }) => keys::create(&database, &name, &scopes),
     }
 }
 

@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Apply migrations before serving (always done for the embedded SQLite ledger).
     #[arg(long)]
     pub migrate: bool,
+    /// Leave `POST /v1/evaluate` open without an API key (for local use only).
+    #[arg(long, env = "DUNNER_OPEN_EVALUATE")]
+    pub open_evaluate: bool,
     /// Log format.
     #[arg(long, env = "DUNNER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -69,6 +72,7 @@ pub fn run(args: &ServeArgs) -> Exit {
             store,
             policy: Arc::clone(&policy),
             clock: Arc::new(SystemClock),
+            open_evaluate: args.open_evaluate,
         };
         let app = match App::bind(args.listen, state).await {
             Ok(app) => app,

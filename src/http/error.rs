@@ -37,6 +37,26 @@ impl ApiError {
         }
     }
 
+    /// 401: no key, or not a live one.
+    pub fn unauthorized() -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "send a valid API key as `Authorization: Bearer dunner_…`".into(),
+            field: None,
+        }
+    }
+
+    /// 403: the key lacks the scope.
+    pub fn forbidden(scope: crate::auth::Scope) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!("this API key lacks the `{}` scope", scope.as_str()),
+            field: None,
+        }
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {

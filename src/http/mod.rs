@@ -3,6 +3,7 @@
 //! Handlers extract, call, respond; errors have one JSON shape (`error.rs`); bodies
 //! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500.
 
+mod auth;
 mod body;
 mod error;
 mod routes;
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use crate::auth::Scope;
 use crate::clock::Clock;
 use crate::policy::Policy;
 use crate::store::Store;
@@ -33,28 +35,52 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// The clock (the only source of "now").
     pub clock: Arc<dyn Clock>,
+    /// Leave `POST /v1/evaluate` open without a key (for local use only).
+    pub open_evaluate: bool,
 }
 
-/// The API's routes and layers.
+/// The API's routes and layers. Every `/v1` route needs an API key with its scope
+/// (`decide` to ask and read, `record` to write); health probes are open, and so is
+/// `/v1/evaluate` when `open_evaluate` is set.
 pub fn router(state: AppState) -> Router {
+    let guard = |scope: Scope| {
+        axum::middleware::from_fn_with_state((state.clone(), scope), auth::authorize)
+    };
+    let evaluate = if state.open_evaluate {
+        post(routes::evaluate)
+    } else {
+        post(routes::evaluate).route_layer(guard(Scope::Decide))
+    };
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route(
             "/v1/accounts/{id}",
-            put(routes::put_account).get(routes::get_account),
+            put(routes::put_account)
+                .route_layer(guard(Scope::Record))
+                .merge(get(routes::get_account).route_layer(guard(Scope::Decide))),
         )
         .route(
             "/v1/accounts/{id}/events",
-            post(routes::append_event).get(routes::list_events),
+            post(routes::append_event)
+                .route_layer(guard(Scope::Record))
+                .merge(get(routes::list_events).route_layer(guard(Scope::Decide))),
         )
-        .route("/v1/accounts/{id}/attempts", post(routes::record_attempt))
+        .route(
+            "/v1/accounts/{id}/attempts",
+            post(routes::record_attempt).route_layer(guard(Scope::Record)),
+        )
         .route(
             "/v1/decisions",
-            post(routes::decide_stored).get(routes::list_decisions),
+            post(routes::decide_stored)
+                .get(routes::list_decisions)
+                .route_layer(guard(Scope::Decide)),
         )
-        .route("/v1/evaluate", post(routes::evaluate))
-        .route("/v1/policy", get(routes::policy))
+        .route("/v1/evaluate", evaluate)
+        .route(
+            "/v1/policy",
+            get(routes::policy).route_layer(guard(Scope::Decide)),
+        )
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

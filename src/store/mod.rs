@@ -112,6 +112,15 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
+/// A stored API key, as the authorizer needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// SHA-256 (hex) of the secret.
+    pub secret_hash: String,
+    /// What the key may do.
+    pub scopes: Vec<crate::auth::Scope>,
+}
+
 /// A logged decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoggedDecision {
@@ -235,6 +244,48 @@ impl Store {
             Store::Sqlite(store) => store.check_and_record(policy, question, now, false).await,
             Store::Postgres(store) => store.check_and_record(policy, question, now, false).await,
         }
+    }
+
+    /// Stores a new API key (its hash) with a name and scopes.
+    pub async fn add_api_key(
+        &self,
+        key: &crate::auth::IssuedKey,
+        name: &str,
+        scopes: &[crate::auth::Scope],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let scopes = scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        match self {
+            Store::Sqlite(store) => {
+                store
+                    .add_api_key(&key.id, name, &key.secret_hash, &scopes, now)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .add_api_key(&key.id, name, &key.secret_hash, &scopes, now)
+                    .await
+            }
+        }
+    }
+
+    /// The stored hash and scopes of a live (not revoked) key.
+    pub async fn api_key(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+        let row = match self {
+            Store::Sqlite(store) => store.api_key(id).await?,
+            Store::Postgres(store) => store.api_key(id).await?,
+        };
+        Ok(row.map(|(secret_hash, scopes)| StoredKey {
+            secret_hash,
+            scopes: scopes
+                .split(',')
+                .filter_map(crate::auth::Scope::parse)
+                .collect(),
+        }))
     }
 
     /// Whether the database answers.

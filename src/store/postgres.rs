@@ -192,6 +192,35 @@ impl PostgresStore {
             .collect()
     }
 
+    pub(super) async fn add_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        secret_hash: &str,
+        scopes: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(secret_hash)
+            .bind(scopes)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn api_key(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT secret_hash, scopes FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| (row.get("secret_hash"), row.get("scopes"))))
+    }
+
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use dunner::auth::Scope;
 use dunner::clock::FixedClock;
 use dunner::http::{AppState, router};
 use http_body_util::BodyExt;
@@ -17,27 +18,63 @@ use crate::store_conformance::{TestStore, sqlite};
 
 struct Api {
     state: AppState,
+    /// An admin key sent with every call unless the test says otherwise.
+    token: String,
     _store: TestStore,
 }
 
 async fn api() -> Api {
+    api_with(false).await
+}
+
+async fn api_with(open_evaluate: bool) -> Api {
     let test = sqlite().await;
     let state = AppState {
         store: test.store.clone(),
         policy: Arc::new(SHIPPED.clone()),
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
+        open_evaluate,
     };
+    let token = key(&state, &[Scope::Admin]).await;
     Api {
         state,
+        token,
         _store: test,
     }
 }
 
+async fn key(state: &AppState, scopes: &[Scope]) -> String {
+    let key = dunner::auth::issue();
+    state
+        .store
+        .add_api_key(
+            &key,
+            "test",
+            scopes,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    key.token
+}
+
 impl Api {
     async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
+        self.call_as(Some(&self.token), method, uri, body).await
+    }
+
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
             .header("content-type", "application/json")
             .body(body.map_or_else(Body::empty, Body::from))
             .unwrap();
@@ -197,12 +234,91 @@ async fn evaluate_answers_the_decide_contract_statelessly() {
     assert_eq!(status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn every_v1_route_needs_a_key_with_its_scope() {
+    let api = api().await;
+    let (status, error) = api.call_as(None, "GET", "/v1/policy", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error["code"], "unauthorized");
+    let forged = format!("{}0", api.token);
+    assert_eq!(
+        api.call_as(Some(&forged), "GET", "/v1/policy", None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call_as(Some("dunner_nosuchkey_secret"), "GET", "/v1/policy", None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let reader = key(&api.state, &[Scope::Decide]).await;
+    assert_eq!(
+        api.call_as(Some(&reader), "GET", "/v1/policy", None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, error) = api
+        .call_as(
+            Some(&reader),
+            "PUT",
+            "/v1/accounts/K-1",
+            Some(account_json("K-1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(error["message"].as_str().unwrap().contains("`record`"));
+    assert_eq!(
+        api.call_as(Some(&reader), "GET", "/v1/accounts/K-1", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "reading is a `decide` right"
+    );
+    let (status, _) = api
+        .call_as(
+            None,
+            "POST",
+            "/v1/evaluate",
+            Some(EXAMPLE_REQUEST.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.call_as(None, "GET", "/healthz", None).await.0,
+        StatusCode::OK,
+        "probes are open"
+    );
+}
+
+#[tokio::test]
+async fn evaluate_can_be_left_open_for_local_use() {
+    let api = api_with(true).await;
+    let (status, decision) = api
+        .call_as(
+            None,
+            "POST",
+            "/v1/evaluate",
+            Some(EXAMPLE_REQUEST.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(decision["outcome"], "defer");
+    assert_eq!(
+        api.call_as(None, "GET", "/v1/policy", None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "only evaluate is open"
+    );
+}
+
 /// Sends one HTTP/1.1 request with `Connection: close` and returns status and body.
-fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+fn http(address: &str, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -220,6 +336,31 @@ fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
 fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "e2e",
+            "--scope",
+            "decide",
+            "--scope",
+            "record",
+            "--database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(token.starts_with("dunner_"), "{token}");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
         .args([
             "serve",
@@ -248,16 +389,35 @@ fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
         }
     };
     assert_eq!(
-        http(&address, "GET", "/healthz", ""),
+        http(&address, "", "GET", "/healthz", ""),
         (200, "ok".to_string())
     );
-    let (status, _) = http(&address, "PUT", "/v1/accounts/E-1", &account_json("E-1"));
+    assert_eq!(
+        http(
+            &address,
+            "dunner_x_y",
+            "PUT",
+            "/v1/accounts/E-1",
+            &account_json("E-1")
+        )
+        .0,
+        401
+    );
+    let (status, _) = http(
+        &address,
+        &token,
+        "PUT",
+        "/v1/accounts/E-1",
+        &account_json("E-1"),
+    );
     assert_eq!(status, 200);
+    let attempt = json!({"channel": "letter"}).to_string();
     let (status, body) = http(
         &address,
+        &token,
         "POST",
         "/v1/accounts/E-1/attempts",
-        &json!({"channel": "letter"}).to_string(),
+        &attempt,
     );
     assert!(status == 201 || status == 409, "{status} {body}");
     let pid = child.id().to_string();

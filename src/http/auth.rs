@@ -1,0 +1,39 @@
+//! Bearer API keys with scopes: 401 without a valid key, 403 without the scope.
+//! Secrets are compared in constant time (`crate::auth::verify`).
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{Scope, allows, parse_token, verify};
+
+/// Lets the request through only with a live key that has `scope`.
+pub async fn authorize(
+    State((state, scope)): State<(AppState, Scope)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(parse_token);
+    let Some((id, secret)) = token else {
+        return ApiError::unauthorized().into_response();
+    };
+    match state.store.api_key(id).await {
+        Ok(Some(key)) if verify(secret, &key.secret_hash) => {
+            if allows(&key.scopes, scope) {
+                next.run(request).await
+            } else {
+                ApiError::forbidden(scope).into_response()
+            }
+        }
+        Ok(_) => ApiError::unauthorized().into_response(),
+        Err(error) => ApiError::unavailable(&error).into_response(),
+    }
+}
