@@ -57,6 +57,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod policy;
+pub mod reload;
 pub mod store;
 pub mod suggest;
 

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Exit, fail};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::http::{App, AppState};
+use crate::reload::LivePolicy;
 use crate::store::Store;
 
 /// Arguments of `dunner serve`.
@@ -49,7 +50,7 @@ pub enum LogFormat {
 pub fn run(args: &ServeArgs) -> Exit {
     init_logging(args.log_format);
     let policy = match super::rules::load_or_report(&args.rules) {
-        Ok(policy) => Arc::new(policy),
+        Ok(policy) => Arc::new(LivePolicy::new(&args.rules, policy, SystemClock.now())),
         Err(exit) => return exit,
     };
     let runtime = match super::runtime(true) {
@@ -74,6 +75,15 @@ pub fn run(args: &ServeArgs) -> Exit {
             clock: Arc::new(SystemClock),
             open_evaluate: args.open_evaluate,
         };
+        // Reloads run on SIGHUP and when a file under the rules directory changes.
+        spawn_reload_on_hangup(Arc::clone(&policy));
+        let _watcher = match watch_rules(Arc::clone(&policy), &args.rules) {
+            Ok(watcher) => Some(watcher),
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the rules directory; reload with SIGHUP");
+                None
+            }
+        };
         let app = match App::bind(args.listen, state).await {
             Ok(app) => app,
             Err(error) => {
@@ -85,10 +95,10 @@ pub fn run(args: &ServeArgs) -> Exit {
         };
         match app.local_addr() {
             Ok(address) => {
-                tracing::info!(%address, digest = policy.digest(), "serving");
+                tracing::info!(%address, digest = policy.current().digest(), "serving");
                 eprintln!(
                     "dunner listening on http://{address} (policy {})",
-                    policy.digest()
+                    policy.current().digest()
                 );
             }
             Err(error) => {
@@ -106,6 +116,64 @@ pub fn run(args: &ServeArgs) -> Exit {
             Err(error) => fail(Exit::Failure, format!("the server failed: {error}")),
         }
     })
+}
+
+/// Reloads the policy and logs the outcome; a refused reload keeps the old policy.
+fn reload(policy: &LivePolicy) {
+    match policy.reload(SystemClock.now()) {
+        Ok(digest) => tracing::info!(%digest, "rules reloaded"),
+        Err(diagnostics) => {
+            tracing::error!(%diagnostics, "rules reload refused; keeping the current policy")
+        }
+    }
+}
+
+#[cfg(unix)]
+fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    reload(&policy);
+                }
+            });
+        }
+        Err(error) => tracing::warn!(%error, "cannot listen for SIGHUP"),
+    }
+}
+
+#[cfg(not(unix))]
+fn spawn_reload_on_hangup(_policy: Arc<LivePolicy>) {}
+
+/// Watches the rules directory; changes settle for 300 ms before a reload.
+fn watch_rules(
+    policy: Arc<LivePolicy>,
+    dir: &std::path::Path,
+) -> Result<
+    notify_debouncer_full::Debouncer<
+        notify::RecommendedWatcher,
+        notify_debouncer_full::RecommendedCache,
+    >,
+    notify::Error,
+> {
+    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut debouncer = notify_debouncer_full::new_debouncer(
+        std::time::Duration::from_millis(300),
+        None,
+        move |result: notify_debouncer_full::DebounceEventResult| {
+            if result.is_ok() {
+                let _ = changed.send(());
+            }
+        },
+    )?;
+    debouncer.watch(dir, notify::RecursiveMode::NonRecursive)?;
+    tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            reload(&policy);
+        }
+    });
+    Ok(debouncer)
 }
 
 fn init_logging(format: LogFormat) {

@@ -23,7 +23,7 @@ pub use error::ApiError;
 
 use crate::auth::Scope;
 use crate::clock::Clock;
-use crate::policy::Policy;
+use crate::reload::LivePolicy;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -31,8 +31,8 @@ use crate::store::Store;
 pub struct AppState {
     /// The ledger.
     pub store: Store,
-    /// The policy that decides.
-    pub policy: Arc<Policy>,
+    /// The policy that decides, swapped on reload.
+    pub policy: Arc<LivePolicy>,
     /// The clock (the only source of "now").
     pub clock: Arc<dyn Clock>,
     /// Leave `POST /v1/evaluate` open without a key (for local use only).

@@ -156,7 +156,7 @@ pub async fn record_attempt(
     };
     let recorded = state
         .store
-        .check_and_record(&state.policy, &attempt, now)
+        .check_and_record(&state.policy.current(), &attempt, now)
         .await?;
     let status = if recorded.event_id.is_some() {
         StatusCode::CREATED
@@ -204,7 +204,7 @@ pub async fn decide_stored(
     };
     let answered = state
         .store
-        .decide_and_log(&state.policy, &question, now)
+        .decide_and_log(&state.policy.current(), &question, now)
         .await?;
     Ok(Json(Answer {
         decision_id: answered.decision_id,
@@ -219,7 +219,7 @@ pub async fn evaluate(
     request
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
-    Ok(Json(decide(&state.policy, &request)))
+    Ok(Json(decide(&state.policy.current(), &request)))
 }
 
 #[derive(Deserialize)]
@@ -245,6 +245,10 @@ pub async fn list_decisions(
 pub struct PolicyView {
     digest: String,
     packs: Vec<PackView>,
+    /// When the current policy was loaded.
+    loaded_at: Option<DateTime<Utc>>,
+    /// Why the last reload was refused (the current policy was kept); `null` if it wasn't.
+    last_reload_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -257,7 +261,8 @@ pub struct PackView {
 }
 
 pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
-    let policy = &state.policy;
+    let policy = state.policy.current();
+    let status = state.policy.status();
     let packs = policy
         .packs()
         .iter()
@@ -277,5 +282,7 @@ pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
     Json(PolicyView {
         digest: policy.digest().to_string(),
         packs,
+        loaded_at: status.loaded_at,
+        last_reload_error: status.last_error,
     })
 }

@@ -13,8 +13,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{EXAMPLE_REQUEST, SHIPPED};
+use crate::helpers::{EXAMPLE_REQUEST, SHIPPED, rules_dir};
 use crate::store_conformance::{TestStore, sqlite};
+use dunner::reload::LivePolicy;
 
 struct Api {
     state: AppState,
@@ -31,7 +32,11 @@ async fn api_with(open_evaluate: bool) -> Api {
     let test = sqlite().await;
     let state = AppState {
         store: test.store.clone(),
-        policy: Arc::new(SHIPPED.clone()),
+        policy: Arc::new(LivePolicy::new(
+            &rules_dir(),
+            SHIPPED.clone(),
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )),
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate,
     };
@@ -311,6 +316,168 @@ async fn evaluate_can_be_left_open_for_local_use() {
         StatusCode::UNAUTHORIZED,
         "only evaluate is open"
     );
+}
+
+/// A writable copy of the shipped packs (no policy tests: only packs are reloaded).
+fn rules_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(rules_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".toml") && !name.ends_with(".tests.toml") {
+            std::fs::copy(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
+    let rules = rules_copy();
+    let mut api = api().await;
+    api.state.policy = Arc::new(LivePolicy::new(
+        rules.path(),
+        SHIPPED.clone(),
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
+    let federal = rules.path().join("us-federal.toml");
+    let text = std::fs::read_to_string(&federal).unwrap();
+    std::fs::write(&federal, text.replace("max = 7", "max = 0")).unwrap();
+    let refused = api
+        .state
+        .policy
+        .reload("2026-01-02T00:00:00Z".parse().unwrap())
+        .unwrap_err();
+    assert!(refused.contains("rules::cap-of-zero"), "{refused}");
+    let (_, view) = api.call("GET", "/v1/policy", None).await;
+    assert_eq!(
+        view["digest"],
+        SHIPPED.digest(),
+        "the old policy still decides"
+    );
+    assert!(
+        view["last_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("us-federal.toml"),
+        "{view}"
+    );
+    // A valid change is taken and clears the error.
+    std::fs::write(
+        &federal,
+        text.replace("version = \"2026.11.0\"", "version = \"2026.11.1\""),
+    )
+    .unwrap();
+    let digest = api
+        .state
+        .policy
+        .reload("2026-01-03T00:00:00Z".parse().unwrap())
+        .unwrap();
+    let (_, view) = api.call("GET", "/v1/policy", None).await;
+    assert_eq!(view["digest"], digest);
+    assert_ne!(digest, SHIPPED.digest());
+    assert!(view["last_reload_error"].is_null());
+}
+
+/// Polls `/v1/policy` until `done` says yes (at most 10 s).
+fn wait_for_policy(address: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (_, body) = http(address, token, "GET", "/v1/policy", "");
+        let view: Value = serde_json::from_str(&body).unwrap();
+        if done(&view) {
+            return view;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the policy did not change as expected within 10 s");
+}
+
+#[test]
+fn the_real_daemon_reloads_on_sighup_and_keeps_serving_the_old_digest_when_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_copy();
+    let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "reload",
+            "--scope",
+            "decide",
+            "--database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+            "--rules",
+            rules.path().to_str().unwrap(),
+        ])
+        .env("DUNNER_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the daemon exited before listening"
+        );
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let pid = child.id().to_string();
+    let hangup = || {
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    let original = wait_for_policy(&address, &token, |_| true)["digest"].clone();
+    let federal = rules.path().join("us-federal.toml");
+    let text = std::fs::read_to_string(&federal).unwrap();
+    std::fs::write(&federal, "[pack\nbroken").unwrap();
+    hangup();
+    let view = wait_for_policy(&address, &token, |v| !v["last_reload_error"].is_null());
+    assert_eq!(
+        view["digest"], original,
+        "a broken reload keeps the last good policy"
+    );
+    std::fs::write(
+        &federal,
+        text.replace("version = \"2026.11.0\"", "version = \"2026.11.2\""),
+    )
+    .unwrap();
+    hangup();
+    let view = wait_for_policy(&address, &token, |v| {
+        v["digest"] != original && v["last_reload_error"].is_null()
+    });
+    assert_eq!(view["packs"].as_array().unwrap().len(), 4);
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close` and returns status and body.
