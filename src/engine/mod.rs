@@ -19,7 +19,7 @@ pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict,
 };
-pub use subject::{Question, Subject};
+pub use subject::{Interval, Question, Subject};
 
 use chrono::{DateTime, Utc};
 

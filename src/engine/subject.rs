@@ -250,3 +250,63 @@ fn same_phone(a: &str, b: &str) -> bool {
     }
     significant(a).eq(significant(b))
 }
+
+/// One permitted interval: contact is allowed from `start` (inclusive) to `end`
+/// (exclusive), assuming no new events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    /// First allowed instant.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// First instant after `start` that is refused again (or the end of the range).
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+impl Subject<'_> {
+    /// The intervals in `[from, until)` during which the question would be allowed,
+    /// assuming no new events. Openings are exact (`next_allowed_at`); closings are
+    /// found on the minute grid, so an interval may end up to a minute late only if a
+    /// rule closes between two whole minutes (none of the shipped rules do).
+    pub fn permitted_intervals(
+        &self,
+        question: &Question<'_>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Interval> {
+        let mut intervals = Vec::new();
+        let mut at = question.at;
+        let horizon_days = u32::try_from((until - at).num_days().clamp(1, 366)).unwrap_or(366);
+        while at < until {
+            let opening = self.decide(&Question {
+                at,
+                horizon_days: Some(horizon_days),
+                ..*question
+            });
+            let Some(start) = opening.next_allowed_at.filter(|start| *start < until) else {
+                break;
+            };
+            // Walk whole minutes until the first refused one.
+            let mut probe = next_whole_minute(start);
+            while probe < until
+                && self
+                    .decide(&Question {
+                        at: probe,
+                        ..*question
+                    })
+                    .allowed
+            {
+                probe += chrono::TimeDelta::minutes(1);
+            }
+            let end = probe.min(until);
+            intervals.push(Interval { start, end });
+            at = end;
+        }
+        intervals
+    }
+}
+
+fn next_whole_minute(instant: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let floor = instant
+        .duration_trunc(TimeDelta::minutes(1))
+        .unwrap_or(instant);
+    floor + TimeDelta::minutes(1)
+}

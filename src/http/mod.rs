@@ -81,6 +81,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/policy",
             get(routes::policy).route_layer(guard(Scope::Decide)),
         )
+        .route(
+            "/v1/accounts/{id}/windows",
+            get(routes::windows).route_layer(guard(Scope::Decide)),
+        )
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

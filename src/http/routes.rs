@@ -1,14 +1,14 @@
 //! The handlers: extract, call the store or the engine, respond. Thin on purpose.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::JsonBody;
+use super::body::{JsonBody, QueryParams};
 use super::error::ApiError;
 use crate::domain::{Account, Channel, Event, Outcome, Purpose};
 use crate::engine::{DecideRequest, Decision, decide};
@@ -93,7 +93,7 @@ pub struct EventPage {
 pub async fn list_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    QueryParams(query): QueryParams<EventsQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     if state.store.get_account(&id).await?.is_none() {
         return Err(ApiError::not_found(format!(
@@ -231,7 +231,7 @@ pub struct DecisionsQuery {
 
 pub async fn list_decisions(
     State(state): State<AppState>,
-    Query(query): Query<DecisionsQuery>,
+    QueryParams(query): QueryParams<DecisionsQuery>,
 ) -> Result<Json<Vec<LoggedDecision>>, ApiError> {
     Ok(Json(
         state
@@ -285,4 +285,61 @@ pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
         loaded_at: status.loaded_at,
         last_reload_error: status.last_error,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsQuery {
+    channel: Channel,
+    #[serde(default)]
+    purpose: Purpose,
+    contact_point: Option<String>,
+    /// How many days ahead (1-14, default 7).
+    days: Option<u32>,
+    /// Defaults to now.
+    from: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+pub struct WindowsView {
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    intervals: Vec<crate::engine::Interval>,
+}
+
+/// The permitted intervals ahead for a channel, from the stored account and ledger.
+pub async fn windows(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<WindowsQuery>,
+) -> Result<Json<WindowsView>, ApiError> {
+    const MAX_DAYS: u32 = 14;
+    let days = query.days.unwrap_or(7);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::invalid(
+            "days",
+            format!("must be between 1 and {MAX_DAYS}, not {days}"),
+        ));
+    }
+    let from = query.from.unwrap_or_else(|| state.clock.now());
+    let until = from + chrono::TimeDelta::days(i64::from(days));
+    let (account, history) = state
+        .store
+        .account_with_history(&id, crate::store::lookback_start(from))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("account `{id}` does not exist")))?;
+    let policy = state.policy.current();
+    let subject = crate::engine::Subject::new(&policy, &account, &history);
+    let question = crate::engine::Question {
+        at: from,
+        channel: query.channel,
+        purpose: query.purpose,
+        contact_point: query.contact_point.as_deref(),
+        horizon_days: None,
+    };
+    Ok(Json(WindowsView {
+        from,
+        until,
+        intervals: subject.permitted_intervals(&question, until),
+    }))
 }

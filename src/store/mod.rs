@@ -217,6 +217,36 @@ impl Store {
         }
     }
 
+    /// An account and its history from `since` on, for questions that record nothing
+    /// (read without locking: a concurrent attempt may land just after).
+    pub async fn account_with_history(
+        &self,
+        account_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<(Account, Vec<Event>)>, StoreError> {
+        let Some(account) = self.get_account(account_id).await? else {
+            return Ok(None);
+        };
+        let mut history = Vec::new();
+        let mut after_seq = None;
+        loop {
+            let query = EventQuery {
+                since: Some(since),
+                until: None,
+                after_seq,
+                limit: Some(MAX_PAGE),
+            };
+            let page = self.list_events(account_id, &query).await?;
+            let full = page.len() == MAX_PAGE as usize;
+            after_seq = page.last().map(|e| e.seq);
+            history.extend(page.into_iter().map(|stored| stored.event));
+            if !full {
+                break;
+            }
+        }
+        Ok(Some((account, history)))
+    }
+
     /// Checks an attempt against the policy and, if allowed, records it — atomically
     /// per account. The decision is logged either way, with the policy's texts kept
     /// by digest.
@@ -414,7 +444,7 @@ pub(crate) fn outcome_name(decision: &Decision) -> &'static str {
 }
 
 /// The earliest event instant a decision at `at` reads.
-pub(crate) fn lookback_start(at: DateTime<Utc>) -> DateTime<Utc> {
+pub fn lookback_start(at: DateTime<Utc>) -> DateTime<Utc> {
     at.checked_sub_signed(TimeDelta::days(HISTORY_LOOKBACK_DAYS))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

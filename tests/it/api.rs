@@ -240,6 +240,47 @@ async fn evaluate_answers_the_decide_contract_statelessly() {
 }
 
 #[tokio::test]
+async fn windows_list_the_permitted_intervals_ahead() {
+    let api = api().await;
+    api.call("PUT", "/v1/accounts/W-1", Some(account_json("W-1")))
+        .await;
+    let (status, view) = api
+        .call(
+            "GET",
+            "/v1/accounts/W-1/windows?channel=call&days=2&from=2026-04-07T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let intervals = view["intervals"].as_array().unwrap();
+    // 08:00-21:00 EDT = 12:00Z-01:00Z, two days from midnight UTC (20:00 EDT on the 6th).
+    assert_eq!(intervals[0]["start"], "2026-04-07T00:00:00Z");
+    assert_eq!(intervals[0]["end"], "2026-04-07T01:00:00Z");
+    assert_eq!(intervals[1]["start"], "2026-04-07T12:00:00Z");
+    assert_eq!(intervals[1]["end"], "2026-04-08T01:00:00Z");
+    assert_eq!(intervals.len(), 3);
+    let (status, error) = api
+        .call("GET", "/v1/accounts/W-1/windows?channel=call&days=30", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["field"], "days");
+    let (status, error) = api
+        .call("GET", "/v1/accounts/W-1/windows?channel=fax", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error["code"], "invalid_request",
+        "query errors use the one JSON shape: {error}"
+    );
+    assert_eq!(
+        api.call("GET", "/v1/accounts/nobody/windows?channel=call", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn every_v1_route_needs_a_key_with_its_scope() {
     let api = api().await;
     let (status, error) = api.call_as(None, "GET", "/v1/policy", None).await;

@@ -100,3 +100,40 @@ fn consent_recorded_after_the_instant_or_for_another_debt_does_not_count() {
     let other_debt = r#"{"at": "2026-05-01T15:00:00Z", "type": "consent", "channel": "email", "account_id": "OTHER"}"#;
     assert!(!decide(&policy, &email_with_history(other_debt)).allowed);
 }
+
+#[test]
+fn permitted_intervals_follow_the_window_in_local_time() {
+    let policy = compile(&[("plain.toml", MINIMAL_PACK)]).unwrap();
+    let request = call_at("2026-06-01T00:00:00Z", "\"America/Chicago\"");
+    let subject = dunner::engine::Subject::new(&policy, &request.account, &request.history);
+    let question = dunner::engine::Question {
+        at: request.at,
+        channel: request.channel,
+        purpose: request.purpose,
+        contact_point: None,
+        horizon_days: None,
+    };
+    let intervals = subject.permitted_intervals(&question, "2026-06-03T00:00:00Z".parse().unwrap());
+    let shown: Vec<(String, String)> = intervals
+        .iter()
+        .map(|i| (i.start.to_rfc3339(), i.end.to_rfc3339()))
+        .collect();
+    // 08:00-21:00 CDT is 13:00Z-02:00Z; the range opens at 19:00 CDT on May 31.
+    assert_eq!(
+        shown,
+        vec![
+            (
+                "2026-06-01T00:00:00+00:00".into(),
+                "2026-06-01T02:00:00+00:00".into()
+            ),
+            (
+                "2026-06-01T13:00:00+00:00".into(),
+                "2026-06-02T02:00:00+00:00".into()
+            ),
+            (
+                "2026-06-02T13:00:00+00:00".into(),
+                "2026-06-03T00:00:00+00:00".into()
+            ),
+        ]
+    );
+}
