@@ -24,8 +24,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON, naming the field that failed.
+/// Parses JSON, naming the field that failed. The plain parse runs first; only a
+/// failing body is parsed again with path tracking, which costs on every call.
 pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let field = error.path().to_string();
