@@ -420,6 +420,77 @@ async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
     assert!(view["last_reload_error"].is_null());
 }
 
+/// Creates an API key with `dunner keys create` and returns its token.
+fn create_key(database: &str, scopes: &[&str]) -> String {
+    let mut args = vec!["keys", "create", "--name", "test", "--database", database];
+    for scope in scopes {
+        args.extend(["--scope", scope]);
+    }
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(token.starts_with("dunner_"), "{token}");
+    token
+}
+
+/// Spawns `dunner serve` on port 0 and returns it with the address it printed.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller stops the daemon and waits for it"
+)]
+fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            database,
+            "--rules",
+            rules,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DUNNER_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the daemon exited before listening"
+        );
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let address = rest.split_whitespace().next().unwrap().to_string();
+            return (child, address);
+        }
+    }
+}
+
+/// Sends a signal to a child process.
+fn signal(child: &std::process::Child, name: &str) {
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
 /// Polls `/v1/policy` until `done` says yes (at most 10 s).
 fn wait_for_policy(address: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..100 {
@@ -438,59 +509,9 @@ fn the_real_daemon_reloads_on_sighup_and_keeps_serving_the_old_digest_when_broke
     let dir = tempfile::tempdir().unwrap();
     let rules = rules_copy();
     let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
-    let created = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "reload",
-            "--scope",
-            "decide",
-            "--database",
-            &database,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &database,
-            "--rules",
-            rules.path().to_str().unwrap(),
-        ])
-        .env("DUNNER_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let address = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the daemon exited before listening"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    let pid = child.id().to_string();
-    let hangup = || {
-        assert!(
-            std::process::Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        )
-    };
+    let token = create_key(&database, &["decide"]);
+    let (mut child, address) = spawn_daemon(&database, rules.path().to_str().unwrap());
+    let hangup = || signal(&child, "-HUP");
     let original = wait_for_policy(&address, &token, |_| true)["digest"].clone();
     let federal = rules.path().join("us-federal.toml");
     let text = std::fs::read_to_string(&federal).unwrap();
@@ -511,13 +532,7 @@ fn the_real_daemon_reloads_on_sighup_and_keeps_serving_the_old_digest_when_broke
         v["digest"] != original && v["last_reload_error"].is_null()
     });
     assert_eq!(view["packs"].as_array().unwrap().len(), 4);
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
@@ -544,58 +559,8 @@ fn http(address: &str, token: &str, method: &str, path: &str, body: &str) -> (u1
 fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
-    let created = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "e2e",
-            "--scope",
-            "decide",
-            "--scope",
-            "record",
-            "--database",
-            &database,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let token = String::from_utf8(created.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(token.starts_with("dunner_"), "{token}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &database,
-            "--rules",
-            "rules",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DUNNER_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let address = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the daemon exited before listening"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let token = create_key(&database, &["decide", "record"]);
+    let (mut child, address) = spawn_daemon(&database, "rules");
     assert_eq!(
         http(&address, "", "GET", "/healthz", ""),
         (200, "ok".to_string())
@@ -628,14 +593,7 @@ fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
         &attempt,
     );
     assert!(status == 201 || status == 409, "{status} {body}");
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, "-TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
 }
