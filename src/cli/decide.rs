@@ -17,7 +17,7 @@ pub fn run(args: &DecideArgs) -> Exit {
     let request = match DecideRequest::from_json(&text) {
         Ok(request) => request,
         Err(error) => {
-            let field = if error.field.is_empty() || error.field == "." {
+            let field = if error.field.is_empty() {
                 String::new()
             } else {
                 format!(" at `{}`", error.field)

@@ -130,13 +130,12 @@ pub fn explain(rules: &Path, account_file: &Path) -> Exit {
             );
         }
     };
-    let deserializer = &mut serde_json::Deserializer::from_str(&text);
-    let account: Account = match serde_path_to_error::deserialize(deserializer) {
+    let account: Account = match crate::engine::parse_json(text.as_bytes()) {
         Ok(account) => account,
         Err(error) => {
             return fail(
                 Exit::Failure,
-                format!("invalid account at `{}`: {}", error.path(), error.inner()),
+                format!("invalid account at `{}`: {}", error.field, error.message),
             );
         }
     };

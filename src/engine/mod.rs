@@ -17,7 +17,7 @@ pub mod zones;
 
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
-    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict,
+    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,
 };
 pub use subject::{Interval, Question, Subject};
 

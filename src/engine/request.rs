@@ -44,25 +44,7 @@ pub struct RequestError {
 impl DecideRequest {
     /// Parses a request from JSON, naming the offending field on error.
     pub fn from_json(text: &str) -> Result<DecideRequest, RequestError> {
-        let deserializer = &mut serde_json::Deserializer::from_str(text);
-        let request: DecideRequest =
-            serde_path_to_error::deserialize(deserializer).map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                let message = if inner.is_syntax() || inner.is_eof() {
-                    format!(
-                        "malformed JSON at line {} column {}: {inner}",
-                        inner.line(),
-                        inner.column()
-                    )
-                } else {
-                    strip_position(&inner.to_string())
-                };
-                RequestError {
-                    field: path,
-                    message,
-                }
-            })?;
+        let request: DecideRequest = parse_json(text.as_bytes())?;
         request.validate()?;
         Ok(request)
     }
@@ -103,6 +85,37 @@ impl DecideRequest {
         }
         Ok(())
     }
+}
+
+/// Parses JSON into any contract type, naming the offending field on error
+/// (`account.consumer.time_zones[0]`; empty for the document itself). The plain parse
+/// runs first; only a failing input is parsed again with path tracking, which costs on
+/// every call.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = strip_position(&inner.to_string());
+        if inner.is_syntax() || inner.is_eof() {
+            RequestError {
+                field: String::new(),
+                message: format!(
+                    "malformed JSON at line {} column {}: {message}",
+                    inner.line(),
+                    inner.column()
+                ),
+            }
+        } else {
+            RequestError {
+                field: if path == "." { String::new() } else { path },
+                message,
+            }
+        }
+    })
 }
 
 /// serde_json appends "at line L column C"; the field path says more.

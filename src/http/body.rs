@@ -24,35 +24,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON, naming the field that failed. The plain parse runs first; only a
-/// failing body is parsed again with path tracking, which costs on every call.
+/// Parses JSON, naming the field that failed.
 pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    if let Ok(value) = serde_json::from_slice(body) {
-        return Ok(value);
-    }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let field = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::invalid(
-                "",
-                format!(
-                    "malformed JSON at line {} column {}",
-                    inner.line(),
-                    inner.column()
-                ),
-            )
-        } else {
-            let message = inner.to_string();
-            let message = message
-                .rfind(" at line ")
-                .and_then(|i| message.get(..i))
-                .unwrap_or(&message)
-                .to_string();
-            ApiError::invalid(if field == "." { String::new() } else { field }, message)
-        }
-    })
+    crate::engine::parse_json(body).map_err(|error| ApiError::invalid(error.field, error.message))
 }
 
 /// Query parameters, with errors in the API's one error shape (axum's own `Query`
