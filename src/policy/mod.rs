@@ -183,108 +183,130 @@ impl Applicability {
 /// Whether a pack's scope covers an account: the fast form of [`scope_applies`],
 /// used on every decision (no explanation is built).
 pub fn scope_covers(scope: &Scope, account: &Account) -> bool {
-    let address = account.consumer.address.as_ref();
-    let covers = |list: &[String], value: Option<&str>| {
-        list.is_empty()
-            || value.is_none_or(|value| {
-                list.iter()
-                    .any(|item| item.eq_ignore_ascii_case(value.trim()))
-            })
-    };
-    covers(&scope.states, address.and_then(|a| a.state.as_deref()))
-        && covers(&scope.cities, address.and_then(|a| a.city.as_deref()))
-        && covers(&scope.debt_types, account.debt_type.as_deref())
-        && covers(&scope.creditors, account.creditor.as_deref())
+    scope_criteria(scope, account)
+        .iter()
+        .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
 }
 
 /// Scope matching, with the reason in plain words. A criterion the account does not
 /// state is treated as met (fail closed): an account with no known state gets every
 /// state's pack.
 pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
-    let address = account.consumer.address.as_ref();
     let mut grounds = Vec::new();
-    if !scope.states.is_empty() {
-        match address.and_then(|a| a.state.as_deref()) {
-            Some(state)
-                if scope
-                    .states
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(state.trim())) =>
-            {
-                grounds.push(format!(
-                    "the consumer's state is {}",
-                    state.to_ascii_uppercase()
-                ));
+    for (kind, list, matching) in scope_criteria(scope, account) {
+        match matching {
+            Criterion::Unrestricted => {}
+            Criterion::Unknown => grounds.push(kind.unknown().to_string()),
+            Criterion::Matches(value) => grounds.push(kind.matched(value)),
+            Criterion::Differs(value) => {
+                return Applicability::DoesNotApply(kind.differs(value, list));
             }
-            Some(state) => {
-                return Applicability::DoesNotApply(format!(
-                    "the consumer's state {state} is not in {}",
-                    scope.states.join(", ")
-                ));
-            }
-            None => grounds
-                .push("the consumer's state is unknown, so every state's rules apply".to_string()),
-        }
-    }
-    if !scope.cities.is_empty() {
-        match address.and_then(|a| a.city.as_deref()) {
-            Some(city)
-                if scope
-                    .cities
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(city.trim())) =>
-            {
-                grounds.push(format!("the consumer's city is {city}"));
-            }
-            Some(city) => {
-                return Applicability::DoesNotApply(format!(
-                    "the consumer's city {city} is not covered"
-                ));
-            }
-            None => grounds.push(
-                "the consumer's city is unknown, so every city's rules in the state apply"
-                    .to_string(),
-            ),
-        }
-    }
-    if !scope.debt_types.is_empty() {
-        match account.debt_type.as_deref() {
-            Some(debt)
-                if scope
-                    .debt_types
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(debt)) =>
-            {
-                grounds.push(format!("the debt type is {debt}"))
-            }
-            Some(debt) => {
-                return Applicability::DoesNotApply(format!("the debt type {debt} is not covered"));
-            }
-            None => grounds.push("the debt type is unknown".to_string()),
-        }
-    }
-    if !scope.creditors.is_empty() {
-        match account.creditor.as_deref() {
-            Some(creditor)
-                if scope
-                    .creditors
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(creditor)) =>
-            {
-                grounds.push(format!("the creditor is {creditor}"))
-            }
-            Some(creditor) => {
-                return Applicability::DoesNotApply(format!(
-                    "the creditor {creditor} is not covered"
-                ));
-            }
-            None => grounds.push("the creditor is unknown".to_string()),
         }
     }
     if grounds.is_empty() {
         Applicability::Applies("it applies to every account".to_string())
     } else {
         Applicability::Applies(grounds.join("; "))
+    }
+}
+
+/// The criteria of a scope, each with how the account meets it.
+fn scope_criteria<'a>(
+    scope: &'a Scope,
+    account: &'a Account,
+) -> [(ScopeKind, &'a [String], Criterion<'a>); 4] {
+    let address = account.consumer.address.as_ref();
+    let state = address.and_then(|a| a.state.as_deref());
+    let city = address.and_then(|a| a.city.as_deref());
+    [
+        (
+            ScopeKind::State,
+            &scope.states,
+            criterion(&scope.states, state),
+        ),
+        (
+            ScopeKind::City,
+            &scope.cities,
+            criterion(&scope.cities, city),
+        ),
+        (
+            ScopeKind::DebtType,
+            &scope.debt_types,
+            criterion(&scope.debt_types, account.debt_type.as_deref()),
+        ),
+        (
+            ScopeKind::Creditor,
+            &scope.creditors,
+            criterion(&scope.creditors, account.creditor.as_deref()),
+        ),
+    ]
+}
+
+/// How one scope criterion meets the account's value.
+enum Criterion<'a> {
+    /// The scope does not restrict it.
+    Unrestricted,
+    /// The account does not say (met: fail closed).
+    Unknown,
+    /// The account's value is listed.
+    Matches(&'a str),
+    /// The account's value is not listed.
+    Differs(&'a str),
+}
+
+/// The one matching rule: case-insensitive, surrounding spaces ignored.
+fn criterion<'a>(list: &[String], value: Option<&'a str>) -> Criterion<'a> {
+    if list.is_empty() {
+        return Criterion::Unrestricted;
+    }
+    match value.map(str::trim) {
+        None => Criterion::Unknown,
+        Some(value) if list.iter().any(|item| item.eq_ignore_ascii_case(value)) => {
+            Criterion::Matches(value)
+        }
+        Some(value) => Criterion::Differs(value),
+    }
+}
+
+/// The criteria a scope has, for explanations.
+#[derive(Clone, Copy)]
+enum ScopeKind {
+    State,
+    City,
+    DebtType,
+    Creditor,
+}
+
+impl ScopeKind {
+    fn matched(self, value: &str) -> String {
+        match self {
+            ScopeKind::State => format!("the consumer's state is {}", value.to_ascii_uppercase()),
+            ScopeKind::City => format!("the consumer's city is {value}"),
+            ScopeKind::DebtType => format!("the debt type is {value}"),
+            ScopeKind::Creditor => format!("the creditor is {value}"),
+        }
+    }
+
+    fn differs(self, value: &str, list: &[String]) -> String {
+        match self {
+            ScopeKind::State => {
+                format!("the consumer's state {value} is not in {}", list.join(", "))
+            }
+            ScopeKind::City => format!("the consumer's city {value} is not covered"),
+            ScopeKind::DebtType => format!("the debt type {value} is not covered"),
+            ScopeKind::Creditor => format!("the creditor {value} is not covered"),
+        }
+    }
+
+    fn unknown(self) -> &'static str {
+        match self {
+            ScopeKind::State => "the consumer's state is unknown, so every state's rules apply",
+            ScopeKind::City => {
+                "the consumer's city is unknown, so every city's rules in the state apply"
+            }
+            ScopeKind::DebtType => "the debt type is unknown",
+            ScopeKind::Creditor => "the creditor is unknown",
+        }
     }
 }
 
@@ -345,4 +367,52 @@ fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(json: &str) -> Account {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_explanation_and_the_engine_agree_on_every_scope_criterion() {
+        let scope = Scope {
+            states: vec!["NY".into()],
+            cities: vec!["new york".into()],
+            debt_types: vec!["medical".into()],
+            creditors: vec!["acme".into()],
+            ..Scope::default()
+        };
+        let cases = [
+            (r#"{"id": "1", "consumer": {}}"#, true),
+            (
+                r#"{"id": "2", "debt_type": " Medical ", "creditor": "ACME", "consumer": {"address": {"state": "ny", "city": " New York "}}}"#,
+                true,
+            ),
+            (
+                r#"{"id": "3", "debt_type": "credit_card", "consumer": {"address": {"state": "NY"}}}"#,
+                false,
+            ),
+            (
+                r#"{"id": "4", "consumer": {"address": {"state": "NY", "city": "Buffalo"}}}"#,
+                false,
+            ),
+            (
+                r#"{"id": "5", "consumer": {"address": {"state": "MA"}}}"#,
+                false,
+            ),
+        ];
+        for (json, expected) in cases {
+            let account = account(json);
+            assert_eq!(scope_covers(&scope, &account), expected, "{json}");
+            assert_eq!(
+                scope_applies(&scope, &account).applies(),
+                expected,
+                "{json}"
+            );
+        }
+    }
 }
