@@ -2,6 +2,7 @@
 //! the engine, and prints. One file per subcommand; each returns an [`Exit`].
 
 mod decide;
+mod import;
 mod keys;
 mod migrate;
 mod rules;
@@ -57,6 +58,25 @@ pub enum Command {
     Keys(KeysCommand),
     /// Run the daemon: the HTTP API over the ledger and the policy.
     Serve(serve::ServeArgs),
+    /// Load a placement file (accounts, one JSON per line) and prior history (ledger
+    /// events with their `account_id`, one per line): every line is checked first and
+    /// nothing is written unless all are good.
+    Import {
+        /// The placement file: one account per line.
+        accounts: PathBuf,
+        /// The prior history: one event per line, with its `account_id`.
+        events: Option<PathBuf>,
+        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
+        #[arg(
+            long = "database",
+            env = "DUNNER_DATABASE_URL",
+            default_value = "sqlite://dunner.db"
+        )]
+        database: String,
+        /// Only check the files; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Create or upgrade the ledger's tables (SQLite file or PostgreSQL database).
     Migrate {
         /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
@@ -164,6 +184,12 @@ pub fn run(cli: Cli) -> Exit {
         }
         Command::Decide(args) => decide::run(&args),
         Command::Migrate { database } => migrate::run(&database),
+        Command::Import {
+            accounts,
+            events,
+            database,
+            check,
+        } => import::run(&database, &accounts, events.as_deref(), check),
         Command::Serve(args) => serve::run(&args),
         Command::Keys(KeysCommand::Create {
             name,

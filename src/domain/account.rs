@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-use super::Channel;
+use super::{Channel, Money};
 
 /// One debt in collection (Reg F counts calls per debt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +19,15 @@ pub struct Account {
     /// The creditor the debt is owed to; overlay packs may be scoped to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creditor: Option<String>,
+    /// What is owed now (kept current by posted payments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Money>,
+    /// When the agency received the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_on: Option<NaiveDate>,
+    /// When the creditor charged the debt off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged_off_on: Option<NaiveDate>,
     /// The person who owes the debt.
     pub consumer: Consumer,
     /// Legal and consumer-stated conditions that restrict contact.
@@ -219,6 +228,20 @@ impl Flags {
             Flag::Deceased => Some(self.deceased),
             Flag::IdentityTheft => Some(self.identity_theft),
             Flag::WorkContactProhibited => Some(self.work_contact_prohibited),
+            Flag::OptedOut | Flag::InconvenientPlace | Flag::NoConsent => None,
+        }
+    }
+
+    /// The account flag to change; `None` for flags derived from the request.
+    pub fn get_mut(&mut self, flag: Flag) -> Option<&mut bool> {
+        match flag {
+            Flag::CeaseAndDesist => Some(&mut self.cease_and_desist),
+            Flag::AttorneyRepresented => Some(&mut self.attorney_represented),
+            Flag::Disputed => Some(&mut self.disputed),
+            Flag::Bankruptcy => Some(&mut self.bankruptcy),
+            Flag::Deceased => Some(&mut self.deceased),
+            Flag::IdentityTheft => Some(&mut self.identity_theft),
+            Flag::WorkContactProhibited => Some(&mut self.work_contact_prohibited),
             Flag::OptedOut | Flag::InconvenientPlace | Flag::NoConsent => None,
         }
     }

@@ -9,6 +9,8 @@
 mod account;
 mod channel;
 mod event;
+mod ledger;
+mod money;
 pub(crate) mod zone_serde;
 
 pub use account::{
@@ -17,3 +19,5 @@ pub use account::{
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
+pub use ledger::{LedgerEvent, LedgerEventError, LedgerEventType};
+pub use money::{Currency, Money};

@@ -10,16 +10,21 @@ use super::error::ApiError;
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON request body.
-pub struct JsonBody<T>(pub T);
+/// The largest bulk body (a placement file sent in parts).
+pub const MAX_BULK_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+/// A JSON request body of at most `LIMIT` bytes.
+pub struct JsonBody<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        let body = axum::body::to_bytes(request.into_body(), LIMIT)
             .await
-            .map_err(|_| ApiError::too_large(MAX_BODY_BYTES))?;
+            .map_err(|_| ApiError::too_large(LIMIT))?;
         parse(&body).map(JsonBody)
     }
 }

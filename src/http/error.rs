@@ -37,6 +37,17 @@ impl ApiError {
         }
     }
 
+    /// 422: well-formed, but cannot apply to the stored state.
+    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unprocessable",
+            message: message.into(),
+            field: (!field.is_empty()).then_some(field),
+        }
+    }
+
     /// 401: no key, or not a live one.
     pub fn unauthorized() -> ApiError {
         ApiError {
@@ -106,6 +117,8 @@ impl From<StoreError> for ApiError {
             StoreError::AccountNotFound(id) => {
                 ApiError::not_found(format!("account `{id}` does not exist"))
             }
+            StoreError::InvalidEvent(error) => ApiError::unprocessable(error.field, error.message),
+            StoreError::WriterStopped => ApiError::unavailable(&error),
             other => ApiError::internal(&other),
         }
     }

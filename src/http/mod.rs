@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
                 .merge(get(routes::get_account).route_layer(guard(Scope::Decide))),
         )
         .route(
+            "/v1/accounts/bulk",
+            post(routes::put_accounts).route_layer(guard(Scope::Record)),
+        )
+        .route(
             "/v1/accounts/{id}/events",
             post(routes::append_event)
                 .route_layer(guard(Scope::Record))

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::{JsonBody, QueryParams};
+use super::body::{JsonBody, MAX_BULK_BODY_BYTES, QueryParams};
 use super::error::ApiError;
-use crate::domain::{Account, Channel, Event, Outcome, Purpose};
+use crate::domain::{Account, Channel, LedgerEvent, Outcome, Purpose};
 use crate::engine::{DecideRequest, Decision, decide};
 use crate::store::{Attempt, EventQuery, LoggedDecision, StoredEvent};
 
@@ -45,6 +45,53 @@ pub async fn put_account(
     Ok((StatusCode::OK, Json(account)).into_response())
 }
 
+/// The most accounts one bulk request carries.
+pub const MAX_BULK_ACCOUNTS: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAccounts {
+    accounts: Vec<Account>,
+}
+
+#[derive(Serialize)]
+pub struct BulkUpserted {
+    upserted: usize,
+}
+
+/// Creates or replaces many accounts at once (onboarding a placement file): all or
+/// none.
+pub async fn put_accounts(
+    State(state): State<AppState>,
+    JsonBody(bulk): JsonBody<BulkAccounts, MAX_BULK_BODY_BYTES>,
+) -> Result<Json<BulkUpserted>, ApiError> {
+    if bulk.accounts.len() > MAX_BULK_ACCOUNTS {
+        return Err(ApiError::invalid(
+            "accounts",
+            format!(
+                "{} accounts in one request; send at most {MAX_BULK_ACCOUNTS} at a time",
+                bulk.accounts.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (index, account) in bulk.accounts.iter().enumerate() {
+        if !seen.insert(account.id.as_str()) {
+            return Err(ApiError::invalid(
+                format!("accounts[{index}].id"),
+                format!("account `{}` appears twice", account.id),
+            ));
+        }
+    }
+    state
+        .store
+        .put_accounts(&bulk.accounts, state.clock.now())
+        .await?;
+    Ok(Json(BulkUpserted {
+        upserted: bulk.accounts.len(),
+    }))
+}
+
 pub async fn get_account(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -65,8 +112,11 @@ pub struct Appended {
 pub async fn append_event(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(event): JsonBody<Event>,
+    JsonBody(event): JsonBody<LedgerEvent>,
 ) -> Result<Response, ApiError> {
+    event
+        .validate()
+        .map_err(|error| ApiError::invalid(error.field, error.message))?;
     let event_id = state
         .store
         .append_event(&id, &event, state.clock.now())

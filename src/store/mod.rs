@@ -10,10 +10,15 @@
 mod postgres;
 mod sqlite;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome, Purpose};
+use crate::domain::{
+    Account, Channel, Event, EventType, InitiatedBy, LedgerEvent, LedgerEventError, Outcome,
+    Purpose,
+};
 use crate::engine::{Decision, Question, Subject};
 use crate::policy::Policy;
 
@@ -33,12 +38,21 @@ pub enum StoreError {
     /// The account does not exist.
     #[error("account `{0}` does not exist")]
     AccountNotFound(String),
+    /// The event does not hold together or cannot apply to the account.
+    #[error("{0}")]
+    InvalidEvent(#[from] LedgerEventError),
     /// The database URL is not one dunner can use.
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// The migrations could not be applied.
     #[error("failed to migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The writer of the embedded ledger has stopped (the daemon is shutting down).
+    #[error("the ledger's writer has stopped")]
+    WriterStopped,
+    /// A group of attempts could not be committed; none of them was recorded.
+    #[error("the ledger could not commit: {0}")]
+    CommitFailed(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -94,7 +108,7 @@ pub struct StoredEvent {
     /// The account.
     pub account_id: String,
     /// The event.
-    pub event: Event,
+    pub event: LedgerEvent,
     /// When the ledger recorded it.
     pub recorded_at: DateTime<Utc>,
 }
@@ -173,11 +187,7 @@ impl Store {
         account: &Account,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let body = to_json(account)?;
-        match self {
-            Store::Sqlite(store) => store.put_account(&account.id, &body, now).await,
-            Store::Postgres(store) => store.put_account(&account.id, &body, now).await,
-        }
+        self.put_accounts(std::slice::from_ref(account), now).await
     }
 
     /// Reads an account.
@@ -189,20 +199,78 @@ impl Store {
         body.map(|body| from_json("account", &body)).transpose()
     }
 
-    /// Appends a fact to an account's ledger (a contact made elsewhere, a consent, an
-    /// outcome), without a policy check. Returns the event's id.
+    /// Creates or replaces many accounts in one transaction: all or none.
+    pub async fn put_accounts(
+        &self,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let rows = accounts
+            .iter()
+            .map(|account| Ok((account.id.clone(), to_json(account)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        match self {
+            Store::Sqlite(store) => store.put_accounts(&rows, now).await,
+            Store::Postgres(store) => store.put_accounts(&rows, now).await,
+        }
+    }
+
+    /// Appends a fact to an account's ledger (a contact made elsewhere, a consent, a
+    /// flag set or cleared, an opt-out, a payment), without a policy check, and brings
+    /// the account up to date in the same transaction. Returns the event's id.
     pub async fn append_event(
         &self,
         account_id: &str,
-        event: &Event,
+        event: &LedgerEvent,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
+        event.validate()?;
         let row = EventRow::new(account_id, event, now)?;
         match self {
-            Store::Sqlite(store) => store.append_event(&row).await?,
-            Store::Postgres(store) => store.append_event(&row).await?,
+            Store::Sqlite(store) => store.append_events(std::slice::from_ref(&row)).await?,
+            Store::Postgres(store) => store.append_events(std::slice::from_ref(&row)).await?,
         }
         Ok(row.id)
+    }
+
+    /// Loads a placement: accounts, then their prior history, in one transaction —
+    /// nothing is written unless everything is. Events must be valid (see
+    /// [`LedgerEvent::validate`]); `progress` is told how many rows were written.
+    pub async fn import(
+        &self,
+        accounts: &[Account],
+        events: &[(String, LedgerEvent)],
+        now: DateTime<Utc>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
+        let accounts = accounts
+            .iter()
+            .map(|account| Ok((account.id.clone(), to_json(account)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // An event for an account that is neither imported nor stored is named here,
+        // before anything is written.
+        let imported: std::collections::HashSet<&str> =
+            accounts.iter().map(|(id, _)| id.as_str()).collect();
+        let mut known = std::collections::HashSet::new();
+        for (account_id, _) in events {
+            if !imported.contains(account_id.as_str())
+                && known.insert(account_id.as_str())
+                && self.get_account(account_id).await?.is_none()
+            {
+                return Err(StoreError::AccountNotFound(account_id.clone()));
+            }
+        }
+        let events = events
+            .iter()
+            .map(|(account_id, event)| {
+                event.validate()?;
+                EventRow::new(account_id, event, now)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        match self {
+            Store::Sqlite(store) => store.import(&accounts, &events, now, progress).await,
+            Store::Postgres(store) => store.import(&accounts, &events, now, progress).await,
+        }
     }
 
     /// Lists an account's events in ledger order.
@@ -239,7 +307,7 @@ impl Store {
             let page = self.list_events(account_id, &query).await?;
             let full = page.len() == MAX_PAGE as usize;
             after_seq = page.last().map(|e| e.seq);
-            history.extend(page.into_iter().map(|stored| stored.event));
+            history.extend(page.into_iter().filter_map(|stored| stored.event.history()));
             if !full {
                 break;
             }
@@ -252,7 +320,7 @@ impl Store {
     /// by digest.
     pub async fn check_and_record(
         &self,
-        policy: &Policy,
+        policy: &Arc<Policy>,
         attempt: &Attempt,
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
@@ -266,7 +334,7 @@ impl Store {
     /// recording no contact (the stateful "may I?").
     pub async fn decide_and_log(
         &self,
-        policy: &Policy,
+        policy: &Arc<Policy>,
         question: &Attempt,
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
@@ -352,30 +420,41 @@ impl Store {
     }
 }
 
-/// An event ready to be written: its id, instant and JSON body.
+/// An event ready to be written: its id, instant and JSON body, and the event itself
+/// when it changes the account.
 pub(crate) struct EventRow {
     pub id: String,
     pub account_id: String,
     pub at: DateTime<Utc>,
     pub body: String,
     pub recorded_at: DateTime<Utc>,
+    pub changes_account: Option<LedgerEvent>,
 }
 
 impl EventRow {
-    fn new(account_id: &str, event: &Event, now: DateTime<Utc>) -> Result<EventRow, StoreError> {
-        // The row belongs to `account_id`; a body naming another account would be read
-        // back as another debt's event.
-        let event = Event {
-            account_id: None,
-            ..event.clone()
-        };
+    fn new(
+        account_id: &str,
+        event: &LedgerEvent,
+        now: DateTime<Utc>,
+    ) -> Result<EventRow, StoreError> {
         Ok(EventRow {
             id: new_id(now),
             account_id: account_id.to_string(),
             at: event.at,
-            body: to_json(&event)?,
+            body: to_json(event)?,
             recorded_at: now,
+            changes_account: event.changes_account().then(|| event.clone()),
         })
+    }
+
+    /// The account's stored body after this event, when the event changes it.
+    pub(crate) fn updated_account(&self, body: &str) -> Result<Option<String>, StoreError> {
+        let Some(event) = &self.changes_account else {
+            return Ok(None);
+        };
+        let mut account: Account = from_json("account", body)?;
+        event.apply(&mut account)?;
+        to_json(&account).map(Some)
     }
 }
 
@@ -399,10 +478,12 @@ pub(crate) fn decide_attempt(
     record: bool,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = from_json("account", account_body)?;
-    let history: Vec<Event> = history_bodies
-        .iter()
-        .map(|body| from_json("event", body))
-        .collect::<Result<_, _>>()?;
+    let mut history: Vec<Event> = Vec::with_capacity(history_bodies.len());
+    for body in history_bodies {
+        if let Some(event) = from_json::<LedgerEvent>("event", body)?.history() {
+            history.push(event);
+        }
+    }
     let subject = Subject::new(policy, &account, &history);
     let decision = subject.decide(&Question {
         at: attempt.at,
@@ -421,7 +502,7 @@ pub(crate) fn decide_attempt(
             contact_point: attempt.contact_point.clone(),
             account_id: None,
         };
-        Some(EventRow::new(&attempt.account_id, &event, now)?)
+        Some(EventRow::new(&attempt.account_id, &event.into(), now)?)
     } else {
         None
     };

@@ -2,15 +2,21 @@
 //! account's row (`SELECT … FOR UPDATE`) for the length of its transaction, so two
 //! dialers recording for one account are serialized while other accounts proceed.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{
     Attempt, EventQuery, EventRow, LoggedDecision, MAX_PAGE, Recorded, StoreError, StoredEvent,
     decide_attempt, from_json, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
+
+/// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
+/// bound parameters).
+const IMPORT_CHUNK: usize = 1000;
 
 /// The PostgreSQL implementation.
 #[derive(Debug, Clone)]
@@ -41,24 +47,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn put_account(
-        &self,
-        id: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO accounts (id, body, created_at, updated_at) VALUES ($1, $2::jsonb, $3, $3)
-             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(body)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
             .bind(id)
@@ -67,16 +55,60 @@ impl PostgresStore {
         Ok(row.map(|row| row.get("body")))
     }
 
-    pub(super) async fn append_event(&self, row: &EventRow) -> Result<(), StoreError> {
+    pub(super) async fn put_accounts(
+        &self,
+        rows: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(&row.account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::AccountNotFound(row.account_id.clone()));
+        upsert_accounts(&mut tx, rows, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn append_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            append_event(&mut tx, row).await?;
         }
-        insert_event(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn import(
+        &self,
+        accounts: &[(String, String)],
+        events: &[EventRow],
+        now: DateTime<Utc>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in accounts.chunks(IMPORT_CHUNK) {
+            upsert_accounts(&mut tx, chunk, now).await?;
+            progress(chunk.len() as u64);
+        }
+        for chunk in events.chunks(IMPORT_CHUNK) {
+            if chunk.iter().any(|row| row.changes_account.is_some()) {
+                for row in chunk {
+                    append_event(&mut tx, row).await?;
+                }
+            } else {
+                let mut insert = QueryBuilder::<Postgres>::new(
+                    "INSERT INTO events (id, account_id, at, body, recorded_at) ",
+                );
+                insert.push_values(chunk, |mut values, row| {
+                    values
+                        .push_bind(&row.id)
+                        .push_bind(&row.account_id)
+                        .push_bind(row.at)
+                        .push_bind(&row.body)
+                        .push_unseparated("::jsonb")
+                        .push_bind(row.recorded_at);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            progress(chunk.len() as u64);
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -113,7 +145,7 @@ impl PostgresStore {
 
     pub(super) async fn check_and_record(
         &self,
-        policy: &Policy,
+        policy: &Arc<Policy>,
         attempt: &Attempt,
         now: DateTime<Utc>,
         record: bool,
@@ -235,8 +267,55 @@ impl PostgresStore {
     }
 }
 
+/// Appends one event under the account's row lock, bringing the account up to date
+/// when the event changes it.
+async fn append_event(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    row: &EventRow,
+) -> Result<(), StoreError> {
+    let account = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(&row.account_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::AccountNotFound(row.account_id.clone()))?;
+    if let Some(updated) = row.updated_account(account.get("body"))? {
+        sqlx::query("UPDATE accounts SET body = $2::jsonb, updated_at = $3 WHERE id = $1")
+            .bind(&row.account_id)
+            .bind(updated)
+            .bind(row.recorded_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_event(tx, row).await
+}
+
+async fn upsert_accounts(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    rows: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let mut upsert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO accounts (id, body, created_at, updated_at) ",
+        );
+        upsert.push_values(chunk, |mut values, (id, body)| {
+            values
+                .push_bind(id)
+                .push_bind(body)
+                .push_unseparated("::jsonb")
+                .push_bind(now)
+                .push_bind(now);
+        });
+        upsert.push(
+            " ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        );
+        upsert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 async fn insert_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tx: &mut sqlx::Transaction<'static, Postgres>,
     row: &EventRow,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO events (id, account_id, at, body, recorded_at) VALUES ($1, $2, $3, $4::jsonb, $5)")

@@ -1,15 +1,25 @@
 //! The embedded SQLite ledger: one file, WAL, `synchronous = FULL` (a commit that
-//! returned survives a crash), `BEGIN IMMEDIATE` for check-and-record so that writers
-//! queue instead of racing.
+//! returned survives a crash).
+//!
+//! Check-and-record goes through one writer task with its own connection: it takes
+//! the attempts waiting in its queue, decides and writes each in turn inside one
+//! `BEGIN IMMEDIATE` transaction (a savepoint per attempt, so one failure does not undo
+//! the others) and commits them together. Each attempt reads the ledger as the earlier
+//! ones left it, so racing dialers cannot break a cap; one fsync serves the whole group,
+//! which is what makes durable commits fast. Other writes queue on SQLite's own lock.
 
+use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Attempt, EventQuery, EventRow, LoggedDecision, MAX_PAGE, Recorded, StoreError, StoredEvent,
@@ -17,10 +27,27 @@ use super::{
 };
 use crate::policy::Policy;
 
+/// The most attempts one commit carries.
+const MAX_GROUP: usize = 256;
+
+/// Rows per multi-row `INSERT` when importing (5 columns, far below SQLite's limit of
+/// bound parameters).
+const IMPORT_CHUNK: usize = 500;
+
 /// The SQLite implementation.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: mpsc::Sender<AttemptJob>,
+}
+
+/// One check-and-record waiting for the writer.
+struct AttemptJob {
+    policy: Arc<Policy>,
+    attempt: Attempt,
+    now: DateTime<Utc>,
+    record: bool,
+    reply: oneshot::Sender<Result<Recorded, StoreError>>,
 }
 
 impl SqliteStore {
@@ -34,34 +61,18 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(SqliteStore { pool })
+        let connection = SqliteConnection::connect_with(&options).await?;
+        let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(run_writer(connection, jobs));
+        Ok(SqliteStore { pool, writer })
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    pub(super) async fn put_account(
-        &self,
-        id: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let now = instant_text(now);
-        sqlx::query(
-            "INSERT INTO accounts (id, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(body)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 
@@ -73,16 +84,59 @@ impl SqliteStore {
         Ok(row.map(|row| row.get("body")))
     }
 
-    pub(super) async fn append_event(&self, row: &EventRow) -> Result<(), StoreError> {
+    pub(super) async fn put_accounts(
+        &self,
+        rows: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = ?1")
-            .bind(&row.account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::AccountNotFound(row.account_id.clone()));
+        upsert_accounts(&mut tx, rows, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn append_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for row in rows {
+            append_event(&mut tx, row).await?;
         }
-        insert_event(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn import(
+        &self,
+        accounts: &[(String, String)],
+        events: &[EventRow],
+        now: DateTime<Utc>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in accounts.chunks(IMPORT_CHUNK) {
+            upsert_accounts(&mut tx, chunk, now).await?;
+            progress(chunk.len() as u64);
+        }
+        for chunk in events.chunks(IMPORT_CHUNK) {
+            if chunk.iter().any(|row| row.changes_account.is_some()) {
+                for row in chunk {
+                    append_event(&mut tx, row).await?;
+                }
+            } else {
+                let mut insert = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO events (id, account_id, at, body, recorded_at) ",
+                );
+                insert.push_values(chunk, |mut values, row| {
+                    values
+                        .push_bind(&row.id)
+                        .push_bind(&row.account_id)
+                        .push_bind(instant_text(row.at))
+                        .push_bind(&row.body)
+                        .push_bind(instant_text(row.recorded_at));
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            progress(chunk.len() as u64);
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -119,58 +173,24 @@ impl SqliteStore {
 
     pub(super) async fn check_and_record(
         &self,
-        policy: &Policy,
+        policy: &Arc<Policy>,
         attempt: &Attempt,
         now: DateTime<Utc>,
         record: bool,
     ) -> Result<Recorded, StoreError> {
-        // IMMEDIATE takes the write lock before reading: a second writer waits here
-        // until this one commits, so it reads the event this one adds.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let account = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
-            .bind(&attempt.account_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
-        let history: Vec<String> = sqlx::query(
-            "SELECT body FROM events WHERE account_id = ?1 AND at >= ?2 ORDER BY at, seq",
-        )
-        .bind(&attempt.account_id)
-        .bind(instant_text(lookback_start(attempt.at)))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|row| row.get("body"))
-        .collect();
-        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, record)?;
-        if let Some(event) = &rows.event {
-            insert_event(&mut tx, event).await?;
-        }
-        sqlx::query(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(&rows.decision_id)
-        .bind(&attempt.account_id)
-        .bind(instant_text(now))
-        .bind(outcome_name(&rows.decision))
-        .bind(policy.digest())
-        .bind(&rows.question)
-        .bind(&rows.decision_json)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
-            .bind(policy.digest())
-            .bind(sources_json(policy)?)
-            .bind(instant_text(now))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Recorded {
-            decision: rows.decision,
-            decision_id: rows.decision_id,
-            event_id: rows.event.map(|e| e.id),
-        })
+        let (reply, answer) = oneshot::channel();
+        let job = AttemptJob {
+            policy: Arc::clone(policy),
+            attempt: attempt.clone(),
+            now,
+            record,
+            reply,
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     pub(super) async fn list_decisions(
@@ -242,10 +262,149 @@ impl SqliteStore {
     }
 }
 
-async fn insert_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    row: &EventRow,
-) -> Result<(), StoreError> {
+/// The writer task: commits queued attempts in groups until every sender is gone.
+async fn run_writer(mut connection: SqliteConnection, mut jobs: mpsc::Receiver<AttemptJob>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    // Digests whose texts are already stored: the texts are written once, not per attempt.
+    let mut stored_digests = HashSet::new();
+    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
+        match commit_group(&mut connection, &group, &mut stored_digests).await {
+            Ok(results) => {
+                for (job, result) in group.drain(..).zip(results) {
+                    // A caller that went away still had its attempt recorded: the ledger
+                    // errs on the side of counting.
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(error) => {
+                let _ = connection.execute("ROLLBACK").await;
+                tracing::error!(%error, "the ledger could not commit a group of attempts");
+                for job in group.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::CommitFailed(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Decides and writes every attempt of the group in one transaction. An attempt that
+/// fails is rolled back to its savepoint and answered with its error; a failure of the
+/// transaction itself fails the whole group.
+async fn commit_group(
+    connection: &mut SqliteConnection,
+    group: &[AttemptJob],
+    stored_digests: &mut HashSet<String>,
+) -> Result<Vec<Result<Recorded, StoreError>>, sqlx::Error> {
+    connection.execute("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(group.len());
+    let mut new_digests = Vec::new();
+    for job in group {
+        connection.execute("SAVEPOINT attempt").await?;
+        let digest = job.policy.digest();
+        let store_sources = !stored_digests.contains(digest) && !new_digests.contains(&digest);
+        let result = record_attempt(connection, job, store_sources).await;
+        if result.is_ok() {
+            if store_sources {
+                new_digests.push(digest);
+            }
+        } else {
+            connection.execute("ROLLBACK TO attempt").await?;
+        }
+        connection.execute("RELEASE attempt").await?;
+        results.push(result);
+    }
+    connection.execute("COMMIT").await?;
+    stored_digests.extend(new_digests.into_iter().map(str::to_string));
+    Ok(results)
+}
+
+/// Check-and-record of one attempt, on the writer's connection inside its transaction.
+async fn record_attempt(
+    connection: &mut SqliteConnection,
+    job: &AttemptJob,
+    store_sources: bool,
+) -> Result<Recorded, StoreError> {
+    let AttemptJob {
+        policy,
+        attempt,
+        now,
+        record,
+        ..
+    } = job;
+    let account = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
+        .bind(&attempt.account_id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
+    let history: Vec<String> =
+        sqlx::query("SELECT body FROM events WHERE account_id = ?1 AND at >= ?2 ORDER BY at, seq")
+            .bind(&attempt.account_id)
+            .bind(instant_text(lookback_start(attempt.at)))
+            .fetch_all(&mut *connection)
+            .await?
+            .into_iter()
+            .map(|row| row.get("body"))
+            .collect();
+    let rows = decide_attempt(
+        policy,
+        account.get("body"),
+        &history,
+        attempt,
+        *now,
+        *record,
+    )?;
+    if let Some(event) = &rows.event {
+        insert_event(&mut *connection, event).await?;
+    }
+    sqlx::query(
+        "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(&rows.decision_id)
+    .bind(&attempt.account_id)
+    .bind(instant_text(*now))
+    .bind(outcome_name(&rows.decision))
+    .bind(policy.digest())
+    .bind(&rows.question)
+    .bind(&rows.decision_json)
+    .execute(&mut *connection)
+    .await?;
+    if store_sources {
+        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
+            .bind(policy.digest())
+            .bind(sources_json(policy)?)
+            .bind(instant_text(*now))
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(Recorded {
+        decision: rows.decision,
+        decision_id: rows.decision_id,
+        event_id: rows.event.map(|e| e.id),
+    })
+}
+
+/// Appends one event, bringing its account up to date when the event changes it.
+async fn append_event(connection: &mut SqliteConnection, row: &EventRow) -> Result<(), StoreError> {
+    let account = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
+        .bind(&row.account_id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::AccountNotFound(row.account_id.clone()))?;
+    if let Some(updated) = row.updated_account(account.get("body"))? {
+        sqlx::query("UPDATE accounts SET body = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(&row.account_id)
+            .bind(updated)
+            .bind(instant_text(row.recorded_at))
+            .execute(&mut *connection)
+            .await?;
+    }
+    insert_event(connection, row).await
+}
+
+async fn insert_event(connection: &mut SqliteConnection, row: &EventRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (id, account_id, at, body, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
@@ -254,8 +413,32 @@ async fn insert_event(
     .bind(instant_text(row.at))
     .bind(&row.body)
     .bind(instant_text(row.recorded_at))
-    .execute(&mut **tx)
+    .execute(&mut *connection)
     .await?;
+    Ok(())
+}
+
+async fn upsert_accounts(
+    connection: &mut SqliteConnection,
+    rows: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now = instant_text(now);
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let mut upsert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO accounts (id, body, created_at, updated_at) ");
+        upsert.push_values(chunk, |mut values, (id, body)| {
+            values
+                .push_bind(id)
+                .push_bind(body)
+                .push_bind(&now)
+                .push_bind(&now);
+        });
+        upsert.push(
+            " ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        );
+        upsert.build().execute(&mut *connection).await?;
+    }
     Ok(())
 }
 

@@ -16,6 +16,10 @@ pub fn rules_dir() -> PathBuf {
 pub static SHIPPED: LazyLock<Policy> =
     LazyLock::new(|| Policy::load(&rules_dir()).expect("the shipped packs load"));
 
+/// The shipped policy as the daemon holds it (shared with the store's writer).
+pub static SHIPPED_SHARED: LazyLock<std::sync::Arc<Policy>> =
+    LazyLock::new(|| std::sync::Arc::new(SHIPPED.clone()));
+
 /// Compiles packs given as (file name, text).
 pub fn compile(files: &[(&str, &str)]) -> Result<Policy, dunner::policy::PolicyError> {
     Policy::from_sources(

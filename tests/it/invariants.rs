@@ -79,6 +79,9 @@ fn account() -> impl Strategy<Value = Account> {
             id: "P-1".into(),
             debt_type: Some("credit_card".into()),
             creditor: None,
+            balance: None,
+            placed_on: None,
+            charged_off_on: None,
             consumer: Consumer {
                 address: state.map(|i| Address { state: Some(STATES[i].into()), city: Some("Somewhere".into()), postal_code: None }),
                 time_zones,

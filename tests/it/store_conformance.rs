@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use dunner::domain::{Account, Channel, Event, EventType, InitiatedBy, Outcome};
+use dunner::domain::{
+    Account, Channel, Event, EventType, InitiatedBy, LedgerEvent, OptOut, Outcome,
+};
 use dunner::store::{Attempt, EventQuery, PostgresStore, Store, StoreError};
 use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::helpers::SHIPPED;
+use crate::helpers::{SHIPPED, SHIPPED_SHARED};
 
 /// A store and what it cleans up: the temporary directory of a SQLite file, or the
 /// PostgreSQL schema made for the test.
@@ -136,7 +138,9 @@ async fn accounts_round_trip_and_are_replaced(test: TestStore) {
 
 async fn events_append_list_filter_and_page(test: TestStore) {
     let store = &test.store;
-    let missing = store.append_event("nobody", &voicemail(now()), now()).await;
+    let missing = store
+        .append_event("nobody", &voicemail(now()).into(), now())
+        .await;
     assert!(
         matches!(missing, Err(StoreError::AccountNotFound(ref id)) if id == "nobody"),
         "{missing:?}"
@@ -147,7 +151,7 @@ async fn events_append_list_filter_and_page(test: TestStore) {
     for day in 0..5 {
         ids.push(
             store
-                .append_event("A-2", &voicemail(base + Duration::days(day)), now())
+                .append_event("A-2", &voicemail(base + Duration::days(day)).into(), now())
                 .await
                 .unwrap(),
         );
@@ -157,7 +161,7 @@ async fn events_append_list_filter_and_page(test: TestStore) {
         .await
         .unwrap();
     assert_eq!(all.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), ids);
-    assert_eq!(all[0].event, voicemail(base));
+    assert_eq!(all[0].event, voicemail(base).into());
     let window = EventQuery {
         since: Some(base + Duration::days(1)),
         until: Some(base + Duration::days(3)),
@@ -194,7 +198,7 @@ async fn check_and_record_records_allowed_attempts_and_logs_every_decision(test:
     store.put_account(&account("A-3"), now()).await.unwrap();
     // 07:00 EDT: refused, nothing recorded.
     let early = store
-        .check_and_record(&SHIPPED, &call("A-3", "2026-04-07T11:00:00Z"), now())
+        .check_and_record(&SHIPPED_SHARED, &call("A-3", "2026-04-07T11:00:00Z"), now())
         .await
         .unwrap();
     assert!(!early.decision.allowed && early.event_id.is_none());
@@ -204,7 +208,7 @@ async fn check_and_record_records_allowed_attempts_and_logs_every_decision(test:
     );
     // 10:00 EDT: allowed and recorded.
     let recorded = store
-        .check_and_record(&SHIPPED, &call("A-3", "2026-04-07T14:00:00Z"), now())
+        .check_and_record(&SHIPPED_SHARED, &call("A-3", "2026-04-07T14:00:00Z"), now())
         .await
         .unwrap();
     assert!(recorded.decision.allowed);
@@ -242,7 +246,7 @@ async fn the_eighth_call_in_seven_days_is_refused_and_not_recorded(test: TestSto
         let at = format!("2026-04-07T{:02}:00:00Z", 13 + hour);
         assert!(
             store
-                .check_and_record(&SHIPPED, &call("A-4", &at), now())
+                .check_and_record(&SHIPPED_SHARED, &call("A-4", &at), now())
                 .await
                 .unwrap()
                 .decision
@@ -251,7 +255,7 @@ async fn the_eighth_call_in_seven_days_is_refused_and_not_recorded(test: TestSto
         );
     }
     let eighth = store
-        .check_and_record(&SHIPPED, &call("A-4", "2026-04-08T13:00:00Z"), now())
+        .check_and_record(&SHIPPED_SHARED, &call("A-4", "2026-04-08T13:00:00Z"), now())
         .await
         .unwrap();
     assert!(!eighth.decision.allowed);
@@ -275,7 +279,7 @@ async fn fifty_concurrent_callers_never_exceed_the_cap(test: TestStore) {
         tasks.push(tokio::spawn(async move {
             let at = format!("2026-04-07T14:{:02}:00Z", i);
             store
-                .check_and_record(&SHIPPED, &call("A-5", &at), now())
+                .check_and_record(&SHIPPED_SHARED, &call("A-5", &at), now())
                 .await
                 .unwrap()
                 .decision
@@ -306,13 +310,157 @@ async fn fifty_concurrent_callers_never_exceed_the_cap(test: TestStore) {
 async fn an_attempt_for_an_unknown_account_writes_nothing(test: TestStore) {
     let store = &test.store;
     let result = store
-        .check_and_record(&SHIPPED, &call("ghost", "2026-04-07T14:00:00Z"), now())
+        .check_and_record(
+            &SHIPPED_SHARED,
+            &call("ghost", "2026-04-07T14:00:00Z"),
+            now(),
+        )
         .await;
     assert!(
         matches!(result, Err(StoreError::AccountNotFound(_))),
         "{result:?}"
     );
     assert!(store.list_decisions("ghost", 10).await.unwrap().is_empty());
+}
+
+fn ledger(json: serde_json::Value) -> LedgerEvent {
+    serde_json::from_value(json).unwrap()
+}
+
+async fn events_that_change_the_account_keep_it_current(test: TestStore) {
+    let store = &test.store;
+    let mut placed = account("A-6");
+    placed.balance =
+        Some(serde_json::from_str(r#"{"amount": "1200.50", "currency": "USD"}"#).unwrap());
+    store.put_account(&placed, now()).await.unwrap();
+    let call_at = "2026-04-07T14:00:00Z";
+
+    store
+        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T10:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
+        .await
+        .unwrap();
+    let stored = store.get_account("A-6").await.unwrap().unwrap();
+    assert!(stored.flags.cease_and_desist);
+    let refused = store
+        .check_and_record(&SHIPPED_SHARED, &call("A-6", call_at), now())
+        .await
+        .unwrap();
+    assert!(!refused.decision.allowed);
+    assert!(
+        refused
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.rule.contains("cease")),
+        "{:?}",
+        refused.decision.reasons
+    );
+
+    store
+        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T11:00:00Z", "type": "flag_cleared", "flag": "cease_and_desist"})), now())
+        .await
+        .unwrap();
+    store
+        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "opted_out", "channel": "email"})), now())
+        .await
+        .unwrap();
+    store
+        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T13:00:00Z", "type": "payment_posted", "amount": {"amount": "200.25", "currency": "USD"}})), now())
+        .await
+        .unwrap();
+    let stored = store.get_account("A-6").await.unwrap().unwrap();
+    assert!(!stored.flags.cease_and_desist);
+    assert_eq!(stored.opted_out, vec![OptOut::Channel(Channel::Email)]);
+    assert_eq!(
+        stored.balance.as_ref().map(|b| b.amount.to_string()),
+        Some("1000.25".to_string())
+    );
+    let allowed = store
+        .check_and_record(&SHIPPED_SHARED, &call("A-6", call_at), now())
+        .await
+        .unwrap();
+    assert!(allowed.decision.allowed, "{:?}", allowed.decision.reasons);
+    // Flag and payment entries are in the ledger but are not contacts.
+    let events = store
+        .list_events("A-6", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 5);
+
+    // A payment in another currency changes nothing: no event, same balance.
+    let wrong = store
+        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T14:00:00Z", "type": "payment_posted", "amount": {"amount": "5", "currency": "EUR"}})), now())
+        .await;
+    assert!(
+        matches!(wrong, Err(StoreError::InvalidEvent(_))),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        store
+            .list_events("A-6", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        store.get_account("A-6").await.unwrap().unwrap().balance,
+        stored.balance
+    );
+}
+
+async fn bulk_upserts_and_imports_are_all_or_nothing(test: TestStore) {
+    let store = &test.store;
+    let accounts: Vec<Account> = (0..1200).map(|i| account(&format!("B-{i}"))).collect();
+    store.put_accounts(&accounts, now()).await.unwrap();
+    assert!(store.get_account("B-1199").await.unwrap().is_some());
+
+    let history: Vec<(String, LedgerEvent)> = (0..3)
+        .map(|day| {
+            ("I-1".to_string(), voicemail("2026-04-03T15:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::days(day)).into())
+        })
+        .chain([("I-1".to_string(), ledger(serde_json::json!({"at": "2026-04-05T10:00:00Z", "type": "flag_set", "flag": "disputed"})))])
+        .collect();
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let count = |n: u64| {
+        written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+
+    // An event of an account that exists nowhere: nothing of the import is written.
+    let mut broken = history.clone();
+    broken.push(("ghost".to_string(), voicemail(now()).into()));
+    let result = store
+        .import(&[account("I-1")], &broken, now(), &count)
+        .await;
+    assert!(
+        matches!(&result, Err(StoreError::AccountNotFound(id)) if id == "ghost"),
+        "{result:?}"
+    );
+    assert!(store.get_account("I-1").await.unwrap().is_none());
+    assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    store
+        .import(&[account("I-1")], &history, now(), &count)
+        .await
+        .unwrap();
+    assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 5);
+    assert!(
+        store
+            .get_account("I-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .flags
+            .disputed
+    );
+    assert_eq!(
+        store
+            .list_events("I-1", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 macro_rules! conformance {
@@ -344,4 +492,6 @@ conformance!(
     the_eighth_call_in_seven_days_is_refused_and_not_recorded,
     fifty_concurrent_callers_never_exceed_the_cap,
     an_attempt_for_an_unknown_account_writes_nothing,
+    events_that_change_the_account_keep_it_current,
+    bulk_upserts_and_imports_are_all_or_nothing,
 );

@@ -1,0 +1,279 @@
+//! Ledger entries: every fact the daemon keeps about an account. Contacts and consents
+//! are the history the engine counts ([`Event`]); the others — flags set and cleared,
+//! opt-outs, payments — change the account itself, which the store keeps current.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Account, Channel, Event, EventType, Flag, Flags, InitiatedBy, Money, OptOut, Outcome};
+
+/// What kind of fact a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerEventType {
+    /// A contact or an attempt to contact.
+    #[default]
+    Contact,
+    /// The consumer consented to a channel.
+    Consent,
+    /// The consumer withdrew a consent.
+    ConsentRevoked,
+    /// A flag (cease and desist, attorney, dispute, bankruptcy, deceased, …) was set.
+    FlagSet,
+    /// A flag was cleared (a dispute verified, a bankruptcy dismissed, …).
+    FlagCleared,
+    /// The consumer asked us to stop using a channel or a contact point (1006.14(h)).
+    OptedOut,
+    /// The consumer withdrew an opt-out.
+    OptOutWithdrawn,
+    /// A payment was posted: the balance goes down by `amount`.
+    PaymentPosted,
+}
+
+impl LedgerEventType {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerEventType::Contact => "contact",
+            LedgerEventType::Consent => "consent",
+            LedgerEventType::ConsentRevoked => "consent_revoked",
+            LedgerEventType::FlagSet => "flag_set",
+            LedgerEventType::FlagCleared => "flag_cleared",
+            LedgerEventType::OptedOut => "opted_out",
+            LedgerEventType::OptOutWithdrawn => "opt_out_withdrawn",
+            LedgerEventType::PaymentPosted => "payment_posted",
+        }
+    }
+
+    /// The engine's event type, for the facts the engine counts.
+    fn history_type(self) -> Option<EventType> {
+        match self {
+            LedgerEventType::Contact => Some(EventType::Contact),
+            LedgerEventType::Consent => Some(EventType::Consent),
+            LedgerEventType::ConsentRevoked => Some(EventType::ConsentRevoked),
+            _ => None,
+        }
+    }
+}
+
+/// One append-only ledger entry. Which fields belong depends on `type`: see
+/// [`LedgerEvent::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerEvent {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What kind of fact this is.
+    #[serde(rename = "type", default)]
+    pub event_type: LedgerEventType,
+    /// The channel of a contact or a consent; the channel opted out of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// How a contact ended, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Who started a contact.
+    #[serde(default)]
+    pub initiated_by: InitiatedBy,
+    /// The phone number or email address used, or opted out of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_point: Option<String>,
+    /// The flag set or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<Flag>,
+    /// The amount of a payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
+}
+
+/// A ledger entry that does not hold together, naming the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LedgerEventError {
+    /// The JSON field at fault.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> LedgerEventError {
+    LedgerEventError {
+        field,
+        message: message.into(),
+    }
+}
+
+impl LedgerEvent {
+    /// Checks that the entry carries what its type needs and nothing that belongs to
+    /// another type, so that no entry is stored that would be read back as something
+    /// else.
+    pub fn validate(&self) -> Result<(), LedgerEventError> {
+        let kind = self.event_type.as_str();
+        let forbid = |field: &'static str, present: bool| {
+            if present {
+                Err(invalid(
+                    field,
+                    format!("`{field}` does not belong to a `{kind}` event"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match self.event_type {
+            LedgerEventType::Contact
+            | LedgerEventType::Consent
+            | LedgerEventType::ConsentRevoked => {
+                if self.channel.is_none() {
+                    return Err(invalid(
+                        "channel",
+                        format!("a `{kind}` event needs a `channel`"),
+                    ));
+                }
+                forbid("flag", self.flag.is_some())?;
+                forbid("amount", self.amount.is_some())
+            }
+            LedgerEventType::FlagSet | LedgerEventType::FlagCleared => {
+                match self.flag {
+                    None => {
+                        return Err(invalid("flag", format!("a `{kind}` event needs a `flag`")));
+                    }
+                    Some(flag) if Flags::default().get(flag).is_none() => {
+                        return Err(invalid(
+                            "flag",
+                            format!(
+                                "`{flag}` is derived from the request, not kept on the account; \
+                                 use `opted_out`, `consent` or the account's inconvenient places",
+                                flag = flag.as_str()
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                forbid("channel", self.channel.is_some())?;
+                forbid("outcome", self.outcome.is_some())?;
+                forbid("contact_point", self.contact_point.is_some())?;
+                forbid("amount", self.amount.is_some())
+            }
+            LedgerEventType::OptedOut | LedgerEventType::OptOutWithdrawn => {
+                if self.channel.is_some() == self.contact_point.is_some() {
+                    return Err(invalid(
+                        "channel",
+                        format!("an `{kind}` event names either a `channel` or a `contact_point`"),
+                    ));
+                }
+                forbid("outcome", self.outcome.is_some())?;
+                forbid("flag", self.flag.is_some())?;
+                forbid("amount", self.amount.is_some())
+            }
+            LedgerEventType::PaymentPosted => {
+                match &self.amount {
+                    None => {
+                        return Err(invalid(
+                            "amount",
+                            "a `payment_posted` event needs an `amount`",
+                        ));
+                    }
+                    Some(money) if money.amount <= rust_decimal::Decimal::ZERO => {
+                        return Err(invalid("amount", "a payment's amount must be positive"));
+                    }
+                    Some(_) => {}
+                }
+                forbid("channel", self.channel.is_some())?;
+                forbid("outcome", self.outcome.is_some())?;
+                forbid("contact_point", self.contact_point.is_some())?;
+                forbid("flag", self.flag.is_some())
+            }
+        }
+    }
+
+    /// The fact as the engine counts it: contacts and consents; `None` for entries
+    /// that change the account instead.
+    pub fn history(&self) -> Option<Event> {
+        Some(Event {
+            at: self.at,
+            event_type: self.event_type.history_type()?,
+            channel: self.channel?,
+            outcome: self.outcome,
+            initiated_by: self.initiated_by,
+            contact_point: self.contact_point.clone(),
+            account_id: None,
+        })
+    }
+
+    /// Whether appending this entry changes the account.
+    pub fn changes_account(&self) -> bool {
+        self.event_type.history_type().is_none()
+    }
+
+    /// Brings the account up to date with this entry. Entries the engine counts
+    /// change nothing.
+    pub fn apply(&self, account: &mut Account) -> Result<(), LedgerEventError> {
+        match self.event_type {
+            LedgerEventType::FlagSet | LedgerEventType::FlagCleared => {
+                let flag = self
+                    .flag
+                    .and_then(|flag| account.flags.get_mut(flag))
+                    .ok_or_else(|| invalid("flag", "not a flag kept on the account"))?;
+                *flag = self.event_type == LedgerEventType::FlagSet;
+            }
+            LedgerEventType::OptedOut | LedgerEventType::OptOutWithdrawn => {
+                let opt_out = match (self.channel, &self.contact_point) {
+                    (Some(channel), None) => OptOut::Channel(channel),
+                    (None, Some(point)) => OptOut::ContactPoint(point.clone()),
+                    _ => {
+                        return Err(invalid(
+                            "channel",
+                            "names neither a channel nor a contact point",
+                        ));
+                    }
+                };
+                account.opted_out.retain(|existing| *existing != opt_out);
+                if self.event_type == LedgerEventType::OptedOut {
+                    account.opted_out.push(opt_out);
+                }
+            }
+            LedgerEventType::PaymentPosted => {
+                let Some(payment) = &self.amount else {
+                    return Err(invalid("amount", "a payment needs an amount"));
+                };
+                // A payment on an account whose balance was never given is kept in the
+                // ledger; there is no balance to bring down.
+                if let Some(balance) = &mut account.balance {
+                    if balance.currency != payment.currency {
+                        return Err(invalid(
+                            "amount",
+                            format!(
+                                "the payment is in {} but the account's balance is in {}",
+                                payment.currency, balance.currency
+                            ),
+                        ));
+                    }
+                    balance.amount -= payment.amount;
+                }
+            }
+            LedgerEventType::Contact
+            | LedgerEventType::Consent
+            | LedgerEventType::ConsentRevoked => {}
+        }
+        Ok(())
+    }
+}
+
+impl From<Event> for LedgerEvent {
+    fn from(event: Event) -> LedgerEvent {
+        LedgerEvent {
+            at: event.at,
+            event_type: match event.event_type {
+                EventType::Contact => LedgerEventType::Contact,
+                EventType::Consent => LedgerEventType::Consent,
+                EventType::ConsentRevoked => LedgerEventType::ConsentRevoked,
+            },
+            channel: Some(event.channel),
+            outcome: event.outcome,
+            initiated_by: event.initiated_by,
+            contact_point: event.contact_point,
+            flag: None,
+            amount: None,
+        }
+    }
+}

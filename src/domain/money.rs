@@ -1,0 +1,85 @@
+//! Money: an exact decimal amount and its ISO 4217 currency. Never a float.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// An amount in one currency. JSON: `{"amount": "1234.56", "currency": "USD"}` (the
+/// amount as a string keeps every digit; a JSON number is accepted too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// The amount, exact.
+    pub amount: Decimal,
+    /// The ISO 4217 code.
+    pub currency: Currency,
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount.round_dp(2), self.currency)
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case letters (`USD`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// Parses a three-letter upper-case code.
+    pub fn parse(code: &str) -> Option<Currency> {
+        let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(u8::is_ascii_uppercase)
+            .then_some(Currency(bytes))
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII upper-case letters get in (see `parse`).
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Currency::parse(&code).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{code}` is not an ISO 4217 currency code (three upper-case letters, like `USD`)"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_keep_every_digit_and_codes_are_checked() {
+        let money: Money =
+            serde_json::from_str(r#"{"amount": "1234.5678901234", "currency": "USD"}"#)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(money.amount.to_string(), "1234.5678901234");
+        assert_eq!(
+            serde_json::to_string(&money).unwrap_or_default(),
+            r#"{"amount":"1234.5678901234","currency":"USD"}"#
+        );
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "usd"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "USDX"}"#).is_err());
+    }
+}
