@@ -8,7 +8,7 @@
 //! ones left it, so racing dialers cannot break a cap; one fsync serves the whole group,
 //! which is what makes durable commits fast. Other writes queue on SQLite's own lock.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,18 +122,7 @@ impl SqliteStore {
                     append_event(&mut tx, row).await?;
                 }
             } else {
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO events (id, account_id, at, body, recorded_at) ",
-                );
-                insert.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(&row.id)
-                        .push_bind(&row.account_id)
-                        .push_bind(instant_text(row.at))
-                        .push_bind(&row.body)
-                        .push_bind(instant_text(row.recorded_at));
-                });
-                insert.build().execute(&mut *tx).await?;
+                insert_events(&mut tx, chunk).await?;
             }
             progress(chunk.len() as u64);
         }
@@ -289,101 +278,153 @@ async fn run_writer(mut connection: SqliteConnection, mut jobs: mpsc::Receiver<A
     }
 }
 
-/// Decides and writes every attempt of the group in one transaction. An attempt that
-/// fails is rolled back to its savepoint and answered with its error; a failure of the
-/// transaction itself fails the whole group.
+/// Decides every attempt of the group in one transaction and writes the group's events
+/// and decisions with one multi-row insert each. Each attempt is decided against the
+/// ledger plus the events recorded by the attempts before it in the group. An attempt
+/// that cannot be decided (an unknown account) is answered with its error and writes
+/// nothing; a failure of the database fails the whole group, which is rolled back.
 async fn commit_group(
     connection: &mut SqliteConnection,
     group: &[AttemptJob],
     stored_digests: &mut HashSet<String>,
-) -> Result<Vec<Result<Recorded, StoreError>>, sqlx::Error> {
+) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
     connection.execute("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
-    let mut new_digests = Vec::new();
+    let mut recorded: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut events = Vec::new();
+    let mut decisions = Vec::with_capacity(group.len());
+    let mut new_digests: Vec<&AttemptJob> = Vec::new();
     for job in group {
-        connection.execute("SAVEPOINT attempt").await?;
-        let digest = job.policy.digest();
-        let store_sources = !stored_digests.contains(digest) && !new_digests.contains(&digest);
-        let result = record_attempt(connection, job, store_sources).await;
-        if result.is_ok() {
-            if store_sources {
-                new_digests.push(digest);
-            }
-        } else {
-            connection.execute("ROLLBACK TO attempt").await?;
+        let attempt = &job.attempt;
+        let Some((account, mut history)) = account_and_history(connection, attempt).await? else {
+            results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
+            continue;
+        };
+        if let Some(earlier) = recorded.get(attempt.account_id.as_str()) {
+            history.extend(earlier.iter().cloned());
         }
-        connection.execute("RELEASE attempt").await?;
-        results.push(result);
+        let rows = match decide_attempt(
+            &job.policy,
+            &account,
+            &history,
+            attempt,
+            job.now,
+            job.record,
+        ) {
+            Ok(rows) => rows,
+            Err(error) => {
+                results.push(Err(error));
+                continue;
+            }
+        };
+        let digest = job.policy.digest();
+        if !stored_digests.contains(digest)
+            && !new_digests.iter().any(|j| j.policy.digest() == digest)
+        {
+            new_digests.push(job);
+        }
+        if let Some(event) = &rows.event {
+            recorded
+                .entry(attempt.account_id.as_str())
+                .or_default()
+                .push(event.body.clone());
+        }
+        results.push(Ok(Recorded {
+            decision: rows.decision.clone(),
+            decision_id: rows.decision_id.clone(),
+            event_id: rows.event.as_ref().map(|e| e.id.clone()),
+        }));
+        decisions.push((
+            job,
+            rows.decision_id,
+            rows.question,
+            rows.decision_json,
+            outcome_name(&rows.decision),
+        ));
+        events.extend(rows.event);
     }
-    connection.execute("COMMIT").await?;
-    stored_digests.extend(new_digests.into_iter().map(str::to_string));
-    Ok(results)
-}
-
-/// Check-and-record of one attempt, on the writer's connection inside its transaction.
-async fn record_attempt(
-    connection: &mut SqliteConnection,
-    job: &AttemptJob,
-    store_sources: bool,
-) -> Result<Recorded, StoreError> {
-    let AttemptJob {
-        policy,
-        attempt,
-        now,
-        record,
-        ..
-    } = job;
-    let account = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
-        .bind(&attempt.account_id)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
-    let history: Vec<String> =
-        sqlx::query("SELECT body FROM events WHERE account_id = ?1 AND at >= ?2 ORDER BY at, seq")
-            .bind(&attempt.account_id)
-            .bind(instant_text(lookback_start(attempt.at)))
-            .fetch_all(&mut *connection)
-            .await?
-            .into_iter()
-            .map(|row| row.get("body"))
-            .collect();
-    let rows = decide_attempt(
-        policy,
-        account.get("body"),
-        &history,
-        attempt,
-        *now,
-        *record,
-    )?;
-    if let Some(event) = &rows.event {
-        insert_event(&mut *connection, event).await?;
+    for chunk in events.chunks(IMPORT_CHUNK) {
+        insert_events(connection, chunk).await?;
     }
-    sqlx::query(
-        "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .bind(&rows.decision_id)
-    .bind(&attempt.account_id)
-    .bind(instant_text(*now))
-    .bind(outcome_name(&rows.decision))
-    .bind(policy.digest())
-    .bind(&rows.question)
-    .bind(&rows.decision_json)
-    .execute(&mut *connection)
-    .await?;
-    if store_sources {
+    for chunk in decisions.chunks(IMPORT_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision) ",
+        );
+        insert.push_values(
+            chunk,
+            |mut values, (job, id, question, decision, outcome)| {
+                values
+                    .push_bind(id)
+                    .push_bind(&job.attempt.account_id)
+                    .push_bind(instant_text(job.now))
+                    .push_bind(*outcome)
+                    .push_bind(job.policy.digest())
+                    .push_bind(question)
+                    .push_bind(decision);
+            },
+        );
+        insert.build().execute(&mut *connection).await?;
+    }
+    for job in &new_digests {
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
-            .bind(policy.digest())
-            .bind(sources_json(policy)?)
-            .bind(instant_text(*now))
+            .bind(job.policy.digest())
+            .bind(sources_json(&job.policy)?)
+            .bind(instant_text(job.now))
             .execute(&mut *connection)
             .await?;
     }
-    Ok(Recorded {
-        decision: rows.decision,
-        decision_id: rows.decision_id,
-        event_id: rows.event.map(|e| e.id),
-    })
+    connection.execute("COMMIT").await?;
+    stored_digests.extend(
+        new_digests
+            .into_iter()
+            .map(|j| j.policy.digest().to_string()),
+    );
+    Ok(results)
+}
+
+/// An account's stored body and the bodies of its events from the lookback on, in
+/// one round trip; `None` when the account does not exist.
+async fn account_and_history(
+    connection: &mut SqliteConnection,
+    attempt: &Attempt,
+) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT 0 AS part, body FROM accounts WHERE id = ?1
+         UNION ALL
+         SELECT 1 AS part, body FROM events WHERE account_id = ?1 AND at >= ?2",
+    )
+    .bind(&attempt.account_id)
+    .bind(instant_text(lookback_start(attempt.at)))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut account = None;
+    let mut history = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.get::<i64, _>("part") == 0 {
+            account = Some(row.get("body"));
+        } else {
+            history.push(row.get("body"));
+        }
+    }
+    Ok(account.map(|account| (account, history)))
+}
+
+async fn insert_events(
+    connection: &mut SqliteConnection,
+    rows: &[EventRow],
+) -> Result<(), StoreError> {
+    let mut insert =
+        QueryBuilder::<Sqlite>::new("INSERT INTO events (id, account_id, at, body, recorded_at) ");
+    insert.push_values(rows, |mut values, row| {
+        values
+            .push_bind(&row.id)
+            .push_bind(&row.account_id)
+            .push_bind(instant_text(row.at))
+            .push_bind(&row.body)
+            .push_bind(instant_text(row.recorded_at));
+    });
+    insert.build().execute(&mut *connection).await?;
+    Ok(())
 }
 
 /// Appends one event, bringing its account up to date when the event changes it.

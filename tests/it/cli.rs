@@ -294,3 +294,92 @@ fn migrate_rejects_an_unknown_database_url() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported database URL"));
 }
+
+/// Counts the accounts and events in a SQLite ledger file.
+fn ledger_counts(db: &std::path::Path) -> (i64, i64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", db.display());
+        let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let count = |table: &'static str| format!("SELECT COUNT(*) FROM {table}");
+        let accounts: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count("accounts")))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        let events: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count("events")))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        (accounts, events)
+    })
+}
+
+#[test]
+fn import_rejects_every_bad_line_by_number_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let accounts = dir.path().join("accounts.jsonl");
+    let events = dir.path().join("events.jsonl");
+    let good = std::fs::read_to_string("examples/accounts.jsonl").unwrap();
+    std::fs::write(
+        &accounts,
+        format!(
+            "{good}{{\"id\": \"X-1\", \"consumer\": {{\"time_zones\": [\"America/New_Yrok\"]}}}}\n"
+        ),
+    )
+    .unwrap();
+    let history = std::fs::read_to_string("examples/events.jsonl").unwrap();
+    std::fs::write(
+        &events,
+        format!("{history}{{\"account_id\": \"nobody\", \"at\": \"2026-04-01T14:05:00Z\", \"channel\": \"call\"}}\n"),
+    )
+    .unwrap();
+    let database = format!("sqlite://{}", db.display());
+    let args = |accounts: &std::path::Path| {
+        vec![
+            "import".to_string(),
+            accounts.display().to_string(),
+            events.display().to_string(),
+            "--database".to_string(),
+            database.clone(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        dunner(&args, None)
+    };
+
+    let output = run(args(&accounts));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("accounts.jsonl:6: consumer.time_zones[0]: ")
+            && stderr.contains("America/New_York"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("events.jsonl:10: account_id: account `nobody` is neither in the placement file nor in the ledger"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 rejected line(s); nothing was imported"),
+        "{stderr}"
+    );
+    assert_eq!(ledger_counts(&db), (0, 0));
+
+    std::fs::write(&accounts, &good).unwrap();
+    std::fs::write(&events, &history).unwrap();
+    let output = run(args(&accounts));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("imported 5 accounts, 6 contact and consent events, 3 other events"),
+        "{stderr}"
+    );
+    assert_eq!(ledger_counts(&db), (5, 9));
+}
