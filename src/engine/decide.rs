@@ -114,9 +114,11 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
     }
 }
 
-/// The verdict for every channel and contact point of an account at one instant.
+/// The verdict, and the budget left in every cap, for every channel and contact
+/// point of an account at one instant.
 pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict> {
     let consumer = &request.account.consumer;
+    let subject = Subject::new(policy, &request.account, &request.history);
     let mut verdicts = Vec::new();
     for channel in Channel::ALL {
         let points: Vec<Option<String>> = match channel {
@@ -133,15 +135,20 @@ pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict>
             Channel::Letter | Channel::Visit => vec![None],
         };
         for contact_point in points {
-            let single = DecideRequest {
+            let question = Question {
+                at: request.at,
                 channel,
-                contact_point: contact_point.clone(),
-                ..request.clone()
+                purpose: request.purpose,
+                contact_point: contact_point.as_deref(),
+                horizon_days: request.horizon_days,
             };
+            let decision = subject.decide(&question);
+            let caps = subject.cap_budgets(&question);
             verdicts.push(ChannelVerdict {
                 channel,
                 contact_point,
-                decision: decide(policy, &single),
+                decision,
+                caps,
             });
         }
     }

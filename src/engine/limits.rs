@@ -9,22 +9,27 @@
 //! instant are looked at.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 
 use super::Check;
 use super::context::Context;
 use super::zones::{self, Moment};
 use crate::policy::model::{Cap, Cooldown, Period};
 
+/// Whether the cap would count the requested contact at `instant`: one it would not
+/// count cannot exceed it.
+fn counts_request(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> bool {
+    // A contact placed under consent is not counted.
+    context.request_matches(&cap.count)
+        && cap
+            .exclude_consent_days
+            .is_none_or(|days| !context.consent_active(context.channel, instant, days))
+}
+
 /// Checks a cap for a contact at the moment.
 pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
     let instant = moment.instant;
-    if !context.request_matches(&cap.count) {
-        return Check::Pass;
-    }
-    if let Some(days) = cap.exclude_consent_days
-        && context.consent_active(context.channel, instant, days)
-    {
-        // A contact placed under consent is not counted, so it cannot exceed the cap.
+    if !counts_request(context, cap, moment.instant) {
         return Check::Pass;
     }
     let max = i64::from(cap.max);
@@ -57,6 +62,88 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
             }))
         }
     }
+}
+
+/// How much of a cap the period ending at the moment holds, counted exactly as
+/// [`check_cap`] counts.
+pub struct Usage {
+    /// Counted events in the period that ends at the moment (the latest `[s, s + L)`
+    /// containing its slot); with several candidate zones, the most any zone counts.
+    pub used: u32,
+    /// The earliest instant at which `max - used` (never below zero) grows, assuming
+    /// no new events; `None` when nothing is counted or `max` is zero.
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+/// The usage of a cap at the moment; `None` when the cap would not count the
+/// requested contact (and so cannot refuse it).
+///
+/// `used` counts the trailing period only; a refusal also looks at later periods that
+/// contain the instant, which matters only when the history holds events after it.
+pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Usage> {
+    let instant = moment.instant;
+    if !counts_request(context, cap, instant) {
+        return None;
+    }
+    let mut slots = context.slots.borrow_mut();
+    // Per candidate zone (one for rolling periods): the counted slots of the trailing
+    // period, and how a slot maps back to an instant.
+    let mut trailing: Vec<(Vec<i64>, Option<Tz>)> = Vec::new();
+    let length = match cap.period {
+        Period::Rolling(duration) => {
+            let length = duration.num_microseconds().unwrap_or(i64::MAX);
+            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros());
+            counted_slots(context, cap, instant, duration, micros, &mut slots);
+            let in_period = trailing_slots(&slots, instant.timestamp_micros(), length);
+            trailing.push((in_period.to_vec(), None));
+            length
+        }
+        Period::CalendarDays(days) => {
+            let length = i64::from(days);
+            let reach = TimeDelta::days(length + 1);
+            for (zone_index, clock) in moment.clocks.iter().enumerate() {
+                let day = |index: usize| context.event_day(index, zone_index);
+                counted_slots(context, cap, instant, reach, day, &mut slots);
+                let in_period = trailing_slots(&slots, zones::day_number(clock.date), length);
+                trailing.push((in_period.to_vec(), Some(clock.zone)));
+            }
+            length
+        }
+    };
+    let used = trailing.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let max = usize::try_from(cap.max).unwrap_or(usize::MAX);
+    // The budget grows once every period holds fewer than the lesser of `used` and
+    // `max`; each period's oldest events leave it `length` slots after their own.
+    let target = used.min(max).checked_sub(1);
+    let resets_at = target.and_then(|target| {
+        trailing
+            .iter()
+            .filter_map(|(in_period, zone)| {
+                let leaving = in_period.len().checked_sub(target + 1)?;
+                Some((in_period.get(leaving)?.saturating_add(length), *zone))
+            })
+            .map(|(slot, zone)| match zone {
+                None => DateTime::from_timestamp_micros(slot),
+                Some(zone) => zones::date_of_day_number(slot)
+                    .and_then(|date| zones::start_of_local_date(zone, date)),
+            })
+            .try_fold(DateTime::<Utc>::MIN_UTC, |latest, reset| {
+                reset.map(|r| latest.max(r))
+            })
+    });
+    Some(Usage {
+        used: u32::try_from(used).unwrap_or(u32::MAX),
+        resets_at,
+    })
+}
+
+/// The slots of the trailing period of `length` that ends with slot `x`,
+/// `[x - length + 1, x]`, from sorted `slots`.
+fn trailing_slots(slots: &[i64], x: i64, length: i64) -> &[i64] {
+    let from = x.saturating_sub(length).saturating_add(1);
+    let start = slots.partition_point(|&s| s < from);
+    let end = slots.partition_point(|&s| s <= x);
+    slots.get(start..end).unwrap_or(&[])
 }
 
 /// Fills `slots` with the sorted slots of the counted events within `reach` of
@@ -173,7 +260,15 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
 
 #[cfg(test)]
 mod tests {
-    use super::period_check;
+    use super::{period_check, trailing_slots};
+
+    #[test]
+    fn the_trailing_period_holds_the_slots_of_its_length_up_to_the_instant() {
+        let slots = [1, 2, 2, 5, 8, 9];
+        assert_eq!(trailing_slots(&slots, 8, 7), &[2, 2, 5, 8]);
+        assert_eq!(trailing_slots(&slots, 1, 7), &[1]);
+        assert!(trailing_slots(&slots, 0, 7).is_empty());
+    }
 
     #[test]
     fn seven_in_seven_days_refuses_the_eighth_until_the_first_falls_out() {

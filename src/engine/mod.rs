@@ -6,6 +6,7 @@
 //! pack is evaluated and every refusing rule is reported; the most restrictive
 //! outcome wins because any refusal refuses.
 
+mod budget;
 mod context;
 mod decide;
 mod limits;
@@ -15,6 +16,7 @@ mod subject;
 mod windows;
 pub mod zones;
 
+pub use budget::{BudgetPeriod, CapBudget};
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,

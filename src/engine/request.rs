@@ -198,4 +198,7 @@ pub struct ChannelVerdict {
     pub contact_point: Option<String>,
     /// The decision for that channel and contact point.
     pub decision: Decision,
+    /// The budget left in every cap that governs that channel and contact point.
+    #[serde(default)]
+    pub caps: Vec<super::CapBudget>,
 }

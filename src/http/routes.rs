@@ -355,9 +355,12 @@ pub struct WindowsView {
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     intervals: Vec<crate::engine::Interval>,
+    /// The budget left at `from` in every cap (and warning) that governs the question.
+    caps: Vec<crate::engine::CapBudget>,
 }
 
-/// The permitted intervals ahead for a channel, from the stored account and ledger.
+/// The permitted intervals ahead for a channel and the budget left in every cap at
+/// `from`, from the stored account and ledger.
 pub async fn windows(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -391,5 +394,6 @@ pub async fn windows(
         from,
         until,
         intervals: subject.permitted_intervals(&question, until),
+        caps: subject.cap_budgets(&question),
     }))
 }

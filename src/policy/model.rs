@@ -307,7 +307,8 @@ pub enum Period {
 }
 
 /// Whose events a cap counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Per {
     /// Events about this debt.
     Debt,

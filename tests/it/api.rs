@@ -281,6 +281,74 @@ async fn windows_list_the_permitted_intervals_ahead() {
 }
 
 #[tokio::test]
+async fn windows_show_the_budget_left_in_every_cap() {
+    let api = api().await;
+    api.call("PUT", "/v1/accounts/W-2", Some(account_json("W-2")))
+        .await;
+    for (at, outcome) in [
+        ("2026-04-03T14:00:00Z", "no_answer"),
+        ("2026-04-06T14:00:00Z", "voicemail"),
+        ("2026-04-07T13:58:00Z", "no_answer"),
+    ] {
+        let event = json!({"at": at, "channel": "call", "outcome": outcome, "contact_point": "+12125550100"});
+        let (status, body) = api
+            .call("POST", "/v1/accounts/W-2/events", Some(event.to_string()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // The fixed clock says 10:00 EDT on April 7: budgets are counted then.
+    let (status, view) = api
+        .call("GET", "/v1/accounts/W-2/windows?channel=call&days=1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert!(!view["intervals"].as_array().unwrap().is_empty(), "{view}");
+    assert_eq!(view["from"], "2026-04-07T14:00:00Z");
+    let caps = view["caps"].as_array().unwrap();
+    let rules: Vec<&str> = caps.iter().map(|c| c["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        rules,
+        [
+            "reg-f.call-frequency",
+            "reg-f.rapid-succession",
+            "reg-f.concentrated-calls"
+        ]
+    );
+    // Three calls in April 1-7 (EDT); the oldest leaves at 00:00 EDT on April 10.
+    assert_eq!(
+        caps[0],
+        json!({"rule": "reg-f.call-frequency", "pack": "us-federal",
+               "citation": "12 CFR 1006.14(b)(2)(i)(A)", "limit": 7,
+               "period": {"calendar_days": 7}, "per": "debt", "used": 3, "remaining": 4,
+               "resets_at": "2026-04-10T04:00:00Z", "warning": false})
+    );
+    // Two minutes after an unanswered call: the 5-minute warning is spent until 14:03Z.
+    assert_eq!(caps[1]["contact_point"], "+12125550100");
+    assert_eq!(caps[1]["period"], json!({"rolling": "5m"}));
+    assert_eq!(caps[1]["per"], "contact_point");
+    assert_eq!(
+        (caps[1]["used"].as_u64(), caps[1]["remaining"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(caps[1]["resets_at"], "2026-04-07T14:03:00Z");
+    assert_eq!(caps[1]["warning"], true);
+    assert_eq!(
+        (caps[2]["used"].as_u64(), caps[2]["remaining"].as_u64()),
+        (Some(1), Some(5))
+    );
+    // With `from`, the budget is the one left at that instant: April 3's call is gone.
+    let (_, later) = api
+        .call(
+            "GET",
+            "/v1/accounts/W-2/windows?channel=call&days=1&from=2026-04-10T04:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(later["caps"][0]["used"], 2, "{later}");
+    assert_eq!(later["caps"][0]["resets_at"], "2026-04-13T04:00:00Z");
+    assert!(later["caps"][1].get("resets_at").is_none(), "{later}");
+}
+
+#[tokio::test]
 async fn every_v1_route_needs_a_key_with_its_scope() {
     let api = api().await;
     let (status, error) = api.call_as(None, "GET", "/v1/policy", None).await;

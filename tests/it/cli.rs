@@ -101,6 +101,18 @@ fn decide_overview_gives_a_verdict_per_channel_and_contact_point() {
         5,
         "call, sms, email for one phone and one email, plus letter and visit"
     );
+    // Calls carry their budgets; Reg F's 7-in-7 is left out because the consumer's
+    // consent of April 3 exempts the call from it.
+    let call = verdicts.iter().find(|v| v["channel"] == "call").unwrap();
+    let caps: Vec<&str> = call["caps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(caps, ["reg-f.rapid-succession", "reg-f.concentrated-calls"]);
+    assert_eq!(call["caps"][1]["contact_point"], "+12125550100");
+    assert_eq!(call["caps"][1]["remaining"], 6);
 }
 
 #[test]

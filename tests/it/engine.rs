@@ -2,7 +2,7 @@
 
 use dunner::engine::{DecideRequest, decide};
 
-use crate::helpers::{MINIMAL_PACK, compile};
+use crate::helpers::{MINIMAL_PACK, SHIPPED, compile};
 
 fn call_at(at: &str, zones: &str) -> DecideRequest {
     DecideRequest::from_json(&format!(
@@ -134,6 +134,287 @@ fn permitted_intervals_follow_the_window_in_local_time() {
                 "2026-06-02T13:00:00+00:00".into(),
                 "2026-06-03T00:00:00+00:00".into()
             ),
+        ]
+    );
+}
+
+/// A call event as JSON: (instant, outcome, number, initiated by the consumer?).
+fn call_event(at: &str, outcome: &str, number: &str, by_consumer: bool) -> String {
+    let initiated = if by_consumer { "consumer" } else { "collector" };
+    format!(
+        r#"{{"at": "{at}", "channel": "call", "outcome": "{outcome}", "contact_point": "{number}", "initiated_by": "{initiated}"}}"#
+    )
+}
+
+/// (rule, contact point, used, remaining, resets_at) of one budget.
+type BudgetRow = (String, Option<String>, u32, u32, Option<String>);
+
+/// The rows of every budget, in order.
+fn budget_rows(budgets: &[dunner::engine::CapBudget]) -> Vec<BudgetRow> {
+    budgets
+        .iter()
+        .map(|b| {
+            (
+                b.rule.clone(),
+                b.contact_point.clone(),
+                b.used,
+                b.remaining,
+                b.resets_at.map(|r| r.to_rfc3339()),
+            )
+        })
+        .collect()
+}
+
+fn question_at<'a>(at: &str, contact_point: Option<&'a str>) -> dunner::engine::Question<'a> {
+    dunner::engine::Question {
+        at: at.parse().unwrap(),
+        channel: dunner::domain::Channel::Call,
+        purpose: Default::default(),
+        contact_point,
+        horizon_days: None,
+    }
+}
+
+const TX_MOBILE: &str = "+15125550100";
+const TX_WORK: &str = "+15125550111";
+
+/// A Texas account (federal pack only) in Central time, with a week of calls.
+fn texas_calls() -> DecideRequest {
+    let history = [
+        // Counted by Reg F's 7-in-7: collector calls that connected, in the 7 local days
+        // June 4-10 (CDT), to either number: five.
+        call_event("2026-06-04T14:00:00Z", "no_answer", TX_MOBILE, false),
+        call_event("2026-06-05T14:00:00Z", "voicemail", TX_MOBILE, false),
+        call_event("2026-06-06T14:00:00Z", "no_answer", TX_WORK, false),
+        call_event("2026-06-08T14:00:00Z", "no_answer", TX_MOBILE, false),
+        call_event("2026-06-10T14:00:00Z", "no_answer", TX_MOBILE, false),
+        // Not counted: before the period, busy (not connected), placed by the consumer.
+        call_event("2026-06-02T14:00:00Z", "no_answer", TX_MOBILE, false),
+        call_event("2026-06-09T14:00:00Z", "busy", TX_MOBILE, false),
+        call_event("2026-06-07T14:00:00Z", "no_answer", TX_MOBILE, true),
+    ]
+    .join(", ");
+    DecideRequest::from_json(&format!(
+        r#"{{"at": "2026-06-10T15:00:00Z", "channel": "call", "account": {{"id": "T-1", "consumer": {{"address": {{"state": "TX"}}, "time_zones": ["America/Chicago"], "phones": [{{"number": "{TX_MOBILE}", "kind": "mobile"}}, {{"number": "{TX_WORK}", "kind": "work"}}]}}}}, "history": [{history}]}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn budgets_count_the_federal_calls_of_the_last_seven_local_days() {
+    let request = texas_calls();
+    let subject = dunner::engine::Subject::new(&SHIPPED, &request.account, &request.history);
+    let now = question_at("2026-06-10T15:00:00Z", None);
+    assert!(subject.decide(&now).allowed);
+    let budgets = subject.cap_budgets(&now);
+    // The oldest counted call (June 4, CDT) leaves the 7 local days June 4-10 at
+    // 00:00 CDT on June 11 = 05:00Z. The concentration warning counts today's call
+    // to the mobile (June 10, CDT) until 00:00 CDT on June 11.
+    let jun_11 = Some("2026-06-11T05:00:00+00:00".to_string());
+    assert_eq!(
+        budget_rows(&budgets),
+        vec![
+            ("reg-f.call-frequency".into(), None, 5, 2, jun_11.clone()),
+            (
+                "reg-f.rapid-succession".into(),
+                Some(TX_MOBILE.into()),
+                0,
+                1,
+                None
+            ),
+            (
+                "reg-f.rapid-succession".into(),
+                Some(TX_WORK.into()),
+                0,
+                1,
+                None
+            ),
+            (
+                "reg-f.concentrated-calls".into(),
+                Some(TX_MOBILE.into()),
+                1,
+                5,
+                jun_11
+            ),
+            (
+                "reg-f.concentrated-calls".into(),
+                Some(TX_WORK.into()),
+                0,
+                6,
+                None
+            ),
+        ]
+    );
+    let federal = &budgets[0];
+    assert_eq!(
+        (federal.limit, federal.warning, federal.pack.as_str()),
+        (7, false, "us-federal")
+    );
+    assert_eq!(federal.citation, "12 CFR 1006.14(b)(2)(i)(A)");
+    assert!(budgets[1..].iter().all(|b| b.warning));
+    let json = serde_json::to_value(federal).unwrap();
+    assert_eq!(json["period"], serde_json::json!({"calendar_days": 7}));
+    assert_eq!(json["per"], "debt");
+    assert!(json.get("contact_point").is_none(), "{json}");
+    assert_eq!(
+        serde_json::to_value(&budgets[1]).unwrap()["period"],
+        serde_json::json!({"rolling": "5m"})
+    );
+}
+
+#[test]
+fn a_budget_grows_when_its_oldest_counted_call_leaves_the_period() {
+    let request = texas_calls();
+    let subject = dunner::engine::Subject::new(&SHIPPED, &request.account, &request.history);
+    let federal = |at: &str| {
+        subject
+            .cap_budgets(&question_at(at, Some(TX_MOBILE)))
+            .into_iter()
+            .find(|b| b.rule == "reg-f.call-frequency")
+            .map(|b| (b.used, b.remaining, b.resets_at.map(|r| r.to_rfc3339())))
+            .unwrap()
+    };
+    assert_eq!(
+        federal("2026-06-11T04:59:59Z"),
+        (5, 2, Some("2026-06-11T05:00:00+00:00".into()))
+    );
+    // June 5's voicemail is now the oldest: it leaves at 00:00 CDT on June 12.
+    assert_eq!(
+        federal("2026-06-11T05:00:00Z"),
+        (4, 3, Some("2026-06-12T05:00:00+00:00".into()))
+    );
+}
+
+#[test]
+fn a_full_budget_reports_zero_remaining_and_the_refusal_agrees() {
+    let mut request = texas_calls();
+    // Two more connected calls on June 10 make seven in June 4-10.
+    for at in ["2026-06-10T14:20:00Z", "2026-06-10T14:40:00Z"] {
+        request
+            .history
+            .push(serde_json::from_str(&call_event(at, "voicemail", TX_WORK, false)).unwrap());
+    }
+    let subject = dunner::engine::Subject::new(&SHIPPED, &request.account, &request.history);
+    let now = question_at("2026-06-10T15:00:00Z", None);
+    let federal = subject
+        .cap_budgets(&now)
+        .into_iter()
+        .find(|b| b.rule == "reg-f.call-frequency")
+        .unwrap();
+    assert_eq!((federal.used, federal.remaining), (7, 0));
+    let decision = subject.decide(&now);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r.rule == "reg-f.call-frequency")
+    );
+    // The cap reopens when its budget grows (00:00 CDT June 11), then waits for 08:00.
+    assert_eq!(
+        federal.resets_at.unwrap().to_rfc3339(),
+        "2026-06-11T05:00:00+00:00"
+    );
+    assert_eq!(
+        decision.next_allowed_at.unwrap().to_rfc3339(),
+        "2026-06-11T13:00:00+00:00"
+    );
+}
+
+const MA_MOBILE: &str = "+16175550100";
+const MA_LANDLINE: &str = "+16175550111";
+const MA_WORK: &str = "+16175550122";
+
+#[test]
+fn massachusetts_budgets_depend_on_the_number_called() {
+    let history = [
+        // Personal numbers (mobile, landline): two within the rolling 7 days, one before.
+        call_event("2026-06-02T14:00:00Z", "voicemail", MA_MOBILE, false),
+        call_event("2026-06-07T14:00:00Z", "voicemail", MA_MOBILE, false),
+        call_event("2026-06-09T14:00:00Z", "no_answer", MA_LANDLINE, false),
+        // The work number: one within the rolling 30 days.
+        call_event("2026-06-08T14:00:00Z", "no_answer", MA_WORK, false),
+    ]
+    .join(", ");
+    let request = DecideRequest::from_json(&format!(
+        r#"{{"at": "2026-06-10T15:00:00Z", "channel": "call", "account": {{"id": "M-1", "consumer": {{"address": {{"state": "MA"}}, "time_zones": ["America/New_York"], "phones": [{{"number": "{MA_MOBILE}", "kind": "mobile"}}, {{"number": "{MA_LANDLINE}", "kind": "landline"}}, {{"number": "{MA_WORK}", "kind": "work"}}]}}}}, "history": [{history}]}}"#
+    ))
+    .unwrap();
+    let subject = dunner::engine::Subject::new(&SHIPPED, &request.account, &request.history);
+    let caps = |point: Option<&str>| -> Vec<(String, u32, u32, Option<String>)> {
+        subject
+            .cap_budgets(&question_at("2026-06-10T15:00:00Z", point))
+            .into_iter()
+            .filter(|b| !b.warning)
+            .map(|b| {
+                (
+                    b.rule,
+                    b.used,
+                    b.remaining,
+                    b.resets_at.map(|r| r.to_rfc3339()),
+                )
+            })
+            .collect()
+    };
+    // The federal 7-in-7 counts all three calls of June 4-10 (EDT); it resets when
+    // June 7's leaves, at 00:00 EDT on June 14.
+    let federal = (
+        "reg-f.call-frequency".to_string(),
+        3,
+        4,
+        Some("2026-06-14T04:00:00+00:00".to_string()),
+    );
+    // 2-in-7 rolling at personal numbers is spent until June 7's voicemail is 7 days old.
+    let personal = (
+        "ma.personal-number-communications".to_string(),
+        2,
+        0,
+        Some("2026-06-14T14:00:00+00:00".to_string()),
+    );
+    // 2-in-30 rolling elsewhere: one used, back 30 days after June 8.
+    let other = (
+        "ma.other-number-communications".to_string(),
+        1,
+        1,
+        Some("2026-07-08T14:00:00+00:00".to_string()),
+    );
+    assert_eq!(
+        caps(Some(MA_MOBILE)),
+        vec![federal.clone(), personal.clone()]
+    );
+    assert_eq!(
+        caps(Some(MA_LANDLINE)),
+        vec![federal.clone(), personal.clone()]
+    );
+    assert_eq!(caps(Some(MA_WORK)), vec![federal.clone(), other.clone()]);
+    // No number named: every cap that could bind (fail closed).
+    assert_eq!(caps(None), vec![federal, personal, other]);
+    // The decisions agree: the mobile is refused by the spent cap, the work number is not.
+    let mobile = subject.decide(&question_at("2026-06-10T15:00:00Z", Some(MA_MOBILE)));
+    assert!(
+        mobile
+            .reasons
+            .iter()
+            .any(|r| r.rule == "ma.personal-number-communications"),
+        "{mobile:?}"
+    );
+    assert!(
+        subject
+            .decide(&question_at("2026-06-10T15:00:00Z", Some(MA_WORK)))
+            .allowed
+    );
+    // Warnings per number: with no number named, one budget for each of the three.
+    let rapid: Vec<Option<String>> = subject
+        .cap_budgets(&question_at("2026-06-10T15:00:00Z", None))
+        .into_iter()
+        .filter(|b| b.rule == "reg-f.rapid-succession")
+        .map(|b| b.contact_point)
+        .collect();
+    assert_eq!(
+        rapid,
+        vec![
+            Some(MA_MOBILE.to_string()),
+            Some(MA_LANDLINE.to_string()),
+            Some(MA_WORK.to_string())
         ]
     );
 }

@@ -3,7 +3,9 @@
 //!   independent implementations of the federal window, holds, 7-in-7 and cooldown);
 //! - `next_allowed_at`, when given, is itself allowed, and no earlier instant on the
 //!   minute grid between the request and it is allowed;
-//! - with no allowed instant and no hold, no minute of the horizon is allowed.
+//! - with no allowed instant and no hold, no minute of the horizon is allowed;
+//! - a cap budget with nothing remaining is a refusal (or a warning) by that rule, and
+//!   an allowed contact leaves at least one in every cap.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -339,5 +341,24 @@ proptest! {
         let mut reversed = request.clone();
         reversed.history.reverse();
         prop_assert_eq!(decide(&SHIPPED, &request), decide(&SHIPPED, &reversed));
+    }
+
+    #[test]
+    fn a_spent_budget_is_a_refusal_by_its_rule(request in request(true)) {
+        let subject = Subject::new(&SHIPPED, &request.account, &request.history);
+        let question = Question { at: request.at, channel: request.channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
+        let decision = subject.decide(&question);
+        for budget in subject.cap_budgets(&question) {
+            prop_assert_eq!(budget.remaining, budget.limit.saturating_sub(budget.used));
+            prop_assert_eq!(budget.resets_at.is_some(), budget.used > 0 && budget.limit > 0, "{:?}", budget);
+            prop_assert!(budget.resets_at.is_none_or(|reset| reset > request.at));
+            let flagged = if budget.warning { &decision.warnings } else { &decision.reasons };
+            if budget.remaining == 0 {
+                prop_assert!(flagged.iter().any(|r| r.rule == budget.rule), "{:?} has nothing left, but {:?}", budget, decision);
+            }
+            if decision.allowed && !budget.warning {
+                prop_assert!(budget.remaining >= 1, "allowed with {:?}", budget);
+            }
+        }
     }
 }
