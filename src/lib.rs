@@ -16,6 +16,8 @@
 //!   diagnostics that point at file:line:column. Pure but for reading the files.
 //! - [`engine`]: decisions, explanations and the next allowed instant. Pure: the
 //!   instant is part of the request; nothing here reads a clock or does I/O.
+//! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
+//! - [`logging`]: the tracing subscriber and the redaction of personal data.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example
@@ -53,9 +55,11 @@
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod logging;
 pub mod policy;
 pub mod reload;
 pub mod store;

@@ -17,6 +17,17 @@ where
         .map(|(candidate, _)| candidate)
 }
 
+/// Help for serde's "unknown field `x`, expected one of `a`, `b`" and "unknown variant
+/// `x`, expected `a` or `b`" messages: the expected name closest to the unknown one.
+pub fn unknown_name_help(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (name, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    did_you_mean(name, candidates.iter().copied()).map(|best| format!("did you mean `{best}`?"))
+}
+
 /// Parses an IANA time zone name, suggesting the closest real one on a typo.
 pub fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
     name.parse::<chrono_tz::Tz>().map_err(|_| {
@@ -41,6 +52,20 @@ mod tests {
             message.contains("did you mean `America/Chicago`"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn serde_unknown_names_get_the_closest_expected_one() {
+        assert_eq!(
+            unknown_name_help("unknown field `listn`, expected one of `listen`, `open_evaluate`")
+                .as_deref(),
+            Some("did you mean `listen`?")
+        );
+        assert_eq!(
+            unknown_name_help("unknown variant `jsn`, expected `text` or `json`").as_deref(),
+            Some("did you mean `json`?")
+        );
+        assert_eq!(unknown_name_help("invalid type: integer"), None);
     }
 
     #[test]

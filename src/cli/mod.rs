@@ -1,6 +1,7 @@
 //! The `dunner` command line: a thin shell that reads files, calls the policy and
 //! the engine, and prints. One file per subcommand; each returns an [`Exit`].
 
+mod config;
 mod decide;
 mod import;
 mod keys;
@@ -40,6 +41,10 @@ impl Termination for Exit {
 #[derive(Debug, Parser)]
 #[command(name = "dunner", version, about, long_about = None)]
 pub struct Cli {
+    /// The configuration file of `serve`, `config`, `migrate` and `keys` (default:
+    /// `dunner.toml` in the working directory, if there is one).
+    #[arg(long, global = true, env = "DUNNER_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -66,26 +71,37 @@ pub enum Command {
         accounts: PathBuf,
         /// The prior history: one event per line, with its `account_id`.
         events: Option<PathBuf>,
-        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
-        #[arg(
-            long = "database",
-            env = "DUNNER_DATABASE_URL",
-            default_value = "sqlite://dunner.db"
-        )]
-        database: String,
+        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`
+        /// [default: the configuration's `database.url`, `DUNNER_DATABASE_URL`, or
+        /// `sqlite://dunner.db`].
+        #[arg(long = "database")]
+        database: Option<String>,
         /// Only check the files; write nothing.
         #[arg(long)]
         check: bool,
     },
+    /// Show the daemon's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Create or upgrade the ledger's tables (SQLite file or PostgreSQL database).
     Migrate {
-        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`.
-        #[arg(
-            long = "database",
-            env = "DUNNER_DATABASE_URL",
-            default_value = "sqlite://dunner.db"
-        )]
-        database: String,
+        /// The ledger: `sqlite://PATH` (created if missing) or `postgres://…`
+        /// [default: the configuration's `database.url`, `DUNNER_DATABASE_URL`, or
+        /// `sqlite://dunner.db`].
+        #[arg(long = "database")]
+        database: Option<String>,
+    },
+}
+
+/// `dunner config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (defaults ← file ← `DUNNER_*` environment) as
+    /// TOML, with secrets redacted.
+    Show {
+        /// Print the shipped, fully commented default `dunner.toml` instead.
+        #[arg(long)]
+        default: bool,
     },
 }
 
@@ -132,13 +148,10 @@ pub enum KeysCommand {
         /// What the key may do (repeat for several).
         #[arg(long = "scope", value_enum, required = true)]
         scopes: Vec<crate::auth::Scope>,
-        /// The ledger.
-        #[arg(
-            long = "database",
-            env = "DUNNER_DATABASE_URL",
-            default_value = "sqlite://dunner.db"
-        )]
-        database: String,
+        /// The ledger [default: the configuration's `database.url`,
+        /// `DUNNER_DATABASE_URL`, or `sqlite://dunner.db`].
+        #[arg(long = "database")]
+        database: Option<String>,
     },
 }
 
@@ -176,6 +189,7 @@ pub enum Format {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Exit {
+    let config_file = cli.config.as_deref();
     match cli.command {
         Command::Rules(RulesCommand::Check { dir, format }) => rules::check(&dir, format),
         Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
@@ -183,19 +197,42 @@ pub fn run(cli: Cli) -> Exit {
             rules::explain(&rules, &account)
         }
         Command::Decide(args) => decide::run(&args),
-        Command::Migrate { database } => migrate::run(&database),
+        Command::Migrate { database } => match database_url(database, config_file) {
+            Ok(database) => migrate::run(&database),
+            Err(exit) => exit,
+        },
+        Command::Serve(args) => serve::run(&args, config_file),
+        Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Import {
             accounts,
             events,
             database,
             check,
-        } => import::run(&database, &accounts, events.as_deref(), check),
-        Command::Serve(args) => serve::run(&args),
+        } => match database_url(database, config_file) {
+            Ok(database) => import::run(&database, &accounts, events.as_deref(), check),
+            Err(exit) => exit,
+        },
         Command::Keys(KeysCommand::Create {
             name,
             scopes,
             database,
-        }) => keys::create(&database, &name, &scopes),
+        }) => match database_url(database, config_file) {
+            Ok(database) => keys::create(&database, &name, &scopes),
+            Err(exit) => exit,
+        },
+    }
+}
+
+/// Reads the configuration, or reports why it cannot be read.
+fn load_config(file: Option<&std::path::Path>) -> Result<crate::config::Loaded, Exit> {
+    crate::config::load(file).map_err(|error| fail(Exit::Failure, error))
+}
+
+/// The ledger named by a `--database` flag, else by the configuration.
+fn database_url(flag: Option<String>, file: Option<&std::path::Path>) -> Result<String, Exit> {
+    match flag {
+        Some(url) => Ok(url),
+        None => load_config(file).map(|loaded| loaded.config.database.url),
     }
 }
 

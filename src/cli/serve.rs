@@ -1,56 +1,78 @@
-//! `dunner serve`: the daemon. Loads the policy (refusing to start without a valid
-//! one), opens the ledger, serves the API until Ctrl-C or SIGTERM, then drains.
+//! `dunner serve`: the daemon. Reads the configuration (defaults ← `dunner.toml` ←
+//! `DUNNER_*` ← these flags; refusing to start on an error in it), loads the policy
+//! (refusing to start without a valid one), opens the ledger, serves the API until
+//! Ctrl-C or SIGTERM, then drains.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, LogFormat};
 use crate::http::{App, AppState};
+use crate::logging::{init_logging, redact};
 use crate::reload::LivePolicy;
 use crate::store::Store;
 
-/// Arguments of `dunner serve`.
+/// Arguments of `dunner serve`. Each flag overrides the configuration file and the
+/// `DUNNER_*` environment (see `dunner config show`).
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The ledger: `sqlite://PATH` (created and migrated if missing) or `postgres://…`.
-    #[arg(
-        long = "database",
-        env = "DUNNER_DATABASE_URL",
-        default_value = "sqlite://dunner.db"
-    )]
-    pub database: String,
-    /// The rules directory.
-    #[arg(long, env = "DUNNER_RULES", default_value = "rules")]
-    pub rules: PathBuf,
-    /// Where to listen (port 0 picks a free port; the address is printed).
-    #[arg(long, env = "DUNNER_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// The ledger: `sqlite://PATH` (created and migrated if missing) or `postgres://…`
+    /// [default: `sqlite://dunner.db`; `database.url`, `DUNNER_DATABASE_URL`].
+    #[arg(long = "database")]
+    pub database: Option<String>,
+    /// The rules directory [default: `rules`; `rules.dir`, `DUNNER_RULES`].
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Where to listen; port 0 picks a free port (the address is printed)
+    /// [default: 127.0.0.1:8080; `server.listen`, `DUNNER_LISTEN`].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// Apply migrations before serving (always done for the embedded SQLite ledger).
     #[arg(long)]
     pub migrate: bool,
-    /// Leave `POST /v1/evaluate` open without an API key (for local use only).
-    #[arg(long, env = "DUNNER_OPEN_EVALUATE")]
+    /// Leave `POST /v1/evaluate` open without an API key, for local use only
+    /// [`server.open_evaluate`, `DUNNER_OPEN_EVALUATE`].
+    #[arg(long)]
     pub open_evaluate: bool,
-    /// Log format.
-    #[arg(long, env = "DUNNER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format [default: text; `log.format`, `DUNNER_LOG_FORMAT`].
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
-/// Log formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+impl ServeArgs {
+    /// The configuration with the flags given on the command line laid on top.
+    fn apply(&self, mut config: Config) -> Config {
+        if let Some(database) = &self.database {
+            config.database.url.clone_from(database);
+        }
+        if let Some(rules) = &self.rules {
+            config.rules.dir.clone_from(rules);
+        }
+        if let Some(listen) = self.listen {
+            config.server.listen = listen;
+        }
+        if self.open_evaluate {
+            config.server.open_evaluate = true;
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        config
+    }
 }
 
-pub fn run(args: &ServeArgs) -> Exit {
-    init_logging(args.log_format);
-    let policy = match super::rules::load_or_report(&args.rules) {
-        Ok(policy) => Arc::new(LivePolicy::new(&args.rules, policy, SystemClock.now())),
+pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
+    let config = match super::load_config(config_file) {
+        Ok(loaded) => args.apply(loaded.config),
+        Err(exit) => return exit,
+    };
+    init_logging(&config.log, super::stderr_is_terminal());
+    let rules = &config.rules.dir;
+    let policy = match super::rules::load_or_report(rules) {
+        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, SystemClock.now())),
         Err(exit) => return exit,
     };
     let runtime = match super::runtime(true) {
@@ -58,7 +80,7 @@ pub fn run(args: &ServeArgs) -> Exit {
         Err(exit) => return exit,
     };
     runtime.block_on(async {
-        let store = match Store::open(&args.database).await {
+        let store = match Store::open(&config.database.url).await {
             Ok(store) => store,
             Err(error) => {
                 return fail(Exit::Failure, format!("failed to open the ledger: {error}"));
@@ -73,23 +95,25 @@ pub fn run(args: &ServeArgs) -> Exit {
             store,
             policy: Arc::clone(&policy),
             clock: Arc::new(SystemClock),
-            open_evaluate: args.open_evaluate,
+            open_evaluate: config.server.open_evaluate,
+            config_keys: config.keys.clone().into(),
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));
-        let _watcher = match watch_rules(Arc::clone(&policy), &args.rules) {
+        let _watcher = match watch_rules(Arc::clone(&policy), rules) {
             Ok(watcher) => Some(watcher),
             Err(error) => {
                 tracing::warn!(%error, "cannot watch the rules directory; reload with SIGHUP");
                 None
             }
         };
-        let app = match App::bind(args.listen, state).await {
+        let listen = config.server.listen;
+        let app = match App::bind(listen, state).await {
             Ok(app) => app,
             Err(error) => {
                 return fail(
                     Exit::Failure,
-                    format!("failed to listen on {}: {error}", args.listen),
+                    format!("failed to listen on {listen}: {error}"),
                 );
             }
         };
@@ -123,6 +147,8 @@ fn reload(policy: &LivePolicy) {
     match policy.reload(SystemClock.now()) {
         Ok(digest) => tracing::info!(%digest, "rules reloaded"),
         Err(diagnostics) => {
+            // Rule texts are not personal data, but a diagnostic quotes source lines.
+            let diagnostics = redact(&diagnostics);
             tracing::error!(%diagnostics, "rules reload refused; keeping the current policy")
         }
     }
@@ -174,20 +200,6 @@ fn watch_rules(
         }
     });
     Ok(debouncer)
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DUNNER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(super::stderr_is_terminal())
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests calling run twice) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,5 +1,5 @@
 //! The one JSON error shape of the API: `{"code", "message", "field"}`. 5xx bodies
-//! are opaque; the cause is logged.
+//! are opaque; the cause is logged, with personal data masked (`logging::redact`).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -90,6 +90,7 @@ impl ApiError {
 
     /// 503 (a dependency is down); the cause is logged, not returned.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+        let cause = crate::logging::redact(&cause.to_string()).into_owned();
         tracing::error!(%cause, "service unavailable");
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -101,6 +102,7 @@ impl ApiError {
 
     /// 500; the cause is logged, not returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        let cause = crate::logging::redact(&cause.to_string()).into_owned();
         tracing::error!(%cause, "internal error");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

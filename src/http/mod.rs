@@ -23,6 +23,7 @@ pub use error::ApiError;
 
 use crate::auth::Scope;
 use crate::clock::Clock;
+use crate::config::ConfiguredKey;
 use crate::reload::LivePolicy;
 use crate::store::Store;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Leave `POST /v1/evaluate` open without a key (for local use only).
     pub open_evaluate: bool,
+    /// API keys from the configuration file (hashed), accepted besides stored ones.
+    pub config_keys: Arc<[ConfiguredKey]>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -94,8 +97,20 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span around each request: method and URI (percent-decoded, with phone numbers
+/// and email addresses masked; account ids stay), never headers or bodies. Debug level,
+/// like tower-http's default: `DUNNER_LOG=info,tower_http=debug` logs every request.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %crate::logging::redact_uri(&request.uri().to_string()),
+        version = ?request.version(),
+    )
 }
 
 /// A bound, not yet running server: `local_addr` works before `run`, so tests can use

@@ -39,6 +39,7 @@ async fn api_with(open_evaluate: bool) -> Api {
         )),
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate,
+        config_keys: Arc::new([]),
     };
     let token = key(&state, &[Scope::Admin]).await;
     Api {
@@ -548,7 +549,7 @@ fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
 }
 
 /// Sends a signal to a child process.
-fn signal(child: &std::process::Child, name: &str) {
+pub(crate) fn signal(child: &std::process::Child, name: &str) {
     let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -605,7 +606,13 @@ fn the_real_daemon_reloads_on_sighup_and_keeps_serving_the_old_digest_when_broke
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close` and returns status and body.
-fn http(address: &str, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(
+    address: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     write!(
         stream,

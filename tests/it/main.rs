@@ -9,6 +9,7 @@
 
 mod api;
 mod cli;
+mod config;
 mod diagnostics;
 mod engine;
 mod helpers;

@@ -1,0 +1,702 @@
+//! The daemon's settings, layered from lowest to highest: built-in defaults ←
+//! `dunner.toml` ← `DUNNER_*` environment variables ← command-line flags (the flags are
+//! applied by `cli::serve`, which owns them).
+//!
+//! Layering is pure: [`Config::from_toml`] takes the file's text and
+//! [`Config::apply_env`] takes a lookup function, so tests never touch the process
+//! environment; only [`load`] reads the file system and `std::env`. Errors name
+//! `file:line:column` (or the variable) and suggest the closest key on a typo.
+//!
+//! [`Config`]'s `Serialize` *is* the redacted view printed by `dunner config show`: key
+//! tokens and database passwords come out as `"<redacted>"`, so nothing can serialize
+//! a secret by accident. Configured API keys are kept only as SHA-256 hashes.
+//!
+//! ## Adding a section (`[smtp]`, `[[webhooks]]`, `[outbox]`, …)
+//!
+//! 1. a struct with `#[serde(default, deny_unknown_fields)]` and a `Default` equal to
+//!    what the shipped `dunner.toml` says;
+//! 2. a field on [`Config`] (for arrays of tables, `skip_serializing_if = "Vec::is_empty"`
+//!    and a commented example in the file);
+//! 3. its commented block in `dunner.toml`, its variables in [`Config::apply_env`];
+//! 4. passwords as [`Secret`], which `config show` and `Debug` print redacted.
+//!
+//! The test `the_shipped_file_is_exactly_the_defaults` fails when the file and the code
+//! drift apart.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::auth::{Scope, hash_secret, parse_token, verify};
+use crate::suggest::{did_you_mean, unknown_name_help};
+
+/// The file looked for in the working directory when none is named.
+pub const DEFAULT_FILE: &str = "dunner.toml";
+
+/// The shipped, fully commented default configuration (`dunner config show --default`).
+pub const SHIPPED: &str = include_str!("../dunner.toml");
+
+/// What `config show` prints instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// The shortest secret accepted in a configured key token.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// The levels `[log] level` may name on its own (anything with `=` or `,` is a
+/// tracing env-filter).
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+/// The daemon's effective settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP listener.
+    pub server: ServerConfig,
+    /// The ledger.
+    pub database: DatabaseConfig,
+    /// The rule packs.
+    pub rules: RulesConfig,
+    /// Structured logs.
+    pub log: LogConfig,
+    /// API keys declared in the file, besides those kept in the ledger.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<ConfiguredKey>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Leave `POST /v1/evaluate` open without an API key (for local use only).
+    pub open_evaluate: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            open_evaluate: false,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`; a password in it is redacted when shown.
+    #[serde(serialize_with = "serialize_database_url")]
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> DatabaseConfig {
+        DatabaseConfig {
+            url: "sqlite://dunner.db".into(),
+        }
+    }
+}
+
+/// `[rules]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// The directory of rule packs.
+    pub dir: PathBuf,
+}
+
+impl Default for RulesConfig {
+    fn default() -> RulesConfig {
+        RulesConfig {
+            dir: PathBuf::from("rules"),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Text lines or JSON objects.
+    pub format: LogFormat,
+    /// A level or a tracing env-filter (`info,tower_http=debug`).
+    #[serde(deserialize_with = "deserialize_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// An API key from `[[keys]]`: the token is hashed on reading and never kept.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "KeyEntry")]
+pub struct ConfiguredKey {
+    /// A name to recognise the key by.
+    pub name: String,
+    /// The id part of the token.
+    pub id: String,
+    /// SHA-256 (hex) of the secret part.
+    secret_hash: String,
+    /// What the key may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl ConfiguredKey {
+    /// Whether a presented secret is this key's, compared in constant time.
+    pub fn verify(&self, secret: &str) -> bool {
+        verify(secret, &self.secret_hash)
+    }
+}
+
+impl std::fmt::Debug for ConfiguredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfiguredKey")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serialize for ConfiguredKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        KeyView {
+            name: &self.name,
+            token: REDACTED,
+            scopes: &self.scopes,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(Serialize)]
+struct KeyView<'a> {
+    name: &'a str,
+    token: &'a str,
+    scopes: &'a [Scope],
+}
+
+/// A `[[keys]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    name: String,
+    token: String,
+    scopes: Vec<String>,
+}
+
+impl TryFrom<KeyEntry> for ConfiguredKey {
+    type Error = String;
+
+    /// Checks the token's shape and the scopes; the messages never echo the token.
+    fn try_from(entry: KeyEntry) -> Result<ConfiguredKey, String> {
+        let name = entry.name;
+        let Some((id, secret)) = parse_token(&entry.token) else {
+            return Err(format!(
+                "key `{name}`: the token must look like `dunner_<id>_<secret>` (the id without `_`)"
+            ));
+        };
+        if secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(format!(
+                "key `{name}`: the token's secret is shorter than {MIN_SECRET_CHARS} characters; use random ones"
+            ));
+        }
+        if entry.scopes.is_empty() {
+            return Err(format!(
+                "key `{name}` has no scopes; give it some of `decide`, `record`, `admin`"
+            ));
+        }
+        let scopes = entry
+            .scopes
+            .iter()
+            .map(|scope| {
+                Scope::parse(scope).ok_or_else(|| {
+                    let names = [Scope::Decide, Scope::Record, Scope::Admin].map(Scope::as_str);
+                    let help = did_you_mean(scope, names)
+                        .map(|best| format!("; did you mean `{best}`?"))
+                        .unwrap_or_else(|| "; use `decide`, `record` or `admin`".into());
+                    format!("key `{name}`: unknown scope `{scope}`{help}")
+                })
+            })
+            .collect::<Result<Vec<Scope>, String>>()?;
+        Ok(ConfiguredKey {
+            id: id.to_string(),
+            secret_hash: hash_secret(secret),
+            scopes,
+            name,
+        })
+    }
+}
+
+/// A secret setting (an SMTP password, a webhook signing key): `Debug` and `Serialize`
+/// print `"<redacted>"`; [`Secret::expose`] is the only way to the value.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// Why the configuration could not be read; the daemon does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file named with `--config` or `DUNNER_CONFIG` is not there.
+    #[error("the configuration file {} does not exist", path.display())]
+    Missing {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The file exists but cannot be read.
+    #[error("failed to read the configuration file {}: {source}", path.display())]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or says something wrong.
+    #[error("{location}: {message}{}", help.as_ref().map(|help| format!("\n  help: {help}")).unwrap_or_default())]
+    File {
+        /// `file:line:column`, or the file when the problem has no place.
+        location: String,
+        /// What is wrong.
+        message: String,
+        /// A suggestion ("did you mean `listen`?").
+        help: Option<String>,
+    },
+    /// A `DUNNER_*` variable has a value that does not parse.
+    #[error("environment variable {variable}: {message}")]
+    Environment {
+        /// The variable's name.
+        variable: &'static str,
+        /// What is wrong (without echoing the value).
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a configuration file's text on top of the built-in defaults. `file` names
+    /// it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| {
+            let message = error.message().trim().to_string();
+            let location = match error.span() {
+                Some(span) => {
+                    let (line, column) = line_column(text, span.start);
+                    format!("{file}:{line}:{column}")
+                }
+                None => file.to_string(),
+            };
+            ConfigError::File {
+                help: unknown_name_help(&message),
+                location,
+                message,
+            }
+        })?;
+        config.check_key_ids(file)?;
+        Ok(config)
+    }
+
+    /// Applies the `DUNNER_*` variables found by `lookup` (empty values count as
+    /// unset): `DUNNER_LISTEN`, `DUNNER_OPEN_EVALUATE`, `DUNNER_DATABASE_URL`,
+    /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`.
+    pub fn apply_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        if let Some(value) = get("DUNNER_LISTEN") {
+            self.server.listen = value.trim().parse().map_err(|_| ConfigError::Environment {
+                variable: "DUNNER_LISTEN",
+                message: "not an address and port such as `127.0.0.1:8080`".into(),
+            })?;
+        }
+        if let Some(value) = get("DUNNER_OPEN_EVALUATE") {
+            self.server.open_evaluate =
+                parse_bool(&value).ok_or_else(|| ConfigError::Environment {
+                    variable: "DUNNER_OPEN_EVALUATE",
+                    message: "use `true` or `false`".into(),
+                })?;
+        }
+        if let Some(value) = get("DUNNER_DATABASE_URL") {
+            self.database.url = value;
+        }
+        if let Some(value) = get("DUNNER_RULES") {
+            self.rules.dir = PathBuf::from(value);
+        }
+        if let Some(value) = get("DUNNER_LOG_FORMAT") {
+            self.log.format = match value.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    let help = did_you_mean(other, ["text", "json"])
+                        .map(|best| format!("; did you mean `{best}`?"))
+                        .unwrap_or_default();
+                    return Err(ConfigError::Environment {
+                        variable: "DUNNER_LOG_FORMAT",
+                        message: format!("unknown format `{other}`, use `text` or `json`{help}"),
+                    });
+                }
+            };
+        }
+        if let Some(value) = get("DUNNER_LOG") {
+            self.log.level =
+                check_log_level(&value).map_err(|message| ConfigError::Environment {
+                    variable: "DUNNER_LOG",
+                    message,
+                })?;
+        }
+        Ok(self)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+
+    /// Two configured keys with one id would make the token ambiguous.
+    fn check_key_ids(&self, file: &str) -> Result<(), ConfigError> {
+        for (index, key) in self.keys.iter().enumerate() {
+            if let Some(first) = self.keys.iter().take(index).find(|k| k.id == key.id) {
+                return Err(ConfigError::File {
+                    location: file.to_string(),
+                    message: format!(
+                        "keys `{}` and `{}` have the same id `{}`",
+                        first.name, key.name, key.id
+                    ),
+                    help: Some("give every key its own token".into()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Defaults, file and environment, layered.
+    pub config: Config,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Reads the configuration: `explicit` (from `--config` or `DUNNER_CONFIG`) must
+/// exist; otherwise `dunner.toml` in the working directory is read if present. Then
+/// the process environment is applied.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let path = match explicit {
+        Some(path) if !path.exists() => {
+            return Err(ConfigError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|path| path.is_file()),
+    };
+    let config = match &path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Config::from_toml(&path.display().to_string(), &text)?
+        }
+        None => Config::default(),
+    };
+    let config = config.apply_env(|name| std::env::var(name).ok())?;
+    Ok(Loaded { config, file: path })
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Accepts a bare level (with did-you-mean on a typo) or a tracing env-filter.
+fn check_log_level(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if !value.contains(['=', ',']) {
+        let lower = value.to_ascii_lowercase();
+        if LOG_LEVELS.contains(&lower.as_str()) {
+            return Ok(lower);
+        }
+        let help = did_you_mean(&lower, LOG_LEVELS)
+            .map(|best| format!("; did you mean `{best}`?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown log level `{value}`, use one of `error`, `warn`, `info`, `debug`, `trace`, `off` or a filter such as `info,tower_http=debug`{help}"
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_string())
+        .map_err(|error| format!("invalid log filter `{value}`: {error}"))
+}
+
+fn deserialize_log_level<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    check_log_level(&value).map_err(serde::de::Error::custom)
+}
+
+fn serialize_database_url<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_url_password(url))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
+fn redact_url_password(url: &str) -> Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Cow::Borrowed(url);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or(rest);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return Cow::Borrowed(url);
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return Cow::Borrowed(url);
+    };
+    let tail = rest.get(authority_end..).unwrap_or("");
+    Cow::Owned(format!("{scheme}://{user}:{REDACTED}@{host}{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "dunner_dialer1_0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    fn file_error(text: &str) -> (String, String, Option<String>) {
+        match Config::from_toml("dunner.toml", text).unwrap_err() {
+            ConfigError::File {
+                location,
+                message,
+                help,
+            } => (location, message, help),
+            other => panic!("expected a file error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn the_shipped_file_is_exactly_the_defaults() {
+        let shipped = Config::from_toml("dunner.toml", SHIPPED).unwrap();
+        assert_eq!(shipped, Config::default());
+        // Every default is written out in the file (not merely left to the default).
+        let written: toml::Table = toml::from_str(SHIPPED).unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        assert_eq!(written, defaults);
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        assert_eq!(Config::from_toml("x", "").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
+        let file = Config::from_toml(
+            "dunner.toml",
+            "[server]\nlisten = \"0.0.0.0:9000\"\n[rules]\ndir = \"packs\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.server.listen.port(), 9000);
+        assert_eq!(file.rules.dir, PathBuf::from("packs"));
+        assert_eq!(file.database, DatabaseConfig::default());
+        let layered = file
+            .apply_env(env(&[
+                ("DUNNER_LISTEN", "127.0.0.1:9100"),
+                ("DUNNER_OPEN_EVALUATE", "true"),
+                ("DUNNER_LOG_FORMAT", "json"),
+                ("DUNNER_LOG", "info,tower_http=debug"),
+                ("DUNNER_DATABASE_URL", ""),
+            ]))
+            .unwrap();
+        assert_eq!(layered.server.listen.port(), 9100);
+        assert!(layered.server.open_evaluate);
+        assert_eq!(layered.log.format, LogFormat::Json);
+        assert_eq!(layered.log.level, "info,tower_http=debug");
+        assert_eq!(layered.rules.dir, PathBuf::from("packs"), "not overridden");
+        assert_eq!(
+            layered.database,
+            DatabaseConfig::default(),
+            "empty is unset"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_place_and_the_closest_key() {
+        let (location, message, help) = file_error("[server]\n\nlistn = \"127.0.0.1:1\"\n");
+        assert_eq!(location, "dunner.toml:3:1");
+        assert!(message.contains("unknown field `listn`"), "{message}");
+        assert_eq!(help.as_deref(), Some("did you mean `listen`?"));
+        let (_, message, help) = file_error("[loggin]\nformat = \"json\"\n");
+        assert!(message.contains("unknown field `loggin`"), "{message}");
+        assert_eq!(help.as_deref(), Some("did you mean `log`?"));
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_place() {
+        let (location, message, help) = file_error("[log]\nformat = \"jsn\"\n");
+        assert_eq!(location, "dunner.toml:2:10");
+        assert!(message.contains("unknown variant `jsn`"), "{message}");
+        assert_eq!(help.as_deref(), Some("did you mean `json`?"));
+        let (location, message, _) = file_error("[log]\nlevel = \"infoo\"\n");
+        assert_eq!(location, "dunner.toml:2:9");
+        assert!(message.contains("did you mean `info`"), "{message}");
+        let (location, _, _) = file_error("[server]\nlisten = \"localhost\"\n");
+        assert_eq!(location, "dunner.toml:2:10");
+    }
+
+    #[test]
+    fn configured_keys_keep_only_a_hash_and_verify_their_secret() {
+        let text = format!(
+            "[[keys]]\nname = \"dialer\"\ntoken = \"{TOKEN}\"\nscopes = [\"decide\", \"record\"]\n"
+        );
+        let config = Config::from_toml("dunner.toml", &text).unwrap();
+        let key = config.keys.first().unwrap();
+        assert_eq!(key.id, "dialer1");
+        assert_eq!(key.scopes, vec![Scope::Decide, Scope::Record]);
+        assert!(key.verify("0123456789abcdef0123456789abcdef"));
+        assert!(!key.verify("0123456789abcdef0123456789abcdeF"));
+        assert!(!format!("{key:?}").contains("0123456789abcdef"));
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(shown.contains("token = \"<redacted>\""), "{shown}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn an_unknown_scope_or_a_malformed_token_names_the_key() {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n\n[[keys]]\nname = \"crm\"\ntoken = \"{TOKEN}\"\nscopes = [\"decid\"]\n"
+        );
+        let (location, message, _) = file_error(&text);
+        assert!(location.starts_with("dunner.toml:"), "{location}");
+        assert_ne!(location, "dunner.toml", "the place is known");
+        assert!(
+            message.contains("key `crm`: unknown scope `decid`; did you mean `decide`?"),
+            "{message}"
+        );
+        let (_, message, _) =
+            file_error("[[keys]]\nname = \"crm\"\ntoken = \"secret\"\nscopes = [\"decide\"]\n");
+        assert!(message.contains("key `crm`: the token must look like"));
+        let (_, message, _) = file_error(
+            "[[keys]]\nname = \"crm\"\ntoken = \"dunner_crm_short\"\nscopes = [\"decide\"]\n",
+        );
+        assert!(message.contains("key `crm`"), "{message}");
+        assert!(!message.contains("short\""), "the token is not echoed");
+        let twice = format!(
+            "[[keys]]\nname = \"a\"\ntoken = \"{TOKEN}\"\nscopes = [\"decide\"]\n[[keys]]\nname = \"b\"\ntoken = \"{TOKEN}\"\nscopes = [\"decide\"]\n"
+        );
+        let (_, message, _) = file_error(&twice);
+        assert!(message.contains("keys `a` and `b`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let error = Config::default()
+            .apply_env(env(&[("DUNNER_LISTEN", "nowhere")]))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("environment variable DUNNER_LISTEN")
+        );
+        let error = Config::default()
+            .apply_env(env(&[("DUNNER_LOG_FORMAT", "jsno")]))
+            .unwrap_err();
+        assert!(error.to_string().contains("did you mean `json`"), "{error}");
+        assert!(
+            Config::default()
+                .apply_env(env(&[("DUNNER_OPEN_EVALUATE", "maybe")]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn database_passwords_and_secrets_are_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://dunner:hunter2@db:5432/ledger?sslmode=require"),
+            "postgres://dunner:<redacted>@db:5432/ledger?sslmode=require"
+        );
+        assert_eq!(
+            redact_url_password("sqlite://dunner.db"),
+            "sqlite://dunner.db"
+        );
+        assert_eq!(
+            redact_url_password("postgres://dunner@db/ledger"),
+            "postgres://dunner@db/ledger"
+        );
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), REDACTED);
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}
