@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
-use crate::http::{App, AppState};
+use crate::http::{App, AppState, Metrics};
 use crate::reload::LivePolicy;
 use crate::store::Store;
 
@@ -74,6 +74,7 @@ pub fn run(args: &ServeArgs) -> Exit {
             policy: Arc::clone(&policy),
             clock: Arc::new(SystemClock),
             open_evaluate: args.open_evaluate,
+            metrics: Arc::new(Metrics::new(&policy)),
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));

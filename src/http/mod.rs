@@ -1,11 +1,13 @@
 //! The HTTP JSON API (`/v1`), a thin shell around the store and the engine.
 //!
 //! Handlers extract, call, respond; errors have one JSON shape (`error.rs`); bodies
-//! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500.
+//! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500. Every request
+//! is counted and timed for `GET /metrics` (`metrics.rs`).
 
 mod auth;
 mod body;
 mod error;
+mod metrics;
 mod routes;
 
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 
 use crate::auth::Scope;
 use crate::clock::Clock;
@@ -37,11 +40,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Leave `POST /v1/evaluate` open without a key (for local use only).
     pub open_evaluate: bool,
+    /// The counters `GET /metrics` exposes.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
-/// (`decide` to ask and read, `record` to write); health probes are open, and so is
-/// `/v1/evaluate` when `open_evaluate` is set.
+/// (`decide` to ask and read, `record` to write); health probes and `/metrics` are
+/// open (no label carries personal data), and so is `/v1/evaluate` when
+/// `open_evaluate` is set.
 pub fn router(state: AppState) -> Router {
     let guard = |scope: Scope| {
         axum::middleware::from_fn_with_state((state.clone(), scope), auth::authorize)
@@ -54,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route(
             "/v1/accounts/{id}",
             put(routes::put_account)
@@ -91,6 +98,11 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+        // Outermost, so that timeouts and caught panics are counted with their status.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::track,
+        ))
         .with_state(state)
 }
 
