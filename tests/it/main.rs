@@ -9,6 +9,7 @@
 
 mod api;
 mod cli;
+mod daemon;
 mod diagnostics;
 mod engine;
 mod helpers;
