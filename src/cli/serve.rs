@@ -147,7 +147,8 @@ fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
 #[cfg(not(unix))]
 fn spawn_reload_on_hangup(_policy: Arc<LivePolicy>) {}
 
-/// Watches the rules directory; changes settle for 300 ms before a reload.
+/// Watches the rules directory; changes (not mere reads) settle for 300 ms before a
+/// reload.
 fn watch_rules(
     policy: Arc<LivePolicy>,
     dir: &std::path::Path,
@@ -163,7 +164,11 @@ fn watch_rules(
         std::time::Duration::from_millis(300),
         None,
         move |result: notify_debouncer_full::DebounceEventResult| {
-            if result.is_ok() {
+            // Reading the packs raises access events too, and a reload reads them:
+            // only changes count, or every reload would schedule the next.
+            if let Ok(events) = result
+                && events.iter().any(|event| !event.kind.is_access())
+            {
                 let _ = changed.send(());
             }
         },
