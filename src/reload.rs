@@ -4,6 +4,7 @@
 //! without a valid policy).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -17,6 +18,17 @@ pub struct LivePolicy {
     dir: PathBuf,
     current: ArcSwap<Policy>,
     status: Mutex<ReloadStatus>,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// How many reloads swapped the policy and how many were refused, since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadCounts {
+    /// Reloads that swapped the policy.
+    pub succeeded: u64,
+    /// Reloads that were refused (the old policy kept).
+    pub failed: u64,
 }
 
 /// When the current policy was loaded and why the last reload, if any, failed.
@@ -38,6 +50,8 @@ impl LivePolicy {
                 loaded_at: Some(loaded_at),
                 last_error: None,
             }),
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         }
     }
 
@@ -52,6 +66,14 @@ impl LivePolicy {
             .lock()
             .map(|status| status.clone())
             .unwrap_or_default()
+    }
+
+    /// How many reloads succeeded and failed (for `/metrics`).
+    pub fn reload_counts(&self) -> ReloadCounts {
+        ReloadCounts {
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
     }
 
     /// Loads the rules again; swaps only if they validate. Returns the new digest, or
@@ -70,6 +92,10 @@ impl LivePolicy {
                 .collect::<Vec<_>>()
                 .join("\n")),
             Err(error) => Err(error.to_string()),
+        };
+        match &outcome {
+            Ok(_) => self.succeeded.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
         };
         if let Ok(mut status) = self.status.lock() {
             match &outcome {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat};
-use crate::http::{App, AppState};
+use crate::http::{App, AppState, Metrics};
 use crate::logging::{init_logging, redact};
 use crate::reload::LivePolicy;
 use crate::store::Store;
@@ -97,6 +97,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             clock: Arc::new(SystemClock),
             open_evaluate: config.server.open_evaluate,
             config_keys: config.keys.clone().into(),
+            metrics: Arc::new(Metrics::new(&policy)),
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));
@@ -172,7 +173,8 @@ fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
 #[cfg(not(unix))]
 fn spawn_reload_on_hangup(_policy: Arc<LivePolicy>) {}
 
-/// Watches the rules directory; changes settle for 300 ms before a reload.
+/// Watches the rules directory; changes (not mere reads) settle for 300 ms before a
+/// reload.
 fn watch_rules(
     policy: Arc<LivePolicy>,
     dir: &std::path::Path,
@@ -188,7 +190,11 @@ fn watch_rules(
         std::time::Duration::from_millis(300),
         None,
         move |result: notify_debouncer_full::DebounceEventResult| {
-            if result.is_ok() {
+            // Reading the packs raises access events too, and a reload reads them:
+            // only changes count, or every reload would schedule the next.
+            if let Ok(events) = result
+                && events.iter().any(|event| !event.kind.is_access())
+            {
                 let _ = changed.send(());
             }
         },

@@ -1,11 +1,13 @@
 //! The HTTP JSON API (`/v1`), a thin shell around the store and the engine.
 //!
 //! Handlers extract, call, respond; errors have one JSON shape (`error.rs`); bodies
-//! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500.
+//! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500. Every request
+//! is counted and timed for `GET /metrics` (`metrics.rs`).
 
 mod auth;
 mod body;
 mod error;
+mod metrics;
 mod routes;
 
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 
 use crate::auth::Scope;
 use crate::clock::Clock;
@@ -40,11 +43,14 @@ pub struct AppState {
     pub open_evaluate: bool,
     /// API keys from the configuration file (hashed), accepted besides stored ones.
     pub config_keys: Arc<[ConfiguredKey]>,
+    /// The counters `GET /metrics` exposes.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
-/// (`decide` to ask and read, `record` to write); health probes are open, and so is
-/// `/v1/evaluate` when `open_evaluate` is set.
+/// (`decide` to ask and read, `record` to write); health probes and `/metrics` are
+/// open (no label carries personal data), and so is `/v1/evaluate` when
+/// `open_evaluate` is set.
 pub fn router(state: AppState) -> Router {
     let guard = |scope: Scope| {
         axum::middleware::from_fn_with_state((state.clone(), scope), auth::authorize)
@@ -57,6 +63,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route(
             "/v1/accounts/{id}",
             put(routes::put_account)
@@ -98,6 +105,11 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Outermost, so that timeouts and caught panics are counted with their status.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

@@ -208,6 +208,10 @@ pub async fn record_attempt(
         .store
         .check_and_record(&state.policy.current(), &attempt, now)
         .await?;
+    state.metrics.observe_decision(&recorded.decision);
+    if recorded.event_id.is_some() {
+        state.metrics.observe_attempt_recorded();
+    }
     let status = if recorded.event_id.is_some() {
         StatusCode::CREATED
     } else {
@@ -256,6 +260,7 @@ pub async fn decide_stored(
         .store
         .decide_and_log(&state.policy.current(), &question, now)
         .await?;
+    state.metrics.observe_decision(&answered.decision);
     Ok(Json(Answer {
         decision_id: answered.decision_id,
         decision: answered.decision,
@@ -269,7 +274,9 @@ pub async fn evaluate(
     request
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
-    Ok(Json(decide(&state.policy.current(), &request)))
+    let decision = decide(&state.policy.current(), &request);
+    state.metrics.observe_decision(&decision);
+    Ok(Json(decision))
 }
 
 #[derive(Deserialize)]

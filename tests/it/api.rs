@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use dunner::auth::Scope;
 use dunner::clock::FixedClock;
-use dunner::http::{AppState, router};
+use dunner::http::{AppState, Metrics, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -30,13 +30,15 @@ async fn api() -> Api {
 
 async fn api_with(open_evaluate: bool) -> Api {
     let test = sqlite().await;
+    let policy = Arc::new(LivePolicy::new(
+        &rules_dir(),
+        SHIPPED.clone(),
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    ));
     let state = AppState {
         store: test.store.clone(),
-        policy: Arc::new(LivePolicy::new(
-            &rules_dir(),
-            SHIPPED.clone(),
-            "2026-01-01T00:00:00Z".parse().unwrap(),
-        )),
+        metrics: Arc::new(Metrics::new(&policy)),
+        policy,
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate,
         config_keys: Arc::new([]),
@@ -91,9 +93,44 @@ impl Api {
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
     }
+
+    /// `GET /metrics` without a key, parsed.
+    async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
+        let request = Request::builder()
+            .uri("/metrics")
+            .body(Body::empty())
+            .unwrap();
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text"),
+            "{:?}",
+            response.headers()
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        parse_metrics(std::str::from_utf8(&bytes).unwrap())
+    }
 }
 
-fn account_json(id: &str) -> String {
+/// The samples of a metrics exposition, keyed by `name{labels}` as written.
+pub(crate) fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    assert!(
+        text.ends_with("# EOF\n"),
+        "an OpenMetrics exposition ends with EOF"
+    );
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let (key, value) = line.rsplit_once(' ').unwrap();
+            (key.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+pub(crate) fn account_json(id: &str) -> String {
     json!({"id": id, "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
            "phones": [{"number": "+12125550100", "kind": "mobile"}]}})
     .to_string()
@@ -450,6 +487,7 @@ async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
         SHIPPED.clone(),
         "2026-01-01T00:00:00Z".parse().unwrap(),
     ));
+    api.state.metrics = Arc::new(Metrics::new(&api.state.policy));
     let federal = rules.path().join("us-federal.toml");
     let text = std::fs::read_to_string(&federal).unwrap();
     std::fs::write(&federal, text.replace("max = 7", "max = 0")).unwrap();
@@ -459,6 +497,12 @@ async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
         .reload("2026-01-02T00:00:00Z".parse().unwrap())
         .unwrap_err();
     assert!(refused.contains("rules::cap-of-zero"), "{refused}");
+    let metrics = api.scrape().await;
+    assert_eq!(
+        metrics[r#"dunner_policy_reloads_total{result="error"}"#],
+        1.0
+    );
+    assert_eq!(metrics[r#"dunner_policy_reloads_total{result="ok"}"#], 0.0);
     let (_, view) = api.call("GET", "/v1/policy", None).await;
     assert_eq!(
         view["digest"],
@@ -487,10 +531,16 @@ async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
     assert_eq!(view["digest"], digest);
     assert_ne!(digest, SHIPPED.digest());
     assert!(view["last_reload_error"].is_null());
+    let metrics = api.scrape().await;
+    assert_eq!(
+        metrics[r#"dunner_policy_reloads_total{result="error"}"#],
+        1.0
+    );
+    assert_eq!(metrics[r#"dunner_policy_reloads_total{result="ok"}"#], 1.0);
 }
 
 /// Creates an API key with `dunner keys create` and returns its token.
-fn create_key(database: &str, scopes: &[&str]) -> String {
+pub(crate) fn create_key(database: &str, scopes: &[&str]) -> String {
     let mut args = vec!["keys", "create", "--name", "test", "--database", database];
     for scope in scopes {
         args.extend(["--scope", scope]);
@@ -517,7 +567,7 @@ fn create_key(database: &str, scopes: &[&str]) -> String {
     clippy::zombie_processes,
     reason = "the caller stops the daemon and waits for it"
 )]
-fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
+pub(crate) fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
         .args([
             "serve",
@@ -543,6 +593,13 @@ fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
         );
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let address = rest.split_whitespace().next().unwrap().to_string();
+            // Keep reading, so that a later log line never meets a closed pipe; the
+            // lines show up in the output of a failing test.
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    eprintln!("daemon: {line}");
+                }
+            });
             return (child, address);
         }
     }
@@ -671,4 +728,108 @@ fn the_real_daemon_serves_on_port_0_and_stops_on_sigterm() {
     signal(&child, "-TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_decisions_by_outcome_and_rule() {
+    let api = api().await;
+    api.call("PUT", "/v1/accounts/M-1", Some(account_json("M-1")))
+        .await;
+    // 10:00 EDT by the fixed clock: allowed and recorded.
+    let allowed = json!({"channel": "call", "outcome": "no_answer"}).to_string();
+    let (status, _) = api
+        .call("POST", "/v1/accounts/M-1/attempts", Some(allowed))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // 07:00 EDT: refused by the calling hours.
+    let early = json!({"channel": "call", "at": "2026-04-07T11:00:00Z"}).to_string();
+    let (status, refused) = api
+        .call("POST", "/v1/accounts/M-1/attempts", Some(early))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The example: deferred by the consumer's inconvenient times.
+    let (status, evaluated) = api
+        .call("POST", "/v1/evaluate", Some(EXAMPLE_REQUEST.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let question = json!({"account_id": "M-1", "channel": "sms", "contact_point": "+12125550100"});
+    let (status, _) = api
+        .call("POST", "/v1/decisions", Some(question.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        api.call_as(None, "GET", "/v1/policy", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call("GET", "/no/such/route", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let metrics = api.scrape().await;
+    let requests = |method: &str, route: &str, status: u16| {
+        metrics
+            .get(&format!(
+                r#"dunner_http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#
+            ))
+            .copied()
+    };
+    assert_eq!(requests("PUT", "/v1/accounts/{id}", 200), Some(1.0));
+    assert_eq!(
+        requests("POST", "/v1/accounts/{id}/attempts", 201),
+        Some(1.0)
+    );
+    assert_eq!(
+        requests("POST", "/v1/accounts/{id}/attempts", 409),
+        Some(1.0)
+    );
+    assert_eq!(requests("POST", "/v1/evaluate", 200), Some(1.0));
+    assert_eq!(requests("POST", "/v1/decisions", 200), Some(1.0));
+    assert_eq!(requests("GET", "/v1/policy", 401), Some(1.0));
+    assert_eq!(requests("GET", "unmatched", 404), Some(1.0));
+    assert!(
+        metrics.keys().all(|key| !key.contains("M-1")),
+        "concrete ids never become labels: {metrics:#?}"
+    );
+    assert_eq!(
+        metrics[r#"dunner_http_request_duration_seconds_count{method="POST",route="/v1/accounts/{id}/attempts"}"#],
+        2.0
+    );
+    assert_eq!(
+        metrics[r#"dunner_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/v1/accounts/{id}/attempts"}"#],
+        2.0
+    );
+    // The allowed attempt and the SMS question; the early call and the example.
+    assert_eq!(metrics[r#"dunner_decisions_total{outcome="allow"}"#], 2.0);
+    assert_eq!(metrics[r#"dunner_decisions_total{outcome="defer"}"#], 2.0);
+    assert!(!metrics.contains_key(r#"dunner_decisions_total{outcome="stop"}"#));
+    let mut expected_refusals = std::collections::BTreeMap::new();
+    for reason in refused["decision"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(evaluated["reasons"].as_array().unwrap())
+    {
+        *expected_refusals
+            .entry(format!(
+                r#"dunner_decisions_refused_total{{rule="{}"}}"#,
+                reason["rule"].as_str().unwrap()
+            ))
+            .or_insert(0.0) += 1.0;
+    }
+    assert!(
+        expected_refusals
+            .contains_key(r#"dunner_decisions_refused_total{rule="reg-f.convenient-hours"}"#)
+    );
+    assert!(expected_refusals.contains_key(
+        r#"dunner_decisions_refused_total{rule="reg-f.consumer-inconvenient-times"}"#
+    ));
+    let refusals: std::collections::BTreeMap<String, f64> = metrics
+        .iter()
+        .filter(|(key, _)| key.starts_with("dunner_decisions_refused_total"))
+        .map(|(key, value)| (key.clone(), *value))
+        .collect();
+    assert_eq!(refusals, expected_refusals);
+    assert_eq!(metrics["dunner_attempts_recorded_total"], 1.0);
+    assert_eq!(metrics[r#"dunner_policy_reloads_total{result="ok"}"#], 0.0);
 }

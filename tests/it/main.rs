@@ -10,6 +10,7 @@
 mod api;
 mod cli;
 mod config;
+mod daemon;
 mod diagnostics;
 mod engine;
 mod helpers;

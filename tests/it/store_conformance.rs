@@ -18,6 +18,9 @@ use crate::helpers::{SHIPPED, SHIPPED_SHARED};
 /// PostgreSQL schema made for the test.
 pub struct TestStore {
     pub store: Store,
+    /// The URL that opens this store, for a daemon (a PostgreSQL URL carries the
+    /// schema as `options=-csearch_path=…`).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     schema: Option<(PgConnectOptions, String)>,
 }
@@ -53,6 +56,7 @@ pub async fn sqlite() -> TestStore {
     store.migrate().await.unwrap();
     TestStore {
         store,
+        url,
         _dir: Some(dir),
         schema: None,
     }
@@ -78,8 +82,10 @@ pub async fn postgres() -> TestStore {
             .unwrap(),
     );
     store.migrate().await.unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
     TestStore {
         store,
+        url: format!("{url}{separator}options=-csearch_path%3D{schema}"),
         _dir: None,
         schema: Some((options, schema)),
     }
