@@ -100,7 +100,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() {
+        // serde_json reports a number or a list where a name (an enum) is expected as
+        // a syntax error ("expected value"); the document itself is well-formed then,
+        // and the field is what is wrong.
+        let well_formed =
+            || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() && path != ".";
+        if (inner.is_syntax() || inner.is_eof()) && well_formed() {
+            RequestError {
+                field: path,
+                message: "wrong type: expected a string naming one of the allowed values".into(),
+            }
+        } else if inner.is_syntax() || inner.is_eof() {
             RequestError {
                 field: String::new(),
                 message: format!(

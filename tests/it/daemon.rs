@@ -489,7 +489,6 @@ fn a_body_over_the_limit_on_every_json_route_is_a_413_and_writes_nothing() {
 /// "malformed JSON" without the field. The fix belongs in `engine::parse_json` (treat
 /// a syntax error in a document that parses as JSON as a data error at its path).
 #[test]
-#[ignore = "engine::parse_json: a non-string enum value is reported as malformed JSON without its field"]
 fn a_number_where_an_enum_is_expected_names_the_field() {
     let (_dir, daemon) = daemon_with_a_ledger();
     let (status, answer) = daemon.call(
