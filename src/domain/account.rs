@@ -48,6 +48,10 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Consumer {
+    /// The agency's identifier of the person. Accounts that share it are one consumer's
+    /// debts: the daemon counts their contacts together for `per = "consumer"` caps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Postal address; the state decides which packs apply and which zones are candidates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,

@@ -207,7 +207,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let rows = accounts
             .iter()
-            .map(|account| Ok((account.id.clone(), to_json(account)?)))
+            .map(AccountRow::new)
             .collect::<Result<Vec<_>, StoreError>>()?;
         match self {
             Store::Sqlite(store) => store.put_accounts(&rows, now).await,
@@ -245,12 +245,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let accounts = accounts
             .iter()
-            .map(|account| Ok((account.id.clone(), to_json(account)?)))
+            .map(AccountRow::new)
             .collect::<Result<Vec<_>, StoreError>>()?;
         // An event for an account that is neither imported nor stored is named here,
         // before anything is written.
         let imported: std::collections::HashSet<&str> =
-            accounts.iter().map(|(id, _)| id.as_str()).collect();
+            accounts.iter().map(|row| row.id.as_str()).collect();
         let mut known = std::collections::HashSet::new();
         for (account_id, _) in events {
             if !imported.contains(account_id.as_str())
@@ -285,8 +285,10 @@ impl Store {
         }
     }
 
-    /// An account and its history from `since` on, for questions that record nothing
-    /// (read without locking: a concurrent attempt may land just after).
+    /// An account and its history from `since` on — with the contacts about the
+    /// consumer's other debts (accounts with the same `consumer.id`), tagged with their
+    /// account — for questions that record nothing (read without locking: a concurrent
+    /// attempt may land just after).
     pub async fn account_with_history(
         &self,
         account_id: &str,
@@ -295,21 +297,35 @@ impl Store {
         let Some(account) = self.get_account(account_id).await? else {
             return Ok(None);
         };
-        let mut history = Vec::new();
-        let mut after_seq = None;
-        loop {
-            let query = EventQuery {
-                since: Some(since),
-                until: None,
-                after_seq,
-                limit: Some(MAX_PAGE),
+        let mut debts = vec![account_id.to_string()];
+        if let Some(consumer) = &account.consumer.id {
+            let others = match self {
+                Store::Sqlite(store) => store.consumer_accounts(consumer).await?,
+                Store::Postgres(store) => store.consumer_accounts(consumer).await?,
             };
-            let page = self.list_events(account_id, &query).await?;
-            let full = page.len() == MAX_PAGE as usize;
-            after_seq = page.last().map(|e| e.seq);
-            history.extend(page.into_iter().filter_map(|stored| stored.event.history()));
-            if !full {
-                break;
+            debts.extend(others.into_iter().filter(|id| id != account_id));
+        }
+        let mut history = Vec::new();
+        for debt in &debts {
+            let mut after_seq = None;
+            loop {
+                let query = EventQuery {
+                    since: Some(since),
+                    until: None,
+                    after_seq,
+                    limit: Some(MAX_PAGE),
+                };
+                let page = self.list_events(debt, &query).await?;
+                let full = page.len() == MAX_PAGE as usize;
+                after_seq = page.last().map(|e| e.seq);
+                history.extend(page.into_iter().filter_map(|stored| {
+                    let mut event = stored.event.history()?;
+                    event.account_id = (debt != account_id).then(|| debt.clone());
+                    Some(event)
+                }));
+                if !full {
+                    break;
+                }
             }
         }
         Ok(Some((account, history)))
@@ -420,6 +436,29 @@ impl Store {
     }
 }
 
+/// An account ready to be written.
+pub(crate) struct AccountRow {
+    pub id: String,
+    pub consumer_id: Option<String>,
+    pub body: String,
+}
+
+impl AccountRow {
+    fn new(account: &Account) -> Result<AccountRow, StoreError> {
+        Ok(AccountRow {
+            id: account.id.clone(),
+            consumer_id: account.consumer.id.clone(),
+            body: to_json(account)?,
+        })
+    }
+}
+
+/// A stored event as a decision reads it: the debt it is about and its JSON body.
+pub(crate) struct HistoryRow {
+    pub account_id: String,
+    pub body: String,
+}
+
 /// An event ready to be written: its id, instant and JSON body, and the event itself
 /// when it changes the account.
 pub(crate) struct EventRow {
@@ -472,15 +511,19 @@ pub(crate) struct AttemptRows {
 pub(crate) fn decide_attempt(
     policy: &Policy,
     account_body: &str,
-    history_bodies: &[String],
+    history_rows: &[HistoryRow],
     attempt: &Attempt,
     now: DateTime<Utc>,
     record: bool,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = from_json("account", account_body)?;
-    let mut history: Vec<Event> = Vec::with_capacity(history_bodies.len());
-    for body in history_bodies {
-        if let Some(event) = from_json::<LedgerEvent>("event", body)?.history() {
+    let mut history: Vec<Event> = Vec::with_capacity(history_rows.len());
+    for row in history_rows {
+        if let Some(mut event) = from_json::<LedgerEvent>("event", &row.body)?.history() {
+            // Contacts about the consumer's other debts count for `per = "consumer"`.
+            if row.account_id != attempt.account_id {
+                event.account_id = Some(row.account_id.clone());
+            }
             history.push(event);
         }
     }

@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{
-    Attempt, EventQuery, EventRow, LoggedDecision, MAX_PAGE, Recorded, StoreError, StoredEvent,
-    decide_attempt, from_json, lookback_start, outcome_name, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Recorded,
+    StoreError, StoredEvent, decide_attempt, from_json, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
 
@@ -57,7 +57,7 @@ impl PostgresStore {
 
     pub(super) async fn put_accounts(
         &self,
-        rows: &[(String, String)],
+        rows: &[AccountRow],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -77,7 +77,7 @@ impl PostgresStore {
 
     pub(super) async fn import(
         &self,
-        accounts: &[(String, String)],
+        accounts: &[AccountRow],
         events: &[EventRow],
         now: DateTime<Utc>,
         progress: &(dyn Fn(u64) + Sync),
@@ -111,6 +111,17 @@ impl PostgresStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn consumer_accounts(
+        &self,
+        consumer_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE consumer_id = $1 ORDER BY id")
+            .bind(consumer_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|row| row.get("id")).collect())
     }
 
     pub(super) async fn list_events(
@@ -151,21 +162,39 @@ impl PostgresStore {
         record: bool,
     ) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The row lock serializes check-and-record per account across daemons.
-        let account =
-            sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1 FOR UPDATE")
-                .bind(&attempt.account_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
-        let history: Vec<String> = sqlx::query("SELECT body::text AS body FROM events WHERE account_id = $1 AND at >= $2 ORDER BY at, seq")
+        // The row locks serialize check-and-record per consumer across daemons: the
+        // account's row and those of the consumer's other accounts, in id order so that
+        // two transactions never wait on each other.
+        let debts: Vec<String> = sqlx::query(
+            "SELECT id FROM accounts
+              WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)
+              ORDER BY id FOR UPDATE",
+        )
+        .bind(&attempt.account_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| row.get("id"))
+        .collect();
+        let account = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
             .bind(&attempt.account_id)
-            .bind(lookback_start(attempt.at))
-            .fetch_all(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?
-            .into_iter()
-            .map(|row| row.get("body"))
-            .collect();
+            .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
+        let history: Vec<HistoryRow> = sqlx::query(
+            "SELECT account_id, body::text AS body FROM events
+              WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
+        )
+        .bind(&debts)
+        .bind(lookback_start(attempt.at))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| HistoryRow {
+            account_id: row.get("account_id"),
+            body: row.get("body"),
+        })
+        .collect();
         let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, record)?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
@@ -291,23 +320,24 @@ async fn append_event(
 
 async fn upsert_accounts(
     tx: &mut sqlx::Transaction<'static, Postgres>,
-    rows: &[(String, String)],
+    rows: &[AccountRow],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(IMPORT_CHUNK) {
         let mut upsert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO accounts (id, body, created_at, updated_at) ",
+            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at) ",
         );
-        upsert.push_values(chunk, |mut values, (id, body)| {
+        upsert.push_values(chunk, |mut values, row| {
             values
-                .push_bind(id)
-                .push_bind(body)
+                .push_bind(&row.id)
+                .push_bind(&row.consumer_id)
+                .push_bind(&row.body)
                 .push_unseparated("::jsonb")
                 .push_bind(now)
                 .push_bind(now);
         });
         upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at",
         );
         upsert.build().execute(&mut **tx).await?;
     }

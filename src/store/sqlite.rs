@@ -22,8 +22,9 @@ use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, EventQuery, EventRow, LoggedDecision, MAX_PAGE, Recorded, StoreError, StoredEvent,
-    decide_attempt, from_json, instant_text, lookback_start, outcome_name, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Recorded,
+    StoreError, StoredEvent, decide_attempt, from_json, instant_text, lookback_start, outcome_name,
+    sources_json,
 };
 use crate::policy::Policy;
 
@@ -86,7 +87,7 @@ impl SqliteStore {
 
     pub(super) async fn put_accounts(
         &self,
-        rows: &[(String, String)],
+        rows: &[AccountRow],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -106,7 +107,7 @@ impl SqliteStore {
 
     pub(super) async fn import(
         &self,
-        accounts: &[(String, String)],
+        accounts: &[AccountRow],
         events: &[EventRow],
         now: DateTime<Utc>,
         progress: &(dyn Fn(u64) + Sync),
@@ -128,6 +129,17 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn consumer_accounts(
+        &self,
+        consumer_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE consumer_id = ?1 ORDER BY id")
+            .bind(consumer_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|row| row.get("id")).collect())
     }
 
     pub(super) async fn list_events(
@@ -290,18 +302,24 @@ async fn commit_group(
 ) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
     connection.execute("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
-    let mut recorded: HashMap<&str, Vec<String>> = HashMap::new();
+    // Events recorded earlier in the group, by consumer (or by account when the
+    // account names no consumer).
+    let mut recorded: HashMap<String, Vec<HistoryRow>> = HashMap::new();
     let mut events = Vec::new();
     let mut decisions = Vec::with_capacity(group.len());
     let mut new_digests: Vec<&AttemptJob> = Vec::new();
     for job in group {
         let attempt = &job.attempt;
-        let Some((account, mut history)) = account_and_history(connection, attempt).await? else {
+        let Some((account, debtor, mut history)) = account_and_history(connection, attempt).await?
+        else {
             results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
             continue;
         };
-        if let Some(earlier) = recorded.get(attempt.account_id.as_str()) {
-            history.extend(earlier.iter().cloned());
+        if let Some(earlier) = recorded.get(&debtor) {
+            history.extend(earlier.iter().map(|row| HistoryRow {
+                account_id: row.account_id.clone(),
+                body: row.body.clone(),
+            }));
         }
         let rows = match decide_attempt(
             &job.policy,
@@ -324,10 +342,10 @@ async fn commit_group(
             new_digests.push(job);
         }
         if let Some(event) = &rows.event {
-            recorded
-                .entry(attempt.account_id.as_str())
-                .or_default()
-                .push(event.body.clone());
+            recorded.entry(debtor).or_default().push(HistoryRow {
+                account_id: attempt.account_id.clone(),
+                body: event.body.clone(),
+            });
         }
         results.push(Ok(Recorded {
             decision: rows.decision.clone(),
@@ -382,16 +400,23 @@ async fn commit_group(
     Ok(results)
 }
 
-/// An account's stored body and the bodies of its events from the lookback on, in
-/// one round trip; `None` when the account does not exist.
+/// An account's stored body, the key of its consumer (`consumer.id`, or the account's
+/// own id when it names none) and its history from the lookback on — with the events of
+/// the consumer's other accounts — in one round trip; `None` when the account does not
+/// exist.
 async fn account_and_history(
     connection: &mut SqliteConnection,
     attempt: &Attempt,
-) -> Result<Option<(String, Vec<String>)>, StoreError> {
+) -> Result<Option<(String, String, Vec<HistoryRow>)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT 0 AS part, body FROM accounts WHERE id = ?1
+        "SELECT 0 AS part, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
+           FROM accounts WHERE id = ?1
          UNION ALL
-         SELECT 1 AS part, body FROM events WHERE account_id = ?1 AND at >= ?2",
+         SELECT 1, account_id, NULL, body FROM events
+          WHERE at >= ?2 AND account_id IN (
+                SELECT ?1
+                UNION SELECT id FROM accounts
+                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))",
     )
     .bind(&attempt.account_id)
     .bind(instant_text(lookback_start(attempt.at)))
@@ -401,12 +426,15 @@ async fn account_and_history(
     let mut history = Vec::with_capacity(rows.len());
     for row in rows {
         if row.get::<i64, _>("part") == 0 {
-            account = Some(row.get("body"));
+            account = Some((row.get("body"), row.get("debtor")));
         } else {
-            history.push(row.get("body"));
+            history.push(HistoryRow {
+                account_id: row.get("account_id"),
+                body: row.get("body"),
+            });
         }
     }
-    Ok(account.map(|account| (account, history)))
+    Ok(account.map(|(account, debtor)| (account, debtor, history)))
 }
 
 async fn insert_events(
@@ -461,22 +489,24 @@ async fn insert_event(connection: &mut SqliteConnection, row: &EventRow) -> Resu
 
 async fn upsert_accounts(
     connection: &mut SqliteConnection,
-    rows: &[(String, String)],
+    rows: &[AccountRow],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let now = instant_text(now);
     for chunk in rows.chunks(IMPORT_CHUNK) {
-        let mut upsert =
-            QueryBuilder::<Sqlite>::new("INSERT INTO accounts (id, body, created_at, updated_at) ");
-        upsert.push_values(chunk, |mut values, (id, body)| {
+        let mut upsert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at) ",
+        );
+        upsert.push_values(chunk, |mut values, row| {
             values
-                .push_bind(id)
-                .push_bind(body)
+                .push_bind(&row.id)
+                .push_bind(&row.consumer_id)
+                .push_bind(&row.body)
                 .push_bind(&now)
                 .push_bind(&now);
         });
         upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at",
         );
         upsert.build().execute(&mut *connection).await?;
     }

@@ -85,6 +85,7 @@ fn account() -> impl Strategy<Value = Account> {
             placed_on: None,
             charged_off_on: None,
             consumer: Consumer {
+                id: None,
                 address: state.map(|i| Address { state: Some(STATES[i].into()), city: Some("Somewhere".into()), postal_code: None }),
                 time_zones,
                 phones: PHONES.iter().map(|(n, k)| Phone { number: (*n).into(), kind: *k }).collect(),

@@ -469,6 +469,93 @@ async fn bulk_upserts_and_imports_are_all_or_nothing(test: TestStore) {
     );
 }
 
+fn washington_debt(id: &str) -> Account {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "consumer": {"id": "C-77", "address": {"state": "WA"}, "time_zones": ["America/Los_Angeles"],
+                     "phones": [{"number": "+15095550123", "kind": "mobile"}]}
+    }))
+    .unwrap()
+}
+
+fn wa_call(account_id: &str, at: &str) -> Attempt {
+    Attempt {
+        contact_point: Some("+15095550123".into()),
+        ..call(account_id, at)
+    }
+}
+
+async fn caps_per_consumer_count_the_consumers_other_debts(test: TestStore) {
+    let store = &test.store;
+    store
+        .put_accounts(
+            &[
+                washington_debt("W-1"),
+                washington_debt("W-2"),
+                account("W-3"),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    // Washington: at most 3 communications with the consumer in any 7 days, all debts.
+    for (debt, at) in [
+        ("W-1", "2026-04-06T17:00:00Z"),
+        ("W-1", "2026-04-07T17:00:00Z"),
+        ("W-2", "2026-04-07T18:00:00Z"),
+    ] {
+        let recorded = store
+            .check_and_record(&SHIPPED_SHARED, &wa_call(debt, at), now())
+            .await
+            .unwrap();
+        assert!(
+            recorded.decision.allowed,
+            "{debt} {at}: {:?}",
+            recorded.decision.reasons
+        );
+    }
+    for debt in ["W-1", "W-2"] {
+        let refused = store
+            .check_and_record(
+                &SHIPPED_SHARED,
+                &wa_call(debt, "2026-04-08T17:00:00Z"),
+                now(),
+            )
+            .await
+            .unwrap();
+        assert!(!refused.decision.allowed, "{debt}");
+        assert!(
+            refused
+                .decision
+                .reasons
+                .iter()
+                .any(|r| r.rule == "wa.weekly-communications"),
+            "{debt}: {:?}",
+            refused.decision.reasons
+        );
+    }
+    // The read path (windows, decisions that record nothing) sees the same history.
+    let (_, history) = store
+        .account_with_history("W-2", "2026-04-01T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.account_id.as_deref() == Some("W-1"))
+            .count(),
+        2
+    );
+    // An account of another consumer is not affected.
+    let other = store
+        .check_and_record(&SHIPPED_SHARED, &call("W-3", "2026-04-08T17:00:00Z"), now())
+        .await
+        .unwrap();
+    assert!(other.decision.allowed, "{:?}", other.decision.reasons);
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -500,4 +587,5 @@ conformance!(
     an_attempt_for_an_unknown_account_writes_nothing,
     events_that_change_the_account_keep_it_current,
     bulk_upserts_and_imports_are_all_or_nothing,
+    caps_per_consumer_count_the_consumers_other_debts,
 );
