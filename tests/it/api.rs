@@ -833,3 +833,115 @@ async fn metrics_count_requests_by_route_template_and_decisions_by_outcome_and_r
     assert_eq!(metrics["dunner_attempts_recorded_total"], 1.0);
     assert_eq!(metrics[r#"dunner_policy_reloads_total{result="ok"}"#], 0.0);
 }
+
+#[tokio::test]
+async fn bulk_upsert_is_all_or_nothing_and_names_the_bad_account() {
+    let api = api().await;
+    let account = |id: &str| {
+        serde_json::json!({"id": id, "balance": {"amount": "10.00", "currency": "USD"},
+                           "consumer": {"address": {"state": "NY"}}})
+    };
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/accounts/bulk",
+            Some(serde_json::json!({"accounts": [account("K-1"), account("K-2")]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["upserted"], 2);
+    let (status, stored) = api.call("GET", "/v1/accounts/K-2", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["balance"]["amount"], "10.00");
+
+    // One bad account: nothing of the request is written.
+    let mut bad = account("K-4");
+    bad["consumer"]["time_zones"] = serde_json::json!(["Mars/Base"]);
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/accounts/bulk",
+            Some(serde_json::json!({"accounts": [account("K-3"), bad]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "accounts[1].consumer.time_zones[0]");
+    assert_eq!(
+        api.call("GET", "/v1/accounts/K-3", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/accounts/bulk",
+            Some(serde_json::json!({"accounts": [account("K-5"), account("K-5")]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "accounts[1].id");
+    assert_eq!(
+        api.call("GET", "/v1/accounts/K-5", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn ledger_events_update_the_account_and_wrong_ones_are_named() {
+    let api = api().await;
+    let account = serde_json::json!({"id": "E-1", "balance": {"amount": "500", "currency": "USD"},
+                                     "consumer": {"address": {"state": "NY"}}});
+    assert_eq!(
+        api.call("PUT", "/v1/accounts/E-1", Some(account.to_string()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let post = |event: Value| api.call("POST", "/v1/accounts/E-1/events", Some(event.to_string()));
+
+    let (status, body) = post(serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "flag_set", "flag": "attorney_represented"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post(serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "payment_posted", "amount": {"amount": "120.50", "currency": "USD"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, stored) = api.call("GET", "/v1/accounts/E-1", None).await;
+    assert_eq!(stored["flags"]["attorney_represented"], true);
+    assert_eq!(stored["balance"]["amount"], "379.50");
+
+    // Malformed for its type: 400 naming the field. Cannot apply: 422. Neither is stored.
+    let cases = [
+        (
+            serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "flag_set"}),
+            StatusCode::BAD_REQUEST,
+            "flag",
+        ),
+        (
+            serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "flag_set", "flag": "no_consent"}),
+            StatusCode::BAD_REQUEST,
+            "flag",
+        ),
+        (
+            serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "contact", "channel": "call", "flag": "deceased"}),
+            StatusCode::BAD_REQUEST,
+            "flag",
+        ),
+        (
+            serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "payment_posted", "amount": {"amount": "-5", "currency": "USD"}}),
+            StatusCode::BAD_REQUEST,
+            "amount",
+        ),
+        (
+            serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "payment_posted", "amount": {"amount": "5", "currency": "EUR"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+    ];
+    for (event, expected, field) in cases {
+        let (status, body) = post(event.clone()).await;
+        assert_eq!(status, expected, "{event}: {body}");
+        assert_eq!(body["field"], field, "{event}: {body}");
+    }
+    let (_, page) = api.call("GET", "/v1/accounts/E-1/events", None).await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+    let (_, stored) = api.call("GET", "/v1/accounts/E-1", None).await;
+    assert_eq!(stored["balance"]["amount"], "379.50");
+}
