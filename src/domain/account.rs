@@ -10,6 +10,7 @@ use super::{Channel, Money};
 /// One debt in collection (Reg F counts calls per debt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Account {
     /// The account's identifier in the agency's systems.
     pub id: String,
@@ -47,6 +48,7 @@ pub struct Account {
 /// The consumer: where they live and how to reach them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Consumer {
     /// The agency's identifier of the person. Accounts that share it are one consumer's
     /// debts: the daemon counts their contacts together for `per = "consumer"` caps.
@@ -61,6 +63,7 @@ pub struct Consumer {
         skip_serializing_if = "Vec::is_empty",
         with = "super::zone_serde"
     )]
+    #[schema(value_type = Vec<String>, example = json!(["America/New_York"]))]
     pub time_zones: Vec<Tz>,
     /// Telephone numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,6 +76,7 @@ pub struct Consumer {
 /// A postal address. Only the parts the rules need are kept.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Address {
     /// Two-letter USPS state or territory code (`NY`, `MA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +92,7 @@ pub struct Address {
 /// A telephone number of the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Phone {
     /// The number, preferably E.164 (`+12125550100`).
     pub number: String,
@@ -98,6 +103,7 @@ pub struct Phone {
 /// The kind of telephone line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum PhoneKind {
     /// A mobile phone: not tied to a place.
     Mobile,
@@ -110,6 +116,7 @@ pub enum PhoneKind {
 /// An email address of the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct EmailAddress {
     /// The address.
     pub address: String,
@@ -120,6 +127,7 @@ pub struct EmailAddress {
 /// The kind of email address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum EmailKind {
     /// The consumer's own address.
     Personal,
@@ -194,6 +202,7 @@ impl ContactPointKind {
 /// A place a consumer may call inconvenient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Place {
     /// The consumer's home.
     Home,
@@ -204,6 +213,7 @@ pub enum Place {
 /// Conditions recorded on the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(utoipa::ToSchema)]
 pub struct Flags {
     /// The consumer refused to pay or asked us to stop communicating (1006.6(c)).
     pub cease_and_desist: bool,
@@ -256,6 +266,7 @@ impl Flags {
 /// place, a missing consent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Flag {
     /// See [`Flags::cease_and_desist`].
     CeaseAndDesist,
@@ -348,6 +359,7 @@ impl<'de> Deserialize<'de> for OptOut {
 /// Day of the week, as written in rule packs and JSON (`mon` … `sun`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Weekday {
     /// Monday.
     Mon,
@@ -479,7 +491,7 @@ impl<'de> Deserialize<'de> for TimeOfDay {
 
 /// A recurring time the consumer called inconvenient ("not on Tuesdays and Thursdays
 /// until the end of the year"), in the consumer's local time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InconvenientTime {
     /// The days it recurs on; every day when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -6,6 +6,7 @@ use std::fmt;
 /// A medium of communication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Channel {
     /// A telephone call, including a ringless voicemail (Reg F comment 14(b)-1).
     Call,
@@ -68,6 +69,7 @@ impl fmt::Display for Channel {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Purpose {
     /// Ordinary collection activity.
     #[default]

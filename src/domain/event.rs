@@ -8,6 +8,7 @@ use std::fmt;
 /// What kind of fact an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum EventType {
     /// A contact or an attempt to contact (a call, a message, a letter, a visit).
     #[default]
@@ -22,6 +23,7 @@ pub enum EventType {
 /// How a contact ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Outcome {
     /// The call rang and nobody answered.
     NoAnswer,
@@ -95,6 +97,7 @@ impl fmt::Display for Outcome {
 /// Who started a contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum InitiatedBy {
     /// We did (the default).
     #[default]
@@ -106,6 +109,7 @@ pub enum InitiatedBy {
 /// One append-only ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Event {
     /// When it happened.
     pub at: DateTime<Utc>,

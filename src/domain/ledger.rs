@@ -10,6 +10,7 @@ use super::{Account, Channel, Event, EventType, Flag, Flags, InitiatedBy, Money,
 /// What kind of fact a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum LedgerEventType {
     /// A contact or an attempt to contact.
     #[default]
@@ -60,6 +61,7 @@ impl LedgerEventType {
 /// [`LedgerEvent::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct LedgerEvent {
     /// When it happened.
     pub at: DateTime<Utc>,

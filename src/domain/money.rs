@@ -8,10 +8,13 @@ use std::fmt;
 /// amount as a string keeps every digit; a JSON number is accepted too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Money {
     /// The amount, exact.
+    #[schema(value_type = String, example = "1234.56")]
     pub amount: Decimal,
     /// The ISO 4217 code.
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "USD")]
     pub currency: Currency,
 }
 

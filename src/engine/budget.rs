@@ -17,7 +17,7 @@ use crate::domain::{Account, Channel};
 use crate::policy::model::{Cap, Per, Period, Rule, RuleKind};
 
 /// What is left of one cap for one question at one instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CapBudget {
     /// The rule's id (`reg-f.call-frequency`).
     pub rule: String,
@@ -51,6 +51,7 @@ pub struct CapBudget {
 /// A cap's period in the rule's own terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum BudgetPeriod {
     /// N consecutive local calendar days, today counting (`{"calendar_days": 7}`).
     CalendarDays(u32),

@@ -10,6 +10,7 @@ use crate::domain::{Account, Channel, Event, Purpose};
 /// One question: may we contact this account like this at this instant?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct DecideRequest {
     /// The instant of the contact.
     pub at: DateTime<Utc>,
@@ -139,6 +140,7 @@ fn strip_position(message: &str) -> String {
 /// The class of a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Verdict {
     /// Allowed now.
     Allow,
@@ -149,7 +151,7 @@ pub enum Verdict {
 }
 
 /// One rule that refused (or warned), with its source in law.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// The rule id.
     pub rule: String,
@@ -162,7 +164,7 @@ pub struct Reason {
 }
 
 /// Something an allowed contact must carry or do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Obligation {
     /// A stable code callers act on (`include_opt_out`).
     pub code: String,
@@ -177,7 +179,7 @@ pub struct Obligation {
 }
 
 /// The answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Whether the contact may happen at the requested instant.
     pub allowed: bool,
@@ -194,8 +196,10 @@ pub struct Decision {
     pub obligations: Vec<Obligation>,
     /// The candidate time zones the decision checked, by IANA name.
     #[serde(with = "crate::domain::zone_serde::shared")]
+    #[schema(value_type = Vec<String>, example = json!(["America/New_York"]))]
     pub time_zones: Arc<[chrono_tz::Tz]>,
     /// The digest of the policy that decided.
+    #[schema(value_type = String)]
     pub policy_digest: Arc<str>,
 }
 

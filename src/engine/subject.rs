@@ -253,7 +253,9 @@ fn same_phone(a: &str, b: &str) -> bool {
 
 /// One permitted interval: contact is allowed from `start` (inclusive) to `end`
 /// (exclusive), assuming no new events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Interval {
     /// First allowed instant.
     pub start: chrono::DateTime<chrono::Utc>,

@@ -17,11 +17,23 @@ pub struct ApiError {
     field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(super) struct ErrorBody<'a> {
+    /// A stable code callers branch on: `invalid_request` (400), `unauthorized` (401),
+    /// `forbidden` (403), `not_found` (404), `body_too_large` (413), `unprocessable`
+    /// (422), `internal` (500), `unavailable` (503).
+    #[schema(example = "invalid_request")]
     code: &'a str,
+    /// What is wrong, for a person. Opaque for 5xx.
+    #[schema(
+        example = "unknown variant `fax`, expected one of `call`, `sms`, `email`, `letter`, `visit`"
+    )]
     message: &'a str,
+    /// The path of the offending field (`consumer.time_zones[0]`), when one is at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "channel", nullable = false)]
     field: Option<&'a str>,
 }
 

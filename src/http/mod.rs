@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod error;
 mod metrics;
+pub mod openapi;
 mod routes;
 
 use std::net::SocketAddr;
@@ -48,8 +49,8 @@ pub struct AppState {
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
-/// (`decide` to ask and read, `record` to write); health probes and `/metrics` are
-/// open (no label carries personal data), and so is `/v1/evaluate` when
+/// (`decide` to ask and read, `record` to write); health probes, `/metrics` (no label
+/// carries personal data) and `/openapi.json` are open, and so is `/v1/evaluate` when
 /// `open_evaluate` is set.
 pub fn router(state: AppState) -> Router {
     let guard = |scope: Scope| {
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::serve))
         .route(
             "/v1/accounts/{id}",
             put(routes::put_account)

@@ -10,14 +10,25 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::body::{JsonBody, MAX_BULK_BODY_BYTES, QueryParams};
 use super::error::ApiError;
+use super::openapi::{
+    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
+};
 use crate::domain::{Account, Channel, LedgerEvent, Outcome, Purpose};
 use crate::engine::{DecideRequest, Decision, decide};
 use crate::store::{Attempt, EventQuery, LoggedDecision, StoredEvent};
 
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    description = "Liveness: the process answers. Open (no API key).",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    description = "Readiness: the ledger is reachable. Open (no API key).",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, response = Unavailable)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state
         .store
@@ -27,6 +38,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
     Ok("ready")
 }
 
+#[utoipa::path(put, path = "/v1/accounts/{id}", tag = "accounts",
+    description = "Creates or replaces an account. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The account's identifier")), request_body = Account, security(("bearer" = ["record"])),
+    responses(
+        (status = 200, description = "Stored; the account as stored", body = Account),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_account(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -50,17 +69,28 @@ pub const MAX_BULK_ACCOUNTS: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct BulkAccounts {
+    /// The accounts, each with a distinct `id` (at most 10,000).
     accounts: Vec<Account>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BulkUpserted {
+    /// How many accounts were created or replaced.
     upserted: usize,
 }
 
 /// Creates or replaces many accounts at once (onboarding a placement file): all or
 /// none.
+#[utoipa::path(post, path = "/v1/accounts/bulk", tag = "accounts",
+    description = "Creates or replaces up to 10,000 accounts at once, all or none (body limit 32 MiB). Needs the `record` scope.",
+    request_body = BulkAccounts, security(("bearer" = ["record"])),
+    responses(
+        (status = 200, description = "Every account stored", body = BulkUpserted),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_accounts(
     State(state): State<AppState>,
     JsonBody(bulk): JsonBody<BulkAccounts, MAX_BULK_BODY_BYTES>,
@@ -92,6 +122,13 @@ pub async fn put_accounts(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",
+    description = "Reads an account. Needs the `decide` scope.",
+    params(("id" = String, Path, description = "The account's identifier")), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub async fn get_account(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -104,11 +141,21 @@ pub async fn get_account(
         .ok_or_else(|| ApiError::not_found(format!("account `{id}` does not exist")))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Appended {
+    /// The id of the new ledger event (UUID v7).
     id: String,
 }
 
+#[utoipa::path(post, path = "/v1/accounts/{id}/events", tag = "ledger",
+    description = "Appends a ledger event; the account is updated in the same transaction. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The account's identifier")), request_body = LedgerEvent, security(("bearer" = ["record"])),
+    responses(
+        (status = 201, description = "Appended", body = Appended),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge), (status = 422, response = Unprocessable),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn append_event(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -126,20 +173,35 @@ pub async fn append_event(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Only events at or after this instant.
     since: Option<DateTime<Utc>>,
+    /// Only events before this instant.
     until: Option<DateTime<Utc>>,
+    /// Only events after this ledger position (the previous page's `next_after`).
     after: Option<i64>,
+    /// Page size: 1-1000, default 100.
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventPage {
+    /// The events of the page, in ledger order.
     events: Vec<StoredEvent>,
     /// Pass as `after` for the next page; absent on the last page.
     next_after: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/accounts/{id}/events", tag = "ledger",
+    description = "Lists the account's ledger events in pages, oldest first. Needs the `decide` scope.",
+    params(("id" = String, Path, description = "The account's identifier"), EventsQuery), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "One page of events", body = EventPage),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 500, response = Internal)))]
 pub async fn list_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -172,24 +234,43 @@ pub async fn list_events(
 /// An attempt or a stateful question, as callers send it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct AttemptBody {
-    /// Defaults to now.
+    /// When the attempt is made; defaults to now.
     at: Option<DateTime<Utc>>,
+    /// The channel.
     channel: Channel,
+    /// Why; `collection` when absent.
     #[serde(default)]
     purpose: Purpose,
+    /// The phone number or email address used.
     contact_point: Option<String>,
+    /// How it ended, when recorded after the fact; unknown counts as any outcome would.
     outcome: Option<Outcome>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttemptResult {
+    /// Whether the attempt was allowed and recorded.
     recorded: bool,
+    /// The id of the recorded event; `null` when refused.
     event_id: Option<String>,
+    /// The id of the logged decision.
     decision_id: String,
+    /// The decision.
     decision: Decision,
 }
 
+#[utoipa::path(post, path = "/v1/accounts/{id}/attempts", tag = "ledger",
+    description = "Atomic check-and-record: decides the attempt from the ledger and records it only if allowed; the decision is logged either way. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The account's identifier")), request_body = AttemptBody, security(("bearer" = ["record"])),
+    responses(
+        (status = 201, description = "Allowed and recorded", body = AttemptResult),
+        (status = 409, description = "Refused, not recorded (`recorded` is false; the decision says why)", body = AttemptResult),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge), (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn record_attempt(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -228,21 +309,38 @@ pub async fn record_attempt(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct QuestionBody {
+    /// The stored account.
     account_id: String,
+    /// The instant asked about; defaults to now.
     at: Option<DateTime<Utc>>,
+    /// The channel.
     channel: Channel,
+    /// Why; `collection` when absent.
     #[serde(default)]
     purpose: Purpose,
+    /// The phone number or email address to be used, when known.
     contact_point: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Answer {
+    /// The id of the logged decision.
     decision_id: String,
+    /// The decision.
     decision: Decision,
 }
 
+#[utoipa::path(post, path = "/v1/decisions", tag = "decisions",
+    description = "The stateful question, answered from the stored account and ledger and logged. Needs the `decide` scope.",
+    request_body = QuestionBody, security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The logged decision", body = Answer),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge), (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
 pub async fn decide_stored(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<QuestionBody>,
@@ -267,6 +365,13 @@ pub async fn decide_stored(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/evaluate", tag = "decisions",
+    description = "The stateless `dunner decide` contract: the account and its history in, a decision out; nothing is stored. Needs the `decide` scope, unless the daemon runs with `open_evaluate`.",
+    request_body = DecideRequest, security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The decision", body = Decision),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge)))]
 pub async fn evaluate(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<DecideRequest>,
@@ -281,11 +386,22 @@ pub async fn evaluate(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DecisionsQuery {
+    /// The account.
     account_id: String,
+    /// How many of the most recent decisions (default 100).
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/decisions", tag = "decisions",
+    description = "The most recent decisions logged for an account (`limit`, default 100), oldest first. Needs the `decide` scope.",
+    params(DecisionsQuery), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "Logged decisions", body = Vec<LoggedDecision>),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 500, response = Internal)))]
 pub async fn list_decisions(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<DecisionsQuery>,
@@ -298,9 +414,11 @@ pub async fn list_decisions(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PolicyView {
+    /// The digest of the policy in force (decisions carry it as `policy_digest`).
     digest: String,
+    /// The loaded packs, in policy order.
     packs: Vec<PackView>,
     /// When the current policy was loaded.
     loaded_at: Option<DateTime<Utc>>,
@@ -308,15 +426,26 @@ pub struct PolicyView {
     last_reload_error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PackView {
+    /// The pack id.
     id: String,
+    /// The pack's title.
     title: String,
+    /// The pack's version.
     version: String,
+    /// Law as enacted, or a draft (still enforced).
     status: crate::policy::PackStatus,
+    /// How many rules the pack has.
     rules: usize,
 }
 
+#[utoipa::path(get, path = "/v1/policy", tag = "policy",
+    description = "The digest of the policy in force, its packs and the state of the last reload. Needs the `decide` scope.",
+    security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The policy in force", body = PolicyView),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
     let policy = state.policy.current();
     let status = state.policy.status();
@@ -346,10 +475,15 @@ pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WindowsQuery {
+    /// The channel.
     channel: Channel,
+    /// Why; `collection` when absent.
     #[serde(default)]
     purpose: Purpose,
+    /// The phone number or email address to be used, when known.
     contact_point: Option<String>,
     /// How many days ahead (1-14, default 7).
     days: Option<u32>,
@@ -357,10 +491,13 @@ pub struct WindowsQuery {
     from: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WindowsView {
+    /// The start of the range.
     from: DateTime<Utc>,
+    /// The end of the range (`from` plus `days`).
     until: DateTime<Utc>,
+    /// The permitted intervals in the range.
     intervals: Vec<crate::engine::Interval>,
     /// The budget left at `from` in every cap (and warning) that governs the question.
     caps: Vec<crate::engine::CapBudget>,
@@ -368,6 +505,14 @@ pub struct WindowsView {
 
 /// The permitted intervals ahead for a channel and the budget left in every cap at
 /// `from`, from the stored account and ledger.
+#[utoipa::path(get, path = "/v1/accounts/{id}/windows", tag = "decisions",
+    description = "The permitted intervals ahead for a channel and the budget left in every cap, from the stored account and ledger. Needs the `decide` scope.",
+    params(("id" = String, Path, description = "The account's identifier"), WindowsQuery), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "Intervals and cap budgets", body = WindowsView),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 500, response = Internal)))]
 pub async fn windows(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -130,6 +130,7 @@ impl<T: Member + std::fmt::Debug> std::fmt::Debug for Set<T> {
 /// Whether a pack is law as enacted or a draft whose text is not confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum PackStatus {
     /// In force as written.
     Active,
@@ -309,6 +310,7 @@ pub enum Period {
 /// Whose events a cap counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Per {
     /// Events about this debt.
     Debt,

@@ -67,7 +67,7 @@ pub enum StoreError {
 }
 
 /// A contact attempt to check against the policy and record if allowed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// The account.
     pub account_id: String,
@@ -99,7 +99,7 @@ pub struct Recorded {
 }
 
 /// An event as stored: with its id, its position in the ledger and when it was recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Stable id (UUID v7).
     pub id: String,
@@ -136,7 +136,7 @@ pub struct StoredKey {
 }
 
 /// A logged decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoggedDecision {
     /// Stable id (UUID v7).
     pub id: String,

@@ -15,5 +15,6 @@ mod diagnostics;
 mod engine;
 mod helpers;
 mod invariants;
+mod openapi;
 mod policy_packs;
 mod store_conformance;

@@ -1,0 +1,199 @@
+//! The OpenAPI 3.1 document of the API, generated from the code: the handlers'
+//! `#[utoipa::path]` attributes and the `ToSchema` derives of their bodies.
+//!
+//! `GET /openapi.json` serves it (open, like the health probes) and `openapi.json` at
+//! the repository root is the committed copy. The test `openapi` in `tests/it` fails when
+//! the two drift apart or when a route of the router is missing from the document;
+//! `DUNNER_UPDATE_OPENAPI=1 cargo test --test it openapi` rewrites the committed copy.
+//!
+//! Types with hand-written serde say here what their JSON really is ([`OptOut`] and
+//! [`TimeOfDay`] are strings); fields with custom serde override their schema where
+//! they are declared (`#[schema(value_type = String)]`).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+use super::error::ApiError;
+use super::{metrics, routes};
+use crate::domain::{OptOut, TimeOfDay};
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dunner",
+        description = "Compliance-aware contact scheduling for debt collection: store accounts and \
+                       their ledger, ask whether a contact may happen now (and if not, when), and \
+                       record attempts atomically against the policy's caps.\n\n\
+                       Every `/v1` route needs an API key, sent as `Authorization: Bearer dunner_…`, \
+                       with the scope its description names (`decide` to ask and read, `record` to \
+                       write; `admin` has both). Errors share one JSON shape, `Error`."
+    ),
+    paths(
+        routes::healthz,
+        routes::readyz,
+        metrics::scrape,
+        serve,
+        routes::put_account,
+        routes::get_account,
+        routes::put_accounts,
+        routes::append_event,
+        routes::list_events,
+        routes::record_attempt,
+        routes::decide_stored,
+        routes::list_decisions,
+        routes::evaluate,
+        routes::policy,
+        routes::windows,
+    ),
+    components(
+        schemas(super::error::ErrorBody),
+        responses(
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        Unprocessable,
+        Internal,
+        Unavailable
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Probes, metrics and this document; open (no API key)"),
+        (name = "accounts", description = "The accounts in collection"),
+        (name = "ledger", description = "The append-only ledger of each account"),
+        (name = "decisions", description = "May we contact this account now, and if not, when?"),
+        (name = "policy", description = "The rule packs in force"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme the `/v1` routes name.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("dunner_<id>_<secret>")
+                    .description(Some(
+                        "An API key from `dunner keys create` or `[[keys]]` in `dunner.toml`. \
+                         The scopes listed with each operation are the key's scopes it needs.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as committed and served: pretty-printed, ending with a newline.
+pub fn document() -> Result<String, serde_json::Error> {
+    ApiDoc::openapi().to_pretty_json().map(|json| json + "\n")
+}
+
+/// Built once; the document cannot change while the process runs.
+static DOCUMENT: LazyLock<Result<String, String>> =
+    LazyLock::new(|| document().map_err(|error| error.to_string()));
+
+/// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    description = "This document (OpenAPI 3.1). Open (no API key).",
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json",
+         body = Object),
+        (status = 500, response = Internal)))]
+pub async fn serve() -> Response {
+    match &*DOCUMENT {
+        Ok(json) => ([(CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        Err(error) => ApiError::internal(error).into_response(),
+    }
+}
+
+impl PartialSchema for OptOut {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "What the consumer asked us not to use: a channel name (`call`, `sms`, `email`, \
+                 `letter`, `visit`) opts out of the whole channel; any other string is one phone \
+                 number or email address.",
+            ))
+            .examples([serde_json::json!("sms"), serde_json::json!("+12125550100")])
+            .into()
+    }
+}
+
+impl ToSchema for OptOut {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("OptOut")
+    }
+}
+
+impl PartialSchema for TimeOfDay {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A local wall-clock time, `HH:MM` on a 24-hour clock, `00:00` to `24:00` \
+                 (`24:00` is the end of the day).",
+            ))
+            .pattern(Some("^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"))
+            .examples([serde_json::json!("21:00")])
+            .into()
+    }
+}
+
+impl ToSchema for TimeOfDay {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TimeOfDay")
+    }
+}
+
+/// An error response in the API's one shape, as a reusable response component.
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .into()
+}
+
+macro_rules! error_responses {
+    ($($name:ident: $description:literal,)*) => {$(
+        #[doc = $description]
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<utoipa::openapi::Response>) {
+                (stringify!($name), error_response($description))
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    BadRequest: "`invalid_request`: malformed JSON, an unknown or missing field, or a value out of range; `field` names it",
+    Unauthorized: "`unauthorized`: no API key, or not a live one",
+    Forbidden: "`forbidden`: the API key lacks the scope the route needs",
+    NotFound: "`not_found`: the account does not exist",
+    TooLarge: "`body_too_large`: the body is over the route's limit (1 MiB; 32 MiB for the bulk import)",
+    Unprocessable: "`unprocessable`: well-formed, but cannot apply to the stored account; `field` names the cause",
+    Internal: "`internal`: an internal error (the body carries no details; the cause is logged)",
+    Unavailable: "`unavailable`: the ledger is unreachable or shutting down",
+}
