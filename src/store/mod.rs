@@ -7,6 +7,7 @@
 //! (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL), so concurrent callers can
 //! never break a cap together. The decision itself is the pure engine's.
 
+pub mod outbox;
 mod postgres;
 mod sqlite;
 
@@ -22,6 +23,7 @@ use crate::domain::{
 use crate::engine::{Decision, Question, Subject};
 use crate::policy::Policy;
 
+pub use outbox::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, RetrySchedule};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -47,6 +49,12 @@ pub enum StoreError {
     /// The migrations could not be applied.
     #[error("failed to migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The notice request does not hold together.
+    #[error("{0}")]
+    InvalidNotice(#[from] NoticeError),
+    /// The notice does not exist.
+    #[error("notice `{0}` does not exist")]
+    NoticeNotFound(String),
     /// The writer of the embedded ledger has stopped (the daemon is shutting down).
     #[error("the ledger's writer has stopped")]
     WriterStopped,
@@ -96,6 +104,24 @@ pub struct Recorded {
     pub decision_id: String,
     /// The id of the recorded event; `None` when the attempt was refused.
     pub event_id: Option<String>,
+    /// The id of the queued notice; `None` unless a notice was asked for and the policy
+    /// let it be queued.
+    pub notice_id: Option<String>,
+}
+
+/// What check-and-record writes besides the decision.
+#[derive(Debug, Clone)]
+pub(crate) enum Record {
+    /// Nothing: the question only.
+    Nothing,
+    /// The contact, when allowed.
+    Contact,
+    /// A notice in the outbox, due when the policy allows (now or `next_allowed_at`),
+    /// unless a hold stops it.
+    Notice {
+        request: Box<NoticeRequest>,
+        idempotency_key: Option<String>,
+    },
 }
 
 /// An event as stored: with its id, its position in the ledger and when it was recorded.
@@ -341,8 +367,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
         match self {
-            Store::Sqlite(store) => store.check_and_record(policy, attempt, now, true).await,
-            Store::Postgres(store) => store.check_and_record(policy, attempt, now, true).await,
+            Store::Sqlite(store) => {
+                store
+                    .check_and_record(policy, attempt, now, Record::Contact)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .check_and_record(policy, attempt, now, Record::Contact)
+                    .await
+            }
         }
     }
 
@@ -355,9 +389,201 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
         match self {
-            Store::Sqlite(store) => store.check_and_record(policy, question, now, false).await,
-            Store::Postgres(store) => store.check_and_record(policy, question, now, false).await,
+            Store::Sqlite(store) => {
+                store
+                    .check_and_record(policy, question, now, Record::Nothing)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .check_and_record(policy, question, now, Record::Nothing)
+                    .await
+            }
         }
+    }
+
+    /// Queues a notice, checking the policy first, in one transaction with the decision
+    /// log: allowed now → due now (or at `not_before`); deferred → due at
+    /// `next_allowed_at`; stopped by a hold → nothing queued (the decision says why). A
+    /// request repeating an `idempotency_key` gets the notice queued the first time.
+    pub async fn enqueue_notice(
+        &self,
+        policy: &Arc<Policy>,
+        request: &NoticeRequest,
+        idempotency_key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Enqueued, StoreError> {
+        if let Some(key) = idempotency_key
+            && let Some(existing) = self.notice_by_key(key).await?
+        {
+            return Ok(Enqueued {
+                notice: Some(existing),
+                decision: None,
+                replayed: true,
+            });
+        }
+        request.validate()?;
+        let account = self
+            .get_account(&request.account_id)
+            .await?
+            .ok_or_else(|| StoreError::AccountNotFound(request.account_id.clone()))?;
+        let at = request
+            .not_before
+            .map_or(now, |not_before| not_before.max(now));
+        let record = Record::Notice {
+            request: Box::new(request.clone()),
+            idempotency_key: idempotency_key.map(str::to_string),
+        };
+        let (notice_id, decision) = match request.checked_contact(&account)? {
+            Some((channel, contact_point)) => {
+                let attempt = Attempt {
+                    account_id: request.account_id.clone(),
+                    at,
+                    channel,
+                    purpose: request.purpose,
+                    contact_point,
+                    outcome: None,
+                };
+                let recorded = match self {
+                    Store::Sqlite(store) => {
+                        store
+                            .check_and_record(policy, &attempt, now, record)
+                            .await?
+                    }
+                    Store::Postgres(store) => {
+                        store
+                            .check_and_record(policy, &attempt, now, record)
+                            .await?
+                    }
+                };
+                (recorded.notice_id, Some(recorded.decision))
+            }
+            None => {
+                let row = NoticeRow {
+                    id: new_id(now),
+                    account_id: request.account_id.clone(),
+                    idempotency_key: idempotency_key.map(str::to_string),
+                    due_at: at,
+                    request: to_json(request)?,
+                    now,
+                };
+                match self {
+                    Store::Sqlite(store) => store.insert_notice(&row).await?,
+                    Store::Postgres(store) => store.insert_notice(&row).await?,
+                }
+                (Some(row.id), None)
+            }
+        };
+        // With a key, two racing requests queue one notice: the one stored wins.
+        let notice = match (idempotency_key, &notice_id) {
+            (Some(key), Some(_)) => self.notice_by_key(key).await?,
+            (None, Some(id)) => self.get_notice(id).await?,
+            (_, None) => None,
+        };
+        let replayed = match (&notice, &notice_id) {
+            (Some(stored), Some(id)) => stored.id != *id,
+            _ => false,
+        };
+        Ok(Enqueued {
+            notice,
+            decision,
+            replayed,
+        })
+    }
+
+    /// A notice by id.
+    pub async fn get_notice(&self, id: &str) -> Result<Option<Notice>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.notice_where("id", id).await,
+            Store::Postgres(store) => store.notice_where("id", id).await,
+        }
+    }
+
+    async fn notice_by_key(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.notice_where("idempotency_key", key).await,
+            Store::Postgres(store) => store.notice_where("idempotency_key", key).await,
+        }
+    }
+
+    /// Notices, oldest first, optionally of one status (`dead` lists the dead letters).
+    pub async fn list_notices(
+        &self,
+        status: Option<NoticeStatus>,
+        limit: u32,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let status = status.map(NoticeStatus::as_str);
+        let limit = i64::from(limit.min(MAX_PAGE));
+        match self {
+            Store::Sqlite(store) => store.list_notices(status, limit).await,
+            Store::Postgres(store) => store.list_notices(status, limit).await,
+        }
+    }
+
+    /// Takes up to `limit` due notices for `lease`: no other worker (in this daemon or
+    /// another on the same PostgreSQL) takes them until the lease runs out, which only
+    /// happens when this worker died — then they are sent again, with the same id.
+    pub async fn lease_notices(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let until = now
+            .checked_add_signed(TimeDelta::from_std(lease).unwrap_or(TimeDelta::minutes(5)))
+            .unwrap_or(now);
+        match self {
+            Store::Sqlite(store) => store.lease_notices(now, until, i64::from(limit)).await,
+            Store::Postgres(store) => store.lease_notices(now, until, i64::from(limit)).await,
+        }
+    }
+
+    /// The next instant a pending notice falls due (or its lease runs out).
+    pub async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.next_notice_due().await,
+            Store::Postgres(store) => store.next_notice_due().await,
+        }
+    }
+
+    /// Records how a try of a leased notice ended; a delivered notice's ledger event
+    /// (an email is a contact and counts toward the caps) is appended in the same
+    /// transaction.
+    pub async fn finish_notice(
+        &self,
+        id: &str,
+        update: &NoticeUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let event = match update {
+            NoticeUpdate::Delivered {
+                account_id,
+                event: Some(event),
+            } => Some(EventRow::new(account_id, event, now)?),
+            _ => None,
+        };
+        match self {
+            Store::Sqlite(store) => store.finish_notice(id, update, event.as_ref(), now).await,
+            Store::Postgres(store) => store.finish_notice(id, update, event.as_ref(), now).await,
+        }
+    }
+
+    /// Replays a dead or cancelled notice: pending again, due now, with a fresh retry
+    /// schedule (the policy is still checked before it leaves).
+    pub async fn retry_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Notice, StoreError> {
+        let update = NoticeUpdate::Reschedule {
+            due_at: now,
+            attempts: 0,
+            error: None,
+        };
+        let notice = self
+            .get_notice(id)
+            .await?
+            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?;
+        self.finish_notice(&notice.id, &update, now).await?;
+        self.get_notice(id)
+            .await?
+            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))
     }
 
     /// Stores a new API key (its hash) with a name and scopes.
@@ -436,6 +662,107 @@ impl Store {
     }
 }
 
+/// The answer to a notice request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    /// The queued notice; `None` when the policy stopped it.
+    pub notice: Option<Notice>,
+    /// The decision that placed it (`None` for a replayed request, or a webhook that
+    /// reaches no consumer).
+    pub decision: Option<Decision>,
+    /// The idempotency key had been used: this is the notice queued then.
+    pub replayed: bool,
+}
+
+/// How a try of a leased notice ended, as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoticeUpdate {
+    /// Sent; the ledger event to append, if it is a contact.
+    Delivered {
+        /// The notice's account.
+        account_id: String,
+        /// The event (an email sent).
+        event: Option<LedgerEvent>,
+    },
+    /// Pending again, due at `due_at` (a retry, or a window that closed meanwhile).
+    Reschedule {
+        /// When to try next.
+        due_at: DateTime<Utc>,
+        /// Tries so far.
+        attempts: u32,
+        /// Why.
+        error: Option<String>,
+    },
+    /// Cancelled by the policy at send time, or dead after the last try.
+    Close {
+        /// `Cancelled` or `Dead`.
+        status: NoticeStatus,
+        /// Tries so far.
+        attempts: u32,
+        /// Why.
+        error: String,
+    },
+}
+
+impl NoticeUpdate {
+    /// The row's new status, tries, due instant and error.
+    pub(crate) fn columns(
+        &self,
+        now: DateTime<Utc>,
+    ) -> (NoticeStatus, Option<u32>, DateTime<Utc>, Option<&str>) {
+        match self {
+            NoticeUpdate::Delivered { .. } => (NoticeStatus::Delivered, None, now, None),
+            NoticeUpdate::Reschedule {
+                due_at,
+                attempts,
+                error,
+            } => (
+                NoticeStatus::Pending,
+                Some(*attempts),
+                *due_at,
+                error.as_deref(),
+            ),
+            NoticeUpdate::Close {
+                status,
+                attempts,
+                error,
+            } => (*status, Some(*attempts), now, Some(error.as_str())),
+        }
+    }
+}
+
+/// A notice row as read back, before its JSON request is parsed.
+pub(crate) struct NoticeColumns {
+    pub id: String,
+    pub account_id: String,
+    pub status: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub request: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NoticeColumns {
+    pub(crate) fn into_notice(self) -> Result<Notice, StoreError> {
+        Ok(Notice {
+            status: NoticeStatus::parse(&self.status).ok_or_else(|| StoreError::Corrupt {
+                what: "notice status",
+                reason: format!("`{}`", self.status),
+            })?,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            request: from_json("notice request", &self.request)?,
+            id: self.id,
+            account_id: self.account_id,
+            due_at: self.due_at,
+            last_error: self.last_error,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
 /// An account ready to be written.
 pub(crate) struct AccountRow {
     pub id: String,
@@ -504,6 +831,17 @@ pub(crate) struct AttemptRows {
     pub event: Option<EventRow>,
     pub question: String,
     pub decision_json: String,
+    pub notice: Option<NoticeRow>,
+}
+
+/// A notice ready to be written.
+pub(crate) struct NoticeRow {
+    pub id: String,
+    pub account_id: String,
+    pub idempotency_key: Option<String>,
+    pub due_at: DateTime<Utc>,
+    pub request: String,
+    pub now: DateTime<Utc>,
 }
 
 /// The pure part of check-and-record: decide over the stored account and history,
@@ -514,7 +852,7 @@ pub(crate) fn decide_attempt(
     history_rows: &[HistoryRow],
     attempt: &Attempt,
     now: DateTime<Utc>,
-    record: bool,
+    record: &Record,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = from_json("account", account_body)?;
     let mut history: Vec<Event> = Vec::with_capacity(history_rows.len());
@@ -535,7 +873,7 @@ pub(crate) fn decide_attempt(
         contact_point: attempt.contact_point.as_deref(),
         horizon_days: None,
     });
-    let event = if decision.allowed && record {
+    let event = if decision.allowed && matches!(record, Record::Contact) {
         let event = Event {
             at: attempt.at,
             event_type: EventType::Contact,
@@ -549,7 +887,35 @@ pub(crate) fn decide_attempt(
     } else {
         None
     };
+    // A notice waits for the first allowed instant; a hold, or nothing allowed within
+    // the horizon, queues nothing.
+    let notice = match record {
+        Record::Notice {
+            request,
+            idempotency_key,
+        } => {
+            let due_at = if decision.allowed {
+                Some(attempt.at)
+            } else {
+                decision.next_allowed_at
+            };
+            due_at
+                .map(|due_at| {
+                    Ok::<_, StoreError>(NoticeRow {
+                        id: new_id(now),
+                        account_id: attempt.account_id.clone(),
+                        idempotency_key: idempotency_key.clone(),
+                        due_at,
+                        request: to_json(request)?,
+                        now,
+                    })
+                })
+                .transpose()?
+        }
+        Record::Nothing | Record::Contact => None,
+    };
     Ok(AttemptRows {
+        notice,
         question: to_json(attempt)?,
         decision_json: to_json(&decision)?,
         decision,

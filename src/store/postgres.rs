@@ -9,8 +9,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Recorded,
-    StoreError, StoredEvent, decide_attempt, from_json, lookback_start, outcome_name, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Notice,
+    NoticeColumns, NoticeRow, NoticeUpdate, Record, Recorded, StoreError, StoredEvent,
+    decide_attempt, from_json, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
 
@@ -113,6 +114,115 @@ impl PostgresStore {
         Ok(())
     }
 
+    pub(super) async fn insert_notice(&self, row: &NoticeRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_notice(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn notice_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Notice>, StoreError> {
+        let sql = match column {
+            "idempotency_key" => {
+                "SELECT *, request::text AS request_text FROM notices WHERE idempotency_key = $1"
+            }
+            _ => "SELECT *, request::text AS request_text FROM notices WHERE id = $1",
+        };
+        let row = sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| notice_from_row(&row)).transpose()
+    }
+
+    pub(super) async fn list_notices(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT *, request::text AS request_text FROM notices
+              WHERE ($1::text IS NULL OR status = $1) ORDER BY seq LIMIT $2",
+        )
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+
+    pub(super) async fn lease_notices(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
+        // SKIP LOCKED: daemons sharing the ledger take different notices, none waits.
+        let rows = sqlx::query(
+            "UPDATE notices SET lease_until = $2
+              WHERE id IN (SELECT id FROM notices
+                            WHERE status = 'pending' AND due_at <= $1
+                              AND (lease_until IS NULL OR lease_until <= $1)
+                            ORDER BY due_at LIMIT $3
+                            FOR UPDATE SKIP LOCKED)
+              RETURNING *, request::text AS request_text",
+        )
+        .bind(now)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+
+    pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT min(greatest(due_at, lease_until)) FROM notices WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub(super) async fn finish_notice(
+        &self,
+        id: &str,
+        update: &NoticeUpdate,
+        event: Option<&EventRow>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (status, attempts, due_at, error) = update.columns(now);
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE notices SET status = $2, attempts = coalesce($3, attempts), due_at = $4,
+                    last_error = $5, lease_until = NULL, updated_at = $6
+              WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(
+            attempts
+                .map(i64::from)
+                .map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
+        )
+        .bind(due_at)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Err(StoreError::NoticeNotFound(id.to_string()));
+        }
+        if let Some(event) = event {
+            append_event(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub(super) async fn consumer_accounts(
         &self,
         consumer_id: &str,
@@ -159,7 +269,7 @@ impl PostgresStore {
         policy: &Arc<Policy>,
         attempt: &Attempt,
         now: DateTime<Utc>,
-        record: bool,
+        record: Record,
     ) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
         // The row locks serialize check-and-record per consumer across daemons: the
@@ -195,9 +305,12 @@ impl PostgresStore {
             body: row.get("body"),
         })
         .collect();
-        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, record)?;
+        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, &record)?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
+        }
+        if let Some(notice) = &rows.notice {
+            insert_notice(&mut tx, notice).await?;
         }
         sqlx::query(
             "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
@@ -223,6 +336,7 @@ impl PostgresStore {
             decision: rows.decision,
             decision_id: rows.decision_id,
             event_id: rows.event.map(|e| e.id),
+            notice_id: rows.notice.map(|n| n.id),
         })
     }
 
@@ -316,6 +430,41 @@ async fn append_event(
             .await?;
     }
     insert_event(tx, row).await
+}
+
+async fn insert_notice(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    row: &NoticeRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notices (id, account_id, idempotency_key, status, due_at, request, created_at, updated_at)
+         VALUES ($1, $2, $3, 'pending', $4, $5::jsonb, $6, $6)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.account_id)
+    .bind(&row.idempotency_key)
+    .bind(row.due_at)
+    .bind(&row.request)
+    .bind(row.now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn notice_from_row(row: &sqlx::postgres::PgRow) -> Result<Notice, StoreError> {
+    NoticeColumns {
+        id: row.get("id"),
+        account_id: row.get("account_id"),
+        status: row.get("status"),
+        due_at: row.get("due_at"),
+        attempts: i64::from(row.get::<i32, _>("attempts")),
+        last_error: row.get("last_error"),
+        request: row.get("request_text"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+    .into_notice()
 }
 
 async fn upsert_accounts(

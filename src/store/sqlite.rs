@@ -22,9 +22,9 @@ use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Recorded,
-    StoreError, StoredEvent, decide_attempt, from_json, instant_text, lookback_start, outcome_name,
-    sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Notice,
+    NoticeColumns, NoticeRow, NoticeUpdate, Record, Recorded, StoreError, StoredEvent,
+    decide_attempt, from_json, instant_text, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
 
@@ -47,7 +47,7 @@ struct AttemptJob {
     policy: Arc<Policy>,
     attempt: Attempt,
     now: DateTime<Utc>,
-    record: bool,
+    record: Record,
     reply: oneshot::Sender<Result<Recorded, StoreError>>,
 }
 
@@ -131,6 +131,109 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn insert_notice(&self, row: &NoticeRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        insert_notice(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn notice_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Notice>, StoreError> {
+        let sql = match column {
+            "idempotency_key" => "SELECT * FROM notices WHERE idempotency_key = ?1",
+            _ => "SELECT * FROM notices WHERE id = ?1",
+        };
+        let row = sqlx::query(sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| notice_from_row(&row)).transpose()
+    }
+
+    pub(super) async fn list_notices(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM notices WHERE (?1 IS NULL OR status = ?1) ORDER BY seq LIMIT ?2",
+        )
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+
+    pub(super) async fn lease_notices(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(
+            "UPDATE notices SET lease_until = ?2
+              WHERE id IN (SELECT id FROM notices
+                            WHERE status = 'pending' AND due_at <= ?1
+                              AND (lease_until IS NULL OR lease_until <= ?1)
+                            ORDER BY due_at LIMIT ?3)
+              RETURNING *",
+        )
+        .bind(instant_text(now))
+        .bind(instant_text(until))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(notice_from_row).collect()
+    }
+
+    pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<String> = sqlx::query_scalar(
+            "SELECT min(max(due_at, coalesce(lease_until, ''))) FROM notices WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        next.as_deref().map(parse_instant).transpose()
+    }
+
+    pub(super) async fn finish_notice(
+        &self,
+        id: &str,
+        update: &NoticeUpdate,
+        event: Option<&EventRow>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (status, attempts, due_at, error) = update.columns(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let changed = sqlx::query(
+            "UPDATE notices SET status = ?2, attempts = coalesce(?3, attempts), due_at = ?4,
+                    last_error = ?5, lease_until = NULL, updated_at = ?6
+              WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(attempts.map(i64::from))
+        .bind(instant_text(due_at))
+        .bind(error)
+        .bind(instant_text(now))
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Err(StoreError::NoticeNotFound(id.to_string()));
+        }
+        if let Some(event) = event {
+            append_event(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub(super) async fn consumer_accounts(
         &self,
         consumer_id: &str,
@@ -177,7 +280,7 @@ impl SqliteStore {
         policy: &Arc<Policy>,
         attempt: &Attempt,
         now: DateTime<Utc>,
-        record: bool,
+        record: Record,
     ) -> Result<Recorded, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = AttemptJob {
@@ -327,7 +430,7 @@ async fn commit_group(
             &history,
             attempt,
             job.now,
-            job.record,
+            &job.record,
         ) {
             Ok(rows) => rows,
             Err(error) => {
@@ -351,7 +454,11 @@ async fn commit_group(
             decision: rows.decision.clone(),
             decision_id: rows.decision_id.clone(),
             event_id: rows.event.as_ref().map(|e| e.id.clone()),
+            notice_id: rows.notice.as_ref().map(|n| n.id.clone()),
         }));
+        if let Some(notice) = &rows.notice {
+            insert_notice(connection, notice).await?;
+        }
         decisions.push((
             job,
             rows.decision_id,
@@ -485,6 +592,42 @@ async fn insert_event(connection: &mut SqliteConnection, row: &EventRow) -> Resu
     .execute(&mut *connection)
     .await?;
     Ok(())
+}
+
+async fn insert_notice(
+    connection: &mut SqliteConnection,
+    row: &NoticeRow,
+) -> Result<(), StoreError> {
+    let now = instant_text(row.now);
+    sqlx::query(
+        "INSERT INTO notices (id, account_id, idempotency_key, status, due_at, request, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.account_id)
+    .bind(&row.idempotency_key)
+    .bind(instant_text(row.due_at))
+    .bind(&row.request)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+fn notice_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Notice, StoreError> {
+    NoticeColumns {
+        id: row.get("id"),
+        account_id: row.get("account_id"),
+        status: row.get("status"),
+        due_at: parse_instant(row.get("due_at"))?,
+        attempts: row.get("attempts"),
+        last_error: row.get("last_error"),
+        request: row.get("request"),
+        created_at: parse_instant(row.get("created_at"))?,
+        updated_at: parse_instant(row.get("updated_at"))?,
+    }
+    .into_notice()
 }
 
 async fn upsert_accounts(

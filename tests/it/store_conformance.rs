@@ -8,7 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use dunner::domain::{
     Account, Channel, Event, EventType, InitiatedBy, LedgerEvent, OptOut, Outcome,
 };
-use dunner::store::{Attempt, EventQuery, PostgresStore, Store, StoreError};
+use dunner::store::{
+    Attempt, EventQuery, NoticeRequest, NoticeStatus, NoticeUpdate, PostgresStore, Store,
+    StoreError,
+};
 use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
 
@@ -556,6 +559,180 @@ async fn caps_per_consumer_count_the_consumers_other_debts(test: TestStore) {
     assert!(other.decision.allowed, "{:?}", other.decision.reasons);
 }
 
+fn notice(json: serde_json::Value) -> NoticeRequest {
+    serde_json::from_value(json).unwrap()
+}
+
+async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test: TestStore) {
+    let store = &test.store;
+    let mut ny = account("N-1");
+    ny.consumer.emails = vec![
+        serde_json::from_value(
+            serde_json::json!({"address": "pat@example.com", "kind": "personal"}),
+        )
+        .unwrap(),
+    ];
+    store
+        .put_accounts(&[ny, account("N-2")], now())
+        .await
+        .unwrap();
+    // 16:00Z is noon in New York: an email may go now.
+    let email = notice(
+        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder"}),
+    );
+    let queued = store
+        .enqueue_notice(&SHIPPED_SHARED, &email, Some("key-1"), now())
+        .await
+        .unwrap();
+    let first = queued.notice.clone().unwrap();
+    assert_eq!(first.status, NoticeStatus::Pending);
+    assert_eq!(first.due_at, now());
+    assert!(queued.decision.unwrap().allowed);
+    assert!(!queued.replayed);
+    // The same key again: the same notice, nothing new queued.
+    let again = store
+        .enqueue_notice(&SHIPPED_SHARED, &email, Some("key-1"), now())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.notice.unwrap().id, first.id);
+
+    // A dialer webhook at 02:00 New York time waits for the call window (08:00 = 12:00Z).
+    let night: DateTime<Utc> = "2026-04-08T06:00:00Z".parse().unwrap();
+    let due = notice(
+        serde_json::json!({"account_id": "N-2", "channel": "webhook", "event_type": "contact.due"}),
+    );
+    let deferred = store
+        .enqueue_notice(&SHIPPED_SHARED, &due, None, night)
+        .await
+        .unwrap();
+    assert_eq!(
+        deferred.notice.unwrap().due_at,
+        "2026-04-08T12:00:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
+
+    // A cease-and-desist stops a collection email: nothing queued, the decision says why.
+    store
+        .append_event("N-1", &ledger(serde_json::json!({"at": "2026-04-07T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
+        .await
+        .unwrap();
+    let collection = notice(
+        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder"}),
+    );
+    let stopped = store
+        .enqueue_notice(&SHIPPED_SHARED, &collection, None, now())
+        .await
+        .unwrap();
+    assert!(stopped.notice.is_none());
+    assert!(!stopped.decision.unwrap().allowed);
+    assert_eq!(store.list_notices(None, 100).await.unwrap().len(), 2);
+
+    // Leased once: a second worker at the same moment gets nothing.
+    let lease = std::time::Duration::from_secs(60);
+    let leased = store.lease_notices(now(), 10, lease).await.unwrap();
+    assert_eq!(
+        leased.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
+        vec![first.id.clone()]
+    );
+    assert!(
+        store
+            .lease_notices(now(), 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A lease that runs out (the worker died) gives the notice back, same id.
+    let later = now() + Duration::seconds(61);
+    assert_eq!(
+        store.lease_notices(later, 10, lease).await.unwrap()[0].id,
+        first.id
+    );
+
+    // A failed try: pending again later, with its error; then delivered, with the
+    // email in the ledger as a contact.
+    let retry_at = now() + Duration::seconds(5);
+    store
+        .finish_notice(
+            &first.id,
+            &NoticeUpdate::Reschedule {
+                due_at: retry_at,
+                attempts: 1,
+                error: Some("503".into()),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let pending = store.get_notice(&first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            pending.status,
+            pending.attempts,
+            pending.due_at,
+            pending.last_error.as_deref()
+        ),
+        (NoticeStatus::Pending, 1, retry_at, Some("503"))
+    );
+    assert_eq!(store.next_notice_due().await.unwrap(), Some(retry_at));
+    let sent = ledger(
+        serde_json::json!({"at": "2026-04-07T16:00:05Z", "type": "contact", "channel": "email", "outcome": "sent", "contact_point": "pat@example.com"}),
+    );
+    store
+        .finish_notice(
+            &first.id,
+            &NoticeUpdate::Delivered {
+                account_id: "N-1".into(),
+                event: Some(sent.clone()),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_notice(&first.id).await.unwrap().unwrap().status,
+        NoticeStatus::Delivered
+    );
+    let events = store
+        .list_events("N-1", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(events.last().unwrap().event, sent);
+
+    // Dead letters are listed and can be replayed.
+    let webhook_id = store
+        .list_notices(Some(NoticeStatus::Pending), 10)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    store
+        .finish_notice(
+            &webhook_id,
+            &NoticeUpdate::Close {
+                status: NoticeStatus::Dead,
+                attempts: 8,
+                error: "410 Gone".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let dead = store
+        .list_notices(Some(NoticeStatus::Dead), 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let replayed = store.retry_notice(&webhook_id, now()).await.unwrap();
+    assert_eq!(
+        (replayed.status, replayed.attempts, replayed.due_at),
+        (NoticeStatus::Pending, 0, now())
+    );
+    assert!(matches!(
+        store.retry_notice("nope", now()).await,
+        Err(StoreError::NoticeNotFound(_))
+    ));
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -588,4 +765,5 @@ conformance!(
     events_that_change_the_account_keep_it_current,
     bulk_upserts_and_imports_are_all_or_nothing,
     caps_per_consumer_count_the_consumers_other_debts,
+    notices_are_queued_when_the_policy_allows_leased_once_and_finished,
 );
