@@ -10,9 +10,11 @@ use std::sync::Arc;
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, LogFormat};
+use crate::dispatch::outbox::{Couriers, Outbox};
 use crate::http::{App, AppState, Metrics};
 use crate::logging::{init_logging, redact};
 use crate::reload::LivePolicy;
+use crate::store::RetrySchedule;
 use crate::store::Store;
 
 /// Arguments of `dunner serve`. Each flag overrides the configuration file and the
@@ -91,6 +93,15 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         {
             return fail(Exit::Failure, error);
         }
+        let notices_wake = Arc::new(tokio::sync::Notify::new());
+        let outbox = Outbox {
+            store: store.clone(),
+            policy: Arc::clone(&policy),
+            clock: Arc::new(SystemClock),
+            schedule: RetrySchedule::default(),
+            couriers: Couriers::default(),
+            wake: Arc::clone(&notices_wake),
+        };
         let state = AppState {
             store,
             policy: Arc::clone(&policy),
@@ -98,6 +109,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             open_evaluate: config.server.open_evaluate,
             config_keys: config.keys.clone().into(),
             metrics: Arc::new(Metrics::new(&policy)),
+            notices_wake,
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));
@@ -133,7 +145,19 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
                 );
             }
         }
-        match app.run_until(shutdown_signal()).await {
+        // The outbox worker stops after the server has drained, finishing the notices
+        // it is sending.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(outbox.run(async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+        let served = app.run_until(shutdown_signal()).await;
+        let _ = stop.send(true);
+        if let Err(error) = worker.await {
+            tracing::error!(%error, "the outbox worker failed");
+        }
+        match served {
             Ok(()) => {
                 tracing::info!("stopped");
                 Exit::Ok

@@ -3,6 +3,8 @@
 //! deliver and classify the result; when to send, whether it is still allowed, and how
 //! often to retry belong to the outbox worker.
 
+pub mod outbox;
+
 use std::time::Duration;
 
 /// How one delivery try ended.

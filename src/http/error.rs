@@ -60,6 +60,16 @@ impl ApiError {
         }
     }
 
+    /// 409: the request conflicts with the resource's state.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+            field: None,
+        }
+    }
+
     /// 401: no key, or not a live one.
     pub fn unauthorized() -> ApiError {
         ApiError {
@@ -132,6 +142,10 @@ impl From<StoreError> for ApiError {
                 ApiError::not_found(format!("account `{id}` does not exist"))
             }
             StoreError::InvalidEvent(error) => ApiError::unprocessable(error.field, error.message),
+            StoreError::InvalidNotice(error) => ApiError::unprocessable(error.field, error.message),
+            StoreError::NoticeNotFound(id) => {
+                ApiError::not_found(format!("notice `{id}` does not exist"))
+            }
             StoreError::WriterStopped => ApiError::unavailable(&error),
             other => ApiError::internal(&other),
         }

@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod error;
 mod metrics;
+mod notices;
 pub mod openapi;
 mod routes;
 
@@ -46,6 +47,8 @@ pub struct AppState {
     pub config_keys: Arc<[ConfiguredKey]>,
     /// The counters `GET /metrics` exposes.
     pub metrics: Arc<Metrics>,
+    /// Rung when a notice is queued, to wake the outbox worker.
+    pub notices_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -96,6 +99,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/policy",
             get(routes::policy).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/notices",
+            post(notices::request_notice)
+                .route_layer(guard(Scope::Record))
+                .merge(get(notices::list_notices).route_layer(guard(Scope::Decide))),
+        )
+        .route(
+            "/v1/notices/{id}",
+            get(notices::get_notice).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/notices/{id}/retry",
+            post(notices::retry_notice).route_layer(guard(Scope::Record)),
         )
         .route(
             "/v1/accounts/{id}/windows",

@@ -21,7 +21,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use super::error::ApiError;
-use super::{metrics, routes};
+use super::{metrics, notices, routes};
 use crate::domain::{OptOut, TimeOfDay};
 
 /// The API's OpenAPI document.
@@ -52,6 +52,10 @@ use crate::domain::{OptOut, TimeOfDay};
         routes::evaluate,
         routes::policy,
         routes::windows,
+        notices::request_notice,
+        notices::get_notice,
+        notices::list_notices,
+        notices::retry_notice,
     ),
     components(
         schemas(super::error::ErrorBody),

@@ -42,6 +42,7 @@ async fn api_with(open_evaluate: bool) -> Api {
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate,
         config_keys: Arc::new([]),
+        notices_wake: Arc::default(),
     };
     let token = key(&state, &[Scope::Admin]).await;
     Api {
@@ -944,4 +945,81 @@ async fn ledger_events_update_the_account_and_wrong_ones_are_named() {
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
     let (_, stored) = api.call("GET", "/v1/accounts/E-1", None).await;
     assert_eq!(stored["balance"]["amount"], "379.50");
+}
+
+#[tokio::test]
+async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
+    let api = api().await;
+    let account = serde_json::json!({"id": "Q-1", "consumer": {"address": {"state": "NY"},
+        "emails": [{"address": "pat@example.com", "kind": "personal"}]}});
+    assert_eq!(
+        api.call("PUT", "/v1/accounts/Q-1", Some(account.to_string()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let email = serde_json::json!({"account_id": "Q-1", "channel": "email",
+        "template": "payment_reminder", "purpose": "payment_reminder", "data": {"due": "2026-05-01"}});
+    let post_with_key = |body: Value, key: &'static str| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/v1/notices")
+            .header("authorization", format!("Bearer {}", api.token))
+            .header("content-type", "application/json");
+        if !key.is_empty() {
+            request = request.header("idempotency-key", key);
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap();
+        let state = api.state.clone();
+        async move {
+            let response = router(state).oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, first) = post_with_key(email.clone(), "order-17").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["queued"], true);
+    assert_eq!(first["notice"]["status"], "pending");
+    assert_eq!(first["notice"]["due_at"], "2026-04-07T14:00:00Z");
+    assert_eq!(first["decision"]["allowed"], true);
+    let id = first["notice"]["id"].as_str().unwrap().to_string();
+    let (status, again) = post_with_key(email.clone(), "order-17").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["notice"]["id"], id.as_str());
+
+    let (status, stored) = api.call("GET", &format!("/v1/notices/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["request"]["data"]["due"], "2026-05-01");
+    let (status, body) = api
+        .call("POST", &format!("/v1/notices/{id}/retry"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Wrong for its channel: 400 naming the field, nothing queued.
+    let (status, body) = post_with_key(
+        serde_json::json!({"account_id": "Q-1", "channel": "webhook", "template": "x"}),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "event_type");
+
+    // Under a cease-and-desist a collection email is refused with the reasons.
+    let cease = serde_json::json!({"at": "2026-04-07T13:00:00Z", "type": "flag_set", "flag": "cease_and_desist"});
+    assert_eq!(
+        api.call("POST", "/v1/accounts/Q-1/events", Some(cease.to_string()))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (status, refused) = post_with_key(email, "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["queued"], false);
+    assert_eq!(refused["decision"]["outcome"], "stop");
+    let (_, all) = api.call("GET", "/v1/notices", None).await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (_, dead) = api.call("GET", "/v1/notices?status=dead", None).await;
+    assert_eq!(dead.as_array().unwrap().len(), 0);
 }

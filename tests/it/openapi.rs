@@ -51,6 +51,7 @@ async fn state() -> (AppState, TestStore) {
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate: false,
         config_keys: Arc::new([]),
+        notices_wake: Arc::default(),
     };
     (state, test)
 }

@@ -1,0 +1,321 @@
+//! The outbox worker: leases due notices, checks the policy again at the moment of
+//! sending, hands each to its courier (email or webhook) and records how it ended.
+//! It sleeps until the next notice falls due or a new one is queued; no busy polling.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::Delivery;
+use crate::clock::Clock;
+use crate::domain::{Account, LedgerEvent, LedgerEventType, Outcome};
+use crate::engine::{Decision, Question, Subject, Verdict};
+use crate::policy::Policy;
+use crate::reload::LivePolicy;
+use crate::store::{
+    Notice, NoticeChannel, NoticeStatus, NoticeUpdate, RetrySchedule, Store, StoreError,
+    lookback_start,
+};
+
+/// How long a leased notice is held before another worker may take it (it is only
+/// taken again if this worker died mid-send).
+pub const LEASE: Duration = Duration::from_secs(120);
+
+/// The most notices leased at once.
+const BATCH: u32 = 64;
+
+/// The longest sleep when nothing is due (a notice queued by another daemon on the
+/// same PostgreSQL ledger wakes nobody here).
+const IDLE: Duration = Duration::from_secs(30);
+
+/// What sends one notice: an email courier, a webhook courier.
+pub trait Courier: Send + Sync {
+    /// Delivers the notice about `account` once and says how it went.
+    fn deliver<'a>(
+        &'a self,
+        notice: &'a Notice,
+        account: &'a Account,
+        contact_point: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>>;
+}
+
+/// The couriers the daemon has (an email courier only when SMTP is configured).
+#[derive(Clone, Default)]
+pub struct Couriers {
+    /// Sends email notices.
+    pub email: Option<Arc<dyn Courier>>,
+    /// Sends webhook notices.
+    pub webhook: Option<Arc<dyn Courier>>,
+}
+
+/// The worker's parts.
+#[derive(Clone)]
+pub struct Outbox {
+    /// The ledger.
+    pub store: Store,
+    /// The policy, re-read for every notice.
+    pub policy: Arc<LivePolicy>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Retry delays.
+    pub schedule: RetrySchedule,
+    /// Who sends.
+    pub couriers: Couriers,
+    /// Rung when a notice is queued.
+    pub wake: Arc<Notify>,
+}
+
+/// What the policy says at send time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendCheck {
+    /// Send now, to this contact point.
+    Send(Option<String>),
+    /// Not now: the window closed, a cap filled; try again then.
+    Later(DateTime<Utc>, String),
+    /// Never: a hold (cease-and-desist, opt-out), or nothing allowed within the horizon.
+    Cancel(String),
+}
+
+/// The policy's word on sending `notice` about `account` (with its history) at `now`.
+/// Pure: the same decision the daemon makes for an attempt.
+pub fn check_at_send(
+    policy: &Policy,
+    notice: &Notice,
+    account: &Account,
+    history: &[crate::domain::Event],
+    now: DateTime<Utc>,
+) -> SendCheck {
+    let contact = match notice.request.checked_contact(account) {
+        Ok(contact) => contact,
+        Err(error) => return SendCheck::Cancel(error.message),
+    };
+    let Some((channel, contact_point)) = contact else {
+        return SendCheck::Send(None);
+    };
+    let decision = Subject::new(policy, account, history).decide(&Question {
+        at: now,
+        channel,
+        purpose: notice.request.purpose,
+        contact_point: contact_point.as_deref(),
+        horizon_days: None,
+    });
+    match (decision.outcome, decision.next_allowed_at) {
+        (Verdict::Allow, _) => SendCheck::Send(contact_point),
+        (Verdict::Defer, Some(next)) => SendCheck::Later(next, reasons(&decision)),
+        _ => SendCheck::Cancel(reasons(&decision)),
+    }
+}
+
+/// The refusing rules, for the notice's `last_error`.
+fn reasons(decision: &Decision) -> String {
+    let rules: Vec<String> = decision
+        .reasons
+        .iter()
+        .map(|r| format!("{} ({})", r.rule, r.citation))
+        .collect();
+    if rules.is_empty() {
+        "nothing is allowed within the horizon".into()
+    } else {
+        format!("refused by {}", rules.join(", "))
+    }
+}
+
+impl Outbox {
+    /// Runs until `shutdown` completes; a notice being sent when it does is finished
+    /// first.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let sleep = match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => self.idle_for().await,
+                Err(error) => {
+                    tracing::error!(%error, "the outbox worker could not read the ledger");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// How long to sleep: until the next notice is due, at most [`IDLE`].
+    async fn idle_for(&self) -> Duration {
+        match self.store.next_notice_due().await {
+            Ok(Some(due)) => (due - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(IDLE),
+            _ => IDLE,
+        }
+    }
+
+    /// Leases and sends what is due; `true` when it found any (there may be more).
+    pub async fn step(&self) -> Result<bool, StoreError> {
+        let leased = self
+            .store
+            .lease_notices(self.clock.now(), BATCH, LEASE)
+            .await?;
+        if leased.is_empty() {
+            return Ok(false);
+        }
+        let mut sends = tokio::task::JoinSet::new();
+        for notice in leased {
+            let worker = self.clone();
+            sends.spawn(async move { worker.send(notice).await });
+        }
+        while let Some(done) = sends.join_next().await {
+            match done {
+                Ok(Err(error)) => tracing::error!(%error, "a notice could not be finished"),
+                Err(error) => tracing::error!(%error, "a notice's task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        Ok(true)
+    }
+
+    /// Checks, sends and records one leased notice.
+    async fn send(&self, notice: Notice) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let Some((account, history)) = self
+            .store
+            .account_with_history(&notice.account_id, lookback_start(now))
+            .await?
+        else {
+            return self
+                .close(
+                    &notice,
+                    NoticeStatus::Cancelled,
+                    "the account is gone".into(),
+                )
+                .await;
+        };
+        let policy = self.policy.current();
+        let contact_point = match check_at_send(&policy, &notice, &account, &history, now) {
+            SendCheck::Send(contact_point) => contact_point,
+            SendCheck::Later(due_at, why) => {
+                let update = NoticeUpdate::Reschedule {
+                    due_at,
+                    attempts: notice.attempts,
+                    error: Some(format!("deferred: {why}")),
+                };
+                return self.store.finish_notice(&notice.id, &update, now).await;
+            }
+            SendCheck::Cancel(why) => {
+                return self.close(&notice, NoticeStatus::Cancelled, why).await;
+            }
+        };
+        let courier = match notice.request.channel {
+            NoticeChannel::Email => self.couriers.email.as_ref(),
+            NoticeChannel::Webhook => self.couriers.webhook.as_ref(),
+        };
+        let Some(courier) = courier else {
+            let why = match notice.request.channel {
+                NoticeChannel::Email => "no SMTP server is configured",
+                NoticeChannel::Webhook => "no webhook endpoint is configured",
+            };
+            return self.retry(&notice, None, why.into()).await;
+        };
+        let delivery = courier
+            .deliver(&notice, &account, contact_point.as_deref())
+            .await;
+        let now = self.clock.now();
+        match delivery {
+            Delivery::Delivered => {
+                let event = sent_event(&notice, contact_point, now);
+                let update = NoticeUpdate::Delivered {
+                    account_id: notice.account_id.clone(),
+                    event,
+                };
+                self.store.finish_notice(&notice.id, &update, now).await
+            }
+            Delivery::Retry { after, reason } => self.retry(&notice, after, reason).await,
+            Delivery::Permanent { reason } => self.close(&notice, NoticeStatus::Dead, reason).await,
+        }
+    }
+
+    /// Schedules the next try, or dead-letters the notice when the schedule is spent.
+    async fn retry(
+        &self,
+        notice: &Notice,
+        after: Option<Duration>,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let failures = notice.attempts.saturating_add(1);
+        match self.schedule.next_try(failures, now, after, jitter()) {
+            Some(due_at) => {
+                let update = NoticeUpdate::Reschedule {
+                    due_at,
+                    attempts: failures,
+                    error: Some(reason),
+                };
+                self.store.finish_notice(&notice.id, &update, now).await
+            }
+            None => {
+                let update = NoticeUpdate::Close {
+                    status: NoticeStatus::Dead,
+                    attempts: failures,
+                    error: reason,
+                };
+                self.store.finish_notice(&notice.id, &update, now).await
+            }
+        }
+    }
+
+    async fn close(
+        &self,
+        notice: &Notice,
+        status: NoticeStatus,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        let attempts = if status == NoticeStatus::Dead {
+            notice.attempts.saturating_add(1)
+        } else {
+            notice.attempts
+        };
+        let update = NoticeUpdate::Close {
+            status,
+            attempts,
+            error: reason,
+        };
+        self.store
+            .finish_notice(&notice.id, &update, self.clock.now())
+            .await
+    }
+}
+
+/// The ledger's record of a delivered email: a contact on the email channel, which the
+/// caps count like any other. A webhook reaches a vendor or a dialer, not the consumer:
+/// the letter or the call it leads to is recorded when it happens.
+fn sent_event(
+    notice: &Notice,
+    contact_point: Option<String>,
+    now: DateTime<Utc>,
+) -> Option<LedgerEvent> {
+    (notice.request.channel == NoticeChannel::Email).then(|| LedgerEvent {
+        at: now,
+        event_type: LedgerEventType::Contact,
+        channel: Some(crate::domain::Channel::Email),
+        outcome: Some(Outcome::Sent),
+        initiated_by: crate::domain::InitiatedBy::Collector,
+        contact_point,
+        flag: None,
+        amount: None,
+    })
+}
+
+/// A fraction in `[0, 1)` to spread retries, from the randomness of a v4 UUID.
+fn jitter() -> f64 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let [first, second, ..] = bytes;
+    let value = u16::from_le_bytes([first, second]);
+    f64::from(value) / 65_536.0
+}

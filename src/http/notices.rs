@@ -1,0 +1,166 @@
+//! The outbox over HTTP: ask for a notice (checked against the policy, queued in the
+//! same transaction), look at one, list the dead letters, replay one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::body::{JsonBody, QueryParams};
+use super::error::ApiError;
+use super::openapi::{
+    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
+};
+use crate::engine::Decision;
+use crate::store::{Notice, NoticeRequest, NoticeStatus};
+
+/// The header that makes `POST /v1/notices` safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The answer to a notice request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NoticeAnswer {
+    /// Whether a notice is (now or already) in the outbox.
+    queued: bool,
+    /// The notice; absent when the policy stopped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<Notice>,
+    /// The policy's decision (absent for a replayed request and for webhooks that reach
+    /// no consumer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<Decision>,
+}
+
+#[utoipa::path(post, path = "/v1/notices", tag = "notices",
+    description = "Asks for an email or a webhook. The policy is checked: allowed now, due now (or at `not_before`); deferred, due at `next_allowed_at`; stopped by a hold, 422 with the decision and nothing queued. An `Idempotency-Key` header makes the request safe to repeat: a repeat gets the first notice (200). Needs the `record` scope.",
+    request_body = NoticeRequest, security(("bearer" = ["record"])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key queue one notice")),
+    responses(
+        (status = 201, description = "Queued", body = NoticeAnswer),
+        (status = 200, description = "Queued by an earlier request with the same key", body = NoticeAnswer),
+        (status = 422, description = "Stopped by the policy (or a field that cannot apply); nothing queued", body = NoticeAnswer),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn request_notice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<NoticeRequest>,
+) -> Result<Response, ApiError> {
+    request
+        .validate()
+        .map_err(|error| ApiError::invalid(error.field, error.message))?;
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible ASCII characters",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let enqueued = state
+        .store
+        .enqueue_notice(&state.policy.current(), &request, key, state.clock.now())
+        .await?;
+    if let Some(decision) = &enqueued.decision {
+        state.metrics.observe_decision(decision);
+    }
+    let status = match (&enqueued.notice, enqueued.replayed) {
+        (Some(_), true) => StatusCode::OK,
+        (Some(_), false) => {
+            state.notices_wake.notify_one();
+            StatusCode::CREATED
+        }
+        (None, _) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let answer = NoticeAnswer {
+        queued: enqueued.notice.is_some(),
+        notice: enqueued.notice,
+        decision: enqueued.decision,
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/notices/{id}", tag = "notices",
+    description = "A notice: its status, tries and last error. Needs the `decide` scope.",
+    params(("id" = String, Path, description = "The notice's id")), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The notice", body = Notice),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn get_notice(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Notice>, ApiError> {
+    state
+        .store
+        .get_notice(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("notice `{id}` does not exist")))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NoticesQuery {
+    /// Only notices in this state (`dead` lists the dead letters).
+    status: Option<NoticeStatus>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/notices", tag = "notices",
+    description = "Notices, oldest first; `?status=dead` lists the dead letters. Needs the `decide` scope.",
+    params(NoticesQuery), security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The notices", body = Vec<Notice>),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn list_notices(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<NoticesQuery>,
+) -> Result<Json<Vec<Notice>>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
+    Ok(Json(state.store.list_notices(query.status, limit).await?))
+}
+
+#[utoipa::path(post, path = "/v1/notices/{id}/retry", tag = "notices",
+    description = "Replays a dead or cancelled notice: pending again, due now, with a fresh retry schedule; the policy is still checked before it leaves. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The notice's id")), security(("bearer" = ["record"])),
+    responses(
+        (status = 200, description = "Pending again", body = Notice),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "The notice is pending or delivered", body = super::error::ErrorBody),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn retry_notice(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Notice>, ApiError> {
+    let notice = state
+        .store
+        .get_notice(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("notice `{id}` does not exist")))?;
+    if !matches!(notice.status, NoticeStatus::Dead | NoticeStatus::Cancelled) {
+        return Err(ApiError::conflict(format!(
+            "notice `{id}` is {}; only dead or cancelled notices are replayed",
+            notice.status.as_str()
+        )));
+    }
+    let notice = state.store.retry_notice(&id, state.clock.now()).await?;
+    state.notices_wake.notify_one();
+    Ok(Json(notice))
+}
