@@ -300,7 +300,7 @@ fn sent_event(
     contact_point: Option<String>,
     now: DateTime<Utc>,
 ) -> Option<LedgerEvent> {
-    (notice.request.channel == NoticeChannel::Email).then(|| LedgerEvent {
+    (notice.request.channel == NoticeChannel::Email).then_some(LedgerEvent {
         at: now,
         event_type: LedgerEventType::Contact,
         channel: Some(crate::domain::Channel::Email),
