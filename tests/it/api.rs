@@ -28,7 +28,9 @@ async fn api() -> Api {
     api_with(false).await
 }
 
-async fn api_with(open_evaluate: bool) -> Api {
+/// The real app's state over a fresh SQLite ledger, the shipped policy and a clock
+/// fixed at 2026-04-07T14:00:00Z.
+pub(crate) async fn app_state(open_evaluate: bool) -> (AppState, TestStore) {
     let test = sqlite().await;
     let policy = Arc::new(LivePolicy::new(
         &rules_dir(),
@@ -44,6 +46,11 @@ async fn api_with(open_evaluate: bool) -> Api {
         config_keys: Arc::new([]),
         notices_wake: Arc::default(),
     };
+    (state, test)
+}
+
+async fn api_with(open_evaluate: bool) -> Api {
+    let (state, test) = app_state(open_evaluate).await;
     let token = key(&state, &[Scope::Admin]).await;
     Api {
         state,

@@ -5,19 +5,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use dunner::clock::FixedClock;
-use dunner::http::{App, AppState, Metrics, router};
-use dunner::reload::LivePolicy;
+use dunner::http::{App, AppState, router};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
-use crate::helpers::{SHIPPED, rules_dir};
-use crate::store_conformance::{TestStore, sqlite};
+use crate::store_conformance::TestStore;
 
 const REGENERATE: &str = "DUNNER_UPDATE_OPENAPI=1 cargo test --test it openapi";
 
@@ -38,22 +34,7 @@ fn generated() -> String {
 }
 
 async fn state() -> (AppState, TestStore) {
-    let test = sqlite().await;
-    let policy = Arc::new(LivePolicy::new(
-        &rules_dir(),
-        SHIPPED.clone(),
-        "2026-01-01T00:00:00Z".parse().unwrap(),
-    ));
-    let state = AppState {
-        store: test.store.clone(),
-        metrics: Arc::new(Metrics::new(&policy)),
-        policy,
-        clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
-        open_evaluate: false,
-        config_keys: Arc::new([]),
-        notices_wake: Arc::default(),
-    };
-    (state, test)
+    crate::api::app_state(false).await
 }
 
 /// The documented operations: path → methods (lower case).
