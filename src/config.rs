@@ -60,6 +60,13 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Structured logs.
     pub log: LogConfig,
+    /// The SMTP relay email notices go through; without it, email notices are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
+    /// Email notice templates and the opt-out line they must carry.
+    pub email: EmailConfig,
+    /// The agency's identity, shown in notices.
+    pub agency: AgencyConfig,
     /// API keys declared in the file, besides those kept in the ledger.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<ConfiguredKey>,
@@ -146,6 +153,139 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `[smtp]` (optional: absent by default, and then no email leaves the building).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The relay's host name or address (also the name its TLS certificate must carry).
+    pub host: String,
+    /// The relay's port; unset means 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// How the connection is protected.
+    pub tls: SmtpTls,
+    /// The user name, when the relay wants authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The password that goes with `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The sender mailbox (`Agency <notices@agency.example>`); its domain names the
+    /// Message-IDs.
+    pub from: String,
+    /// Seconds to wait for the relay on each step before the try counts as failed.
+    pub timeout: u64,
+    /// The most connections kept open to the relay at once.
+    pub pool_size: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: None,
+            tls: SmtpTls::StartTls,
+            username: None,
+            password: None,
+            from: String::new(),
+            timeout: 30,
+            pool_size: 10,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The port to connect to: the configured one, else the usual one for `tls`.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+
+    /// The checks serde cannot make: a sender mailbox, and a user name and password
+    /// given together.
+    fn check(&self) -> Result<(), String> {
+        let from = self.from.trim();
+        if from.is_empty() {
+            return Err(
+                "[smtp] needs `from`, the sender mailbox (`Agency <notices@agency.example>`)"
+                    .into(),
+            );
+        }
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(
+                "[smtp] `from` is not a mailbox such as `Agency <notices@agency.example>`".into(),
+            );
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err(
+                "[smtp] `username` and `password` go together: give both or neither".into(),
+            );
+        }
+        if self.pool_size == 0 {
+            return Err("[smtp] `pool_size` must be at least 1".into());
+        }
+        if self.timeout == 0 {
+            return Err("[smtp] `timeout` must be at least 1 second".into());
+        }
+        Ok(())
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same machine or a trusted network.
+    None,
+    /// Plain connection upgraded with STARTTLS, which the relay must offer.
+    #[default]
+    #[serde(rename = "starttls")]
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// `[email]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The directory of notice templates (one sub-directory per purpose).
+    pub templates: PathBuf,
+    /// The opt-out statement every email must carry (12 CFR 1006.6(e)).
+    pub opt_out_line: String,
+    /// Where to opt out besides replying: a URL or `mailto:` (empty: none).
+    pub unsubscribe: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> EmailConfig {
+        EmailConfig {
+            templates: PathBuf::from("templates"),
+            opt_out_line: DEFAULT_OPT_OUT_LINE.into(),
+            unsubscribe: String::new(),
+        }
+    }
+}
+
+/// The shipped opt-out statement: one of the methods Reg F's commentary names
+/// (comment 6(e)-1), which asks nothing of the consumer but the reply.
+pub const DEFAULT_OPT_OUT_LINE: &str = "To stop receiving emails from us at this address, reply to this email with STOP in the subject line.";
+
+/// `[agency]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgencyConfig {
+    /// The agency's name as the consumer will recognise it.
+    pub name: String,
+    /// Its postal address, on one line.
+    pub address: String,
+    /// A telephone number consumers can call.
+    pub phone: String,
 }
 
 /// An API key from `[[keys]]`: the token is hashed on reading and never kept.
@@ -337,12 +477,15 @@ impl Config {
             }
         })?;
         config.check_key_ids(file)?;
+        config.check_email(file)?;
         Ok(config)
     }
 
     /// Applies the `DUNNER_*` variables found by `lookup` (empty values count as
     /// unset): `DUNNER_LISTEN`, `DUNNER_OPEN_EVALUATE`, `DUNNER_DATABASE_URL`,
-    /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`.
+    /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`, `DUNNER_TEMPLATES`, and
+    /// `DUNNER_SMTP_HOST`, `DUNNER_SMTP_PORT`, `DUNNER_SMTP_USERNAME`,
+    /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM` (any of which turns `[smtp]` on).
     pub fn apply_env(
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
@@ -389,12 +532,71 @@ impl Config {
                     message,
                 })?;
         }
+        if let Some(value) = get("DUNNER_TEMPLATES") {
+            self.email.templates = PathBuf::from(value);
+        }
+        self.apply_smtp_env(&get)?;
         Ok(self)
+    }
+
+    fn apply_smtp_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        const VARIABLES: [&str; 5] = [
+            "DUNNER_SMTP_HOST",
+            "DUNNER_SMTP_PORT",
+            "DUNNER_SMTP_USERNAME",
+            "DUNNER_SMTP_PASSWORD",
+            "DUNNER_SMTP_FROM",
+        ];
+        if !VARIABLES.iter().any(|name| get(name).is_some()) {
+            return Ok(());
+        }
+        let smtp = self.smtp.get_or_insert_with(SmtpConfig::default);
+        if let Some(value) = get("DUNNER_SMTP_HOST") {
+            smtp.host = value.trim().to_string();
+        }
+        if let Some(value) = get("DUNNER_SMTP_PORT") {
+            smtp.port = Some(value.trim().parse().map_err(|_| ConfigError::Environment {
+                variable: "DUNNER_SMTP_PORT",
+                message: "not a port number".into(),
+            })?);
+        }
+        if let Some(value) = get("DUNNER_SMTP_USERNAME") {
+            smtp.username = Some(value);
+        }
+        if let Some(value) = get("DUNNER_SMTP_PASSWORD") {
+            smtp.password = Some(Secret::new(value));
+        }
+        if let Some(value) = get("DUNNER_SMTP_FROM") {
+            smtp.from = value;
+        }
+        smtp.check().map_err(|message| ConfigError::Environment {
+            variable: "DUNNER_SMTP_*",
+            message,
+        })
     }
 
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string_pretty(self)
+    }
+
+    /// The SMTP and opt-out settings serde cannot check.
+    fn check_email(&self, file: &str) -> Result<(), ConfigError> {
+        if let Some(smtp) = &self.smtp {
+            smtp.check().map_err(|message| ConfigError::File {
+                location: file.to_string(),
+                message,
+                help: None,
+            })?;
+        }
+        if self.email.opt_out_line.trim().is_empty() {
+            return Err(ConfigError::File {
+                location: file.to_string(),
+                message: "[email] `opt_out_line` is empty; every email must say how to opt out (12 CFR 1006.6(e))".into(),
+                help: Some(format!("for example `{DEFAULT_OPT_OUT_LINE}`")),
+            });
+        }
+        Ok(())
     }
 
     /// Two configured keys with one id would make the token ambiguous.
@@ -679,6 +881,36 @@ mod tests {
                 .apply_env(env(&[("DUNNER_OPEN_EVALUATE", "maybe")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn smtp_is_off_by_default_and_its_password_is_redacted() {
+        assert_eq!(Config::default().smtp, None);
+        let config = Config::from_toml(
+            "dunner.toml",
+            "[smtp]\nhost = \"mail.example\"\ntls = \"tls\"\nusername = \"u\"\npassword = \"hunter2\"\nfrom = \"Agency <n@agency.example>\"\n",
+        )
+        .unwrap();
+        let smtp = config.smtp.clone().unwrap();
+        assert_eq!(smtp.effective_port(), 465);
+        assert_eq!(smtp.password.as_ref().map(Secret::expose), Some("hunter2"));
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let (_, message, _) = file_error("[smtp]\nhost = \"mail.example\"\n");
+        assert!(message.contains("needs `from`"), "{message}");
+        let (_, message, _) = file_error("[smtp]\nfrom = \"n@agency.example\"\nusername = \"u\"\n");
+        assert!(message.contains("go together"), "{message}");
+        let (_, message, _) = file_error("[email]\nopt_out_line = \" \"\n");
+        assert!(message.contains("1006.6(e)"), "{message}");
+        let on = Config::default()
+            .apply_env(env(&[
+                ("DUNNER_SMTP_FROM", "n@agency.example"),
+                ("DUNNER_SMTP_PASSWORD", "pw"),
+                ("DUNNER_SMTP_USERNAME", "u"),
+            ]))
+            .unwrap();
+        assert_eq!(on.smtp.map(|smtp| smtp.effective_port()), Some(587));
     }
 
     #[test]

@@ -116,6 +116,10 @@ pub enum RulesCommand {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// The email templates to check too [default: `templates/` beside the rules
+        /// directory, when there is one].
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
     },
     /// Run the policy tests (`*.tests.toml`) of a rules directory.
     Test {
@@ -191,7 +195,11 @@ pub enum Format {
 pub fn run(cli: Cli) -> Exit {
     let config_file = cli.config.as_deref();
     match cli.command {
-        Command::Rules(RulesCommand::Check { dir, format }) => rules::check(&dir, format),
+        Command::Rules(RulesCommand::Check {
+            dir,
+            format,
+            templates,
+        }) => rules::check(&dir, templates.as_deref(), format, config_file),
         Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
         Command::Rules(RulesCommand::Explain { rules, account }) => {
             rules::explain(&rules, &account)

@@ -1,9 +1,10 @@
 //! `dunner rules check | test | explain`.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Exit, Format, fail, stderr_is_terminal};
+use crate::dispatch::templates::{Sender, TemplateError, TemplateProblem, Templates};
 use crate::domain::Account;
 use crate::engine::zones::candidate_zones;
 use crate::policy::diagnostics::{Diagnostic, render_human};
@@ -28,7 +29,13 @@ pub fn load_or_report(dir: &Path) -> Result<Policy, Exit> {
     }
 }
 
-pub fn check(dir: &Path, format: Format) -> Exit {
+/// `dunner rules check`: the packs, and the email templates when there are some.
+pub fn check(
+    dir: &Path,
+    templates: Option<&Path>,
+    format: Format,
+    config_file: Option<&Path>,
+) -> Exit {
     let (diagnostics, summary, exit) = match Policy::load(dir) {
         Ok(policy) => {
             let summary = format!(
@@ -46,14 +53,102 @@ pub fn check(dir: &Path, format: Format) -> Exit {
         }
         Err(error) => return fail(Exit::Failure, error),
     };
-    print_diagnostics(&diagnostics, format, &summary, exit == Exit::Ok);
-    exit
+    let templates = match templates_dir(dir, templates) {
+        Some(templates_dir) => match check_templates(&templates_dir, config_file) {
+            Ok(report) => Some(report),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    print_diagnostics(
+        &diagnostics,
+        format,
+        &summary,
+        exit == Exit::Ok,
+        templates.as_ref(),
+    );
+    match &templates {
+        Some(report) if !report.problems.is_empty() => Exit::InvalidRules,
+        _ => exit,
+    }
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, summary: &str, valid: bool) {
+/// What `rules check` found in the templates.
+#[derive(Debug, serde::Serialize)]
+struct TemplatesReport {
+    dir: String,
+    valid: bool,
+    summary: String,
+    problems: Vec<TemplateProblem>,
+}
+
+/// `--templates DIR`, else a `templates/` directory beside the rules directory.
+fn templates_dir(rules: &Path, flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = flag {
+        return Some(dir.to_path_buf());
+    }
+    let parent = match rules.file_name() {
+        Some(_) => rules.parent().map(Path::to_path_buf),
+        // `.` or `..`: the parent is only known from the absolute path.
+        None => rules
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.parent().map(Path::to_path_buf)),
+    }?;
+    let sibling = parent.join("templates");
+    sibling.is_dir().then_some(sibling)
+}
+
+/// Loads the templates with the configuration's opt-out line and agency.
+fn check_templates(dir: &Path, config_file: Option<&Path>) -> Result<TemplatesReport, Exit> {
+    let loaded = crate::config::load(config_file).map_err(|error| fail(Exit::Failure, error))?;
+    let sender = Sender::from_config(&loaded.config.email, &loaded.config.agency);
+    let shown = dir.display().to_string();
+    match Templates::load(dir, &sender) {
+        Ok(templates) => Ok(TemplatesReport {
+            summary: format!(
+                "{} email template(s) valid in {shown}",
+                templates.purposes().len()
+            ),
+            dir: shown,
+            valid: true,
+            problems: Vec::new(),
+        }),
+        Err(TemplateError::Invalid(problems)) => Ok(TemplatesReport {
+            summary: format!(
+                "{} error(s) in the email templates of {shown}",
+                problems.len()
+            ),
+            dir: shown,
+            valid: false,
+            problems,
+        }),
+        Err(TemplateError::Render(problem)) => Ok(TemplatesReport {
+            summary: format!("1 error(s) in the email templates of {shown}"),
+            dir: shown,
+            valid: false,
+            problems: vec![problem],
+        }),
+        Err(error) => Err(fail(Exit::Failure, error)),
+    }
+}
+
+fn print_diagnostics(
+    diagnostics: &[Diagnostic],
+    format: Format,
+    summary: &str,
+    valid: bool,
+    templates: Option<&TemplatesReport>,
+) {
     match format {
         Format::Json => {
-            let body = serde_json::json!({ "valid": valid, "summary": summary, "diagnostics": diagnostics });
+            let mut body = serde_json::json!({ "valid": valid, "summary": summary, "diagnostics": diagnostics });
+            if let (Some(report), Some(object)) = (templates, body.as_object_mut()) {
+                object.insert(
+                    "templates".into(),
+                    serde_json::to_value(report).unwrap_or_default(),
+                );
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
@@ -64,11 +159,22 @@ fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, summary: &str, 
                 eprintln!("{}", diagnostic.plain());
             }
             eprintln!("{summary}");
+            print_templates(templates);
         }
         Format::Human => {
             eprint!("{}", render_human(diagnostics, stderr_is_terminal()));
             eprintln!("{summary}");
+            print_templates(templates);
         }
+    }
+}
+
+fn print_templates(templates: Option<&TemplatesReport>) {
+    if let Some(report) = templates {
+        for problem in &report.problems {
+            eprintln!("error: {problem}");
+        }
+        eprintln!("{}", report.summary);
     }
 }
 

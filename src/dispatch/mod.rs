@@ -3,9 +3,16 @@
 //! deliver and classify the result; when to send, whether it is still allowed, and how
 //! often to retry belong to the outbox worker.
 
+pub mod email;
+pub mod templates;
 pub mod outbox;
 
 use std::time::Duration;
+
+pub use email::{EmailError, EmailSender};
+pub use templates::{
+    NoticeContext, RenderedEmail, Sender, TemplateError, TemplateProblem, Templates,
+};
 
 /// How one delivery try ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

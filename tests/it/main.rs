@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod daemon;
 mod diagnostics;
+mod email;
 mod engine;
 mod helpers;
 mod invariants;

@@ -1,0 +1,435 @@
+//! Email notices: templates loaded and checked, rendered, and sent to a real SMTP
+//! server (aiosmtpd, `tests/smtp_sink.py`) over lettre's pooled transport.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use dunner::config::{AgencyConfig, EmailConfig, SmtpConfig, SmtpTls};
+use dunner::dispatch::templates::{NoticeContext, Sender, TemplateError, Templates};
+use dunner::dispatch::{Delivery, EmailSender, RenderedEmail};
+use dunner::domain::{Account, Purpose};
+
+use crate::helpers::dunner;
+
+/// A running `tests/smtp_sink.py`; killed when dropped.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    out: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        SmtpSink::start_rejecting(&[])
+    }
+
+    /// A sink whose RCPT TO answers `reply` for `address`.
+    fn start_rejecting(rejects: &[(&str, &str)]) -> SmtpSink {
+        let out = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .args(["--port", "0", "--out"])
+            .arg(out.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (address, reply) in rejects {
+            command.arg("--reject").arg(format!("{address}={reply}"));
+        }
+        let mut child = command
+            .spawn()
+            .expect("python3 runs tests/smtp_sink.py (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("the SMTP sink did not start (is aiosmtpd installed?): {line:?}")
+            });
+        SmtpSink { child, port, out }
+    }
+
+    fn config(&self) -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: Some(self.port),
+            tls: SmtpTls::None,
+            from: "Example Recovery <notices@recovery.example>".into(),
+            timeout: 10,
+            ..SmtpConfig::default()
+        }
+    }
+
+    /// The received messages as the sink parsed them, in order.
+    fn received(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shipped_templates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
+}
+
+fn sender() -> Sender {
+    Sender::from_config(
+        &EmailConfig::default(),
+        &AgencyConfig {
+            name: "Example Recovery LLC".into(),
+            address: "1 Main Street, Albany, NY 12207".into(),
+            phone: "+1 518 555 0100".into(),
+        },
+    )
+}
+
+fn account() -> Account {
+    serde_json::from_value(serde_json::json!({
+        "id": "ACC-77",
+        "creditor": "Example Bank, N.A.",
+        "balance": {"amount": "1842.17", "currency": "USD"},
+        "consumer": {
+            "address": {"state": "NY"},
+            "emails": [{"address": "alex@example.com", "kind": "personal"}]
+        }
+    }))
+    .unwrap()
+}
+
+fn render(purpose: Purpose, notice_id: &str) -> RenderedEmail {
+    let templates = Templates::load(&shipped_templates_dir(), &sender()).unwrap();
+    let data = serde_json::json!({
+        "consumer_name": "Alex <Doe>",
+        "validation_notice_url": "https://pay.recovery.example/n/ACC-77",
+        "amount_due": {"amount": "150", "currency": "USD"},
+        "due_date": "2026-03-03",
+    });
+    templates
+        .render(NoticeContext {
+            account: &account(),
+            notice_id,
+            purpose,
+            data: &data,
+        })
+        .unwrap()
+}
+
+fn part<'a>(message: &'a serde_json::Value, content_type: &str) -> &'a str {
+    message["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|part| part["content_type"] == content_type)
+        .unwrap_or_else(|| panic!("no {content_type} part in {message}"))["body"]
+        .as_str()
+        .unwrap()
+}
+
+/// A template directory holding copies of the shipped templates, to break.
+fn copy_of_shipped() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for purpose in [
+        "validation_notice",
+        "payment_reminder",
+        "termination_notice",
+    ] {
+        std::fs::create_dir(dir.path().join(purpose)).unwrap();
+        for file in ["subject.txt", "body.txt", "body.html"] {
+            std::fs::copy(
+                shipped_templates_dir().join(purpose).join(file),
+                dir.path().join(purpose).join(file),
+            )
+            .unwrap();
+        }
+    }
+    dir
+}
+
+fn problems(error: TemplateError) -> Vec<String> {
+    match error {
+        TemplateError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
+        TemplateError::Render(problem) => vec![problem.to_string()],
+        other => panic!("expected template problems, got {other}"),
+    }
+}
+
+#[test]
+fn the_shipped_templates_all_load_and_serve_their_purposes() {
+    let templates = Templates::load(&shipped_templates_dir(), &sender()).unwrap();
+    assert_eq!(
+        templates.purposes(),
+        [
+            Purpose::ValidationNotice,
+            Purpose::PaymentReminder,
+            Purpose::TerminationNotice
+        ]
+    );
+    let reminder = render(Purpose::PaymentReminder, "n-1");
+    assert!(
+        reminder
+            .text
+            .contains("A payment of $150.00 is due on March 3, 2026."),
+        "{}",
+        reminder.text
+    );
+    assert!(
+        reminder
+            .text
+            .contains("This communication is from a debt collector.")
+    );
+    let termination = render(Purpose::TerminationNotice, "n-2");
+    assert!(
+        termination.text.contains("1006.6(c)(2)"),
+        "{}",
+        termination.text
+    );
+    assert!(
+        termination.html.contains("Dear Alex &lt;Doe&gt;,"),
+        "HTML is escaped"
+    );
+    assert!(termination.text.contains("Dear Alex <Doe>,"), "text is not");
+    assert!(
+        !termination.text.contains("payment of"),
+        "no demand in a termination notice"
+    );
+}
+
+#[test]
+fn a_template_without_the_opt_out_line_is_refused_naming_the_file() {
+    let dir = copy_of_shipped();
+    let html = dir.path().join("payment_reminder/body.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    std::fs::write(&html, text.replace("{{ opt_out.line }}", "")).unwrap();
+    let found = problems(Templates::load(dir.path(), &sender()).unwrap_err());
+    let expected = format!(
+        "{}: the rendered message lacks the opt-out line required by 12 CFR 1006.6(e)",
+        html.display()
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with(&expected), "{found:?}");
+}
+
+#[test]
+fn an_opt_out_line_hidden_in_an_html_comment_does_not_count() {
+    let dir = copy_of_shipped();
+    let html = dir.path().join("termination_notice/body.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    std::fs::write(
+        &html,
+        text.replace("{{ opt_out.line }}", "<!-- {{ opt_out.line }} -->"),
+    )
+    .unwrap();
+    let found = problems(Templates::load(dir.path(), &sender()).unwrap_err());
+    assert!(
+        found[0].contains("termination_notice/body.html"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_syntax_error_names_the_file_and_line() {
+    let dir = copy_of_shipped();
+    let body = dir.path().join("validation_notice/body.txt");
+    std::fs::write(&body, "Hello\n\n{% if data.x %}\n{{ opt_out.line }}\n").unwrap();
+    let found = problems(Templates::load(dir.path(), &sender()).unwrap_err());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let prefix = format!("{}:", body.display());
+    assert!(found[0].starts_with(&prefix), "{found:?}");
+    assert!(found[0].contains("syntax error"), "{found:?}");
+    let line: usize = found[0][prefix.len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3..=5).contains(&line), "{found:?}");
+}
+
+#[test]
+fn a_directory_that_is_no_purpose_and_a_missing_part_are_refused() {
+    let dir = copy_of_shipped();
+    std::fs::create_dir(dir.path().join("payment_remindr")).unwrap();
+    std::fs::remove_file(dir.path().join("termination_notice/body.html")).unwrap();
+    let found = problems(Templates::load(dir.path(), &sender()).unwrap_err());
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("did you mean `payment_reminder`?")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("termination_notice/body.html: missing")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn rules_check_reports_bad_templates_with_exit_code_3() {
+    let dir = copy_of_shipped();
+    let html = dir.path().join("payment_reminder/body.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    std::fs::write(&html, text.replace("{{ opt_out.line }}", "")).unwrap();
+    let templates = dir.path().to_str().unwrap();
+    let output = dunner(&["rules", "check", "rules", "--templates", templates], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("payment_reminder/body.html: the rendered message lacks the opt-out line"),
+        "{stderr}"
+    );
+    let output = dunner(&["rules", "check", "rules", "--format", "plain"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("3 email template(s) valid in"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_validation_notice_reaches_a_real_smtp_server_with_both_parts_and_a_stable_message_id() {
+    let sink = SmtpSink::start();
+    let sender = EmailSender::new(&sink.config()).unwrap();
+    let notice_id = "0190a3c2-7f4e-7b1a-9c55-3f2d8e6a1b07";
+    let rendered = render(Purpose::ValidationNotice, notice_id);
+    let delivery = sender.send(notice_id, "alex@example.com", &rendered).await;
+    assert_eq!(delivery, Delivery::Delivered);
+    // A retried send of the same notice carries the same Message-ID.
+    let again = sender.send(notice_id, "alex@example.com", &rendered).await;
+    assert_eq!(again, Delivery::Delivered);
+
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    let message = &received[0];
+    let headers = &message["headers"];
+    let expected_id = format!("<{notice_id}@recovery.example>");
+    assert_eq!(headers["message-id"], expected_id.as_str());
+    assert_eq!(received[1]["headers"]["message-id"], expected_id.as_str());
+    assert_eq!(headers["to"], "alex@example.com");
+    assert_eq!(
+        headers["from"],
+        "Example Recovery <notices@recovery.example>"
+    );
+    assert_eq!(message["mail_from"], "notices@recovery.example");
+    assert_eq!(message["rcpt_tos"], serde_json::json!(["alex@example.com"]));
+    assert_eq!(message["content_type"], "multipart/alternative");
+    assert!(
+        headers["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Example Bank, N.A."),
+        "{headers}"
+    );
+
+    let opt_out = dunner::config::DEFAULT_OPT_OUT_LINE;
+    let text = part(message, "text/plain");
+    let html = part(message, "text/html");
+    for body in [text, html] {
+        assert!(body.contains(opt_out), "{body}");
+        assert!(body.contains("$1,842.17"), "{body}");
+        assert!(
+            body.contains("This communication is from a debt collector."),
+            "{body}"
+        );
+        // HTML escaping writes `/` as `&#x2f;` (still the same link in a browser).
+        assert!(body.contains("pay.recovery.example"), "{body}");
+    }
+    assert!(html.contains("<html"), "{html}");
+    assert!(!text.contains("<p>"), "{text}");
+}
+
+#[tokio::test]
+async fn a_closed_port_is_worth_a_retry() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let config = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls: SmtpTls::None,
+        from: "notices@recovery.example".into(),
+        timeout: 5,
+        ..SmtpConfig::default()
+    };
+    let sender = EmailSender::new(&config).unwrap();
+    let rendered = render(Purpose::PaymentReminder, "n-closed");
+    match sender.send("n-closed", "alex@example.com", &rendered).await {
+        Delivery::Retry { reason, .. } => {
+            assert!(!reason.contains("alex"), "no personal data: {reason}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_recipient_refused_with_550_is_permanent_and_with_451_is_a_retry() {
+    let sink = SmtpSink::start_rejecting(&[
+        (
+            "gone@example.com",
+            "550 5.1.1 <gone@example.com>: no such user",
+        ),
+        (
+            "busy@example.com",
+            "451 4.3.0 <busy@example.com>: try again later",
+        ),
+    ]);
+    let sender = EmailSender::new(&sink.config()).unwrap();
+    let rendered = render(Purpose::PaymentReminder, "n-rcpt");
+    match sender.send("n-rcpt", "gone@example.com", &rendered).await {
+        Delivery::Permanent { reason } => {
+            assert!(reason.contains("550"), "{reason}");
+            assert!(!reason.contains("gone"), "no personal data: {reason}");
+        }
+        other => panic!("expected permanent, got {other:?}"),
+    }
+    match sender.send("n-rcpt", "busy@example.com", &rendered).await {
+        Delivery::Retry { reason, .. } => {
+            assert!(reason.contains("451"), "{reason}");
+            assert!(!reason.contains("busy"), "no personal data: {reason}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    // The pooled connection is still good for the next message.
+    assert_eq!(
+        sender.send("n-ok", "alex@example.com", &rendered).await,
+        Delivery::Delivered
+    );
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_address_is_permanent_without_echoing_it() {
+    let config = SmtpConfig {
+        from: "notices@recovery.example".into(),
+        tls: SmtpTls::None,
+        ..SmtpConfig::default()
+    };
+    let sender = EmailSender::new(&config).unwrap();
+    let rendered = render(Purpose::PaymentReminder, "n-bad");
+    match sender.send("n-bad", "not an address", &rendered).await {
+        Delivery::Permanent { reason } => assert!(!reason.contains("not an address"), "{reason}"),
+        other => panic!("expected permanent, got {other:?}"),
+    }
+}

@@ -1,0 +1,91 @@
+"""A real SMTP server for dunner's email tests (aiosmtpd).
+
+Usage: python3 tests/smtp_sink.py --port PORT --out DIR [--reject ADDRESS=REPLY ...]
+
+Listens on 127.0.0.1:PORT (0 picks a free port) and prints "ready PORT" once
+listening. Every message received is written to DIR as NNNNNN.eml (the raw bytes) and
+NNNNNN.json (envelope, headers and the decoded parts, parsed with Python's email
+module). `--reject user@example.com="550 5.1.1 No such user"` answers RCPT TO for
+that address with the given reply, to exercise permanent (5xx) and transient (4xx)
+failures. Runs until killed.
+"""
+
+import argparse
+import asyncio
+import email
+import email.policy
+import json
+import os
+import sys
+
+from aiosmtpd.smtp import SMTP
+
+
+class Sink:
+    def __init__(self, out, reject):
+        self.out = out
+        self.reject = reject
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.reject.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        raw = envelope.original_content or envelope.content
+        stem = os.path.join(self.out, f"{self.count:06d}")
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = [
+            {"content_type": part.get_content_type(), "body": part.get_content()}
+            for part in message.walk()
+            if not part.is_multipart()
+        ]
+        summary = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "content_type": message.get_content_type(),
+            "headers": {key.lower(): str(value) for key, value in message.items()},
+            "parts": parts,
+        }
+        with open(stem + ".eml", "wb") as file:
+            file.write(raw)
+        # Written last and renamed into place: a reader never sees half a file.
+        with open(stem + ".json.tmp", "w", encoding="utf-8") as file:
+            json.dump(summary, file)
+        os.replace(stem + ".json.tmp", stem + ".json")
+        return "250 Message accepted"
+
+
+async def serve(port, handler):
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="sink.test"), host="127.0.0.1", port=port
+    )
+    bound = server.sockets[0].getsockname()[1]
+    print(f"ready {bound}", flush=True)
+    await server.serve_forever()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--reject", action="append", default=[])
+    args = parser.parse_args()
+    reject = {}
+    for item in args.reject:
+        address, _, reply = item.partition("=")
+        reject[address.lower()] = reply
+    os.makedirs(args.out, exist_ok=True)
+    try:
+        asyncio.run(serve(args.port, Sink(args.out, reject)))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
