@@ -3,6 +3,9 @@
 //! deliver and classify the result; when to send, whether it is still allowed, and how
 //! often to retry belong to the outbox worker.
 
+pub mod signing;
+pub mod webhook;
+
 use std::time::Duration;
 
 /// How one delivery try ended.

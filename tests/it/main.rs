@@ -17,3 +17,4 @@ mod helpers;
 mod invariants;
 mod policy_packs;
 mod store_conformance;
+mod webhooks;
