@@ -26,10 +26,13 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::auth::{Scope, hash_secret, parse_token, verify};
+use crate::dispatch::signing::WebhookSecret;
+use crate::dispatch::webhook::EventType;
 use crate::suggest::{did_you_mean, unknown_name_help};
 
 /// The file looked for in the working directory when none is named.
@@ -70,6 +73,9 @@ pub struct Config {
     /// API keys declared in the file, besides those kept in the ledger.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<ConfiguredKey>,
+    /// Webhook endpoints that events are sent to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookEndpoint>,
 }
 
 /// `[server]`
@@ -389,6 +395,150 @@ impl TryFrom<KeyEntry> for ConfiguredKey {
     }
 }
 
+/// The timeout of a webhook endpoint unless it names one.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest timeout a webhook endpoint may ask for.
+const MAX_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A `[[webhooks]]` endpoint: where events of some types are POSTed, signed with its
+/// secret. Built from the file's entry, so a bad URL or secret cannot exist.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "WebhookEntry")]
+pub struct WebhookEndpoint {
+    /// A name to recognise the endpoint by (in logs and the outbox).
+    pub name: String,
+    /// An `http` or `https` URL.
+    pub url: reqwest::Url,
+    /// The signing key (`whsec_<base64>` in the file); never shown.
+    pub secret: WebhookSecret,
+    /// The events sent here (at least one).
+    pub event_types: Vec<EventType>,
+    /// How long one try may take, from connecting to the end of the answer.
+    pub timeout: Duration,
+}
+
+impl WebhookEndpoint {
+    /// Whether events of this type go to this endpoint.
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.event_types.contains(&event_type)
+    }
+}
+
+impl Serialize for WebhookEndpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WebhookView {
+            name: &self.name,
+            url: self.url.as_str(),
+            secret: REDACTED,
+            event_types: &self.event_types,
+            timeout: format_duration(self.timeout),
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(Serialize)]
+struct WebhookView<'a> {
+    name: &'a str,
+    url: &'a str,
+    secret: &'a str,
+    event_types: &'a [EventType],
+    timeout: String,
+}
+
+/// A `[[webhooks]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookEntry {
+    name: String,
+    url: String,
+    secret: Secret,
+    event_types: Vec<EventType>,
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+impl TryFrom<WebhookEntry> for WebhookEndpoint {
+    type Error = String;
+
+    /// Checks the URL, the secret's form, the event types and the timeout; the
+    /// messages never echo the secret.
+    fn try_from(entry: WebhookEntry) -> Result<WebhookEndpoint, String> {
+        let name = entry.name;
+        let url = reqwest::Url::parse(entry.url.trim())
+            .map_err(|error| format!("webhook `{name}`: the url is not a URL ({error})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "webhook `{name}`: the url must be http:// or https://, not `{}:`",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("webhook `{name}`: the url has no host"));
+        }
+        let secret = WebhookSecret::parse(entry.secret.expose())
+            .map_err(|error| format!("webhook `{name}`: {error}"))?;
+        if entry.event_types.is_empty() {
+            let names = EventType::ALL.map(EventType::as_str);
+            return Err(format!(
+                "webhook `{name}` has no event types; give it some of `{}`",
+                names.join("`, `")
+            ));
+        }
+        let timeout = match entry.timeout {
+            None => DEFAULT_WEBHOOK_TIMEOUT,
+            Some(text) => parse_duration(&text)
+                .filter(|timeout| !timeout.is_zero() && *timeout <= MAX_WEBHOOK_TIMEOUT)
+                .ok_or_else(|| {
+                    format!(
+                        "webhook `{name}`: timeout `{text}` is not a duration between 1ms and {}s such as \"10s\" or \"500ms\"",
+                        MAX_WEBHOOK_TIMEOUT.as_secs()
+                    )
+                })?,
+        };
+        let mut event_types: Vec<EventType> = Vec::with_capacity(entry.event_types.len());
+        for event_type in entry.event_types {
+            if !event_types.contains(&event_type) {
+                event_types.push(event_type);
+            }
+        }
+        Ok(WebhookEndpoint {
+            name,
+            url,
+            secret,
+            event_types,
+            timeout,
+        })
+    }
+}
+
+/// `"10s"`, `"500ms"`, `"2m"` → a duration.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => number.checked_mul(60).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+/// The shortest of `"2m"`, `"10s"`, `"500ms"` that says the duration exactly.
+fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis.is_multiple_of(60_000) && millis > 0 {
+        format!("{}m", millis / 60_000)
+    } else if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
+    }
+}
+
 /// A secret setting (an SMTP password, a webhook signing key): `Debug` and `Serialize`
 /// print `"<redacted>"`; [`Secret::expose`] is the only way to the value.
 #[derive(Clone, PartialEq, Eq, Default, Deserialize)]
@@ -478,6 +628,7 @@ impl Config {
         })?;
         config.check_key_ids(file)?;
         config.check_email(file)?;
+        config.check_webhook_names(file)?;
         Ok(config)
     }
 
@@ -486,6 +637,7 @@ impl Config {
     /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`, `DUNNER_TEMPLATES`, and
     /// `DUNNER_SMTP_HOST`, `DUNNER_SMTP_PORT`, `DUNNER_SMTP_USERNAME`,
     /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM` (any of which turns `[smtp]` on).
+    /// Arrays of tables (`[[keys]]`, `[[webhooks]]`) come from the file only.
     pub fn apply_env(
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
@@ -595,6 +747,25 @@ impl Config {
                 message: "[email] `opt_out_line` is empty; every email must say how to opt out (12 CFR 1006.6(e))".into(),
                 help: Some(format!("for example `{DEFAULT_OPT_OUT_LINE}`")),
             });
+        }
+        Ok(())
+    }
+
+    /// Two endpoints with one name could not be told apart in logs and the outbox.
+    fn check_webhook_names(&self, file: &str) -> Result<(), ConfigError> {
+        for (index, webhook) in self.webhooks.iter().enumerate() {
+            if self
+                .webhooks
+                .iter()
+                .take(index)
+                .any(|w| w.name == webhook.name)
+            {
+                return Err(ConfigError::File {
+                    location: file.to_string(),
+                    message: format!("two webhooks are named `{}`", webhook.name),
+                    help: Some("give every webhook its own name".into()),
+                });
+            }
         }
         Ok(())
     }
@@ -860,6 +1031,76 @@ mod tests {
         );
         let (_, message, _) = file_error(&twice);
         assert!(message.contains("keys `a` and `b`"), "{message}");
+    }
+
+    const WEBHOOK: &str = "[[webhooks]]\nname = \"letters\"\nurl = \"https://letters.example/hooks\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevent_types = [\"notice.requested\", \"account.escalated\"]\n";
+
+    #[test]
+    fn webhooks_are_read_with_a_default_timeout_and_shown_redacted() {
+        let config = Config::from_toml("dunner.toml", WEBHOOK).unwrap();
+        let webhook = config.webhooks.first().unwrap();
+        assert_eq!(webhook.name, "letters");
+        assert_eq!(webhook.url.as_str(), "https://letters.example/hooks");
+        assert_eq!(webhook.timeout, DEFAULT_WEBHOOK_TIMEOUT);
+        assert!(webhook.wants(EventType::NoticeRequested));
+        assert!(!webhook.wants(EventType::ContactDue));
+        assert!(!format!("{webhook:?}").contains("MfKQ9r8"));
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(shown.contains("secret = \"<redacted>\""), "{shown}");
+        assert!(shown.contains("timeout = \"10s\""), "{shown}");
+        assert!(!shown.contains("MfKQ9r8"), "{shown}");
+        let timed = Config::from_toml("x", &format!("{WEBHOOK}timeout = \"1500ms\"\n")).unwrap();
+        assert_eq!(
+            timed.webhooks.first().unwrap().timeout,
+            Duration::from_millis(1500)
+        );
+    }
+
+    #[test]
+    fn a_bad_webhook_names_its_place_and_never_echoes_the_secret() {
+        let (location, message, _) =
+            file_error(&WEBHOOK.replace("https://letters.example/hooks", "ftp://letters.example/"));
+        assert_eq!(location, "dunner.toml:1:1");
+        assert!(
+            message.contains("webhook `letters`: the url must be http:// or https://"),
+            "{message}"
+        );
+        let (_, message, _) =
+            file_error(&WEBHOOK.replace("https://letters.example/hooks", "letters"));
+        assert!(message.contains("the url is not a URL"), "{message}");
+        let (_, message, _) = file_error(&WEBHOOK.replace("whsec_", "wh_"));
+        assert!(message.contains("must start with `whsec_`"), "{message}");
+        assert!(!message.contains("MfKQ9r8"), "{message}");
+        let (_, message, _) =
+            file_error(&WEBHOOK.replace("[\"notice.requested\", \"account.escalated\"]", "[]"));
+        assert!(message.contains("has no event types"), "{message}");
+        let (location, message, help) =
+            file_error(&WEBHOOK.replace("notice.requested", "notice.request"));
+        assert_eq!(location, "dunner.toml:5:16");
+        assert!(
+            message.contains("unknown variant `notice.request`"),
+            "{message}"
+        );
+        assert_eq!(help.as_deref(), Some("did you mean `notice.requested`?"));
+        let (_, message, _) = file_error(&format!("{WEBHOOK}timeout = \"soon\"\n"));
+        assert!(message.contains("timeout `soon`"), "{message}");
+        let (_, message, _) = file_error(&format!("{WEBHOOK}{WEBHOOK}"));
+        assert!(
+            message.contains("two webhooks are named `letters`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn durations_read_and_print_in_their_shortest_form() {
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(format_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

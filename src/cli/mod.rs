@@ -8,6 +8,7 @@ mod keys;
 mod migrate;
 mod rules;
 mod serve;
+mod webhooks;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ pub enum Command {
         #[arg(long = "database")]
         database: Option<String>,
     },
+    /// Sign and verify Standard Webhooks signatures, to test a webhook receiver.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// `dunner config …`
@@ -211,6 +215,7 @@ pub fn run(cli: Cli) -> Exit {
         },
         Command::Serve(args) => serve::run(&args, config_file),
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
+        Command::Webhooks(command) => webhooks::run(command),
         Command::Import {
             accounts,
             events,

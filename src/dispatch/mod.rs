@@ -6,6 +6,8 @@
 pub mod email;
 pub mod templates;
 pub mod outbox;
+pub mod signing;
+pub mod webhook;
 
 use std::time::Duration;
 

@@ -19,3 +19,4 @@ mod invariants;
 mod openapi;
 mod policy_packs;
 mod store_conformance;
+mod webhooks;
