@@ -93,13 +93,17 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         {
             return fail(Exit::Failure, error);
         }
+        let couriers = match couriers(&config) {
+            Ok(couriers) => couriers,
+            Err(exit) => return exit,
+        };
         let notices_wake = Arc::new(tokio::sync::Notify::new());
         let outbox = Outbox {
             store: store.clone(),
             policy: Arc::clone(&policy),
             clock: Arc::new(SystemClock),
             schedule: RetrySchedule::default(),
-            couriers: Couriers::default(),
+            couriers,
             wake: Arc::clone(&notices_wake),
         };
         let state = AppState {
@@ -165,6 +169,48 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             Err(error) => fail(Exit::Failure, format!("the server failed: {error}")),
         }
     })
+}
+
+/// The email courier (when `[smtp]` is configured) and the webhook courier (when
+/// endpoints are). Templates are loaded and checked whenever their directory exists: a
+/// template without the opt-out line stops the daemon here, not at send time.
+fn couriers(config: &crate::config::Config) -> Result<Couriers, Exit> {
+    use crate::dispatch::couriers::{EmailCourier, WebhookCourier};
+    use crate::dispatch::email::EmailSender;
+    use crate::dispatch::templates::{Sender, Templates};
+    use crate::dispatch::webhook::WebhookSender;
+
+    let dir = &config.email.templates;
+    let templates = if dir.is_dir() || config.smtp.is_some() {
+        let sender = Sender::from_config(&config.email, &config.agency);
+        match Templates::load(dir, &sender) {
+            Ok(templates) => Some(Arc::new(templates)),
+            Err(error) => return Err(fail(Exit::InvalidRules, error)),
+        }
+    } else {
+        None
+    };
+    let email: Option<Arc<dyn crate::dispatch::outbox::Courier>> =
+        match (config.smtp.as_ref(), templates) {
+            (Some(smtp), Some(templates)) => match EmailSender::new(smtp) {
+                Ok(sender) => Some(Arc::new(EmailCourier { sender, templates })),
+                Err(error) => return Err(fail(Exit::Failure, error)),
+            },
+            _ => None,
+        };
+    let webhook: Option<Arc<dyn crate::dispatch::outbox::Courier>> = if config.webhooks.is_empty() {
+        None
+    } else {
+        match WebhookSender::new() {
+            Ok(sender) => Some(Arc::new(WebhookCourier {
+                sender,
+                endpoints: config.webhooks.clone().into(),
+                clock: Arc::new(SystemClock),
+            })),
+            Err(error) => return Err(fail(Exit::Failure, error)),
+        }
+    };
+    Ok(Couriers { email, webhook })
 }
 
 /// Reloads the policy and logs the outcome; a refused reload keeps the old policy.

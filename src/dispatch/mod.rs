@@ -3,10 +3,11 @@
 //! deliver and classify the result; when to send, whether it is still allowed, and how
 //! often to retry belong to the outbox worker.
 
+pub mod couriers;
 pub mod email;
-pub mod templates;
 pub mod outbox;
 pub mod signing;
+pub mod templates;
 pub mod webhook;
 
 use std::time::Duration;

@@ -13,14 +13,14 @@ use dunner::domain::{Account, Purpose};
 use crate::helpers::dunner;
 
 /// A running `tests/smtp_sink.py`; killed when dropped.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     port: u16,
     out: tempfile::TempDir,
 }
 
 impl SmtpSink {
-    fn start() -> SmtpSink {
+    pub(crate) fn start() -> SmtpSink {
         SmtpSink::start_rejecting(&[])
     }
 
@@ -57,7 +57,7 @@ impl SmtpSink {
         SmtpSink { child, port, out }
     }
 
-    fn config(&self) -> SmtpConfig {
+    pub(crate) fn config(&self) -> SmtpConfig {
         SmtpConfig {
             host: "127.0.0.1".into(),
             port: Some(self.port),
@@ -69,7 +69,7 @@ impl SmtpSink {
     }
 
     /// The received messages as the sink parsed them, in order.
-    fn received(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn received(&self) -> Vec<serde_json::Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -90,11 +90,11 @@ impl Drop for SmtpSink {
     }
 }
 
-fn shipped_templates_dir() -> PathBuf {
+pub(crate) fn shipped_templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
 }
 
-fn sender() -> Sender {
+pub(crate) fn sender() -> Sender {
     Sender::from_config(
         &EmailConfig::default(),
         &AgencyConfig {

@@ -17,6 +17,7 @@ mod engine;
 mod helpers;
 mod invariants;
 mod openapi;
+mod outbox;
 mod policy_packs;
 mod store_conformance;
 mod webhooks;

@@ -21,17 +21,17 @@ use serde_json::json;
 
 use crate::helpers::dunner;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
-struct Recorded {
+pub(crate) struct Recorded {
     headers: HeaderMap,
-    body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 impl Recorded {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).unwrap().to_str().unwrap()
     }
 }
@@ -51,13 +51,13 @@ struct ReceiverState {
 }
 
 /// A real HTTP server on 127.0.0.1 that records every request.
-struct TestReceiver {
+pub(crate) struct TestReceiver {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl TestReceiver {
-    async fn answering(status: u16) -> TestReceiver {
+    pub(crate) async fn answering(status: u16) -> TestReceiver {
         TestReceiver::start(Answer {
             status: StatusCode::from_u16(status).unwrap(),
             retry_after: None,
@@ -79,11 +79,11 @@ impl TestReceiver {
         TestReceiver { addr, requests }
     }
 
-    fn endpoint(&self, timeout: Duration) -> WebhookEndpoint {
+    pub(crate) fn endpoint(&self, timeout: Duration) -> WebhookEndpoint {
         endpoint_at(&format!("http://{}/hooks", self.addr), timeout)
     }
 
-    fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 }

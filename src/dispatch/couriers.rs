@@ -1,0 +1,153 @@
+//! The couriers the outbox worker hands notices to: an email courier (a template
+//! rendered for the account, sent over SMTP) and a webhook courier (the notice signed
+//! and posted to every endpoint subscribed to its event type).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::Delivery;
+use super::email::EmailSender;
+use super::outbox::Courier;
+use super::templates::{NoticeContext, Templates};
+use super::webhook::{EventType, WebhookSender};
+use crate::clock::Clock;
+use crate::config::WebhookEndpoint;
+use crate::domain::{Account, Purpose};
+use crate::store::Notice;
+
+/// Sends email notices: the template named by the notice (a purpose's name), filled
+/// with the account and the notice's data.
+pub struct EmailCourier {
+    /// The SMTP sender.
+    pub sender: EmailSender,
+    /// The loaded, checked templates.
+    pub templates: Arc<Templates>,
+}
+
+impl Courier for EmailCourier {
+    fn deliver<'a>(
+        &'a self,
+        notice: &'a Notice,
+        account: &'a Account,
+        contact_point: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(to) = contact_point else {
+                return Delivery::Permanent {
+                    reason: "the notice has no email address".into(),
+                };
+            };
+            let template = notice.request.template.as_deref().unwrap_or_default();
+            let Some(purpose) = Purpose::parse(template) else {
+                return Delivery::Permanent {
+                    reason: format!("there is no template `{template}`"),
+                };
+            };
+            let data = Value::Object(notice.request.data.clone());
+            let rendered = match self.templates.render(NoticeContext {
+                account,
+                notice_id: &notice.id,
+                purpose,
+                data: &data,
+            }) {
+                Ok(rendered) => rendered,
+                Err(error) => {
+                    return Delivery::Permanent {
+                        reason: format!("the template cannot be filled: {error}"),
+                    };
+                }
+            };
+            self.sender.send(&notice.id, to, &rendered).await
+        })
+    }
+}
+
+/// Sends webhook notices to every endpoint subscribed to their event type, with the
+/// notice's id as the stable `webhook-id`.
+pub struct WebhookCourier {
+    /// The HTTP sender.
+    pub sender: WebhookSender,
+    /// The configured endpoints.
+    pub endpoints: Arc<[WebhookEndpoint]>,
+    /// For the `webhook-timestamp`.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Courier for WebhookCourier {
+    fn deliver<'a>(
+        &'a self,
+        notice: &'a Notice,
+        account: &'a Account,
+        _contact_point: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
+        Box::pin(async move {
+            let name = notice.request.event_type.as_deref().unwrap_or_default();
+            let Ok(event_type) = name.parse::<EventType>() else {
+                return Delivery::Permanent {
+                    reason: format!("unknown event type `{name}`"),
+                };
+            };
+            let payload = json!({
+                "notice_id": notice.id,
+                "account_id": notice.account_id,
+                "purpose": notice.request.purpose,
+                "account": account,
+                "data": notice.request.data,
+            });
+            let mut outcomes = Vec::new();
+            for endpoint in self.endpoints.iter().filter(|e| e.wants(event_type)) {
+                let delivery = self
+                    .sender
+                    .deliver(endpoint, &notice.id, event_type, &payload, self.clock.now())
+                    .await;
+                outcomes.push((endpoint.name.as_str(), delivery));
+            }
+            combine(event_type, outcomes)
+        })
+    }
+}
+
+/// One result for a notice sent to several endpoints: delivered when every endpoint
+/// took it; otherwise retried while any failure is worth retrying (endpoints that took
+/// it get it again with the same `webhook-id`, which receivers deduplicate on); dead when
+/// the only failures are permanent.
+fn combine(event_type: EventType, outcomes: Vec<(&str, Delivery)>) -> Delivery {
+    if outcomes.is_empty() {
+        return Delivery::Permanent {
+            reason: format!(
+                "no webhook endpoint subscribes to `{}`",
+                event_type.as_str()
+            ),
+        };
+    }
+    let mut retry: Option<(Option<Duration>, Vec<String>)> = None;
+    let mut permanent = Vec::new();
+    for (name, outcome) in outcomes {
+        match outcome {
+            Delivery::Delivered => {}
+            Delivery::Retry { after, reason } => {
+                let (longest, reasons) = retry.get_or_insert((None, Vec::new()));
+                *longest = (*longest).max(after);
+                reasons.push(format!("{name}: {reason}"));
+            }
+            Delivery::Permanent { reason } => permanent.push(format!("{name}: {reason}")),
+        }
+    }
+    match retry {
+        Some((after, mut reasons)) => {
+            reasons.extend(permanent);
+            Delivery::Retry {
+                after,
+                reason: reasons.join("; "),
+            }
+        }
+        None if permanent.is_empty() => Delivery::Delivered,
+        None => Delivery::Permanent {
+            reason: permanent.join("; "),
+        },
+    }
+}

@@ -1,0 +1,207 @@
+//! The outbox worker with real couriers: a real SMTP server (aiosmtpd) and a real HTTP
+//! receiver on 127.0.0.1, the ledger in a temporary SQLite file, the clock fixed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dunner::clock::FixedClock;
+use dunner::dispatch::couriers::{EmailCourier, WebhookCourier};
+use dunner::dispatch::email::EmailSender;
+use dunner::dispatch::outbox::{Courier, Couriers, Outbox};
+use dunner::dispatch::signing::{SignedHeaders, WebhookSecret, verify};
+use dunner::dispatch::templates::Templates;
+use dunner::dispatch::webhook::WebhookSender;
+use dunner::domain::{Account, Channel, LedgerEvent, Outcome};
+use dunner::reload::LivePolicy;
+use dunner::store::{EventQuery, NoticeRequest, NoticeStatus, Store};
+
+use crate::email::{SmtpSink, sender, shipped_templates_dir};
+use crate::helpers::{SHIPPED, SHIPPED_SHARED, rules_dir};
+use crate::store_conformance::sqlite;
+use crate::webhooks::{SECRET, TestReceiver};
+
+fn now() -> DateTime<Utc> {
+    // 10:00 in New York on a Tuesday: calls and emails are allowed.
+    "2026-04-07T14:00:00Z".parse().unwrap()
+}
+
+fn outbox(store: &Store, couriers: Couriers) -> Outbox {
+    Outbox {
+        store: store.clone(),
+        policy: Arc::new(LivePolicy::new(&rules_dir(), SHIPPED.clone(), now())),
+        clock: Arc::new(FixedClock(now())),
+        schedule: Default::default(),
+        couriers,
+        wake: Arc::default(),
+    }
+}
+
+fn webhook_courier(receiver: &TestReceiver) -> Arc<dyn Courier> {
+    Arc::new(WebhookCourier {
+        sender: WebhookSender::new().unwrap(),
+        endpoints: vec![receiver.endpoint(Duration::from_secs(5))].into(),
+        clock: Arc::new(FixedClock(now())),
+    })
+}
+
+fn new_yorker(id: &str) -> Account {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "creditor": "Example Bank, N.A.",
+        "balance": {"amount": "1842.17", "currency": "USD"},
+        "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
+                     "phones": [{"number": "+12125550100", "kind": "mobile"}],
+                     "emails": [{"address": "alex@example.com", "kind": "personal"}]}
+    }))
+    .unwrap()
+}
+
+async fn queue(store: &Store, request: serde_json::Value) -> String {
+    let request: NoticeRequest = serde_json::from_value(request).unwrap();
+    store
+        .enqueue_notice(&SHIPPED_SHARED, &request, None, now())
+        .await
+        .unwrap()
+        .notice
+        .expect("queued")
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sends_email_and_webhooks_records_them_and_cancels_what_a_hold_forbids() {
+    let test = sqlite().await;
+    let store = &test.store;
+    store
+        .put_accounts(&[new_yorker("O-1"), new_yorker("O-2")], now())
+        .await
+        .unwrap();
+    let sink = SmtpSink::start();
+    let receiver = TestReceiver::answering(204).await;
+    let couriers = Couriers {
+        email: Some(Arc::new(EmailCourier {
+            sender: EmailSender::new(&sink.config()).unwrap(),
+            templates: Arc::new(Templates::load(&shipped_templates_dir(), &sender()).unwrap()),
+        })),
+        webhook: Some(webhook_courier(&receiver)),
+    };
+    let email = queue(store, serde_json::json!({"account_id": "O-1", "channel": "email",
+        "template": "payment_reminder", "purpose": "payment_reminder",
+        "data": {"consumer_name": "Alex Doe", "amount_due": {"amount": "150", "currency": "USD"}, "due_date": "2026-05-01"}})).await;
+    let escalated = queue(
+        store,
+        serde_json::json!({"account_id": "O-1", "channel": "webhook",
+        "event_type": "account.escalated", "data": {"to": "attorney referral"}}),
+    )
+    .await;
+    let dial = queue(
+        store,
+        serde_json::json!({"account_id": "O-2", "channel": "webhook", "event_type": "contact.due"}),
+    )
+    .await;
+    // A cease-and-desist arrives after the dialer notice was queued, before it is sent.
+    let cease: LedgerEvent = serde_json::from_value(serde_json::json!({
+        "at": "2026-04-07T13:59:00Z", "type": "flag_set", "flag": "cease_and_desist"}))
+    .unwrap();
+    store.append_event("O-2", &cease, now()).await.unwrap();
+
+    let worker = outbox(store, couriers);
+    assert!(worker.step().await.unwrap());
+    assert!(!worker.step().await.unwrap(), "nothing left to send");
+
+    let status = |id: String| async move { store.get_notice(&id).await.unwrap().unwrap() };
+    assert_eq!(status(email.clone()).await.status, NoticeStatus::Delivered);
+    assert_eq!(
+        status(escalated.clone()).await.status,
+        NoticeStatus::Delivered
+    );
+    let cancelled = status(dial).await;
+    assert_eq!(cancelled.status, NoticeStatus::Cancelled);
+    assert!(
+        cancelled
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("reg-f.cease-communication"),
+        "{cancelled:?}"
+    );
+
+    // The email arrived with its Message-ID, and the ledger counts it as a contact.
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0]["headers"]["message-id"],
+        format!("<{email}@recovery.example>").as_str()
+    );
+    let events = store
+        .list_events("O-1", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.channel, Some(Channel::Email));
+    assert_eq!(events[0].event.outcome, Some(Outcome::Sent));
+    assert_eq!(
+        events[0].event.contact_point.as_deref(),
+        Some("alex@example.com")
+    );
+
+    // One webhook left, the escalation: signed, with the notice's id as webhook-id.
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.header("webhook-id"), escalated);
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    let headers = SignedHeaders {
+        id: request.header("webhook-id"),
+        timestamp: request.header("webhook-timestamp"),
+        signature: request.header("webhook-signature"),
+    };
+    verify(&secret, headers, &request.body, now()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["type"], "account.escalated");
+    assert_eq!(body["data"]["account_id"], "O-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_is_retried_on_the_schedule_and_a_gone_one_is_dead_lettered() {
+    let test = sqlite().await;
+    let store = &test.store;
+    store
+        .put_accounts(&[new_yorker("R-1")], now())
+        .await
+        .unwrap();
+    let unavailable = TestReceiver::answering(503).await;
+    let id = queue(store, serde_json::json!({"account_id": "R-1", "channel": "webhook", "event_type": "account.escalated"})).await;
+    let worker = outbox(
+        store,
+        Couriers {
+            email: None,
+            webhook: Some(webhook_courier(&unavailable)),
+        },
+    );
+    assert!(worker.step().await.unwrap());
+    let notice = store.get_notice(&id).await.unwrap().unwrap();
+    assert_eq!((notice.status, notice.attempts), (NoticeStatus::Pending, 1));
+    let delay = (notice.due_at - now()).num_milliseconds();
+    assert!(
+        (5_000..=6_000).contains(&delay),
+        "first retry after 5 s plus jitter: {delay} ms"
+    );
+    assert!(notice.last_error.unwrap().contains("503"));
+    // Not due yet: the worker has nothing to do.
+    assert!(!worker.step().await.unwrap());
+
+    let gone = TestReceiver::answering(410).await;
+    let id = queue(store, serde_json::json!({"account_id": "R-1", "channel": "webhook", "event_type": "account.escalated"})).await;
+    let worker = outbox(
+        store,
+        Couriers {
+            email: None,
+            webhook: Some(webhook_courier(&gone)),
+        },
+    );
+    assert!(worker.step().await.unwrap());
+    let dead = store.get_notice(&id).await.unwrap().unwrap();
+    assert_eq!(dead.status, NoticeStatus::Dead);
+    let replayed = store.retry_notice(&id, now()).await.unwrap();
+    assert_eq!(replayed.status, NoticeStatus::Pending);
+}
