@@ -93,6 +93,16 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         {
             return fail(Exit::Failure, error);
         }
+        match store.release_stale_leases().await {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::warn!(
+                    released,
+                    "notices being sent when the last run stopped go out again"
+                )
+            }
+            Err(error) => return fail(Exit::Failure, error),
+        }
         let couriers = match couriers(&config) {
             Ok(couriers) => couriers,
             Err(exit) => return exit,

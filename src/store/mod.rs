@@ -538,6 +538,17 @@ impl Store {
         }
     }
 
+    /// Frees the leases of an embedded ledger at start: one daemon owns a SQLite file, so
+    /// a lease still held is one its previous run took before it died, and the notice
+    /// goes out again now (same id) instead of when the lease runs out. PostgreSQL
+    /// leases belong to daemons that may still run, and are left alone.
+    pub async fn release_stale_leases(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.release_leases().await,
+            Store::Postgres(_) => Ok(0),
+        }
+    }
+
     /// The next instant a pending notice falls due (or its lease runs out).
     pub async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self {

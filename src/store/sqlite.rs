@@ -193,6 +193,15 @@ impl SqliteStore {
         rows.iter().map(notice_from_row).collect()
     }
 
+    pub(super) async fn release_leases(&self) -> Result<u64, StoreError> {
+        let released = sqlx::query(
+            "UPDATE notices SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(released.rows_affected())
+    }
+
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next: Option<String> = sqlx::query_scalar(
             "SELECT min(max(due_at, coalesce(lease_until, ''))) FROM notices WHERE status = 'pending'",

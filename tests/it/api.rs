@@ -571,12 +571,25 @@ pub(crate) fn create_key(database: &str, scopes: &[&str]) -> String {
 }
 
 /// Spawns `dunner serve` on port 0 and returns it with the address it printed.
+pub(crate) fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
+    spawn_daemon_configured(database, rules, None)
+}
+
+/// [`spawn_daemon`] with a configuration file.
 #[expect(
     clippy::zombie_processes,
     reason = "the caller stops the daemon and waits for it"
 )]
-pub(crate) fn spawn_daemon(database: &str, rules: &str) -> (std::process::Child, String) {
+pub(crate) fn spawn_daemon_configured(
+    database: &str,
+    rules: &str,
+    config: Option<&std::path::Path>,
+) -> (std::process::Child, String) {
+    let config_args: Vec<String> = config
+        .map(|path| vec!["--config".to_string(), path.display().to_string()])
+        .unwrap_or_default();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args(&config_args)
         .args([
             "serve",
             "--listen",

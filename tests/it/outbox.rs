@@ -205,3 +205,102 @@ async fn a_failing_receiver_is_retried_on_the_schedule_and_a_gone_one_is_dead_le
     let replayed = store.retry_notice(&id, now()).await.unwrap();
     assert_eq!(replayed.status, NoticeStatus::Pending);
 }
+
+/// Kills a daemon when a test fails before stopping it.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `check` every 50 ms for up to `seconds`.
+fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notices_in_flight_when_the_daemon_is_killed_are_all_delivered_after_restart_with_their_ids()
+ {
+    use crate::api::{create_key, http, spawn_daemon_configured};
+    // A slow receiver, so that notices are in flight when the daemon dies.
+    let receiver = crate::webhooks::TestReceiver::slow(204, Duration::from_millis(400)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
+    let config = dir.path().join("dunner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks]]\nname = \"vendor\"\nurl = \"http://{}/hooks\"\nsecret = \"{SECRET}\"\nevent_types = [\"account.escalated\"]\n",
+            receiver.address()
+        ),
+    )
+    .unwrap();
+    let token = create_key(&database, &["decide", "record"]);
+    let (daemon, address) = spawn_daemon_configured(&database, "rules", Some(&config));
+    let mut daemon = KillOnDrop(Some(daemon));
+    let account = serde_json::to_string(&new_yorker("K-1")).unwrap();
+    assert_eq!(
+        http(&address, &token, "PUT", "/v1/accounts/K-1", &account).0,
+        200
+    );
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let body = format!(
+            r#"{{"account_id": "K-1", "channel": "webhook", "event_type": "account.escalated", "data": {{"n": {i}}}}}"#
+        );
+        let (status, answer) = http(&address, &token, "POST", "/v1/notices", &body);
+        assert_eq!(status, 201, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        ids.push(answer["notice"]["id"].as_str().unwrap().to_string());
+    }
+    assert!(
+        eventually(10, || !receiver.requests().is_empty()),
+        "the worker started sending"
+    );
+    let mut killed = daemon.0.take().unwrap();
+    crate::api::signal(&killed, "-KILL");
+    let _ = killed.wait();
+    let before: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect();
+
+    let (daemon, address) = spawn_daemon_configured(&database, "rules", Some(&config));
+    let mut daemon = KillOnDrop(Some(daemon));
+    let all_delivered = eventually(30, || {
+        ids.iter().all(|id| {
+            let (_, notice) = http(&address, &token, "GET", &format!("/v1/notices/{id}"), "");
+            notice.contains(r#""status":"delivered""#)
+        })
+    });
+    let mut stopped = daemon.0.take().unwrap();
+    crate::api::signal(&stopped, "-TERM");
+    let _ = stopped.wait();
+    assert!(all_delivered, "every notice is delivered after the restart");
+    let received: std::collections::BTreeSet<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect();
+    for id in &ids {
+        assert!(received.contains(id), "notice {id} reached the receiver");
+    }
+    // What was in flight at the kill went out again with the same webhook-id.
+    for id in &before {
+        assert!(ids.contains(id), "{id}");
+    }
+    assert!(receiver.requests().len() >= ids.len());
+}

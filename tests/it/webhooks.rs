@@ -57,6 +57,20 @@ pub(crate) struct TestReceiver {
 }
 
 impl TestReceiver {
+    /// A receiver that takes `delay` to answer `status`.
+    pub(crate) async fn slow(status: u16, delay: Duration) -> TestReceiver {
+        TestReceiver::start(Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            retry_after: None,
+            delay,
+        })
+        .await
+    }
+
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub(crate) async fn answering(status: u16) -> TestReceiver {
         TestReceiver::start(Answer {
             status: StatusCode::from_u16(status).unwrap(),
