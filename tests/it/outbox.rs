@@ -304,3 +304,69 @@ async fn notices_in_flight_when_the_daemon_is_killed_are_all_delivered_after_res
     }
     assert!(receiver.requests().len() >= ids.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_daemons_on_one_postgres_ledger_send_each_notice_once() {
+    use crate::api::{create_key, http, spawn_daemon_configured};
+    let test = crate::store_conformance::postgres().await;
+    let receiver = TestReceiver::answering(204).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dunner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks]]\nname = \"dialer\"\nurl = \"http://{}/hooks\"\nsecret = \"{SECRET}\"\nevent_types = [\"account.escalated\"]\n",
+            receiver.address()
+        ),
+    )
+    .unwrap();
+    let (ids, received) = tokio::task::block_in_place(|| {
+        let token = create_key(&test.url, &["decide", "record"]);
+        let daemons: Vec<(KillOnDrop, String)> = (0..2)
+            .map(|_| {
+                let (child, address) = spawn_daemon_configured(&test.url, "rules", Some(&config));
+                (KillOnDrop(Some(child)), address)
+            })
+            .collect();
+        let account = serde_json::to_string(&new_yorker("P-1")).unwrap();
+        assert_eq!(
+            http(&daemons[0].1, &token, "PUT", "/v1/accounts/P-1", &account).0,
+            200
+        );
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            // Both daemons queue, and both workers lease from the one outbox.
+            let address = &daemons[i % 2].1;
+            let body = format!(
+                r#"{{"account_id": "P-1", "channel": "webhook", "event_type": "account.escalated", "data": {{"n": {i}}}}}"#
+            );
+            let (status, answer) = http(address, &token, "POST", "/v1/notices", &body);
+            assert_eq!(status, 201, "{answer}");
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            ids.push(answer["notice"]["id"].as_str().unwrap().to_string());
+        }
+        let delivered = eventually(30, || {
+            let (_, pending) = http(
+                &daemons[0].1,
+                &token,
+                "GET",
+                "/v1/notices?status=pending",
+                "",
+            );
+            pending == "[]"
+        });
+        assert!(delivered, "every notice left the outbox");
+        drop(daemons);
+        let received: Vec<String> = receiver
+            .requests()
+            .iter()
+            .map(|r| r.header("webhook-id").to_string())
+            .collect();
+        (ids, received)
+    });
+    let mut sorted = received.clone();
+    sorted.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "each notice sent exactly once");
+}
