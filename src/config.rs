@@ -76,6 +76,8 @@ pub struct Config {
     /// Webhook endpoints that events are sent to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookEndpoint>,
+    /// The outbox worker.
+    pub outbox: OutboxConfig,
 }
 
 /// `[server]`
@@ -128,6 +130,61 @@ impl Default for RulesConfig {
             dir: PathBuf::from("rules"),
         }
     }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// The delays between tries after a failure; after the last, the notice is dead.
+    #[serde(
+        deserialize_with = "deserialize_durations",
+        serialize_with = "serialize_durations"
+    )]
+    pub retry: Vec<Duration>,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> OutboxConfig {
+        OutboxConfig {
+            retry: crate::store::RetrySchedule::default().0,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The retry schedule.
+    pub fn schedule(&self) -> crate::store::RetrySchedule {
+        crate::store::RetrySchedule(self.retry.clone())
+    }
+}
+
+fn deserialize_durations<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Duration>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    if texts.is_empty() {
+        return Err(serde::de::Error::custom(
+            "give at least one delay, or a failed notice would be dead at once",
+        ));
+    }
+    texts
+        .iter()
+        .map(|text| {
+            parse_duration(text).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a duration (like \"5s\", \"30m\" or \"2h\")"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn serialize_durations<S: Serializer>(
+    durations: &[Duration],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(durations.iter().map(|d| format_duration(*d)))
 }
 
 /// `[log]`
@@ -523,6 +580,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(number)),
         "s" => Some(Duration::from_secs(number)),
         "m" => number.checked_mul(60).map(Duration::from_secs),
+        "h" => number.checked_mul(3600).map(Duration::from_secs),
         _ => None,
     }
 }
@@ -530,7 +588,9 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// The shortest of `"2m"`, `"10s"`, `"500ms"` that says the duration exactly.
 fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis.is_multiple_of(60_000) && millis > 0 {
+    if millis.is_multiple_of(3_600_000) && millis > 0 {
+        format!("{}h", millis / 3_600_000)
+    } else if millis.is_multiple_of(60_000) && millis > 0 {
         format!("{}m", millis / 60_000)
     } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
@@ -1171,5 +1231,22 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), REDACTED);
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn the_retry_schedule_reads_hours_and_names_a_bad_delay() {
+        let config = Config::from_toml("x.toml", "[outbox]\nretry = [\"1s\", \"2h\"]\n");
+        assert_eq!(
+            config.map(|c| c.outbox.retry).ok(),
+            Some(vec![Duration::from_secs(1), Duration::from_secs(7200)])
+        );
+        let error = Config::from_toml("x.toml", "[outbox]\nretry = [\"5s\", \"soon\"]\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("x.toml:2") && error.contains("`soon` is not a duration"),
+            "{error}"
+        );
     }
 }

@@ -14,7 +14,6 @@ use crate::dispatch::outbox::{Couriers, Outbox};
 use crate::http::{App, AppState, Metrics};
 use crate::logging::{init_logging, redact};
 use crate::reload::LivePolicy;
-use crate::store::RetrySchedule;
 use crate::store::Store;
 
 /// Arguments of `dunner serve`. Each flag overrides the configuration file and the
@@ -112,7 +111,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             store: store.clone(),
             policy: Arc::clone(&policy),
             clock: Arc::new(SystemClock),
-            schedule: RetrySchedule::default(),
+            schedule: config.outbox.schedule(),
             couriers,
             wake: Arc::clone(&notices_wake),
         };
