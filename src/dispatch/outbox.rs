@@ -26,7 +26,7 @@ use crate::store::{
 pub const LEASE: Duration = Duration::from_secs(120);
 
 /// The most notices leased at once.
-const BATCH: u32 = 64;
+const BATCH: u32 = 256;
 
 /// The longest sleep when nothing is due (a notice queued by another daemon on the
 /// same PostgreSQL ledger wakes nobody here).
@@ -169,47 +169,53 @@ impl Outbox {
         let mut sends = tokio::task::JoinSet::new();
         for notice in leased {
             let worker = self.clone();
-            sends.spawn(async move { worker.send(notice).await });
+            sends.spawn(async move {
+                let id = notice.id.clone();
+                (id, worker.send(notice).await)
+            });
         }
+        // The outcomes of the batch are written together: one transaction, one fsync.
+        let mut updates = Vec::new();
         while let Some(done) = sends.join_next().await {
             match done {
-                Ok(Err(error)) => tracing::error!(%error, "a notice could not be finished"),
+                Ok((id, Ok(update))) => updates.push((id, update)),
+                // Left leased: sent again when the lease runs out.
+                Ok((_, Err(error))) => tracing::error!(%error, "a notice could not be sent"),
                 Err(error) => tracing::error!(%error, "a notice's task failed"),
-                Ok(Ok(())) => {}
             }
         }
+        self.store
+            .finish_notices(&updates, self.clock.now())
+            .await?;
         Ok(true)
     }
 
-    /// Checks, sends and records one leased notice.
-    async fn send(&self, notice: Notice) -> Result<(), StoreError> {
+    /// Checks and sends one leased notice; says how it ended.
+    async fn send(&self, notice: Notice) -> Result<NoticeUpdate, StoreError> {
         let now = self.clock.now();
         let Some((account, history)) = self
             .store
             .account_with_history(&notice.account_id, lookback_start(now))
             .await?
         else {
-            return self
-                .close(
-                    &notice,
-                    NoticeStatus::Cancelled,
-                    "the account is gone".into(),
-                )
-                .await;
+            return Ok(close(
+                &notice,
+                NoticeStatus::Cancelled,
+                "the account is gone".into(),
+            ));
         };
         let policy = self.policy.current();
         let contact_point = match check_at_send(&policy, &notice, &account, &history, now) {
             SendCheck::Send(contact_point) => contact_point,
             SendCheck::Later(due_at, why) => {
-                let update = NoticeUpdate::Reschedule {
+                return Ok(NoticeUpdate::Reschedule {
                     due_at,
                     attempts: notice.attempts,
                     error: Some(format!("deferred: {why}")),
-                };
-                return self.store.finish_notice(&notice.id, &update, now).await;
+                });
             }
             SendCheck::Cancel(why) => {
-                return self.close(&notice, NoticeStatus::Cancelled, why).await;
+                return Ok(close(&notice, NoticeStatus::Cancelled, why));
             }
         };
         let courier = match notice.request.channel {
@@ -221,74 +227,54 @@ impl Outbox {
                 NoticeChannel::Email => "no SMTP server is configured",
                 NoticeChannel::Webhook => "no webhook endpoint is configured",
             };
-            return self.retry(&notice, None, why.into()).await;
+            return Ok(self.retry(&notice, None, why.into()));
         };
         let delivery = courier
             .deliver(&notice, &account, contact_point.as_deref())
             .await;
         let now = self.clock.now();
         match delivery {
-            Delivery::Delivered => {
-                let event = sent_event(&notice, contact_point, now);
-                let update = NoticeUpdate::Delivered {
-                    account_id: notice.account_id.clone(),
-                    event,
-                };
-                self.store.finish_notice(&notice.id, &update, now).await
-            }
-            Delivery::Retry { after, reason } => self.retry(&notice, after, reason).await,
-            Delivery::Permanent { reason } => self.close(&notice, NoticeStatus::Dead, reason).await,
+            Delivery::Delivered => Ok(NoticeUpdate::Delivered {
+                account_id: notice.account_id.clone(),
+                event: sent_event(&notice, contact_point, now),
+            }),
+            Delivery::Retry { after, reason } => Ok(self.retry(&notice, after, reason)),
+            Delivery::Permanent { reason } => Ok(close(&notice, NoticeStatus::Dead, reason)),
         }
     }
 
-    /// Schedules the next try, or dead-letters the notice when the schedule is spent.
-    async fn retry(
-        &self,
-        notice: &Notice,
-        after: Option<Duration>,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        let now = self.clock.now();
+    /// The next try, or the dead letter when the schedule is spent.
+    fn retry(&self, notice: &Notice, after: Option<Duration>, reason: String) -> NoticeUpdate {
         let failures = notice.attempts.saturating_add(1);
-        match self.schedule.next_try(failures, now, after, jitter()) {
-            Some(due_at) => {
-                let update = NoticeUpdate::Reschedule {
-                    due_at,
-                    attempts: failures,
-                    error: Some(reason),
-                };
-                self.store.finish_notice(&notice.id, &update, now).await
-            }
-            None => {
-                let update = NoticeUpdate::Close {
-                    status: NoticeStatus::Dead,
-                    attempts: failures,
-                    error: reason,
-                };
-                self.store.finish_notice(&notice.id, &update, now).await
-            }
+        match self
+            .schedule
+            .next_try(failures, self.clock.now(), after, jitter())
+        {
+            Some(due_at) => NoticeUpdate::Reschedule {
+                due_at,
+                attempts: failures,
+                error: Some(reason),
+            },
+            None => NoticeUpdate::Close {
+                status: NoticeStatus::Dead,
+                attempts: failures,
+                error: reason,
+            },
         }
     }
+}
 
-    async fn close(
-        &self,
-        notice: &Notice,
-        status: NoticeStatus,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        let attempts = if status == NoticeStatus::Dead {
-            notice.attempts.saturating_add(1)
-        } else {
-            notice.attempts
-        };
-        let update = NoticeUpdate::Close {
-            status,
-            attempts,
-            error: reason,
-        };
-        self.store
-            .finish_notice(&notice.id, &update, self.clock.now())
-            .await
+/// A notice closed: cancelled by the policy, or dead after a permanent failure.
+fn close(notice: &Notice, status: NoticeStatus, reason: String) -> NoticeUpdate {
+    let attempts = if status == NoticeStatus::Dead {
+        notice.attempts.saturating_add(1)
+    } else {
+        notice.attempts
+    };
+    NoticeUpdate::Close {
+        status,
+        attempts,
+        error: reason,
     }
 }
 

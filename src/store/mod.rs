@@ -566,16 +566,37 @@ impl Store {
         update: &NoticeUpdate,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let event = match update {
-            NoticeUpdate::Delivered {
-                account_id,
-                event: Some(event),
-            } => Some(EventRow::new(account_id, event, now)?),
-            _ => None,
-        };
+        self.finish_notices(&[(id.to_string(), update.clone())], now)
+            .await
+    }
+
+    /// [`Store::finish_notice`] for many notices in one transaction (one fsync for a
+    /// worker's whole batch).
+    pub async fn finish_notices(
+        &self,
+        updates: &[(String, NoticeUpdate)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let rows = updates
+            .iter()
+            .map(|(id, update)| {
+                let event = match update {
+                    NoticeUpdate::Delivered {
+                        account_id,
+                        event: Some(event),
+                    } => Some(EventRow::new(account_id, event, now)?),
+                    _ => None,
+                };
+                Ok(FinishRow {
+                    id: id.as_str(),
+                    update,
+                    event,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         match self {
-            Store::Sqlite(store) => store.finish_notice(id, update, event.as_ref(), now).await,
-            Store::Postgres(store) => store.finish_notice(id, update, event.as_ref(), now).await,
+            Store::Sqlite(store) => store.finish_notices(&rows, now).await,
+            Store::Postgres(store) => store.finish_notices(&rows, now).await,
         }
     }
 
@@ -740,6 +761,13 @@ impl NoticeUpdate {
             } => (*status, Some(*attempts), now, Some(error.as_str())),
         }
     }
+}
+
+/// One finished try, ready to be written.
+pub(crate) struct FinishRow<'a> {
+    pub id: &'a str,
+    pub update: &'a NoticeUpdate,
+    pub event: Option<EventRow>,
 }
 
 /// A notice row as read back, before its JSON request is parsed.

@@ -9,9 +9,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Notice,
-    NoticeColumns, NoticeRow, NoticeUpdate, Record, Recorded, StoreError, StoredEvent,
-    decide_attempt, from_json, lookback_start, outcome_name, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
+    Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
+    from_json, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
 
@@ -187,37 +187,37 @@ impl PostgresStore {
         .await?)
     }
 
-    pub(super) async fn finish_notice(
+    pub(super) async fn finish_notices(
         &self,
-        id: &str,
-        update: &NoticeUpdate,
-        event: Option<&EventRow>,
+        rows: &[FinishRow<'_>],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (status, attempts, due_at, error) = update.columns(now);
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE notices SET status = $2, attempts = coalesce($3, attempts), due_at = $4,
-                    last_error = $5, lease_until = NULL, updated_at = $6
-              WHERE id = $1",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(
-            attempts
-                .map(i64::from)
-                .map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
-        )
-        .bind(due_at)
-        .bind(error)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if changed.rows_affected() == 0 {
-            return Err(StoreError::NoticeNotFound(id.to_string()));
-        }
-        if let Some(event) = event {
-            append_event(&mut tx, event).await?;
+        for row in rows {
+            let (status, attempts, due_at, error) = row.update.columns(now);
+            let changed = sqlx::query(
+                "UPDATE notices SET status = $2, attempts = coalesce($3, attempts), due_at = $4,
+                        last_error = $5, lease_until = NULL, updated_at = $6
+                  WHERE id = $1",
+            )
+            .bind(row.id)
+            .bind(status.as_str())
+            .bind(
+                attempts
+                    .map(i64::from)
+                    .map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
+            )
+            .bind(due_at)
+            .bind(error)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::NoticeNotFound(row.id.to_string()));
+            }
+            if let Some(event) = &row.event {
+                append_event(&mut tx, event).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

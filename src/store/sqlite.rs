@@ -22,9 +22,9 @@ use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, HistoryRow, LoggedDecision, MAX_PAGE, Notice,
-    NoticeColumns, NoticeRow, NoticeUpdate, Record, Recorded, StoreError, StoredEvent,
-    decide_attempt, from_json, instant_text, lookback_start, outcome_name, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
+    Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
+    from_json, instant_text, lookback_start, outcome_name, sources_json,
 };
 use crate::policy::Policy;
 
@@ -211,33 +211,33 @@ impl SqliteStore {
         next.as_deref().map(parse_instant).transpose()
     }
 
-    pub(super) async fn finish_notice(
+    pub(super) async fn finish_notices(
         &self,
-        id: &str,
-        update: &NoticeUpdate,
-        event: Option<&EventRow>,
+        rows: &[FinishRow<'_>],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (status, attempts, due_at, error) = update.columns(now);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let changed = sqlx::query(
-            "UPDATE notices SET status = ?2, attempts = coalesce(?3, attempts), due_at = ?4,
-                    last_error = ?5, lease_until = NULL, updated_at = ?6
-              WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(attempts.map(i64::from))
-        .bind(instant_text(due_at))
-        .bind(error)
-        .bind(instant_text(now))
-        .execute(&mut *tx)
-        .await?;
-        if changed.rows_affected() == 0 {
-            return Err(StoreError::NoticeNotFound(id.to_string()));
-        }
-        if let Some(event) = event {
-            append_event(&mut tx, event).await?;
+        for row in rows {
+            let (status, attempts, due_at, error) = row.update.columns(now);
+            let changed = sqlx::query(
+                "UPDATE notices SET status = ?2, attempts = coalesce(?3, attempts), due_at = ?4,
+                        last_error = ?5, lease_until = NULL, updated_at = ?6
+                  WHERE id = ?1",
+            )
+            .bind(row.id)
+            .bind(status.as_str())
+            .bind(attempts.map(i64::from))
+            .bind(instant_text(due_at))
+            .bind(error)
+            .bind(instant_text(now))
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::NoticeNotFound(row.id.to_string()));
+            }
+            if let Some(event) = &row.event {
+                append_event(&mut tx, event).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
