@@ -236,7 +236,7 @@ impl Outbox {
         match delivery {
             Delivery::Delivered => Ok(NoticeUpdate::Delivered {
                 account_id: notice.account_id.clone(),
-                event: sent_event(&notice, contact_point, now),
+                event: Some(sent_event(&notice, contact_point, now)),
             }),
             Delivery::Retry { after, reason } => Ok(self.retry(&notice, after, reason)),
             Delivery::Permanent { reason } => Ok(close(&notice, NoticeStatus::Dead, reason)),
@@ -278,24 +278,27 @@ fn close(notice: &Notice, status: NoticeStatus, reason: String) -> NoticeUpdate 
     }
 }
 
-/// The ledger's record of a delivered email: a contact on the email channel, which the
-/// caps count like any other. A webhook reaches a vendor or a dialer, not the consumer:
-/// the letter or the call it leads to is recorded when it happens.
-fn sent_event(
-    notice: &Notice,
-    contact_point: Option<String>,
-    now: DateTime<Utc>,
-) -> Option<LedgerEvent> {
-    (notice.request.channel == NoticeChannel::Email).then_some(LedgerEvent {
+/// The ledger's record of a delivered notice. An email is a contact on the email
+/// channel, which the caps count like any other; a webhook reached a vendor or a dialer,
+/// not the consumer, and is recorded as delivered (the letter or the call it leads to is
+/// recorded when it happens).
+fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>) -> LedgerEvent {
+    let email = notice.request.channel == NoticeChannel::Email;
+    LedgerEvent {
         at: now,
-        event_type: LedgerEventType::Contact,
-        channel: Some(crate::domain::Channel::Email),
-        outcome: Some(Outcome::Sent),
+        event_type: if email {
+            LedgerEventType::Contact
+        } else {
+            LedgerEventType::WebhookDelivered
+        },
+        channel: email.then_some(crate::domain::Channel::Email),
+        outcome: email.then_some(Outcome::Sent),
         initiated_by: crate::domain::InitiatedBy::Collector,
-        contact_point,
+        contact_point: contact_point.filter(|_| email),
         flag: None,
         amount: None,
-    })
+        notice_id: (!email).then(|| notice.id.clone()),
+    }
 }
 
 /// A fraction in `[0, 1)` to spread retries, from the randomness of a v4 UUID.

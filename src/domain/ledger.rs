@@ -29,6 +29,9 @@ pub enum LedgerEventType {
     OptOutWithdrawn,
     /// A payment was posted: the balance goes down by `amount`.
     PaymentPosted,
+    /// A webhook notice about the account was delivered (to a letter vendor, a dialer,
+    /// an attorney's system); the contact it leads to is recorded when it happens.
+    WebhookDelivered,
 }
 
 impl LedgerEventType {
@@ -43,6 +46,7 @@ impl LedgerEventType {
             LedgerEventType::OptedOut => "opted_out",
             LedgerEventType::OptOutWithdrawn => "opt_out_withdrawn",
             LedgerEventType::PaymentPosted => "payment_posted",
+            LedgerEventType::WebhookDelivered => "webhook_delivered",
         }
     }
 
@@ -86,6 +90,9 @@ pub struct LedgerEvent {
     /// The amount of a payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
+    /// The notice a delivery was of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_id: Option<String>,
 }
 
 /// A ledger entry that does not hold together, naming the field at fault.
@@ -111,6 +118,12 @@ impl LedgerEvent {
     /// else.
     pub fn validate(&self) -> Result<(), LedgerEventError> {
         let kind = self.event_type.as_str();
+        if self.notice_id.is_some() && self.event_type != LedgerEventType::WebhookDelivered {
+            return Err(invalid(
+                "notice_id",
+                format!("`notice_id` does not belong to a `{kind}` event"),
+            ));
+        }
         let forbid = |field: &'static str, present: bool| {
             if present {
                 Err(invalid(
@@ -167,6 +180,19 @@ impl LedgerEvent {
                 forbid("flag", self.flag.is_some())?;
                 forbid("amount", self.amount.is_some())
             }
+            LedgerEventType::WebhookDelivered => {
+                if self.notice_id.is_none() {
+                    return Err(invalid(
+                        "notice_id",
+                        "a `webhook_delivered` event needs a `notice_id`",
+                    ));
+                }
+                forbid("channel", self.channel.is_some())?;
+                forbid("outcome", self.outcome.is_some())?;
+                forbid("contact_point", self.contact_point.is_some())?;
+                forbid("flag", self.flag.is_some())?;
+                forbid("amount", self.amount.is_some())
+            }
             LedgerEventType::PaymentPosted => {
                 match &self.amount {
                     None => {
@@ -205,6 +231,7 @@ impl LedgerEvent {
     /// Whether appending this entry changes the account.
     pub fn changes_account(&self) -> bool {
         self.event_type.history_type().is_none()
+            && self.event_type != LedgerEventType::WebhookDelivered
     }
 
     /// Brings the account up to date with this entry. Entries the engine counts
@@ -255,7 +282,8 @@ impl LedgerEvent {
             }
             LedgerEventType::Contact
             | LedgerEventType::Consent
-            | LedgerEventType::ConsentRevoked => {}
+            | LedgerEventType::ConsentRevoked
+            | LedgerEventType::WebhookDelivered => {}
         }
         Ok(())
     }
@@ -276,6 +304,7 @@ impl From<Event> for LedgerEvent {
             contact_point: event.contact_point,
             flag: None,
             amount: None,
+            notice_id: None,
         }
     }
 }

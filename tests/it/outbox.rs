@@ -12,7 +12,7 @@ use dunner::dispatch::outbox::{Courier, Couriers, Outbox};
 use dunner::dispatch::signing::{SignedHeaders, WebhookSecret, verify};
 use dunner::dispatch::templates::Templates;
 use dunner::dispatch::webhook::WebhookSender;
-use dunner::domain::{Account, Channel, LedgerEvent, Outcome};
+use dunner::domain::{Account, Channel, LedgerEvent, LedgerEventType, Outcome};
 use dunner::reload::LivePolicy;
 use dunner::store::{EventQuery, NoticeRequest, NoticeStatus, Store};
 
@@ -136,13 +136,26 @@ async fn the_worker_sends_email_and_webhooks_records_them_and_cancels_what_a_hol
         .list_events("O-1", &EventQuery::default())
         .await
         .unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].event.channel, Some(Channel::Email));
-    assert_eq!(events[0].event.outcome, Some(Outcome::Sent));
+    assert_eq!(events.len(), 2, "{events:?}");
+    let email_event = events
+        .iter()
+        .find(|e| e.event.channel == Some(Channel::Email))
+        .unwrap();
+    assert_eq!(email_event.event.outcome, Some(Outcome::Sent));
     assert_eq!(
-        events[0].event.contact_point.as_deref(),
+        email_event.event.contact_point.as_deref(),
         Some("alex@example.com")
     );
+    // The webhook is in the ledger as delivered, not as a contact.
+    let webhook_event = events
+        .iter()
+        .find(|e| e.event.event_type == LedgerEventType::WebhookDelivered)
+        .unwrap();
+    assert_eq!(
+        webhook_event.event.notice_id.as_deref(),
+        Some(escalated.as_str())
+    );
+    assert!(webhook_event.event.history().is_none());
 
     // One webhook left, the escalation: signed, with the notice's id as webhook-id.
     let requests = receiver.requests();
