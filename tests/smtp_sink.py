@@ -5,7 +5,7 @@ Usage: python3 tests/smtp_sink.py --port PORT --out DIR [--reject ADDRESS=REPLY 
 Listens on 127.0.0.1:PORT (0 picks a free port) and prints "ready PORT" once
 listening. Every message received is written to DIR as NNNNNN.eml (the raw bytes) and
 NNNNNN.json (envelope, headers and the decoded parts, parsed with Python's email
-module). `--reject user@example.com="550 5.1.1 No such user"` answers RCPT TO for
+module; `--raw-only`: the .eml only, for benchmarks). `--reject user@example.com="550 5.1.1 No such user"` answers RCPT TO for
 that address with the given reply, to exercise permanent (5xx) and transient (4xx)
 failures. Runs until killed.
 """
@@ -22,9 +22,10 @@ from aiosmtpd.smtp import SMTP
 
 
 class Sink:
-    def __init__(self, out, reject):
+    def __init__(self, out, reject, raw_only=False):
         self.out = out
         self.reject = reject
+        self.raw_only = raw_only
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -38,6 +39,10 @@ class Sink:
         self.count += 1
         raw = envelope.original_content or envelope.content
         stem = os.path.join(self.out, f"{self.count:06d}")
+        if self.raw_only:
+            with open(stem + ".eml", "wb") as file:
+                file.write(raw)
+            return "250 Message accepted"
         message = email.message_from_bytes(raw, policy=email.policy.default)
         parts = [
             {"content_type": part.get_content_type(), "body": part.get_content()}
@@ -75,6 +80,8 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--reject", action="append", default=[])
+    # Benchmarks: keep the raw message only, so that parsing does not bound the rate.
+    parser.add_argument("--raw-only", action="store_true")
     args = parser.parse_args()
     reject = {}
     for item in args.reject:
@@ -82,7 +89,7 @@ def main():
         reject[address.lower()] = reply
     os.makedirs(args.out, exist_ok=True)
     try:
-        asyncio.run(serve(args.port, Sink(args.out, reject)))
+        asyncio.run(serve(args.port, Sink(args.out, reject, args.raw_only)))
     except KeyboardInterrupt:
         sys.exit(0)
 

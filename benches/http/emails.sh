@@ -9,7 +9,7 @@ dir=$(mktemp -d)
 bin=target/release/dunner
 db="sqlite://$dir/dunner.db"
 mkdir "$dir/mail"
-python3 tests/smtp_sink.py --port 0 --out "$dir/mail" >"$dir/sink.out" 2>&1 &
+python3 tests/smtp_sink.py --port 0 --raw-only --out "$dir/mail" >"$dir/sink.out" 2>&1 &
 sink=$!
 sleep 1
 port=$(sed -n 's/^ready //p' "$dir/sink.out")
@@ -39,13 +39,18 @@ def call(method, path, body):
 # whenever the benchmark runs (the federal window is 8:00-21:00 local).
 hour = datetime.datetime.now(datetime.timezone.utc).hour
 zone = "Pacific/Honolulu" if 8 <= (hour - 10) % 24 < 20 else "Asia/Tokyo"
-call("PUT", "/v1/accounts/M-1", {"id": "M-1", "balance": {"amount": "1842.17", "currency": "USD"},
-     "consumer": {"address": {"state": "TX", "city": "El Paso"}, "time_zones": [zone], "emails": [{"address": "alex@example.com", "kind": "personal"}]}})
+# 1,000 accounts, as a portfolio would have: every email sent is a contact in its
+# account's ledger, which the next check reads.
+accounts = [{"id": f"M-{i}", "balance": {"amount": "1842.17", "currency": "USD"},
+     "consumer": {"address": {"state": "TX", "city": "El Paso"}, "time_zones": [zone],
+                  "emails": [{"address": f"alex{i}@example.com", "kind": "personal"}]}} for i in range(1000)]
+call("POST", "/v1/accounts/bulk", {"accounts": accounts})
 due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=8 + n / 500)).strftime("%Y-%m-%dT%H:%M:%SZ")
-body = {"account_id": "M-1", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder",
+body = lambda i: {"account_id": f"M-{i % 1000}", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder",
         "not_before": due, "data": {"consumer_name": "Alex Doe", "amount_due": {"amount": "150", "currency": "USD"}, "due_date": "2026-12-01"}}
+
 with concurrent.futures.ThreadPoolExecutor(16) as pool:
-    statuses = list(pool.map(lambda i: call("POST", "/v1/notices", body), range(n)))
+    statuses = list(pool.map(lambda i: call("POST", "/v1/notices", body(i)), range(n)))
 print(f"queued {statuses.count(201)} emails due at {due}", flush=True)
 deadline = time.time() + 300
 while time.time() < deadline and len([f for f in os.listdir(mail) if f.endswith(".eml")]) < statuses.count(201):

@@ -30,11 +30,13 @@ def call(method, path, body):
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
         return response.status
-call("PUT", "/v1/accounts/W-1", {"id": "W-1", "consumer": {"address": {"state": "NY"}}})
+# 1,000 accounts, as a portfolio would have: every delivery is recorded in its
+# account's ledger (webhook_delivered), which the next check of that account reads.
+call("POST", "/v1/accounts/bulk", {"accounts": [{"id": f"W-{i}", "consumer": {"address": {"state": "NY"}}} for i in range(1000)]})
 due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=8 + n / 1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
-body = {"account_id": "W-1", "channel": "webhook", "event_type": "account.escalated", "not_before": due}
+body = lambda i: {"account_id": f"W-{i % 1000}", "channel": "webhook", "event_type": "account.escalated", "not_before": due}
 with concurrent.futures.ThreadPoolExecutor(16) as pool:
-    statuses = list(pool.map(lambda i: call("POST", "/v1/notices", body), range(n)))
+    statuses = list(pool.map(lambda i: call("POST", "/v1/notices", body(i)), range(n)))
 print(f"queued {statuses.count(201)} notices due at {due}", flush=True)
 PY
 python3 - "$token" "$n" <<'PY'
