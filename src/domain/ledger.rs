@@ -230,8 +230,14 @@ impl LedgerEvent {
 
     /// Whether appending this entry changes the account.
     pub fn changes_account(&self) -> bool {
-        self.event_type.history_type().is_none()
-            && self.event_type != LedgerEventType::WebhookDelivered
+        matches!(
+            self.event_type,
+            LedgerEventType::FlagSet
+                | LedgerEventType::FlagCleared
+                | LedgerEventType::OptedOut
+                | LedgerEventType::OptOutWithdrawn
+                | LedgerEventType::PaymentPosted
+        )
     }
 
     /// Brings the account up to date with this entry. Entries the engine counts

@@ -143,6 +143,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::InvalidEvent(error) => ApiError::unprocessable(error.field, error.message),
             StoreError::InvalidNotice(error) => ApiError::unprocessable(error.field, error.message),
+            StoreError::NotReplayable { .. } => ApiError::conflict(error.to_string()),
             StoreError::NoticeNotFound(id) => {
                 ApiError::not_found(format!("notice `{id}` does not exist"))
             }

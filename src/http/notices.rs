@@ -162,17 +162,6 @@ pub async fn retry_notice(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Notice>, ApiError> {
-    let notice = state
-        .store
-        .get_notice(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("notice `{id}` does not exist")))?;
-    if !matches!(notice.status, NoticeStatus::Dead | NoticeStatus::Cancelled) {
-        return Err(ApiError::conflict(format!(
-            "notice `{id}` is {}; only dead or cancelled notices are replayed",
-            notice.status.as_str()
-        )));
-    }
     let notice = state.store.retry_notice(&id, state.clock.now()).await?;
     state.notices_wake.notify_one();
     Ok(Json(notice))

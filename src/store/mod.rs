@@ -55,6 +55,14 @@ pub enum StoreError {
     /// The notice does not exist.
     #[error("notice `{0}` does not exist")]
     NoticeNotFound(String),
+    /// Only dead or cancelled notices are replayed.
+    #[error("notice `{id}` is {}; only dead or cancelled notices are replayed", status.as_str())]
+    NotReplayable {
+        /// The notice.
+        id: String,
+        /// Where it is.
+        status: NoticeStatus,
+    },
     /// The writer of the embedded ledger has stopped (the daemon is shutting down).
     #[error("the ledger's writer has stopped")]
     WriterStopped,
@@ -601,17 +609,24 @@ impl Store {
     }
 
     /// Replays a dead or cancelled notice: pending again, due now, with a fresh retry
-    /// schedule (the policy is still checked before it leaves).
+    /// schedule (the policy is still checked before it leaves). A pending or delivered
+    /// notice is not replayed: that would send it twice.
     pub async fn retry_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Notice, StoreError> {
+        let notice = self
+            .get_notice(id)
+            .await?
+            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?;
+        if !matches!(notice.status, NoticeStatus::Dead | NoticeStatus::Cancelled) {
+            return Err(StoreError::NotReplayable {
+                id: notice.id,
+                status: notice.status,
+            });
+        }
         let update = NoticeUpdate::Reschedule {
             due_at: now,
             attempts: 0,
             error: None,
         };
-        let notice = self
-            .get_notice(id)
-            .await?
-            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?;
         self.finish_notice(&notice.id, &update, now).await?;
         self.get_notice(id)
             .await?

@@ -727,6 +727,11 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
         (replayed.status, replayed.attempts, replayed.due_at),
         (NoticeStatus::Pending, 0, now())
     );
+    // A pending (or delivered) notice is not replayed: it would go out twice.
+    assert!(matches!(
+        store.retry_notice(&webhook_id, now()).await,
+        Err(StoreError::NotReplayable { .. })
+    ));
     assert!(matches!(
         store.retry_notice("nope", now()).await,
         Err(StoreError::NoticeNotFound(_))
