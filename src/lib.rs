@@ -61,9 +61,11 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod planner;
 pub mod policy;
 pub mod reload;
 pub mod store;
+pub mod strategy;
 pub mod suggest;
 
 pub use engine::{DecideRequest, Decision, decide};
