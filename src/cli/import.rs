@@ -107,7 +107,7 @@ pub fn parse_events(
     parsed
 }
 
-fn parse_event_line(
+pub(super) fn parse_event_line(
     line: &str,
     known: &mut dyn FnMut(&str) -> bool,
 ) -> Result<(String, LedgerEvent), (String, String)> {

@@ -498,7 +498,7 @@ fn try_candidate(
     if points.is_empty() {
         let reason = Reason {
             rule: "no-contact-point".to_string(),
-            pack: "strategy".to_string(),
+            pack: super::STRATEGY_PACK.to_string(),
             citation: String::new(),
             message: format!("the account has no {} contact point", step.channel),
         };

@@ -33,6 +33,10 @@ pub struct AccountLedger {
     pub ledger: Vec<LedgerEvent>,
 }
 
+/// The `pack` of a reason the strategy gives rather than the policy (no contact point
+/// on the step's channel).
+pub const STRATEGY_PACK: &str = "strategy";
+
 /// The days to plan.
 #[derive(Debug, Clone, Copy)]
 pub struct Horizon {
