@@ -20,4 +20,5 @@ mod openapi;
 mod outbox;
 mod policy_packs;
 mod store_conformance;
+mod strategy;
 mod webhooks;
