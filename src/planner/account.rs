@@ -445,14 +445,16 @@ fn first_occurrences(
                 .iter()
                 .filter(|(installment, paid)| !paid && installment.due_on >= facts.first_day)
                 .filter_map(|(installment, _)| {
-                    let day = installment
+                    let lead = installment
                         .due_on
-                        .checked_sub_days(Days::new(u64::from(before)))?
-                        .max(facts.first_day);
+                        .checked_sub_days(Days::new(u64::from(before)))?;
+                    let day = lead.max(facts.first_day);
+                    // Reminded already when a reminder went out since the lead day, even
+                    // if that was before the first day planned.
                     let reminded = ledger
                         .iter()
                         .filter(same_step)
-                        .any(|e| local_date(e.at, facts.zone) >= day);
+                        .any(|e| local_date(e.at, facts.zone) >= lead);
                     (day <= facts.last_day && !reminded)
                         .then(|| (day, add_days(installment.due_on, 1)))
                 })
