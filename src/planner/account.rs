@@ -331,13 +331,25 @@ impl Facts<'_> {
     }
 
     fn broken_promise_at(&self) -> Option<DateTime<Utc>> {
-        let broken = self.arrangements.broken_on()?;
         let recent = self
             .first_day
             .checked_sub_days(Days::new(BROKEN_PROMISE_LOOKBACK_DAYS))
             .unwrap_or(self.first_day);
-        (broken >= recent && broken <= self.last_day)
-            .then(|| day_start(self.zone, broken).max(self.not_before))
+        // Each promise is its own: one broken long ago (escalated when it broke) does
+        // not hide one broken this week. A plan breaks once, on its first missed
+        // installment.
+        let promises = self
+            .arrangements
+            .promises
+            .iter()
+            .filter(|p| p.state == PromiseState::Broken)
+            .filter_map(|p| p.due_on.succ_opt());
+        let plan = self.arrangements.plan.as_ref().and_then(|p| p.broken_on());
+        let broken = promises
+            .chain(plan)
+            .filter(|broken| *broken >= recent && *broken <= self.last_day)
+            .min()?;
+        Some(day_start(self.zone, broken).max(self.not_before))
     }
 
     /// The first instant from `not_before` on at which the last `days` days hold at
