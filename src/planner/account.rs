@@ -383,9 +383,12 @@ impl Facts<'_> {
             calls.iter().filter(|at| within(at)).count() >= attempts as usize
                 && !conversations.iter().any(within)
         };
+        // The earliest such instant: `events` holds the ledger (which may reach past
+        // `not_before`) before the plan's own calls, so it is not in time order.
         std::iter::once(self.not_before)
             .chain(calls.iter().copied().filter(|at| *at >= self.not_before))
-            .find(|t| holds_at(*t))
+            .filter(|t| holds_at(*t))
+            .min()
     }
 }
 
