@@ -3,9 +3,10 @@
 //! Every wanted occurrence of a step becomes a candidate instant in a queue. The
 //! earliest candidate is decided against the ledger plus the contacts already placed
 //! (all of them earlier, because the queue runs in time order); allowed → placed;
-//! refused → tried again at `next_allowed_at` (moved into the preferred hours when
-//! there are some before the occurrence's deadline), or listed as unplaced when
-//! nothing opens before it.
+//! refused → tried again at the first preferred instant the policy allows before the
+//! occurrence's deadline, or, when there is none, at `next_allowed_at` (the
+//! preference gives way); or listed as unplaced, with the rule that kept it out
+//! first and when it would next be allowed, when nothing opens before the deadline.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,8 +21,9 @@ use crate::domain::{
     Purpose, Weekday,
 };
 use crate::engine::zones::{candidate_zones, instant_of_local, local_date, start_of_local_date};
-use crate::engine::{Decision, Question, Reason, Subject, Verdict};
+use crate::engine::{DEFAULT_HORIZON_DAYS, Decision, Question, Reason, Subject, Verdict};
 use crate::policy::Policy;
+use crate::policy::model::RuleKind;
 use crate::strategy::{Dispatch, Preference, Step, StopCondition, Strategy, Timing, Trigger};
 
 /// How far back a broken promise is still news: the scheduler escalates it once (its
@@ -478,6 +480,108 @@ fn first_occurrences(
     }
 }
 
+/// What the policy says of a step's contact at one instant, over its contact points.
+enum Asked {
+    /// Allowed through the contact point at this place in the step's list.
+    Allowed(usize, Decision),
+    /// Refused through every one.
+    Refused {
+        /// The earliest instant any contact point not on hold is allowed, within the
+        /// search.
+        next: Option<DateTime<Utc>>,
+        /// The refusal to report: a deferral rather than a hold when there is one.
+        refusal: Option<Decision>,
+        /// Every contact point is on hold.
+        stopped: bool,
+    },
+}
+
+/// Decides a step's contact at `at` through each contact point until one is allowed.
+fn ask(
+    subject: &Subject<'_>,
+    step: &Step,
+    points: &[Option<&str>],
+    at: DateTime<Utc>,
+    horizon_days: u32,
+) -> Asked {
+    let mut refusal: Option<Decision> = None;
+    let mut next: Option<DateTime<Utc>> = None;
+    let mut stopped = true;
+    for (index, point) in points.iter().enumerate() {
+        let decision = subject.decide(&Question {
+            at,
+            channel: step.channel,
+            purpose: step.purpose,
+            contact_point: *point,
+            horizon_days: Some(horizon_days),
+        });
+        if decision.allowed {
+            return Asked::Allowed(index, decision);
+        }
+        if decision.outcome != Verdict::Stop {
+            stopped = false;
+            next = match (next, decision.next_allowed_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let keep = refusal
+            .as_ref()
+            .is_none_or(|kept| kept.outcome == Verdict::Stop && decision.outcome != Verdict::Stop);
+        if keep {
+            refusal = Some(decision);
+        }
+    }
+    Asked::Refused {
+        next,
+        refusal,
+        stopped,
+    }
+}
+
+/// How many preferred instants the look-ahead tries before it gives up on the
+/// preference; the occurrence's deadline ends it long before in practice.
+const MAX_PREFERRED_TRIES: usize = 64;
+
+/// The first instant at or after `from`, inside the preferred hours and before
+/// `deadline`, at which the policy allows the contact given what is placed so far
+/// (contacts placed before it can only take it away; it is decided again when tried).
+fn first_preferred(
+    subject: &Subject<'_>,
+    step: &Step,
+    points: &[Option<&str>],
+    (from, deadline): (DateTime<Utc>, DateTime<Utc>),
+    (prefer, zone): (&Preference, Tz),
+    horizon_days: u32,
+) -> Option<DateTime<Utc>> {
+    let mut from = from;
+    for _ in 0..MAX_PREFERRED_TRIES {
+        let at = next_preferred(from, prefer, zone).filter(|at| *at < deadline)?;
+        match ask(subject, step, points, at, horizon_days) {
+            Asked::Allowed(..) => return Some(at),
+            Asked::Refused { next, .. } => from = next.filter(|n| *n > at && *n < deadline)?,
+        }
+    }
+    None
+}
+
+/// The refusing rules of an occurrence that could not be placed, holds first, then
+/// the other rules that last (caps, cooldowns), then those of the time of day
+/// (calling hours, the consumer's inconvenient times): the first reason is what kept
+/// the step out, not the night the search started in.
+fn lasting_first(policy: &Policy, mut reasons: Vec<Reason>) -> Vec<Reason> {
+    let rank = |reason: &Reason| match policy.rules().iter().find(|r| r.id == reason.rule) {
+        Some(rule) => match rule.kind {
+            RuleKind::Hold(_) => 0,
+            RuleKind::Window(_) | RuleKind::ConsumerTimes => 2,
+            _ => 1,
+        },
+        None => 1,
+    };
+    reasons.sort_by_key(rank);
+    reasons
+}
+
 /// Decides one candidate against the ledger and the contacts placed so far.
 fn try_candidate(
     policy: &Policy,
@@ -524,18 +628,13 @@ fn try_candidate(
     let subject = Subject::new(policy, account, events);
     let days_left = (candidate.deadline - candidate.at).num_days() + 1;
     let horizon_days = u32::try_from(days_left.clamp(1, 366)).unwrap_or(1);
-    let mut refusal: Option<Decision> = None;
-    let mut next: Option<DateTime<Utc>> = None;
-    let mut all_stopped = true;
-    for point in &points {
-        let decision = subject.decide(&Question {
-            at: candidate.at,
-            channel: step.channel,
-            purpose: step.purpose,
-            contact_point: *point,
-            horizon_days: Some(horizon_days),
-        });
-        if decision.allowed {
+    // The search for the next allowed instant runs past the deadline, so that an
+    // occurrence that cannot be placed says when it could be; it stops at the first
+    // allowed instant, so the longer search costs only where nothing opens before.
+    let wide = horizon_days.max(DEFAULT_HORIZON_DAYS);
+    let (next, refusal) = match ask(&subject, step, &points, candidate.at, wide) {
+        Asked::Allowed(index, decision) => {
+            let point = points.get(index).copied().flatten();
             return Tried::Placed(PlannedItem {
                 account_id: account.id.clone(),
                 step: step.id.clone(),
@@ -560,33 +659,34 @@ fn try_candidate(
                 decision: Some(decision),
             });
         }
-        if decision.outcome != Verdict::Stop {
-            all_stopped = false;
-            next = match (next, decision.next_allowed_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+        Asked::Refused {
+            stopped: true,
+            refusal,
+            ..
+        } => {
+            let reasons = refusal.map(|d| d.reasons).unwrap_or_default();
+            return unplaced(Verdict::Stop, lasting_first(policy, reasons), None);
         }
-        let keep = refusal
-            .as_ref()
-            .is_none_or(|kept| kept.outcome == Verdict::Stop && decision.outcome != Verdict::Stop);
-        if keep {
-            refusal = Some(decision);
-        }
-    }
-    let (outcome, reasons, next_allowed_at) = refusal
-        .map(|d| (d.outcome, d.reasons, d.next_allowed_at))
-        .unwrap_or((Verdict::Stop, Vec::new(), None));
-    if all_stopped {
-        return unplaced(Verdict::Stop, reasons, None);
-    }
-    let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
-        return unplaced(outcome, reasons, next_allowed_at);
+        Asked::Refused { next, refusal, .. } => (next, refusal),
     };
+    let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
+        let (outcome, reasons) = refusal
+            .map(|d| (d.outcome, d.reasons))
+            .unwrap_or((Verdict::Stop, Vec::new()));
+        return unplaced(outcome, lasting_first(policy, reasons), next);
+    };
+    // Still after the preferred hours: the first preferred instant the policy allows
+    // before the occurrence lapses; when there is none, the preference gives way and
+    // the contact goes at the earliest allowed instant.
     let preferred = match (&step.prefer, candidate.preferred_only) {
-        (Some(prefer), true) => {
-            next_preferred(next, prefer, facts.zone).filter(|p| *p < candidate.deadline)
-        }
+        (Some(prefer), true) => first_preferred(
+            &subject,
+            step,
+            &points,
+            (next, candidate.deadline),
+            (prefer, facts.zone),
+            horizon_days,
+        ),
         _ => None,
     };
     Tried::Retry(Candidate {
