@@ -18,6 +18,7 @@ mod helpers;
 mod invariants;
 mod openapi;
 mod outbox;
+mod planner;
 mod policy_packs;
 mod store_conformance;
 mod strategy;
