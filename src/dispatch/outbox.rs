@@ -298,6 +298,9 @@ fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>
         flag: None,
         amount: None,
         notice_id: (!email).then(|| notice.id.clone()),
+        purpose: Some(notice.request.purpose),
+        due_on: None,
+        installments: Vec::new(),
     }
 }
 

@@ -1,11 +1,15 @@
 //! Ledger entries: every fact the daemon keeps about an account. Contacts and consents
 //! are the history the engine counts ([`Event`]); the others — flags set and cleared,
-//! opt-outs, payments — change the account itself, which the store keeps current.
+//! opt-outs, payments — change the account itself, which the store keeps current;
+//! promises to pay and payment plans are arrangements the planner and the reports read
+//! back from the ledger (see [`super::arrangements`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Account, Channel, Event, EventType, Flag, Flags, InitiatedBy, Money, OptOut, Outcome};
+use super::{
+    Account, Channel, Event, EventType, Flag, Flags, InitiatedBy, Money, OptOut, Outcome, Purpose,
+};
 
 /// What kind of fact a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -32,6 +36,13 @@ pub enum LedgerEventType {
     /// A webhook notice about the account was delivered (to a letter vendor, a dialer,
     /// an attorney's system); the contact it leads to is recorded when it happens.
     WebhookDelivered,
+    /// The consumer promised to pay `amount` by `due_on`.
+    PromiseToPay,
+    /// A payment plan was agreed: `installments`, each with a due date and an amount.
+    /// It replaces any earlier plan.
+    PaymentPlan,
+    /// The payment plan in force was cancelled.
+    PaymentPlanCancelled,
 }
 
 impl LedgerEventType {
@@ -47,6 +58,9 @@ impl LedgerEventType {
             LedgerEventType::OptOutWithdrawn => "opt_out_withdrawn",
             LedgerEventType::PaymentPosted => "payment_posted",
             LedgerEventType::WebhookDelivered => "webhook_delivered",
+            LedgerEventType::PromiseToPay => "promise_to_pay",
+            LedgerEventType::PaymentPlan => "payment_plan",
+            LedgerEventType::PaymentPlanCancelled => "payment_plan_cancelled",
         }
     }
 
@@ -93,6 +107,27 @@ pub struct LedgerEvent {
     /// The notice a delivery was of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice_id: Option<String>,
+    /// Why a contact or a delivered notice reached out, when known (the planner reads it
+    /// to tell a validation notice already sent from one still to send).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
+    /// The day a promise to pay falls due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<NaiveDate>,
+    /// The installments of a payment plan, in any order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installments: Vec<Installment>,
+}
+
+/// One installment of a payment plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+pub struct Installment {
+    /// The day it falls due.
+    pub due_on: NaiveDate,
+    /// How much.
+    pub amount: Money,
 }
 
 /// A ledger entry that does not hold together, naming the field at fault.
@@ -112,6 +147,24 @@ fn invalid(field: &'static str, message: impl Into<String>) -> LedgerEventError 
     }
 }
 
+/// An amount that must be there and be positive.
+fn positive_amount(
+    amount: Option<&Money>,
+    field: &'static str,
+    kind: &str,
+) -> Result<(), LedgerEventError> {
+    match amount {
+        None => Err(invalid(
+            field,
+            format!("a `{kind}` event needs an `{field}`"),
+        )),
+        Some(money) if money.amount <= rust_decimal::Decimal::ZERO => {
+            Err(invalid(field, "an amount must be positive"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 impl LedgerEvent {
     /// Checks that the entry carries what its type needs and nothing that belongs to
     /// another type, so that no entry is stored that would be read back as something
@@ -122,6 +175,29 @@ impl LedgerEvent {
             return Err(invalid(
                 "notice_id",
                 format!("`notice_id` does not belong to a `{kind}` event"),
+            ));
+        }
+        if self.purpose.is_some()
+            && !matches!(
+                self.event_type,
+                LedgerEventType::Contact | LedgerEventType::WebhookDelivered
+            )
+        {
+            return Err(invalid(
+                "purpose",
+                format!("`purpose` does not belong to a `{kind}` event"),
+            ));
+        }
+        if self.due_on.is_some() && self.event_type != LedgerEventType::PromiseToPay {
+            return Err(invalid(
+                "due_on",
+                format!("`due_on` does not belong to a `{kind}` event"),
+            ));
+        }
+        if !self.installments.is_empty() && self.event_type != LedgerEventType::PaymentPlan {
+            return Err(invalid(
+                "installments",
+                format!("`installments` do not belong to a `{kind}` event"),
             ));
         }
         let forbid = |field: &'static str, present: bool| {
@@ -193,23 +269,45 @@ impl LedgerEvent {
                 forbid("flag", self.flag.is_some())?;
                 forbid("amount", self.amount.is_some())
             }
-            LedgerEventType::PaymentPosted => {
-                match &self.amount {
-                    None => {
-                        return Err(invalid(
-                            "amount",
-                            "a `payment_posted` event needs an `amount`",
-                        ));
-                    }
-                    Some(money) if money.amount <= rust_decimal::Decimal::ZERO => {
-                        return Err(invalid("amount", "a payment's amount must be positive"));
-                    }
-                    Some(_) => {}
+            LedgerEventType::PaymentPosted | LedgerEventType::PromiseToPay => {
+                positive_amount(self.amount.as_ref(), "amount", kind)?;
+                if self.event_type == LedgerEventType::PromiseToPay && self.due_on.is_none() {
+                    return Err(invalid(
+                        "due_on",
+                        "a `promise_to_pay` event needs a `due_on` date",
+                    ));
                 }
                 forbid("channel", self.channel.is_some())?;
                 forbid("outcome", self.outcome.is_some())?;
                 forbid("contact_point", self.contact_point.is_some())?;
                 forbid("flag", self.flag.is_some())
+            }
+            LedgerEventType::PaymentPlan | LedgerEventType::PaymentPlanCancelled => {
+                let plan = self.event_type == LedgerEventType::PaymentPlan;
+                if plan && self.installments.is_empty() {
+                    return Err(invalid(
+                        "installments",
+                        "a `payment_plan` event needs at least one installment",
+                    ));
+                }
+                for installment in &self.installments {
+                    positive_amount(Some(&installment.amount), "installments", kind)?;
+                }
+                let currencies = self.installments.iter().map(|i| &i.amount.currency);
+                if currencies
+                    .clone()
+                    .any(|c| Some(c) != currencies.clone().next())
+                {
+                    return Err(invalid(
+                        "installments",
+                        "a payment plan's installments must all be in one currency",
+                    ));
+                }
+                forbid("channel", self.channel.is_some())?;
+                forbid("outcome", self.outcome.is_some())?;
+                forbid("contact_point", self.contact_point.is_some())?;
+                forbid("flag", self.flag.is_some())?;
+                forbid("amount", self.amount.is_some())
             }
         }
     }
@@ -289,7 +387,10 @@ impl LedgerEvent {
             LedgerEventType::Contact
             | LedgerEventType::Consent
             | LedgerEventType::ConsentRevoked
-            | LedgerEventType::WebhookDelivered => {}
+            | LedgerEventType::WebhookDelivered
+            | LedgerEventType::PromiseToPay
+            | LedgerEventType::PaymentPlan
+            | LedgerEventType::PaymentPlanCancelled => {}
         }
         Ok(())
     }
@@ -311,6 +412,9 @@ impl From<Event> for LedgerEvent {
             flag: None,
             amount: None,
             notice_id: None,
+            purpose: None,
+            due_on: None,
+            installments: Vec::new(),
         }
     }
 }

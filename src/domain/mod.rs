@@ -7,6 +7,7 @@
 //! reaches the engine).
 
 mod account;
+pub mod arrangements;
 mod channel;
 mod event;
 mod ledger;
@@ -19,5 +20,5 @@ pub use account::{
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
-pub use ledger::{LedgerEvent, LedgerEventError, LedgerEventType};
+pub use ledger::{Installment, LedgerEvent, LedgerEventError, LedgerEventType};
 pub use money::{Currency, Money};

@@ -937,7 +937,11 @@ pub(crate) fn decide_attempt(
             contact_point: attempt.contact_point.clone(),
             account_id: None,
         };
-        Some(EventRow::new(&attempt.account_id, &event.into(), now)?)
+        let event = LedgerEvent {
+            purpose: Some(attempt.purpose),
+            ..event.into()
+        };
+        Some(EventRow::new(&attempt.account_id, &event, now)?)
     } else {
         None
     };
