@@ -561,7 +561,7 @@ fn try_candidate(
         .map(|d| (d.outcome, d.reasons, d.next_allowed_at))
         .unwrap_or((Verdict::Stop, Vec::new(), None));
     if all_stopped {
-        return unplaced(Verdict::Stop, reasons, None);
+        return unplaced(Verdict::Stop, holds_first(policy, reasons), None);
     }
     let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
         return unplaced(outcome, reasons, next_allowed_at);
@@ -577,6 +577,18 @@ fn try_candidate(
         preferred_only: preferred.is_some(),
         ..candidate
     })
+}
+
+/// A hold's refusals with its holds first, so that the first reason says why the
+/// account is stopped rather than which window was also closed.
+fn holds_first(policy: &Policy, mut reasons: Vec<Reason>) -> Vec<Reason> {
+    let is_hold = |reason: &Reason| {
+        policy.rules().iter().any(|rule| {
+            rule.id == reason.rule && matches!(rule.kind, crate::policy::model::RuleKind::Hold(_))
+        })
+    };
+    reasons.sort_by_key(|reason| !is_hold(reason));
+    reasons
 }
 
 /// The first instant at or after `from` inside the preferred hours (within a week).

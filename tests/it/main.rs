@@ -18,6 +18,7 @@ mod helpers;
 mod invariants;
 mod openapi;
 mod outbox;
+mod plan_cli;
 mod policy_packs;
 mod portfolio;
 mod store_conformance;

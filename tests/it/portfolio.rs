@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::helpers::dunner;
 
 /// Runs the generator; returns the paths of the accounts and events it wrote.
-fn generate(dir: &Path, name: &str, accounts: usize, seed: u64) -> (PathBuf, PathBuf) {
+pub fn generate(dir: &Path, name: &str, accounts: usize, seed: u64) -> (PathBuf, PathBuf) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/generate_portfolio.py");
     let out_accounts = dir.join(format!("{name}-accounts.jsonl"));
     let out_events = dir.join(format!("{name}-events.jsonl"));
