@@ -19,12 +19,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::import::{Reject, parse_event_line};
+use super::import::{Reject, numbered_lines, parse_event_line};
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Account, LedgerEvent};
 use crate::engine::parse_json;
-use crate::planner::{AccountLedger, Horizon, PlannedItem, Summary, plan_consumer};
+use crate::planner::{
+    AccountLedger, Horizon, PlannedItem, Summary, group_by_consumer, plan_consumer,
+};
 use crate::policy::Policy;
 use crate::strategy::Strategy;
 
@@ -325,8 +327,7 @@ impl<'t> Portfolio<'t> {
         };
         let mut rejects = Vec::new();
         let mut seen: HashSet<Cow<'t, str>> = HashSet::with_capacity(accounts.len());
-        let mut consumers: Vec<Vec<usize>> = Vec::with_capacity(accounts.len());
-        let mut consumer_index: HashMap<Cow<'t, str>, usize> = HashMap::new();
+        let mut keyed = Vec::with_capacity(accounts.len());
         for (index, key) in account_keys.into_iter().enumerate() {
             let Some(key) = key else {
                 if let Some(&(line, text)) = accounts.get(index) {
@@ -344,21 +345,9 @@ impl<'t> Portfolio<'t> {
                 ));
                 continue;
             }
-            match key.consumer.and_then(|c| c.id) {
-                Some(consumer) => match consumer_index.get(&consumer) {
-                    Some(&group) => {
-                        if let Some(group) = consumers.get_mut(group) {
-                            group.push(index);
-                        }
-                    }
-                    None => {
-                        consumer_index.insert(consumer, consumers.len());
-                        consumers.push(vec![index]);
-                    }
-                },
-                None => consumers.push(vec![index]),
-            }
+            keyed.push((key.consumer.and_then(|c| c.id), index));
         }
+        let consumers = group_by_consumer(keyed);
         let event_keys: Vec<Option<Cow<'t, str>>> = events
             .par_iter()
             .map(|&(_, text)| {
@@ -478,14 +467,6 @@ impl<'t> Portfolio<'t> {
         }
         batch
     }
-}
-
-/// Non-blank lines with their 1-based numbers.
-fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty())
 }
 
 /// One schedule line in the order of [`CSV_HEADER`].
