@@ -19,12 +19,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::import::{Reject, parse_event_line};
+use super::import::{Reject, numbered_lines, parse_event_line};
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Account, LedgerEvent};
 use crate::engine::parse_json;
-use crate::planner::{AccountLedger, Horizon, PlannedItem, Summary, plan_consumer};
+use crate::planner::{
+    AccountLedger, Horizon, PlannedItem, Summary, group_by_consumer, plan_consumer,
+};
 use crate::policy::Policy;
 use crate::strategy::Strategy;
 
@@ -279,7 +281,7 @@ struct Portfolio<'t> {
     /// Indexes into `accounts`, a consumer's debts together.
     consumers: Vec<Vec<usize>>,
     /// Indexes into `events`, by account id.
-    events_of: HashMap<Cow<'t, str>, Vec<usize>>,
+    events_of: HashMap<Cow<'t, str>, Vec<u32>>,
     /// Lines the first pass rejected.
     rejects: Vec<Reject>,
 }
@@ -308,32 +310,30 @@ impl<'t> Portfolio<'t> {
             field: field.to_string(),
             message,
         };
-        let account_keys: Vec<Result<AccountKey<'t>, Reject>> = accounts
+        // Only the keys are kept; a line that fails is parsed again in full, alone, to
+        // name the field at fault.
+        let account_keys: Vec<Option<AccountKey<'t>>> = accounts
             .par_iter()
-            .map(|&(line, text)| {
-                serde_json::from_str::<AccountKey<'t>>(text).map_err(|_| {
-                    // The full parse names the field at fault.
-                    let error = parse_json::<Account>(text.as_bytes())
-                        .err()
-                        .unwrap_or_else(|| crate::engine::RequestError {
-                            field: "id".into(),
-                            message: "missing field `id`".into(),
-                        });
-                    reject(accounts_file, line, &error.field, error.message)
-                })
-            })
+            .map(|&(_, text)| serde_json::from_str::<AccountKey<'t>>(text).ok())
             .collect();
+        let account_reject = |line: usize, text: &str| {
+            let error = parse_json::<Account>(text.as_bytes())
+                .err()
+                .unwrap_or_else(|| crate::engine::RequestError {
+                    field: "id".into(),
+                    message: "missing field `id`".into(),
+                });
+            reject(accounts_file, line, &error.field, error.message)
+        };
         let mut rejects = Vec::new();
         let mut seen: HashSet<Cow<'t, str>> = HashSet::with_capacity(accounts.len());
-        let mut consumers: Vec<Vec<usize>> = Vec::with_capacity(accounts.len());
-        let mut consumer_index: HashMap<Cow<'t, str>, usize> = HashMap::new();
+        let mut keyed = Vec::with_capacity(accounts.len());
         for (index, key) in account_keys.into_iter().enumerate() {
-            let key = match key {
-                Ok(key) => key,
-                Err(rejected) => {
-                    rejects.push(rejected);
-                    continue;
+            let Some(key) = key else {
+                if let Some(&(line, text)) = accounts.get(index) {
+                    rejects.push(account_reject(line, text));
                 }
+                continue;
             };
             if !seen.insert(key.id.clone()) {
                 let line = accounts.get(index).map_or(0, |(line, _)| *line);
@@ -345,51 +345,36 @@ impl<'t> Portfolio<'t> {
                 ));
                 continue;
             }
-            match key.consumer.and_then(|c| c.id) {
-                Some(consumer) => match consumer_index.get(&consumer) {
-                    Some(&group) => {
-                        if let Some(group) = consumers.get_mut(group) {
-                            group.push(index);
-                        }
-                    }
-                    None => {
-                        consumer_index.insert(consumer, consumers.len());
-                        consumers.push(vec![index]);
-                    }
-                },
-                None => consumers.push(vec![index]),
-            }
+            keyed.push((key.consumer.and_then(|c| c.id), index));
         }
-        let event_keys: Vec<Result<Cow<'t, str>, Reject>> = events
+        let consumers = group_by_consumer(keyed);
+        let event_keys: Vec<Option<Cow<'t, str>>> = events
             .par_iter()
-            .map(|&(line, text)| {
+            .map(|&(_, text)| {
                 serde_json::from_str::<EventKey<'t>>(text)
+                    .ok()
                     .map(|key| key.account_id)
-                    .map_err(|_| {
-                        let (field, message) = parse_event_line(text, &mut |_| true)
-                            .err()
-                            .unwrap_or_else(|| ("account_id".into(), "must be a string".into()));
-                        reject(events_file, line, &field, message)
-                    })
             })
             .collect();
-        let mut events_of: HashMap<Cow<'t, str>, Vec<usize>> =
-            HashMap::with_capacity(accounts.len());
+        let mut events_of: HashMap<Cow<'t, str>, Vec<u32>> = HashMap::with_capacity(accounts.len());
         for (index, key) in event_keys.into_iter().enumerate() {
-            match key {
-                Ok(account) if seen.contains(&account) => {
+            let (line, text) = events.get(index).copied().unwrap_or((0, ""));
+            match (key, u32::try_from(index)) {
+                (Some(account), Ok(index)) if seen.contains(&account) => {
                     events_of.entry(account).or_default().push(index);
                 }
-                Ok(account) => {
-                    let line = events.get(index).map_or(0, |(line, _)| *line);
-                    rejects.push(reject(
-                        events_file,
-                        line,
-                        "account_id",
-                        format!("account `{account}` is not in the portfolio"),
-                    ));
+                (Some(account), _) => rejects.push(reject(
+                    events_file,
+                    line,
+                    "account_id",
+                    format!("account `{account}` is not in the portfolio"),
+                )),
+                (None, _) => {
+                    let (field, message) = parse_event_line(text, &mut |_| true)
+                        .err()
+                        .unwrap_or_else(|| ("account_id".into(), "must be a string".into()));
+                    rejects.push(reject(events_file, line, &field, message));
                 }
-                Err(rejected) => rejects.push(rejected),
             }
         }
         Portfolio {
@@ -446,7 +431,7 @@ impl<'t> Portfolio<'t> {
                 .into_iter()
                 .flatten()
             {
-                let Some(&(line, text)) = self.events.get(event) else {
+                let Some(&(line, text)) = self.events.get(event as usize) else {
                     continue;
                 };
                 match parse_event_line(text, &mut |_| true) {
@@ -482,14 +467,6 @@ impl<'t> Portfolio<'t> {
         }
         batch
     }
-}
-
-/// Non-blank lines with their 1-based numbers.
-fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty())
 }
 
 /// One schedule line in the order of [`CSV_HEADER`].

@@ -30,6 +30,11 @@ use crate::strategy::{Dispatch, Preference, Step, StopCondition, Strategy, Timin
 /// notice key names the day it broke), even after a few days' outage.
 const BROKEN_PROMISE_LOOKBACK_DAYS: u64 = 7;
 
+/// How late a one-off step (`on_day`) is still taken: a day-0 notice missed over a
+/// weekend or an outage goes out on the first planned day; one due months ago is not
+/// news any more.
+const ON_DAY_CATCH_UP_DAYS: u64 = 7;
+
 /// The event type of an escalation webhook.
 pub const ESCALATION_EVENT: &str = "account.escalated";
 
@@ -419,8 +424,10 @@ fn first_occurrences(
                 .iter()
                 .filter(same_step)
                 .any(|e| e.at >= facts.placed_at);
-            let due = add_days(facts.placed_on, u64::from(day)).max(facts.first_day);
-            if done || due > facts.last_day {
+            let wanted = add_days(facts.placed_on, u64::from(day));
+            let stale = add_days(wanted, ON_DAY_CATCH_UP_DAYS) < facts.first_day;
+            let due = wanted.max(facts.first_day);
+            if done || stale || due > facts.last_day {
                 Vec::new()
             } else {
                 vec![(due, after_horizon)]

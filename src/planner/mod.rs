@@ -201,22 +201,31 @@ pub fn plan(
 /// Groups accounts by consumer, in the order of each consumer's first account; an
 /// account without a `consumer.id` is a consumer of its own.
 pub fn by_consumer(accounts: &[AccountLedger]) -> Vec<Vec<&AccountLedger>> {
-    let mut groups: Vec<Vec<&AccountLedger>> = Vec::with_capacity(accounts.len());
-    let mut by_id: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for account in accounts {
-        match account.account.consumer.id.as_deref() {
-            Some(id) => match by_id.get(id) {
-                Some(&index) => {
-                    if let Some(group) = groups.get_mut(index) {
-                        group.push(account);
-                    }
-                }
-                None => {
-                    by_id.insert(id, groups.len());
-                    groups.push(vec![account]);
-                }
-            },
-            None => groups.push(vec![account]),
+    group_by_consumer(
+        accounts
+            .iter()
+            .map(|account| (account.account.consumer.id.as_deref(), account)),
+    )
+}
+
+/// Groups items by their consumer key, in the order of each key's first item; an item
+/// without a key is a group of its own.
+pub fn group_by_consumer<K: std::hash::Hash + Eq, T>(
+    items: impl IntoIterator<Item = (Option<K>, T)>,
+) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut by_key: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    for (key, item) in items {
+        let Some(key) = key else {
+            groups.push(vec![item]);
+            continue;
+        };
+        match by_key.get(&key).and_then(|&index| groups.get_mut(index)) {
+            Some(group) => group.push(item),
+            None => {
+                by_key.insert(key, groups.len());
+                groups.push(vec![item]);
+            }
         }
     }
     groups

@@ -1598,9 +1598,10 @@ fn the_validation_notice_goes_out_on_the_first_planned_day_unless_the_ledger_has
         (day("2026-11-02"), instant("2026-11-02T15:00:00Z"))
     );
 
-    // Overdue (placed two weeks ago, never sent): on the first planned day.
+    // Overdue (placed five days ago, never sent): on the first planned day; due weeks
+    // ago, it is not news any more.
     let late = plan_one(
-        texan(serde_json::json!({"placed_on": "2026-10-19"})),
+        texan(serde_json::json!({"placed_on": "2026-10-28"})),
         Vec::new(),
         &STANDARD,
         horizon,
@@ -1609,6 +1610,13 @@ fn the_validation_notice_goes_out_on_the_first_planned_day_unless_the_ledger_has
         instants(&late, "validation-email"),
         vec![instant("2026-11-02T14:00:00Z")]
     );
+    let stale = plan_one(
+        texan(serde_json::json!({"placed_on": "2026-10-19"})),
+        Vec::new(),
+        &STANDARD,
+        horizon,
+    );
+    assert!(items(&stale, "validation-email").is_empty(), "{stale:#?}");
 
     // Sent by email since placement: the email step is done, the letter is not.
     let emailed = ledger(
