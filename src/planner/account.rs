@@ -199,6 +199,11 @@ pub fn plan_consumer(
 
     for ((input, fact), plan) in debts.iter().zip(&facts).zip(&mut plans) {
         let Some(fact) = fact else { continue };
+        // Handing over a debt under a legal hold (a bankruptcy stay, an attorney, a
+        // dispute) or one already paid would be collecting it by other means.
+        if fact.holds(StopCondition::Hold) || fact.holds(StopCondition::Paid) {
+            continue;
+        }
         for escalation in &strategy.escalations {
             let at = match escalation.trigger {
                 Trigger::BrokenPromise => fact.broken_promise_at(),

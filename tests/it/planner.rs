@@ -1225,7 +1225,16 @@ fn check_account(
                     .min()
             }
         }
-        .filter(|at| *at < end);
+        .filter(|at| *at < end)
+        // No escalation of a debt under a legal hold, or paid.
+        .filter(|_| {
+            debt.account.flags.holds().next().is_none()
+                && debt
+                    .account
+                    .balance
+                    .as_ref()
+                    .is_none_or(|b| b.amount > rust_decimal::Decimal::ZERO)
+        });
         let found: Vec<DateTime<Utc>> = plan
             .items
             .iter()
