@@ -258,6 +258,13 @@ fn prepare<'a>(
     (plan, Some(facts))
 }
 
+/// The consumer's local day at `instant`, as the planner counts days (in the first
+/// candidate zone): the "today" a strategy's segment is judged on, for callers that pick
+/// a strategy before planning (the daemon's scheduler).
+pub fn local_day(account: &Account, instant: DateTime<Utc>) -> NaiveDate {
+    local_date(instant, primary_zone(account))
+}
+
 /// The zone preferences and local days are read in: the first candidate.
 fn primary_zone(account: &Account) -> Tz {
     candidate_zones(&account.consumer)

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use account::{ESCALATION_EVENT, plan_account, plan_consumer};
+pub use account::{ESCALATION_EVENT, local_day, plan_account, plan_consumer};
 pub use summary::Summary;
 
 use crate::domain::{Account, Channel, LedgerEvent, Purpose};
@@ -48,6 +48,7 @@ pub struct Horizon {
 /// What leaves the building for a planned item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[derive(utoipa::ToSchema)]
 pub enum ItemDispatch {
     /// An email notice rendered from a template.
     Email {
@@ -80,7 +81,7 @@ impl ItemDispatch {
 }
 
 /// One planned contact or escalation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlannedItem {
     /// The account.
     pub account_id: String,
@@ -111,7 +112,7 @@ pub struct PlannedItem {
 }
 
 /// A step that could not be placed within the horizon, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Unplaced {
     /// The account.
     pub account_id: String,
@@ -128,7 +129,7 @@ pub struct Unplaced {
 }
 
 /// Why a step was not taken at all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Stopped {
     /// The step.
     pub step: String,
@@ -137,7 +138,7 @@ pub struct Stopped {
 }
 
 /// The plan of one account.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AccountPlan {
     /// The account.
     pub account_id: String,
@@ -155,6 +156,7 @@ pub struct AccountPlan {
     pub stopped: Vec<Stopped>,
     /// The legal holds on the account (by flag name); the engine refuses every
     /// contact they cover.
+    #[schema(value_type = Vec<String>)]
     pub holds: Vec<&'static str>,
 }
 
