@@ -332,6 +332,10 @@ pub struct SmtpConfig {
     /// The password that goes with `username`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// A PEM file of CA certificates to trust for the relay's TLS certificate, besides
+    /// the system's roots (a relay with a private or self-signed CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// The sender mailbox (`Agency <notices@agency.example>`); its domain names the
     /// Message-IDs.
     pub from: String,
@@ -349,6 +353,7 @@ impl Default for SmtpConfig {
             tls: SmtpTls::StartTls,
             username: None,
             password: None,
+            ca_file: None,
             from: String::new(),
             timeout: 30,
             pool_size: 10,
@@ -392,7 +397,40 @@ impl SmtpConfig {
         if self.timeout == 0 {
             return Err("[smtp] `timeout` must be at least 1 second".into());
         }
+        if self.ca_file.is_some() && self.tls == SmtpTls::None {
+            return Err(
+                "[smtp] `ca_file` is for TLS, but `tls` is \"none\": use \"starttls\" or \"tls\", or drop `ca_file`"
+                    .into(),
+            );
+        }
+        self.ca_certificates()?;
         Ok(())
+    }
+
+    /// The CA certificates of `ca_file` (PEM), checked: readable, at least one
+    /// certificate, each one usable as a trust anchor. `None` without `ca_file`.
+    pub fn ca_certificates(&self) -> Result<Option<Vec<u8>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        let problem = |what: String| format!("[smtp] `ca_file` {}: {what}", path.display());
+        let pem =
+            std::fs::read(path).map_err(|error| problem(format!("cannot read it: {error}")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let certificate =
+                certificate.map_err(|error| problem(format!("not valid PEM: {error}")))?;
+            roots
+                .add(certificate)
+                .map_err(|error| problem(format!("not a usable CA certificate: {error}")))?;
+        }
+        if roots.is_empty() {
+            return Err(problem(
+                "holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)".into(),
+            ));
+        }
+        Ok(Some(pem))
     }
 }
 
@@ -801,8 +839,8 @@ impl Config {
     /// unset): `DUNNER_LISTEN`, `DUNNER_OPEN_EVALUATE`, `DUNNER_DATABASE_URL`,
     /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`, `DUNNER_TEMPLATES`, and
     /// `DUNNER_SMTP_HOST`, `DUNNER_SMTP_PORT`, `DUNNER_SMTP_USERNAME`,
-    /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM` (any of which turns `[smtp]` on), and
-    /// `DUNNER_SCHEDULER_ENABLED`, `DUNNER_SCHEDULER_STRATEGIES`,
+    /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM`, `DUNNER_SMTP_CA_FILE` (any of which
+    /// turns `[smtp]` on), and `DUNNER_SCHEDULER_ENABLED`, `DUNNER_SCHEDULER_STRATEGIES`,
     /// `DUNNER_SCHEDULER_INTERVAL`, `DUNNER_SCHEDULER_LOOKAHEAD`.
     /// Arrays of tables (`[[keys]]`, `[[webhooks]]`) come from the file only.
     pub fn apply_env(
@@ -909,12 +947,13 @@ impl Config {
     }
 
     fn apply_smtp_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        const VARIABLES: [&str; 5] = [
+        const VARIABLES: [&str; 6] = [
             "DUNNER_SMTP_HOST",
             "DUNNER_SMTP_PORT",
             "DUNNER_SMTP_USERNAME",
             "DUNNER_SMTP_PASSWORD",
             "DUNNER_SMTP_FROM",
+            "DUNNER_SMTP_CA_FILE",
         ];
         if !VARIABLES.iter().any(|name| get(name).is_some()) {
             return Ok(());
@@ -937,6 +976,9 @@ impl Config {
         }
         if let Some(value) = get("DUNNER_SMTP_FROM") {
             smtp.from = value;
+        }
+        if let Some(value) = get("DUNNER_SMTP_CA_FILE") {
+            smtp.ca_file = Some(PathBuf::from(value));
         }
         smtp.check().map_err(|message| ConfigError::Environment {
             variable: "DUNNER_SMTP_*",
@@ -1369,6 +1411,30 @@ mod tests {
             ]))
             .unwrap();
         assert_eq!(on.smtp.map(|smtp| smtp.effective_port()), Some(587));
+    }
+
+    #[test]
+    fn the_smtp_ca_file_comes_from_the_file_or_the_environment_and_is_checked() {
+        let (_, message, _) = file_error(
+            "[smtp]\nfrom = \"n@agency.example\"\ntls = \"none\"\nca_file = \"ca.pem\"\n",
+        );
+        assert!(message.contains("`ca_file` is for TLS"), "{message}");
+        let (location, message, _) =
+            file_error("[smtp]\nfrom = \"n@agency.example\"\nca_file = \"no/such/ca.pem\"\n");
+        assert_eq!(location, "dunner.toml");
+        assert!(
+            message.starts_with("[smtp] `ca_file` no/such/ca.pem: cannot read it"),
+            "{message}"
+        );
+        let error = Config::default()
+            .apply_env(env(&[
+                ("DUNNER_SMTP_FROM", "n@agency.example"),
+                ("DUNNER_SMTP_CA_FILE", "no/such/ca.pem"),
+            ]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("DUNNER_SMTP_"), "{error}");
+        assert!(error.contains("no/such/ca.pem: cannot read it"), "{error}");
     }
 
     #[test]

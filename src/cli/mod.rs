@@ -6,8 +6,10 @@ mod decide;
 mod import;
 mod keys;
 mod migrate;
+mod plan;
 mod rules;
 mod serve;
+mod strategies;
 mod webhooks;
 
 use std::io::IsTerminal;
@@ -95,6 +97,26 @@ pub enum Command {
     /// Sign and verify Standard Webhooks signatures, to test a webhook receiver.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Check strategy files (what the agency wants done, under `strategies/`).
+    #[command(subcommand)]
+    Strategies(StrategiesCommand),
+    /// Plan a portfolio: fit a strategy into the policy over a horizon of days and
+    /// write the schedule, with a summary on standard error.
+    Plan(plan::PlanArgs),
+}
+
+/// `dunner strategies …`
+#[derive(Debug, Subcommand)]
+pub enum StrategiesCommand {
+    /// Validate strategy files and report every problem with file:line:column.
+    Check {
+        /// Strategy files, or directories of them.
+        #[arg(default_value = "strategies")]
+        paths: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 /// `dunner config …`
@@ -216,6 +238,10 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(args) => serve::run(&args, config_file),
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),
+        Command::Strategies(StrategiesCommand::Check { paths, format }) => {
+            strategies::check(&paths, format)
+        }
+        Command::Plan(args) => plan::run(&args),
         Command::Import {
             accounts,
             events,

@@ -3,9 +3,10 @@
 //! Every wanted occurrence of a step becomes a candidate instant in a queue. The
 //! earliest candidate is decided against the ledger plus the contacts already placed
 //! (all of them earlier, because the queue runs in time order); allowed → placed;
-//! refused → tried again at `next_allowed_at` (moved into the preferred hours when
-//! there are some before the occurrence's deadline), or listed as unplaced when
-//! nothing opens before it.
+//! refused → tried again at the first preferred instant the policy allows before the
+//! occurrence's deadline, or, when there is none, at `next_allowed_at` (the
+//! preference gives way); or listed as unplaced, with the rule that kept it out
+//! first and when it would next be allowed, when nothing opens before the deadline.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,13 +21,19 @@ use crate::domain::{
     Purpose, Weekday,
 };
 use crate::engine::zones::{candidate_zones, instant_of_local, local_date, start_of_local_date};
-use crate::engine::{Decision, Question, Reason, Subject, Verdict};
+use crate::engine::{DEFAULT_HORIZON_DAYS, Decision, Question, Reason, Subject, Verdict};
 use crate::policy::Policy;
+use crate::policy::model::RuleKind;
 use crate::strategy::{Dispatch, Preference, Step, StopCondition, Strategy, Timing, Trigger};
 
 /// How far back a broken promise is still news: the scheduler escalates it once (its
 /// notice key names the day it broke), even after a few days' outage.
 const BROKEN_PROMISE_LOOKBACK_DAYS: u64 = 7;
+
+/// How late a one-off step (`on_day`) is still taken: a day-0 notice missed over a
+/// weekend or an outage goes out on the first planned day; one due months ago is not
+/// news any more.
+const ON_DAY_CATCH_UP_DAYS: u64 = 7;
 
 /// The event type of an escalation webhook.
 pub const ESCALATION_EVENT: &str = "account.escalated";
@@ -265,6 +272,32 @@ pub fn local_day(account: &Account, instant: DateTime<Utc>) -> NaiveDate {
     local_date(instant, primary_zone(account))
 }
 
+/// The day the broken promise (or payment plan) that a `broken_promise` escalation
+/// planned over `first_day..=last_day` is about broke: the earliest within the
+/// lookback. The scheduler names the escalation's notice after it, so that each broken
+/// promise is escalated once.
+pub fn broken_promise_day(
+    arrangements: &Arrangements,
+    first_day: NaiveDate,
+    last_day: NaiveDate,
+) -> Option<NaiveDate> {
+    let recent = first_day
+        .checked_sub_days(Days::new(BROKEN_PROMISE_LOOKBACK_DAYS))
+        .unwrap_or(first_day);
+    // Each promise is its own: one broken long ago (escalated when it broke) does not
+    // hide one broken this week. A plan breaks once, on its first missed installment.
+    let promises = arrangements
+        .promises
+        .iter()
+        .filter(|p| p.state == PromiseState::Broken)
+        .filter_map(|p| p.due_on.succ_opt());
+    let plan = arrangements.plan.as_ref().and_then(|p| p.broken_on());
+    promises
+        .chain(plan)
+        .filter(|broken| *broken >= recent && *broken <= last_day)
+        .min()
+}
+
 /// The zone preferences and local days are read in: the first candidate.
 fn primary_zone(account: &Account) -> Tz {
     candidate_zones(&account.consumer)
@@ -338,13 +371,8 @@ impl Facts<'_> {
     }
 
     fn broken_promise_at(&self) -> Option<DateTime<Utc>> {
-        let broken = self.arrangements.broken_on()?;
-        let recent = self
-            .first_day
-            .checked_sub_days(Days::new(BROKEN_PROMISE_LOOKBACK_DAYS))
-            .unwrap_or(self.first_day);
-        (broken >= recent && broken <= self.last_day)
-            .then(|| day_start(self.zone, broken).max(self.not_before))
+        let broken = broken_promise_day(&self.arrangements, self.first_day, self.last_day)?;
+        Some(day_start(self.zone, broken).max(self.not_before))
     }
 
     /// The first instant from `not_before` on at which the last `days` days hold at
@@ -378,9 +406,12 @@ impl Facts<'_> {
             calls.iter().filter(|at| within(at)).count() >= attempts as usize
                 && !conversations.iter().any(within)
         };
+        // The earliest such instant: `events` holds the ledger (which may reach past
+        // `not_before`) before the plan's own calls, so it is not in time order.
         std::iter::once(self.not_before)
             .chain(calls.iter().copied().filter(|at| *at >= self.not_before))
-            .find(|t| holds_at(*t))
+            .filter(|t| holds_at(*t))
+            .min()
     }
 }
 
@@ -409,8 +440,10 @@ fn first_occurrences(
                 .iter()
                 .filter(same_step)
                 .any(|e| e.at >= facts.placed_at);
-            let due = add_days(facts.placed_on, u64::from(day)).max(facts.first_day);
-            if done || due > facts.last_day {
+            let wanted = add_days(facts.placed_on, u64::from(day));
+            let stale = add_days(wanted, ON_DAY_CATCH_UP_DAYS) < facts.first_day;
+            let due = wanted.max(facts.first_day);
+            if done || stale || due > facts.last_day {
                 Vec::new()
             } else {
                 vec![(due, after_horizon)]
@@ -452,20 +485,124 @@ fn first_occurrences(
                 .iter()
                 .filter(|(installment, paid)| !paid && installment.due_on >= facts.first_day)
                 .filter_map(|(installment, _)| {
-                    let day = installment
+                    let lead = installment
                         .due_on
-                        .checked_sub_days(Days::new(u64::from(before)))?
-                        .max(facts.first_day);
+                        .checked_sub_days(Days::new(u64::from(before)))?;
+                    let day = lead.max(facts.first_day);
+                    // Reminded already when a reminder went out since the lead day, even
+                    // if that was before the first day planned.
                     let reminded = ledger
                         .iter()
                         .filter(same_step)
-                        .any(|e| local_date(e.at, facts.zone) >= day);
+                        .any(|e| local_date(e.at, facts.zone) >= lead);
                     (day <= facts.last_day && !reminded)
                         .then(|| (day, add_days(installment.due_on, 1)))
                 })
                 .collect()
         }
     }
+}
+
+/// What the policy says of a step's contact at one instant, over its contact points.
+enum Asked {
+    /// Allowed through the contact point at this place in the step's list.
+    Allowed(usize, Decision),
+    /// Refused through every one.
+    Refused {
+        /// The earliest instant any contact point not on hold is allowed, within the
+        /// search.
+        next: Option<DateTime<Utc>>,
+        /// The refusal to report: a deferral rather than a hold when there is one.
+        refusal: Option<Decision>,
+        /// Every contact point is on hold.
+        stopped: bool,
+    },
+}
+
+/// Decides a step's contact at `at` through each contact point until one is allowed.
+fn ask(
+    subject: &Subject<'_>,
+    step: &Step,
+    points: &[Option<&str>],
+    at: DateTime<Utc>,
+    horizon_days: u32,
+) -> Asked {
+    let mut refusal: Option<Decision> = None;
+    let mut next: Option<DateTime<Utc>> = None;
+    let mut stopped = true;
+    for (index, point) in points.iter().enumerate() {
+        let decision = subject.decide(&Question {
+            at,
+            channel: step.channel,
+            purpose: step.purpose,
+            contact_point: *point,
+            horizon_days: Some(horizon_days),
+        });
+        if decision.allowed {
+            return Asked::Allowed(index, decision);
+        }
+        if decision.outcome != Verdict::Stop {
+            stopped = false;
+            next = match (next, decision.next_allowed_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let keep = refusal
+            .as_ref()
+            .is_none_or(|kept| kept.outcome == Verdict::Stop && decision.outcome != Verdict::Stop);
+        if keep {
+            refusal = Some(decision);
+        }
+    }
+    Asked::Refused {
+        next,
+        refusal,
+        stopped,
+    }
+}
+
+/// How many preferred instants the look-ahead tries before it gives up on the
+/// preference; the occurrence's deadline ends it long before in practice.
+const MAX_PREFERRED_TRIES: usize = 64;
+
+/// The first instant at or after `from`, inside the preferred hours and before
+/// `deadline`, at which the policy allows the contact given what is placed so far
+/// (contacts placed before it can only take it away; it is decided again when tried).
+fn first_preferred(
+    subject: &Subject<'_>,
+    step: &Step,
+    points: &[Option<&str>],
+    (from, deadline): (DateTime<Utc>, DateTime<Utc>),
+    (prefer, zone): (&Preference, Tz),
+    horizon_days: u32,
+) -> Option<DateTime<Utc>> {
+    let mut from = from;
+    for _ in 0..MAX_PREFERRED_TRIES {
+        let at = next_preferred(from, prefer, zone).filter(|at| *at < deadline)?;
+        match ask(subject, step, points, at, horizon_days) {
+            Asked::Allowed(..) => return Some(at),
+            Asked::Refused { next, .. } => from = next.filter(|n| *n > at && *n < deadline)?,
+        }
+    }
+    None
+}
+
+/// The refusing rules of an occurrence that could not be placed, holds first, then
+/// the other rules that last (caps, cooldowns), then those of the time of day
+/// (calling hours, the consumer's inconvenient times): the first reason is what kept
+/// the step out, not the night the search started in.
+fn lasting_first(policy: &Policy, mut reasons: Vec<Reason>) -> Vec<Reason> {
+    let rank = |reason: &Reason| match policy.rules().iter().find(|r| r.id == reason.rule) {
+        Some(rule) => match rule.kind {
+            RuleKind::Hold(_) => 0,
+            RuleKind::Window(_) | RuleKind::ConsumerTimes => 2,
+            _ => 1,
+        },
+        None => 1,
+    };
+    reasons.sort_by_key(rank);
+    reasons
 }
 
 /// Decides one candidate against the ledger and the contacts placed so far.
@@ -505,7 +642,7 @@ fn try_candidate(
     if points.is_empty() {
         let reason = Reason {
             rule: "no-contact-point".to_string(),
-            pack: "strategy".to_string(),
+            pack: super::STRATEGY_PACK.to_string(),
             citation: String::new(),
             message: format!("the account has no {} contact point", step.channel),
         };
@@ -514,18 +651,13 @@ fn try_candidate(
     let subject = Subject::new(policy, account, events);
     let days_left = (candidate.deadline - candidate.at).num_days() + 1;
     let horizon_days = u32::try_from(days_left.clamp(1, 366)).unwrap_or(1);
-    let mut refusal: Option<Decision> = None;
-    let mut next: Option<DateTime<Utc>> = None;
-    let mut all_stopped = true;
-    for point in &points {
-        let decision = subject.decide(&Question {
-            at: candidate.at,
-            channel: step.channel,
-            purpose: step.purpose,
-            contact_point: *point,
-            horizon_days: Some(horizon_days),
-        });
-        if decision.allowed {
+    // The search for the next allowed instant runs past the deadline, so that an
+    // occurrence that cannot be placed says when it could be; it stops at the first
+    // allowed instant, so the longer search costs only where nothing opens before.
+    let wide = horizon_days.max(DEFAULT_HORIZON_DAYS);
+    let (next, refusal) = match ask(&subject, step, &points, candidate.at, wide) {
+        Asked::Allowed(index, decision) => {
+            let point = points.get(index).copied().flatten();
             return Tried::Placed(PlannedItem {
                 account_id: account.id.clone(),
                 step: step.id.clone(),
@@ -550,33 +682,34 @@ fn try_candidate(
                 decision: Some(decision),
             });
         }
-        if decision.outcome != Verdict::Stop {
-            all_stopped = false;
-            next = match (next, decision.next_allowed_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+        Asked::Refused {
+            stopped: true,
+            refusal,
+            ..
+        } => {
+            let reasons = refusal.map(|d| d.reasons).unwrap_or_default();
+            return unplaced(Verdict::Stop, lasting_first(policy, reasons), None);
         }
-        let keep = refusal
-            .as_ref()
-            .is_none_or(|kept| kept.outcome == Verdict::Stop && decision.outcome != Verdict::Stop);
-        if keep {
-            refusal = Some(decision);
-        }
-    }
-    let (outcome, reasons, next_allowed_at) = refusal
-        .map(|d| (d.outcome, d.reasons, d.next_allowed_at))
-        .unwrap_or((Verdict::Stop, Vec::new(), None));
-    if all_stopped {
-        return unplaced(Verdict::Stop, reasons, None);
-    }
-    let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
-        return unplaced(outcome, reasons, next_allowed_at);
+        Asked::Refused { next, refusal, .. } => (next, refusal),
     };
+    let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
+        let (outcome, reasons) = refusal
+            .map(|d| (d.outcome, d.reasons))
+            .unwrap_or((Verdict::Stop, Vec::new()));
+        return unplaced(outcome, lasting_first(policy, reasons), next);
+    };
+    // Still after the preferred hours: the first preferred instant the policy allows
+    // before the occurrence lapses; when there is none, the preference gives way and
+    // the contact goes at the earliest allowed instant.
     let preferred = match (&step.prefer, candidate.preferred_only) {
-        (Some(prefer), true) => {
-            next_preferred(next, prefer, facts.zone).filter(|p| *p < candidate.deadline)
-        }
+        (Some(prefer), true) => first_preferred(
+            &subject,
+            step,
+            &points,
+            (next, candidate.deadline),
+            (prefer, facts.zone),
+            horizon_days,
+        ),
         _ => None,
     };
     Tried::Retry(Candidate {

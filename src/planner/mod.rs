@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use account::{ESCALATION_EVENT, local_day, plan_account, plan_consumer};
+pub use account::{ESCALATION_EVENT, broken_promise_day, local_day, plan_account, plan_consumer};
 pub use summary::Summary;
 
 use crate::domain::{Account, Channel, LedgerEvent, Purpose};
@@ -32,6 +32,10 @@ pub struct AccountLedger {
     /// Its ledger, in any order.
     pub ledger: Vec<LedgerEvent>,
 }
+
+/// The `pack` of a reason the strategy gives rather than the policy (no contact point
+/// on the step's channel).
+pub const STRATEGY_PACK: &str = "strategy";
 
 /// The days to plan.
 #[derive(Debug, Clone, Copy)]
@@ -199,22 +203,31 @@ pub fn plan(
 /// Groups accounts by consumer, in the order of each consumer's first account; an
 /// account without a `consumer.id` is a consumer of its own.
 pub fn by_consumer(accounts: &[AccountLedger]) -> Vec<Vec<&AccountLedger>> {
-    let mut groups: Vec<Vec<&AccountLedger>> = Vec::with_capacity(accounts.len());
-    let mut by_id: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for account in accounts {
-        match account.account.consumer.id.as_deref() {
-            Some(id) => match by_id.get(id) {
-                Some(&index) => {
-                    if let Some(group) = groups.get_mut(index) {
-                        group.push(account);
-                    }
-                }
-                None => {
-                    by_id.insert(id, groups.len());
-                    groups.push(vec![account]);
-                }
-            },
-            None => groups.push(vec![account]),
+    group_by_consumer(
+        accounts
+            .iter()
+            .map(|account| (account.account.consumer.id.as_deref(), account)),
+    )
+}
+
+/// Groups items by their consumer key, in the order of each key's first item; an item
+/// without a key is a group of its own.
+pub fn group_by_consumer<K: std::hash::Hash + Eq, T>(
+    items: impl IntoIterator<Item = (Option<K>, T)>,
+) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut by_key: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    for (key, item) in items {
+        let Some(key) = key else {
+            groups.push(vec![item]);
+            continue;
+        };
+        match by_key.get(&key).and_then(|&index| groups.get_mut(index)) {
+            Some(group) => group.push(item),
+            None => {
+                by_key.insert(key, groups.len());
+                groups.push(vec![item]);
+            }
         }
     }
     groups

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::AccountPlan;
+use super::{AccountPlan, STRATEGY_PACK};
 use crate::engine::Verdict;
 
 /// Counts over the accounts of a plan.
@@ -61,9 +61,17 @@ impl Summary {
                 .reasons
                 .first()
                 .map_or("no allowed instant", |r| r.rule.as_str());
-            let reason = match unplaced.outcome {
-                Verdict::Stop => format!("hold: {rule}"),
-                _ => rule.to_string(),
+            // A refusal by the policy's hold, or the strategy's own reason (no
+            // contact point on the channel).
+            let policy_hold = unplaced.outcome == Verdict::Stop
+                && unplaced
+                    .reasons
+                    .first()
+                    .is_some_and(|r| r.pack != STRATEGY_PACK);
+            let reason = if policy_hold {
+                format!("hold: {rule}")
+            } else {
+                rule.to_string()
             };
             *self
                 .unplaced

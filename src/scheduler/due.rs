@@ -311,10 +311,13 @@ fn escalation_notice(
     let (trigger_name, since) = match trigger {
         Some(Trigger::BrokenPromise) => (
             "broken_promise",
-            Arrangements::from_ledger(&debt.ledger, plan.first_day)
-                .broken_on()
-                .unwrap_or(item.day)
-                .to_string(),
+            crate::planner::broken_promise_day(
+                &Arrangements::from_ledger(&debt.ledger, plan.first_day),
+                plan.first_day,
+                plan.last_day,
+            )
+            .unwrap_or(item.day)
+            .to_string(),
         ),
         _ => (
             "no_conversation",
@@ -516,9 +519,13 @@ mod tests {
             .is_empty()
         );
 
+        // An older promise broke long ago (escalated then); this one broke this week and
+        // is escalated under its own day.
         let promised = debt(
             new_yorker("P-1", "NY"),
-            json!([{"at": "2026-04-01T15:00:00Z", "type": "promise_to_pay",
+            json!([{"at": "2026-02-01T15:00:00Z", "type": "promise_to_pay",
+                    "amount": {"amount": "50.00", "currency": "USD"}, "due_on": "2026-02-10"},
+                   {"at": "2026-04-01T15:00:00Z", "type": "promise_to_pay",
                     "amount": {"amount": "100.00", "currency": "USD"}, "due_on": "2026-04-05"}]),
         );
         let debts = [promised];

@@ -65,17 +65,33 @@ impl Strategy {
             source,
             diagnostics: Vec::new(),
         };
+        if source.text.trim().is_empty() {
+            checker.error_with_help(
+                "strategy::empty",
+                Some(0..0),
+                "the strategy file is empty".to_string(),
+                Some(
+                    "start with `[strategy]` (`id`, `title`, `version`) and add a `[[step]]`, as in strategies/standard-consumer.toml"
+                        .to_string(),
+                ),
+            );
+            return Err(StrategyError::Invalid(checker.diagnostics));
+        }
         let strategy = match toml::from_str::<StrategyFileSource>(&source.text) {
             Ok(file) => checker.strategy(file),
             Err(error) => {
                 let message = error.message().trim().to_string();
-                let help = crate::policy::unknown_field_help(&message);
-                let code = if message.starts_with("unknown field") {
-                    "strategy::unknown-key"
+                let (code, message, help) = if message.starts_with("unknown field") {
+                    let help = crate::policy::unknown_field_help(&message);
+                    ("strategy::unknown-key", message, help)
                 } else if message.starts_with("missing field") {
-                    "strategy::missing-key"
+                    ("strategy::missing-key", message, None)
+                } else if message.starts_with("invalid type") {
+                    let help = wrong_type_help(&message);
+                    let message = message.replace("expected i64", "expected a whole number");
+                    ("strategy::wrong-type", message, help)
                 } else {
-                    "strategy::syntax"
+                    ("strategy::syntax", message, None)
                 };
                 checker.error_with_help(code, error.span(), message, help);
                 None
@@ -538,14 +554,24 @@ impl Checker<'_> {
         let to = time(self, &prefer.to);
         let (days, from, to) = (days?, from?, to?);
         if from >= to {
-            self.error(
+            self.error_with_help(
                 "strategy::empty-range",
-                span,
+                Some(span),
                 format!(
                     "the preferred hours are empty: `from` {} is not before `to` {}",
                     prefer.from.get_ref(),
                     prefer.to.get_ref()
                 ),
+                Some(if from > to {
+                    format!(
+                        "preferred hours lie within one local day: did you mean `from = \"{}\", to = \"{}\"`?",
+                        prefer.to.get_ref(),
+                        prefer.from.get_ref()
+                    )
+                } else {
+                    "give `to` a later time than `from`, e.g. `from = \"17:30\", to = \"20:30\"`"
+                        .to_string()
+                }),
             );
             return None;
         }
@@ -615,6 +641,32 @@ impl Checker<'_> {
             to: to?,
         })
     }
+}
+
+/// Help for a value of the wrong TOML type: a number where text is expected (amounts
+/// of money are strings, so that no digit is lost), or text where a number is.
+fn wrong_type_help(message: &str) -> Option<String> {
+    let quoted_value = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(value, _)| value.to_string())
+    };
+    if message.ends_with("expected a string") {
+        let value = quoted_value("invalid type: integer `")
+            .or_else(|| quoted_value("invalid type: floating point `"))?;
+        return Some(format!(
+            "write it in quotes: \"{value}\" (amounts of money are strings, e.g. \"25.00\", so that no digit is lost)"
+        ));
+    }
+    if message.ends_with("expected i64") {
+        let value = message
+            .strip_prefix("invalid type: string \"")
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(value, _)| value)?;
+        return Some(format!("write a whole number without quotes: {value}"));
+    }
+    None
 }
 
 fn parse_stop(name: &str) -> Option<StopCondition> {
