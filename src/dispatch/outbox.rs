@@ -131,7 +131,9 @@ impl Outbox {
         tokio::pin!(shutdown);
         loop {
             let sleep = match self.step().await {
-                Ok(true) => continue,
+                // More may be due: go on at once, but hear a shutdown between batches
+                // (a backlog of due notices must not keep the daemon from stopping).
+                Ok(true) => Duration::ZERO,
                 Ok(false) => self.idle_for().await,
                 Err(error) => {
                     tracing::error!(%error, "the outbox worker could not read the ledger");
@@ -139,6 +141,7 @@ impl Outbox {
                 }
             };
             tokio::select! {
+                biased;
                 () = &mut shutdown => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(sleep) => {}

@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod notices;
 pub mod openapi;
+mod plans;
 mod routes;
 
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rung when a notice is queued, to wake the outbox worker.
     pub notices_wake: Arc<tokio::sync::Notify>,
+    /// The strategies of `[scheduler]`, for `GET /v1/accounts/{id}/plan`.
+    pub strategies: Arc<crate::scheduler::StrategySet>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -117,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/accounts/{id}/windows",
             get(routes::windows).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/accounts/{id}/plan",
+            get(plans::account_plan).route_layer(guard(Scope::Decide)),
         )
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -270,6 +270,39 @@ fn prepare<'a>(
     (plan, Some(facts))
 }
 
+/// The consumer's local day at `instant`, as the planner counts days (in the first
+/// candidate zone): the "today" a strategy's segment is judged on, for callers that pick
+/// a strategy before planning (the daemon's scheduler).
+pub fn local_day(account: &Account, instant: DateTime<Utc>) -> NaiveDate {
+    local_date(instant, primary_zone(account))
+}
+
+/// The day the broken promise (or payment plan) that a `broken_promise` escalation
+/// planned over `first_day..=last_day` is about broke: the earliest within the
+/// lookback. The scheduler names the escalation's notice after it, so that each broken
+/// promise is escalated once.
+pub fn broken_promise_day(
+    arrangements: &Arrangements,
+    first_day: NaiveDate,
+    last_day: NaiveDate,
+) -> Option<NaiveDate> {
+    let recent = first_day
+        .checked_sub_days(Days::new(BROKEN_PROMISE_LOOKBACK_DAYS))
+        .unwrap_or(first_day);
+    // Each promise is its own: one broken long ago (escalated when it broke) does not
+    // hide one broken this week. A plan breaks once, on its first missed installment.
+    let promises = arrangements
+        .promises
+        .iter()
+        .filter(|p| p.state == PromiseState::Broken)
+        .filter_map(|p| p.due_on.succ_opt());
+    let plan = arrangements.plan.as_ref().and_then(|p| p.broken_on());
+    promises
+        .chain(plan)
+        .filter(|broken| *broken >= recent && *broken <= last_day)
+        .min()
+}
+
 /// The zone preferences and local days are read in: the first candidate.
 fn primary_zone(account: &Account) -> Tz {
     candidate_zones(&account.consumer)
@@ -343,24 +376,7 @@ impl Facts<'_> {
     }
 
     fn broken_promise_at(&self) -> Option<DateTime<Utc>> {
-        let recent = self
-            .first_day
-            .checked_sub_days(Days::new(BROKEN_PROMISE_LOOKBACK_DAYS))
-            .unwrap_or(self.first_day);
-        // Each promise is its own: one broken long ago (escalated when it broke) does
-        // not hide one broken this week. A plan breaks once, on its first missed
-        // installment.
-        let promises = self
-            .arrangements
-            .promises
-            .iter()
-            .filter(|p| p.state == PromiseState::Broken)
-            .filter_map(|p| p.due_on.succ_opt());
-        let plan = self.arrangements.plan.as_ref().and_then(|p| p.broken_on());
-        let broken = promises
-            .chain(plan)
-            .filter(|broken| *broken >= recent && *broken <= self.last_day)
-            .min()?;
+        let broken = broken_promise_day(&self.arrangements, self.first_day, self.last_day)?;
         Some(day_start(self.zone, broken).max(self.not_before))
     }
 

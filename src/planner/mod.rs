@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use account::{ESCALATION_EVENT, plan_account, plan_consumer};
+pub use account::{ESCALATION_EVENT, broken_promise_day, local_day, plan_account, plan_consumer};
 pub use summary::Summary;
 
 use crate::domain::{Account, Channel, LedgerEvent, Purpose};
@@ -52,6 +52,7 @@ pub struct Horizon {
 /// What leaves the building for a planned item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[derive(utoipa::ToSchema)]
 pub enum ItemDispatch {
     /// An email notice rendered from a template.
     Email {
@@ -84,7 +85,7 @@ impl ItemDispatch {
 }
 
 /// One planned contact or escalation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlannedItem {
     /// The account.
     pub account_id: String,
@@ -115,7 +116,7 @@ pub struct PlannedItem {
 }
 
 /// A step that could not be placed within the horizon, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Unplaced {
     /// The account.
     pub account_id: String,
@@ -132,7 +133,7 @@ pub struct Unplaced {
 }
 
 /// Why a step was not taken at all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Stopped {
     /// The step.
     pub step: String,
@@ -141,7 +142,7 @@ pub struct Stopped {
 }
 
 /// The plan of one account.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AccountPlan {
     /// The account.
     pub account_id: String,
@@ -159,6 +160,7 @@ pub struct AccountPlan {
     pub stopped: Vec<Stopped>,
     /// The legal holds on the account (by flag name); the engine refuses every
     /// contact they cover.
+    #[schema(value_type = Vec<String>)]
     pub holds: Vec<&'static str>,
 }
 

@@ -157,6 +157,7 @@ pub struct Preference {
 /// A reason to leave an account alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum StopCondition {
     /// A conversation with the consumer is on record since placement.
     Conversation,
