@@ -301,6 +301,7 @@ fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>
         flag: None,
         amount: None,
         notice_id: (!email).then(|| notice.id.clone()),
+        webhook_event: notice.request.event_type.clone().filter(|_| !email),
         purpose: Some(notice.request.purpose),
         due_on: None,
         installments: Vec::new(),

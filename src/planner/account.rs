@@ -433,9 +433,13 @@ fn first_occurrences(
                 && e.purpose.unwrap_or_default() == step.purpose
         }
         // A webhook step's notice reached the vendor or the dialer.
-        LedgerEventType::WebhookDelivered => {
-            matches!(step.dispatch, Dispatch::Webhook { .. }) && e.purpose == Some(step.purpose)
-        }
+        LedgerEventType::WebhookDelivered => match &step.dispatch {
+            Dispatch::Webhook { event } => {
+                e.purpose == Some(step.purpose)
+                    && e.webhook_event.as_deref().is_none_or(|sent| sent == *event)
+            }
+            Dispatch::Email { .. } => false,
+        },
         _ => false,
     };
     let after_horizon = add_days(facts.last_day, 1);

@@ -84,6 +84,7 @@ fn blank(at: DateTime<Utc>, event_type: LedgerEventType) -> LedgerEvent {
         flag: None,
         amount: None,
         notice_id: None,
+        webhook_event: None,
         purpose: None,
         due_on: None,
         installments: Vec::new(),
@@ -1713,6 +1714,29 @@ fn an_every_days_cadence_is_anchored_on_the_last_contact() {
         items(&plan, "step").first().map(|i| i.day),
         Some(day("2026-11-03"))
     );
+
+    // A delivered escalation of the same purpose is not the step's notice; a
+    // delivered `contact.due` is.
+    let delivered = |event: &str| {
+        ledger(
+            serde_json::json!([{"at": "2026-11-02T20:00:00Z", "type": "webhook_delivered",
+            "notice_id": "n-1", "webhook_event": event, "purpose": "collection"}]),
+        )
+    };
+    let first_day = |history| {
+        let plan = plan_one(
+            texan(serde_json::json!({"placed_on": "2026-10-20"})),
+            history,
+            &strategy,
+            horizon,
+        );
+        items(&plan, "step").first().map(|i| i.day)
+    };
+    assert_eq!(
+        first_day(delivered("account.escalated")),
+        Some(day("2026-11-03"))
+    );
+    assert_eq!(first_day(delivered("contact.due")), Some(day("2026-11-04")));
 }
 
 #[test]
