@@ -18,6 +18,9 @@
 //!   instant is part of the request; nothing here reads a clock or does I/O.
 //! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
 //! - [`logging`]: the tracing subscriber and the redaction of personal data.
+//! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
+//!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
+//!   Pure folds over the rows the [`store`] reads.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example
@@ -63,6 +66,7 @@ pub mod http;
 pub mod logging;
 pub mod policy;
 pub mod reload;
+pub mod report;
 pub mod store;
 pub mod suggest;
 

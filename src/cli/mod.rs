@@ -6,6 +6,7 @@ mod decide;
 mod import;
 mod keys;
 mod migrate;
+mod report;
 mod rules;
 mod serve;
 mod webhooks;
@@ -95,6 +96,10 @@ pub enum Command {
     /// Sign and verify Standard Webhooks signatures, to test a webhook receiver.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Write a report over a period of the ledger (contacts, refusals, caps, holds,
+    /// aging, right-party contacts, promises, or one account's permitted windows) as
+    /// JSON, CSV or a self-contained HTML page.
+    Report(report::ReportArgs),
 }
 
 /// `dunner config …`
@@ -216,6 +221,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(args) => serve::run(&args, config_file),
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),
+        Command::Report(args) => report::run(&args, config_file),
         Command::Import {
             accounts,
             events,

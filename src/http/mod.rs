@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod notices;
 pub mod openapi;
+mod reports;
 mod routes;
 
 use std::net::SocketAddr;
@@ -117,6 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/accounts/{id}/windows",
             get(routes::windows).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/reports/{name}",
+            get(reports::report).route_layer(guard(Scope::Decide)),
         )
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -21,6 +21,8 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
+mod reports;
+
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,

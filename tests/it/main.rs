@@ -19,5 +19,6 @@ mod invariants;
 mod openapi;
 mod outbox;
 mod policy_packs;
+mod reports;
 mod store_conformance;
 mod webhooks;
