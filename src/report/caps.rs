@@ -21,7 +21,7 @@
 //! Pure: the policy, rows and the instant in; counts out.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -343,26 +343,6 @@ impl AccountIndex {
     }
 }
 
-/// A hasher for keys that are hashes already.
-#[derive(Debug, Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
 /// Pack coverage by the four things scopes read (state, city, debt type, creditor):
 /// few combinations, many accounts.
 #[derive(Debug, Default)]
@@ -435,26 +415,37 @@ impl PackCoverage {
 /// overcount, which only lets more accounts through).
 const SLOTS: usize = 16;
 
+/// The low bits of a hit, which hold the caps it matched; the high bits hold the
+/// account's key.
+const MASK_BITS: u32 = SLOTS as u32;
+
 /// The screen's tally of one partition's events: per account (by a hash of its id),
 /// per cap.
 ///
-/// The screen tallies every event in the caps' reach — millions — so a tally is one
-/// probe of a table keyed by an integer, with the counts in the table: no string
-/// comparison, no second lookup. Accounts whose ids share a hash share a tally (an
-/// overcount). Pack scopes are applied when the candidates are picked, not here.
+/// The screen sees every event in the caps' reach — millions, of a million accounts
+/// in no order — so a tally is not a table probed per event (a cache and a TLB miss
+/// each) but one word appended per event: the account's key in the high bits and the
+/// caps it matched in the low ones. [`CapCounts::finish`] sorts a partition's words
+/// once, on its own thread, and sums them per account. Accounts whose keys collide
+/// share a tally (an overcount). Pack scopes are applied when the candidates are
+/// picked, not here.
 #[derive(Debug, Clone)]
 pub struct CapCounts {
     screen: Arc<CapScreen>,
-    counts: HashMap<u64, [u16; SLOTS], BuildHasherDefault<Prehashed>>,
+    /// Unsorted hits: `key << MASK_BITS | caps`.
+    hits: Vec<u64>,
+    /// After [`CapCounts::finish`]: per account key, in key order, the counts per slot.
+    tallies: Vec<(u64, [u16; SLOTS])>,
 }
 
 impl CapCounts {
-    /// An empty tally, with room for `accounts` accounts (growing a table of a million
-    /// costs more than the tallies).
-    pub fn new(screen: Arc<CapScreen>, accounts: usize) -> CapCounts {
-        let mut counts = HashMap::default();
-        counts.reserve(accounts);
-        CapCounts { screen, counts }
+    /// An empty tally.
+    pub fn new(screen: Arc<CapScreen>) -> CapCounts {
+        CapCounts {
+            screen,
+            hits: Vec::new(),
+            tallies: Vec::new(),
+        }
     }
 
     /// Tallies one event toward every cap it could count for.
@@ -466,8 +457,7 @@ impl CapCounts {
         if at < screen.lookback || at >= screen.as_of {
             return;
         }
-        let mut matched = [false; SLOTS];
-        let mut any = false;
+        let mut caps = 0_u64;
         for (index, cap) in screen.caps.iter().enumerate() {
             let filter = &cap.count;
             let counts = at >= cap.since
@@ -475,56 +465,92 @@ impl CapCounts {
                 // An unknown outcome counts wherever any outcome would (fail closed).
                 && facts.outcome.is_none_or(|outcome| filter.outcomes.contains(outcome))
                 && filter.initiated_by.is_none_or(|by| by == facts.initiated_by);
-            if counts && let Some(slot) = matched.get_mut(index.min(SLOTS - 1)) {
-                *slot = true;
-                any = true;
+            if counts {
+                caps |= 1 << index.min(SLOTS - 1);
             }
         }
-        if !any {
-            return;
-        }
-        let row = self
-            .counts
-            .entry(screen.key(account_id))
-            .or_insert([0; SLOTS]);
-        for (count, matched) in row.iter_mut().zip(matched) {
-            *count = count.saturating_add(u16::from(matched));
+        if caps != 0 {
+            self.hits.push(screen.key(account_id) << MASK_BITS | caps);
         }
     }
 
-    /// Adds another partition's tally.
-    pub fn merge(&mut self, other: CapCounts) {
-        if self.counts.len() < other.counts.len() {
-            let mut other = other;
-            std::mem::swap(&mut self.counts, &mut other.counts);
-            return self.merge(other);
-        }
-        for (key, theirs) in other.counts {
-            let mine = self.counts.entry(key).or_insert([0; SLOTS]);
-            for (a, b) in mine.iter_mut().zip(theirs) {
-                *a = a.saturating_add(b);
+    /// Sorts this partition's hits and sums them per account.
+    pub fn finish(&mut self) {
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.sort_unstable();
+        let mut tallies: Vec<(u64, [u16; SLOTS])> = Vec::new();
+        for hit in hits {
+            let key = hit >> MASK_BITS;
+            if tallies.last().is_none_or(|(last, _)| *last != key) {
+                tallies.push((key, [0; SLOTS]));
+            }
+            if let Some((_, counts)) = tallies.last_mut() {
+                for (slot, count) in counts.iter_mut().enumerate() {
+                    *count = count.saturating_add(u16::from(hit & (1 << slot) != 0));
+                }
             }
         }
+        self.tallies = tallies;
+    }
+
+    /// Adds another partition's tally (both finished).
+    pub fn merge(&mut self, other: CapCounts) {
+        let mine = std::mem::take(&mut self.tallies);
+        let mut merged = Vec::with_capacity(mine.len().max(other.tallies.len()));
+        let mut a = mine.into_iter().peekable();
+        let mut b = other.tallies.into_iter().peekable();
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 == y.0 => a.next().zip(b.next()).map(|(mut x, y)| {
+                    for (count, other) in x.1.iter_mut().zip(y.1) {
+                        *count = count.saturating_add(other);
+                    }
+                    x
+                }),
+                (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+                (_, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => None,
+            };
+            match next {
+                Some(tally) => merged.push(tally),
+                None => break,
+            }
+        }
+        self.tallies = merged;
     }
 
     /// The accounts the screen cannot rule out, each with the debts whose events make
     /// its history (its consumer's accounts, for caps per consumer).
     pub fn candidates(&self, index: &AccountIndex) -> Vec<HistoryWanted> {
         let screen = &self.screen;
-        let empty = [0_u16; SLOTS];
-        let tally = |entry: &Entry| self.counts.get(&screen.key(&entry.id)).unwrap_or(&empty);
+        // Each account's tally, found by walking the accounts in key order beside the
+        // sorted tallies: a million binary searches would miss the cache at every step.
+        let mut by_key: Vec<(u64, u32)> = (0_u32..)
+            .zip(&index.entries)
+            .map(|(number, entry)| (screen.key(&entry.id) << MASK_BITS >> MASK_BITS, number))
+            .collect();
+        by_key.sort_unstable();
+        let mut own: Vec<[u16; SLOTS]> = vec![[0; SLOTS]; index.entries.len()];
+        let mut tallies = self.tallies.iter().peekable();
+        for (key, number) in by_key {
+            while tallies.next_if(|(k, _)| *k < key).is_some() {}
+            if let Some((_, counts)) = tallies.peek().filter(|(k, _)| *k == key)
+                && let Some(slot) = own.get_mut(number as usize)
+            {
+                *slot = *counts;
+            }
+        }
+        let tally = |number: u32| own.get(number as usize).copied().unwrap_or([0; SLOTS]);
         // Per consumer group, the sums of its accounts' tallies.
         let group_sums: Vec<[u32; SLOTS]> = index
             .groups
             .iter()
             .map(|members| {
                 let mut sums = [0_u32; SLOTS];
-                for entry in members
-                    .iter()
-                    .filter_map(|n| index.entries.get(*n as usize))
-                {
-                    for (sum, count) in sums.iter_mut().zip(tally(entry)) {
-                        *sum += u32::from(*count);
+                for number in members {
+                    for (sum, count) in sums.iter_mut().zip(tally(*number)) {
+                        *sum += u32::from(count);
                     }
                 }
                 sums
@@ -532,7 +558,7 @@ impl CapCounts {
             .collect();
         let mut wanted = Vec::new();
         for (number, entry) in (0_u32..).zip(&index.entries) {
-            let own = tally(entry);
+            let own = tally(number);
             let group = entry.group.and_then(|g| group_sums.get(g as usize));
             let reached = screen.caps.iter().enumerate().any(|(index, cap)| {
                 let slot = index.min(SLOTS - 1);
@@ -792,8 +818,8 @@ mod tests {
                 ("MA-1", account("MA-1", "MA", None), None),
             ],
         );
-        let mut counts = CapCounts::new(Arc::clone(&screen), 4);
-        let mut other = CapCounts::new(Arc::clone(&screen), 4);
+        let mut counts = CapCounts::new(Arc::clone(&screen));
+        let mut other = CapCounts::new(Arc::clone(&screen));
         // One call each to the consumer's two Washington debts: 2 of 3, near.
         counts.add(
             "WA-1",
@@ -822,6 +848,8 @@ mod tests {
             "2026-03-01T15:00:00Z".parse().unwrap(),
             &call(Outcome::NoAnswer),
         );
+        counts.finish();
+        other.finish();
         counts.merge(other);
         let wanted: Vec<(String, Vec<String>)> = counts
             .candidates(&index)

@@ -122,7 +122,7 @@ pub async fn build(
                 promises: promises.then(|| PromiseTally::new(period.start())),
                 caps: screen
                     .as_ref()
-                    .map(|screen| CapCounts::new(Arc::clone(screen), index.len())),
+                    .map(|screen| CapCounts::new(Arc::clone(screen))),
                 wrong_parties: screen
                     .as_ref()
                     .map(|screen| WrongParties::new(screen.history_start())),
@@ -260,6 +260,12 @@ impl EventFold for EventsFold {
             wrong_parties.add(row.account_id, row.at, &facts, row.body)?;
         }
         Ok(())
+    }
+
+    fn finish(&mut self) {
+        if let Some(caps) = &mut self.caps {
+            caps.finish();
+        }
     }
 }
 

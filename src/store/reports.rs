@@ -87,6 +87,10 @@ pub trait AccountFold: Send + 'static {
 pub trait EventFold: Send + 'static {
     /// Takes one event.
     fn event(&mut self, row: EventScan<'_>) -> Result<(), Unreadable>;
+
+    /// Called once after the partition's last event, on the partition's own thread:
+    /// the place for work that is cheaper once than per event (sorting).
+    fn finish(&mut self) {}
 }
 
 /// Takes the logged decisions of one partition.

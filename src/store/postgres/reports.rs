@@ -78,6 +78,7 @@ impl PostgresStore {
                             body: row.try_get("body")?,
                         })?;
                     }
+                    fold.finish();
                     Ok::<_, StoreError>(fold)
                 })
             });

@@ -89,6 +89,7 @@ impl SqliteStore {
                     while let Some(row) = rows.next()? {
                         fold.event(event_scan(row)?)?;
                     }
+                    fold.finish();
                     Ok(fold)
                 }
             });
