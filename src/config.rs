@@ -78,6 +78,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookEndpoint>,
     /// The outbox worker.
     pub outbox: OutboxConfig,
+    /// The scheduler: strategies run for the stored accounts.
+    pub scheduler: SchedulerConfig,
 }
 
 /// `[server]`
@@ -159,6 +161,101 @@ impl OutboxConfig {
     }
 }
 
+// --- [scheduler] -------------------------------------------------------------------
+
+/// `[scheduler]`: the strategies the daemon runs for the stored accounts, and how often.
+/// Off by default: an agency upgrading dunner gets no `contact.due` webhook or email it
+/// did not ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Run the strategies every `interval` and queue the notices that fall due.
+    pub enabled: bool,
+    /// Strategy files, in order: an account follows the first whose segment covers it.
+    /// Loaded (and checked) at start even when the scheduler is off, for
+    /// `GET /v1/accounts/{id}/plan`.
+    pub strategies: Vec<PathBuf>,
+    /// The time between two ticks.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub interval: Duration,
+    /// How far ahead a tick queues planned contacts (each to leave at its planned
+    /// instant); at least `interval`, so that nothing falls between two ticks.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub lookahead: Duration,
+    /// Values every email the scheduler queues gets as `data.<name>` (the shipped
+    /// validation-notice template needs `validation_notice_url`); `{account_id}` in a
+    /// value is replaced by the account's id.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub email_data: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> SchedulerConfig {
+        SchedulerConfig {
+            enabled: false,
+            strategies: Vec::new(),
+            interval: Duration::from_secs(60),
+            lookahead: Duration::from_secs(300),
+            email_data: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// The shortest interval between ticks.
+const MIN_SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest interval between ticks.
+const MAX_SCHEDULER_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The longest lookahead: a tick plans two local days, which must cover it.
+const MAX_SCHEDULER_LOOKAHEAD: Duration = Duration::from_secs(12 * 3600);
+
+impl SchedulerConfig {
+    /// The checks serde cannot make: the interval and the lookahead in range.
+    fn check(&self) -> Result<(), String> {
+        if !(MIN_SCHEDULER_INTERVAL..=MAX_SCHEDULER_INTERVAL).contains(&self.interval) {
+            return Err(format!(
+                "[scheduler] `interval` must be between 1s and 1h, not {}",
+                format_duration(self.interval)
+            ));
+        }
+        if self.lookahead < self.interval || self.lookahead > MAX_SCHEDULER_LOOKAHEAD {
+            return Err(format!(
+                "[scheduler] `lookahead` ({}) must be at least `interval` ({}), or contacts due between two ticks would be missed, and at most 12h",
+                format_duration(self.lookahead),
+                format_duration(self.interval)
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration (like \"30s\", \"1m\" or \"2h\")"
+        ))
+    })
+}
+
+fn serialize_duration<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_duration(*duration))
+}
+
+// --- end of [scheduler] ---------------------------------------------------------------
+
 fn deserialize_durations<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<Duration>, D::Error> {
@@ -235,6 +332,10 @@ pub struct SmtpConfig {
     /// The password that goes with `username`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// A PEM file of CA certificates to trust for the relay's TLS certificate, besides
+    /// the system's roots (a relay with a private or self-signed CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// The sender mailbox (`Agency <notices@agency.example>`); its domain names the
     /// Message-IDs.
     pub from: String,
@@ -252,6 +353,7 @@ impl Default for SmtpConfig {
             tls: SmtpTls::StartTls,
             username: None,
             password: None,
+            ca_file: None,
             from: String::new(),
             timeout: 30,
             pool_size: 10,
@@ -295,7 +397,40 @@ impl SmtpConfig {
         if self.timeout == 0 {
             return Err("[smtp] `timeout` must be at least 1 second".into());
         }
+        if self.ca_file.is_some() && self.tls == SmtpTls::None {
+            return Err(
+                "[smtp] `ca_file` is for TLS, but `tls` is \"none\": use \"starttls\" or \"tls\", or drop `ca_file`"
+                    .into(),
+            );
+        }
+        self.ca_certificates()?;
         Ok(())
+    }
+
+    /// The CA certificates of `ca_file` (PEM), checked: readable, at least one
+    /// certificate, each one usable as a trust anchor. `None` without `ca_file`.
+    pub fn ca_certificates(&self) -> Result<Option<Vec<u8>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        let problem = |what: String| format!("[smtp] `ca_file` {}: {what}", path.display());
+        let pem =
+            std::fs::read(path).map_err(|error| problem(format!("cannot read it: {error}")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let certificate =
+                certificate.map_err(|error| problem(format!("not valid PEM: {error}")))?;
+            roots
+                .add(certificate)
+                .map_err(|error| problem(format!("not a usable CA certificate: {error}")))?;
+        }
+        if roots.is_empty() {
+            return Err(problem(
+                "holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)".into(),
+            ));
+        }
+        Ok(Some(pem))
     }
 }
 
@@ -689,6 +824,14 @@ impl Config {
         config.check_key_ids(file)?;
         config.check_email(file)?;
         config.check_webhook_names(file)?;
+        config
+            .scheduler
+            .check()
+            .map_err(|message| ConfigError::File {
+                location: file.to_string(),
+                message,
+                help: None,
+            })?;
         Ok(config)
     }
 
@@ -696,7 +839,9 @@ impl Config {
     /// unset): `DUNNER_LISTEN`, `DUNNER_OPEN_EVALUATE`, `DUNNER_DATABASE_URL`,
     /// `DUNNER_RULES`, `DUNNER_LOG_FORMAT`, `DUNNER_LOG`, `DUNNER_TEMPLATES`, and
     /// `DUNNER_SMTP_HOST`, `DUNNER_SMTP_PORT`, `DUNNER_SMTP_USERNAME`,
-    /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM` (any of which turns `[smtp]` on).
+    /// `DUNNER_SMTP_PASSWORD`, `DUNNER_SMTP_FROM`, `DUNNER_SMTP_CA_FILE` (any of which
+    /// turns `[smtp]` on), and `DUNNER_SCHEDULER_ENABLED`, `DUNNER_SCHEDULER_STRATEGIES`,
+    /// `DUNNER_SCHEDULER_INTERVAL`, `DUNNER_SCHEDULER_LOOKAHEAD`.
     /// Arrays of tables (`[[keys]]`, `[[webhooks]]`) come from the file only.
     pub fn apply_env(
         mut self,
@@ -748,16 +893,67 @@ impl Config {
             self.email.templates = PathBuf::from(value);
         }
         self.apply_smtp_env(&get)?;
+        self.apply_scheduler_env(&get)?;
         Ok(self)
     }
 
+    /// `DUNNER_SCHEDULER_ENABLED`, `DUNNER_SCHEDULER_STRATEGIES` (comma-separated
+    /// paths), `DUNNER_SCHEDULER_INTERVAL`, `DUNNER_SCHEDULER_LOOKAHEAD`.
+    fn apply_scheduler_env(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        const VARIABLES: [&str; 4] = [
+            "DUNNER_SCHEDULER_ENABLED",
+            "DUNNER_SCHEDULER_STRATEGIES",
+            "DUNNER_SCHEDULER_INTERVAL",
+            "DUNNER_SCHEDULER_LOOKAHEAD",
+        ];
+        if !VARIABLES.iter().any(|name| get(name).is_some()) {
+            return Ok(());
+        }
+        let scheduler = &mut self.scheduler;
+        if let Some(value) = get("DUNNER_SCHEDULER_ENABLED") {
+            scheduler.enabled = parse_bool(&value).ok_or_else(|| ConfigError::Environment {
+                variable: "DUNNER_SCHEDULER_ENABLED",
+                message: "use `true` or `false`".into(),
+            })?;
+        }
+        if let Some(value) = get("DUNNER_SCHEDULER_STRATEGIES") {
+            scheduler.strategies = value
+                .split(',')
+                .map(str::trim)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+        for (variable, target) in [
+            ("DUNNER_SCHEDULER_INTERVAL", &mut scheduler.interval),
+            ("DUNNER_SCHEDULER_LOOKAHEAD", &mut scheduler.lookahead),
+        ] {
+            if let Some(value) = get(variable) {
+                *target = parse_duration(&value).ok_or_else(|| ConfigError::Environment {
+                    variable,
+                    message: "not a duration such as `30s`, `1m` or `2h`".into(),
+                })?;
+            }
+        }
+        scheduler
+            .check()
+            .map_err(|message| ConfigError::Environment {
+                variable: "DUNNER_SCHEDULER_*",
+                message,
+            })
+    }
+
     fn apply_smtp_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        const VARIABLES: [&str; 5] = [
+        const VARIABLES: [&str; 6] = [
             "DUNNER_SMTP_HOST",
             "DUNNER_SMTP_PORT",
             "DUNNER_SMTP_USERNAME",
             "DUNNER_SMTP_PASSWORD",
             "DUNNER_SMTP_FROM",
+            "DUNNER_SMTP_CA_FILE",
         ];
         if !VARIABLES.iter().any(|name| get(name).is_some()) {
             return Ok(());
@@ -780,6 +976,9 @@ impl Config {
         }
         if let Some(value) = get("DUNNER_SMTP_FROM") {
             smtp.from = value;
+        }
+        if let Some(value) = get("DUNNER_SMTP_CA_FILE") {
+            smtp.ca_file = Some(PathBuf::from(value));
         }
         smtp.check().map_err(|message| ConfigError::Environment {
             variable: "DUNNER_SMTP_*",
@@ -1215,6 +1414,30 @@ mod tests {
     }
 
     #[test]
+    fn the_smtp_ca_file_comes_from_the_file_or_the_environment_and_is_checked() {
+        let (_, message, _) = file_error(
+            "[smtp]\nfrom = \"n@agency.example\"\ntls = \"none\"\nca_file = \"ca.pem\"\n",
+        );
+        assert!(message.contains("`ca_file` is for TLS"), "{message}");
+        let (location, message, _) =
+            file_error("[smtp]\nfrom = \"n@agency.example\"\nca_file = \"no/such/ca.pem\"\n");
+        assert_eq!(location, "dunner.toml");
+        assert!(
+            message.starts_with("[smtp] `ca_file` no/such/ca.pem: cannot read it"),
+            "{message}"
+        );
+        let error = Config::default()
+            .apply_env(env(&[
+                ("DUNNER_SMTP_FROM", "n@agency.example"),
+                ("DUNNER_SMTP_CA_FILE", "no/such/ca.pem"),
+            ]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("DUNNER_SMTP_"), "{error}");
+        assert!(error.contains("no/such/ca.pem: cannot read it"), "{error}");
+    }
+
+    #[test]
     fn database_passwords_and_secrets_are_redacted() {
         assert_eq!(
             redact_url_password("postgres://dunner:hunter2@db:5432/ledger?sslmode=require"),
@@ -1246,6 +1469,74 @@ mod tests {
             .unwrap_or_default();
         assert!(
             error.contains("x.toml:2") && error.contains("`soon` is not a duration"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_scheduler_is_off_by_default_and_reads_its_durations_and_variables() {
+        let defaults = Config::default().scheduler;
+        assert!(
+            !defaults.enabled,
+            "an upgrade sends nothing it did not send before"
+        );
+        assert!(defaults.strategies.is_empty());
+        assert_eq!(defaults.interval, Duration::from_secs(60));
+        let config = Config::from_toml(
+            "dunner.toml",
+            "[scheduler]\nenabled = true\nstrategies = [\"strategies/a.toml\"]\ninterval = \"30s\"\nlookahead = \"2m\"\n[scheduler.email_data]\nvalidation_notice_url = \"https://x.example/{account_id}\"\n",
+        )
+        .unwrap();
+        assert!(config.scheduler.enabled);
+        assert_eq!(config.scheduler.interval, Duration::from_secs(30));
+        assert_eq!(config.scheduler.lookahead, Duration::from_secs(120));
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(shown.contains("interval = \"30s\""), "{shown}");
+        assert!(shown.contains("validation_notice_url"), "{shown}");
+        let layered = config
+            .apply_env(env(&[
+                ("DUNNER_SCHEDULER_ENABLED", "false"),
+                ("DUNNER_SCHEDULER_STRATEGIES", "a.toml, b.toml"),
+                ("DUNNER_SCHEDULER_INTERVAL", "5s"),
+            ]))
+            .unwrap();
+        assert!(!layered.scheduler.enabled);
+        assert_eq!(
+            layered.scheduler.strategies,
+            vec![PathBuf::from("a.toml"), PathBuf::from("b.toml")]
+        );
+        assert_eq!(layered.scheduler.interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_bad_scheduler_setting_names_its_place_or_its_variable() {
+        let (location, message, _) = file_error("[scheduler]\ninterval = \"soon\"\n");
+        assert_eq!(location, "dunner.toml:2:12");
+        assert!(message.contains("`soon` is not a duration"), "{message}");
+        let (_, message, _) = file_error("[scheduler]\ninterval = \"10m\"\n");
+        assert!(
+            message.contains("`lookahead` (5m) must be at least `interval` (10m)"),
+            "{message}"
+        );
+        let (_, message, _) = file_error("[scheduler]\ninterval = \"0s\"\n");
+        assert!(message.contains("between 1s and 1h"), "{message}");
+        let (_, message, help) = file_error("[scheduler]\nenable = true\n");
+        assert!(message.contains("unknown field `enable`"), "{message}");
+        assert_eq!(help.as_deref(), Some("did you mean `enabled`?"));
+        let error = Config::default()
+            .apply_env(env(&[("DUNNER_SCHEDULER_LOOKAHEAD", "1s")]))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("environment variable DUNNER_SCHEDULER_*"),
+            "{error}"
+        );
+        let error = Config::default()
+            .apply_env(env(&[("DUNNER_SCHEDULER_ENABLED", "sure")]))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("DUNNER_SCHEDULER_ENABLED"),
             "{error}"
         );
     }

@@ -16,6 +16,9 @@
 //!   diagnostics that point at file:line:column. Pure but for reading the files.
 //! - [`engine`]: decisions, explanations and the next allowed instant. Pure: the
 //!   instant is part of the request; nothing here reads a clock or does I/O.
+//! - [`scheduler`]: the daemon's scheduler: strategies run for the stored accounts,
+//!   their due contacts queued in the outbox (what to queue is decided purely in
+//!   [`scheduler::due`]).
 //! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
 //! - [`logging`]: the tracing subscriber and the redaction of personal data.
 //! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
@@ -64,10 +67,13 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod planner;
 pub mod policy;
 pub mod reload;
 pub mod report;
+pub mod scheduler;
 pub mod store;
+pub mod strategy;
 pub mod suggest;
 
 pub use engine::{DecideRequest, Decision, decide};

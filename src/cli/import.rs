@@ -66,7 +66,7 @@ impl<T> Default for Parsed<T> {
 pub fn parse_accounts(file: &str, text: &str) -> Parsed<Account> {
     let mut parsed = Parsed::default();
     let mut seen = HashSet::new();
-    for (index, line) in lines(text) {
+    for (index, line) in numbered_lines(text) {
         let reject = |field: &str, message: String| Reject {
             file: file.to_string(),
             line: index,
@@ -93,7 +93,7 @@ pub fn parse_events(
     known: &mut dyn FnMut(&str) -> bool,
 ) -> Parsed<(String, LedgerEvent)> {
     let mut parsed = Parsed::default();
-    for (index, line) in lines(text) {
+    for (index, line) in numbered_lines(text) {
         match parse_event_line(line, known) {
             Ok(row) => parsed.rows.push((index, row)),
             Err((field, message)) => parsed.rejects.push(Reject {
@@ -107,7 +107,7 @@ pub fn parse_events(
     parsed
 }
 
-fn parse_event_line(
+pub(super) fn parse_event_line(
     line: &str,
     known: &mut dyn FnMut(&str) -> bool,
 ) -> Result<(String, LedgerEvent), (String, String)> {
@@ -133,7 +133,7 @@ fn parse_event_line(
 }
 
 /// Non-blank lines with their 1-based numbers.
-fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(super) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .enumerate()
         .map(|(index, line)| (index + 1, line.trim()))

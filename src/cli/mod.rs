@@ -6,9 +6,11 @@ mod decide;
 mod import;
 mod keys;
 mod migrate;
+mod plan;
 mod report;
 mod rules;
 mod serve;
+mod strategies;
 mod webhooks;
 
 use std::io::IsTerminal;
@@ -100,6 +102,26 @@ pub enum Command {
     /// aging, right-party contacts, promises, or one account's permitted windows) as
     /// JSON, CSV or a self-contained HTML page.
     Report(report::ReportArgs),
+    /// Check strategy files (what the agency wants done, under `strategies/`).
+    #[command(subcommand)]
+    Strategies(StrategiesCommand),
+    /// Plan a portfolio: fit a strategy into the policy over a horizon of days and
+    /// write the schedule, with a summary on standard error.
+    Plan(plan::PlanArgs),
+}
+
+/// `dunner strategies …`
+#[derive(Debug, Subcommand)]
+pub enum StrategiesCommand {
+    /// Validate strategy files and report every problem with file:line:column.
+    Check {
+        /// Strategy files, or directories of them.
+        #[arg(default_value = "strategies")]
+        paths: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 /// `dunner config …`
@@ -222,6 +244,10 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),
         Command::Report(args) => report::run(&args, config_file),
+        Command::Strategies(StrategiesCommand::Check { paths, format }) => {
+            strategies::check(&paths, format)
+        }
+        Command::Plan(args) => plan::run(&args),
         Command::Import {
             accounts,
             events,

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Exit, fail};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, OffsetClock, SystemClock};
 use crate::config::{Config, LogFormat};
 use crate::dispatch::outbox::{Couriers, Outbox};
 use crate::http::{App, AppState, Metrics};
 use crate::logging::{init_logging, redact};
 use crate::reload::LivePolicy;
+use crate::scheduler::{Scheduler, StrategySet};
 use crate::store::Store;
 
 /// Arguments of `dunner serve`. Each flag overrides the configuration file and the
@@ -71,9 +72,17 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         Err(exit) => return exit,
     };
     init_logging(&config.log, super::stderr_is_terminal());
+    let clock = match clock() {
+        Ok(clock) => clock,
+        Err(exit) => return exit,
+    };
     let rules = &config.rules.dir;
     let policy = match super::rules::load_or_report(rules) {
-        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, SystemClock.now())),
+        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, clock.now())),
+        Err(exit) => return exit,
+    };
+    let strategies = match strategies(&config) {
+        Ok(strategies) => Arc::new(strategies),
         Err(exit) => return exit,
     };
     let runtime = match super::runtime(true) {
@@ -102,27 +111,54 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             }
             Err(error) => return fail(Exit::Failure, error),
         }
-        let couriers = match couriers(&config) {
+        let (couriers, templates) = match couriers(&config, &clock) {
             Ok(couriers) => couriers,
             Err(exit) => return exit,
         };
+        if config.scheduler.enabled {
+            if let Err(problems) =
+                strategies.check_templates(templates.as_deref(), &config.scheduler.email_data)
+            {
+                for problem in &problems {
+                    eprintln!("error: {problem}");
+                }
+                return fail(
+                    Exit::InvalidRules,
+                    "the strategies' email steps cannot be sent; the scheduler does not start",
+                );
+            }
+            warn_about_receivers(&config, &strategies);
+        }
         let notices_wake = Arc::new(tokio::sync::Notify::new());
         let outbox = Outbox {
             store: store.clone(),
             policy: Arc::clone(&policy),
-            clock: Arc::new(SystemClock),
+            clock: Arc::clone(&clock),
             schedule: config.outbox.schedule(),
             couriers,
             wake: Arc::clone(&notices_wake),
         };
+        let metrics = Arc::new(Metrics::new(&policy));
+        let scheduler = config.scheduler.enabled.then(|| Scheduler {
+            store: store.clone(),
+            policy: Arc::clone(&policy),
+            clock: Arc::clone(&clock),
+            strategies: Arc::clone(&strategies),
+            interval: config.scheduler.interval,
+            lookahead: config.scheduler.lookahead,
+            email_data: Arc::new(config.scheduler.email_data.clone()),
+            metrics: Arc::clone(&metrics),
+            wake: Arc::clone(&notices_wake),
+        });
         let state = AppState {
             store,
             policy: Arc::clone(&policy),
-            clock: Arc::new(SystemClock),
+            clock: Arc::clone(&clock),
             open_evaluate: config.server.open_evaluate,
             config_keys: config.keys.clone().into(),
-            metrics: Arc::new(Metrics::new(&policy)),
+            metrics,
             notices_wake,
+            strategies,
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));
@@ -161,14 +197,33 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         // The outbox worker stops after the server has drained, finishing the notices
         // it is sending.
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stopped_for_scheduler = stopped.clone();
         let worker = tokio::spawn(outbox.run(async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
+        // The scheduler stops with the outbox worker; a tick cut short is safe (see
+        // `scheduler`).
+        let scheduler = scheduler.map(|scheduler| {
+            tracing::info!(
+                strategies = scheduler.strategies.strategies().len(),
+                interval = ?scheduler.interval,
+                "the scheduler is on"
+            );
+            tokio::spawn(scheduler.run(async move {
+                let mut stopped = stopped_for_scheduler;
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        });
         let served = app.run_until(shutdown_signal()).await;
         let _ = stop.send(true);
         if let Err(error) = worker.await {
             tracing::error!(%error, "the outbox worker failed");
+        }
+        if let Some(scheduler) = scheduler
+            && let Err(error) = scheduler.await
+        {
+            tracing::error!(%error, "the scheduler failed");
         }
         match served {
             Ok(()) => {
@@ -180,10 +235,110 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
     })
 }
 
+/// The daemon's clock: the system's, unless `DUNNER_CLOCK_START` (an RFC 3339 instant)
+/// starts it elsewhere — for drills and end-to-end tests only; never in production.
+fn clock() -> Result<Arc<dyn Clock>, Exit> {
+    let Some(start) = std::env::var("DUNNER_CLOCK_START")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+    else {
+        return Ok(Arc::new(SystemClock));
+    };
+    let start = chrono::DateTime::parse_from_rfc3339(start.trim()).map_err(|error| {
+        fail(
+            Exit::Failure,
+            format!("environment variable DUNNER_CLOCK_START: not an RFC 3339 instant ({error})"),
+        )
+    })?;
+    let start = start.with_timezone(&chrono::Utc);
+    tracing::warn!(%start, "DUNNER_CLOCK_START: the daemon's clock is not the real time; decisions follow it (drills and tests only)");
+    eprintln!("warning: the clock starts at {start} (DUNNER_CLOCK_START), not the real time");
+    Ok(Arc::new(OffsetClock::starting_at(start)))
+}
+
+/// The strategies of `[scheduler] strategies`, loaded and checked; a bad file stops the
+/// daemon with its diagnostics, like a bad rule pack.
+fn strategies(config: &Config) -> Result<StrategySet, Exit> {
+    use crate::scheduler::LoadError;
+    use crate::strategy::StrategyError;
+    let scheduler = &config.scheduler;
+    if scheduler.enabled && scheduler.strategies.is_empty() {
+        return Err(fail(
+            Exit::Failure,
+            "the scheduler is enabled but `[scheduler] strategies` names no strategy file \
+             (e.g. strategies = [\"strategies/standard-consumer.toml\"])",
+        ));
+    }
+    match StrategySet::load(&scheduler.strategies, scheduler.enabled) {
+        Ok(set) => Ok(set),
+        Err(LoadError::Strategy {
+            path,
+            error: StrategyError::Invalid(diagnostics),
+        }) => {
+            eprint!(
+                "{}",
+                crate::policy::diagnostics::render_human(&diagnostics, super::stderr_is_terminal())
+            );
+            Err(fail(
+                Exit::InvalidRules,
+                format!(
+                    "the strategy {} is invalid; the daemon does not start",
+                    path.display()
+                ),
+            ))
+        }
+        Err(error) => Err(fail(Exit::Failure, error)),
+    }
+}
+
+/// Warns when the scheduler would queue notices nobody receives: a webhook event no
+/// endpoint subscribes to, emails without `[smtp]`.
+fn warn_about_receivers(config: &Config, strategies: &StrategySet) {
+    use crate::strategy::Dispatch;
+    let mut events: Vec<&str> = Vec::new();
+    let mut emails = false;
+    for strategy in strategies.strategies() {
+        for step in &strategy.steps {
+            match &step.dispatch {
+                Dispatch::Webhook { event } => events.push(event),
+                Dispatch::Email { .. } => emails = true,
+            }
+        }
+        if !strategy.escalations.is_empty() {
+            events.push(crate::planner::ESCALATION_EVENT);
+        }
+    }
+    events.sort_unstable();
+    events.dedup();
+    for event in events {
+        let subscribed = config.webhooks.iter().any(|endpoint| {
+            endpoint
+                .event_types
+                .iter()
+                .any(|event_type| event_type.as_str() == event)
+        });
+        if !subscribed {
+            tracing::warn!(
+                event,
+                "no [[webhooks]] endpoint subscribes to this event: the scheduler's notices of it will be dead-lettered"
+            );
+        }
+    }
+    if emails && config.smtp.is_none() {
+        tracing::warn!(
+            "the strategies send emails but [smtp] is not configured: the scheduler's emails will wait in the outbox and be dead-lettered"
+        );
+    }
+}
+
 /// The email courier (when `[smtp]` is configured) and the webhook courier (when
-/// endpoints are). Templates are loaded and checked whenever their directory exists: a
-/// template without the opt-out line stops the daemon here, not at send time.
-fn couriers(config: &crate::config::Config) -> Result<Couriers, Exit> {
+/// endpoints are), and the templates. Templates are loaded and checked whenever their
+/// directory exists: a template without the opt-out line stops the daemon here, not at
+/// send time.
+fn couriers(
+    config: &crate::config::Config,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Couriers, Option<Arc<crate::dispatch::Templates>>), Exit> {
     use crate::dispatch::couriers::{EmailCourier, WebhookCourier};
     use crate::dispatch::email::EmailSender;
     use crate::dispatch::templates::{Sender, Templates};
@@ -200,7 +355,7 @@ fn couriers(config: &crate::config::Config) -> Result<Couriers, Exit> {
         None
     };
     let email: Option<Arc<dyn crate::dispatch::outbox::Courier>> =
-        match (config.smtp.as_ref(), templates) {
+        match (config.smtp.as_ref(), templates.clone()) {
             (Some(smtp), Some(templates)) => match EmailSender::new(smtp) {
                 Ok(sender) => Some(Arc::new(EmailCourier { sender, templates })),
                 Err(error) => return Err(fail(Exit::Failure, error)),
@@ -214,12 +369,12 @@ fn couriers(config: &crate::config::Config) -> Result<Couriers, Exit> {
             Ok(sender) => Some(Arc::new(WebhookCourier {
                 sender,
                 endpoints: config.webhooks.clone().into(),
-                clock: Arc::new(SystemClock),
+                clock: Arc::clone(clock),
             })),
             Err(error) => return Err(fail(Exit::Failure, error)),
         }
     };
-    Ok(Couriers { email, webhook })
+    Ok((Couriers { email, webhook }, templates))
 }
 
 /// Reloads the policy and logs the outcome; a refused reload keeps the old policy.

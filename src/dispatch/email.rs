@@ -1,5 +1,6 @@
 //! The email sender: one rendered notice to one address over SMTP, through lettre's
-//! pooled async transport (rustls with the ring provider; plain, STARTTLS or TLS).
+//! pooled async transport (rustls with the ring provider; plain, STARTTLS or TLS; the
+//! system's CA roots plus `ca_file`'s, when set).
 //!
 //! It delivers and classifies, nothing more: rendering is [`super::templates`], and
 //! whether to send, when to retry and when to give up belong to the outbox worker.
@@ -14,7 +15,7 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::Delivery;
@@ -34,6 +35,9 @@ pub enum EmailError {
         "[smtp] `from` is not a mailbox with a domain, such as `Agency <notices@agency.example>`"
     )]
     InvalidFrom,
+    /// `ca_file` could not be read or holds no usable CA certificate.
+    #[error("{0}")]
+    CaFile(String),
     /// The TLS settings could not be built.
     #[error("failed to set up TLS for the SMTP relay {host}: {source}")]
     Tls {
@@ -79,11 +83,17 @@ impl EmailSender {
             return Err(EmailError::InvalidFrom);
         }
         let host = config.host.trim().to_string();
+        let ca = config.ca_certificates().map_err(EmailError::CaFile)?;
         let tls = |host: &str| {
-            TlsParameters::new(host.to_string()).map_err(|source| EmailError::Tls {
+            let error = |source| EmailError::Tls {
                 host: host.to_string(),
                 source,
-            })
+            };
+            let mut builder = TlsParameters::builder(host.to_string());
+            if let Some(pem) = &ca {
+                builder = builder.add_root_certificate(Certificate::from_pem(pem).map_err(error)?);
+            }
+            builder.build().map_err(error)
         };
         let tls = match config.tls {
             SmtpTls::None => Tls::None,
@@ -164,6 +174,10 @@ fn classify(error: &lettre::transport::smtp::Error) -> Delivery {
         )
     } else if error.is_timeout() {
         "the SMTP server did not answer in time".to_string()
+    } else if let Some(cause) = tls_cause(error) {
+        // rustls says why (an unknown issuer, a name the certificate does not carry);
+        // it names certificates and hosts, never the recipient.
+        format!("the TLS handshake with the SMTP server failed: {cause}")
     } else if error.is_tls() {
         "the TLS handshake with the SMTP server failed".to_string()
     } else if error.is_response() {
@@ -175,6 +189,26 @@ fn classify(error: &lettre::transport::smtp::Error) -> Delivery {
         after: None,
         reason,
     }
+}
+
+/// The rustls error somewhere in the chain of causes (an I/O error carries it inside,
+/// where `source()` does not look).
+fn tls_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(tls) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls.to_string());
+        }
+        next = error.source();
+    }
+    None
 }
 
 /// The notice id as a Message-ID's left part (RFC 5322 `dot-atom-text`): letters,

@@ -131,7 +131,9 @@ impl Outbox {
         tokio::pin!(shutdown);
         loop {
             let sleep = match self.step().await {
-                Ok(true) => continue,
+                // More may be due: go on at once, but hear a shutdown between batches
+                // (a backlog of due notices must not keep the daemon from stopping).
+                Ok(true) => Duration::ZERO,
                 Ok(false) => self.idle_for().await,
                 Err(error) => {
                     tracing::error!(%error, "the outbox worker could not read the ledger");
@@ -139,6 +141,7 @@ impl Outbox {
                 }
             };
             tokio::select! {
+                biased;
                 () = &mut shutdown => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(sleep) => {}
@@ -298,6 +301,7 @@ fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>
         flag: None,
         amount: None,
         notice_id: (!email).then(|| notice.id.clone()),
+        webhook_event: notice.request.event_type.clone().filter(|_| !email),
         purpose: Some(notice.request.purpose),
         due_on: None,
         installments: Vec::new(),

@@ -289,6 +289,24 @@ impl Templates {
         &self.dir
     }
 
+    /// Renders a purpose's template for the sample account with `data`: whether notices
+    /// that always carry this data can be filled (the scheduler checks its emails at
+    /// start, not at send time).
+    pub fn check_sample(
+        &self,
+        purpose: Purpose,
+        data: &serde_json::Value,
+    ) -> Result<(), TemplateError> {
+        let account = sample_account();
+        self.render(NoticeContext {
+            account: &account,
+            notice_id: "0190a3c2-7f4e-7b1a-9c55-3f2d8e6a1b07",
+            purpose,
+            data,
+        })
+        .map(|_| ())
+    }
+
     /// Renders the notice's template; refuses a result without the opt-out line.
     pub fn render(&self, notice: NoticeContext<'_>) -> Result<RenderedEmail, TemplateError> {
         if !self.has(notice.purpose) {

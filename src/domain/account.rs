@@ -232,6 +232,24 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// The legal holds among the flags: conditions under which collection stops until
+    /// they are lifted.
+    pub const HOLDS: [Flag; 6] = [
+        Flag::CeaseAndDesist,
+        Flag::AttorneyRepresented,
+        Flag::Disputed,
+        Flag::Bankruptcy,
+        Flag::Deceased,
+        Flag::IdentityTheft,
+    ];
+
+    /// The legal holds set on the account.
+    pub fn holds(&self) -> impl Iterator<Item = Flag> + '_ {
+        Flags::HOLDS
+            .into_iter()
+            .filter(|flag| self.get(*flag) == Some(true))
+    }
+
     /// The value of an account flag; `None` for flags derived from the request.
     pub fn get(&self, flag: Flag) -> Option<bool> {
         match flag {

@@ -107,6 +107,9 @@ pub struct LedgerEvent {
     /// The notice a delivery was of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice_id: Option<String>,
+    /// The event type of a delivered webhook (`contact.due`, `account.escalated`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_event: Option<String>,
     /// Why a contact or a delivered notice reached out, when known (the planner reads it
     /// to tell a validation notice already sent from one still to send).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +189,12 @@ impl LedgerEvent {
             return Err(invalid(
                 "purpose",
                 format!("`purpose` does not belong to a `{kind}` event"),
+            ));
+        }
+        if self.webhook_event.is_some() && self.event_type != LedgerEventType::WebhookDelivered {
+            return Err(invalid(
+                "webhook_event",
+                format!("`webhook_event` does not belong to a `{kind}` event"),
             ));
         }
         if self.due_on.is_some() && self.event_type != LedgerEventType::PromiseToPay {
@@ -412,6 +421,7 @@ impl From<Event> for LedgerEvent {
             flag: None,
             amount: None,
             notice_id: None,
+            webhook_event: None,
             purpose: None,
             due_on: None,
             installments: Vec::new(),

@@ -72,6 +72,15 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScheduledLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+/// Upper bounds (seconds) of the scheduler tick duration buckets: 10 ms to 5 min.
+const TICK_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
 type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The daemon's metrics and the registry that encodes them.
@@ -83,6 +92,9 @@ pub struct Metrics {
     decisions: Family<OutcomeLabels, Counter>,
     refusals: Family<RuleLabels, Counter>,
     attempts_recorded: Counter,
+    scheduler_ticks: Family<ReloadLabels, Counter>,
+    scheduler_tick_durations: Histogram,
+    scheduled: Family<ScheduledLabels, Counter>,
 }
 
 impl Metrics {
@@ -126,6 +138,26 @@ impl Metrics {
             "Rule reloads by result: ok (swapped) or error (refused, old policy kept)",
             Reloads(Arc::clone(policy)),
         );
+        // The scheduler's (zero while it is off).
+        let scheduler_ticks = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "dunner_scheduler_ticks",
+            "Scheduler ticks by result: ok, or error (the next tick tries again)",
+            scheduler_ticks.clone(),
+        );
+        let scheduler_tick_durations = Histogram::new(TICK_BUCKETS);
+        registry.register_with_unit(
+            "dunner_scheduler_tick_duration",
+            "Time a scheduler tick took to plan every consumer and queue what is due",
+            Unit::Seconds,
+            scheduler_tick_durations.clone(),
+        );
+        let scheduled = Family::<ScheduledLabels, Counter>::default();
+        registry.register(
+            "dunner_scheduler_notices",
+            "Notices the scheduler asked the outbox for, by kind (contact.due, notice.requested, email, account.escalated) and outcome (queued; repeated: already queued under its key; stopped by the policy; failed)",
+            scheduled.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -133,6 +165,9 @@ impl Metrics {
             decisions,
             refusals,
             attempts_recorded,
+            scheduler_ticks,
+            scheduler_tick_durations,
+            scheduled,
         }
     }
 
@@ -158,6 +193,22 @@ impl Metrics {
     /// Counts an attempt written to the ledger.
     pub fn observe_attempt_recorded(&self) {
         self.attempts_recorded.inc();
+    }
+
+    /// Counts a scheduler tick and its duration.
+    pub fn observe_scheduler_tick(&self, ok: bool, seconds: f64) {
+        let result = if ok { "ok" } else { "error" };
+        self.scheduler_ticks
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+        self.scheduler_tick_durations.observe(seconds);
+    }
+
+    /// Counts a notice the scheduler asked for, by kind and outcome.
+    pub fn observe_scheduled(&self, kind: &'static str, outcome: &'static str) {
+        self.scheduled
+            .get_or_create(&ScheduledLabels { kind, outcome })
+            .inc();
     }
 
     fn observe_request(

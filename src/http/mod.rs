@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod notices;
 pub mod openapi;
+mod plans;
 mod reports;
 mod routes;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rung when a notice is queued, to wake the outbox worker.
     pub notices_wake: Arc<tokio::sync::Notify>,
+    /// The strategies of `[scheduler]`, for `GET /v1/accounts/{id}/plan`.
+    pub strategies: Arc<crate::scheduler::StrategySet>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -122,6 +125,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/reports/{name}",
             get(reports::report).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/accounts/{id}/plan",
+            get(plans::account_plan).route_layer(guard(Scope::Decide)),
         )
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -1039,7 +1039,7 @@ pub fn parse_rolling(text: &str) -> Result<TimeDelta, String> {
 }
 
 /// Help for serde's "unknown field `x`, expected one of `a`, `b`" messages.
-fn unknown_field_help(message: &str) -> Option<String> {
+pub(crate) fn unknown_field_help(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     let (field, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

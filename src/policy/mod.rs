@@ -17,6 +17,7 @@ pub mod tests_file;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use compile::unknown_field_help;
 pub use compile::{US_STATES, kinds_of, parse_rolling};
 pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;

@@ -7,6 +7,7 @@
 //! (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL), so concurrent callers can
 //! never break a cap together. The decision itself is the pure engine's.
 
+mod consumers;
 pub mod outbox;
 mod postgres;
 pub mod reports;
@@ -24,6 +25,7 @@ use crate::domain::{
 use crate::engine::{Decision, Question, Subject};
 use crate::policy::Policy;
 
+pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
 pub use outbox::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, RetrySchedule};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

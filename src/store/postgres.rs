@@ -10,6 +10,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 mod reports;
 
+use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
@@ -508,4 +509,80 @@ async fn insert_event(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+// --- consumer pages (the scheduler; see `consumers.rs`) -------------------------------
+
+/// One page of consumers: anchors are the next `limit` account ids (after the cursor,
+/// when there is one); every account of their consumers comes along, then every event
+/// of those accounts. One round trip, one snapshot.
+macro_rules! postgres_consumer_page {
+    ($anchors:literal) => {
+        concat!(
+            "WITH anchors AS (", $anchors, "),
+             members AS (SELECT id FROM anchors
+                         UNION SELECT id FROM accounts
+                          WHERE consumer_id IN (SELECT consumer_id FROM anchors WHERE consumer_id IS NOT NULL))
+             SELECT 0 AS part, a.id AS account_id, a.consumer_id AS consumer_id, a.body::text AS body,
+                    a.id IN (SELECT id FROM anchors) AS anchor, 0::bigint AS seq
+               FROM accounts a WHERE a.id IN (SELECT id FROM members)
+             UNION ALL
+             SELECT 1, e.account_id, NULL, e.body::text, false, e.seq
+               FROM events e WHERE e.account_id IN (SELECT id FROM members)
+             ORDER BY part, account_id, seq"
+        )
+    };
+}
+
+impl PostgresStore {
+    pub(super) async fn consumer_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        let query = match after {
+            Some(after) => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts WHERE id > $1 ORDER BY id LIMIT $2"
+            ))
+            .bind(after.to_string())
+            .bind(limit),
+            None => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts ORDER BY id LIMIT $1"
+            ))
+            .bind(limit),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut accounts = Vec::new();
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.get::<i32, _>("part") == 0 {
+                accounts.push(PageAccount {
+                    id: row.get("account_id"),
+                    consumer_id: row.get("consumer_id"),
+                    body: row.get("body"),
+                    anchor: row.get("anchor"),
+                });
+            } else {
+                events.push(PageEvent {
+                    account_id: row.get("account_id"),
+                    body: row.get("body"),
+                });
+            }
+        }
+        Ok((accounts, events))
+    }
+
+    pub(super) async fn pending_notice_keys(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let keys = sqlx::query_scalar(
+            "SELECT idempotency_key FROM notices
+              WHERE status = 'pending' AND left(idempotency_key, length($1)) = $1",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(keys)
+    }
 }

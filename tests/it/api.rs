@@ -45,6 +45,7 @@ pub(crate) async fn app_state(open_evaluate: bool) -> (AppState, TestStore) {
         open_evaluate,
         config_keys: Arc::new([]),
         notices_wake: Arc::default(),
+        strategies: Arc::default(),
     };
     (state, test)
 }

@@ -26,6 +26,15 @@ impl SmtpSink {
 
     /// A sink whose RCPT TO answers `reply` for `address`.
     fn start_rejecting(rejects: &[(&str, &str)]) -> SmtpSink {
+        SmtpSink::start_with(rejects, None)
+    }
+
+    /// A sink speaking TLS (`implicit` or `starttls`) with `ca`'s server certificate.
+    fn start_tls(mode: &str, ca: &TestCa) -> SmtpSink {
+        SmtpSink::start_with(&[], Some((mode, ca)))
+    }
+
+    fn start_with(rejects: &[(&str, &str)], tls: Option<(&str, &TestCa)>) -> SmtpSink {
         let out = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut command = Command::new("python3");
@@ -38,6 +47,13 @@ impl SmtpSink {
             .stderr(Stdio::inherit());
         for (address, reply) in rejects {
             command.arg("--reject").arg(format!("{address}={reply}"));
+        }
+        if let Some((mode, ca)) = tls {
+            command
+                .args(["--tls", mode, "--tls-cert"])
+                .arg(&ca.server_cert)
+                .arg("--tls-key")
+                .arg(&ca.server_key);
         }
         let mut child = command
             .spawn()
@@ -431,5 +447,166 @@ async fn a_malformed_address_is_permanent_without_echoing_it() {
     match sender.send("n-bad", "not an address", &rendered).await {
         Delivery::Permanent { reason } => assert!(!reason.contains("not an address"), "{reason}"),
         other => panic!("expected permanent, got {other:?}"),
+    }
+}
+
+/// A throwaway CA and a server certificate it signed for `localhost` and 127.0.0.1,
+/// written as PEM files to a temporary directory.
+struct TestCa {
+    _dir: tempfile::TempDir,
+    ca_cert: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, name);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        TestCa {
+            ca_cert: write("ca.pem", ca_cert.pem()),
+            server_cert: write("server.pem", server_cert.pem()),
+            server_key: write("server-key.pem", server_key.serialize_pem()),
+            _dir: dir,
+        }
+    }
+}
+
+fn tls_config(sink: &SmtpSink, tls: SmtpTls, ca_file: Option<&Path>) -> SmtpConfig {
+    SmtpConfig {
+        tls,
+        ca_file: ca_file.map(Path::to_path_buf),
+        ..sink.config()
+    }
+}
+
+#[tokio::test]
+async fn tls_and_starttls_reach_a_relay_whose_private_ca_is_in_ca_file() {
+    let ca = TestCa::new("dunner test CA");
+    for (mode, tls) in [("implicit", SmtpTls::Tls), ("starttls", SmtpTls::StartTls)] {
+        let sink = SmtpSink::start_tls(mode, &ca);
+        let sender = EmailSender::new(&tls_config(&sink, tls, Some(&ca.ca_cert))).unwrap();
+        let notice_id = format!("n-tls-{mode}");
+        let rendered = render(Purpose::PaymentReminder, &notice_id);
+        let delivery = sender.send(&notice_id, "alex@example.com", &rendered).await;
+        assert_eq!(delivery, Delivery::Delivered, "{mode}");
+        let received = sink.received();
+        assert_eq!(received.len(), 1, "{mode}");
+        let message = &received[0];
+        assert!(
+            message["tls"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("TLSv1.")),
+            "{mode}: the message came over TLS: {}",
+            message["tls"]
+        );
+        assert_eq!(message["rcpt_tos"], serde_json::json!(["alex@example.com"]));
+        assert_eq!(
+            message["headers"]["message-id"],
+            format!("<{notice_id}@recovery.example>").as_str()
+        );
+        assert!(part(message, "text/plain").contains("$150.00"), "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn a_relay_with_an_untrusted_certificate_is_refused_and_nothing_is_sent() {
+    let ca = TestCa::new("dunner test CA");
+    // Another CA, which did not sign the relay's certificate.
+    let stranger = TestCa::new("a stranger's CA");
+    for (mode, tls) in [("implicit", SmtpTls::Tls), ("starttls", SmtpTls::StartTls)] {
+        let sink = SmtpSink::start_tls(mode, &ca);
+        for ca_file in [None, Some(stranger.ca_cert.as_path())] {
+            let config = tls_config(&sink, tls, ca_file);
+            let sender = match EmailSender::new(&config) {
+                Ok(sender) => sender,
+                // A machine without system roots cannot even build the verifier.
+                Err(error) if ca_file.is_none() => {
+                    assert!(error.to_string().contains("TLS"), "{error}");
+                    continue;
+                }
+                Err(error) => panic!("{mode}: {error}"),
+            };
+            let rendered = render(Purpose::PaymentReminder, "n-untrusted");
+            match sender
+                .send("n-untrusted", "alex@example.com", &rendered)
+                .await
+            {
+                Delivery::Retry { reason, .. } => {
+                    assert!(
+                        reason.contains("TLS") && reason.contains("UnknownIssuer"),
+                        "{mode}, ca_file {ca_file:?}: {reason}"
+                    );
+                }
+                other => panic!("{mode}, ca_file {ca_file:?}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert!(sink.received().is_empty(), "{mode}: nothing was sent");
+    }
+}
+
+#[test]
+fn a_ca_file_that_is_missing_or_not_pem_is_a_config_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not a certificate\n").unwrap();
+    let key_only = dir.path().join("key.pem");
+    std::fs::write(
+        &key_only,
+        rcgen::KeyPair::generate().unwrap().serialize_pem(),
+    )
+    .unwrap();
+    for (path, expected) in [
+        (&missing, "cannot read it"),
+        (&garbage, "holds no certificate"),
+        (&key_only, "holds no certificate"),
+    ] {
+        let config = SmtpConfig {
+            tls: SmtpTls::StartTls,
+            ca_file: Some(path.clone()),
+            from: "notices@recovery.example".into(),
+            ..SmtpConfig::default()
+        };
+        let error = EmailSender::new(&config).unwrap_err().to_string();
+        let named = format!("[smtp] `ca_file` {}: {expected}", path.display());
+        assert!(error.starts_with(&named), "{error}");
+
+        // The daemon's configuration says so too, naming the file it read.
+        let file = dir.path().join("dunner.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"notices@recovery.example\"\nca_file = \"{}\"\n",
+                path.display()
+            ),
+        )
+        .unwrap();
+        let output = dunner(
+            &["--config", file.to_str().unwrap(), "config", "show"],
+            None,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(&named), "{stderr}");
+        assert!(stderr.contains("dunner.toml"), "{stderr}");
     }
 }

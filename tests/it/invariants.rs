@@ -18,21 +18,21 @@ use proptest::prelude::*;
 
 use crate::helpers::SHIPPED;
 
-const ZONES: [Tz; 5] = [
+pub(crate) const ZONES: [Tz; 5] = [
     chrono_tz::America::New_York,
     chrono_tz::America::Chicago,
     chrono_tz::America::Denver,
     chrono_tz::America::Phoenix,
     chrono_tz::America::Los_Angeles,
 ];
-const PHONES: [(&str, PhoneKind); 3] = [
+pub(crate) const PHONES: [(&str, PhoneKind); 3] = [
     ("+12125550100", PhoneKind::Mobile),
     ("+16175550111", PhoneKind::Landline),
     ("+13105550122", PhoneKind::Work),
 ];
-const STATES: [&str; 7] = ["NY", "MA", "WA", "CA", "TX", "FL", "AZ"];
+pub(crate) const STATES: [&str; 7] = ["NY", "MA", "WA", "CA", "TX", "FL", "AZ"];
 /// Days around both 2026 DST switches, a day of the NYC effective date, and ordinary days.
-const BASE_DAYS: [(i32, u32, u32); 6] = [
+pub(crate) const BASE_DAYS: [(i32, u32, u32); 6] = [
     (2026, 3, 8),
     (2026, 11, 1),
     (2026, 9, 1),
@@ -60,7 +60,9 @@ fn instant() -> impl Strategy<Value = DateTime<Utc>> {
         })
 }
 
-fn account() -> impl Strategy<Value = Account> {
+/// A random account: zones explicit or implied, states, phones, emails, flags,
+/// opt-outs, inconvenient times and places. The planner's tests build on it.
+pub(crate) fn account() -> impl Strategy<Value = Account> {
     let zones = prop::collection::vec(0..ZONES.len(), 0..3);
     let state = prop::option::of(0..STATES.len());
     let flags = prop::collection::vec(prop::bool::weighted(0.08), 7);

@@ -1,0 +1,177 @@
+//! Reading the ledger a consumer at a time, for the planner: every account with its full
+//! ledger (all event types: payment plans, promises and purposes matter to a strategy),
+//! the debts of one consumer (one `consumer.id`) together.
+//!
+//! [`Store::consumer_page`] walks the whole portfolio in pages, one query per page on
+//! both backends (no query per account): a page is anchored on the next `limit` account
+//! ids, and brings every sibling of their consumers along, wherever their ids fall. A
+//! consumer belongs to the page of its first account (in the database's id order), so
+//! each consumer is read exactly once per walk.
+
+use std::collections::HashMap;
+
+use super::{EventQuery, MAX_PAGE, Store, StoreError, from_json};
+use crate::domain::{Account, LedgerEvent};
+use crate::planner::AccountLedger;
+
+/// The most accounts that anchor one page.
+pub const MAX_CONSUMER_PAGE: u32 = 5_000;
+
+/// One page of the portfolio, a consumer at a time.
+#[derive(Debug, Clone)]
+pub struct ConsumerPage {
+    /// The consumers whose first account falls in the page: each one's accounts, in id
+    /// order, with their full ledgers.
+    pub consumers: Vec<Vec<AccountLedger>>,
+    /// Pass as `after` for the next page; `None` after the last page.
+    pub next_after: Option<String>,
+}
+
+/// One account row of a page, as the backends read it (in the database's id order).
+pub(crate) struct PageAccount {
+    pub id: String,
+    pub consumer_id: Option<String>,
+    pub body: String,
+    /// One of the page's anchors (the `limit` ids after the cursor), not a sibling
+    /// brought along.
+    pub anchor: bool,
+}
+
+/// One ledger event of a page.
+pub(crate) struct PageEvent {
+    pub account_id: String,
+    pub body: String,
+}
+
+impl Store {
+    /// The consumers whose first account id comes after `after` (the previous page's
+    /// `next_after`; `None` for the first page), anchored on at most `limit` account
+    /// ids, each with every account of the consumer and their full ledgers.
+    pub async fn consumer_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ConsumerPage, StoreError> {
+        let limit = limit.clamp(1, MAX_CONSUMER_PAGE);
+        let (accounts, events) = match self {
+            Store::Sqlite(store) => store.consumer_page(after, i64::from(limit)).await?,
+            Store::Postgres(store) => store.consumer_page(after, i64::from(limit)).await?,
+        };
+        group_page(accounts, events, limit)
+    }
+
+    /// An account and the consumer's other accounts (in id order), each with its full
+    /// ledger, as [`Store::consumer_page`] gives them; `None` when the account does not
+    /// exist.
+    pub async fn consumer_ledgers(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<Vec<AccountLedger>>, StoreError> {
+        let Some(account) = self.get_account(account_id).await? else {
+            return Ok(None);
+        };
+        let mut ids = match &account.consumer.id {
+            Some(consumer) => match self {
+                Store::Sqlite(store) => store.consumer_accounts(consumer).await?,
+                Store::Postgres(store) => store.consumer_accounts(consumer).await?,
+            },
+            None => Vec::new(),
+        };
+        if !ids.iter().any(|id| id == account_id) {
+            ids.push(account_id.to_string());
+        }
+        let mut debts = Vec::with_capacity(ids.len());
+        for id in ids {
+            let account = if id == account_id {
+                account.clone()
+            } else {
+                match self.get_account(&id).await? {
+                    Some(sibling) => sibling,
+                    // Deleted meanwhile: nothing to plan for it.
+                    None => continue,
+                }
+            };
+            let ledger = self.full_ledger(&id).await?;
+            debts.push(AccountLedger { account, ledger });
+        }
+        Ok(Some(debts))
+    }
+
+    /// Every event of an account, in ledger order.
+    async fn full_ledger(&self, account_id: &str) -> Result<Vec<LedgerEvent>, StoreError> {
+        let mut ledger = Vec::new();
+        let mut after_seq = None;
+        loop {
+            let query = EventQuery {
+                after_seq,
+                limit: Some(MAX_PAGE),
+                ..EventQuery::default()
+            };
+            let page = self.list_events(account_id, &query).await?;
+            let full = page.len() == MAX_PAGE as usize;
+            after_seq = page.last().map(|e| e.seq);
+            ledger.extend(page.into_iter().map(|stored| stored.event));
+            if !full {
+                return Ok(ledger);
+            }
+        }
+    }
+
+    /// The idempotency keys of the pending notices whose key starts with `prefix`.
+    pub async fn pending_notice_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.pending_notice_keys(prefix).await,
+            Store::Postgres(store) => store.pending_notice_keys(prefix).await,
+        }
+    }
+}
+
+/// Groups a page's rows by consumer, keeping the consumers whose first account (in the
+/// rows' order, the database's) is an anchor: one whose first account came before the
+/// cursor was read with an earlier page.
+fn group_page(
+    accounts: Vec<PageAccount>,
+    events: Vec<PageEvent>,
+    limit: u32,
+) -> Result<ConsumerPage, StoreError> {
+    let anchors = accounts.iter().filter(|a| a.anchor).count();
+    let next_after = (anchors >= limit as usize)
+        .then(|| {
+            accounts
+                .iter()
+                .rev()
+                .find(|a| a.anchor)
+                .map(|a| a.id.clone())
+        })
+        .flatten();
+    let mut ledgers: HashMap<String, Vec<LedgerEvent>> = HashMap::new();
+    for event in events {
+        let parsed: LedgerEvent = from_json("event", &event.body)?;
+        ledgers.entry(event.account_id).or_default().push(parsed);
+    }
+    let mut consumers: Vec<Vec<AccountLedger>> = Vec::new();
+    // The consumer's place in `consumers`, or `None` when it belongs to an earlier page.
+    let mut places: HashMap<String, Option<usize>> = HashMap::new();
+    for row in accounts {
+        let key = match &row.consumer_id {
+            Some(consumer) => format!("consumer:{consumer}"),
+            None => format!("account:{}", row.id),
+        };
+        let place = *places.entry(key).or_insert_with(|| {
+            row.anchor.then(|| {
+                consumers.push(Vec::new());
+                consumers.len() - 1
+            })
+        });
+        let Some(group) = place.and_then(|place| consumers.get_mut(place)) else {
+            continue;
+        };
+        let account: Account = from_json("account", &row.body)?;
+        let ledger = ledgers.remove(&row.id).unwrap_or_default();
+        group.push(AccountLedger { account, ledger });
+    }
+    Ok(ConsumerPage {
+        consumers,
+        next_after,
+    })
+}
