@@ -16,7 +16,9 @@
 //! `max(1, limit - near)` can be at or near it. The tally never undercounts what the
 //! engine counts (it ignores the contact-point kinds and the consent and wrong-party
 //! exclusions, which only take events away), so every account at or near a cap is
-//! among those asked; the engine then decides exactly with the account's full history.
+//! among those asked. The engine then decides exactly, from the account's events over
+//! the caps' horizon plus any older wrong-party finding ([`WrongParties`]): the same
+//! budgets as from the engine's whole lookback, for far fewer rows read.
 //!
 //! Pure: the policy, rows and the instant in; counts out.
 
