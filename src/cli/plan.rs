@@ -30,9 +30,13 @@ use crate::planner::{
 use crate::policy::Policy;
 use crate::strategy::Strategy;
 
-/// Consumers planned per batch: enough to keep both cores busy, few enough that a
+/// Consumers planned per batch: enough to keep every core busy, few enough that a
 /// batch's accounts and output stay small.
-const BATCH: usize = 4_096;
+const BATCH: usize = 16_384;
+
+/// Consumers per share of a batch: each share renders its lines into one buffer and
+/// counts into one summary, so the merging left to the writing thread stays small.
+const PART: usize = 256;
 
 /// The most rejected lines printed; the count of the rest follows.
 const MAX_SHOWN_REJECTS: usize = 50;
@@ -160,18 +164,22 @@ fn plan(args: &PlanArgs) -> Result<Exit, Exit> {
     let mut summary = Summary::default();
     let mut items = 0u64;
     for batch in portfolio.consumers.chunks(BATCH) {
+        let plan = rejects.is_empty();
         let planned: Vec<Batch> = batch
-            .par_iter()
-            .map(|consumer| {
-                portfolio.plan_consumer(
-                    consumer,
-                    (&accounts_file, &events_file),
-                    &strategy,
-                    &policy,
-                    &horizon,
-                    format,
-                    rejects.is_empty(),
-                )
+            .par_chunks(PART)
+            .map(|consumers| {
+                let mut part = Batch::default();
+                for consumer in consumers {
+                    portfolio.plan_consumer(
+                        consumer,
+                        (&accounts_file, &events_file),
+                        (&strategy, &policy, &horizon),
+                        format,
+                        plan,
+                        &mut part,
+                    );
+                }
+                part
             })
             .collect();
         for part in planned {
@@ -286,7 +294,8 @@ struct Portfolio<'t> {
     rejects: Vec<Reject>,
 }
 
-/// One batch's share of the work.
+/// One share of a batch's work: the plans of a few hundred consumers.
+#[derive(Default)]
 struct Batch {
     accounts: u64,
     items: u64,
@@ -389,24 +398,17 @@ impl<'t> Portfolio<'t> {
     /// Parses and plans one consumer's debts, rendering the schedule's lines. With
     /// `plan` false (a bad line was seen already) it only parses, to report every bad
     /// line at once.
-    #[allow(clippy::too_many_arguments)]
     fn plan_consumer(
         &self,
         consumer: &[usize],
         (accounts_file, events_file): (&str, &str),
-        strategy: &Strategy,
-        policy: &Policy,
-        horizon: &Horizon,
+        (strategy, policy, horizon): (&Strategy, &Policy, &Horizon),
         format: OutFormat,
         plan: bool,
-    ) -> Batch {
-        let mut batch = Batch {
-            accounts: consumer.len() as u64,
-            items: 0,
-            output: String::new(),
-            summary: Summary::default(),
-            rejects: Vec::new(),
-        };
+        batch: &mut Batch,
+    ) {
+        batch.accounts += consumer.len() as u64;
+        let rejects_before = batch.rejects.len();
         let mut debts = Vec::with_capacity(consumer.len());
         for &index in consumer {
             let Some(&(line, text)) = self.accounts.get(index) else {
@@ -446,8 +448,8 @@ impl<'t> Portfolio<'t> {
             }
             debts.push(AccountLedger { account, ledger });
         }
-        if !plan || !batch.rejects.is_empty() {
-            return batch;
+        if !plan || batch.rejects.len() > rejects_before {
+            return;
         }
         let debts: Vec<&AccountLedger> = debts.iter().collect();
         for account_plan in plan_consumer(&debts, strategy, policy, horizon) {
@@ -465,7 +467,6 @@ impl<'t> Portfolio<'t> {
                 }
             }
         }
-        batch
     }
 }
 
