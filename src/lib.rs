@@ -21,6 +21,9 @@
 //!   [`scheduler::due`]).
 //! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
 //! - [`logging`]: the tracing subscriber and the redaction of personal data.
+//! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
+//!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
+//!   Pure folds over the rows the [`store`] reads.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example
@@ -67,6 +70,7 @@ pub mod logging;
 pub mod planner;
 pub mod policy;
 pub mod reload;
+pub mod report;
 pub mod scheduler;
 pub mod store;
 pub mod strategy;

@@ -7,6 +7,7 @@ mod import;
 mod keys;
 mod migrate;
 mod plan;
+mod report;
 mod rules;
 mod serve;
 mod strategies;
@@ -97,6 +98,10 @@ pub enum Command {
     /// Sign and verify Standard Webhooks signatures, to test a webhook receiver.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Write a report over a period of the ledger (contacts, refusals, caps, holds,
+    /// aging, right-party contacts, promises, or one account's permitted windows) as
+    /// JSON, CSV or a self-contained HTML page.
+    Report(report::ReportArgs),
     /// Check strategy files (what the agency wants done, under `strategies/`).
     #[command(subcommand)]
     Strategies(StrategiesCommand),
@@ -238,6 +243,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(args) => serve::run(&args, config_file),
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),
+        Command::Report(args) => report::run(&args, config_file),
         Command::Strategies(StrategiesCommand::Check { paths, format }) => {
             strategies::check(&paths, format)
         }

@@ -60,7 +60,7 @@ pub enum BudgetPeriod {
 }
 
 impl BudgetPeriod {
-    fn of(period: Period) -> BudgetPeriod {
+    pub(crate) fn of(period: Period) -> BudgetPeriod {
         match period {
             Period::CalendarDays(days) => BudgetPeriod::CalendarDays(days),
             Period::Rolling(duration) => {

@@ -11,6 +11,7 @@ mod metrics;
 mod notices;
 pub mod openapi;
 mod plans;
+mod reports;
 mod routes;
 
 use std::net::SocketAddr;
@@ -120,6 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/accounts/{id}/windows",
             get(routes::windows).route_layer(guard(Scope::Decide)),
+        )
+        .route(
+            "/v1/reports/{name}",
+            get(reports::report).route_layer(guard(Scope::Decide)),
         )
         .route(
             "/v1/accounts/{id}/plan",

@@ -21,7 +21,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use super::error::ApiError;
-use super::{metrics, notices, plans, routes};
+use super::{metrics, notices, plans, reports, routes};
 use crate::domain::{OptOut, TimeOfDay};
 
 /// The API's OpenAPI document.
@@ -56,6 +56,7 @@ use crate::domain::{OptOut, TimeOfDay};
         notices::get_notice,
         notices::list_notices,
         notices::retry_notice,
+        reports::report,
         plans::account_plan,
     ),
     components(
@@ -77,6 +78,7 @@ use crate::domain::{OptOut, TimeOfDay};
         (name = "ledger", description = "The append-only ledger of each account"),
         (name = "decisions", description = "May we contact this account now, and if not, when?"),
         (name = "policy", description = "The rule packs in force"),
+        (name = "reports", description = "Contacts, refusals, caps, holds, aging, right-party contacts and promises over a period; one account's permitted windows"),
         (name = "plans", description = "What the strategies plan for an account, and why"),
     )
 )]

@@ -10,6 +10,7 @@
 mod consumers;
 pub mod outbox;
 mod postgres;
+pub mod reports;
 mod sqlite;
 
 use std::sync::Arc;
@@ -74,6 +75,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The ledger could not be read for a report.
+    #[error("failed to read the ledger for a report: {0}")]
+    ReportRead(String),
     /// A stored row could not be read back (it was written by something else).
     #[error("stored {what} could not be read: {reason}")]
     Corrupt {

@@ -21,6 +21,8 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
+mod reports;
+
 use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,

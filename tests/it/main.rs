@@ -22,6 +22,7 @@ mod plan_cli;
 mod planner;
 mod policy_packs;
 mod portfolio;
+mod reports;
 mod scheduler;
 mod store_conformance;
 mod strategy;

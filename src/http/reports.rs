@@ -1,0 +1,92 @@
+//! `GET /v1/reports/{name}`: a report over a period of the ledger as JSON, CSV or a
+//! self-contained HTML page. Thin: check the parameters, have `report::build` read and
+//! count, render.
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::AppState;
+use super::body::QueryParams;
+use super::error::ApiError;
+use super::openapi::{BadRequest, Forbidden, Internal, Unauthorized, Unavailable};
+use crate::report::{Format, RawQuery, Report, ReportError, ReportQuery, build, render};
+
+/// The query parameters of a report; every value is checked by the report itself, so
+/// that a bad one is named (`from`, `near`) the same way on the command line.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The first day, `YYYY-MM-DD` (UTC days); default 29 days before `to`.
+    #[param(example = "2026-03-09")]
+    from: Option<String>,
+    /// The last day, included; default today.
+    #[param(example = "2026-04-07")]
+    to: Option<String>,
+    /// `json` (default), `csv` (one table per section) or `html` (a self-contained page
+    /// with charts).
+    #[param(example = "html")]
+    format: Option<String>,
+    /// The account of the heat map: required by `windows`, adds the map to `summary`.
+    account: Option<String>,
+    /// The channel of the heat map; default `call`.
+    channel: Option<String>,
+    /// What aging counts days from: `placement` (default) or `charge_off`.
+    basis: Option<String>,
+    /// "Near" a cap: some of it used and at most this many contacts left; default 1.
+    near: Option<String>,
+}
+
+impl From<ReportError> for ApiError {
+    fn from(error: ReportError) -> ApiError {
+        match (error.field(), error) {
+            (_, ReportError::Store(error)) => error.into(),
+            (Some(field), error) => ApiError::invalid(field, error.to_string()),
+            (None, error) => ApiError::invalid("", error.to_string()),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/reports/{name}", tag = "reports",
+    description = "A report over a period of the ledger (UTC days, `from` to `to` included; the last 30 days by default), judged as of the end of the period or now if earlier. Names: `summary` (every section; the heat map too when `account` is given), `contacts` (by channel and day, with the outcome mix), `refusals` (by the rule that refused, deferred or stopped), `caps` (accounts at or near each cap, as the engine counts them), `holds` (accounts under each legal hold), `aging` (accounts and `Decimal` balances per currency in 0-30, 31-60, 61-90, 91-120 and 120+ days since placement or charge-off), `right_party_contacts` (conversations per outbound call), `promises` (promises to pay made in the period: kept, broken, pending), `windows` (one account's permitted contact windows as a week-by-hour heat map). `format=json` answers the `Report` below; `csv` one table per section (for `summary`, each table after a `# section: NAME` line); `html` a self-contained page with inline SVG charts. Needs the `decide` scope.",
+    params(("name" = String, Path, description = "The report", example = "summary"), ReportParams),
+    security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The report, in the format asked for",
+         content(
+            (Report = "application/json"),
+            (String = "text/csv", example = "day,channel,contacts\n2026-04-07,call,1843\n"),
+            (String = "text/html"))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn report(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    QueryParams(params): QueryParams<ReportParams>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let raw = RawQuery {
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+        account: params.account.as_deref(),
+        channel: params.channel.as_deref(),
+        basis: params.basis.as_deref(),
+        near: params.near.as_deref(),
+    };
+    let query = ReportQuery::parse(&name, &raw, now.date_naive())?;
+    let format = params
+        .format
+        .as_deref()
+        .map(|name| Format::parse(name.trim()))
+        .transpose()?
+        .unwrap_or_default();
+    let report = build(&state.store, state.policy.current(), &query, now).await?;
+    Ok((
+        [(CONTENT_TYPE, format.content_type())],
+        render(&report, format),
+    )
+        .into_response())
+}
