@@ -482,11 +482,7 @@ fn csv_row(item: &PlannedItem, out: &mut String) {
                 .join(" ")
         })
         .unwrap_or_default();
-    let outcome = decision.map_or("", |d| match d.outcome {
-        crate::engine::Verdict::Allow => "allow",
-        crate::engine::Verdict::Defer => "defer",
-        crate::engine::Verdict::Stop => "stop",
-    });
+    let outcome = decision.map_or("", |d| d.outcome.as_str());
     let fields: [&str; 14] = [
         &item.account_id,
         &item.step,

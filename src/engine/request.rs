@@ -150,6 +150,17 @@ pub enum Verdict {
     Stop,
 }
 
+impl Verdict {
+    /// The name used in JSON, the decision log, metrics and schedules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Defer => "defer",
+            Verdict::Stop => "stop",
+        }
+    }
+}
+
 /// One rule that refused (or warned), with its source in law.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {

@@ -29,7 +29,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::engine::{Decision, Verdict};
+use crate::engine::Decision;
 use crate::reload::LivePolicy;
 
 /// The media type of the OpenMetrics text format.
@@ -173,11 +173,7 @@ impl Metrics {
 
     /// Counts a decision by outcome and each of its refusing rules.
     pub fn observe_decision(&self, decision: &Decision) {
-        let outcome = match decision.outcome {
-            Verdict::Allow => "allow",
-            Verdict::Defer => "defer",
-            Verdict::Stop => "stop",
-        };
+        let outcome = decision.outcome.as_str();
         self.decisions
             .get_or_create(&OutcomeLabels { outcome })
             .inc();

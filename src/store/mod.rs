@@ -988,15 +988,6 @@ pub(crate) fn decide_attempt(
     })
 }
 
-/// The decision log's name for an outcome.
-pub(crate) fn outcome_name(decision: &Decision) -> &'static str {
-    match decision.outcome {
-        crate::engine::Verdict::Allow => "allow",
-        crate::engine::Verdict::Defer => "defer",
-        crate::engine::Verdict::Stop => "stop",
-    }
-}
-
 /// The earliest event instant a decision at `at` reads.
 pub fn lookback_start(at: DateTime<Utc>) -> DateTime<Utc> {
     at.checked_sub_signed(TimeDelta::days(HISTORY_LOOKBACK_DAYS))

@@ -14,7 +14,7 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, lookback_start, outcome_name, sources_json,
+    from_json, lookback_start, sources_json,
 };
 use crate::policy::Policy;
 
@@ -322,7 +322,7 @@ impl PostgresStore {
         .bind(&rows.decision_id)
         .bind(&attempt.account_id)
         .bind(now)
-        .bind(outcome_name(&rows.decision))
+        .bind(rows.decision.outcome.as_str())
         .bind(policy.digest())
         .bind(&rows.question)
         .bind(&rows.decision_json)

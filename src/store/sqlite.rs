@@ -27,7 +27,7 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, instant_text, lookback_start, outcome_name, sources_json,
+    from_json, instant_text, lookback_start, sources_json,
 };
 use crate::policy::Policy;
 
@@ -476,7 +476,7 @@ async fn commit_group(
             rows.decision_id,
             rows.question,
             rows.decision_json,
-            outcome_name(&rows.decision),
+            rows.decision.outcome.as_str(),
         ));
         events.extend(rows.event);
     }
