@@ -191,6 +191,44 @@ pub fn due_notices(
     };
     let mut due = Vec::new();
     let plans = set.plan_consumer(debts, policy, &horizon);
+    collect_due(
+        debts,
+        plans,
+        set,
+        frame,
+        &mut due,
+        |strategy, debt, _plan, item| {
+            (item.escalate_to.is_none()).then(|| step_notice(strategy, &debt.account, item, frame))
+        },
+    );
+    if set.strategies.iter().any(|s| !s.escalations.is_empty()) {
+        let escalations = set.escalate_consumer(debts, policy, &horizon);
+        collect_due(
+            debts,
+            escalations,
+            set,
+            frame,
+            &mut due,
+            |strategy, debt, plan, item| {
+                item.escalate_to
+                    .is_some()
+                    .then(|| escalation_notice(strategy, debt, plan, item))
+            },
+        );
+    }
+    due
+}
+
+/// The notices `notice` makes of the items planned before `until`, debt by debt, under
+/// the strategy each debt follows.
+fn collect_due(
+    debts: &[AccountLedger],
+    plans: Vec<Option<(usize, AccountPlan)>>,
+    set: &StrategySet,
+    frame: &TickFrame<'_>,
+    due: &mut Vec<DueNotice>,
+    notice: impl Fn(&Strategy, &AccountLedger, &AccountPlan, &PlannedItem) -> Option<DueNotice>,
+) {
     for (debt, planned) in debts.iter().zip(plans) {
         let Some((index, plan)) = planned else {
             continue;
@@ -201,28 +239,10 @@ pub fn due_notices(
         due.extend(
             plan.items
                 .iter()
-                .filter(|item| item.at < frame.until && item.escalate_to.is_none())
-                .map(|item| step_notice(strategy, &debt.account, item, frame)),
+                .filter(|item| item.at < frame.until)
+                .filter_map(|item| notice(strategy, debt, &plan, item)),
         );
     }
-    if set.strategies.iter().any(|s| !s.escalations.is_empty()) {
-        let escalations = set.escalate_consumer(debts, policy, &horizon);
-        for (debt, planned) in debts.iter().zip(escalations) {
-            let Some((index, plan)) = planned else {
-                continue;
-            };
-            let Some(strategy) = set.strategies.get(index) else {
-                continue;
-            };
-            due.extend(
-                plan.items
-                    .iter()
-                    .filter(|item| item.at < frame.until && item.escalate_to.is_some())
-                    .map(|item| escalation_notice(strategy, debt, &plan, item)),
-            );
-        }
-    }
-    due
 }
 
 /// The notice of a planned step: a webhook to the dialer or the letter vendor, or an
