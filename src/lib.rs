@@ -75,6 +75,7 @@ pub mod scheduler;
 pub mod store;
 pub mod strategy;
 pub mod suggest;
+pub mod tasks;
 
 pub use engine::{DecideRequest, Decision, decide};
 pub use policy::Policy;

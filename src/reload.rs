@@ -79,19 +79,26 @@ impl LivePolicy {
     /// Loads the rules again; swaps only if they validate. Returns the new digest, or
     /// the diagnostics that kept the old policy.
     pub fn reload(&self, now: DateTime<Utc>) -> Result<String, String> {
-        let outcome = match Policy::load(&self.dir) {
-            Ok(policy) => {
+        // A panic in the parser (a bug) is a failed reload, not a dead watcher: the last
+        // good policy stays live.
+        let loaded = std::panic::catch_unwind(|| Policy::load(&self.dir));
+        let outcome = match loaded {
+            Err(panic) => Err(format!(
+                "the rule packs could not be loaded (an internal error: {})",
+                crate::tasks::panic_message(panic.as_ref())
+            )),
+            Ok(Ok(policy)) => {
                 let digest = policy.digest().to_string();
                 self.current.store(Arc::new(policy));
                 Ok(digest)
             }
-            Err(PolicyError::Invalid(diagnostics)) => Err(diagnostics
+            Ok(Err(PolicyError::Invalid(diagnostics))) => Err(diagnostics
                 .iter()
                 .filter(|d| d.is_error())
                 .map(|d| d.plain())
                 .collect::<Vec<_>>()
                 .join("\n")),
-            Err(error) => Err(error.to_string()),
+            Ok(Err(error)) => Err(error.to_string()),
         };
         match &outcome {
             Ok(_) => self.succeeded.fetch_add(1, Ordering::Relaxed),

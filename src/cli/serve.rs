@@ -130,6 +130,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             warn_about_receivers(&config, &strategies);
         }
         let notices_wake = Arc::new(tokio::sync::Notify::new());
+        let tasks = Arc::new(crate::tasks::TaskHealth::default());
         let outbox = Outbox {
             store: store.clone(),
             policy: Arc::clone(&policy),
@@ -159,6 +160,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             metrics,
             notices_wake,
             strategies,
+            tasks: Arc::clone(&tasks),
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));
@@ -198,10 +200,16 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         // it is sending.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let stopped_for_scheduler = stopped.clone();
-        let worker = tokio::spawn(outbox.run(async move {
-            let mut stopped = stopped;
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }));
+        let worker = tokio::spawn(crate::tasks::supervise(
+            "outbox worker",
+            Arc::clone(&tasks),
+            move || {
+                let mut stopped = stopped.clone();
+                outbox.clone().run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+            },
+        ));
         // The scheduler stops with the outbox worker; a tick cut short is safe (see
         // `scheduler`).
         let scheduler = scheduler.map(|scheduler| {
@@ -210,10 +218,16 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
                 interval = ?scheduler.interval,
                 "the scheduler is on"
             );
-            tokio::spawn(scheduler.run(async move {
-                let mut stopped = stopped_for_scheduler;
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }))
+            tokio::spawn(crate::tasks::supervise(
+                "scheduler",
+                Arc::clone(&tasks),
+                move || {
+                    let mut stopped = stopped_for_scheduler.clone();
+                    scheduler.clone().run(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                },
+            ))
         });
         let served = app.run_until(shutdown_signal()).await;
         let _ = stop.send(true);

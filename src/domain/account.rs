@@ -7,12 +7,72 @@ use std::fmt;
 
 use super::{Channel, Money};
 
+/// The longest account id, in characters.
+pub const MAX_ACCOUNT_ID_LEN: usize = 128;
+
+/// Ids that name a route under `/v1/accounts/` and so could never be reached.
+const RESERVED_ACCOUNT_IDS: &[&str] = &["bulk"];
+
+/// Checks the syntax of an account id: 1 to 128 characters, each an ASCII letter, a
+/// digit, `-`, `_`, `.` or `:`, starting with a letter or a digit, and not a reserved
+/// word (`bulk`). The id appears in URL paths, file names of exports, log lines and
+/// CSV cells, so it carries no spaces, control or bidirectional characters, slashes or
+/// quotes; agencies' account numbers (`ACC-2026.0001`, `bank:1234`) fit.
+pub fn check_account_id(id: &str) -> Result<(), String> {
+    let shown: String = id
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.chars().count() > MAX_ACCOUNT_ID_LEN {
+        return Err(format!(
+            "is longer than {MAX_ACCOUNT_ID_LEN} characters (`{shown}…`)"
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(format!(
+            "`{shown}` contains `{}`: an account id has only ASCII letters, digits, `-`, `_`, `.` and `:`",
+            bad.escape_debug()
+        ));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("`{shown}` must start with a letter or a digit"));
+    }
+    if RESERVED_ACCOUNT_IDS.contains(&id) {
+        return Err(format!("`{id}` is reserved (it names a route)"));
+    }
+    Ok(())
+}
+
+/// `deserialize_with` for an account id.
+pub fn deserialize_account_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let id = String::deserialize(deserializer)?;
+    check_account_id(&id).map_err(serde::de::Error::custom)?;
+    Ok(id)
+}
+
 /// One debt in collection (Reg F counts calls per debt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct Account {
-    /// The account's identifier in the agency's systems.
+    /// The account's identifier in the agency's systems: 1 to 128 ASCII letters, digits,
+    /// `-`, `_`, `.` or `:`, starting with a letter or a digit; not `bulk`.
+    #[serde(deserialize_with = "deserialize_account_id")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+    )]
     pub id: String,
     /// The kind of debt (`credit_card`, `medical`, `student_loan`, ...); packs may be scoped to some.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,10 +84,18 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<Money>,
     /// When the agency received the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::deserialize_optional_date"
+    )]
     pub placed_on: Option<NaiveDate>,
     /// When the creditor charged the debt off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::deserialize_optional_date"
+    )]
     pub charged_off_on: Option<NaiveDate>,
     /// The person who owes the debt.
     pub consumer: Consumer,
@@ -532,7 +600,10 @@ impl<'de> Deserialize<'de> for InconvenientTime {
             days: Vec<Weekday>,
             from: TimeOfDay,
             to: TimeOfDay,
-            #[serde(default)]
+            #[serde(
+                default,
+                deserialize_with = "super::instant::deserialize_optional_date"
+            )]
             until: Option<NaiveDate>,
         }
         let raw = Raw::deserialize(deserializer)?;

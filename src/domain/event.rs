@@ -112,6 +112,7 @@ pub enum InitiatedBy {
 #[derive(utoipa::ToSchema)]
 pub struct Event {
     /// When it happened.
+    #[serde(deserialize_with = "super::instant::deserialize_instant")]
     pub at: DateTime<Utc>,
     /// What kind of fact this is.
     #[serde(rename = "type", default)]

@@ -82,6 +82,7 @@ impl LedgerEventType {
 #[derive(utoipa::ToSchema)]
 pub struct LedgerEvent {
     /// When it happened.
+    #[serde(deserialize_with = "super::instant::deserialize_instant")]
     pub at: DateTime<Utc>,
     /// What kind of fact this is.
     #[serde(rename = "type", default)]
@@ -115,7 +116,11 @@ pub struct LedgerEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<Purpose>,
     /// The day a promise to pay falls due.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::deserialize_optional_date"
+    )]
     pub due_on: Option<NaiveDate>,
     /// The installments of a payment plan, in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -128,6 +133,7 @@ pub struct LedgerEvent {
 #[derive(utoipa::ToSchema)]
 pub struct Installment {
     /// The day it falls due.
+    #[serde(deserialize_with = "super::instant::deserialize_date")]
     pub due_on: NaiveDate,
     /// How much.
     pub amount: Money,

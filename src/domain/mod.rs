@@ -10,13 +10,15 @@ mod account;
 pub mod arrangements;
 mod channel;
 mod event;
+pub mod instant;
 mod ledger;
 mod money;
 pub(crate) mod zone_serde;
 
 pub use account::{
     Account, Address, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
-    InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
+    InconvenientTime, MAX_ACCOUNT_ID_LEN, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
+    check_account_id, deserialize_account_id,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};

@@ -13,6 +13,7 @@ use crate::domain::{Account, Channel, Event, Purpose};
 #[derive(utoipa::ToSchema)]
 pub struct DecideRequest {
     /// The instant of the contact.
+    #[serde(deserialize_with = "crate::domain::instant::deserialize_instant")]
     pub at: DateTime<Utc>,
     /// The channel.
     pub channel: Channel,
@@ -94,10 +95,10 @@ impl DecideRequest {
 /// every call.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     if let Ok(value) = serde_json::from_slice(bytes) {
-        return Ok(value);
+        return refuse_nul(bytes).map(|()| value);
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = strip_position(&inner.to_string());
@@ -126,7 +127,64 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
                 message,
             }
         }
-    })
+    })?;
+    // The plain parse failed but the tracked one did not: the document is followed by
+    // more bytes (`{…}{…}`), which would otherwise be silently ignored.
+    deserializer.end().map_err(|error| RequestError {
+        field: String::new(),
+        message: format!(
+            "malformed JSON at line {} column {}: {}",
+            error.line(),
+            error.column(),
+            strip_position(&error.to_string())
+        ),
+    })?;
+    refuse_nul(bytes)?;
+    Ok(parsed)
+}
+
+/// Refuses a document with a NUL character (U+0000) in any string or key: no store
+/// keeps one (PostgreSQL's `text` and `jsonb` cannot), and no identifier, contact point
+/// or message needs one. A raw NUL cannot occur inside a JSON string, so only the
+/// escape `\u0000` is searched for; the slow walk that names the field runs only then.
+fn refuse_nul(bytes: &[u8]) -> Result<(), RequestError> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        Some(field) => Err(RequestError {
+            field,
+            message: "must not contain a NUL character (U+0000)".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The path of the first string or key holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(inner)
+            } else {
+                nul_path(item, inner)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// serde_json appends "at line L column C"; the field path says more.

@@ -21,7 +21,7 @@ pub async fn authorize(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(bearer_credentials)
         .and_then(parse_token);
     let Some((id, secret)) = token else {
         return ApiError::unauthorized().into_response();
@@ -46,5 +46,28 @@ pub async fn authorize(
         }
         Ok(_) => ApiError::unauthorized().into_response(),
         Err(error) => ApiError::unavailable(&error).into_response(),
+    }
+}
+
+/// The credentials of a `Bearer` authorization: the scheme is case-insensitive
+/// (RFC 9110 §11.1), and spaces around the token are not part of it.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for value in ["Bearer k", "bearer k", "BEARER k", "Bearer   k "] {
+            assert_eq!(bearer_credentials(value), Some("k"), "{value}");
+        }
+        assert_eq!(bearer_credentials("Basic k"), None);
+        assert_eq!(bearer_credentials("Bearerk"), None);
     }
 }

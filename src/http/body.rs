@@ -45,8 +45,111 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, ApiError> {
+        if let Some(query) = parts.uri.query() {
+            refuse_nul_in_query(query)?;
+        }
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(value)| QueryParams(value))
-            .map_err(|rejection| ApiError::invalid("", rejection.body_text()))
+            .map_err(|rejection| query_error(&rejection.body_text()))
     }
+}
+
+/// The `{id}` of an account route, checked like every stored account's id
+/// ([`crate::domain::check_account_id`]): a malformed one is a 400 naming `id`.
+pub struct AccountIdPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AccountIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let id = path_id(parts, state).await?;
+        crate::domain::check_account_id(&id).map_err(|message| ApiError::invalid("id", message))?;
+        Ok(AccountIdPath(id))
+    }
+}
+
+/// The `{id}` of a notice route: a notice id is a UUID, so anything else names no notice
+/// (404), without reaching the store.
+pub struct NoticeIdPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NoticeIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let id = path_id(parts, state).await?;
+        if uuid::Uuid::try_parse(&id).is_err() {
+            let shown: String = id
+                .chars()
+                .take(40)
+                .collect::<String>()
+                .escape_debug()
+                .to_string();
+            return Err(ApiError::not_found(format!(
+                "notice `{shown}` does not exist"
+            )));
+        }
+        Ok(NoticeIdPath(id))
+    }
+}
+
+/// The one `{…}` segment of the route, percent-decoded.
+async fn path_id<S: Send + Sync>(
+    parts: &mut axum::http::request::Parts,
+    state: &S,
+) -> Result<String, ApiError> {
+    use axum::extract::FromRequestParts;
+    axum::extract::Path::<String>::from_request_parts(parts, state)
+        .await
+        .map(|axum::extract::Path(id)| id)
+        .map_err(|rejection| ApiError::invalid("id", rejection.body_text()))
+}
+
+/// The page size of a list: 1 to [`crate::store::MAX_PAGE`], `default` when absent. A
+/// larger one is refused rather than quietly cut, so a caller never takes a short page
+/// for the end of the list.
+pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
+    let max = crate::store::MAX_PAGE;
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {max}, not {limit}"),
+        )),
+    }
+}
+
+/// A NUL character in a query string (`%00`) is refused with the parameter named: no
+/// store keeps one, and PostgreSQL would answer with an error.
+fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
+    for pair in query.split('&') {
+        if pair.to_ascii_lowercase().contains("%00") {
+            let name = pair.split('=').next().unwrap_or_default();
+            return Err(ApiError::invalid(
+                name.to_string(),
+                "must not contain a NUL character (U+0000)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// serde_urlencoded's message, with the parameter it names as the field
+/// (`unknown field `foo`, expected …` → field `foo`).
+fn query_error(text: &str) -> ApiError {
+    let message = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+        .unwrap_or_default();
+    ApiError::invalid(field, format!("query string: {message}"))
 }

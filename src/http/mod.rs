@@ -53,6 +53,8 @@ pub struct AppState {
     pub notices_wake: Arc<tokio::sync::Notify>,
     /// The strategies of `[scheduler]`, for `GET /v1/accounts/{id}/plan`.
     pub strategies: Arc<crate::scheduler::StrategySet>,
+    /// The background tasks' health, for `/readyz`.
+    pub tasks: Arc<crate::tasks::TaskHealth>,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -156,11 +158,22 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
+/// How long a client may take to send a request's headers before the connection is
+/// closed: a connection that never finishes its headers would otherwise hold a socket
+/// (and a file descriptor) for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most connections served at once; further ones wait in the listen backlog, so a
+/// flood of idle sockets cannot exhaust the process's file descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
+
 /// A bound, not yet running server: `local_addr` works before `run`, so tests can use
 /// port 0.
 pub struct App {
     listener: TcpListener,
     router: Router,
+    header_read_timeout: Duration,
+    max_connections: usize,
 }
 
 impl App {
@@ -170,7 +183,21 @@ impl App {
         Ok(App {
             listener,
             router: router(state),
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
         })
+    }
+
+    /// Sets the header-read timeout (tests use a short one).
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> App {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the most connections served at once.
+    pub fn with_max_connections(mut self, max: usize) -> App {
+        self.max_connections = max.max(1);
+        self
     }
 
     /// The address actually bound.
@@ -178,13 +205,62 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests. Each connection
+    /// must send its headers within the header-read timeout (HTTP/1) and holds one of
+    /// `max_connections` permits while open.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto::Builder;
+        use hyper_util::server::graceful::GracefulShutdown;
+        use hyper_util::service::TowerToHyperService;
+
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.max_connections));
+        let graceful = GracefulShutdown::new();
+        let service = TowerToHyperService::new(self.router);
+        tokio::pin!(shutdown);
+        loop {
+            // A permit first: at the cap, new connections wait in the kernel's backlog.
+            let permit = tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of descriptors and the like: wait, never spin or stop.
+                        tracing::warn!(%error, "failed to accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+        Ok(())
     }
 }

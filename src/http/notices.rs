@@ -2,13 +2,13 @@
 //! same transaction), look at one, list the dead letters, replay one.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::{JsonBody, QueryParams};
+use super::body::{JsonBody, NoticeIdPath, QueryParams, page_limit};
 use super::error::ApiError;
 use super::openapi::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
@@ -114,7 +114,7 @@ pub async fn request_notice(
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn get_notice(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    NoticeIdPath(id): NoticeIdPath,
 ) -> Result<Json<Notice>, ApiError> {
     state
         .store
@@ -129,7 +129,8 @@ pub async fn get_notice(
 pub struct NoticesQuery {
     /// Only notices in this state (`dead` lists the dead letters).
     status: Option<NoticeStatus>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many: 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -145,7 +146,7 @@ pub async fn list_notices(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<NoticesQuery>,
 ) -> Result<Json<Vec<Notice>>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
+    let limit = page_limit(query.limit, 100)?;
     Ok(Json(state.store.list_notices(query.status, limit).await?))
 }
 
@@ -160,7 +161,7 @@ pub async fn list_notices(
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn retry_notice(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    NoticeIdPath(id): NoticeIdPath,
 ) -> Result<Json<Notice>, ApiError> {
     let notice = state.store.retry_notice(&id, state.clock.now()).await?;
     state.notices_wake.notify_one();

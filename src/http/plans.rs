@@ -3,12 +3,12 @@
 //! scheduler would use, against the stored ledger and the live policy.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::QueryParams;
+use super::body::{AccountIdPath, QueryParams};
 use super::error::ApiError;
 use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
 use crate::planner::{AccountPlan, Horizon};
@@ -71,7 +71,7 @@ pub struct PlanView {
         (status = 422, response = Unprocessable), (status = 500, response = Internal)))]
 pub async fn account_plan(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     QueryParams(query): QueryParams<PlanQuery>,
 ) -> Result<Json<PlanView>, ApiError> {
     let days = query.days.unwrap_or(7);

@@ -1,14 +1,14 @@
 //! The handlers: extract, call the store or the engine, respond. Thin on purpose.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::{JsonBody, MAX_BULK_BODY_BYTES, QueryParams};
+use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES, QueryParams, page_limit};
 use super::error::ApiError;
 use super::openapi::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
@@ -25,7 +25,7 @@ pub async fn healthz() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    description = "Readiness: the ledger is reachable. Open (no API key).",
+    description = "Readiness: the ledger is reachable and every background task (the ledger's writer, the outbox worker, the scheduler) is running; 503 while one is restarting after a failure. Open (no API key).",
     responses(
         (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ready"),
         (status = 503, response = Unavailable)))]
@@ -35,6 +35,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
         .ping()
         .await
         .map_err(|error| ApiError::unavailable(&error))?;
+    let problems = state.tasks.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::unavailable(&problems.join("; ")));
+    }
     Ok("ready")
 }
 
@@ -48,7 +52,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_account(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     JsonBody(account): JsonBody<Account>,
 ) -> Result<Response, ApiError> {
     if account.id != id {
@@ -131,7 +135,7 @@ pub async fn put_accounts(
         (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub async fn get_account(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
 ) -> Result<Json<Account>, ApiError> {
     state
         .store
@@ -158,7 +162,7 @@ pub struct Appended {
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn append_event(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     JsonBody(event): JsonBody<LedgerEvent>,
 ) -> Result<Response, ApiError> {
     event
@@ -177,12 +181,21 @@ pub async fn append_event(
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events at or after this instant.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     since: Option<DateTime<Utc>>,
     /// Only events before this instant.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     until: Option<DateTime<Utc>>,
     /// Only events after this ledger position (the previous page's `next_after`).
     after: Option<i64>,
     /// Page size: 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -204,7 +217,7 @@ pub struct EventPage {
         (status = 500, response = Internal)))]
 pub async fn list_events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     if state.store.get_account(&id).await?.is_none() {
@@ -212,7 +225,7 @@ pub async fn list_events(
             "account `{id}` does not exist"
         )));
     }
-    let limit = query.limit.unwrap_or(100).clamp(1, crate::store::MAX_PAGE);
+    let limit = page_limit(query.limit, 100)?;
     let events = state
         .store
         .list_events(
@@ -237,6 +250,10 @@ pub async fn list_events(
 #[derive(utoipa::ToSchema)]
 pub struct AttemptBody {
     /// When the attempt is made; defaults to now.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     at: Option<DateTime<Utc>>,
     /// The channel.
     channel: Channel,
@@ -273,7 +290,7 @@ pub struct AttemptResult {
         (status = 503, response = Unavailable)))]
 pub async fn record_attempt(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     JsonBody(body): JsonBody<AttemptBody>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
@@ -312,8 +329,13 @@ pub async fn record_attempt(
 #[derive(utoipa::ToSchema)]
 pub struct QuestionBody {
     /// The stored account.
+    #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
     account_id: String,
     /// The instant asked about; defaults to now.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     at: Option<DateTime<Utc>>,
     /// The channel.
     channel: Channel,
@@ -391,7 +413,8 @@ pub async fn evaluate(
 pub struct DecisionsQuery {
     /// The account.
     account_id: String,
-    /// How many of the most recent decisions (default 100).
+    /// How many of the most recent decisions: 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -406,11 +429,11 @@ pub async fn list_decisions(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<DecisionsQuery>,
 ) -> Result<Json<Vec<LoggedDecision>>, ApiError> {
+    crate::domain::check_account_id(&query.account_id)
+        .map_err(|message| ApiError::invalid("account_id", message))?;
+    let limit = page_limit(query.limit, 100)?;
     Ok(Json(
-        state
-            .store
-            .list_decisions(&query.account_id, query.limit.unwrap_or(100))
-            .await?,
+        state.store.list_decisions(&query.account_id, limit).await?,
     ))
 }
 
@@ -488,6 +511,10 @@ pub struct WindowsQuery {
     /// How many days ahead (1-14, default 7).
     days: Option<u32>,
     /// Defaults to now.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     from: Option<DateTime<Utc>>,
 }
 
@@ -515,7 +542,7 @@ pub struct WindowsView {
         (status = 500, response = Internal)))]
 pub async fn windows(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AccountIdPath(id): AccountIdPath,
     QueryParams(query): QueryParams<WindowsQuery>,
 ) -> Result<Json<WindowsView>, ApiError> {
     const MAX_DAYS: u32 = 14;

@@ -27,6 +27,9 @@ pub struct SourceFile {
     pub name: Arc<str>,
     /// The whole text.
     pub text: Arc<str>,
+    /// The byte offset of every line's start, computed on first use and shared by the
+    /// clones: a file with thousands of diagnostics must not be rescanned for each.
+    line_starts: Arc<std::sync::OnceLock<Vec<usize>>>,
 }
 
 impl SourceFile {
@@ -35,16 +38,31 @@ impl SourceFile {
         SourceFile {
             name: name.into(),
             text: text.into(),
+            line_starts: Arc::default(),
         }
+    }
+
+    /// The byte offset of every line's start.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let starts = self.line_starts();
+        // The last line start at or before the offset.
+        let line = starts.partition_point(|&start| start <= offset).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         (line, column)
     }
 }
@@ -241,16 +259,35 @@ impl SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let contents =
-            self.text
-                .as_ref()
-                .read_span(span, context_lines_before, context_lines_after)?;
+        // miette reads a `str` from its start to the span; with thousands of diagnostics
+        // in a large file that is quadratic. Only the lines around the span are handed
+        // to it, and its answer is moved back to the file's lines and offsets.
+        let len = self.text.len();
+        let starts = self.line_starts();
+        let line_of = |offset: usize| starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let start = span.offset().min(len);
+        let end = start.saturating_add(span.len()).min(len);
+        let first_line = line_of(start).saturating_sub(context_lines_before);
+        let last_line = line_of(end)
+            .saturating_add(context_lines_after)
+            .saturating_add(1);
+        let base = starts.get(first_line).copied().unwrap_or(0);
+        let window_end = starts
+            .get(last_line.saturating_add(1))
+            .copied()
+            .unwrap_or(len);
+        let window = self.text.get(base..window_end).unwrap_or_default();
+        let local = miette::SourceSpan::new((start - base).into(), end - start);
+        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
         // Re-wrapped with the file name so the report header shows `file:line:col`.
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             contents.data(),
-            *contents.span(),
-            contents.line(),
+            miette::SourceSpan::new(
+                (contents.span().offset() + base).into(),
+                contents.span().len(),
+            ),
+            contents.line() + first_line,
             contents.column(),
             contents.line_count(),
         )))

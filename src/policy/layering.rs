@@ -42,7 +42,8 @@ pub fn check_duplicates(
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
-        if let Some(first) = seen.insert(&rule.id, index)
+        let first = *seen.entry(&rule.id).or_insert(index);
+        if first != index
             && let (Some((source, span)), Some((first_source, first_span))) =
                 (rule_spans.get(index), rule_spans.get(first))
         {

@@ -59,13 +59,24 @@ impl Policy {
     /// `tests/` folder, are not packs). Returns the policy with its warnings, or every
     /// diagnostic when any pack has an error.
     pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
-        let sources = read_pack_files(dir)?;
-        if sources.is_empty() {
+        let (sources, unreadable) = read_pack_files(dir)?;
+        if sources.is_empty() && unreadable.is_empty() {
             return Err(PolicyError::Invalid(vec![no_packs(
                 &dir.display().to_string(),
             )]));
         }
-        Policy::from_sources(sources)
+        if unreadable.is_empty() {
+            return Policy::from_sources(sources);
+        }
+        // A file that is not text is an error of the policy like any other: reported
+        // with every other pack's diagnostics, never loaded without it.
+        let mut diagnostics = unreadable;
+        if !sources.is_empty()
+            && let Err(PolicyError::Invalid(more)) = Policy::from_sources(sources)
+        {
+            diagnostics.extend(more);
+        }
+        Err(PolicyError::Invalid(diagnostics))
     }
 
     /// Compiles packs from their file names and texts.
@@ -343,8 +354,9 @@ fn no_packs(place: &str) -> Diagnostic {
     )
 }
 
-/// Reads the pack files of a directory, sorted by name.
-fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
+/// Reads the pack files of a directory, sorted by name; a file that is not UTF-8 text
+/// comes back as a diagnostic naming it and the place of its first invalid byte.
+fn read_pack_files(dir: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), PolicyError> {
     let io_error = |path: &Path, source| PolicyError::Io {
         path: path.to_path_buf(),
         source,
@@ -358,16 +370,35 @@ fn read_pack_files(dir: &Path) -> Result<Vec<SourceFile>, PolicyError> {
         }
     }
     paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-            Ok(SourceFile::new(
-                path.display().to_string(),
-                Arc::<str>::from(text),
-            ))
-        })
-        .collect()
+    let mut sources = Vec::new();
+    let mut unreadable = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+        let name = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => sources.push(SourceFile::new(name, Arc::<str>::from(text))),
+            Err(error) => unreadable.push(not_utf8(&name, error.as_bytes(), error.utf8_error())),
+        }
+    }
+    Ok((sources, unreadable))
+}
+
+/// The diagnostic of a pack file that is not UTF-8: the valid text before the first bad
+/// byte is shown, and the bad byte is pointed at.
+fn not_utf8(name: &str, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
+    let valid = error.valid_up_to();
+    let text = String::from_utf8_lossy(bytes.get(..valid).unwrap_or_default()).into_owned();
+    let source = SourceFile::new(name, format!("{text}\u{FFFD}"));
+    let byte = bytes.get(valid).copied().unwrap_or_default();
+    Diagnostic::error(
+        "rules::not-utf8",
+        &source,
+        Some(valid..valid + '\u{FFFD}'.len_utf8()),
+        format!(
+            "the file is not UTF-8 text: byte 0x{byte:02X} cannot start or continue a character"
+        ),
+    )
+    .with_help("save the file as UTF-8 (rule packs are TOML, which is always UTF-8)")
 }
 
 #[cfg(test)]

@@ -246,12 +246,13 @@ impl Period {
 
     /// Parses a `YYYY-MM-DD` date given for `field`.
     pub fn parse_date(field: &'static str, text: &str) -> Result<NaiveDate, ReportError> {
-        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
             invalid(
                 field,
                 format!("`{text}` is not a date: use YYYY-MM-DD (like 2026-04-07)"),
             )
-        })
+        })?;
+        crate::domain::instant::check_date(date).map_err(|error| invalid(field, error.to_string()))
     }
 
     /// The first instant of the period (`from`, 00:00 UTC).

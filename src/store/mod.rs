@@ -791,6 +791,23 @@ pub(crate) struct FinishRow<'a> {
     pub event: Option<EventRow>,
 }
 
+/// The notices of a listing or a lease that can be read back. A row that cannot (written
+/// by something else, or before instants were bounded) is logged and left out: one bad
+/// row must never stop the outbox worker or the listing of every other notice.
+pub(crate) fn skip_unreadable_notices(
+    rows: impl IntoIterator<Item = (String, Result<Notice, StoreError>)>,
+) -> Vec<Notice> {
+    rows.into_iter()
+        .filter_map(|(id, read)| match read {
+            Ok(notice) => Some(notice),
+            Err(error) => {
+                tracing::error!(notice = %id, %error, "a stored notice cannot be read back; it is skipped (see `dunner` docs: unreadable rows)");
+                None
+            }
+        })
+        .collect()
+}
+
 /// A notice row as read back, before its JSON request is parsed.
 pub(crate) struct NoticeColumns {
     pub id: String,

@@ -23,6 +23,7 @@ pub enum NoticeChannel {
 #[serde(deny_unknown_fields)]
 pub struct NoticeRequest {
     /// The account the notice is about.
+    #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
     pub account_id: String,
     /// Email or webhook.
     pub channel: NoticeChannel,
@@ -45,7 +46,11 @@ pub struct NoticeRequest {
     #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
     /// Not before this instant (the policy may push it later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
     pub not_before: Option<DateTime<Utc>>,
 }
 

@@ -14,7 +14,7 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, lookback_start, sources_json,
+    from_json, lookback_start, skip_unreadable_notices, sources_json,
 };
 use crate::policy::Policy;
 
@@ -155,7 +155,9 @@ impl PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(notice_from_row).collect()
+        Ok(skip_unreadable_notices(rows.iter().map(|row| {
+            (row.try_get("id").unwrap_or_default(), notice_from_row(row))
+        })))
     }
 
     pub(super) async fn lease_notices(
@@ -179,7 +181,9 @@ impl PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(notice_from_row).collect()
+        Ok(skip_unreadable_notices(rows.iter().map(|row| {
+            (row.try_get("id").unwrap_or_default(), notice_from_row(row))
+        })))
     }
 
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -261,7 +265,7 @@ impl PostgresStore {
                     seq: row.get("seq"),
                     account_id: account_id.to_string(),
                     event: from_json("event", row.get::<&str, _>("body"))?,
-                    recorded_at: row.get("recorded_at"),
+                    recorded_at: row.try_get("recorded_at")?,
                 })
             })
             .collect()
@@ -362,7 +366,7 @@ impl PostgresStore {
                     id: row.get("id"),
                     seq: row.get("seq"),
                     account_id: account_id.to_string(),
-                    decided_at: row.get("decided_at"),
+                    decided_at: row.try_get("decided_at")?,
                     question: from_json("logged question", row.get::<&str, _>("question"))?,
                     decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
                 })
@@ -457,15 +461,15 @@ async fn insert_notice(
 
 fn notice_from_row(row: &sqlx::postgres::PgRow) -> Result<Notice, StoreError> {
     NoticeColumns {
-        id: row.get("id"),
-        account_id: row.get("account_id"),
-        status: row.get("status"),
-        due_at: row.get("due_at"),
-        attempts: i64::from(row.get::<i32, _>("attempts")),
-        last_error: row.get("last_error"),
-        request: row.get("request_text"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        status: row.try_get("status")?,
+        due_at: row.try_get("due_at")?,
+        attempts: i64::from(row.try_get::<i32, _>("attempts")?),
+        last_error: row.try_get("last_error")?,
+        request: row.try_get("request_text")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
     }
     .into_notice()
 }

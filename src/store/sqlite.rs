@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -27,7 +28,7 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
     Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, instant_text, lookback_start, sources_json,
+    from_json, instant_text, lookback_start, skip_unreadable_notices, sources_json,
 };
 use crate::policy::Policy;
 
@@ -169,7 +170,9 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(notice_from_row).collect()
+        Ok(skip_unreadable_notices(rows.iter().map(|row| {
+            (row.try_get("id").unwrap_or_default(), notice_from_row(row))
+        })))
     }
 
     pub(super) async fn lease_notices(
@@ -193,7 +196,9 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(notice_from_row).collect()
+        Ok(skip_unreadable_notices(rows.iter().map(|row| {
+            (row.try_get("id").unwrap_or_default(), notice_from_row(row))
+        })))
     }
 
     pub(super) async fn release_leases(&self) -> Result<u64, StoreError> {
@@ -365,6 +370,10 @@ impl SqliteStore {
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        // Reachable is not enough: without its writer the ledger records nothing.
+        if self.writer.is_closed() {
+            return Err(StoreError::WriterStopped);
+        }
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -384,7 +393,24 @@ async fn run_writer(mut connection: SqliteConnection, mut jobs: mpsc::Receiver<A
     // Digests whose texts are already stored: the texts are written once, not per attempt.
     let mut stored_digests = HashSet::new();
     while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        match commit_group(&mut connection, &group, &mut stored_digests).await {
+        // A panic while committing a group (a bug, never input: input is checked before
+        // it is queued) fails that group, not the writer: every later attempt on every
+        // account would otherwise be refused until a restart.
+        let committed = std::panic::AssertUnwindSafe(commit_group(
+            &mut connection,
+            &group,
+            &mut stored_digests,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let cause = crate::tasks::panic_message(panic.as_ref());
+            tracing::error!(%cause, "the ledger's writer panicked; the group is rolled back");
+            Err(StoreError::CommitFailed(format!(
+                "the writer panicked: {cause}"
+            )))
+        });
+        match committed {
             Ok(results) => {
                 for (job, result) in group.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger

@@ -46,6 +46,7 @@ pub(crate) async fn app_state(open_evaluate: bool) -> (AppState, TestStore) {
         config_keys: Arc::new([]),
         notices_wake: Arc::default(),
         strategies: Arc::default(),
+        tasks: Arc::default(),
     };
     (state, test)
 }

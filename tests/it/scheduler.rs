@@ -281,6 +281,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         metrics: Arc::clone(&scheduler.metrics),
         notices_wake: Arc::default(),
         strategies: Arc::clone(&scheduler.strategies),
+        tasks: Arc::default(),
     };
     let request = Request::builder()
         .uri("/metrics")
