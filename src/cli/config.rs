@@ -7,7 +7,7 @@ use crate::config::SHIPPED;
 
 pub fn show(default: bool, file: Option<&Path>) -> Exit {
     if default {
-        print!("{SHIPPED}");
+        out!("{SHIPPED}");
         return Exit::Ok;
     }
     let loaded = match super::load_config(file) {
@@ -20,8 +20,8 @@ pub fn show(default: bool, file: Option<&Path>) -> Exit {
                 || "defaults < DUNNER_* environment (no file)".to_string(),
                 |path| format!("defaults < {} < DUNNER_* environment", path.display()),
             );
-            println!("# effective configuration: {layers}; secrets redacted\n");
-            print!("{text}");
+            outln!("# effective configuration: {layers}; secrets redacted\n");
+            out!("{text}");
             Exit::Ok
         }
         Err(error) => fail(

@@ -41,7 +41,7 @@ pub fn run(args: &DecideArgs) -> Exit {
         (serialize(&decision, args.pretty), !decision.allowed)
     };
     match output {
-        Ok(json) => println!("{json}"),
+        Ok(json) => outln!("{json}"),
         Err(error) => {
             return fail(
                 Exit::Failure,

@@ -173,6 +173,9 @@ pub fn run(database: &str, accounts_path: &Path, events_path: Option<&Path>, che
         {
             return fail(Exit::Failure, error);
         }
+        if let Err(error) = store.ensure_migrated().await {
+            return fail(Exit::Failure, error);
+        }
         let accounts = parse_accounts(&accounts_path.display().to_string(), &accounts_text);
         let in_file: HashSet<String> =
             accounts.rows.iter().map(|(_, a)| a.id.clone()).collect();

@@ -20,7 +20,7 @@ pub fn create(database: &str, name: &str, scopes: &[Scope]) -> Exit {
     });
     match result {
         Ok(()) => {
-            println!("{}", key.token);
+            outln!("{}", key.token);
             let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
             eprintln!(
                 "created API key `{name}` ({}) with scopes {}; the token above is not shown again",

@@ -1,6 +1,22 @@
 //! The `dunner` command line: a thin shell that reads files, calls the policy and
 //! the engine, and prints. One file per subcommand; each returns an [`Exit`].
 
+/// `println!` for the command's output: when standard output is closed early
+/// (`dunner decide --overview … | head`), the process ends quietly with exit code 0
+/// instead of panicking: a reader that has seen enough is not an error.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*), true)
+    };
+}
+
+/// `print!` with the same treatment of a closed standard output as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*), false)
+    };
+}
+
 mod config;
 mod decide;
 mod import;
@@ -305,4 +321,27 @@ fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Exit> {
 fn fail(exit: Exit, message: impl std::fmt::Display) -> Exit {
     eprintln!("error: {message}");
     exit
+}
+
+/// Writes the command's output; a closed pipe ends the process (exit 0), any other
+/// failure to write is reported on standard error.
+#[doc(hidden)]
+pub fn write_stdout(arguments: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(arguments)
+        .and_then(|()| {
+            if newline {
+                stdout.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => eprintln!("error: failed to write the output: {error}"),
+    }
 }

@@ -107,6 +107,10 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         let store = Store::open(&database)
             .await
             .map_err(|error| format!("failed to open the ledger: {error}"))?;
+        store
+            .ensure_migrated()
+            .await
+            .map_err(|error| error.to_string())?;
         build(&store, policy, &query, now)
             .await
             .map_err(|error| described(&error))
@@ -134,7 +138,7 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
                 started.elapsed().as_secs_f64()
             );
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Exit::Ok
 }

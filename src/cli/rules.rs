@@ -149,7 +149,7 @@ fn print_diagnostics(
                     serde_json::to_value(report).unwrap_or_default(),
                 );
             }
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
             );
@@ -200,21 +200,21 @@ pub fn test(dir: &Path, format: Format) -> Exit {
     }
     let report = tests_file::run_files(&policy, &files);
     if format == Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
         for error in &report.file_errors {
-            println!("error: {error}");
+            outln!("error: {error}");
         }
         for case in report.cases.iter().filter(|c| !c.passed()) {
-            println!("FAIL {}: {}", case.location, case.name);
+            outln!("FAIL {}: {}", case.location, case.name);
             for failure in &case.failures {
-                println!("     {failure}");
+                outln!("     {failure}");
             }
         }
-        println!("{} passed, {} failed", report.passed(), report.failed());
+        outln!("{} passed, {} failed", report.passed(), report.failed());
     }
     if report.success() {
         Exit::Ok
@@ -249,7 +249,7 @@ pub fn explain(rules: &Path, account_file: &Path) -> Exit {
         Ok(policy) => policy,
         Err(exit) => return exit,
     };
-    print!("{}", explanation(&policy, &account));
+    out!("{}", explanation(&policy, &account));
     Exit::Ok
 }
 

@@ -101,6 +101,9 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         {
             return fail(Exit::Failure, error);
         }
+        if let Err(error) = store.ensure_migrated().await {
+            return fail(Exit::Failure, error);
+        }
         match store.release_stale_leases().await {
             Ok(0) => {}
             Ok(released) => {

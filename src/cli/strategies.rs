@@ -71,7 +71,7 @@ pub fn check(paths: &[PathBuf], format: Format) -> Exit {
                 "summary": summary,
                 "diagnostics": diagnostics,
             });
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
             );

@@ -71,9 +71,9 @@ pub fn run(command: WebhooksCommand) -> Exit {
             let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::now_v7().simple()));
             let timestamp = timestamp.unwrap_or_else(|| SystemClock.now().timestamp());
             let signature = sign(&secret, &id, timestamp, &body);
-            println!("{HEADER_ID}: {id}");
-            println!("{HEADER_TIMESTAMP}: {timestamp}");
-            println!("{HEADER_SIGNATURE}: {signature}");
+            outln!("{HEADER_ID}: {id}");
+            outln!("{HEADER_TIMESTAMP}: {timestamp}");
+            outln!("{HEADER_SIGNATURE}: {signature}");
             Exit::Ok
         }
         WebhooksCommand::Verify {
@@ -102,7 +102,7 @@ pub fn run(command: WebhooksCommand) -> Exit {
             };
             match verify(&secret, headers, &body, now) {
                 Ok(()) => {
-                    println!("valid signature");
+                    outln!("valid signature");
                     Exit::Ok
                 }
                 Err(error) => fail(Exit::Failure, format!("invalid webhook: {error}")),

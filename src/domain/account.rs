@@ -62,7 +62,7 @@ pub fn deserialize_account_id<'de, D: Deserializer<'de>>(
 
 /// One debt in collection (Reg F counts calls per debt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Account {
     /// The account's identifier in the agency's systems: 1 to 128 ASCII letters, digits,
@@ -112,10 +112,11 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inconvenient_places: Vec<Place>,
 }
+super::object_only!(Account);
 
 /// The consumer: where they live and how to reach them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Consumer {
     /// The agency's identifier of the person. Accounts that share it are one consumer's
@@ -140,10 +141,11 @@ pub struct Consumer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<EmailAddress>,
 }
+super::object_only!(Consumer);
 
 /// A postal address. Only the parts the rules need are kept.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Address {
     /// Two-letter USPS state or territory code (`NY`, `MA`).
@@ -156,10 +158,11 @@ pub struct Address {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
 }
+super::object_only!(Address);
 
 /// A telephone number of the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Phone {
     /// The number, preferably E.164 (`+12125550100`).
@@ -167,6 +170,7 @@ pub struct Phone {
     /// What kind of line it is.
     pub kind: PhoneKind,
 }
+super::object_only!(Phone);
 
 /// The kind of telephone line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,7 +187,7 @@ pub enum PhoneKind {
 
 /// An email address of the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct EmailAddress {
     /// The address.
@@ -191,6 +195,7 @@ pub struct EmailAddress {
     /// Whether it is personal or provided by the employer (1006.22(f)(3)).
     pub kind: EmailKind,
 }
+super::object_only!(EmailAddress);
 
 /// The kind of email address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -108,7 +108,7 @@ pub enum InitiatedBy {
 
 /// One append-only ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Event {
     /// When it happened.
@@ -134,3 +134,4 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
 }
+super::object_only!(Event);

@@ -78,7 +78,7 @@ impl LedgerEventType {
 /// One append-only ledger entry. Which fields belong depends on `type`: see
 /// [`LedgerEvent::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct LedgerEvent {
     /// When it happened.
@@ -126,10 +126,11 @@ pub struct LedgerEvent {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub installments: Vec<Installment>,
 }
+super::object_only!(LedgerEvent);
 
 /// One installment of a payment plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Installment {
     /// The day it falls due.
@@ -138,6 +139,7 @@ pub struct Installment {
     /// How much.
     pub amount: Money,
 }
+super::object_only!(Installment);
 
 /// A ledger entry that does not hold together, naming the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,40 @@
 //! rejected when they are parsed (an unknown channel or a malformed instant never
 //! reaches the engine).
 
+/// Serde's derive lets a struct be written as an array of its fields in order
+/// (`"address": ["NY", "New York", "10001"]`); no caller means that, and a mistake in
+/// the shape must be named, not read positionally. For a struct derived with
+/// `#[serde(remote = "Self")]`, this implements `Deserialize` accepting only an object
+/// (and `Serialize` as derived).
+macro_rules! object_only {
+    ($ty:ident) => {
+        $crate::domain::object_only!(@deserialize $ty);
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $ty::serialize(self, serializer)
+            }
+        }
+    };
+    (@deserialize $ty:ident) => {
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct ObjectVisitor;
+                impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("an object (", stringify!($ty), ")"))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$ty, A::Error> {
+                        $ty::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                deserializer.deserialize_map(ObjectVisitor)
+            }
+        }
+    };
+}
+pub(crate) use object_only;
+
 mod account;
 pub mod arrangements;
 mod channel;

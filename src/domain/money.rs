@@ -7,7 +7,7 @@ use std::fmt;
 /// An amount in one currency. JSON: `{"amount": "1234.56", "currency": "USD"}` (the
 /// amount as a string keeps every digit; a JSON number is accepted too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Money {
     /// The amount, exact.
@@ -17,6 +17,7 @@ pub struct Money {
     #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "USD")]
     pub currency: Currency,
 }
+super::object_only!(Money);
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,7 @@ use crate::domain::{Account, Channel, Event, Purpose};
 
 /// One question: may we contact this account like this at this instant?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct DecideRequest {
     /// The instant of the contact.
@@ -32,6 +32,7 @@ pub struct DecideRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_days: Option<u32>,
 }
+crate::domain::object_only!(DecideRequest);
 
 /// A request that cannot be decided, with the place of the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

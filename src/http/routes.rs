@@ -509,6 +509,7 @@ pub struct WindowsQuery {
     /// The phone number or email address to be used, when known.
     contact_point: Option<String>,
     /// How many days ahead (1-14, default 7).
+    #[param(minimum = 1, maximum = 14)]
     days: Option<u32>,
     /// Defaults to now.
     #[serde(

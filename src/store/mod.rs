@@ -66,6 +66,14 @@ pub enum StoreError {
         /// Where it is.
         status: NoticeStatus,
     },
+    /// The PostgreSQL ledger lacks some of the embedded migrations.
+    #[error(
+        "the ledger is not migrated ({pending} migration(s) pending): run `dunner migrate --database URL` first (or start the daemon with `dunner serve --migrate`)"
+    )]
+    NotMigrated {
+        /// How many migrations are missing.
+        pending: usize,
+    },
     /// The writer of the embedded ledger has stopped (the daemon is shutting down).
     #[error("the ledger's writer has stopped")]
     WriterStopped,
@@ -218,6 +226,20 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.migrate().await,
             Store::Postgres(store) => store.migrate().await,
+        }
+    }
+
+    /// Fails with [`StoreError::NotMigrated`] when a PostgreSQL ledger lacks some of the
+    /// embedded migrations (the SQLite file is migrated when opened by the commands that
+    /// write it). Commands that use a ledger check this first, so that an unmigrated
+    /// database is named as such instead of failing on a missing table.
+    pub async fn ensure_migrated(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(store) => match store.pending_migrations().await? {
+                0 => Ok(()),
+                pending => Err(StoreError::NotMigrated { pending }),
+            },
         }
     }
 

@@ -20,7 +20,7 @@ pub enum NoticeChannel {
 
 /// A request for a notice (`POST /v1/notices`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct NoticeRequest {
     /// The account the notice is about.
     #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
@@ -53,6 +53,7 @@ pub struct NoticeRequest {
     )]
     pub not_before: Option<DateTime<Utc>>,
 }
+crate::domain::object_only!(NoticeRequest);
 
 /// A notice request that does not hold together, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -51,6 +51,28 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The embedded migrations not yet applied to this database (all of them when the
+    /// migrations table is missing).
+    pub(super) async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let migrator = sqlx::migrate!("src/store/migrations/postgres");
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(applied) => applied,
+                // 42P01: undefined_table, a database never migrated.
+                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => {
+                    Vec::new()
+                }
+                Err(error) => return Err(error.into()),
+            };
+        Ok(migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+            .count())
+    }
+
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
             .bind(id)

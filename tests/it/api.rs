@@ -17,10 +17,10 @@ use crate::helpers::{EXAMPLE_REQUEST, SHIPPED, rules_dir};
 use crate::store_conformance::{TestStore, sqlite};
 use dunner::reload::LivePolicy;
 
-struct Api {
-    state: AppState,
+pub(crate) struct Api {
+    pub(crate) state: AppState,
     /// An admin key sent with every call unless the test says otherwise.
-    token: String,
+    pub(crate) token: String,
     _store: TestStore,
 }
 
@@ -31,7 +31,11 @@ async fn api() -> Api {
 /// The real app's state over a fresh SQLite ledger, the shipped policy and a clock
 /// fixed at 2026-04-07T14:00:00Z.
 pub(crate) async fn app_state(open_evaluate: bool) -> (AppState, TestStore) {
-    let test = sqlite().await;
+    app_state_on(sqlite().await, open_evaluate)
+}
+
+/// [`app_state`] over a given ledger.
+pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, TestStore) {
     let policy = Arc::new(LivePolicy::new(
         &rules_dir(),
         SHIPPED.clone(),
@@ -52,7 +56,15 @@ pub(crate) async fn app_state(open_evaluate: bool) -> (AppState, TestStore) {
 }
 
 async fn api_with(open_evaluate: bool) -> Api {
-    let (state, test) = app_state(open_evaluate).await;
+    api_from(app_state(open_evaluate).await).await
+}
+
+/// The API over a given ledger (SQLite or PostgreSQL), with an admin key.
+pub(crate) async fn api_on(test: TestStore) -> Api {
+    api_from(app_state_on(test, false)).await
+}
+
+async fn api_from((state, test): (AppState, TestStore)) -> Api {
     let token = key(&state, &[Scope::Admin]).await;
     Api {
         state,
@@ -77,11 +89,16 @@ async fn key(state: &AppState, scopes: &[Scope]) -> String {
 }
 
 impl Api {
-    async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
         self.call_as(Some(&self.token), method, uri, body).await
     }
 
-    async fn call_as(
+    pub(crate) async fn call_as(
         &self,
         token: Option<&str>,
         method: &str,

@@ -37,7 +37,11 @@ impl SmtpSink {
     fn start_with(rejects: &[(&str, &str)], tls: Option<(&str, &TestCa)>) -> SmtpSink {
         let out = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let mut command = Command::new("python3");
+        let (python, pythonpath) = crate::helpers::smtp_python();
+        let mut command = Command::new(python);
+        if let Some(path) = pythonpath {
+            command.env("PYTHONPATH", path);
+        }
         command
             .arg(script)
             .args(["--port", "0", "--out"])

@@ -94,3 +94,66 @@ message = "hours"
 channels = ["call"]
 allow = [{ from = "08:00", to = "21:00" }]
 "#;
+
+/// Says that a test could not run, where it is seen: on the terminal, past the test
+/// harness's capture (which would hide an `eprintln!` of a passing test). In CI
+/// (`CI` set) a test that cannot run fails instead: it never passes silently there.
+pub fn skip_loudly(test: &str, why: &str) {
+    use std::io::Write;
+    if std::env::var_os("CI").is_some_and(|value| !value.is_empty()) {
+        panic!("{test} cannot run in CI: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The Python interpreter and `PYTHONPATH` that run `tests/smtp_sink.py`. The email
+/// tests need aiosmtpd; when the machine's `python3` lacks it, it is installed once from
+/// PyPI into the target directory (`pip install --target`), so that `cargo test` works
+/// on a fresh machine with only Rust and Python. A failed install fails the tests that
+/// need it, saying why.
+pub fn smtp_python() -> (&'static str, Option<&'static Path>) {
+    static PROVISIONED: LazyLock<Result<Option<PathBuf>, String>> = LazyLock::new(|| {
+        let has_aiosmtpd = |pythonpath: Option<&Path>| {
+            let mut command = Command::new("python3");
+            command.args(["-c", "import aiosmtpd"]);
+            if let Some(path) = pythonpath {
+                command.env("PYTHONPATH", path);
+            }
+            command.output().is_ok_and(|output| output.status.success())
+        };
+        if has_aiosmtpd(None) {
+            return Ok(None);
+        }
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-aiosmtpd");
+        if has_aiosmtpd(Some(&target)) {
+            return Ok(Some(target));
+        }
+        let output = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(&target)
+            .arg("aiosmtpd==1.4.6")
+            .output()
+            .map_err(|error| format!("python3 could not be run to install aiosmtpd: {error}"))?;
+        if output.status.success() && has_aiosmtpd(Some(&target)) {
+            Ok(Some(target))
+        } else {
+            Err(format!(
+                "aiosmtpd (the real SMTP server of the email tests) could not be installed \
+                 with `python3 -m pip install --target {} aiosmtpd==1.4.6`: {}",
+                target.display(),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    match &*PROVISIONED {
+        Ok(path) => ("python3", path.as_deref()),
+        Err(why) => panic!("{why}"),
+    }
+}

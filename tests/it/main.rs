@@ -14,6 +14,7 @@ mod daemon;
 mod diagnostics;
 mod email;
 mod engine;
+mod hardening;
 mod helpers;
 mod invariants;
 mod openapi;

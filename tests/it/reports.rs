@@ -755,7 +755,10 @@ fn the_binary_writes_an_html_report_and_names_bad_input() {
 fn chromium_renders_the_html_report_to_a_picture_with_something_on_it() {
     let chromium = std::path::Path::new("/usr/bin/chromium");
     if !chromium.exists() {
-        eprintln!("skipped: /usr/bin/chromium is not installed (apt-get install chromium)");
+        crate::helpers::skip_loudly(
+            "chromium_renders_the_html_report_to_a_picture_with_something_on_it",
+            "/usr/bin/chromium is not installed (apt-get install chromium)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,560 @@
+//! No request can stop the daemon: every input that once panicked a task, poisoned the
+//! outbox or reached PostgreSQL unchecked is refused with a 400 naming the field, on
+//! both stores, and the daemon keeps serving afterwards.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::api::{Api, account_json, api_on};
+use crate::helpers::{SHIPPED, dunner};
+use crate::store_conformance::{TestStore, postgres, sqlite};
+
+/// Asserts a 400 in the one error shape, naming `field`.
+fn assert_refused(answer: &(StatusCode, Value), field: &str, context: &str) {
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{context}: {}", answer.1);
+    assert_eq!(
+        answer.1["code"], "invalid_request",
+        "{context}: {}",
+        answer.1
+    );
+    assert_eq!(answer.1["field"], field, "{context}: {}", answer.1);
+}
+
+async fn api_with_account(test: TestStore) -> Api {
+    let api = api_on(test).await;
+    let (status, body) = api
+        .call("PUT", "/v1/accounts/NY-1", Some(account_json("NY-1")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    api
+}
+
+/// How many events the account's ledger holds.
+async fn events_of(api: &Api, id: &str) -> usize {
+    let (status, page) = api
+        .call("GET", &format!("/v1/accounts/{id}/events"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["events"].as_array().unwrap().len()
+}
+
+async fn out_of_range_instants_are_refused_and_the_daemon_keeps_recording(api: Api) {
+    let far_past = "-262143-01-01T00:00:00Z";
+    let far_future = "+10000-01-01T00:00:00Z";
+    let cases = [
+        (
+            "POST",
+            "/v1/accounts/NY-1/attempts",
+            json!({"at": far_past, "channel": "call"}),
+            "at",
+        ),
+        (
+            "POST",
+            "/v1/decisions",
+            json!({"account_id": "NY-1", "at": far_past, "channel": "call"}),
+            "at",
+        ),
+        (
+            "POST",
+            "/v1/accounts/NY-1/events",
+            json!({"at": far_future, "channel": "call", "outcome": "no_answer"}),
+            "at",
+        ),
+        (
+            "POST",
+            "/v1/notices",
+            json!({"account_id": "NY-1", "channel": "webhook", "event_type": "notice.requested", "not_before": far_future}),
+            "not_before",
+        ),
+        (
+            "POST",
+            "/v1/accounts/NY-1/events",
+            json!({"at": "2026-04-01T00:00:00Z", "type": "promise_to_pay", "amount": {"amount": "10.00", "currency": "USD"}, "due_on": "-4714-01-01"}),
+            "due_on",
+        ),
+        (
+            "POST",
+            "/v1/accounts/NY-1/events",
+            json!({"at": "1969-12-31T23:59:59Z", "channel": "call"}),
+            "at",
+        ),
+    ];
+    for (method, uri, body, field) in cases {
+        let answer = api.call(method, uri, Some(body.to_string())).await;
+        assert_refused(&answer, field, &format!("{method} {uri} {body}"));
+        assert!(
+            answer.1["message"]
+                .as_str()
+                .unwrap()
+                .contains("out of range"),
+            "{}",
+            answer.1
+        );
+    }
+    let mut evaluate: Value = serde_json::from_str(crate::helpers::EXAMPLE_REQUEST).unwrap();
+    evaluate["at"] = json!(far_past);
+    assert_refused(
+        &api.call("POST", "/v1/evaluate", Some(evaluate.to_string()))
+            .await,
+        "at",
+        "evaluate",
+    );
+    let mut account: Value = serde_json::from_str(&account_json("NY-1")).unwrap();
+    account["placed_on"] = json!("-4714-11-24");
+    assert_refused(
+        &api.call("PUT", "/v1/accounts/NY-1", Some(account.to_string()))
+            .await,
+        "placed_on",
+        "placed_on",
+    );
+    for query in [
+        "/v1/accounts/NY-1/events?since=%2B10000-01-01T00:00:00Z",
+        "/v1/accounts/NY-1/windows?channel=call&from=-262143-01-01T00:00:00Z",
+    ] {
+        let answer = api.call("GET", query, None).await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{query}: {}", answer.1);
+    }
+    // Nothing was written, and the ledger's writer still records.
+    assert_eq!(events_of(&api, "NY-1").await, 0);
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/accounts/NY-1/attempts",
+            Some(json!({"at": "2026-04-07T14:00:00Z", "channel": "letter"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, notices) = api.call("GET", "/v1/notices", None).await;
+    assert_eq!(status, StatusCode::OK, "{notices}");
+    let (status, _) = api.call("GET", "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn out_of_range_instants_are_refused_on_sqlite() {
+    out_of_range_instants_are_refused_and_the_daemon_keeps_recording(
+        api_with_account(sqlite().await).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn out_of_range_instants_are_refused_on_postgres() {
+    out_of_range_instants_are_refused_and_the_daemon_keeps_recording(
+        api_with_account(postgres().await).await,
+    )
+    .await;
+}
+
+async fn nul_characters_and_bad_ids_are_refused_alike(api: Api) {
+    let mut account: Value = serde_json::from_str(&account_json("NY-2")).unwrap();
+    account["creditor"] = json!("Acme\u{0}Bank");
+    assert_refused(
+        &api.call("PUT", "/v1/accounts/NY-2", Some(account.to_string()))
+            .await,
+        "creditor",
+        "creditor",
+    );
+    assert_refused(
+        &api.call(
+            "POST",
+            "/v1/accounts/NY-1/attempts",
+            Some(json!({"channel": "call", "contact_point": "+1212\u{0}"}).to_string()),
+        )
+        .await,
+        "contact_point",
+        "contact point",
+    );
+    assert_refused(
+        &api
+            .call(
+                "POST",
+                "/v1/notices",
+                Some(json!({"account_id": "NY-1", "channel": "webhook", "event_type": "notice.requested", "data": {"note": "a\u{0}b"}}).to_string()),
+            )
+            .await,
+        "data.note",
+        "notice data",
+    );
+    assert_refused(
+        &api.call("GET", "/v1/decisions?account_id=NY-1%00", None)
+            .await,
+        "account_id",
+        "query string",
+    );
+    let answer = api.call("GET", "/v1/accounts/NY%001", None).await;
+    assert_refused(&answer, "id", "path id");
+    let answer = api.call("GET", "/v1/notices/not-a-notice%00", None).await;
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "{}", answer.1);
+
+    // Ids no route can reach, or that break logs and files, are refused in bulk: all or
+    // nothing, with the offending one named.
+    let long = "A".repeat(10_000);
+    for (index, id) in [
+        "",
+        "bulk",
+        "NY-3\r\nX",
+        "NY\u{202e}3",
+        "   ",
+        long.as_str(),
+        "-leading",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut bad: Value = serde_json::from_str(&account_json("NY-3")).unwrap();
+        bad["id"] = json!(id);
+        let body = json!({"accounts": [serde_json::from_str::<Value>(&account_json("NY-4")).unwrap(), bad]});
+        let answer = api
+            .call("POST", "/v1/accounts/bulk", Some(body.to_string()))
+            .await;
+        assert_refused(&answer, "accounts[1].id", &format!("id #{index}"));
+    }
+    let (status, _) = api.call("GET", "/v1/accounts/NY-4", None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the bulk upsert wrote nothing"
+    );
+    // A good id with every allowed character is stored.
+    let good = "ACC-2026.0001:bank_7";
+    let (status, body) = api
+        .call(
+            "PUT",
+            &format!("/v1/accounts/{good}"),
+            Some(account_json(good)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn nul_characters_and_bad_ids_are_refused_on_sqlite() {
+    nul_characters_and_bad_ids_are_refused_alike(api_with_account(sqlite().await).await).await;
+}
+
+#[tokio::test]
+async fn nul_characters_and_bad_ids_are_refused_on_postgres() {
+    nul_characters_and_bad_ids_are_refused_alike(api_with_account(postgres().await).await).await;
+}
+
+#[tokio::test]
+async fn trailing_bytes_limits_shapes_and_the_bearer_scheme() {
+    let api = api_with_account(sqlite().await).await;
+    // Two documents in one body: refused, and the first is not recorded.
+    let answer = api
+        .call(
+            "POST",
+            "/v1/accounts/NY-1/attempts",
+            Some(r#"{"channel":"letter"}{"channel":"call"}"#.into()),
+        )
+        .await;
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{}", answer.1);
+    assert!(
+        answer.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("trailing characters"),
+        "{}",
+        answer.1
+    );
+    assert_eq!(events_of(&api, "NY-1").await, 0);
+    // A page larger than the documented maximum is refused, not cut short.
+    for uri in [
+        "/v1/notices?limit=1001",
+        "/v1/accounts/NY-1/events?limit=5000",
+        "/v1/decisions?account_id=NY-1&limit=1001",
+        "/v1/notices?limit=0",
+    ] {
+        assert_refused(&api.call("GET", uri, None).await, "limit", uri);
+    }
+    // A struct written as an array is a wrong type, not read field by field.
+    let mut account: Value = serde_json::from_str(&account_json("NY-5")).unwrap();
+    account["consumer"]["address"] = json!(["NY", "New York", "10001"]);
+    assert_refused(
+        &api.call("PUT", "/v1/accounts/NY-5", Some(account.to_string()))
+            .await,
+        "consumer.address",
+        "address as an array",
+    );
+    // The authorization scheme is case-insensitive.
+    let token = api.token.clone();
+    let request = axum::http::Request::builder()
+        .uri("/v1/accounts/NY-1")
+        .header("authorization", format!("bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    use tower::ServiceExt;
+    let response = dunner::http::router(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn readyz_says_not_ready_while_a_background_task_restarts() {
+    let api = api_with_account(sqlite().await).await;
+    let health = std::sync::Arc::clone(&api.state.tasks);
+    tokio::spawn(dunner::tasks::supervise(
+        "outbox worker",
+        health,
+        || async {
+            panic!("a bug in the worker");
+        },
+    ));
+    let mut status = StatusCode::OK;
+    for _ in 0..100 {
+        status = api.call("GET", "/readyz", None).await.0;
+        if status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// A notice row whose instant cannot be read back (written before instants were bounded,
+/// or by hand) is skipped: the listing and the worker go on with the others.
+#[tokio::test]
+async fn an_unreadable_notice_row_is_skipped_not_fatal() {
+    let test = sqlite().await;
+    let url = test.url.clone();
+    let api = api_with_account(test).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/notices",
+            Some(
+                json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = url.strip_prefix("sqlite://").unwrap();
+    let mut connection =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{path}"))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE notices SET due_at = '+10000-01-01T00:00:00.000000Z'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/notices",
+            Some(
+                json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated", "data": {"n": 2}})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, listed) = api.call("GET", "/v1/notices", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let now = "2026-04-07T14:00:00Z".parse().unwrap();
+    let leased = api
+        .state
+        .store
+        .lease_notices(now, 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+}
+
+/// A connection that never finishes its headers is closed by the server.
+#[tokio::test]
+async fn a_stalled_connection_is_closed_after_the_header_read_timeout() {
+    let api = api_with_account(sqlite().await).await;
+    let app = dunner::http::App::bind("127.0.0.1:0".parse().unwrap(), api.state.clone())
+        .await
+        .unwrap()
+        .with_header_read_timeout(Duration::from_millis(300));
+    let address = app.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        let mut buffer = Vec::new();
+        // EOF (the server closed), or a reset: either way not kept open.
+        match stream.read_to_end(&mut buffer) {
+            Ok(_) => true,
+            Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    })
+    .await
+    .unwrap();
+    assert!(closed, "the stalled connection was kept open");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn a_rule_file_that_is_not_utf8_is_named_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::helpers::rules_dir().join("us-federal.toml"),
+        dir.path().join("us-federal.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("latin1.toml"),
+        b"[pack]\nid = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    let output = dunner(
+        &[
+            "rules",
+            "check",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "plain",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
+    let text = format!("{stdout}{stderr}");
+    assert!(text.contains("latin1.toml:2:"), "{text}");
+    assert!(text.contains("rules::not-utf8"), "{text}");
+}
+
+#[test]
+fn duplicate_rule_ids_point_at_the_first_definition() {
+    let mut text =
+        String::from("[pack]\nid = \"dups\"\ntitle = \"d\"\nversion = \"1\"\ncitation = \"x\"\n");
+    for _ in 0..500 {
+        text.push_str("[[hold]]\nid = \"same\"\ncitation = \"c\"\nmessage = \"m\"\nchannels = [\"call\"]\nwhen = { flags = [\"deceased\"] }\n");
+    }
+    let error = crate::helpers::compile(&[("dups.toml", &text)]).unwrap_err();
+    let dunner::policy::PolicyError::Invalid(diagnostics) = error else {
+        panic!("not a validation error")
+    };
+    let duplicates: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.code == "rules::duplicate-id")
+        .collect();
+    assert_eq!(duplicates.len(), 499);
+    assert!(
+        duplicates
+            .iter()
+            .all(|d| d.help.as_deref().unwrap().contains("dups.toml:7:")),
+        "{:?}",
+        duplicates.last()
+    );
+    // Rendering all of them reads only the lines around each span.
+    let rendered = dunner::policy::diagnostics::render_human(&diagnostics, false);
+    assert!(rendered.contains("dups.toml:3001:6]"), "{}", &rendered[..500]);
+}
+
+#[test]
+fn decide_into_a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dunner"))
+        .args(["decide", "--overview", "examples/decide-request.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is read, like `| head -0`.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn import_into_an_unmigrated_postgres_database_says_so() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let test = runtime.block_on(postgres());
+    // A fresh, empty schema: nothing migrated.
+    let url = test.url.replace("dunner_test_", "dunner_empty_");
+    let schema = url.rsplit("search_path%3D").next().unwrap().to_string();
+    runtime.block_on(async {
+        let options: sqlx::postgres::PgConnectOptions = std::env::var("DUNNER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+            .parse()
+            .unwrap();
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(
+            &mut connection,
+            sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
+        )
+        .await
+        .unwrap();
+    });
+    let output = dunner(
+        &["import", "--database", &url, "examples/accounts.jsonl"],
+        None,
+    );
+    runtime.block_on(async {
+        let options: sqlx::postgres::PgConnectOptions = std::env::var("DUNNER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+            .parse()
+            .unwrap();
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .unwrap();
+        let _ = sqlx::Executor::execute(
+            &mut connection,
+            sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
+        )
+        .await;
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not migrated"), "{stderr}");
+    assert!(stderr.contains("dunner migrate"), "{stderr}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// The engine decides any instant it accepts, in any zone, with a history anywhere
+    /// in the accepted range and any horizon, without panicking.
+    #[test]
+    fn the_engine_decides_every_accepted_instant(
+        at in dunner::domain::instant::EARLIEST_SECONDS..dunner::domain::instant::END_SECONDS,
+        nanos in 0u32..1_000_000_000,
+        history in proptest::collection::vec(dunner::domain::instant::EARLIEST_SECONDS..dunner::domain::instant::END_SECONDS, 0..6),
+        zone in proptest::sample::select(vec!["America/New_York", "Pacific/Honolulu", "America/Anchorage", "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Puerto_Rico"]),
+        state in proptest::sample::select(vec!["NY", "MA", "WA", "TX"]),
+        channel in proptest::sample::select(vec!["call", "sms", "email", "letter", "visit"]),
+        horizon in 1u32..=366,
+    ) {
+        let instant = |seconds: i64| chrono::DateTime::from_timestamp(seconds, nanos).unwrap();
+        let request = json!({
+            "at": instant(at),
+            "channel": channel,
+            "horizon_days": horizon,
+            "account": {"id": "P-1", "consumer": {"address": {"state": state}, "time_zones": [zone],
+                "phones": [{"number": "+12125550100", "kind": "mobile"}]}},
+            "history": history.iter().map(|&seconds| json!({"at": instant(seconds), "channel": "call", "outcome": "conversation"})).collect::<Vec<_>>(),
+        });
+        let request = dunner::engine::DecideRequest::from_json(&request.to_string()).unwrap();
+        let decision = dunner::engine::decide(&SHIPPED, &request);
+        if let Some(next) = decision.next_allowed_at {
+            prop_assert!(next >= request.at);
+        }
+    }
+}
