@@ -124,12 +124,23 @@ impl Default for DatabaseConfig {
 pub struct RulesConfig {
     /// The directory of rule packs.
     pub dir: PathBuf,
+    /// Pack ids every policy must contain: a policy without one of them is refused at
+    /// start and on reload, like an invalid one.
+    pub required_packs: Vec<String>,
+    /// How long the rules directory must stay unchanged before a reload applies it.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub settle: Duration,
 }
 
 impl Default for RulesConfig {
     fn default() -> RulesConfig {
         RulesConfig {
             dir: PathBuf::from("rules"),
+            required_packs: vec!["us-federal".into()],
+            settle: Duration::from_secs(1),
         }
     }
 }

@@ -16,6 +16,10 @@ use crate::policy::{Policy, PolicyError};
 #[derive(Debug)]
 pub struct LivePolicy {
     dir: PathBuf,
+    /// Pack ids every policy must have (`[rules] required_packs`).
+    required: Vec<String>,
+    /// How long the packs must stay unchanged before a reload applies them.
+    settle: std::time::Duration,
     current: ArcSwap<Policy>,
     status: Mutex<ReloadStatus>,
     succeeded: AtomicU64,
@@ -45,6 +49,8 @@ impl LivePolicy {
     pub fn new(dir: &Path, policy: Policy, loaded_at: DateTime<Utc>) -> LivePolicy {
         LivePolicy {
             dir: dir.to_path_buf(),
+            required: Vec::new(),
+            settle: std::time::Duration::ZERO,
             current: ArcSwap::from_pointee(policy),
             status: Mutex::new(ReloadStatus {
                 loaded_at: Some(loaded_at),
@@ -53,6 +59,14 @@ impl LivePolicy {
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
+    }
+
+    /// Requires the packs `required` in every policy a reload would apply, and a
+    /// directory unchanged for `settle` before it is read as the new policy.
+    pub fn with_safeguards(mut self, required: &[String], settle: std::time::Duration) -> Self {
+        self.required = required.to_vec();
+        self.settle = settle;
+        self
     }
 
     /// The policy decisions are made with now.
@@ -81,24 +95,32 @@ impl LivePolicy {
     pub fn reload(&self, now: DateTime<Utc>) -> Result<String, String> {
         // A panic in the parser (a bug) is a failed reload, not a dead watcher: the last
         // good policy stays live.
-        let loaded = std::panic::catch_unwind(|| Policy::load(&self.dir));
+        let loaded = std::panic::catch_unwind(|| self.load_settled());
         let outcome = match loaded {
             Err(panic) => Err(format!(
                 "the rule packs could not be loaded (an internal error: {})",
                 crate::tasks::panic_message(panic.as_ref())
             )),
-            Ok(Ok(policy)) => {
-                let digest = policy.digest().to_string();
-                self.current.store(Arc::new(policy));
-                Ok(digest)
-            }
-            Ok(Err(PolicyError::Invalid(diagnostics))) => Err(diagnostics
+            Ok(Ok(policy)) => match missing_required(&policy, &self.required) {
+                None => {
+                    let digest = policy.digest().to_string();
+                    self.current.store(Arc::new(policy));
+                    Ok(digest)
+                }
+                Some(problem) => Err(problem),
+            },
+            Ok(Err(Unsettled::Changing)) => Err(format!(
+                "the rule packs kept changing while they were read ({} tries, {:?} apart); \
+                 they are read again on the next change",
+                SETTLE_TRIES, self.settle
+            )),
+            Ok(Err(Unsettled::Policy(PolicyError::Invalid(diagnostics)))) => Err(diagnostics
                 .iter()
                 .filter(|d| d.is_error())
                 .map(|d| d.plain())
                 .collect::<Vec<_>>()
                 .join("\n")),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Err(Unsettled::Policy(error))) => Err(error.to_string()),
         };
         match &outcome {
             Ok(_) => self.succeeded.fetch_add(1, Ordering::Relaxed),
@@ -117,4 +139,56 @@ impl LivePolicy {
         }
         outcome
     }
+}
+
+/// How many times a reload reads the packs before it gives up on a directory that keeps
+/// changing.
+const SETTLE_TRIES: usize = 5;
+
+/// Why a reload read no policy.
+enum Unsettled {
+    /// The packs differed between two reads `settle` apart, every try.
+    Changing,
+    /// The packs are invalid (or unreadable).
+    Policy(PolicyError),
+}
+
+impl LivePolicy {
+    /// Reads the packs until two reads `settle` apart give the same policy. A reload
+    /// follows a file change by 300 ms; an editor, `git checkout` or a deploy tool may
+    /// still be writing the directory (one file in two halves, one pack of several),
+    /// and every prefix of a pack can itself be a valid, weaker pack. Two identical
+    /// reads a quiet period apart are what "the directory is written" means without a
+    /// publish step that every tool would have to follow.
+    fn load_settled(&self) -> Result<Policy, Unsettled> {
+        let mut policy = Policy::load(&self.dir).map_err(Unsettled::Policy)?;
+        if self.settle.is_zero() {
+            return Ok(policy);
+        }
+        for _ in 0..SETTLE_TRIES {
+            std::thread::sleep(self.settle);
+            let again = Policy::load(&self.dir).map_err(Unsettled::Policy)?;
+            if again.digest() == policy.digest() {
+                return Ok(again);
+            }
+            policy = again;
+        }
+        Err(Unsettled::Changing)
+    }
+}
+
+/// Says which required packs a policy lacks; `None` when it has them all.
+pub fn missing_required(policy: &Policy, required: &[String]) -> Option<String> {
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|id| !policy.packs().iter().any(|pack| pack.id == **id))
+        .map(String::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the policy lacks the required pack(s) `{}` ([rules] required_packs): a policy \
+             without its floor would allow what the floor refuses",
+            missing.join("`, `")
+        )
+    })
 }

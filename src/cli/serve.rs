@@ -78,9 +78,19 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
     };
     let rules = &config.rules.dir;
     let policy = match super::rules::load_or_report(rules) {
-        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, clock.now())),
+        Ok(policy) => policy,
         Err(exit) => return exit,
     };
+    if let Some(problem) = crate::reload::missing_required(&policy, &config.rules.required_packs) {
+        return fail(
+            Exit::InvalidRules,
+            format!("{problem}; the daemon does not start"),
+        );
+    }
+    let policy = Arc::new(
+        LivePolicy::new(rules, policy, clock.now())
+            .with_safeguards(&config.rules.required_packs, config.rules.settle),
+    );
     let strategies = match strategies(&config) {
         Ok(strategies) => Arc::new(strategies),
         Err(exit) => return exit,
@@ -394,9 +404,14 @@ fn couriers(
     Ok((Couriers { email, webhook }, templates))
 }
 
-/// Reloads the policy and logs the outcome; a refused reload keeps the old policy.
-fn reload(policy: &LivePolicy) {
-    match policy.reload(SystemClock.now()) {
+/// Reloads the policy and logs the outcome; a refused reload keeps the old policy. The
+/// reload waits for the directory to settle, so it runs on a blocking thread.
+async fn reload(policy: &Arc<LivePolicy>) {
+    let live = Arc::clone(policy);
+    let outcome = tokio::task::spawn_blocking(move || live.reload(SystemClock.now()))
+        .await
+        .unwrap_or_else(|error| Err(format!("the reload failed: {error}")));
+    match outcome {
         Ok(digest) => tracing::info!(%digest, "rules reloaded"),
         Err(diagnostics) => {
             // Rule texts are not personal data, but a diagnostic quotes source lines.
@@ -413,7 +428,7 @@ fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
         Ok(mut hangups) => {
             tokio::spawn(async move {
                 while hangups.recv().await.is_some() {
-                    reload(&policy);
+                    reload(&policy).await;
                 }
             });
         }
@@ -453,7 +468,7 @@ fn watch_rules(
     debouncer.watch(dir, notify::RecursiveMode::NonRecursive)?;
     tokio::spawn(async move {
         while changes.recv().await.is_some() {
-            reload(&policy);
+            reload(&policy).await;
         }
     });
     Ok(debouncer)

@@ -51,6 +51,38 @@ pub fn check_account_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The USPS codes of the states, the District of Columbia and the territories.
+pub const US_STATES: [&str; 56] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "VI", "GU", "MP", "AS",
+];
+
+/// Checks a state code (any case, surrounding spaces ignored) against [`US_STATES`],
+/// suggesting the nearest code.
+pub fn check_state(state: &str) -> Result<(), String> {
+    let code = state.trim().to_ascii_uppercase();
+    if US_STATES.contains(&code.as_str()) {
+        return Ok(());
+    }
+    let help = crate::suggest::did_you_mean(&code, US_STATES)
+        .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
+    Err(format!(
+        "unknown state `{state}`: use a two-letter USPS code{help}"
+    ))
+}
+
+fn deserialize_state<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let state = Option::<String>::deserialize(deserializer)?;
+    if let Some(state) = &state {
+        check_state(state).map_err(serde::de::Error::custom)?;
+    }
+    Ok(state)
+}
+
 /// `deserialize_with` for an account id.
 pub fn deserialize_account_id<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -148,8 +180,15 @@ super::object_only!(Consumer);
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Address {
-    /// Two-letter USPS state or territory code (`NY`, `MA`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Two-letter USPS state or territory code (`NY`, `MA`), in any case. An unknown code
+    /// is refused wherever an account enters (a request, a stored account, an import):
+    /// an account whose state no pack recognises would be judged by the federal pack
+    /// alone, silently.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_state"
+    )]
     pub state: Option<String>,
     /// City name as written on the address.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -51,8 +51,8 @@ pub(crate) mod zone_serde;
 
 pub use account::{
     Account, Address, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
-    InconvenientTime, MAX_ACCOUNT_ID_LEN, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
-    check_account_id, deserialize_account_id,
+    InconvenientTime, MAX_ACCOUNT_ID_LEN, OptOut, Phone, PhoneKind, Place, TimeOfDay, US_STATES,
+    Weekday, check_account_id, check_state, deserialize_account_id,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};

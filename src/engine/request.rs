@@ -63,23 +63,6 @@ impl DecideRequest {
                 message: format!("must be between 1 and {MAX_HORIZON_DAYS}, not {days}"),
             });
         }
-        if let Some(state) = self
-            .account
-            .consumer
-            .address
-            .as_ref()
-            .and_then(|a| a.state.as_deref())
-        {
-            let code = state.trim().to_ascii_uppercase();
-            if !crate::policy::US_STATES.contains(&code.as_str()) {
-                let help = crate::suggest::did_you_mean(&code, crate::policy::US_STATES)
-                    .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
-                return Err(RequestError {
-                    field: "account.consumer.address.state".into(),
-                    message: format!("unknown state `{state}`: use a two-letter USPS code{help}"),
-                });
-            }
-        }
         if self.account.id.trim().is_empty() {
             return Err(RequestError {
                 field: "account.id".into(),
@@ -120,6 +103,21 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
                     "malformed JSON at line {} column {}: {message}",
                     inner.line(),
                     inner.column()
+                ),
+            }
+        } else if let Some(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .err()
+            .filter(|e| e.is_syntax() || e.is_eof())
+        {
+            // A type error met before the syntax error (`[` where an object belongs):
+            // the document is not JSON at all, and that is what to say.
+            RequestError {
+                field: String::new(),
+                message: format!(
+                    "malformed JSON at line {} column {}: {}",
+                    syntax.line(),
+                    syntax.column(),
+                    strip_position(&syntax.to_string())
                 ),
             }
         } else {

@@ -39,12 +39,7 @@ pub const RULE_KINDS: [&str; 7] = [
 const MAX_PERIOD_DAYS: i64 = 366;
 
 /// USPS codes of the states, DC and the territories.
-pub const US_STATES: [&str; 56] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
-    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
-    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
-    "WV", "WI", "WY", "PR", "VI", "GU", "MP", "AS",
-];
+pub use crate::domain::US_STATES;
 
 /// A compiled file: its pack, its rules and its content for the digest.
 pub struct CompiledFile {

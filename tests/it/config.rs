@@ -312,7 +312,7 @@ fn the_daemon_logs_requests_but_no_phone_numbers_emails_or_names() {
         "the response echoes: {echoed}"
     );
     let (status, echoed) = call("GET", "/v1/accounts/jordan.doe%40example.org", "");
-    assert_eq!(status, 404);
+    assert_eq!(status, 400, "an email is not an account id");
     assert!(echoed.contains("jordan.doe@example.org"), "{echoed}");
     // A malformed body, and a phone number in a query.
     let whole = account.to_string();

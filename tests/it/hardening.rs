@@ -460,7 +460,11 @@ fn duplicate_rule_ids_point_at_the_first_definition() {
     );
     // Rendering all of them reads only the lines around each span.
     let rendered = dunner::policy::diagnostics::render_human(&diagnostics, false);
-    assert!(rendered.contains("dups.toml:3001:6]"), "{}", &rendered[..500]);
+    assert!(
+        rendered.contains("dups.toml:3001:6]"),
+        "{}",
+        &rendered[..500]
+    );
 }
 
 #[test]
@@ -557,4 +561,143 @@ proptest! {
             prop_assert!(next >= request.at);
         }
     }
+}
+
+/// One parse of an account serves every entry point: an unknown state refused by
+/// `decide` is refused by the API's writes and by `dunner import` too, so a stored
+/// account is never judged by the federal pack alone because its state was misspelt.
+#[tokio::test]
+async fn a_stored_account_is_validated_like_a_request() {
+    let api = api_with_account(sqlite().await).await;
+    let mut account: Value = serde_json::from_str(&account_json("MA-9")).unwrap();
+    account["consumer"]["address"]["state"] = json!("Mass");
+    let answer = api
+        .call("PUT", "/v1/accounts/MA-9", Some(account.to_string()))
+        .await;
+    assert_refused(&answer, "consumer.address.state", "PUT");
+    assert!(
+        answer.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `MA`?"),
+        "{}",
+        answer.1
+    );
+    let answer = api
+        .call(
+            "POST",
+            "/v1/accounts/bulk",
+            Some(json!({"accounts": [account]}).to_string()),
+        )
+        .await;
+    assert_refused(&answer, "accounts[0].consumer.address.state", "bulk");
+    let (status, _) = api.call("GET", "/v1/accounts/MA-9", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = dir.path().join("accounts.jsonl");
+    std::fs::write(&accounts, format!("{account}\n")).unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let output = dunner(
+        &[
+            "import",
+            "--database",
+            &database,
+            accounts.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("consumer.address.state"), "{stderr}");
+    assert!(stderr.contains("did you mean `MA`?"), "{stderr}");
+}
+
+fn copy_of_shipped_rules() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(crate::helpers::rules_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// Deleting the federal pack is refused like an invalid policy: the last good policy
+/// (with its floor) stays live, and the reason names the missing pack.
+#[test]
+fn a_reload_without_a_required_pack_keeps_the_last_good_policy() {
+    let dir = copy_of_shipped_rules();
+    let policy = dunner::Policy::load(dir.path()).unwrap();
+    let digest = policy.digest().to_string();
+    let live = dunner::reload::LivePolicy::new(dir.path(), policy, chrono::Utc::now())
+        .with_safeguards(&["us-federal".to_string()], Duration::ZERO);
+    std::fs::remove_file(dir.path().join("us-federal.toml")).unwrap();
+    let refused = live.reload(chrono::Utc::now()).unwrap_err();
+    assert!(
+        refused.contains("required pack(s) `us-federal`"),
+        "{refused}"
+    );
+    assert_eq!(live.current().digest(), digest);
+}
+
+/// A pack written in two halves while a reload reads the directory is never live half
+/// written: the reload waits until two reads `settle` apart agree.
+#[test]
+fn a_pack_caught_half_written_never_goes_live() {
+    let dir = copy_of_shipped_rules();
+    let federal = dir.path().join("us-federal.toml");
+    let full = std::fs::read_to_string(&federal).unwrap();
+    let full_digest = dunner::Policy::load(dir.path())
+        .unwrap()
+        .digest()
+        .to_string();
+    // The first half of the federal pack is itself a valid, weaker pack.
+    let half_end = full.find("\n[[hold]]").unwrap();
+    let half = &full[..half_end];
+    let policy = dunner::Policy::load(dir.path()).unwrap();
+    let live = dunner::reload::LivePolicy::new(dir.path(), policy, chrono::Utc::now())
+        .with_safeguards(&["us-federal".to_string()], Duration::from_millis(600));
+    std::fs::write(&federal, half).unwrap();
+    assert_ne!(
+        dunner::Policy::load(dir.path()).unwrap().digest(),
+        full_digest,
+        "the half is a valid policy of its own"
+    );
+    let writer = {
+        let federal = federal.clone();
+        let full = full.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::write(federal, full).unwrap();
+        })
+    };
+    let outcome = live.reload(chrono::Utc::now());
+    writer.join().unwrap();
+    assert_eq!(outcome, Ok(full_digest.clone()));
+    assert_eq!(live.current().digest(), full_digest);
+}
+
+#[test]
+fn the_daemon_does_not_start_without_a_required_pack() {
+    let dir = copy_of_shipped_rules();
+    std::fs::remove_file(dir.path().join("us-federal.toml")).unwrap();
+    let ledger = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", ledger.path().join("l.db").display());
+    let output = dunner(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+            "--rules",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("required pack(s) `us-federal`"), "{stderr}");
 }
