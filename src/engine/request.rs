@@ -121,10 +121,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
                 ),
             }
         } else {
-            RequestError {
-                field: if path == "." { String::new() } else { path },
-                message,
-            }
+            // A missing field is reported at its parent; the field itself is the place.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            let field = match (path.as_str(), missing) {
+                (".", Some(name)) => name.to_string(),
+                (".", None) => String::new(),
+                (_, Some(name)) => format!("{path}.{name}"),
+                (_, None) => path,
+            };
+            RequestError { field, message }
         }
     })?;
     // The plain parse failed but the tracked one did not: the document is followed by

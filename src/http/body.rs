@@ -140,16 +140,25 @@ fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// serde_urlencoded's message, with the parameter it names as the field
-/// (`unknown field `foo`, expected …` → field `foo`).
+/// The query rejection's message, with the parameter it names as the field: axum
+/// prefixes a value's error with its name (`days: invalid digit found in string`), and
+/// names an unknown or missing one in backquotes (``missing field `account_id` ``).
 fn query_error(text: &str) -> ApiError {
     let message = text
         .strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(text);
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
-        .unwrap_or_default();
+    let named = message
+        .split_once(": ")
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    let quoted = || {
+        message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("missing field"))
+    };
+    let field = named.or_else(quoted).unwrap_or_default();
     ApiError::invalid(field, format!("query string: {message}"))
 }

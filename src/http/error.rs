@@ -22,7 +22,8 @@ pub struct ApiError {
 #[schema(as = Error)]
 pub(super) struct ErrorBody<'a> {
     /// A stable code callers branch on: `invalid_request` (400), `unauthorized` (401),
-    /// `forbidden` (403), `not_found` (404), `body_too_large` (413), `unprocessable`
+    /// `forbidden` (403), `not_found` (404), `method_not_allowed` (405),
+    /// `body_too_large` (413), `unprocessable`
     /// (422), `internal` (500), `unavailable` (503).
     #[schema(example = "invalid_request")]
     code: &'a str,
@@ -96,6 +97,16 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 405: the route exists, the method does not.
+    pub fn method_not_allowed(method: &axum::http::Method) -> ApiError {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: format!("this route does not answer {method}"),
             field: None,
         }
     }

@@ -132,7 +132,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{id}/plan",
             get(plans::account_plan).route_layer(guard(Scope::Decide)),
         )
-        .layer(CatchPanicLayer::new())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -144,6 +146,26 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .with_state(state)
+}
+
+/// 404 for a path no route serves, in the one error shape.
+async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for `{}`",
+        crate::logging::redact_uri(uri.path())
+    ))
+}
+
+/// 405 for a method a route does not serve, in the one error shape.
+async fn wrong_method(method: axum::http::Method) -> ApiError {
+    ApiError::method_not_allowed(&method)
+}
+
+/// A panic in a handler (a bug) answers an opaque 500 in the one error shape; the
+/// cause is logged.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::internal(&crate::tasks::panic_message(panic.as_ref())).into_response()
 }
 
 /// The span around each request: method and URI (percent-decoded, with phone numbers

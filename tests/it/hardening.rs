@@ -701,3 +701,51 @@ fn the_daemon_does_not_start_without_a_required_pack() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("required pack(s) `us-federal`"), "{stderr}");
 }
+
+/// Every error has the one JSON shape, including a path no route serves, a method a
+/// route does not answer (with its `Allow` header), a bad query string and a missing
+/// field.
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape() {
+    let api = api_with_account(sqlite().await).await;
+    let (status, body) = api.call("GET", "/v1/nowhere", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found", "{body}");
+    let (status, body) = api.call("DELETE", "/v1/notices", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "method_not_allowed", "{body}");
+    let request = axum::http::Request::builder()
+        .method("DELETE")
+        .uri("/v1/notices")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    use tower::ServiceExt;
+    let response = dunner::http::router(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let allow = response.headers()["allow"].to_str().unwrap().to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let answer = api
+        .call("GET", "/v1/notices?status=sleeping", None)
+        .await;
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{}", answer.1);
+    assert_eq!(answer.1["code"], "invalid_request", "{}", answer.1);
+    assert_refused(
+        &api.call("GET", "/v1/notices?colour=red", None).await,
+        "colour",
+        "unknown parameter",
+    );
+    assert_refused(
+        &api.call("GET", "/v1/decisions", None).await,
+        "account_id",
+        "missing parameter",
+    );
+    assert_refused(
+        &api
+            .call("POST", "/v1/accounts/NY-1/attempts", Some("{}".into()))
+            .await,
+        "channel",
+        "missing field",
+    );
+}
