@@ -20,6 +20,9 @@ pub struct LivePolicy {
     required: Vec<String>,
     /// How long the packs must stay unchanged before a reload applies them.
     settle: std::time::Duration,
+    /// The digest of the last candidate refused because it loosens the live policy:
+    /// what [`LivePolicy::confirm_loosening`] lets through.
+    refused_loosening: Mutex<Option<String>>,
     current: ArcSwap<Policy>,
     status: Mutex<ReloadStatus>,
     succeeded: AtomicU64,
@@ -51,6 +54,7 @@ impl LivePolicy {
             dir: dir.to_path_buf(),
             required: Vec::new(),
             settle: std::time::Duration::ZERO,
+            refused_loosening: Mutex::new(None),
             current: ArcSwap::from_pointee(policy),
             status: Mutex::new(ReloadStatus {
                 loaded_at: Some(loaded_at),
@@ -93,6 +97,17 @@ impl LivePolicy {
     /// Loads the rules again; swaps only if they validate. Returns the new digest, or
     /// the diagnostics that kept the old policy.
     pub fn reload(&self, now: DateTime<Utc>) -> Result<String, String> {
+        self.reload_confirming(now, false)
+    }
+
+    /// Reloads, applying a candidate that loosens the live policy only if it is the one
+    /// the last reload refused (the operator saw what it loosens and confirmed it: SIGUSR1
+    /// to the daemon). A candidate that differs from the refused one is checked anew.
+    pub fn confirm_loosening(&self, now: DateTime<Utc>) -> Result<String, String> {
+        self.reload_confirming(now, true)
+    }
+
+    fn reload_confirming(&self, now: DateTime<Utc>, confirmed: bool) -> Result<String, String> {
         // A panic in the parser (a bug) is a failed reload, not a dead watcher: the last
         // good policy stays live.
         let loaded = std::panic::catch_unwind(|| self.load_settled());
@@ -102,11 +117,7 @@ impl LivePolicy {
                 crate::tasks::panic_message(panic.as_ref())
             )),
             Ok(Ok(policy)) => match missing_required(&policy, &self.required) {
-                None => {
-                    let digest = policy.digest().to_string();
-                    self.current.store(Arc::new(policy));
-                    Ok(digest)
-                }
+                None => self.apply_unless_loosening(policy, confirmed),
                 Some(problem) => Err(problem),
             },
             Ok(Err(Unsettled::Changing)) => Err(format!(
@@ -138,6 +149,29 @@ impl LivePolicy {
             }
         }
         outcome
+    }
+}
+
+impl LivePolicy {
+    /// Swaps in `policy` unless it loosens the live one without confirmation.
+    fn apply_unless_loosening(&self, policy: Policy, confirmed: bool) -> Result<String, String> {
+        let digest = policy.digest().to_string();
+        let loosened = crate::policy::compare::loosenings(&self.current(), &policy);
+        let Ok(mut refused) = self.refused_loosening.lock() else {
+            return Err("the reload state is poisoned".into());
+        };
+        let confirmed = confirmed && refused.as_deref() == Some(digest.as_str());
+        if loosened.is_empty() || confirmed {
+            *refused = None;
+            self.current.store(Arc::new(policy));
+            return Ok(digest);
+        }
+        *refused = Some(digest.clone());
+        Err(format!(
+            "the new rules ({digest}) would loosen the live policy; they are not applied \
+             until an operator confirms them (SIGUSR1 to the daemon):\n  - {}",
+            loosened.join("\n  - ")
+        ))
     }
 }
 

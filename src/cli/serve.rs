@@ -411,6 +411,11 @@ async fn reload(policy: &Arc<LivePolicy>) {
     let outcome = tokio::task::spawn_blocking(move || live.reload(SystemClock.now()))
         .await
         .unwrap_or_else(|error| Err(format!("the reload failed: {error}")));
+    log_reload(outcome);
+}
+
+/// Logs how a reload ended.
+fn log_reload(outcome: Result<String, String>) {
     match outcome {
         Ok(digest) => tracing::info!(%digest, "rules reloaded"),
         Err(diagnostics) => {
@@ -426,6 +431,7 @@ fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
         Ok(mut hangups) => {
+            let policy = Arc::clone(&policy);
             tokio::spawn(async move {
                 while hangups.recv().await.is_some() {
                     reload(&policy).await;
@@ -433,6 +439,23 @@ fn spawn_reload_on_hangup(policy: Arc<LivePolicy>) {
             });
         }
         Err(error) => tracing::warn!(%error, "cannot listen for SIGHUP"),
+    }
+    // SIGUSR1: the operator confirms the loosening the last reload refused.
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut confirmations) => {
+            tokio::spawn(async move {
+                while confirmations.recv().await.is_some() {
+                    let live = Arc::clone(&policy);
+                    let outcome = tokio::task::spawn_blocking(move || {
+                        live.confirm_loosening(SystemClock.now())
+                    })
+                    .await
+                    .unwrap_or_else(|error| Err(format!("the reload failed: {error}")));
+                    log_reload(outcome);
+                }
+            });
+        }
+        Err(error) => tracing::warn!(%error, "cannot listen for SIGUSR1"),
     }
 }
 

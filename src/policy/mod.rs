@@ -6,6 +6,7 @@
 //! one pass), and a policy with any error is never built: the engine cannot run
 //! without a valid policy (fail closed).
 
+pub mod compare;
 mod compile;
 pub mod diagnostics;
 mod digest;

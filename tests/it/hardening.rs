@@ -631,10 +631,10 @@ fn a_reload_without_a_required_pack_keeps_the_last_good_policy() {
     let dir = copy_of_shipped_rules();
     let policy = dunner::Policy::load(dir.path()).unwrap();
     let digest = policy.digest().to_string();
-    let live = dunner::reload::LivePolicy::new(dir.path(), policy, chrono::Utc::now())
+    let live = dunner::reload::LivePolicy::new(dir.path(), policy, now())
         .with_safeguards(&["us-federal".to_string()], Duration::ZERO);
     std::fs::remove_file(dir.path().join("us-federal.toml")).unwrap();
-    let refused = live.reload(chrono::Utc::now()).unwrap_err();
+    let refused = live.reload(now()).unwrap_err();
     assert!(
         refused.contains("required pack(s) `us-federal`"),
         "{refused}"
@@ -657,7 +657,7 @@ fn a_pack_caught_half_written_never_goes_live() {
     let half_end = full.find("\n[[hold]]").unwrap();
     let half = &full[..half_end];
     let policy = dunner::Policy::load(dir.path()).unwrap();
-    let live = dunner::reload::LivePolicy::new(dir.path(), policy, chrono::Utc::now())
+    let live = dunner::reload::LivePolicy::new(dir.path(), policy, now())
         .with_safeguards(&["us-federal".to_string()], Duration::from_millis(600));
     std::fs::write(&federal, half).unwrap();
     assert_ne!(
@@ -673,7 +673,7 @@ fn a_pack_caught_half_written_never_goes_live() {
             std::fs::write(federal, full).unwrap();
         })
     };
-    let outcome = live.reload(chrono::Utc::now());
+    let outcome = live.reload(now());
     writer.join().unwrap();
     assert_eq!(outcome, Ok(full_digest.clone()));
     assert_eq!(live.current().digest(), full_digest);
@@ -726,9 +726,7 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
         .unwrap();
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
-    let answer = api
-        .call("GET", "/v1/notices?status=sleeping", None)
-        .await;
+    let answer = api.call("GET", "/v1/notices?status=sleeping", None).await;
     assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{}", answer.1);
     assert_eq!(answer.1["code"], "invalid_request", "{}", answer.1);
     assert_refused(
@@ -742,10 +740,50 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
         "missing parameter",
     );
     assert_refused(
-        &api
-            .call("POST", "/v1/accounts/NY-1/attempts", Some("{}".into()))
+        &api.call("POST", "/v1/accounts/NY-1/attempts", Some("{}".into()))
             .await,
         "channel",
         "missing field",
     );
+}
+
+/// A reload that would loosen the live policy (a higher cap) is refused, saying what
+/// loosens, until the operator confirms that very candidate; a tightening or an added
+/// rule goes live at once.
+#[test]
+fn a_loosening_reload_waits_for_confirmation() {
+    let dir = copy_of_shipped_rules();
+    let federal = dir.path().join("us-federal.toml");
+    let text = std::fs::read_to_string(&federal).unwrap();
+    let policy = dunner::Policy::load(dir.path()).unwrap();
+    let live = dunner::reload::LivePolicy::new(dir.path(), policy, now());
+    let live_digest = live.current().digest().to_string();
+
+    assert!(text.contains("max = 7"), "the 7-in-7 cap");
+    std::fs::write(&federal, text.replacen("max = 7", "max = 9", 1)).unwrap();
+    let refused = live.reload(now()).unwrap_err();
+    assert!(
+        refused.contains("would loosen the live policy"),
+        "{refused}"
+    );
+    assert!(refused.contains("`max` (7 → 9)"), "{refused}");
+    assert_eq!(live.current().digest(), live_digest);
+    // Confirmed: that candidate goes live.
+    let applied = live.confirm_loosening(now()).unwrap();
+    assert_ne!(applied, live_digest);
+    assert_eq!(live.current().digest(), applied);
+
+    // Back to 7 is a tightening: applied without confirmation.
+    std::fs::write(&federal, &text).unwrap();
+    assert_eq!(live.reload(now()), Ok(live_digest.clone()));
+
+    // A confirmation does not carry over to another loosening.
+    std::fs::write(&federal, text.replacen("max = 7", "max = 8", 1)).unwrap();
+    assert!(live.confirm_loosening(now()).is_err());
+    assert_eq!(live.current().digest(), live_digest);
+}
+
+/// A fixed instant for the reload tests (the clock is a parameter).
+fn now() -> chrono::DateTime<chrono::Utc> {
+    "2026-04-07T14:00:00Z".parse().unwrap()
 }
