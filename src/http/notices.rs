@@ -126,6 +126,7 @@ pub async fn get_notice(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NoticesQuery {
     /// Only notices in this state (`dead` lists the dead letters).
     status: Option<NoticeStatus>,

@@ -186,14 +186,14 @@ citation = "c"
 message = "m"
 channels = ["call"]
 max = 7
-period = { calendar_days = 7 }
+calendar_days = 7
 
 [[hold]]
 id = "p.hold"
 citation = "c"
 message = "m"
 channels = ["call"]
-when = { flags = ["cease_and_desist"] }
+flag = "cease_and_desist"
 "#;
 
     fn policy(text: &str) -> Policy {
