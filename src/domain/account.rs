@@ -121,6 +121,7 @@ pub struct Account {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::instant::deserialize_optional_date"
     )]
+    #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
     pub placed_on: Option<NaiveDate>,
     /// When the creditor charged the debt off.
     #[serde(
@@ -128,6 +129,7 @@ pub struct Account {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::instant::deserialize_optional_date"
     )]
+    #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
     pub charged_off_on: Option<NaiveDate>,
     /// The person who owes the debt.
     pub consumer: Consumer,
@@ -632,6 +634,7 @@ pub struct InconvenientTime {
     pub to: TimeOfDay,
     /// The last local date it applies to, inclusive; for ever when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
     pub until: Option<NaiveDate>,
 }
 

@@ -113,6 +113,7 @@ pub enum InitiatedBy {
 pub struct Event {
     /// When it happened.
     #[serde(deserialize_with = "super::instant::deserialize_instant")]
+    #[schema(value_type = crate::domain::instant::InstantSchema)]
     pub at: DateTime<Utc>,
     /// What kind of fact this is.
     #[serde(rename = "type", default)]

@@ -1,31 +1,56 @@
-//! The range of instants and dates dunner accepts: 1970-01-01T00:00:00Z up to (not
-//! including) 2200-01-01T00:00:00Z.
+//! The range of instants and dates dunner accepts: those written with a year from 1970 to
+//! 2199 (`2026-04-07T14:00:00Z`, `2199-12-31T23:59:59-05:00`, `1970-01-01`).
 //!
 //! Every instant or date that enters — a request, an event, an import line, a notice's
-//! `not_before`, a query string, `dunner decide` — is checked against this range when it
-//! is parsed, so that the engine's local-time arithmetic (a 366-day horizon, zone
-//! offsets, calendar days) can never leave what chrono and both stores represent:
-//! chrono panics on local times near its own limits (±262,143 years), PostgreSQL refuses
-//! dates before 4713 BC and the SQLite text form cannot be read back after 9999. The
-//! range is wide enough for any debt in collection and narrow enough that every instant
-//! the engine derives from an accepted one (plus a horizon of a year) stays valid.
+//! `not_before`, a query string, `dunner decide` — is checked here when it is parsed, so
+//! that the engine's local-time arithmetic (a 366-day horizon, zone offsets, calendar
+//! days) can never leave what chrono and both stores represent: chrono panics on local
+//! times near its own limits (±262,143 years), PostgreSQL refuses dates before 4713 BC
+//! and the SQLite text form cannot be read back after 9999. The range is stated on the
+//! year as written, so that the OpenAPI document can say it exactly (a pattern) and a
+//! client's validator agrees with the daemon on every string; as UTC instants it spans
+//! 1969-12-31T00:01Z to 2200-01-01T23:59Z (offsets up to ±23:59).
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 
-/// The first accepted instant, as seconds since the Unix epoch (1970-01-01T00:00:00Z).
-pub const EARLIEST_SECONDS: i64 = 0;
+/// The earliest UTC instant an accepted text can name, as seconds since the Unix epoch
+/// (1969-12-31T00:00:00Z, below `1970-01-01T00:00:00+23:59`).
+pub const EARLIEST_SECONDS: i64 = -86_400;
 
-/// The first instant past the range, as seconds since the Unix epoch
-/// (2200-01-01T00:00:00Z).
-pub const END_SECONDS: i64 = 7_258_118_400;
+/// The first UTC instant past what an accepted text can name, as seconds since the Unix
+/// epoch (2200-01-02T00:00:00Z, above `2199-12-31T23:59:59-23:59`).
+pub const END_SECONDS: i64 = 7_258_204_800;
 
 /// The accepted range, as people read it (for messages and documentation).
-pub const RANGE_TEXT: &str = "from 1970-01-01T00:00:00Z up to 2199-12-31T23:59:59Z";
+pub const RANGE_TEXT: &str = "written with a year from 1970 to 2199";
 
-/// Whether an instant is inside the accepted range.
+/// The first and last accepted years.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=2199;
+
+/// The schema of an accepted instant in the OpenAPI document: RFC 3339, year 1970–2199.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    as = Instant,
+        format = DateTime,
+        pattern = "^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+        example = "2026-04-07T14:00:00Z"
+)]
+pub struct InstantSchema(pub String);
+
+/// The schema of an accepted date in the OpenAPI document: `YYYY-MM-DD`, year 1970–2199.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    as = Date,
+        format = Date,
+        pattern = "^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        example = "2026-04-07"
+)]
+pub struct DateSchema(pub String);
+
+/// Whether an instant is inside the range accepted texts can name.
 pub fn instant_in_range(at: DateTime<Utc>) -> bool {
     (EARLIEST_SECONDS..END_SECONDS).contains(&at.timestamp())
 }
@@ -33,7 +58,7 @@ pub fn instant_in_range(at: DateTime<Utc>) -> bool {
 /// Whether a date is inside the accepted range (1970-01-01 to 2199-12-31).
 pub fn date_in_range(date: NaiveDate) -> bool {
     use chrono::Datelike;
-    (1970..2200).contains(&date.year())
+    YEARS.contains(&date.year())
 }
 
 /// An instant or date outside the accepted range.
@@ -47,6 +72,20 @@ impl fmt::Display for OutOfRange {
             "`{}` is out of range: dunner accepts instants and dates {RANGE_TEXT}",
             self.0
         )
+    }
+}
+
+/// Checks the year an instant or date is written with: four digits, 1970 to 2199, then
+/// `-` (`+10000-01-01…` and `-0001-…` are refused here, before any parsing).
+fn check_written_year(text: &str) -> Result<(), OutOfRange> {
+    let year = text
+        .get(..4)
+        .filter(|year| year.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|_| text.as_bytes().get(4) == Some(&b'-'))
+        .and_then(|year| year.parse::<i32>().ok());
+    match year {
+        Some(year) if YEARS.contains(&year) => Ok(()),
+        _ => Err(OutOfRange(text.chars().take(40).collect())),
     }
 }
 
@@ -72,44 +111,60 @@ pub fn check_date(date: NaiveDate) -> Result<NaiveDate, OutOfRange> {
 
 /// Parses an RFC 3339 instant inside the range (query strings, command-line flags).
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    let at = DateTime::parse_from_rfc3339(text.trim())
+    let text = text.trim();
+    check_written_year(text).map_err(|error| error.to_string())?;
+    let at = DateTime::parse_from_rfc3339(text)
         .map_err(|error| format!("`{text}` is not an RFC 3339 instant: {error}"))?
         .with_timezone(&Utc);
     check_instant(at).map_err(|error| error.to_string())
+}
+
+/// Parses an instant from JSON or a query string: the year as written, then the text.
+fn instant_from_text<E: serde::de::Error>(text: &str) -> Result<DateTime<Utc>, E> {
+    check_written_year(text).map_err(E::custom)?;
+    let at = text
+        .parse::<DateTime<Utc>>()
+        .map_err(|error| E::custom(format!("`{text}` is not an RFC 3339 instant: {error}")))?;
+    check_instant(at).map_err(E::custom)
+}
+
+/// Parses a date from JSON or a query string: the year as written, then the text.
+fn date_from_text<E: serde::de::Error>(text: &str) -> Result<NaiveDate, E> {
+    check_written_year(text).map_err(E::custom)?;
+    let date = text
+        .parse::<NaiveDate>()
+        .map_err(|error| E::custom(format!("`{text}` is not a date (YYYY-MM-DD): {error}")))?;
+    check_date(date).map_err(E::custom)
 }
 
 /// `deserialize_with` for an instant field.
 pub fn deserialize_instant<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<DateTime<Utc>, D::Error> {
-    let at = DateTime::<Utc>::deserialize(deserializer)?;
-    check_instant(at).map_err(serde::de::Error::custom)
+    instant_from_text(&String::deserialize(deserializer)?)
 }
 
 /// `deserialize_with` for an optional instant field (use with `default`).
 pub fn deserialize_optional_instant<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Option::<DateTime<Utc>>::deserialize(deserializer)?
-        .map(check_instant)
+    Option::<String>::deserialize(deserializer)?
+        .map(|text| instant_from_text(&text))
         .transpose()
-        .map_err(serde::de::Error::custom)
 }
 
 /// `deserialize_with` for a date field.
 pub fn deserialize_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
-    let date = NaiveDate::deserialize(deserializer)?;
-    check_date(date).map_err(serde::de::Error::custom)
+    date_from_text(&String::deserialize(deserializer)?)
 }
 
 /// `deserialize_with` for an optional date field (use with `default`).
 pub fn deserialize_optional_date<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<NaiveDate>, D::Error> {
-    Option::<NaiveDate>::deserialize(deserializer)?
-        .map(check_date)
+    Option::<String>::deserialize(deserializer)?
+        .map(|text| date_from_text(&text))
         .transpose()
-        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -117,15 +172,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_range_is_half_open() {
+    fn the_range_is_the_written_year() {
+        assert!(parse_instant("1970-01-01T00:00:00+23:59").is_ok());
+        assert!(parse_instant("2199-12-31T23:59:59-23:59").is_ok());
+        assert!(parse_instant("1969-12-31T23:59:59Z").is_err());
+        assert!(parse_instant("2200-01-01T00:00:00Z").is_err());
         let first = DateTime::<Utc>::from_timestamp(EARLIEST_SECONDS, 0).unwrap();
+        assert_eq!(first.to_rfc3339(), "1969-12-31T00:00:00+00:00");
         let end = DateTime::<Utc>::from_timestamp(END_SECONDS, 0).unwrap();
-        assert_eq!(first.to_rfc3339(), "1970-01-01T00:00:00+00:00");
-        assert_eq!(end.to_rfc3339(), "2200-01-01T00:00:00+00:00");
-        assert!(instant_in_range(first));
-        assert!(!instant_in_range(end));
-        assert!(instant_in_range(end - chrono::Duration::nanoseconds(1)));
-        assert!(!instant_in_range(first - chrono::Duration::nanoseconds(1)));
+        assert_eq!(end.to_rfc3339(), "2200-01-02T00:00:00+00:00");
     }
 
     #[test]
@@ -142,11 +197,10 @@ mod tests {
         }
         let error = serde_json::from_str::<At>(r#"{"at": "+10000-01-01T00:00:00Z"}"#).unwrap_err();
         assert!(error.to_string().contains("out of range"), "{error}");
-        assert!(parse_instant("2026-04-07T12:00:00Z").is_ok());
         let date = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap();
         assert_eq!(
             check_date(date).unwrap_err().to_string(),
-            "`1969-12-31` is out of range: dunner accepts instants and dates from 1970-01-01T00:00:00Z up to 2199-12-31T23:59:59Z"
+            "`1969-12-31` is out of range: dunner accepts instants and dates written with a year from 1970 to 2199"
         );
     }
 }

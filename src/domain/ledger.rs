@@ -83,6 +83,7 @@ impl LedgerEventType {
 pub struct LedgerEvent {
     /// When it happened.
     #[serde(deserialize_with = "super::instant::deserialize_instant")]
+    #[schema(value_type = crate::domain::instant::InstantSchema)]
     pub at: DateTime<Utc>,
     /// What kind of fact this is.
     #[serde(rename = "type", default)]
@@ -121,6 +122,7 @@ pub struct LedgerEvent {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::instant::deserialize_optional_date"
     )]
+    #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
     pub due_on: Option<NaiveDate>,
     /// The installments of a payment plan, in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -135,6 +137,7 @@ super::object_only!(LedgerEvent);
 pub struct Installment {
     /// The day it falls due.
     #[serde(deserialize_with = "super::instant::deserialize_date")]
+    #[schema(value_type = crate::domain::instant::DateSchema)]
     pub due_on: NaiveDate,
     /// How much.
     pub amount: Money,

@@ -4,14 +4,16 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// An amount in one currency. JSON: `{"amount": "1234.56", "currency": "USD"}` (the
-/// amount as a string keeps every digit; a JSON number is accepted too).
+/// An amount in one currency. JSON: `{"amount": "1234.56", "currency": "USD"}`: the
+/// amount is a decimal string (up to 15 digits before the point and 12 after), never a
+/// JSON number, which many clients hold as a binary float.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Money {
     /// The amount, exact.
-    #[schema(value_type = String, example = "1234.56")]
+    #[schema(value_type = String, example = "1234.56", pattern = "^-?[0-9]{1,15}(\\.[0-9]{1,12})?$")]
+    #[serde(deserialize_with = "deserialize_amount")]
     pub amount: Decimal,
     /// The ISO 4217 code.
     #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "USD")]
@@ -58,6 +60,26 @@ impl Serialize for Currency {
     }
 }
 
+/// An amount as a decimal string: an optional `-`, 1 to 15 digits, and optionally a
+/// point and 1 to 12 digits (always within `Decimal`'s 28 significant digits).
+fn deserialize_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let digits = text.strip_prefix('-').unwrap_or(&text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = (1..=15).contains(&whole.len())
+        && all_digits(whole)
+        && (fraction.is_empty() || ((1..=12).contains(&fraction.len()) && all_digits(fraction)))
+        && !(digits.ends_with('.'));
+    if !well_formed {
+        return Err(serde::de::Error::custom(format!(
+            "`{text}` is not an amount: write a decimal string like \"1234.56\" (up to 15 digits, a point, up to 12 digits)"
+        )));
+    }
+    text.parse::<Decimal>()
+        .map_err(|error| serde::de::Error::custom(format!("`{text}` is not an amount: {error}")))
+}
+
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;
@@ -83,7 +105,11 @@ mod tests {
             serde_json::to_string(&money).unwrap_or_default(),
             r#"{"amount":"1234.5678901234","currency":"USD"}"#
         );
-        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "usd"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "USD"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": "1e3", "currency": "USD"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": "1.", "currency": "USD"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": "-0.5", "currency": "USD"}"#).is_ok());
+        assert!(serde_json::from_str::<Money>(r#"{"amount": "1", "currency": "usd"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount": 1, "currency": "USDX"}"#).is_err());
     }
 }

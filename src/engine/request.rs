@@ -14,6 +14,7 @@ use crate::domain::{Account, Channel, Event, Purpose};
 pub struct DecideRequest {
     /// The instant of the contact.
     #[serde(deserialize_with = "crate::domain::instant::deserialize_instant")]
+    #[schema(value_type = crate::domain::instant::InstantSchema)]
     pub at: DateTime<Utc>,
     /// The channel.
     pub channel: Channel,
@@ -30,6 +31,7 @@ pub struct DecideRequest {
     pub history: Vec<Event>,
     /// How far ahead to search for `next_allowed_at`, in days (default 35).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 366)]
     pub horizon_days: Option<u32>,
 }
 crate::domain::object_only!(DecideRequest);

@@ -106,9 +106,9 @@ pub async fn request_notice(
 
 #[utoipa::path(get, path = "/v1/notices/{id}", tag = "notices",
     description = "A notice: its status, tries and last error. Needs the `decide` scope.",
-    params(("id" = String, Path, description = "The notice's id")), security(("bearer" = ["decide"])),
+    params(("id" = String, Path, description = "The notice's id (a UUID)")), security(("bearer" = ["decide"])),
     responses(
-        (status = 200, description = "The notice", body = Notice),
+        (status = 400, response = BadRequest), (status = 200, description = "The notice", body = Notice),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
@@ -153,9 +153,9 @@ pub async fn list_notices(
 
 #[utoipa::path(post, path = "/v1/notices/{id}/retry", tag = "notices",
     description = "Replays a dead or cancelled notice: pending again, due now, with a fresh retry schedule; the policy is still checked before it leaves. Needs the `record` scope.",
-    params(("id" = String, Path, description = "The notice's id")), security(("bearer" = ["record"])),
+    params(("id" = String, Path, description = "The notice's id (a UUID)")), security(("bearer" = ["record"])),
     responses(
-        (status = 200, description = "Pending again", body = Notice),
+        (status = 400, response = BadRequest), (status = 200, description = "Pending again", body = Notice),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, description = "The notice is pending or delivered", body = super::error::ErrorBody),

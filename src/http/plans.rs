@@ -62,7 +62,7 @@ pub struct PlanView {
                    toward caps per consumer), under the first strategy of `[scheduler] strategies` whose \
                    segment covers it, against the stored ledger and the live policy. 422 when no strategy \
                    is configured or none covers the account. Needs the `decide` scope.",
-    params(("id" = String, Path, description = "The account's identifier"), PlanQuery),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"), PlanQuery),
     security(("bearer" = ["decide"])),
     responses(
         (status = 200, description = "The plan", body = PlanView),

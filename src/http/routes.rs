@@ -44,7 +44,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 
 #[utoipa::path(put, path = "/v1/accounts/{id}", tag = "accounts",
     description = "Creates or replaces an account. Needs the `record` scope.",
-    params(("id" = String, Path, description = "The account's identifier")), request_body = Account, security(("bearer" = ["record"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = Account, security(("bearer" = ["record"])),
     responses(
         (status = 200, description = "Stored; the account as stored", body = Account),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
@@ -128,9 +128,9 @@ pub async fn put_accounts(
 
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",
     description = "Reads an account. Needs the `decide` scope.",
-    params(("id" = String, Path, description = "The account's identifier")), security(("bearer" = ["decide"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), security(("bearer" = ["decide"])),
     responses(
-        (status = 200, description = "The account", body = Account),
+        (status = 400, response = BadRequest), (status = 200, description = "The account", body = Account),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound), (status = 500, response = Internal)))]
 pub async fn get_account(
@@ -153,7 +153,7 @@ pub struct Appended {
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/events", tag = "ledger",
     description = "Appends a ledger event; the account is updated in the same transaction. Needs the `record` scope.",
-    params(("id" = String, Path, description = "The account's identifier")), request_body = LedgerEvent, security(("bearer" = ["record"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = LedgerEvent, security(("bearer" = ["record"])),
     responses(
         (status = 201, description = "Appended", body = Appended),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
@@ -185,12 +185,14 @@ pub struct EventsQuery {
         default,
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[param(value_type = Option<crate::domain::instant::InstantSchema>)]
     since: Option<DateTime<Utc>>,
     /// Only events before this instant.
     #[serde(
         default,
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[param(value_type = Option<crate::domain::instant::InstantSchema>)]
     until: Option<DateTime<Utc>>,
     /// Only events after this ledger position (the previous page's `next_after`).
     after: Option<i64>,
@@ -209,7 +211,7 @@ pub struct EventPage {
 
 #[utoipa::path(get, path = "/v1/accounts/{id}/events", tag = "ledger",
     description = "Lists the account's ledger events in pages, oldest first. Needs the `decide` scope.",
-    params(("id" = String, Path, description = "The account's identifier"), EventsQuery), security(("bearer" = ["decide"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"), EventsQuery), security(("bearer" = ["decide"])),
     responses(
         (status = 200, description = "One page of events", body = EventPage),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
@@ -254,6 +256,7 @@ pub struct AttemptBody {
         default,
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
     at: Option<DateTime<Utc>>,
     /// The channel.
     channel: Channel,
@@ -280,7 +283,7 @@ pub struct AttemptResult {
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/attempts", tag = "ledger",
     description = "Atomic check-and-record: decides the attempt from the ledger and records it only if allowed; the decision is logged either way. Needs the `record` scope.",
-    params(("id" = String, Path, description = "The account's identifier")), request_body = AttemptBody, security(("bearer" = ["record"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = AttemptBody, security(("bearer" = ["record"])),
     responses(
         (status = 201, description = "Allowed and recorded", body = AttemptResult),
         (status = 409, description = "Refused, not recorded (`recorded` is false; the decision says why)", body = AttemptResult),
@@ -330,12 +333,14 @@ pub async fn record_attempt(
 pub struct QuestionBody {
     /// The stored account.
     #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     account_id: String,
     /// The instant asked about; defaults to now.
     #[serde(
         default,
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
     at: Option<DateTime<Utc>>,
     /// The channel.
     channel: Channel,
@@ -412,6 +417,7 @@ pub async fn evaluate(
 #[into_params(parameter_in = Query)]
 pub struct DecisionsQuery {
     /// The account.
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     account_id: String,
     /// How many of the most recent decisions: 1-1000, default 100.
     #[param(minimum = 1, maximum = 1000)]
@@ -467,7 +473,7 @@ pub struct PackView {
     description = "The digest of the policy in force, its packs and the state of the last reload. Needs the `decide` scope.",
     security(("bearer" = ["decide"])),
     responses(
-        (status = 200, description = "The policy in force", body = PolicyView),
+        (status = 400, response = BadRequest), (status = 200, description = "The policy in force", body = PolicyView),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
 pub async fn policy(State(state): State<AppState>) -> Json<PolicyView> {
     let policy = state.policy.current();
@@ -516,6 +522,7 @@ pub struct WindowsQuery {
         default,
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[param(value_type = Option<crate::domain::instant::InstantSchema>)]
     from: Option<DateTime<Utc>>,
 }
 
@@ -535,7 +542,7 @@ pub struct WindowsView {
 /// `from`, from the stored account and ledger.
 #[utoipa::path(get, path = "/v1/accounts/{id}/windows", tag = "decisions",
     description = "The permitted intervals ahead for a channel and the budget left in every cap, from the stored account and ledger. Needs the `decide` scope.",
-    params(("id" = String, Path, description = "The account's identifier"), WindowsQuery), security(("bearer" = ["decide"])),
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"), WindowsQuery), security(("bearer" = ["decide"])),
     responses(
         (status = 200, description = "Intervals and cap budgets", body = WindowsView),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),

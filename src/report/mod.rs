@@ -246,7 +246,18 @@ impl Period {
 
     /// Parses a `YYYY-MM-DD` date given for `field`.
     pub fn parse_date(field: &'static str, text: &str) -> Result<NaiveDate, ReportError> {
-        let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        // Strictly `YYYY-MM-DD` (chrono's `%m` would also take `2026-4-7`).
+        let strict = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                _ => b.is_ascii_digit(),
+            });
+        let parsed = if strict {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+        } else {
+            None
+        };
+        let date = parsed.ok_or_else(|| {
             invalid(
                 field,
                 format!("`{text}` is not a date: use YYYY-MM-DD (like 2026-04-07)"),
@@ -355,11 +366,7 @@ impl ReportQuery {
             .map(|text| Period::parse_date("to", text))
             .transpose()?;
         let period = Period::new(from, to, today)?;
-        let account = raw
-            .account
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .map(str::to_string);
+        let account = raw.account.filter(|id| !id.is_empty()).map(str::to_string);
         if name == ReportName::Windows && account.is_none() {
             return Err(invalid(
                 "account",
@@ -368,7 +375,7 @@ impl ReportQuery {
         }
         let channel = match raw.channel {
             None => Channel::Call,
-            Some(text) => Channel::parse(text.trim()).ok_or_else(|| {
+            Some(text) => Channel::parse(text).ok_or_else(|| {
                 invalid(
                     "channel",
                     format!(
@@ -380,16 +387,16 @@ impl ReportQuery {
         };
         let basis = raw
             .basis
-            .map(|text| AgingBasis::parse(text.trim()))
+            .map(AgingBasis::parse)
             .transpose()?
             .unwrap_or_default();
         let near = match raw.near {
             None => 1,
+            // Written as the API document says: digits, no sign, no padding.
             Some(text) => text
-                .trim()
                 .parse::<u32>()
                 .ok()
-                .filter(|near| *near <= MAX_NEAR)
+                .filter(|near| *near <= MAX_NEAR && near.to_string() == text)
                 .ok_or_else(|| {
                     invalid(
                         "near",

@@ -24,6 +24,7 @@ pub enum NoticeChannel {
 pub struct NoticeRequest {
     /// The account the notice is about.
     #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub account_id: String,
     /// Email or webhook.
     pub channel: NoticeChannel,
@@ -51,6 +52,7 @@ pub struct NoticeRequest {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::domain::instant::deserialize_optional_instant"
     )]
+    #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
     pub not_before: Option<DateTime<Utc>>,
 }
 crate::domain::object_only!(NoticeRequest);
