@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::body::QueryParams;
 use super::error::ApiError;
-use super::openapi::{BadRequest, Forbidden, Internal, Unauthorized, Unavailable};
+use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
 use crate::report::{Format, RawQuery, Report, ReportError, ReportQuery, build, render};
 
 /// The query parameters of a report; every value is checked by the report itself, so
@@ -47,6 +47,7 @@ impl From<ReportError> for ApiError {
     fn from(error: ReportError) -> ApiError {
         match (error.field(), error) {
             (_, ReportError::Store(error)) => error.into(),
+            (_, error @ ReportError::UnknownAccount(_)) => ApiError::not_found(error.to_string()),
             (Some(field), error) => ApiError::invalid(field, error.to_string()),
             (None, error) => ApiError::invalid("", error.to_string()),
         }
@@ -63,7 +64,7 @@ impl From<ReportError> for ApiError {
             (Report = "application/json"),
             (String = "text/csv", example = "day,channel,contacts\n2026-04-07,call,1843\n"),
             (String = "text/html"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 404, response = NotFound),
         (status = 403, response = Forbidden), (status = 500, response = Internal),
         (status = 503, response = Unavailable)))]
 pub async fn report(

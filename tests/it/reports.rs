@@ -561,9 +561,10 @@ async fn bad_report_requests_get_400_naming_the_field() {
     let (field, message) = error("/v1/reports/contacts?to=2026-02-30").await;
     assert_eq!(field, "to");
     assert!(message.contains("YYYY-MM-DD"), "{message}");
-    let (field, message) = error("/v1/reports/windows?account=NOBODY").await;
-    assert_eq!(field, "account");
-    assert!(message.contains("NOBODY"), "{message}");
+    // An account that does not exist is not found (404), like on every account route.
+    let (status, _, body) = get(&state, Some(&token), "/v1/reports/windows?account=NOBODY").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("NOBODY"), "{body}");
     let (field, _) = error("/v1/reports/windows").await;
     assert_eq!(field, "account");
     let (field, message) = error("/v1/reports/summary?format=pdf").await;
