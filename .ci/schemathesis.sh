@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Schemathesis against the real daemon (issue 10, "No request can stop the daemon"): every
+# operation of the served /openapi.json fuzzed with all of schemathesis' checks, once on a
+# fresh SQLite file and once on a fresh PostgreSQL database.
+#
+# Run it from anywhere in the checkout:
+#
+#     .ci/schemathesis.sh                      # both stores, about 5 minutes
+#     STORES=sqlite .ci/schemathesis.sh        # one store
+#     MAX_TIME=60 MAX_EXAMPLES=20 .ci/schemathesis.sh   # a quicker pass
+#
+# What it needs:
+#   - the Rust toolchain (it runs `cargo build --bin dunner`; set DUNNER_BIN to use another
+#     binary);
+#   - python3 with the venv module and PyPI: schemathesis (pinned below) is installed once
+#     into target/schemathesis-venv;
+#   - for the PostgreSQL run, the server at 127.0.0.1:5432 with trust auth and `psql` on the
+#     PATH; PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/test) is where a fresh
+#     database is created, and dropped at the end.
+#
+# For each store it migrates the ledger, imports examples/accounts.jsonl and
+# examples/events.jsonl (so the account ids in the paths exist and requests reach the
+# engine and the ledger), creates a key with every scope, starts `dunner serve` on a free
+# port and runs `schemathesis run --checks all` with the key. Account ids in paths and
+# queries come mostly (80%) from the imported accounts, the rest are generated. Each store
+# is bounded by --max-time (MAX_TIME seconds, default 120) plus a hard wall-clock limit.
+#
+# Exit status: 0 when schemathesis found nothing on every store and the daemon was still
+# alive at the end; 1 otherwise. Logs, the daemon's stderr and schemathesis' reports are kept
+# in target/schemathesis/<store>/. No daemon is left running, whatever happens.
+set -euo pipefail
+
+SCHEMATHESIS_VERSION=4.32.5
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STORES="${STORES:-sqlite postgres}"
+MAX_TIME="${MAX_TIME:-120}"
+MAX_EXAMPLES="${MAX_EXAMPLES:-50}"
+WORKERS="${WORKERS:-2}"
+SEED="${SEED:-10}"
+PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}"
+OUT="$ROOT/target/schemathesis"
+VENV="$ROOT/target/schemathesis-venv"
+
+DAEMON_PID=""
+PG_DATABASE=""
+
+cleanup() {
+    if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2> /dev/null; then
+        kill -TERM "$DAEMON_PID" 2> /dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$DAEMON_PID" 2> /dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$DAEMON_PID" 2> /dev/null || true
+        wait "$DAEMON_PID" 2> /dev/null || true
+    fi
+    DAEMON_PID=""
+    if [ -n "$PG_DATABASE" ]; then
+        psql "$PG_ADMIN_URL" -q -c "DROP DATABASE IF EXISTS \"$PG_DATABASE\" WITH (FORCE)" \
+            > /dev/null 2>&1 || true
+        PG_DATABASE=""
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== schemathesis $SCHEMATHESIS_VERSION in $VENV"
+if ! "$VENV/bin/schemathesis" --version 2> /dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if [ -z "${DUNNER_BIN:-}" ]; then
+    echo "== cargo build --bin dunner"
+    (cd "$ROOT" && cargo build --quiet --bin dunner)
+    DUNNER_BIN="$ROOT/target/debug/dunner"
+fi
+
+# The account ids of the placement file: what the paths and queries mostly use.
+ACCOUNT_IDS="$(python3 -c '
+import json, sys
+ids = [json.loads(line)["id"] for line in open(sys.argv[1]) if line.strip()]
+print(", ".join(json.dumps(i) for i in ids))
+' "$ROOT/examples/accounts.jsonl")"
+
+# Runs one store, in a subshell of its own (so `set -e` holds inside it and its trap
+# stops its daemon); exits with schemathesis' status, or 1 when the daemon died.
+run_store() {
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    local store="$1" dir="$OUT/$1" database
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    case "$store" in
+        sqlite) database="sqlite://$dir/dunner.db" ;;
+        postgres)
+            PG_DATABASE="dunner_schemathesis_$$_$RANDOM"
+            psql "$PG_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DATABASE\"" > /dev/null
+            database="${PG_ADMIN_URL%/*}/$PG_DATABASE"
+            ;;
+        *)
+            echo "unknown store \`$store\` (sqlite or postgres)" >&2
+            return 1
+            ;;
+    esac
+
+    echo "== [$store] migrate, import the examples, create a key with every scope"
+    # The working directory is the run's own, so no dunner.toml of the checkout applies.
+    cd "$dir"
+    "$DUNNER_BIN" migrate --database "$database"
+    "$DUNNER_BIN" import --database "$database" \
+        "$ROOT/examples/accounts.jsonl" "$ROOT/examples/events.jsonl"
+    local token
+    token="$("$DUNNER_BIN" keys create --name schemathesis --database "$database" \
+        --scope decide --scope record --scope admin)"
+
+    echo "== [$store] dunner serve"
+    "$DUNNER_BIN" serve --listen 127.0.0.1:0 --database "$database" --rules "$ROOT/rules" \
+        2> "$dir/daemon.log" &
+    DAEMON_PID=$!
+    local address=""
+    for _ in $(seq 300); do
+        address="$(sed -n 's|.*listening on http://\([^ ]*\).*|\1|p' "$dir/daemon.log" | head -n 1)"
+        [ -n "$address" ] && break
+        kill -0 "$DAEMON_PID" 2> /dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$address" ]; then
+        echo "the daemon did not start:" >&2
+        cat "$dir/daemon.log" >&2
+        return 1
+    fi
+    echo "listening on $address"
+
+    cat > "$dir/schemathesis.toml" << EOF
+[dictionaries.accounts]
+values = [$ACCOUNT_IDS]
+
+[[operations]]
+include-path-regex = "^/v1/accounts/\\\\{id\\\\}"
+parameters = { "path.id" = { dictionary = "accounts", probability = 0.8 } }
+
+[[operations]]
+include-path = "/v1/decisions"
+parameters = { "query.account_id" = { dictionary = "accounts", probability = 0.8 }, "body.account_id" = { dictionary = "accounts", probability = 0.8 } }
+
+[[operations]]
+include-path = "/v1/reports/{name}"
+parameters = { "query.account" = { dictionary = "accounts", probability = 0.8 } }
+EOF
+
+    echo "== [$store] schemathesis run (at most ${MAX_TIME}s)"
+    local status=0
+    timeout --kill-after=10 "$((MAX_TIME + 60))" \
+        "$VENV/bin/schemathesis" --no-color --config-file "$dir/schemathesis.toml" run \
+        "http://$address/openapi.json" \
+        --checks all \
+        --header "Authorization: Bearer $token" \
+        --max-examples "$MAX_EXAMPLES" \
+        --max-time "$MAX_TIME" \
+        --workers "$WORKERS" \
+        --seed "$SEED" \
+        --request-timeout 10 \
+        --report junit,ndjson --report-dir "$dir" \
+        2>&1 | tee "$dir/schemathesis.log" || status=$? # pipefail: schemathesis' status
+
+    if ! kill -0 "$DAEMON_PID" 2> /dev/null; then
+        echo "[$store] the daemon died during the run:" >&2
+        tail -n 30 "$dir/daemon.log" >&2
+        status=1
+    fi
+    return "$status"
+}
+
+failed=()
+for store in $STORES; do
+    set +e
+    (
+        set -e
+        run_store "$store"
+    )
+    status=$?
+    set -e
+    if [ "$status" -ne 0 ]; then
+        failed+=("$store")
+    fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "schemathesis failed on: ${failed[*]} (logs in $OUT)" >&2
+    exit 1
+fi
+echo "schemathesis found nothing on: $STORES"
