@@ -22,11 +22,15 @@
 # examples/events.jsonl (so the account ids in the paths exist and requests reach the
 # engine and the ledger), creates a key with every scope, starts `dunner serve` on a free
 # port and runs `schemathesis run --checks all` with the key. Account ids in paths and
-# queries come mostly (80%) from the imported accounts, the rest are generated. Each store
+# queries come mostly (80%) from the imported accounts, the rest are generated; 5% of
+# generated strings and integers are odd values (instants beyond year 9999 and before
+# year 0, NUL characters, padded ids, numbers past i64). GET …/plan runs with the shipped
+# strategies (the scheduler stays off). Each store
 # is bounded by --max-time (MAX_TIME seconds, default 120) plus a hard wall-clock limit.
 #
 # Exit status: 0 when schemathesis found nothing on every store and the daemon was still
-# alive at the end; 1 otherwise. Logs, the daemon's stderr and schemathesis' reports are kept
+# alive, ready, deciding and recording at the end (three probes after the run); 1
+# otherwise. Logs, the daemon's stderr and schemathesis' reports are kept
 # in target/schemathesis/<store>/. No daemon is left running, whatever happens.
 set -euo pipefail
 
@@ -115,12 +119,15 @@ run_store() {
         --scope decide --scope record --scope admin)"
 
     echo "== [$store] dunner serve"
-    "$DUNNER_BIN" serve --listen 127.0.0.1:0 --database "$database" --rules "$ROOT/rules" \
+    : > "$dir/daemon.log" # exists before the daemon opens it: the loop below reads it at once
+    # The shipped strategies, so GET /v1/accounts/{id}/plan plans (the scheduler stays off).
+    DUNNER_SCHEDULER_STRATEGIES="$ROOT/strategies/standard-consumer.toml,$ROOT/strategies/payment-plan-reminders.toml" \
+        "$DUNNER_BIN" serve --listen 127.0.0.1:0 --database "$database" --rules "$ROOT/rules" \
         2> "$dir/daemon.log" &
     DAEMON_PID=$!
     local address=""
     for _ in $(seq 300); do
-        address="$(sed -n 's|.*listening on http://\([^ ]*\).*|\1|p' "$dir/daemon.log" | head -n 1)"
+        address="$(sed -n 's|.*listening on http://\([^ ]*\).*|\1|p' "$dir/daemon.log" | head -n 1 || true)"
         [ -n "$address" ] && break
         kill -0 "$DAEMON_PID" 2> /dev/null || break
         sleep 0.1
@@ -132,7 +139,25 @@ run_store() {
     fi
     echo "listening on $address"
 
+    # Odd values (issue 10's bugs: instants at and beyond chrono's range, NUL characters,
+    # empty and padded ids, numbers past i64) replace a small share of generated strings and
+    # integers, so the fuzzer reaches them within its budget.
     cat > "$dir/schemathesis.toml" << EOF
+[dictionaries.odd-strings]
+values = [
+    "-262143-01-01T00:00:00Z", "+10000-01-01T00:00:00Z", "+262142-12-31T23:59:59Z",
+    "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "-262143-01-01", "+10000-01-01",
+    "9999-12-31", "\\u0000", "a\\u0000b", "A-1001\\u0000", " A-1001", "A-1001 ", "",
+    "99999999999999999999999", "-1",
+]
+
+[dictionaries.odd-integers]
+values = [0, -1, 2147483648, 4294967296, 9223372036854775807, -9223372036854775808]
+
+[generation.dictionaries]
+string = { dictionary = "odd-strings", probability = 0.05 }
+integer = { dictionary = "odd-integers", probability = 0.05 }
+
 [dictionaries.accounts]
 values = [$ACCOUNT_IDS]
 
@@ -163,6 +188,41 @@ EOF
         --request-timeout 10 \
         --report junit,ndjson --report-dir "$dir" \
         2>&1 | tee "$dir/schemathesis.log" || status=$? # pipefail: schemathesis' status
+
+    # "No request can stop the daemon": after all that, it is still ready, still decides
+    # and still records (a dead writer task answers 503 while the process lives on).
+    echo "== [$store] the daemon still answers"
+    if ! python3 - "$address" "$token" << 'PY'; then
+import json, sys, urllib.error, urllib.request
+
+address, token = sys.argv[1], sys.argv[2]
+probes = [
+    ("GET", "/readyz", None, {200}),
+    ("POST", "/v1/decisions", {"account_id": "A-1001", "channel": "letter"}, {200}),
+    ("POST", "/v1/accounts/A-1001/attempts", {"channel": "letter"}, {201, 409}),
+]
+failed = False
+for method, path, body, expected in probes:
+    request = urllib.request.Request(
+        f"http://{address}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, text = response.status, response.read()[:300]
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read()[:300]
+    except OSError as error:
+        status, text = None, repr(error).encode()
+    print(f"{method} {path} -> {status} {text.decode(errors='replace')}")
+    failed |= status not in expected
+sys.exit(1 if failed else 0)
+PY
+        echo "[$store] the daemon no longer answers as it should" >&2
+        status=1
+    fi
 
     if ! kill -0 "$DAEMON_PID" 2> /dev/null; then
         echo "[$store] the daemon died during the run:" >&2
