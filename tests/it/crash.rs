@@ -142,7 +142,7 @@ struct Tally {
 fn write(address: &str, token: &str, n: u64) -> (&'static str, std::io::Result<(u16, String)>) {
     let account = ACCOUNTS[usize::try_from(n / 2).unwrap() % ACCOUNTS.len()];
     let at = marker(n).to_rfc3339();
-    let (path, body) = if n % 2 == 0 {
+    let (path, body) = if n.is_multiple_of(2) {
         (
             format!("/v1/accounts/{account}/attempts"),
             json!({"channel": "letter", "at": at}),

@@ -296,7 +296,7 @@ fn an_out_of_range_instant_in_a_pack_never_panics() {
 #[ignore = "rules::duplicate-id has no line yet: it should point at the second pack's `id`"]
 fn a_pack_id_used_twice_is_reported_at_its_line() {
     let (name, text) = &PACKS[0];
-    let files = vec![
+    let files = [
         (name.clone(), text.clone()),
         ("copy.toml".to_string(), text.clone()),
     ];
