@@ -24,7 +24,8 @@
 # port and runs `schemathesis run --checks all` with the key. Account ids in paths and
 # queries come mostly (80%) from the imported accounts, the rest are generated; 5% of
 # generated strings and integers are odd values (instants beyond year 9999 and before
-# year 0, NUL characters, padded ids, numbers past i64). GET …/plan runs with the shipped
+# year 0, NUL characters, padded ids, numbers past i64), and 20% of `at`, `history[].at`,
+# `from`, `since` and `until` are instants at or past the edges of chrono's range. GET …/plan runs with the shipped
 # strategies (the scheduler stays off). Each store
 # is bounded by --max-time (MAX_TIME seconds, default 120) plus a hard wall-clock limit.
 #
@@ -157,6 +158,20 @@ values = [0, -1, 2147483648, 4294967296, 9223372036854775807, -92233720368547758
 [generation.dictionaries]
 string = { dictionary = "odd-strings", probability = 0.05 }
 integer = { dictionary = "odd-integers", probability = 0.05 }
+
+# Instants at and beyond chrono's range in the fields that reach the engine and the ledger.
+[dictionaries.odd-instants]
+values = [
+    "-262143-01-01T00:00:00Z", "+262142-12-31T23:59:59Z", "+10000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+]
+
+[parameters]
+"body.at" = { dictionary = "odd-instants", probability = 0.2 }
+"body.history[*].at" = { dictionary = "odd-instants", probability = 0.2 }
+"query.from" = { dictionary = "odd-instants", probability = 0.2 }
+"query.since" = { dictionary = "odd-instants", probability = 0.2 }
+"query.until" = { dictionary = "odd-instants", probability = 0.2 }
 
 [dictionaries.accounts]
 values = [$ACCOUNT_IDS]
