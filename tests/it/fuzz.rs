@@ -1,8 +1,9 @@
 //! The parsers never panic on input (issue 10): arbitrary bytes and structured mutations
 //! of the shipped packs (`rules/*.toml`, through `Policy::from_sources`) and of the
 //! example request (`examples/decide-request.json`, through `DecideRequest::from_json`,
-//! then `engine::decide` on whatever parses). A panic fails the test with the input
-//! printed; a parse error must name a place (a pack error its file and line, a request
+//! then `engine::decide` on whatever parses), and of the lines `dunner import` reads
+//! (`examples/accounts.jsonl`, `examples/events.jsonl`). A panic fails the test with the
+//! input printed; a parse error must name a place (a pack error its file and line, a request
 //! error its field or the line and column of the JSON).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,6 +37,10 @@ static PACKS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
 
 /// The example request of the README.
 const REQUEST: &str = include_str!("../../examples/decide-request.json");
+
+/// The example placement and history of `dunner import`, one JSON document a line.
+const ACCOUNTS: &str = include_str!("../../examples/accounts.jsonl");
+const EVENTS: &str = include_str!("../../examples/events.jsonl");
 
 /// Odd values for a TOML value position, written as TOML (some deliberately not TOML).
 const ODD_TOML_VALUES: &[&str] = &[
@@ -188,6 +193,44 @@ fn check_request(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A parse error names a place: its field, the line and column of malformed JSON, or a
+/// field named in its message.
+fn names_a_place(field: &str, message: &str) -> bool {
+    !field.is_empty() || message.contains(" at line ") || message.contains('`')
+}
+
+/// Parses one line of the placement file as `dunner import` and the API do: never a
+/// panic; an error names a place.
+fn check_account_line(text: &str) -> Result<(), TestCaseError> {
+    if let Err(error) = no_panic("parse_json::<Account>", text, || {
+        dunner::engine::parse_json::<dunner::domain::Account>(text.as_bytes())
+    })? {
+        prop_assert!(
+            names_a_place(&error.field, &error.message),
+            "an error without a place: {error:?} on {text:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Parses one line of the history file (without its `account_id`) and validates the
+/// event: never a panic; an error names a place.
+fn check_event_line(text: &str) -> Result<(), TestCaseError> {
+    let parsed = no_panic("parse_json::<LedgerEvent>", text, || {
+        dunner::engine::parse_json::<dunner::domain::LedgerEvent>(text.as_bytes())
+    })?;
+    match parsed {
+        Ok(event) => {
+            no_panic("LedgerEvent::validate", text, || event.validate())?.ok();
+        }
+        Err(error) => prop_assert!(
+            names_a_place(&error.field, &error.message),
+            "an error without a place: {error:?} on {text:?}"
+        ),
+    }
+    Ok(())
+}
+
 /// The char boundary at or before `at`.
 fn floor_boundary(text: &str, at: usize) -> usize {
     (0..=at.min(text.len()))
@@ -283,10 +326,14 @@ fn every_prefix_of_the_example_request_parses_or_names_a_place() {
 fn an_out_of_range_instant_in_a_pack_never_panics() {
     for (index, (_, text)) in PACKS.iter().enumerate() {
         let lines = text.lines().filter(|line| line.contains(" = ")).count();
+        let (name, _) = &PACKS[index];
+        // Each pack alone (beside the others it takes twice as long and finds the same).
         for n in 0..lines {
             for instant in OUT_OF_RANGE_INSTANTS {
-                check_pack(index, &replace_toml_value(text, n, instant)).unwrap();
-                check_pack(index, &replace_toml_value(text, n, &format!("{instant:?}"))).unwrap();
+                for value in [instant.to_string(), format!("{instant:?}")] {
+                    let text = replace_toml_value(text, n, &value);
+                    check_packs(&[(name.clone(), text)]).unwrap();
+                }
             }
         }
     }
@@ -389,6 +436,31 @@ proptest! {
         value in proptest::sample::select(ODD_JSON_VALUES),
     ) {
         check_request(&replace_json_leaf(REQUEST, leaf, value))?;
+    }
+
+    #[test]
+    fn an_odd_value_in_an_example_ledger_line_never_panics(
+        line in any::<proptest::sample::Index>(),
+        leaf in any::<usize>(),
+        value in proptest::sample::select(ODD_JSON_VALUES),
+        instant in proptest::sample::select(OUT_OF_RANGE_INSTANTS),
+    ) {
+        let accounts: Vec<&str> = ACCOUNTS.lines().filter(|l| !l.trim().is_empty()).collect();
+        let account = accounts[line.index(accounts.len())];
+        check_account_line(&replace_json_leaf(account, leaf, value))?;
+        check_account_line(&replace_json_leaf(account, leaf, &format!("{instant:?}")))?;
+        let events: Vec<String> = EVENTS
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut event: serde_json::Value = serde_json::from_str(l).unwrap();
+                event.as_object_mut().unwrap().remove("account_id");
+                event.to_string()
+            })
+            .collect();
+        let event = &events[line.index(events.len())];
+        check_event_line(&replace_json_leaf(event, leaf, value))?;
+        check_event_line(&replace_json_leaf(event, leaf, &format!("{instant:?}")))?;
     }
 
     #[test]
