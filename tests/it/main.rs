@@ -10,10 +10,12 @@
 mod api;
 mod cli;
 mod config;
+mod crash;
 mod daemon;
 mod diagnostics;
 mod email;
 mod engine;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod invariants;
