@@ -25,10 +25,14 @@ pub fn check_duplicates(
         if let Some(first) = pack_files.insert(&pack.id, &pack.file) {
             let source = sources.iter().find(|s| *s.name == *pack.file);
             let diagnostic = match source {
+                // The second file's `id = "…"`: the first quoted occurrence of the id.
                 Some(source) => Diagnostic::error(
                     "rules::duplicate-id",
                     source,
-                    None,
+                    source
+                        .text
+                        .find(&format!("\"{}\"", pack.id))
+                        .map(|start| start..start + pack.id.len() + 2),
                     format!("pack id `{}` is also used by {first}", pack.id),
                 ),
                 None => Diagnostic::without_source(
