@@ -126,14 +126,21 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
 }
 
 /// A NUL character in a query string (`%00`) is refused with the parameter named: no
-/// store keeps one, and PostgreSQL would answer with an error.
+/// store keeps one, and PostgreSQL would answer with an error. So is an empty value
+/// (`?account=`), which would otherwise read as the parameter's absence.
 fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
-    for pair in query.split('&') {
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if pair.to_ascii_lowercase().contains("%00") {
-            let name = pair.split('=').next().unwrap_or_default();
             return Err(ApiError::invalid(
                 name.to_string(),
                 "must not contain a NUL character (U+0000)",
+            ));
+        }
+        if value.is_empty() {
+            return Err(ApiError::invalid(
+                name.to_string(),
+                "must not be empty: leave the parameter out instead",
             ));
         }
     }

@@ -108,7 +108,57 @@ impl Modify for BearerAuth {
 
 /// The document as committed and served: pretty-printed, ending with a newline.
 pub fn document() -> Result<String, serde_json::Error> {
-    ApiDoc::openapi().to_pretty_json().map(|json| json + "\n")
+    let mut document = serde_json::to_value(ApiDoc::openapi())?;
+    if let Some(serde_json::Value::Object(paths)) = document.get_mut("paths") {
+        paths.values_mut().for_each(|path| forbid_nul(path, NO_NUL));
+    }
+    if let Some(serde_json::Value::Object(schemas)) = document.pointer_mut("/components/schemas") {
+        schemas
+            .iter_mut()
+            // An error message may quote the input it refuses.
+            .filter(|(name, _)| name.as_str() != "Error")
+            .for_each(|(_, schema)| forbid_nul(schema, NO_NUL));
+    }
+    serde_json::to_string_pretty(&document).map(|json| json + "\n")
+}
+
+/// A string without NUL characters.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// A query parameter's value: not empty (`?account=` is refused, not read as absent) and
+/// without NUL characters.
+const NO_NUL_NOT_EMPTY: &str = "^[^\\u0000]+$";
+
+/// Every string the API takes refuses a NUL character (U+0000) with a 400 (no store keeps
+/// one), and a query parameter an empty value; every string schema that says nothing
+/// narrower says so with a pattern, so that a client's validator and the daemon agree.
+fn forbid_nul(value: &mut serde_json::Value, pattern: &'static str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let pattern = if map.get("in").is_some_and(|place| place == "query") {
+                NO_NUL_NOT_EMPTY
+            } else {
+                pattern
+            };
+            let is_string = match map.get("type") {
+                Some(serde_json::Value::String(ty)) => ty == "string",
+                Some(serde_json::Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let narrowed = ["pattern", "enum", "const", "format"]
+                .iter()
+                .any(|key| map.contains_key(*key));
+            if is_string && !narrowed {
+                map.insert("pattern".into(), pattern.into());
+            }
+            map.values_mut()
+                .for_each(|inner| forbid_nul(inner, pattern));
+        }
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|item| forbid_nul(item, pattern))
+        }
+        _ => {}
+    }
 }
 
 /// Built once; the document cannot change while the process runs.

@@ -739,6 +739,12 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
         "account_id",
         "missing parameter",
     );
+    // An empty value is refused, not read as the parameter's absence.
+    assert_refused(
+        &api.call("GET", "/v1/reports/summary?account=", None).await,
+        "account",
+        "empty parameter",
+    );
     assert_refused(
         &api.call("POST", "/v1/accounts/NY-1/attempts", Some("{}".into()))
             .await,
