@@ -19,12 +19,7 @@ const RESERVED_ACCOUNT_IDS: &[&str] = &["bulk"];
 /// CSV cells, so it carries no spaces, control or bidirectional characters, slashes or
 /// quotes; agencies' account numbers (`ACC-2026.0001`, `bank:1234`) fit.
 pub fn check_account_id(id: &str) -> Result<(), String> {
-    let shown: String = id
-        .chars()
-        .take(40)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
+    let shown = excerpt(id);
     if id.is_empty() {
         return Err("must not be empty".into());
     }
@@ -81,6 +76,16 @@ fn deserialize_state<'de, D: Deserializer<'de>>(
         check_state(state).map_err(serde::de::Error::custom)?;
     }
     Ok(state)
+}
+
+/// The first 40 characters of an identifier as a message may quote it: control and
+/// bidirectional characters escaped, so that the message shows what was sent.
+pub fn excerpt(text: &str) -> String {
+    text.chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string()
 }
 
 /// `deserialize_with` for an account id.
@@ -628,7 +633,8 @@ pub struct InconvenientTime {
     /// The days it recurs on; every day when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<Weekday>,
-    /// Start of the inconvenient interval (inclusive).
+    /// Start of the inconvenient interval (inclusive); before `to` (an interval that
+    /// crosses midnight is written as two).
     pub from: TimeOfDay,
     /// End of the inconvenient interval (exclusive).
     pub to: TimeOfDay,

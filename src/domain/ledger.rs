@@ -75,8 +75,14 @@ impl LedgerEventType {
     }
 }
 
-/// One append-only ledger entry. Which fields belong depends on `type`: see
-/// [`LedgerEvent::validate`].
+/// One append-only ledger entry. Which fields belong depends on `type` (checked by
+/// [`LedgerEvent::validate`]; a field of another type is a 422 naming it): `contact`,
+/// `consent` and `consent_revoked` need `channel` (a contact may add `outcome`,
+/// `initiated_by`, `contact_point`, `purpose`); `flag_set` and `flag_cleared` need `flag`;
+/// `opted_out` and `opt_out_withdrawn` need either `channel` or `contact_point`;
+/// `payment_posted` needs a positive `amount`; `promise_to_pay` a positive `amount` and
+/// `due_on`; `payment_plan` its `installments`; `webhook_delivered` needs `notice_id` and
+/// may carry `webhook_event` and `purpose`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]

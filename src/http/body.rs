@@ -84,14 +84,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NoticeIdPath {
     ) -> Result<Self, ApiError> {
         let id = path_id(parts, state).await?;
         if uuid::Uuid::try_parse(&id).is_err() {
-            let shown: String = id
-                .chars()
-                .take(40)
-                .collect::<String>()
-                .escape_debug()
-                .to_string();
             return Err(ApiError::not_found(format!(
-                "notice `{shown}` does not exist"
+                "notice `{}` does not exist",
+                crate::domain::excerpt(&id)
             )));
         }
         Ok(NoticeIdPath(id))

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use super::Policy;
+use super::compile::RULE_KINDS;
 
 /// Keys whose value is text for people, not meaning for the engine.
 const TEXT_KEYS: &[&str] = &[
@@ -22,17 +23,6 @@ const TEXT_KEYS: &[&str] = &[
     "description",
     "title",
     "version",
-];
-
-/// The kinds of rule, as their table arrays are named in a pack.
-const RULE_KINDS: &[&str] = &[
-    "window",
-    "consumer_times",
-    "cap",
-    "warning",
-    "cooldown",
-    "hold",
-    "obligation",
 ];
 
 /// One pack as written: its `[pack]` table and its rules by id (kind, table).
@@ -56,7 +46,7 @@ fn packs_of(policy: &Policy) -> BTreeMap<String, PackText> {
         };
         let mut rules = BTreeMap::new();
         for kind in RULE_KINDS {
-            let Some(toml::Value::Array(items)) = table.get(*kind) else {
+            let Some(toml::Value::Array(items)) = table.get(kind) else {
                 continue;
             };
             for item in items {

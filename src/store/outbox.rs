@@ -32,7 +32,8 @@ pub struct NoticeRequest {
     /// cease-and-desist, a collection email may not).
     #[serde(default)]
     pub purpose: Purpose,
-    /// The email template (`templates/<name>/`); emails only.
+    /// The email template (`templates/<name>/`): required for an email, refused for a
+    /// webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     /// The webhook event type (`notice.requested`, `contact.due`, `account.escalated`);

@@ -492,39 +492,14 @@ fn import_into_an_unmigrated_postgres_database_says_so() {
     // A fresh, empty schema: nothing migrated.
     let url = test.url.replace("dunner_test_", "dunner_empty_");
     let schema = url.rsplit("search_path%3D").next().unwrap().to_string();
-    runtime.block_on(async {
-        let options: sqlx::postgres::PgConnectOptions = std::env::var("DUNNER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-            .parse()
-            .unwrap();
-        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-            .await
-            .unwrap();
-        sqlx::Executor::execute(
-            &mut connection,
-            sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")),
-        )
-        .await
+    runtime
+        .block_on(execute_on_postgres(format!("CREATE SCHEMA {schema}")))
         .unwrap();
-    });
     let output = dunner(
         &["import", "--database", &url, "examples/accounts.jsonl"],
         None,
     );
-    runtime.block_on(async {
-        let options: sqlx::postgres::PgConnectOptions = std::env::var("DUNNER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-            .parse()
-            .unwrap();
-        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
-            .await
-            .unwrap();
-        let _ = sqlx::Executor::execute(
-            &mut connection,
-            sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")),
-        )
-        .await;
-    });
+    let _ = runtime.block_on(execute_on_postgres(format!("DROP SCHEMA {schema} CASCADE")));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not migrated"), "{stderr}");
@@ -792,4 +767,14 @@ fn a_loosening_reload_waits_for_confirmation() {
 /// A fixed instant for the reload tests (the clock is a parameter).
 fn now() -> chrono::DateTime<chrono::Utc> {
     "2026-04-07T14:00:00Z".parse().unwrap()
+}
+
+/// Runs one statement on the test PostgreSQL server (outside any test schema).
+async fn execute_on_postgres(statement: String) -> Result<(), sqlx::Error> {
+    let options: sqlx::postgres::PgConnectOptions = std::env::var("DUNNER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        .parse()?;
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+    sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(statement)).await?;
+    Ok(())
 }
