@@ -258,8 +258,17 @@ impl EncodeMetric for Reloads {
     }
 }
 
-/// The request layer: counts and times every request by its matched route.
+/// The request header (and response header) that carries a request's id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The request layer: gives every request an id (the caller's `X-Request-Id` when it is a
+/// short token, else a fresh UUID), runs it inside a span carrying that id (so every log
+/// line of the request, a 5xx's cause included, names it), answers with the id in
+/// `X-Request-Id`, counts and times the request by its matched route, and logs one line
+/// per request at `info`: method, route template, status, latency, id. No URI, header or
+/// body is logged, so no personal data is.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = method_label(request.method());
     let route = request
@@ -268,8 +277,34 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .map_or(Cow::Borrowed(UNMATCHED), |path| {
             Cow::Owned(path.as_str().to_owned())
         });
-    let response = next.run(request).await;
-    metrics.observe_request(method, route, response.status(), started);
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            (1..=64).contains(&value.len())
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    let latency = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            method,
+            route = %route,
+            status = status.as_u16(),
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    metrics.observe_request(method, route, status, started);
     response
 }
 

@@ -778,3 +778,29 @@ async fn execute_on_postgres(statement: String) -> Result<(), sqlx::Error> {
     sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(statement)).await?;
     Ok(())
 }
+
+/// Every response names its request's id: the caller's `X-Request-Id` when it is a short
+/// token, a fresh one otherwise.
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    use tower::ServiceExt;
+    let api = api_with_account(sqlite().await).await;
+    let call = |id: Option<&str>| {
+        let mut request = axum::http::Request::builder().uri("/healthz");
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        dunner::http::router(api.state.clone())
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+    };
+    let response = call(Some("dialer-7.call-42")).await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "dialer-7.call-42");
+    let fresh = call(Some("has spaces and is not a token")).await.unwrap();
+    let fresh = fresh.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(uuid::Uuid::try_parse(&fresh).is_ok(), "{fresh}");
+    let other = call(None).await.unwrap();
+    assert_ne!(other.headers()["x-request-id"].to_str().unwrap(), fresh);
+}
