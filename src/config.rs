@@ -90,6 +90,13 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Leave `POST /v1/evaluate` open without an API key (for local use only).
     pub open_evaluate: bool,
+    /// How long an `Idempotency-Key` is remembered: a repeat within it answers the first
+    /// response and writes nothing.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub idempotency_retention: Duration,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +104,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             open_evaluate: false,
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
     }
 }

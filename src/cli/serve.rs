@@ -174,6 +174,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
             notices_wake,
             strategies,
             tasks: Arc::clone(&tasks),
+            idempotency_retention: config.server.idempotency_retention,
         };
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_hangup(Arc::clone(&policy));

@@ -164,3 +164,42 @@ fn query_error(text: &str) -> ApiError {
     let field = named.or_else(quoted).unwrap_or_default();
     ApiError::invalid(field, format!("query string: {message}"))
 }
+
+/// The header that makes a write idempotent.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` of a write, if sent: 1 to 255 visible ASCII characters (a 400
+/// naming the header otherwise), with the SHA-256 of the request it came with and the
+/// instant before which keys are forgotten.
+pub fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+    request: &impl serde::Serialize,
+    now: chrono::DateTime<chrono::Utc>,
+    retention: std::time::Duration,
+) -> Result<Option<crate::store::IdempotencyKey>, ApiError> {
+    use sha2::Digest;
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters (a UUID is a good key)",
+            )
+        })?;
+    let canonical = serde_json::to_vec(request).map_err(|error| ApiError::internal(&error))?;
+    let request_hash = sha2::Sha256::digest(&canonical)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let since = now - chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::days(1));
+    Ok(Some(crate::store::IdempotencyKey {
+        key: key.to_string(),
+        request_hash,
+        since,
+    }))
+}

@@ -158,6 +158,9 @@ impl From<StoreError> for ApiError {
             StoreError::NoticeNotFound(id) => {
                 ApiError::not_found(format!("notice `{id}` does not exist"))
             }
+            StoreError::IdempotencyMismatch(_) => {
+                ApiError::unprocessable("Idempotency-Key", error.to_string())
+            }
             StoreError::WriterStopped => ApiError::unavailable(&error),
             other => ApiError::internal(&other),
         }

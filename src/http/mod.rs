@@ -55,6 +55,8 @@ pub struct AppState {
     pub strategies: Arc<crate::scheduler::StrategySet>,
     /// The background tasks' health, for `/readyz`.
     pub tasks: Arc<crate::tasks::TaskHealth>,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_retention: Duration,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope

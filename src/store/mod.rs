@@ -74,6 +74,9 @@ pub enum StoreError {
         /// How many migrations are missing.
         pending: usize,
     },
+    /// An idempotency key came back with a different request.
+    #[error("the idempotency key `{0}` was used with a different request")]
+    IdempotencyMismatch(String),
     /// The writer of the embedded ledger has stopped (the daemon is shutting down).
     #[error("the ledger's writer has stopped")]
     WriterStopped,
@@ -115,10 +118,26 @@ pub struct Attempt {
     /// any outcome would.
     #[serde(default)]
     pub outcome: Option<Outcome>,
+    /// The caller's idempotency key, when it sent one.
+    #[serde(skip)]
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A write's idempotency key: a repeat with the same key and the same request (by its
+/// hash) answers the first response and writes nothing; with another request it is
+/// refused. Keys older than `since` are forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The key as the caller sent it.
+    pub key: String,
+    /// A digest of the request it was first sent with.
+    pub request_hash: String,
+    /// Keys recorded before this instant no longer count.
+    pub since: DateTime<Utc>,
 }
 
 /// The result of [`Store::check_and_record`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
     /// The decision (logged either way).
     pub decision: Decision,
@@ -129,6 +148,10 @@ pub struct Recorded {
     /// The id of the queued notice; `None` unless a notice was asked for and the policy
     /// let it be queued.
     pub notice_id: Option<String>,
+    /// Whether this is the answer to an earlier request with the same idempotency key
+    /// (nothing was written this time).
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 /// What check-and-record writes besides the decision.
@@ -479,6 +502,7 @@ impl Store {
                     purpose: request.purpose,
                     contact_point,
                     outcome: None,
+                    idempotency: None,
                 };
                 let recorded = match self {
                     Store::Sqlite(store) => {

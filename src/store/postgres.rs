@@ -334,6 +334,11 @@ impl PostgresStore {
             body: row.get("body"),
         })
         .collect();
+        if let Some(key) = &attempt.idempotency
+            && let Some(replayed) = replay(&mut tx, key).await?
+        {
+            return Ok(replayed);
+        }
         let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, &record)?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
@@ -360,13 +365,34 @@ impl PostgresStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(Recorded {
+        let recorded = Recorded {
             decision: rows.decision,
             decision_id: rows.decision_id,
             event_id: rows.event.map(|e| e.id),
             notice_id: rows.notice.map(|n| n.id),
-        })
+            replayed: false,
+        };
+        if let Some(key) = &attempt.idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+                   response = excluded.response, created_at = excluded.created_at",
+            )
+            .bind(&key.key)
+            .bind(&key.request_hash)
+            .bind(
+                serde_json::to_string(&recorded).map_err(|e| StoreError::Corrupt {
+                    what: "idempotent response",
+                    reason: e.to_string(),
+                })?,
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     pub(super) async fn list_decisions(
@@ -611,4 +637,30 @@ impl PostgresStore {
         .await?;
         Ok(keys)
     }
+}
+
+/// The first answer to an idempotency key still remembered, if any (the account's rows are
+/// locked, so a concurrent repeat waits for the first to commit and then finds it).
+async fn replay(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    key: &super::IdempotencyKey,
+) -> Result<Option<Recorded>, StoreError> {
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys WHERE key = $1 AND created_at >= $2",
+    )
+    .bind(&key.key)
+    .bind(key.since)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let hash: String = row.try_get("request_hash")?;
+    if hash != key.request_hash {
+        return Err(StoreError::IdempotencyMismatch(key.key.clone()));
+    }
+    let response: String = row.try_get("response")?;
+    let mut recorded: Recorded = from_json("idempotent response", &response)?;
+    recorded.replayed = true;
+    Ok(Some(recorded))
 }

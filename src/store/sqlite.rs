@@ -26,9 +26,10 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
-    Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, instant_text, lookback_start, skip_unreadable_notices, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, IdempotencyKey,
+    LoggedDecision, MAX_PAGE, Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError,
+    StoredEvent, decide_attempt, from_json, instant_text, lookback_start, skip_unreadable_notices,
+    sources_json,
 };
 use crate::policy::Policy;
 
@@ -442,15 +443,50 @@ async fn commit_group(
     stored_digests: &mut HashSet<String>,
 ) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
     connection.execute("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(group.len());
+    let mut results: Vec<Result<Recorded, StoreError>> = Vec::with_capacity(group.len());
     // Events recorded earlier in the group, by consumer (or by account when the
     // account names no consumer).
     let mut recorded: HashMap<String, Vec<HistoryRow>> = HashMap::new();
     let mut events = Vec::new();
     let mut decisions = Vec::with_capacity(group.len());
     let mut new_digests: Vec<&AttemptJob> = Vec::new();
+    // Idempotency keys first seen in this group: key → (request hash, index of the result).
+    let mut keyed: HashMap<&str, (&str, usize)> = HashMap::new();
+    let mut new_keys: Vec<(&IdempotencyKey, usize, DateTime<Utc>)> = Vec::new();
     for job in group {
         let attempt = &job.attempt;
+        if let Some(key) = &attempt.idempotency {
+            if let Some((hash, index)) = keyed.get(key.key.as_str()) {
+                results.push(if *hash == key.request_hash {
+                    match results.get(*index) {
+                        Some(Ok(first)) => Ok(Recorded {
+                            replayed: true,
+                            ..first.clone()
+                        }),
+                        _ => Err(StoreError::CommitFailed(
+                            "the first request with this idempotency key failed".into(),
+                        )),
+                    }
+                } else {
+                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
+                });
+                continue;
+            }
+            match replay(connection, key).await {
+                Ok(Some(replayed)) => {
+                    results.push(Ok(replayed));
+                    continue;
+                }
+                Ok(None) => {
+                    keyed.insert(&key.key, (&key.request_hash, results.len()));
+                }
+                Err(error @ StoreError::IdempotencyMismatch(_)) => {
+                    results.push(Err(error));
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
+        }
         let Some((account, debtor, mut history)) = account_and_history(connection, attempt).await?
         else {
             results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
@@ -488,11 +524,15 @@ async fn commit_group(
                 body: event.body.clone(),
             });
         }
+        if let Some(key) = &attempt.idempotency {
+            new_keys.push((key, results.len(), job.now));
+        }
         results.push(Ok(Recorded {
             decision: rows.decision.clone(),
             decision_id: rows.decision_id.clone(),
             event_id: rows.event.as_ref().map(|e| e.id.clone()),
             notice_id: rows.notice.as_ref().map(|n| n.id.clone()),
+            replayed: false,
         }));
         if let Some(notice) = &rows.notice {
             insert_notice(connection, notice).await?;
@@ -536,6 +576,27 @@ async fn commit_group(
             .execute(&mut *connection)
             .await?;
     }
+    for (key, index, now) in new_keys {
+        let Some(Ok(recorded)) = results.get(index) else {
+            continue;
+        };
+        let response = serde_json::to_string(recorded).map_err(|e| StoreError::Corrupt {
+            what: "idempotent response",
+            reason: e.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+               response = excluded.response, created_at = excluded.created_at",
+        )
+        .bind(&key.key)
+        .bind(&key.request_hash)
+        .bind(response)
+        .bind(instant_text(now))
+        .execute(&mut *connection)
+        .await?;
+    }
     connection.execute("COMMIT").await?;
     stored_digests.extend(
         new_digests
@@ -549,6 +610,32 @@ async fn commit_group(
 /// own id when it names none) and its history from the lookback on — with the events of
 /// the consumer's other accounts — in one round trip; `None` when the account does not
 /// exist.
+/// The first answer to an idempotency key still remembered, if any; a key sent with
+/// another request is refused.
+async fn replay(
+    connection: &mut SqliteConnection,
+    key: &IdempotencyKey,
+) -> Result<Option<Recorded>, StoreError> {
+    let row = sqlx::query(
+        "SELECT request_hash, response FROM idempotency_keys WHERE key = ?1 AND created_at >= ?2",
+    )
+    .bind(&key.key)
+    .bind(instant_text(key.since))
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let hash: String = row.try_get("request_hash")?;
+    if hash != key.request_hash {
+        return Err(StoreError::IdempotencyMismatch(key.key.clone()));
+    }
+    let response: String = row.try_get("response")?;
+    let mut recorded: Recorded = from_json("idempotent response", &response)?;
+    recorded.replayed = true;
+    Ok(Some(recorded))
+}
+
 async fn account_and_history(
     connection: &mut SqliteConnection,
     attempt: &Attempt,

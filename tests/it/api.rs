@@ -51,6 +51,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         notices_wake: Arc::default(),
         strategies: Arc::default(),
         tasks: Arc::default(),
+        idempotency_retention: std::time::Duration::from_secs(24 * 3600),
     };
     (state, test)
 }

@@ -804,3 +804,78 @@ async fn every_response_carries_a_request_id() {
     let other = call(None).await.unwrap();
     assert_ne!(other.headers()["x-request-id"].to_str().unwrap(), fresh);
 }
+
+/// POSTs an attempt with an `Idempotency-Key`; the status, the body and whether it was
+/// a replay.
+async fn attempt_with_key(api: &Api, key: &str, body: &Value) -> (StatusCode, Value, bool) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/accounts/NY-1/attempts")
+        .header("authorization", format!("Bearer {}", api.token))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = dunner::http::router(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap(), replayed)
+}
+
+/// A dialer that times out and retries with the same `Idempotency-Key` records one call:
+/// the repeat answers the first response; the same key with another body is a 422; ten
+/// concurrent repeats of a new key write once.
+async fn a_retried_attempt_counts_once(api: Api) {
+    let call = json!({"at": "2026-04-07T14:00:00Z", "channel": "call", "contact_point": "+12125550100", "outcome": "no_answer"});
+    let (status, first, replayed) = attempt_with_key(&api, "dial-1", &call).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    let (status, again, replayed) = attempt_with_key(&api, "dial-1", &call).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert!(replayed, "the repeat is marked as a replay");
+    assert_eq!(again["decision_id"], first["decision_id"]);
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(events_of(&api, "NY-1").await, 1);
+
+    let mut other = call.clone();
+    other["at"] = json!("2026-04-07T15:00:00Z");
+    let (status, refused, _) = attempt_with_key(&api, "dial-1", &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["field"], "Idempotency-Key");
+    assert_eq!(events_of(&api, "NY-1").await, 1);
+
+    let mut concurrent = tokio::task::JoinSet::new();
+    let api = std::sync::Arc::new(api);
+    for _ in 0..10 {
+        let (api, other) = (std::sync::Arc::clone(&api), other.clone());
+        concurrent.spawn(async move { attempt_with_key(&api, "dial-2", &other).await });
+    }
+    let mut event_ids = std::collections::BTreeSet::new();
+    while let Some(answer) = concurrent.join_next().await {
+        let (status, body, _) = answer.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        event_ids.insert(body["event_id"].to_string());
+    }
+    assert_eq!(event_ids.len(), 1, "one event for ten concurrent repeats");
+    assert_eq!(events_of(&api, "NY-1").await, 2);
+    let (status, _) = api
+        .call("POST", "/v1/accounts/NY-1/attempts", Some(call.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "without a key, a new attempt");
+}
+
+#[tokio::test]
+async fn a_retried_attempt_counts_once_on_sqlite() {
+    a_retried_attempt_counts_once(api_with_account(sqlite().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_attempt_counts_once_on_postgres() {
+    a_retried_attempt_counts_once(api_with_account(postgres().await).await).await;
+}

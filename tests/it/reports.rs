@@ -184,6 +184,7 @@ pub async fn seed(store: &Store) {
         purpose: Default::default(),
         contact_point: None,
         outcome: Some(Outcome::NoAnswer),
+        idempotency: None,
     };
     let decided = at("2026-04-10T19:00:00Z");
     for id in ["NY-2", "NY-1", "MA-1"] {

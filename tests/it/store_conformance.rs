@@ -114,6 +114,7 @@ fn call(account_id: &str, at: &str) -> Attempt {
         purpose: Default::default(),
         contact_point: Some("+12125550100".into()),
         outcome: Some(Outcome::NoAnswer),
+        idempotency: None,
     }
 }
 
