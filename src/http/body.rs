@@ -203,3 +203,12 @@ pub fn idempotency_key(
         since,
     }))
 }
+
+/// Marks a response as the first answer to an idempotency key, given again: nothing was
+/// written this time.
+pub fn mark_replayed(response: &mut axum::response::Response) {
+    response.headers_mut().insert(
+        "idempotent-replayed",
+        axum::http::HeaderValue::from_static("true"),
+    );
+}

@@ -152,8 +152,8 @@ pub struct Appended {
 }
 
 #[utoipa::path(post, path = "/v1/accounts/{id}/events", tag = "ledger",
-    description = "Appends a ledger event; the account is updated in the same transaction. Needs the `record` scope.",
-    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = LedgerEvent, security(("bearer" = ["record"])),
+    description = "Appends a ledger event; the account is updated in the same transaction. With an `Idempotency-Key` header, a repeat of the same request within the retention period answers the first event's id (with `Idempotent-Replayed: true`) and writes nothing; the same key with another request is a 422. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried append count once: 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")), request_body = LedgerEvent, security(("bearer" = ["record"])),
     responses(
         (status = 201, description = "Appended", body = Appended),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
@@ -163,16 +163,28 @@ pub struct Appended {
 pub async fn append_event(
     State(state): State<AppState>,
     AccountIdPath(id): AccountIdPath,
+    headers: axum::http::HeaderMap,
     JsonBody(event): JsonBody<LedgerEvent>,
 ) -> Result<Response, ApiError> {
     event
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
-    let event_id = state
+    let now = state.clock.now();
+    let key = super::body::idempotency_key(
+        &headers,
+        &("events", &id, &event),
+        now,
+        state.idempotency_retention,
+    )?;
+    let (event_id, replayed) = state
         .store
-        .append_event(&id, &event, state.clock.now())
+        .append_event_once(&id, &event, now, key.as_ref())
         .await?;
-    Ok((StatusCode::CREATED, Json(Appended { id: event_id })).into_response())
+    let mut response = (StatusCode::CREATED, Json(Appended { id: event_id })).into_response();
+    if replayed {
+        super::body::mark_replayed(&mut response);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -298,8 +310,12 @@ pub async fn record_attempt(
     JsonBody(body): JsonBody<AttemptBody>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let idempotency =
-        super::body::idempotency_key(&headers, &(&id, &body), now, state.idempotency_retention)?;
+    let idempotency = super::body::idempotency_key(
+        &headers,
+        &("attempts", &id, &body),
+        now,
+        state.idempotency_retention,
+    )?;
     let attempt = Attempt {
         account_id: id,
         at: body.at.unwrap_or(now),
@@ -333,11 +349,7 @@ pub async fn record_attempt(
     };
     let mut response = (status, Json(body)).into_response();
     if replayed {
-        // The first answer again; nothing was written this time.
-        response.headers_mut().insert(
-            "idempotent-replayed",
-            axum::http::HeaderValue::from_static("true"),
-        );
+        super::body::mark_replayed(&mut response);
     }
     Ok(response)
 }

@@ -136,6 +136,13 @@ pub struct IdempotencyKey {
     pub since: DateTime<Utc>,
 }
 
+/// A write's claim of its idempotency key: the key and the response to keep for repeats.
+pub(crate) struct KeyClaim<'a> {
+    pub key: &'a IdempotencyKey,
+    pub response: String,
+    pub now: DateTime<Utc>,
+}
+
 /// The result of [`Store::check_and_record`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
@@ -309,13 +316,55 @@ impl Store {
         event: &LedgerEvent,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
+        self.append_event_once(account_id, event, now, None)
+            .await
+            .map(|(id, _)| id)
+    }
+
+    /// [`Store::append_event`] under an idempotency key: a repeat of the key with the
+    /// same request answers the first event's id (and `true`) and writes nothing; the
+    /// key is written in the event's transaction.
+    pub async fn append_event_once(
+        &self,
+        account_id: &str,
+        event: &LedgerEvent,
+        now: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(String, bool), StoreError> {
         event.validate()?;
         let row = EventRow::new(account_id, event, now)?;
-        match self {
-            Store::Sqlite(store) => store.append_events(std::slice::from_ref(&row)).await?,
-            Store::Postgres(store) => store.append_events(std::slice::from_ref(&row)).await?,
-        }
-        Ok(row.id)
+        let claim = key.map(|key| KeyClaim {
+            key,
+            response: serde_json::json!({ "event_id": row.id }).to_string(),
+            now,
+        });
+        let replayed = match self {
+            Store::Sqlite(store) => {
+                store
+                    .append_events(std::slice::from_ref(&row), claim.as_ref())
+                    .await?
+            }
+            Store::Postgres(store) => {
+                store
+                    .append_events(std::slice::from_ref(&row), claim.as_ref())
+                    .await?
+            }
+        };
+        Ok(match replayed {
+            Some(response) => {
+                let first: serde_json::Value = from_json("idempotent response", &response)?;
+                let id = first
+                    .get("event_id")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| {
+                        StoreError::IdempotencyMismatch(
+                            key.map_or_else(String::new, |k| k.key.clone()),
+                        )
+                    })?;
+                (id.to_string(), true)
+            }
+            None => (row.id, false),
+        })
     }
 
     /// Loads a placement: accounts, then their prior history, in one transaction —

@@ -12,9 +12,9 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, LoggedDecision, MAX_PAGE,
-    Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent, decide_attempt,
-    from_json, lookback_start, skip_unreadable_notices, sources_json,
+    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, KeyClaim, LoggedDecision,
+    MAX_PAGE, Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent,
+    decide_attempt, from_json, lookback_start, skip_unreadable_notices, sources_json,
 };
 use crate::policy::Policy;
 
@@ -92,13 +92,41 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub(super) async fn append_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+    /// Appends events in one transaction; under a key already claimed by the same request,
+    /// writes nothing and returns the first response. The key is claimed first: a
+    /// concurrent repeat's insert waits on the key's unique index until the first commits,
+    /// then finds it.
+    pub(super) async fn append_events(
+        &self,
+        rows: &[EventRow],
+        claim: Option<&KeyClaim<'_>>,
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(claim) = claim {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+                   response = excluded.response, created_at = excluded.created_at
+                 WHERE idempotency_keys.created_at < $5
+                 RETURNING key",
+            )
+            .bind(&claim.key.key)
+            .bind(&claim.key.request_hash)
+            .bind(&claim.response)
+            .bind(claim.now)
+            .bind(claim.key.since)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if claimed.is_none() {
+                return first_response(&mut tx, claim.key).await;
+            }
+        }
         for row in rows {
             append_event(&mut tx, row).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     pub(super) async fn import(
@@ -645,6 +673,19 @@ async fn replay(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     key: &super::IdempotencyKey,
 ) -> Result<Option<Recorded>, StoreError> {
+    let Some(response) = first_response(tx, key).await? else {
+        return Ok(None);
+    };
+    let mut recorded: Recorded = from_json("idempotent response", &response)?;
+    recorded.replayed = true;
+    Ok(Some(recorded))
+}
+
+/// The response kept for a remembered key; a key sent with another request is refused.
+async fn first_response(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    key: &super::IdempotencyKey,
+) -> Result<Option<String>, StoreError> {
     let row = sqlx::query(
         "SELECT request_hash, response FROM idempotency_keys WHERE key = $1 AND created_at >= $2",
     )
@@ -659,8 +700,5 @@ async fn replay(
     if hash != key.request_hash {
         return Err(StoreError::IdempotencyMismatch(key.key.clone()));
     }
-    let response: String = row.try_get("response")?;
-    let mut recorded: Recorded = from_json("idempotent response", &response)?;
-    recorded.replayed = true;
-    Ok(Some(recorded))
+    Ok(Some(row.try_get("response")?))
 }

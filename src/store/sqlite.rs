@@ -26,7 +26,7 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, IdempotencyKey,
+    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, IdempotencyKey, KeyClaim,
     LoggedDecision, MAX_PAGE, Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError,
     StoredEvent, decide_attempt, from_json, instant_text, lookback_start, skip_unreadable_notices,
     sources_json,
@@ -101,13 +101,26 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn append_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+    /// Appends events in one transaction; under a key already claimed by the same request,
+    /// writes nothing and returns the first response (`BEGIN IMMEDIATE` serializes writers,
+    /// so a concurrent repeat sees the first one's key).
+    pub(super) async fn append_events(
+        &self,
+        rows: &[EventRow],
+        claim: Option<&KeyClaim<'_>>,
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(claim) = claim {
+            if let Some(response) = first_response(&mut tx, claim.key).await? {
+                return Ok(Some(response));
+            }
+            upsert_key(&mut tx, claim.key, &claim.response, claim.now).await?;
+        }
         for row in rows {
             append_event(&mut tx, row).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     pub(super) async fn import(
@@ -584,18 +597,7 @@ async fn commit_group(
             what: "idempotent response",
             reason: e.to_string(),
         })?;
-        sqlx::query(
-            "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-               response = excluded.response, created_at = excluded.created_at",
-        )
-        .bind(&key.key)
-        .bind(&key.request_hash)
-        .bind(response)
-        .bind(instant_text(now))
-        .execute(&mut *connection)
-        .await?;
+        upsert_key(connection, key, &response, now).await?;
     }
     connection.execute("COMMIT").await?;
     stored_digests.extend(
@@ -616,6 +618,19 @@ async fn replay(
     connection: &mut SqliteConnection,
     key: &IdempotencyKey,
 ) -> Result<Option<Recorded>, StoreError> {
+    let Some(response) = first_response(connection, key).await? else {
+        return Ok(None);
+    };
+    let mut recorded: Recorded = from_json("idempotent response", &response)?;
+    recorded.replayed = true;
+    Ok(Some(recorded))
+}
+
+/// The response kept for a remembered key; a key sent with another request is refused.
+async fn first_response(
+    connection: &mut SqliteConnection,
+    key: &IdempotencyKey,
+) -> Result<Option<String>, StoreError> {
     let row = sqlx::query(
         "SELECT request_hash, response FROM idempotency_keys WHERE key = ?1 AND created_at >= ?2",
     )
@@ -630,10 +645,29 @@ async fn replay(
     if hash != key.request_hash {
         return Err(StoreError::IdempotencyMismatch(key.key.clone()));
     }
-    let response: String = row.try_get("response")?;
-    let mut recorded: Recorded = from_json("idempotent response", &response)?;
-    recorded.replayed = true;
-    Ok(Some(recorded))
+    Ok(Some(row.try_get("response")?))
+}
+
+/// Keeps a key with its response (replacing a forgotten one).
+async fn upsert_key(
+    connection: &mut SqliteConnection,
+    key: &IdempotencyKey,
+    response: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+           response = excluded.response, created_at = excluded.created_at",
+    )
+    .bind(&key.key)
+    .bind(&key.request_hash)
+    .bind(response)
+    .bind(instant_text(now))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 async fn account_and_history(

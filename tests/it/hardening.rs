@@ -808,11 +808,16 @@ async fn every_response_carries_a_request_id() {
 /// POSTs an attempt with an `Idempotency-Key`; the status, the body and whether it was
 /// a replay.
 async fn attempt_with_key(api: &Api, key: &str, body: &Value) -> (StatusCode, Value, bool) {
+    post_with_key(api, "/v1/accounts/NY-1/attempts", key, body).await
+}
+
+/// POSTs `body` to `uri` with an `Idempotency-Key`.
+async fn post_with_key(api: &Api, uri: &str, key: &str, body: &Value) -> (StatusCode, Value, bool) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let request = axum::http::Request::builder()
         .method("POST")
-        .uri("/v1/accounts/NY-1/attempts")
+        .uri(uri)
         .header("authorization", format!("Bearer {}", api.token))
         .header("content-type", "application/json")
         .header("idempotency-key", key)
@@ -878,4 +883,47 @@ async fn a_retried_attempt_counts_once_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retried_attempt_counts_once_on_postgres() {
     a_retried_attempt_counts_once(api_with_account(postgres().await).await).await;
+}
+
+/// The same for a ledger event appended twice: one event, the same id, a 422 for another
+/// event under the key, one event for concurrent repeats.
+async fn a_retried_event_counts_once(api: Api) {
+    let uri = "/v1/accounts/NY-1/events";
+    let event = json!({"at": "2026-04-07T13:00:00Z", "channel": "call", "outcome": "voicemail"});
+    let (status, first, replayed) = post_with_key(&api, uri, "ev-1", &event).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    let (status, again, replayed) = post_with_key(&api, uri, "ev-1", &event).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert!(replayed);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(events_of(&api, "NY-1").await, 1);
+    let mut other = event.clone();
+    other["outcome"] = json!("busy");
+    let (status, refused, _) = post_with_key(&api, uri, "ev-1", &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let api = std::sync::Arc::new(api);
+    let mut concurrent = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (api, other) = (std::sync::Arc::clone(&api), other.clone());
+        concurrent.spawn(async move { post_with_key(&api, uri, "ev-2", &other).await });
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(answer) = concurrent.join_next().await {
+        let (status, body, _) = answer.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.insert(body["id"].to_string());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(events_of(&api, "NY-1").await, 2);
+}
+
+#[tokio::test]
+async fn a_retried_event_counts_once_on_sqlite() {
+    a_retried_event_counts_once(api_with_account(sqlite().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_event_counts_once_on_postgres() {
+    a_retried_event_counts_once(api_with_account(postgres().await).await).await;
 }
