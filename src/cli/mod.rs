@@ -21,6 +21,7 @@ mod config;
 mod decide;
 mod import;
 mod keys;
+mod ledger;
 mod migrate;
 mod plan;
 mod report;
@@ -111,6 +112,9 @@ pub enum Command {
         #[arg(long = "database")]
         database: Option<String>,
     },
+    /// Check the ledger's stored rows.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Sign and verify Standard Webhooks signatures, to test a webhook receiver.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -124,6 +128,19 @@ pub enum Command {
     /// Plan a portfolio: fit a strategy into the policy over a horizon of days and
     /// write the schedule, with a summary on standard error.
     Plan(plan::PlanArgs),
+}
+
+/// `dunner ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// List the stored accounts that no longer pass the account parse (account, field,
+    /// problem, one per line); exit 1 when there is any.
+    Check {
+        /// The ledger: `sqlite://PATH` or `postgres://…` [default: the configuration's
+        /// `database.url`, `DUNNER_DATABASE_URL`, or `sqlite://dunner.db`].
+        #[arg(long = "database")]
+        database: Option<String>,
+    },
 }
 
 /// `dunner strategies …`
@@ -256,6 +273,12 @@ pub fn run(cli: Cli) -> Exit {
             Ok(database) => migrate::run(&database),
             Err(exit) => exit,
         },
+        Command::Ledger(LedgerCommand::Check { database }) => {
+            match database_url(database, config_file) {
+                Ok(database) => ledger::check(&database),
+                Err(exit) => exit,
+            }
+        }
         Command::Serve(args) => serve::run(&args, config_file),
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),

@@ -158,6 +158,10 @@ impl From<StoreError> for ApiError {
             StoreError::NoticeNotFound(id) => {
                 ApiError::not_found(format!("notice `{id}` does not exist"))
             }
+            StoreError::InvalidStoredAccount { ref field, .. } => {
+                let field = format!("account.{field}");
+                ApiError::unprocessable(field, error.to_string())
+            }
             StoreError::IdempotencyMismatch(_) => {
                 ApiError::unprocessable("Idempotency-Key", error.to_string())
             }

@@ -234,7 +234,7 @@ pub async fn list_events(
     AccountIdPath(id): AccountIdPath,
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    if state.store.get_account(&id).await?.is_none() {
+    if !state.store.account_exists(&id).await? {
         return Err(ApiError::not_found(format!(
             "account `{id}` does not exist"
         )));

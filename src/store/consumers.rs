@@ -166,7 +166,15 @@ fn group_page(
         let Some(group) = place.and_then(|place| consumers.get_mut(place)) else {
             continue;
         };
-        let account: Account = from_json("account", &row.body)?;
+        // A stored account that no longer parses is not planned (nothing is decided on
+        // it); it is logged, and `dunner ledger check` lists it.
+        let account: Account = match super::stored_account(&row.id, &row.body) {
+            Ok(account) => account,
+            Err(error) => {
+                tracing::error!(account = %row.id, %error, "a stored account is invalid; it is not planned");
+                continue;
+            }
+        };
         let ledger = ledgers.remove(&row.id).unwrap_or_default();
         group.push(AccountLedger { account, ledger });
     }

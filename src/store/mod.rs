@@ -74,6 +74,19 @@ pub enum StoreError {
         /// How many migrations are missing.
         pending: usize,
     },
+    /// A stored account no longer passes the account parse (an older row, a hand edit):
+    /// nothing is decided on it, as if the bad field were absent, until it is fixed.
+    #[error(
+        "the stored account `{id}` is invalid at `{field}`: {message}; nothing is decided on it until it is fixed (PUT /v1/accounts/{id})"
+    )]
+    InvalidStoredAccount {
+        /// The account.
+        id: String,
+        /// The field at fault, as a path (`consumer.address.state`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An idempotency key came back with a different request.
     #[error("the idempotency key `{0}` was used with a different request")]
     IdempotencyMismatch(String),
@@ -282,13 +295,44 @@ impl Store {
         self.put_accounts(std::slice::from_ref(account), now).await
     }
 
+    /// Every stored account that no longer passes the account parse, in id order, each
+    /// as its [`StoreError::InvalidStoredAccount`] (`dunner ledger check`).
+    pub async fn invalid_accounts(&self) -> Result<Vec<StoreError>, StoreError> {
+        const PAGE: i64 = 1000;
+        let mut invalid = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = match self {
+                Store::Sqlite(store) => store.account_bodies_after(&after, PAGE).await?,
+                Store::Postgres(store) => store.account_bodies_after(&after, PAGE).await?,
+            };
+            let Some((last, _)) = page.last() else {
+                return Ok(invalid);
+            };
+            after = last.clone();
+            invalid.extend(
+                page.iter()
+                    .filter_map(|(id, body)| stored_account(id, body).err()),
+            );
+        }
+    }
+
+    /// Whether an account is stored (valid or not: its ledger can be read either way).
+    pub async fn account_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(match self {
+            Store::Sqlite(store) => store.get_account(id).await?,
+            Store::Postgres(store) => store.get_account(id).await?,
+        }
+        .is_some())
+    }
+
     /// Reads an account.
     pub async fn get_account(&self, id: &str) -> Result<Option<Account>, StoreError> {
         let body = match self {
             Store::Sqlite(store) => store.get_account(id).await?,
             Store::Postgres(store) => store.get_account(id).await?,
         };
-        body.map(|body| from_json("account", &body)).transpose()
+        body.map(|body| stored_account(id, &body)).transpose()
     }
 
     /// Creates or replaces many accounts in one transaction: all or none.
@@ -990,7 +1034,7 @@ impl EventRow {
         let Some(event) = &self.changes_account else {
             return Ok(None);
         };
-        let mut account: Account = from_json("account", body)?;
+        let mut account: Account = stored_account(&self.account_id, body)?;
         event.apply(&mut account)?;
         to_json(&account).map(Some)
     }
@@ -1026,7 +1070,7 @@ pub(crate) fn decide_attempt(
     now: DateTime<Utc>,
     record: &Record,
 ) -> Result<AttemptRows, StoreError> {
-    let account: Account = from_json("account", account_body)?;
+    let account: Account = stored_account(&attempt.account_id, account_body)?;
     let mut history: Vec<Event> = Vec::with_capacity(history_rows.len());
     for row in history_rows {
         if let Some(mut event) = from_json::<LedgerEvent>("event", &row.body)?.history() {
@@ -1134,6 +1178,32 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
         what: "value to store",
         reason: error.to_string(),
     })
+}
+
+/// Parses a stored account with the one account parse every entry point uses; a row that
+/// no longer passes it names its field (it is never read as if the field were absent).
+pub(crate) fn stored_account(id: &str, body: &str) -> Result<Account, StoreError> {
+    if let Ok(account) = serde_json::from_str(body) {
+        return Ok(account);
+    }
+    let deserializer = &mut serde_json::Deserializer::from_str(body);
+    match serde_path_to_error::deserialize::<_, Account>(deserializer) {
+        Ok(account) => Ok(account),
+        Err(error) => {
+            let field = error.path().to_string();
+            let message = error.inner().to_string();
+            let message = message
+                .rfind(" at line ")
+                .and_then(|index| message.get(..index))
+                .unwrap_or(&message)
+                .to_string();
+            Err(StoreError::InvalidStoredAccount {
+                id: id.to_string(),
+                field,
+                message,
+            })
+        }
+    }
 }
 
 pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(

@@ -82,6 +82,21 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn account_bodies_after(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, body FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("body")?)))
+            .collect()
+    }
+
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
             .bind(id)

@@ -927,3 +927,66 @@ async fn a_retried_event_counts_once_on_sqlite() {
 async fn a_retried_event_counts_once_on_postgres() {
     a_retried_event_counts_once(api_with_account(postgres().await).await).await;
 }
+
+/// A stored account that no longer parses (edited by hand here) is never decided on as if
+/// the bad field were absent: the attempt is refused with the field named, and `dunner
+/// ledger check` lists it.
+async fn an_invalid_stored_account_is_refused_and_listed(test: TestStore, edit: &str) {
+    let url = test.url.clone();
+    let api = api_with_account(test).await;
+    if url.starts_with("sqlite://") {
+        let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(edit.to_string()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    } else {
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(edit.to_string()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/accounts/NY-1/attempts",
+            Some(json!({"channel": "call"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "account.consumer.address.state", "{body}");
+    assert_eq!(events_of(&api, "NY-1").await, 0);
+    let output =
+        tokio::task::spawn_blocking(move || dunner(&["ledger", "check", "--database", &url], None))
+            .await
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("NY-1\tconsumer.address.state\tunknown state `Mass`"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_stored_account_is_refused_and_listed_on_sqlite() {
+    an_invalid_stored_account_is_refused_and_listed(
+        sqlite().await,
+        "UPDATE accounts SET body = json_set(body, '$.consumer.address.state', 'Mass')",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_stored_account_is_refused_and_listed_on_postgres() {
+    an_invalid_stored_account_is_refused_and_listed(
+        postgres().await,
+        "UPDATE accounts SET body = jsonb_set(body::jsonb, '{consumer,address,state}', '\"Mass\"')",
+    )
+    .await;
+}
