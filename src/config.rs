@@ -24,6 +24,7 @@
 //! drift apart.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::auth::{Scope, hash_secret, parse_token, verify};
 use crate::dispatch::signing::WebhookSecret;
 use crate::dispatch::webhook::EventType;
+use crate::domain::CollectorKind;
 use crate::suggest::{did_you_mean, unknown_name_help};
 
 /// The file looked for in the working directory when none is named.
@@ -124,13 +126,91 @@ impl Default for DatabaseConfig {
 pub struct RulesConfig {
     /// The directory of rule packs.
     pub dir: PathBuf,
+    /// Who collects: `agency`, `debt_buyer` or `creditor`. Packs scoped by
+    /// `collectors` read it (an account's own `collector` wins). Absent: not known,
+    /// so every pack applies as to an FDCPA debt collector (fail closed).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_collector"
+    )]
+    pub collector: Option<CollectorKind>,
+    /// `[rules.effective_from]`: a pack's start date, by pack id, when a regulator
+    /// moves it (the pack's text keeps the law's date).
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_pack_dates"
+    )]
+    pub effective_from: BTreeMap<String, toml::value::Datetime>,
 }
 
 impl Default for RulesConfig {
     fn default() -> RulesConfig {
         RulesConfig {
             dir: PathBuf::from("rules"),
+            collector: None,
+            effective_from: BTreeMap::new(),
         }
+    }
+}
+
+impl RulesConfig {
+    /// What the configuration adds to the packs.
+    pub fn settings(&self) -> crate::policy::Settings {
+        crate::policy::Settings {
+            collector: self.collector,
+            // Every value was checked to be a plain date when the file was read.
+            effective_from: self
+                .effective_from
+                .iter()
+                .filter_map(|(id, date)| Some((id.clone(), plain_date(date)?)))
+                .collect(),
+        }
+    }
+}
+
+/// A collector kind, refusing values the packs do not know: in the configuration a
+/// typo is an error, not the unknown (strictest) kind.
+fn deserialize_collector<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<CollectorKind>, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    match CollectorKind::parse(name.trim()) {
+        Some(kind) => Ok(Some(kind)),
+        None => {
+            let names = CollectorKind::ALL.map(CollectorKind::as_str);
+            let help = did_you_mean(name.trim(), names)
+                .map(|best| format!("; did you mean `{best}`?"))
+                .unwrap_or_default();
+            Err(serde::de::Error::custom(format!(
+                "unknown collector `{name}`, use `agency`, `debt_buyer` or `creditor`{help}"
+            )))
+        }
+    }
+}
+
+/// Pack start dates: unquoted local dates (`2027-01-01`), each for a valid pack id.
+fn deserialize_pack_dates<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, toml::value::Datetime>, D::Error> {
+    let dates = BTreeMap::<String, toml::value::Datetime>::deserialize(deserializer)?;
+    for (id, date) in &dates {
+        if plain_date(date).is_none() {
+            return Err(serde::de::Error::custom(format!(
+                "`{id} = {date}` is not a plain date; write a local date like 2027-01-01"
+            )));
+        }
+    }
+    Ok(dates)
+}
+
+fn plain_date(value: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
+    match (value.date, value.time, value.offset) {
+        (Some(date), None, None) => chrono::NaiveDate::from_ymd_opt(
+            i32::from(date.year),
+            u32::from(date.month),
+            u32::from(date.day),
+        ),
+        _ => None,
     }
 }
 

@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, Settings};
 
 /// The current policy and the outcome of the last reload.
 #[derive(Debug)]
 pub struct LivePolicy {
     dir: PathBuf,
+    /// What the configuration adds (`[rules]`), applied on every reload.
+    settings: Settings,
     current: ArcSwap<Policy>,
     status: Mutex<ReloadStatus>,
     succeeded: AtomicU64,
@@ -45,6 +47,7 @@ impl LivePolicy {
     pub fn new(dir: &Path, policy: Policy, loaded_at: DateTime<Utc>) -> LivePolicy {
         LivePolicy {
             dir: dir.to_path_buf(),
+            settings: Settings::default(),
             current: ArcSwap::from_pointee(policy),
             status: Mutex::new(ReloadStatus {
                 loaded_at: Some(loaded_at),
@@ -53,6 +56,12 @@ impl LivePolicy {
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
+    }
+
+    /// Reloads with the configuration's settings (the first policy was loaded with them).
+    pub fn with_settings(mut self, settings: Settings) -> LivePolicy {
+        self.settings = settings;
+        self
     }
 
     /// The policy decisions are made with now.
@@ -79,7 +88,7 @@ impl LivePolicy {
     /// Loads the rules again; swaps only if they validate. Returns the new digest, or
     /// the diagnostics that kept the old policy.
     pub fn reload(&self, now: DateTime<Utc>) -> Result<String, String> {
-        let outcome = match Policy::load(&self.dir) {
+        let outcome = match Policy::load_with(&self.dir, &self.settings) {
             Ok(policy) => {
                 let digest = policy.digest().to_string();
                 self.current.store(Arc::new(policy));

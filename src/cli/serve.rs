@@ -77,8 +77,9 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         Err(exit) => return exit,
     };
     let rules = &config.rules.dir;
-    let policy = match super::rules::load_or_report(rules) {
-        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, clock.now())),
+    let settings = config.rules.settings();
+    let policy = match super::rules::load_or_report_with(rules, &settings) {
+        Ok(policy) => Arc::new(LivePolicy::new(rules, policy, clock.now()).with_settings(settings)),
         Err(exit) => return exit,
     };
     let strategies = match strategies(&config) {

@@ -15,7 +15,7 @@ mod money;
 pub(crate) mod zone_serde;
 
 pub use account::{
-    Account, Address, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
+    Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
     InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
 };
 pub use channel::{Channel, Purpose};

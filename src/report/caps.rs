@@ -345,7 +345,8 @@ impl AccountIndex {
     }
 }
 
-/// Pack coverage by the four things scopes read (state, city, debt type, creditor):
+/// Pack coverage by the five things scopes read (state, city, debt type, creditor,
+/// collector):
 /// few combinations, many accounts.
 #[derive(Debug, Default)]
 struct PackCoverage {
@@ -379,6 +380,9 @@ impl PackCoverage {
             }
             self.key.push('\u{1f}');
         }
+        let collector = facts.collector;
+        self.key
+            .push_str(collector.map_or("-", crate::domain::CollectorKind::as_str));
         if let Some(mask) = self.known.get(self.key.as_str()) {
             return *mask;
         }
@@ -402,11 +406,12 @@ impl PackCoverage {
             opted_out: Vec::new(),
             inconvenient_times: Vec::new(),
             inconvenient_places: Vec::new(),
+            collector,
         };
         let mask = packs
             .iter()
             .enumerate()
-            .filter(|(_, pack)| scope_covers(&pack.scope, &probe))
+            .filter(|(_, pack)| scope_covers(&pack.scope, &probe, policy.collector_of(&probe)))
             .fold(0_u64, |mask, (index, _)| mask | (1 << index));
         self.known.insert(self.key.clone(), mask);
         mask
