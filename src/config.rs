@@ -1269,6 +1269,39 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_section_names_the_collector_and_moves_pack_dates() {
+        let text = "[rules]\ncollector = \"creditor\"\n\n[rules.effective_from]\nus-ny-nyc = 2027-03-01\n";
+        let settings = Config::from_toml("dunner.toml", text)
+            .unwrap()
+            .rules
+            .settings();
+        assert_eq!(settings.collector, Some(CollectorKind::Creditor));
+        assert_eq!(
+            settings.effective_from.get("us-ny-nyc").copied(),
+            chrono::NaiveDate::from_ymd_opt(2027, 3, 1)
+        );
+        assert_eq!(
+            Config::default().rules.settings(),
+            crate::policy::Settings::default(),
+            "nothing configured: unknown collector, the packs' own dates"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_collector_or_a_quoted_date_is_an_error_at_its_place() {
+        let (location, message, _) = file_error("[rules]\ncollector = \"agencie\"\n");
+        assert!(location.starts_with("dunner.toml:2:"), "{location}");
+        assert!(message.contains("did you mean `agency`?"), "{message}");
+        let (location, message, _) =
+            file_error("[rules.effective_from]\nus-ny-nyc = \"2027-03-01\"\n");
+        assert!(location.starts_with("dunner.toml:"), "{location}");
+        assert!(message.contains("datetime") || message.contains("date"), "{message}");
+        let (_, message, _) =
+            file_error("[rules.effective_from]\nus-ny-nyc = 2027-03-01T10:00:00Z\n");
+        assert!(message.contains("not a plain date"), "{message}");
+    }
+
+    #[test]
     fn an_empty_file_means_the_defaults() {
         assert_eq!(Config::from_toml("x", "").unwrap(), Config::default());
     }

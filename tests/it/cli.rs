@@ -120,7 +120,7 @@ fn rules_check_passes_the_shipped_packs() {
     let output = dunner(&["rules", "check", "rules"], None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("4 pack(s)"), "{stderr}");
+    assert!(stderr.contains("7 pack(s)"), "{stderr}");
 }
 
 #[test]
