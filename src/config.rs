@@ -1270,7 +1270,8 @@ mod tests {
 
     #[test]
     fn the_rules_section_names_the_collector_and_moves_pack_dates() {
-        let text = "[rules]\ncollector = \"creditor\"\n\n[rules.effective_from]\nus-ny-nyc = 2027-03-01\n";
+        let text =
+            "[rules]\ncollector = \"creditor\"\n\n[rules.effective_from]\nus-ny-nyc = 2027-03-01\n";
         let settings = Config::from_toml("dunner.toml", text)
             .unwrap()
             .rules
@@ -1295,7 +1296,10 @@ mod tests {
         let (location, message, _) =
             file_error("[rules.effective_from]\nus-ny-nyc = \"2027-03-01\"\n");
         assert!(location.starts_with("dunner.toml:"), "{location}");
-        assert!(message.contains("datetime") || message.contains("date"), "{message}");
+        assert!(
+            message.contains("datetime") || message.contains("date"),
+            "{message}"
+        );
         let (_, message, _) =
             file_error("[rules.effective_from]\nus-ny-nyc = 2027-03-01T10:00:00Z\n");
         assert!(message.contains("not a plain date"), "{message}");

@@ -15,8 +15,8 @@ mod money;
 pub(crate) mod zone_serde;
 
 pub use account::{
-    Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag, Flags,
-    InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
+    Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag,
+    Flags, InconvenientTime, OptOut, Phone, PhoneKind, Place, TimeOfDay, Weekday,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};

@@ -151,6 +151,9 @@ fn looser_window(window: &Window, floor: &Window) -> Option<String> {
     None
 }
 
+/// What makes packs one jurisdiction's: their states, cities and collectors, sorted.
+type Jurisdiction<'a> = (Vec<String>, Vec<String>, Vec<&'a str>);
+
 /// Warns when the packs of one jurisdiction leave dates on which none of them is in
 /// force: a pack that ends before the next one starts (a regulator's date moved in one
 /// file and not the other) silently leaves that jurisdiction to the federal floor.
@@ -161,7 +164,7 @@ pub fn check_gaps(
     spans: &[(SourceFile, super::compile::PackSpans)],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let mut groups: HashMap<(Vec<String>, Vec<String>, Vec<&str>), Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<Jurisdiction<'_>, Vec<usize>> = HashMap::new();
     for (index, pack) in packs.iter().enumerate() {
         let scope = &pack.scope;
         if !scope.creditors.is_empty() || !scope.debt_types.is_empty() {
@@ -190,7 +193,9 @@ pub fn check_gaps(
                 continue;
             };
             if let (Some((Some(end), previous)), Some(from)) = (covered, pack.effective.from)
-                && end.checked_add_days(Days::new(1)).is_some_and(|next| from > next)
+                && end
+                    .checked_add_days(Days::new(1))
+                    .is_some_and(|next| from > next)
             {
                 let last_gap_day = from.pred_opt().unwrap_or(from);
                 diagnostics.push(

@@ -265,7 +265,9 @@ fn resolve_dates(
             None => diagnostics.push(Diagnostic::without_source(
                 "rules::unknown-pack",
                 "configuration [rules.effective_from]",
-                format!("the configuration moves the start of pack `{id}`, but no pack has that id"),
+                format!(
+                    "the configuration moves the start of pack `{id}`, but no pack has that id"
+                ),
             )),
         }
     }
@@ -357,7 +359,8 @@ pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<Collecto
 /// binds).
 fn collector_covered(scope: &Scope, collector: Option<CollectorKind>) -> bool {
     scope.collectors.is_empty()
-        || collector.is_none_or(|kind| kind == CollectorKind::Unknown || scope.collectors.contains(&kind))
+        || collector
+            .is_none_or(|kind| kind == CollectorKind::Unknown || scope.collectors.contains(&kind))
 }
 
 fn collector_list(scope: &Scope) -> String {

@@ -226,21 +226,43 @@ allowed = true
 fn rules_explain_says_whom_each_pack_binds() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("account.json");
-    let creditor = r#"{"id": "WA-1", "collector": "creditor", "consumer": {"address": {"state": "WA"}}}"#;
+    let creditor =
+        r#"{"id": "WA-1", "collector": "creditor", "consumer": {"address": {"state": "WA"}}}"#;
     std::fs::write(&path, creditor).unwrap();
-    let args = ["rules", "explain", "--rules", "rules", "--account", path.to_str().unwrap()];
+    let args = [
+        "rules",
+        "explain",
+        "--rules",
+        "rules",
+        "--account",
+        path.to_str().unwrap(),
+    ];
     let stdout = String::from_utf8(dunner(&args, None).stdout).unwrap();
     assert!(stdout.contains("Collector: creditor"), "{stdout}");
     assert!(
-        stdout.contains("✗ us-wa") && stdout.contains("the law binds agency, debt_buyer, and the collector is creditor"),
+        stdout.contains("✗ us-wa")
+            && stdout.contains("the law binds agency, debt_buyer, and the collector is creditor"),
         "{stdout}"
     );
-    assert!(stdout.contains("✗ us-federal") && stdout.contains("✓ us-bankruptcy"), "{stdout}");
+    assert!(
+        stdout.contains("✗ us-federal") && stdout.contains("✓ us-bankruptcy"),
+        "{stdout}"
+    );
     // No collector: decided as an FDCPA debt collector, so both bind.
-    std::fs::write(&path, r#"{"id": "WA-2", "consumer": {"address": {"state": "WA"}}}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"id": "WA-2", "consumer": {"address": {"state": "WA"}}}"#,
+    )
+    .unwrap();
     let stdout = String::from_utf8(dunner(&args, None).stdout).unwrap();
-    assert!(stdout.contains("✓ us-wa") && stdout.contains("✓ us-federal"), "{stdout}");
-    assert!(stdout.contains("decides as an FDCPA debt collector"), "{stdout}");
+    assert!(
+        stdout.contains("✓ us-wa") && stdout.contains("✓ us-federal"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("decides as an FDCPA debt collector"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -334,7 +334,10 @@ fn a_hand_over_to_a_missing_or_undated_pack_is_an_error() {
     let found = errors(&[("old.toml", &old), ("new.toml", &undated)]);
     assert_eq!(codes(&found), vec!["rules::never-applies"], "{found:#?}");
 
-    let both = city_pack("old", "superseded_by = \"new\"\neffective_until = 2026-09-30");
+    let both = city_pack(
+        "old",
+        "superseded_by = \"new\"\neffective_until = 2026-09-30",
+    );
     let found = errors(&[("old.toml", &both)]);
     assert_eq!(codes(&found), vec!["rules::conflicting-keys"], "{found:#?}");
 }

@@ -104,10 +104,26 @@ fn the_configuration_moves_the_nyc_hand_over_without_a_gap_or_an_overlap() {
         ..Default::default()
     };
     let moved = dunner::Policy::load_with(&rules_dir(), &settings).unwrap();
-    assert!(moved.warnings().iter().all(|w| w.code != "rules::effective-gap"));
-    assert_ne!(moved.digest(), SHIPPED.digest(), "the digest covers the dates");
-    let pre = moved.packs().iter().find(|p| p.id == "us-ny-nyc-pre-shield").unwrap();
-    assert_eq!(pre.effective.until, chrono::NaiveDate::from_ymd_opt(2027, 2, 28));
+    assert!(
+        moved
+            .warnings()
+            .iter()
+            .all(|w| w.code != "rules::effective-gap")
+    );
+    assert_ne!(
+        moved.digest(),
+        SHIPPED.digest(),
+        "the digest covers the dates"
+    );
+    let pre = moved
+        .packs()
+        .iter()
+        .find(|p| p.id == "us-ny-nyc-pre-shield")
+        .unwrap();
+    assert_eq!(
+        pre.effective.until,
+        chrono::NaiveDate::from_ymd_opt(2027, 2, 28)
+    );
     let decision = dunner::decide(&moved, &request);
     assert_eq!(rule_ids(&decision), ["nyc-pre-shield.frequency"]);
     // Sunday Feb 28 is still pre-SHIELD; Monday Mar 1 is SHIELD's (which counts no mail).
@@ -175,7 +191,10 @@ fn the_configured_collector_scopes_the_packs_and_the_account_can_override_it() {
     // Nothing configured and nothing on the account: the strictest reading.
     let unknown = applies(&SHIPPED, &plain, "us-federal");
     assert!(unknown.applies());
-    assert!(format!("{unknown:?}").contains("FDCPA debt collector"), "{unknown:?}");
+    assert!(
+        format!("{unknown:?}").contains("FDCPA debt collector"),
+        "{unknown:?}"
+    );
     assert_ne!(policy.digest(), SHIPPED.digest());
 }
 
