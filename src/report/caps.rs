@@ -821,7 +821,7 @@ mod tests {
             &[
                 ("WA-1", account("WA-1", "WA", Some("C-1")), Some("C-1")),
                 ("WA-2", account("WA-2", "WA", Some("C-1")), Some("C-1")),
-                ("NY-1", account("NY-1", "NY", None), None),
+                ("PA-1", account("PA-1", "PA", None), None),
                 ("MA-1", account("MA-1", "MA", None), None),
             ],
         );
@@ -838,9 +838,10 @@ mod tests {
             "2026-04-09T16:00:00Z".parse().unwrap(),
             &call(Outcome::NoAnswer),
         );
-        // One call in New York: 1 of 7, nowhere near.
+        // One call in Pennsylvania (federal rules only): 1 of 7, nowhere near. (New York
+        // without a city would be near: the city's rule allows 2 per 7 days.)
         counts.add(
-            "NY-1",
+            "PA-1",
             "2026-04-09T15:00:00Z".parse().unwrap(),
             &call(Outcome::NoAnswer),
         );
