@@ -337,6 +337,12 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                     if let Some(note) = &rule.note {
                         let _ = writeln!(out, "      Note: {note}");
                     }
+                    if let Some(days) = rule.unless_consumer_used_days {
+                        let _ = writeln!(
+                            out,
+                            "      Not to a number or address the consumer contacted us through in the last {days} days."
+                        );
+                    }
                     if let RuleKind::Hold(Some(flag)) = rule.kind
                         && account.flags.get(flag) == Some(true)
                     {

@@ -234,7 +234,11 @@ fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
         RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
         RuleKind::Hold(flag) => {
             // Without a flag the hold stands on its `when`, already checked.
-            if flag.is_none_or(|flag| context.flag_holds(flag)) {
+            let holds = flag.is_none_or(|flag| context.flag_holds(flag));
+            let exempt = rule
+                .unless_consumer_used_days
+                .is_some_and(|days| context.consumer_used_point(moment.instant, days));
+            if holds && !exempt {
                 Check::refuse(None)
             } else {
                 Check::Pass

@@ -571,6 +571,10 @@ impl FileCompiler<'_> {
             }),
         };
         let effective = self.date_range(&rule.effective_from, &rule.effective_until, "rule");
+        let unless_consumer_used_days = match &rule.unless_consumer_used_days {
+            Some(days) => self.positive_days(days, "unless_consumer_used_days"),
+            None => None,
+        };
         let rule_kind = self.kind(kind, &rule, channels);
         if count_errors(self.diagnostics) > errors_before {
             return None;
@@ -586,12 +590,13 @@ impl FileCompiler<'_> {
             effective: effective?,
             kind: rule_kind?,
             note: rule.note.map(Spanned::into_inner),
+            unless_consumer_used_days,
         })
     }
 
     /// Keys that exist on some rule kind but not on this one.
     fn reject_foreign_keys(&mut self, kind: &str, rule: &RuleSource) {
-        let present: [(&str, Option<Range<usize>>); 11] = [
+        let present: [(&str, Option<Range<usize>>); 12] = [
             ("allow", rule.allow.as_ref().map(|v| v.span())),
             ("time_zone", rule.time_zone.as_ref().map(|v| v.span())),
             ("max", rule.max.as_ref().map(|v| v.span())),
@@ -612,6 +617,10 @@ impl FileCompiler<'_> {
                 rule.exclude_wrong_party.as_ref().map(|v| v.span()),
             ),
             ("flag", rule.flag.as_ref().map(|v| v.span())),
+            (
+                "unless_consumer_used_days",
+                rule.unless_consumer_used_days.as_ref().map(|v| v.span()),
+            ),
         ];
         let allowed: &[&str] = match kind {
             "window" => &["allow", "time_zone"],
@@ -625,7 +634,7 @@ impl FileCompiler<'_> {
                 "exclude_wrong_party",
             ],
             "cooldown" => &["after", "calendar_days", "per", "exclude_consent_days"],
-            "hold" => &["flag"],
+            "hold" => &["flag", "unless_consumer_used_days"],
             _ => &[],
         };
         for (key, span) in present {

@@ -248,6 +248,10 @@ pub struct Rule {
     pub kind: RuleKind,
     /// The author's note on how the rule reads the law.
     pub note: Option<String>,
+    /// For a hold: it does not refuse a contact to a number or address through which
+    /// the consumer contacted us within this many local calendar days (NYC SHIELD's
+    /// "used that medium ... within the past 60 days").
+    pub unless_consumer_used_days: Option<u32>,
 }
 
 /// `when`: every listed condition must hold for the rule to apply.

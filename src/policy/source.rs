@@ -100,6 +100,8 @@ pub struct RuleSource {
     // hold
     #[serde(default)]
     pub flag: Option<Text>,
+    #[serde(default)]
+    pub unless_consumer_used_days: Option<Spanned<i64>>,
 
     // obligation
     #[serde(default)]

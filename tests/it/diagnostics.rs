@@ -357,6 +357,22 @@ fn an_unknown_collector_in_a_scope_is_an_error_with_a_suggestion() {
 }
 
 #[test]
+fn the_recent_use_exemption_belongs_to_holds_and_is_a_number_of_days() {
+    let misplaced = format!(
+        "{MINIMAL_PACK}{}",
+        CAP.replace("max = 7", "max = 7\nunless_consumer_used_days = 60")
+    );
+    let found = errors(&[("m.toml", &misplaced)]);
+    assert_eq!(codes(&found), vec!["rules::unknown-key"], "{found:#?}");
+    let hold = "\n[[hold]]\nid = \"test.hold\"\ncitation = \"none\"\nmessage = \"hold\"\nchannels = [\"email\"]\nflag = \"no_consent\"\nunless_consumer_used_days = 0\n";
+    let found = errors(&[("h.toml", &format!("{MINIMAL_PACK}{hold}"))]);
+    assert_eq!(codes(&found), vec!["rules::out-of-range"], "{found:#?}");
+    let valid = hold.replace("= 0", "= 60");
+    let policy = compile(&[("h.toml", &format!("{MINIMAL_PACK}{valid}"))]).unwrap();
+    assert_eq!(policy.rules()[1].unless_consumer_used_days, Some(60));
+}
+
+#[test]
 fn an_empty_directory_is_an_error_not_an_empty_policy() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
