@@ -230,7 +230,9 @@ fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
         RuleKind::ConsumerTimes => {
             windows::check_consumer_times(&context.account.inconvenient_times, moment)
         }
-        RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, moment),
+        RuleKind::Cap(cap) | RuleKind::Warning(cap) => {
+            limits::check_cap(context, cap, moment, rule.effective.until)
+        }
         RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
         RuleKind::Hold(flag) => {
             // Without a flag the hold stands on its `when`, already checked.

@@ -110,7 +110,15 @@ fn decide_overview_gives_a_verdict_per_channel_and_contact_point() {
         .iter()
         .map(|c| c["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(caps, ["reg-f.rapid-succession", "reg-f.concentrated-calls"]);
+    // New York City's rule before SHIELD binds too: the address names no city (fail closed).
+    assert_eq!(
+        caps,
+        [
+            "reg-f.rapid-succession",
+            "reg-f.concentrated-calls",
+            "nyc-pre-shield.frequency"
+        ]
+    );
     assert_eq!(call["caps"][1]["contact_point"], "+12125550100");
     assert_eq!(call["caps"][1]["remaining"], 6);
 }

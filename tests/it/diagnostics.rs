@@ -369,7 +369,8 @@ fn the_recent_use_exemption_belongs_to_holds_and_is_a_number_of_days() {
     assert_eq!(codes(&found), vec!["rules::out-of-range"], "{found:#?}");
     let valid = hold.replace("= 0", "= 60");
     let policy = compile(&[("h.toml", &format!("{MINIMAL_PACK}{valid}"))]).unwrap();
-    assert_eq!(policy.rules()[1].unless_consumer_used_days, Some(60));
+    let rule = policy.rules().iter().find(|r| r.id == "test.hold").unwrap();
+    assert_eq!(rule.unless_consumer_used_days, Some(60));
 }
 
 #[test]
