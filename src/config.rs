@@ -24,6 +24,7 @@
 //! drift apart.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::auth::{Scope, hash_secret, parse_token, verify};
 use crate::dispatch::signing::WebhookSecret;
 use crate::dispatch::webhook::EventType;
+use crate::domain::CollectorKind;
 use crate::suggest::{did_you_mean, unknown_name_help};
 
 /// The file looked for in the working directory when none is named.
@@ -141,6 +143,21 @@ pub struct RulesConfig {
         serialize_with = "serialize_duration"
     )]
     pub settle: Duration,
+    /// Who collects: `agency`, `debt_buyer` or `creditor`. Packs scoped by
+    /// `collectors` read it (an account's own `collector` wins). Absent: not known,
+    /// so every pack applies as to an FDCPA debt collector (fail closed).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_collector"
+    )]
+    pub collector: Option<CollectorKind>,
+    /// `[rules.effective_from]`: a pack's start date, by pack id, when a regulator
+    /// moves it (the pack's text keeps the law's date).
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_pack_dates"
+    )]
+    pub effective_from: BTreeMap<String, toml::value::Datetime>,
 }
 
 impl Default for RulesConfig {
@@ -149,7 +166,70 @@ impl Default for RulesConfig {
             dir: PathBuf::from("rules"),
             required_packs: vec!["us-federal".into()],
             settle: Duration::from_secs(1),
+            collector: None,
+            effective_from: BTreeMap::new(),
         }
+    }
+}
+
+impl RulesConfig {
+    /// What the configuration adds to the packs.
+    pub fn settings(&self) -> crate::policy::Settings {
+        crate::policy::Settings {
+            collector: self.collector,
+            // Every value was checked to be a plain date when the file was read.
+            effective_from: self
+                .effective_from
+                .iter()
+                .filter_map(|(id, date)| Some((id.clone(), plain_date(date)?)))
+                .collect(),
+        }
+    }
+}
+
+/// A collector kind, refusing values the packs do not know: in the configuration a
+/// typo is an error, not the unknown (strictest) kind.
+fn deserialize_collector<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<CollectorKind>, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    match CollectorKind::parse(name.trim()) {
+        Some(kind) => Ok(Some(kind)),
+        None => {
+            let names = CollectorKind::ALL.map(CollectorKind::as_str);
+            let help = did_you_mean(name.trim(), names)
+                .map(|best| format!("; did you mean `{best}`?"))
+                .unwrap_or_default();
+            Err(serde::de::Error::custom(format!(
+                "unknown collector `{name}`, use `agency`, `debt_buyer` or `creditor`{help}"
+            )))
+        }
+    }
+}
+
+/// Pack start dates: unquoted local dates (`2027-01-01`), each for a valid pack id.
+fn deserialize_pack_dates<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, toml::value::Datetime>, D::Error> {
+    let dates = BTreeMap::<String, toml::value::Datetime>::deserialize(deserializer)?;
+    for (id, date) in &dates {
+        if plain_date(date).is_none() {
+            return Err(serde::de::Error::custom(format!(
+                "`{id} = {date}` is not a plain date; write a local date like 2027-01-01"
+            )));
+        }
+    }
+    Ok(dates)
+}
+
+fn plain_date(value: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
+    match (value.date, value.time, value.offset) {
+        (Some(date), None, None) => chrono::NaiveDate::from_ymd_opt(
+            i32::from(date.year),
+            u32::from(date.month),
+            u32::from(date.day),
+        ),
+        _ => None,
     }
 }
 
@@ -1205,6 +1285,43 @@ mod tests {
         let written: toml::Table = toml::from_str(SHIPPED).unwrap();
         let defaults = toml::Table::try_from(Config::default()).unwrap();
         assert_eq!(written, defaults);
+    }
+
+    #[test]
+    fn the_rules_section_names_the_collector_and_moves_pack_dates() {
+        let text =
+            "[rules]\ncollector = \"creditor\"\n\n[rules.effective_from]\nus-ny-nyc = 2027-03-01\n";
+        let settings = Config::from_toml("dunner.toml", text)
+            .unwrap()
+            .rules
+            .settings();
+        assert_eq!(settings.collector, Some(CollectorKind::Creditor));
+        assert_eq!(
+            settings.effective_from.get("us-ny-nyc").copied(),
+            chrono::NaiveDate::from_ymd_opt(2027, 3, 1)
+        );
+        assert_eq!(
+            Config::default().rules.settings(),
+            crate::policy::Settings::default(),
+            "nothing configured: unknown collector, the packs' own dates"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_collector_or_a_quoted_date_is_an_error_at_its_place() {
+        let (location, message, _) = file_error("[rules]\ncollector = \"agencie\"\n");
+        assert!(location.starts_with("dunner.toml:2:"), "{location}");
+        assert!(message.contains("did you mean `agency`?"), "{message}");
+        let (location, message, _) =
+            file_error("[rules.effective_from]\nus-ny-nyc = \"2027-03-01\"\n");
+        assert!(location.starts_with("dunner.toml:"), "{location}");
+        assert!(
+            message.contains("datetime") || message.contains("date"),
+            "{message}"
+        );
+        let (_, message, _) =
+            file_error("[rules.effective_from]\nus-ny-nyc = 2027-03-01T10:00:00Z\n");
+        assert!(message.contains("not a plain date"), "{message}");
     }
 
     #[test]

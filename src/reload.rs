@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, Settings};
 
 /// The current policy and the outcome of the last reload.
 #[derive(Debug)]
@@ -23,6 +23,8 @@ pub struct LivePolicy {
     /// The digest of the last candidate refused because it loosens the live policy:
     /// what [`LivePolicy::confirm_loosening`] lets through.
     refused_loosening: Mutex<Option<String>>,
+    /// What the configuration adds (`[rules]`), applied on every reload.
+    settings: Settings,
     current: ArcSwap<Policy>,
     status: Mutex<ReloadStatus>,
     succeeded: AtomicU64,
@@ -55,6 +57,7 @@ impl LivePolicy {
             required: Vec::new(),
             settle: std::time::Duration::ZERO,
             refused_loosening: Mutex::new(None),
+            settings: Settings::default(),
             current: ArcSwap::from_pointee(policy),
             status: Mutex::new(ReloadStatus {
                 loaded_at: Some(loaded_at),
@@ -70,6 +73,12 @@ impl LivePolicy {
     pub fn with_safeguards(mut self, required: &[String], settle: std::time::Duration) -> Self {
         self.required = required.to_vec();
         self.settle = settle;
+        self
+    }
+
+    /// Reloads with the configuration's settings (the first policy was loaded with them).
+    pub fn with_settings(mut self, settings: Settings) -> LivePolicy {
+        self.settings = settings;
         self
     }
 
@@ -195,13 +204,13 @@ impl LivePolicy {
     /// reads a quiet period apart are what "the directory is written" means without a
     /// publish step that every tool would have to follow.
     fn load_settled(&self) -> Result<Policy, Unsettled> {
-        let mut policy = Policy::load(&self.dir).map_err(Unsettled::Policy)?;
+        let mut policy = Policy::load_with(&self.dir, &self.settings).map_err(Unsettled::Policy)?;
         if self.settle.is_zero() {
             return Ok(policy);
         }
         for _ in 0..SETTLE_TRIES {
             std::thread::sleep(self.settle);
-            let again = Policy::load(&self.dir).map_err(Unsettled::Policy)?;
+            let again = Policy::load_with(&self.dir, &self.settings).map_err(Unsettled::Policy)?;
             if again.digest() == policy.digest() {
                 return Ok(again);
             }

@@ -9,11 +9,16 @@ use crate::domain::Account;
 use crate::engine::zones::candidate_zones;
 use crate::policy::diagnostics::{Diagnostic, render_human};
 use crate::policy::model::{Per, Period, RuleKind};
-use crate::policy::{Applicability, Policy, PolicyError, tests_file};
+use crate::policy::{Applicability, Policy, PolicyError, Settings, tests_file};
 
 /// Loads the policy, printing every diagnostic (human form) on failure.
 pub fn load_or_report(dir: &Path) -> Result<Policy, Exit> {
-    match Policy::load(dir) {
+    load_or_report_with(dir, &Settings::default())
+}
+
+/// [`load_or_report`] with the configuration's settings (`[rules]`).
+pub fn load_or_report_with(dir: &Path, settings: &Settings) -> Result<Policy, Exit> {
+    match Policy::load_with(dir, settings) {
         Ok(policy) => Ok(policy),
         Err(PolicyError::Invalid(diagnostics)) => {
             eprint!("{}", render_human(&diagnostics, stderr_is_terminal()));
@@ -36,7 +41,13 @@ pub fn check(
     format: Format,
     config_file: Option<&Path>,
 ) -> Exit {
-    let (diagnostics, summary, exit) = match Policy::load(dir) {
+    // The configuration may move packs' dates and name the collector: check the packs
+    // as the daemon would load them.
+    let settings = match crate::config::load(config_file) {
+        Ok(loaded) => loaded.config.rules.settings(),
+        Err(error) => return fail(Exit::Failure, error),
+    };
+    let (diagnostics, summary, exit) = match Policy::load_with(dir, &settings) {
         Ok(policy) => {
             let summary = format!(
                 "{} pack(s), {} rule(s) valid; policy digest {}",
@@ -266,6 +277,11 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
         "Time zones checked: {} (a time must be allowed in every one of them)",
         zones.join(", ")
     );
+    let collector = match policy.collector_of(account) {
+        Some(kind) => format!("{} (packs that bind other collectors do not apply)", kind.as_str()),
+        None => "not known, so the account is decided as for an FDCPA debt collector (every pack applies)".to_string(),
+    };
+    let _ = writeln!(out, "Collector: {collector}");
     for (index, applicability) in policy.applicable_packs(account) {
         let Some(pack) = policy.packs().get(index) else {
             continue;
@@ -292,8 +308,20 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                 if let Some(description) = &pack.description {
                     let _ = writeln!(out, "  {description}");
                 }
-                if let Some(from) = pack.effective.from {
-                    let _ = writeln!(out, "  In force from {from}.");
+                match (pack.effective.from, pack.effective.until) {
+                    (Some(from), Some(until)) => {
+                        let _ = writeln!(out, "  In force from {from} to {until}.");
+                    }
+                    (Some(from), None) => {
+                        let _ = writeln!(out, "  In force from {from}.");
+                    }
+                    (None, Some(until)) => {
+                        let _ = writeln!(out, "  In force until {until}.");
+                    }
+                    (None, None) => {}
+                }
+                if let Some(successor) = &pack.superseded_by {
+                    let _ = writeln!(out, "  Then superseded by {successor}.");
                 }
                 for rule in policy.rules().iter().filter(|r| r.pack == index) {
                     let channels: Vec<&str> = rule.channels.iter().map(|c| c.as_str()).collect();
@@ -308,6 +336,12 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                     let _ = writeln!(out, "      “{}”", rule.message);
                     if let Some(note) = &rule.note {
                         let _ = writeln!(out, "      Note: {note}");
+                    }
+                    if let Some(days) = rule.unless_consumer_used_days {
+                        let _ = writeln!(
+                            out,
+                            "      Not to a number or address the consumer contacted us through in the last {days} days."
+                        );
                     }
                     if let RuleKind::Hold(Some(flag)) = rule.kind
                         && account.flags.get(flag) == Some(true)

@@ -77,7 +77,8 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
         Err(exit) => return exit,
     };
     let rules = &config.rules.dir;
-    let policy = match super::rules::load_or_report(rules) {
+    let settings = config.rules.settings();
+    let policy = match super::rules::load_or_report_with(rules, &settings) {
         Ok(policy) => policy,
         Err(exit) => return exit,
     };
@@ -89,6 +90,7 @@ pub fn run(args: &ServeArgs, config_file: Option<&Path>) -> Exit {
     }
     let policy = Arc::new(
         LivePolicy::new(rules, policy, clock.now())
+            .with_settings(settings)
             .with_safeguards(&config.rules.required_packs, config.rules.settle),
     );
     let strategies = match strategies(&config) {

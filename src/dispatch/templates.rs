@@ -613,6 +613,7 @@ fn sample_account() -> Account {
         opted_out: Vec::new(),
         inconvenient_times: Vec::new(),
         inconvenient_places: Vec::new(),
+        collector: None,
     }
 }
 

@@ -150,6 +150,57 @@ pub struct Account {
     /// Places the consumer told us are inconvenient (comment 6(b)(1)(ii)-1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inconvenient_places: Vec<Place>,
+    /// Who collects this debt, when it differs from `[rules] collector` in the
+    /// configuration. Packs scoped by `collectors` read it; absent or unknown, every
+    /// such pack applies (the strictest reading: an FDCPA debt collector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<CollectorKind>,
+}
+
+/// Who is collecting a debt: the law covers some and not others (Regulation F binds
+/// FDCPA debt collectors; Washington's Collection Agency Act binds licensed agencies;
+/// DC, Massachusetts and New York City also bind creditors collecting their own debts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
+pub enum CollectorKind {
+    /// A collection agency collecting debts owed to another (an FDCPA debt collector).
+    Agency,
+    /// A debt buyer collecting debts it bought in default (treated as an FDCPA debt
+    /// collector: the stricter reading of 15 U.S.C. 1692a(6)).
+    DebtBuyer,
+    /// A creditor collecting its own debts (first-party collection).
+    Creditor,
+    /// Any other value: not known, so it decides as an FDCPA debt collector (every
+    /// pack scoped by collector applies).
+    #[serde(other)]
+    Unknown,
+}
+
+impl CollectorKind {
+    /// The kinds a pack scope may name (`Unknown` is not one).
+    pub const ALL: [CollectorKind; 3] = [
+        CollectorKind::Agency,
+        CollectorKind::DebtBuyer,
+        CollectorKind::Creditor,
+    ];
+
+    /// The name used in packs, configuration and accounts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectorKind::Agency => "agency",
+            CollectorKind::DebtBuyer => "debt_buyer",
+            CollectorKind::Creditor => "creditor",
+            CollectorKind::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a name a pack scope may use.
+    pub fn parse(name: &str) -> Option<CollectorKind> {
+        CollectorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
 }
 super::object_only!(Account);
 

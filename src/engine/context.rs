@@ -216,6 +216,40 @@ impl<'a> Context<'a> {
         false
     }
 
+    /// Whether the consumer contacted us through the requested number or address (on
+    /// this channel, about any debt) within `days` local calendar days before
+    /// `instant`, the day of that contact being day 1, in every candidate zone. With no
+    /// contact point named, or a past contact whose point is not recorded, nothing
+    /// shows the consumer used this one: no (fail closed).
+    pub fn consumer_used_point(&self, instant: DateTime<Utc>, days: u32) -> bool {
+        let Some(requested) = self.contact_point else {
+            return false;
+        };
+        let before = self.events.partition_point(|e| e.event.at <= instant);
+        self.events
+            .get(..before)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .filter(|prepared| {
+                let event = prepared.event;
+                event.event_type == EventType::Contact
+                    && event.initiated_by == InitiatedBy::Consumer
+                    && event.channel == self.channel
+                    && event
+                        .contact_point
+                        .as_deref()
+                        .is_some_and(|point| same_contact_point(point, requested))
+            })
+            .any(|prepared| {
+                self.zones.iter().all(|zone| {
+                    let elapsed = zones::local_date(instant, *zone)
+                        - zones::local_date(prepared.event.at, *zone);
+                    elapsed.num_days() < i64::from(days)
+                })
+            })
+    }
+
     /// The local day number of the event at `index` in the zone at `zone_index`.
     pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
         self.subject.event_day(index, zone_index)

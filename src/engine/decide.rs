@@ -230,11 +230,17 @@ fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
         RuleKind::ConsumerTimes => {
             windows::check_consumer_times(&context.account.inconvenient_times, moment)
         }
-        RuleKind::Cap(cap) | RuleKind::Warning(cap) => limits::check_cap(context, cap, moment),
+        RuleKind::Cap(cap) | RuleKind::Warning(cap) => {
+            limits::check_cap(context, cap, moment, rule.effective.until)
+        }
         RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
         RuleKind::Hold(flag) => {
             // Without a flag the hold stands on its `when`, already checked.
-            if flag.is_none_or(|flag| context.flag_holds(flag)) {
+            let holds = flag.is_none_or(|flag| context.flag_holds(flag));
+            let exempt = rule
+                .unless_consumer_used_days
+                .is_some_and(|days| context.consumer_used_point(moment.instant, days));
+            if holds && !exempt {
                 Check::refuse(None)
             } else {
                 Check::Pass

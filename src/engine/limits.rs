@@ -8,7 +8,7 @@
 //! `max` counted events with it. History is sorted, so only the events near the
 //! instant are looked at.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::Check;
@@ -26,8 +26,16 @@ fn counts_request(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> b
             .is_none_or(|days| !context.consent_active(context.channel, instant, days))
 }
 
-/// Checks a cap for a contact at the moment.
-pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
+/// Checks a cap for a contact at the moment. Contacts on local dates after `until`,
+/// the last date the rule is in force, are not counted: a rule that has ended does not
+/// govern them, and counting them would make a contact lawful when made unlawful in
+/// hindsight (a plan across a hand-over to a successor rule would refuse itself).
+pub fn check_cap(
+    context: &Context<'_>,
+    cap: &Cap,
+    moment: &Moment,
+    until: Option<NaiveDate>,
+) -> Check {
     let instant = moment.instant;
     if !counts_request(context, cap, moment.instant) {
         return Check::Pass;
@@ -39,6 +47,19 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
             let mut slots = context.slots.borrow_mut();
             let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros());
             counted_slots(context, cap, instant, duration, micros, &mut slots);
+            // The rule's end in the zone where it ends last (counting more: stricter).
+            let end = until
+                .and_then(|until| until.checked_add_days(Days::new(1)))
+                .and_then(|next| {
+                    context
+                        .zones
+                        .iter()
+                        .filter_map(|zone| zones::start_of_local_date(*zone, next))
+                        .max()
+                });
+            if let Some(end) = end {
+                slots.retain(|slot| *slot < end.timestamp_micros());
+            }
             match period_check(&slots, instant.timestamp_micros(), length, max) {
                 None => Check::Pass,
                 Some(reopen) => Check::refuse(reopen.and_then(DateTime::from_timestamp_micros)),
@@ -51,6 +72,10 @@ pub fn check_cap(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Check {
             Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
                 let day = |index: usize| context.event_day(index, zone_index);
                 counted_slots(context, cap, instant, reach, day, &mut slots);
+                if let Some(until) = until {
+                    let last = zones::day_number(until);
+                    slots.retain(|slot| *slot <= last);
+                }
                 match period_check(&slots, zones::day_number(clock.date), length, max) {
                     None => Check::Pass,
                     Some(reopen_day) => Check::refuse(

@@ -115,7 +115,7 @@ impl<'a> Subject<'a> {
             covered_packs: policy
                 .packs()
                 .iter()
-                .map(|pack| scope_covers(&pack.scope, account))
+                .map(|pack| scope_covers(&pack.scope, account, policy.collector_of(account)))
                 .collect(),
             wrong_party_points: history
                 .iter()

@@ -20,7 +20,8 @@ use super::source::{
     ConditionSource, EventFilterSource, PackMetaSource, RuleSource, ScopeSource, Text,
 };
 use crate::domain::{
-    Channel, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, TimeOfDay, Weekday,
+    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, TimeOfDay,
+    Weekday,
 };
 use crate::suggest::did_you_mean;
 
@@ -49,6 +50,18 @@ pub struct CompiledFile {
     pub rules: Vec<(Rule, Range<usize>)>,
     /// The parsed content, for the canonical digest.
     pub content: toml::Table,
+    /// Where `effective_from` and `superseded_by` are written in `[pack]`, for the
+    /// checks across packs.
+    pub spans: PackSpans,
+}
+
+/// Places in `[pack]` that checks across packs point at.
+#[derive(Debug, Clone, Default)]
+pub struct PackSpans {
+    /// `effective_from`.
+    pub effective_from: Option<Range<usize>>,
+    /// `superseded_by`.
+    pub superseded_by: Option<Range<usize>>,
 }
 
 /// Compiles one pack file. Problems go to `diagnostics`; `None` when there were errors.
@@ -112,6 +125,13 @@ pub fn compile_file(
             }
         }
     }
+    let spans = meta
+        .as_ref()
+        .map(|meta: &PackMetaSource| PackSpans {
+            effective_from: meta.effective_from.as_ref().map(Spanned::span),
+            superseded_by: meta.superseded_by.as_ref().map(Spanned::span),
+        })
+        .unwrap_or_default();
     let pack = match meta {
         Some(meta) => file.pack(meta),
         None => {
@@ -128,21 +148,8 @@ pub fn compile_file(
             "the pack has no rules".to_string(),
         );
     }
-    if let Some(pack) = &pack {
-        for (rule, span) in &mut rules {
-            rule.effective = pack.effective.intersect(rule.effective);
-            if rule.effective.is_empty() {
-                file.error(
-                    "rules::never-applies",
-                    Some(span.clone()),
-                    format!(
-                        "rule `{}` can never apply: its effective dates lie outside the pack's",
-                        rule.id
-                    ),
-                );
-            }
-        }
-    }
+    // A rule's dates are intersected with its pack's once every pack is read: a pack's
+    // own dates may still move (`superseded_by`, the configuration's dates).
     let content = toml::from_str::<toml::Table>(text).ok();
     if count_errors(diagnostics) > errors_before {
         return None;
@@ -151,6 +158,7 @@ pub fn compile_file(
         pack: pack?,
         rules,
         content: content?,
+        spans,
     })
 }
 
@@ -234,6 +242,21 @@ impl FileCompiler<'_> {
             },
         };
         let effective = self.date_range(&meta.effective_from, &meta.effective_until, "pack")?;
+        let superseded_by = match &meta.superseded_by {
+            Some(successor) => {
+                if let Some(until) = &meta.effective_until {
+                    self.error_with_help(
+                        "rules::conflicting-keys",
+                        Some(until.span()),
+                        "give either `effective_until` or `superseded_by`, not both".to_string(),
+                        Some("with `superseded_by` the pack ends the day before its successor's `effective_from`".to_string()),
+                    );
+                    return None;
+                }
+                Some(self.identifier(successor, "pack id")?)
+            }
+            None => None,
+        };
         let scope = match &meta.scope {
             Some(scope) => self.scope(scope.get_ref())?,
             None => Scope::default(),
@@ -261,6 +284,7 @@ impl FileCompiler<'_> {
             effective,
             file: self.source.name.to_string(),
             description: meta.description.map(Spanned::into_inner),
+            superseded_by,
         })
     }
 
@@ -306,7 +330,26 @@ impl FileCompiler<'_> {
                 .map(|item| item.get_ref().trim().to_lowercase())
                 .collect()
         };
+        let names = CollectorKind::ALL.map(CollectorKind::as_str);
+        let collectors = match &scope.collectors {
+            Some(items) => self
+                .names(items, "collector", CollectorKind::parse, &names)
+                .unwrap_or_else(|| {
+                    ok = false;
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        if scope.collectors.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                "rules::never-applies",
+                None,
+                "the pack can never apply: `collectors` is empty (leave it out to cover every collector)".to_string(),
+            );
+            ok = false;
+        }
         let scope = Scope {
+            collectors,
             country: scope.country.as_ref().map(|c| c.get_ref().clone()),
             states,
             cities: lower(&scope.cities),
@@ -523,6 +566,10 @@ impl FileCompiler<'_> {
             }),
         };
         let effective = self.date_range(&rule.effective_from, &rule.effective_until, "rule");
+        let unless_consumer_used_days = match &rule.unless_consumer_used_days {
+            Some(days) => self.positive_days(days, "unless_consumer_used_days"),
+            None => None,
+        };
         let rule_kind = self.kind(kind, &rule, channels);
         if count_errors(self.diagnostics) > errors_before {
             return None;
@@ -538,12 +585,13 @@ impl FileCompiler<'_> {
             effective: effective?,
             kind: rule_kind?,
             note: rule.note.map(Spanned::into_inner),
+            unless_consumer_used_days,
         })
     }
 
     /// Keys that exist on some rule kind but not on this one.
     fn reject_foreign_keys(&mut self, kind: &str, rule: &RuleSource) {
-        let present: [(&str, Option<Range<usize>>); 11] = [
+        let present: [(&str, Option<Range<usize>>); 12] = [
             ("allow", rule.allow.as_ref().map(|v| v.span())),
             ("time_zone", rule.time_zone.as_ref().map(|v| v.span())),
             ("max", rule.max.as_ref().map(|v| v.span())),
@@ -564,6 +612,10 @@ impl FileCompiler<'_> {
                 rule.exclude_wrong_party.as_ref().map(|v| v.span()),
             ),
             ("flag", rule.flag.as_ref().map(|v| v.span())),
+            (
+                "unless_consumer_used_days",
+                rule.unless_consumer_used_days.as_ref().map(|v| v.span()),
+            ),
         ];
         let allowed: &[&str] = match kind {
             "window" => &["allow", "time_zone"],
@@ -577,7 +629,7 @@ impl FileCompiler<'_> {
                 "exclude_wrong_party",
             ],
             "cooldown" => &["after", "calendar_days", "per", "exclude_consent_days"],
-            "hold" => &["flag"],
+            "hold" => &["flag", "unless_consumer_used_days"],
             _ => &[],
         };
         for (key, span) in present {

@@ -1,4 +1,5 @@
-//! Checks across packs: unique ids, and overlays that try to loosen the baseline.
+//! Checks across packs: unique ids, overlays that try to loosen the baseline, and
+//! gaps between the effective periods of one jurisdiction's packs.
 //!
 //! Layering itself needs no code at decision time: every rule of every applicable
 //! pack is evaluated and any refusal refuses, so a pack can only add restrictions.
@@ -7,6 +8,8 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+
+use chrono::{Days, NaiveDate};
 
 use super::diagnostics::{Diagnostic, SourceFile};
 use super::model::{Pack, Rule, RuleKind, Window};
@@ -151,4 +154,77 @@ fn looser_window(window: &Window, floor: &Window) -> Option<String> {
         }
     }
     None
+}
+
+/// What makes packs one jurisdiction's: their states, cities and collectors, sorted.
+type Jurisdiction<'a> = (Vec<String>, Vec<String>, Vec<&'a str>);
+
+/// Warns when the packs of one jurisdiction leave dates on which none of them is in
+/// force: a pack that ends before the next one starts (a regulator's date moved in one
+/// file and not the other) silently leaves that jurisdiction to the federal floor.
+/// Packs are of one jurisdiction when they cover the same states, cities and collectors
+/// and are not creditor or debt-type overlays.
+pub fn check_gaps(
+    packs: &[Pack],
+    spans: &[(SourceFile, super::compile::PackSpans)],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut groups: HashMap<Jurisdiction<'_>, Vec<usize>> = HashMap::new();
+    for (index, pack) in packs.iter().enumerate() {
+        let scope = &pack.scope;
+        if !scope.creditors.is_empty() || !scope.debt_types.is_empty() {
+            continue;
+        }
+        let mut states = scope.states.clone();
+        states.sort();
+        let mut cities = scope.cities.clone();
+        cities.sort();
+        let mut collectors: Vec<&str> = scope.collectors.iter().map(|c| c.as_str()).collect();
+        collectors.sort_unstable();
+        groups
+            .entry((states, cities, collectors))
+            .or_default()
+            .push(index);
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort();
+    for mut members in groups {
+        members.sort_by_key(|&index| packs.get(index).and_then(|p| p.effective.from));
+        // The last date covered so far; `None` inside `Some` is "open-ended".
+        let mut covered: Option<(Option<NaiveDate>, &str)> = None;
+        for index in members {
+            let (Some(pack), Some((source, pack_spans))) = (packs.get(index), spans.get(index))
+            else {
+                continue;
+            };
+            if let (Some((Some(end), previous)), Some(from)) = (covered, pack.effective.from)
+                && end
+                    .checked_add_days(Days::new(1))
+                    .is_some_and(|next| from > next)
+            {
+                let last_gap_day = from.pred_opt().unwrap_or(from);
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "rules::effective-gap",
+                        source,
+                        pack_spans.effective_from.clone(),
+                        format!(
+                            "pack `{}` starts on {from}, but pack `{previous}` of the same jurisdiction ends on {end}: from {} to {last_gap_day} neither is in force",
+                            pack.id,
+                            end.succ_opt().unwrap_or(end),
+                        ),
+                    )
+                    .with_help("end the earlier pack with `superseded_by` naming this one, so the two hand over on one date"),
+                );
+            }
+            covered = match (covered, pack.effective.until) {
+                (Some((None, previous)), _) => Some((None, previous)),
+                (_, None) => Some((None, pack.id.as_str())),
+                (Some((Some(end), previous)), Some(until)) if end >= until => {
+                    Some((Some(end), previous))
+                }
+                (_, Some(until)) => Some((Some(until), pack.id.as_str())),
+            };
+        }
+    }
 }

@@ -15,8 +15,11 @@ pub mod model;
 mod source;
 pub mod tests_file;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use chrono::{Days, NaiveDate};
 
 pub(crate) use compile::unknown_field_help;
 pub use compile::{US_STATES, kinds_of, parse_rolling};
@@ -24,7 +27,7 @@ pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;
 pub use model::{Pack, PackStatus, Rule, RuleKind, Scope};
 
-use crate::domain::{Account, Channel, Purpose};
+use crate::domain::{Account, Channel, CollectorKind, Purpose};
 
 /// Why a policy could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,40 @@ pub enum PolicyError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// What the agency's configuration (`[rules]` in `dunner.toml`) adds to the packs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Who collects the agency's debts, unless an account says otherwise. `None`: not
+    /// known, so every pack scoped by `collectors` applies (an FDCPA debt collector).
+    pub collector: Option<CollectorKind>,
+    /// Packs' `effective_from`, by pack id, as the configuration moves them: when a
+    /// regulator moves a date, the law's text in the pack stays as it is.
+    pub effective_from: BTreeMap<String, NaiveDate>,
+}
+
+impl Settings {
+    /// The settings as part of the digest: absent when there are none, so a policy
+    /// without configuration keeps the digest of its packs alone.
+    fn digest_entry(&self) -> Option<toml::Table> {
+        if *self == Settings::default() {
+            return None;
+        }
+        let mut table = toml::Table::new();
+        if let Some(collector) = self.collector {
+            table.insert("collector".into(), collector.as_str().into());
+        }
+        let dates: toml::Table = self
+            .effective_from
+            .iter()
+            .map(|(id, date)| (id.clone(), toml::Value::String(date.to_string())))
+            .collect();
+        if !dates.is_empty() {
+            table.insert("effective_from".into(), toml::Value::Table(dates));
+        }
+        Some(table)
+    }
+}
+
 /// All rule packs, compiled; what the engine decides with.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -53,6 +90,7 @@ pub struct Policy {
     digest: Arc<str>,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
+    collector: Option<CollectorKind>,
 }
 
 impl Policy {
@@ -60,6 +98,11 @@ impl Policy {
     /// `tests/` folder, are not packs). Returns the policy with its warnings, or every
     /// diagnostic when any pack has an error.
     pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
+        Policy::load_with(dir, &Settings::default())
+    }
+
+    /// [`Policy::load`] with the configuration's settings (`[rules]`).
+    pub fn load_with(dir: &Path, settings: &Settings) -> Result<Policy, PolicyError> {
         let (sources, unreadable) = read_pack_files(dir)?;
         if sources.is_empty() && unreadable.is_empty() {
             return Err(PolicyError::Invalid(vec![no_packs(
@@ -67,13 +110,13 @@ impl Policy {
             )]));
         }
         if unreadable.is_empty() {
-            return Policy::from_sources(sources);
+            return Policy::from_sources_with(sources, settings);
         }
         // A file that is not text is an error of the policy like any other: reported
         // with every other pack's diagnostics, never loaded without it.
         let mut diagnostics = unreadable;
         if !sources.is_empty()
-            && let Err(PolicyError::Invalid(more)) = Policy::from_sources(sources)
+            && let Err(PolicyError::Invalid(more)) = Policy::from_sources_with(sources, settings)
         {
             diagnostics.extend(more);
         }
@@ -82,11 +125,20 @@ impl Policy {
 
     /// Compiles packs from their file names and texts.
     pub fn from_sources(sources: Vec<SourceFile>) -> Result<Policy, PolicyError> {
+        Policy::from_sources_with(sources, &Settings::default())
+    }
+
+    /// [`Policy::from_sources`] with the configuration's settings.
+    pub fn from_sources_with(
+        sources: Vec<SourceFile>,
+        settings: &Settings,
+    ) -> Result<Policy, PolicyError> {
         let mut diagnostics = Vec::new();
         let mut packs = Vec::new();
         let mut rules = Vec::new();
         let mut contents = Vec::new();
         let mut rule_spans = Vec::new();
+        let mut pack_spans = Vec::new();
         for source in &sources {
             if let Some(file) = compile::compile_file(source, &mut diagnostics) {
                 let pack_index = packs.len();
@@ -97,19 +149,42 @@ impl Policy {
                 }
                 contents.push((file.pack.id.clone(), file.content));
                 packs.push(file.pack);
+                pack_spans.push((source.clone(), file.spans));
             }
         }
         if sources.is_empty() {
             diagnostics.push(no_packs("(no files)"));
         }
+        resolve_dates(&mut packs, &pack_spans, settings, &mut diagnostics);
+        for (rule, (source, span)) in rules.iter_mut().zip(&rule_spans) {
+            let Some(pack) = packs.get(rule.pack) else {
+                continue;
+            };
+            rule.effective = pack.effective.intersect(rule.effective);
+            if rule.effective.is_empty() {
+                diagnostics.push(Diagnostic::error(
+                    "rules::never-applies",
+                    source,
+                    Some(span.clone()),
+                    format!(
+                        "rule `{}` can never apply: its effective dates lie outside the pack's",
+                        rule.id
+                    ),
+                ));
+            }
+        }
         layering::check_duplicates(&packs, &rules, &rule_spans, &sources, &mut diagnostics);
         layering::check_overlays(&packs, &rules, &rule_spans, &mut diagnostics);
+        layering::check_gaps(&packs, &pack_spans, &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(PolicyError::Invalid(diagnostics));
         }
+        let configured = settings.digest_entry();
         let digest_input: Vec<(&str, &toml::Table)> = contents
             .iter()
             .map(|(id, table)| (id.as_str(), table))
+            // Not a pack id (packs' ids cannot contain `[`), so it cannot collide.
+            .chain(configured.iter().map(|table| ("[configuration]", table)))
             .collect();
         let digest = Arc::from(digest::digest(&digest_input));
         let governing = governing_index(&rules);
@@ -120,7 +195,17 @@ impl Policy {
             digest,
             warnings: diagnostics,
             sources,
+            collector: settings.collector,
         })
+    }
+
+    /// Who collects an account's debt: the account's own kind, else the configured
+    /// one; `None` when neither says (every collector-scoped pack then applies).
+    pub fn collector_of(&self, account: &Account) -> Option<CollectorKind> {
+        account
+            .collector
+            .or(self.collector)
+            .filter(|kind| *kind != CollectorKind::Unknown)
     }
 
     /// The packs, in load order.
@@ -169,11 +254,90 @@ impl Policy {
 
     /// Which packs apply to an account, each with the reason in plain words.
     pub fn applicable_packs(&self, account: &Account) -> Vec<(usize, Applicability)> {
+        let collector = self.collector_of(account);
         self.packs
             .iter()
             .enumerate()
-            .map(|(index, pack)| (index, scope_applies(&pack.scope, account)))
+            .map(|(index, pack)| (index, scope_applies(&pack.scope, account, collector)))
             .collect()
+    }
+}
+
+/// Moves packs' dates as the configuration says, then ends every superseded pack the
+/// day before its successor starts. Every problem becomes a diagnostic.
+fn resolve_dates(
+    packs: &mut [Pack],
+    spans: &[(SourceFile, compile::PackSpans)],
+    settings: &Settings,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (id, from) in &settings.effective_from {
+        match packs.iter_mut().find(|pack| pack.id == *id) {
+            Some(pack) => pack.effective.from = Some(*from),
+            None => diagnostics.push(Diagnostic::without_source(
+                "rules::unknown-pack",
+                "configuration [rules.effective_from]",
+                format!(
+                    "the configuration moves the start of pack `{id}`, but no pack has that id"
+                ),
+            )),
+        }
+    }
+    let starts: BTreeMap<String, Option<NaiveDate>> = packs
+        .iter()
+        .map(|pack| (pack.id.clone(), pack.effective.from))
+        .collect();
+    for (pack, (source, spans)) in packs.iter_mut().zip(spans) {
+        let Some(successor) = pack.superseded_by.clone() else {
+            continue;
+        };
+        let span = spans.superseded_by.clone();
+        let until = match starts.get(&successor) {
+            None => {
+                diagnostics.push(Diagnostic::error(
+                    "rules::unknown-pack",
+                    source,
+                    span,
+                    format!("`superseded_by` names pack `{successor}`, which is not loaded"),
+                ));
+                continue;
+            }
+            Some(None) => {
+                diagnostics.push(Diagnostic::error(
+                    "rules::never-applies",
+                    source,
+                    span,
+                    format!("pack `{successor}` has no `effective_from`, so it never takes over from pack `{}`", pack.id),
+                ));
+                continue;
+            }
+            Some(Some(start)) => start.checked_sub_days(Days::new(1)),
+        };
+        pack.effective.until = until;
+        if pack.effective.is_empty() || until.is_none() {
+            diagnostics.push(Diagnostic::error(
+                "rules::never-applies",
+                source,
+                span,
+                format!(
+                    "pack `{}` can never apply: its successor `{successor}` starts before it does",
+                    pack.id
+                ),
+            ));
+        }
+    }
+    for (pack, (source, spans)) in packs.iter().zip(spans) {
+        if settings.effective_from.contains_key(&pack.id) && pack.effective.is_empty() {
+            diagnostics.push(Diagnostic::error(
+                "rules::never-applies",
+                source,
+                spans.effective_from.clone(),
+                format!(
+                    "the configuration moves the start of pack `{}` past its `effective_until`",
+                    pack.id
+                ),
+            ));
+        }
     }
 }
 
@@ -195,17 +359,60 @@ impl Applicability {
 
 /// Whether a pack's scope covers an account: the fast form of [`scope_applies`],
 /// used on every decision (no explanation is built).
-pub fn scope_covers(scope: &Scope, account: &Account) -> bool {
-    scope_criteria(scope, account)
+pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<CollectorKind>) -> bool {
+    collector_covered(scope, collector)
+        && scope_criteria(scope, account)
+            .iter()
+            .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
+}
+
+/// Whether the pack binds this collector. An unknown collector is covered by every
+/// pack (fail closed: it decides as an FDCPA debt collector, whom every shipped pack
+/// binds).
+fn collector_covered(scope: &Scope, collector: Option<CollectorKind>) -> bool {
+    scope.collectors.is_empty()
+        || collector
+            .is_none_or(|kind| kind == CollectorKind::Unknown || scope.collectors.contains(&kind))
+}
+
+fn collector_list(scope: &Scope) -> String {
+    scope
+        .collectors
         .iter()
-        .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Scope matching, with the reason in plain words. A criterion the account does not
 /// state is treated as met (fail closed): an account with no known state gets every
 /// state's pack.
-pub fn scope_applies(scope: &Scope, account: &Account) -> Applicability {
+pub fn scope_applies(
+    scope: &Scope,
+    account: &Account,
+    collector: Option<CollectorKind>,
+) -> Applicability {
     let mut grounds = Vec::new();
+    if !scope.collectors.is_empty() {
+        match collector.filter(|kind| *kind != CollectorKind::Unknown) {
+            None => grounds.push(format!(
+                "the collector is not known, so it decides as an FDCPA debt collector (the pack binds {})",
+                collector_list(scope)
+            )),
+            Some(kind) if scope.collectors.contains(&kind) => grounds.push(format!(
+                "the collector is {} (the pack binds {})",
+                kind.as_str(),
+                collector_list(scope)
+            )),
+            Some(kind) => {
+                return Applicability::DoesNotApply(format!(
+                    "the law binds {}, and the collector is {}",
+                    collector_list(scope),
+                    kind.as_str()
+                ));
+            }
+        }
+    }
     for (kind, list, matching) in scope_criteria(scope, account) {
         match matching {
             Criterion::Unrestricted => {}
@@ -440,9 +647,9 @@ mod tests {
         ];
         for (json, expected) in cases {
             let account = account(json);
-            assert_eq!(scope_covers(&scope, &account), expected, "{json}");
+            assert_eq!(scope_covers(&scope, &account, None), expected, "{json}");
             assert_eq!(
-                scope_applies(&scope, &account).applies(),
+                scope_applies(&scope, &account, None).applies(),
                 expected,
                 "{json}"
             );

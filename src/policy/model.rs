@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use chrono::{NaiveDate, TimeDelta};
 use serde::Serialize;
 
-use crate::domain::{Channel, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Weekday};
+use crate::domain::{
+    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Weekday,
+};
 
 /// A member of a small closed set that fits in a bit mask.
 pub trait Member: Copy + 'static {
@@ -183,6 +185,8 @@ pub struct Scope {
     pub debt_types: Vec<String>,
     /// Creditors.
     pub creditors: Vec<String>,
+    /// Who the law binds (`agency`, `debt_buyer`, `creditor`); empty: everyone.
+    pub collectors: Vec<CollectorKind>,
 }
 
 impl Scope {
@@ -216,6 +220,9 @@ pub struct Pack {
     pub file: String,
     /// What the pack is for, in the author's words.
     pub description: Option<String>,
+    /// The pack that replaces this one: this pack ends the day before that pack's
+    /// `effective_from`, so the two hand over on one date with no gap and no overlap.
+    pub superseded_by: Option<String>,
 }
 
 /// One compiled rule.
@@ -241,6 +248,10 @@ pub struct Rule {
     pub kind: RuleKind,
     /// The author's note on how the rule reads the law.
     pub note: Option<String>,
+    /// For a hold: it does not refuse a contact to a number or address through which
+    /// the consumer contacted us within this many local calendar days (NYC SHIELD's
+    /// "used that medium ... within the past 60 days").
+    pub unless_consumer_used_days: Option<u32>,
 }
 
 /// `when`: every listed condition must hold for the rule to apply.

@@ -28,6 +28,8 @@ pub struct PackMetaSource {
     pub effective_until: Option<Spanned<toml::value::Datetime>>,
     #[serde(default)]
     pub scope: Option<Spanned<ScopeSource>>,
+    #[serde(default)]
+    pub superseded_by: Option<Text>,
 }
 
 /// `[pack.scope]`: which accounts the pack applies to. An absent key means "any".
@@ -44,6 +46,8 @@ pub struct ScopeSource {
     pub debt_types: Option<Vec<Text>>,
     #[serde(default)]
     pub creditors: Option<Vec<Text>>,
+    #[serde(default)]
+    pub collectors: Option<Vec<Text>>,
 }
 
 /// One rule of any kind. The kind comes from the table array it sits in
@@ -96,6 +100,8 @@ pub struct RuleSource {
     // hold
     #[serde(default)]
     pub flag: Option<Text>,
+    #[serde(default)]
+    pub unless_consumer_used_days: Option<Spanned<i64>>,
 
     // obligation
     #[serde(default)]

@@ -345,7 +345,8 @@ impl AccountIndex {
     }
 }
 
-/// Pack coverage by the four things scopes read (state, city, debt type, creditor):
+/// Pack coverage by the five things scopes read (state, city, debt type, creditor,
+/// collector):
 /// few combinations, many accounts.
 #[derive(Debug, Default)]
 struct PackCoverage {
@@ -379,6 +380,9 @@ impl PackCoverage {
             }
             self.key.push('\u{1f}');
         }
+        let collector = facts.collector;
+        self.key
+            .push_str(collector.map_or("-", crate::domain::CollectorKind::as_str));
         if let Some(mask) = self.known.get(self.key.as_str()) {
             return *mask;
         }
@@ -402,11 +406,12 @@ impl PackCoverage {
             opted_out: Vec::new(),
             inconvenient_times: Vec::new(),
             inconvenient_places: Vec::new(),
+            collector,
         };
         let mask = packs
             .iter()
             .enumerate()
-            .filter(|(_, pack)| scope_covers(&pack.scope, &probe))
+            .filter(|(_, pack)| scope_covers(&pack.scope, &probe, policy.collector_of(&probe)))
             .fold(0_u64, |mask, (index, _)| mask | (1 << index));
         self.known.insert(self.key.clone(), mask);
         mask
@@ -816,7 +821,7 @@ mod tests {
             &[
                 ("WA-1", account("WA-1", "WA", Some("C-1")), Some("C-1")),
                 ("WA-2", account("WA-2", "WA", Some("C-1")), Some("C-1")),
-                ("NY-1", account("NY-1", "NY", None), None),
+                ("PA-1", account("PA-1", "PA", None), None),
                 ("MA-1", account("MA-1", "MA", None), None),
             ],
         );
@@ -833,9 +838,10 @@ mod tests {
             "2026-04-09T16:00:00Z".parse().unwrap(),
             &call(Outcome::NoAnswer),
         );
-        // One call in New York: 1 of 7, nowhere near.
+        // One call in Pennsylvania (federal rules only): 1 of 7, nowhere near. (New York
+        // without a city would be near: the city's rule allows 2 per 7 days.)
         counts.add(
-            "NY-1",
+            "PA-1",
             "2026-04-09T15:00:00Z".parse().unwrap(),
             &call(Outcome::NoAnswer),
         );

@@ -130,6 +130,9 @@ pub struct AccountFacts<'a> {
     /// Where the consumer lives (pack scopes).
     #[serde(default, borrow)]
     pub consumer: ConsumerFacts<'a>,
+    /// Who collects the debt (pack scopes); absent: the configured collector.
+    #[serde(default)]
+    pub collector: Option<crate::domain::CollectorKind>,
 }
 
 /// The consumer's address, as far as pack scopes read it.

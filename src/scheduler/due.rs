@@ -480,7 +480,10 @@ mod tests {
         .unwrap();
         let debts = [
             debt(new_yorker("W-1", "WA"), json!([])),
-            debt(new_yorker("N-1", "NY"), json!([])),
+            // Not New York: both debts share the consumer's phone and email, and New York
+            // City's rule (fail closed without a city) counts the consumer's contacts across
+            // debts, 2 per 7 days, which W-1's call and email already reach.
+            debt(new_yorker("N-1", "PA"), json!([])),
         ];
         let notices = due(&set, &debts, "2026-04-07T13:00:00Z", "2026-04-07T13:05:00Z");
         let keys: Vec<&str> = notices.iter().map(|n| n.key.as_str()).collect();

@@ -159,7 +159,7 @@ pub(crate) fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f6
 }
 
 pub(crate) fn account_json(id: &str) -> String {
-    json!({"id": id, "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
+    json!({"id": id, "consumer": {"address": {"state": "NY", "city": "Albany"}, "time_zones": ["America/New_York"],
            "phones": [{"number": "+12125550100", "kind": "mobile"}]}})
     .to_string()
 }
@@ -300,7 +300,7 @@ async fn evaluate_answers_the_decide_contract_statelessly() {
     assert_eq!(decision["policy_digest"], SHIPPED.digest());
     let (_, policy) = api.call("GET", "/v1/policy", None).await;
     assert_eq!(policy["digest"], SHIPPED.digest());
-    assert_eq!(policy["packs"].as_array().unwrap().len(), 4);
+    assert_eq!(policy["packs"].as_array().unwrap().len(), 7);
     let (status, _) = api.call("GET", "/readyz", None).await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -698,7 +698,7 @@ fn the_real_daemon_reloads_on_sighup_and_keeps_serving_the_old_digest_when_broke
     let view = wait_for_policy(&address, &token, |v| {
         v["digest"] != original && v["last_reload_error"].is_null()
     });
-    assert_eq!(view["packs"].as_array().unwrap().len(), 4);
+    assert_eq!(view["packs"].as_array().unwrap().len(), 7);
     signal(&child, "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }

@@ -110,7 +110,15 @@ fn decide_overview_gives_a_verdict_per_channel_and_contact_point() {
         .iter()
         .map(|c| c["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(caps, ["reg-f.rapid-succession", "reg-f.concentrated-calls"]);
+    // New York City's rule before SHIELD binds too: the address names no city (fail closed).
+    assert_eq!(
+        caps,
+        [
+            "reg-f.rapid-succession",
+            "reg-f.concentrated-calls",
+            "nyc-pre-shield.frequency"
+        ]
+    );
     assert_eq!(call["caps"][1]["contact_point"], "+12125550100");
     assert_eq!(call["caps"][1]["remaining"], 6);
 }
@@ -120,7 +128,7 @@ fn rules_check_passes_the_shipped_packs() {
     let output = dunner(&["rules", "check", "rules"], None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("4 pack(s)"), "{stderr}");
+    assert!(stderr.contains("7 pack(s)"), "{stderr}");
 }
 
 #[test]
@@ -220,6 +228,49 @@ allowed = true
         "{stdout}"
     );
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn rules_explain_says_whom_each_pack_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("account.json");
+    let creditor =
+        r#"{"id": "WA-1", "collector": "creditor", "consumer": {"address": {"state": "WA"}}}"#;
+    std::fs::write(&path, creditor).unwrap();
+    let args = [
+        "rules",
+        "explain",
+        "--rules",
+        "rules",
+        "--account",
+        path.to_str().unwrap(),
+    ];
+    let stdout = String::from_utf8(dunner(&args, None).stdout).unwrap();
+    assert!(stdout.contains("Collector: creditor"), "{stdout}");
+    assert!(
+        stdout.contains("✗ us-wa")
+            && stdout.contains("the law binds agency, debt_buyer, and the collector is creditor"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✗ us-federal") && stdout.contains("✓ us-bankruptcy"),
+        "{stdout}"
+    );
+    // No collector: decided as an FDCPA debt collector, so both bind.
+    std::fs::write(
+        &path,
+        r#"{"id": "WA-2", "consumer": {"address": {"state": "WA"}}}"#,
+    )
+    .unwrap();
+    let stdout = String::from_utf8(dunner(&args, None).stdout).unwrap();
+    assert!(
+        stdout.contains("✓ us-wa") && stdout.contains("✓ us-federal"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("decides as an FDCPA debt collector"),
+        "{stdout}"
+    );
 }
 
 #[test]

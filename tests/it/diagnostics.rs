@@ -278,6 +278,101 @@ fn an_overlay_looser_than_the_floor_is_a_warning_not_an_error() {
     );
 }
 
+/// A city pack with its dates and hand-over written into `[pack]`.
+fn city_pack(id: &str, dates: &str) -> String {
+    format!(
+        "[pack]\nid = \"{id}\"\ntitle = \"t\"\nversion = \"1\"\ncitation = \"none\"\n{dates}\n[pack.scope]\nstates = [\"NY\"]\ncities = [\"Brooklyn\"]\n\n[[window]]\nid = \"{id}.hours\"\ncitation = \"none\"\nmessage = \"hours\"\nchannels = [\"call\"]\nallow = [{{ from = \"08:00\", to = \"21:00\" }}]\n"
+    )
+}
+
+#[test]
+fn a_gap_between_one_jurisdictions_packs_is_a_warning_at_the_later_start() {
+    let old = city_pack("old", "effective_until = 2026-08-31");
+    let new = city_pack("new", "effective_from = 2026-10-01");
+    let policy = compile(&[("old.toml", &old), ("new.toml", &new)]).unwrap();
+    let gaps: Vec<_> = policy
+        .warnings()
+        .iter()
+        .filter(|w| w.code == "rules::effective-gap")
+        .collect();
+    assert_eq!(gaps.len(), 1, "{:#?}", policy.warnings());
+    assert_eq!(gaps[0].file, "new.toml");
+    assert_eq!(gaps[0].line, Some(6), "at `effective_from`");
+    assert!(
+        gaps[0].message.contains("from 2026-09-01 to 2026-09-30"),
+        "{}",
+        gaps[0].message
+    );
+}
+
+#[test]
+fn packs_that_hand_over_with_superseded_by_leave_no_gap_and_no_overlap() {
+    let old = city_pack("old", "superseded_by = \"new\"");
+    let new = city_pack("new", "effective_from = 2026-10-01");
+    let policy = compile(&[("old.toml", &old), ("new.toml", &new)]).unwrap();
+    assert!(policy.warnings().is_empty(), "{:#?}", policy.warnings());
+    let old = policy.packs().iter().find(|p| p.id == "old").unwrap();
+    assert_eq!(
+        old.effective.until,
+        chrono::NaiveDate::from_ymd_opt(2026, 9, 30)
+    );
+    // Another state's pack ending early is not this jurisdiction's gap.
+    let other = city_pack("other", "effective_until = 2026-01-31").replace("\"NY\"", "\"NJ\"");
+    let policy = compile(&[("new.toml", &new), ("other.toml", &other)]).unwrap();
+    assert!(policy.warnings().is_empty(), "{:#?}", policy.warnings());
+}
+
+#[test]
+fn a_hand_over_to_a_missing_or_undated_pack_is_an_error() {
+    let old = city_pack("old", "superseded_by = \"nowhere\"");
+    let found = errors(&[("old.toml", &old)]);
+    assert_eq!(codes(&found), vec!["rules::unknown-pack"], "{found:#?}");
+    assert_eq!(found[0].line, Some(6));
+
+    let old = city_pack("old", "superseded_by = \"new\"");
+    let undated = city_pack("new", "");
+    let found = errors(&[("old.toml", &old), ("new.toml", &undated)]);
+    assert_eq!(codes(&found), vec!["rules::never-applies"], "{found:#?}");
+
+    let both = city_pack(
+        "old",
+        "superseded_by = \"new\"\neffective_until = 2026-09-30",
+    );
+    let found = errors(&[("old.toml", &both)]);
+    assert_eq!(codes(&found), vec!["rules::conflicting-keys"], "{found:#?}");
+}
+
+#[test]
+fn an_unknown_collector_in_a_scope_is_an_error_with_a_suggestion() {
+    let pack = MINIMAL_PACK.replace(
+        "citation = \"none\"\n\n",
+        "citation = \"none\"\nscope = { collectors = [\"agencies\"] }\n\n",
+    );
+    let found = errors(&[("c.toml", &pack)]);
+    assert_eq!(codes(&found), vec!["rules::unknown-value"], "{found:#?}");
+    assert!(
+        found[0].help.as_deref().unwrap_or("").contains("`agency`"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn the_recent_use_exemption_belongs_to_holds_and_is_a_number_of_days() {
+    let misplaced = format!(
+        "{MINIMAL_PACK}{}",
+        CAP.replace("max = 7", "max = 7\nunless_consumer_used_days = 60")
+    );
+    let found = errors(&[("m.toml", &misplaced)]);
+    assert_eq!(codes(&found), vec!["rules::unknown-key"], "{found:#?}");
+    let hold = "\n[[hold]]\nid = \"test.hold\"\ncitation = \"none\"\nmessage = \"hold\"\nchannels = [\"email\"]\nflag = \"no_consent\"\nunless_consumer_used_days = 0\n";
+    let found = errors(&[("h.toml", &format!("{MINIMAL_PACK}{hold}"))]);
+    assert_eq!(codes(&found), vec!["rules::out-of-range"], "{found:#?}");
+    let valid = hold.replace("= 0", "= 60");
+    let policy = compile(&[("h.toml", &format!("{MINIMAL_PACK}{valid}"))]).unwrap();
+    let rule = policy.rules().iter().find(|r| r.id == "test.hold").unwrap();
+    assert_eq!(rule.unless_consumer_used_days, Some(60));
+}
+
 #[test]
 fn an_empty_directory_is_an_error_not_an_empty_policy() {
     let dir = tempfile::tempdir().unwrap();

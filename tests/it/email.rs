@@ -131,7 +131,7 @@ fn account() -> Account {
         "creditor": "Example Bank, N.A.",
         "balance": {"amount": "1842.17", "currency": "USD"},
         "consumer": {
-            "address": {"state": "NY"},
+            "address": {"state": "NY", "city": "Albany"},
             "emails": [{"address": "alex@example.com", "kind": "personal"}]
         }
     }))

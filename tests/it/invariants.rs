@@ -108,6 +108,7 @@ pub(crate) fn account() -> impl Strategy<Value = Account> {
             opted_out: opted_out.map(|o| serde_json::from_value(serde_json::json!([o])).unwrap()).unwrap_or_default(),
             inconvenient_times: json_times.map(|t| serde_json::from_value(serde_json::json!([t])).unwrap()).unwrap_or_default(),
             inconvenient_places: place.map(|p| serde_json::from_value(serde_json::json!([p])).unwrap()).unwrap_or_default(),
+            collector: None,
         };
         if account.consumer.time_zones.is_empty() && account.consumer.address.is_none() {
             account.consumer.phones.truncate(1);

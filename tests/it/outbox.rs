@@ -49,7 +49,7 @@ fn new_yorker(id: &str) -> Account {
     serde_json::from_value(serde_json::json!({
         "id": id, "creditor": "Example Bank, N.A.",
         "balance": {"amount": "1842.17", "currency": "USD"},
-        "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
+        "consumer": {"address": {"state": "NY", "city": "Albany"}, "time_zones": ["America/New_York"],
                      "phones": [{"number": "+12125550100", "kind": "mobile"}],
                      "emails": [{"address": "alex@example.com", "kind": "personal"}]}
     }))

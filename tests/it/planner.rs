@@ -648,16 +648,17 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
     },
     NaiveCap {
         rule: "nyc.weekly-contacts",
-        channels: ALL_CHANNELS,
+        // SHIELD does not count mail.
+        channels: &[Channel::Call, Channel::Sms, Channel::Email, Channel::Visit],
         outcomes: None,
         kinds: None,
         per_consumer: false,
         max: 3,
         rolling: false,
         exclude_wrong_party: false,
-        // In force from 2026-09-01 in every candidate zone by the next UTC day.
+        // In force from 2027-01-01 in every candidate zone by the next UTC day.
         applies: |account, at| {
-            at >= NaiveDate::from_ymd_opt(2026, 9, 2)
+            at >= NaiveDate::from_ymd_opt(2027, 1, 2)
                 .unwrap()
                 .and_hms_opt(0, 0, 0)
                 .unwrap()
@@ -2130,8 +2131,11 @@ fn an_occurrence_the_weekly_cap_leaves_no_room_for_is_unplaced_with_the_rule_and
         // would not have kept the call out of the day.
         let rules: Vec<&str> = unplaced.reasons.iter().map(|r| r.rule.as_str()).collect();
         assert_eq!(rules[0], "wa.weekly-communications", "{unplaced:#?}");
+        // (Washington's 3 attempts a week to a cell, RCW 19.16.250(17)(a), agree.)
         assert!(
-            rules[1..].iter().all(|r| *r == "reg-f.convenient-hours"),
+            rules[1..]
+                .iter()
+                .all(|r| ["reg-f.convenient-hours", "wa.cell-charges-weekly"].contains(r)),
             "{unplaced:#?}"
         );
         // 08:00 PST on Monday 11-09, when the week holds room again.
@@ -2181,8 +2185,16 @@ fn a_consumers_debts_share_washingtons_weekly_cap() {
         .flat_map(|a| a.unplaced.iter())
         .map(|u| u.reasons[0].rule.as_str())
         .collect();
+    // (Washington's per-number daily and weekly cell limits, RCW 19.16.250(17)(a) and
+    // (18), may be what keeps a day's call out first.)
     assert!(
-        !unplaced.is_empty() && unplaced.iter().all(|r| *r == "wa.weekly-communications"),
+        !unplaced.is_empty()
+            && unplaced.iter().all(|r| [
+                "wa.weekly-communications",
+                "wa.cell-daily",
+                "wa.cell-charges-weekly"
+            ]
+            .contains(r)),
         "{unplaced:?}"
     );
 
@@ -2298,7 +2310,10 @@ fn the_random_portfolios_reach_every_case_the_properties_are_about() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut seen: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
     let mut note = |what: String| *seen.entry(what).or_default() += 1;
-    for _ in 0..300 {
+    // 600: with the District of Columbia and New York City rules in force in 2026 (fail
+    // closed for accounts with no address), eight calls without a conversation take more
+    // cases to come up.
+    for _ in 0..600 {
         let case = case().new_tree(&mut runner).unwrap().current();
         let strategy = case.which.cadence();
         let plan = plan(&case.portfolio, &strategy, &SHIPPED, &case.horizon);

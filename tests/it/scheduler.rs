@@ -69,7 +69,7 @@ fn event(json: Value) -> LedgerEvent {
 fn new_yorker(id: &str) -> Account {
     account(json!({
         "id": id, "placed_on": "2026-04-01", "balance": {"amount": "500.00", "currency": "USD"},
-        "consumer": {"address": {"state": "NY"}, "time_zones": ["America/New_York"],
+        "consumer": {"address": {"state": "NY", "city": "Albany"}, "time_zones": ["America/New_York"],
                      "phones": [{"number": "+12125550100", "kind": "mobile"}]}
     }))
 }

@@ -100,7 +100,7 @@ fn now() -> DateTime<Utc> {
 
 fn account(id: &str) -> Account {
     serde_json::from_str(&format!(
-        r#"{{"id": "{id}", "consumer": {{"address": {{"state": "NY"}}, "time_zones": ["America/New_York"],
+        r#"{{"id": "{id}", "consumer": {{"address": {{"state": "NY", "city": "Albany"}}, "time_zones": ["America/New_York"],
              "phones": [{{"number": "+12125550100", "kind": "mobile"}}]}}}}"#
     ))
     .unwrap()
