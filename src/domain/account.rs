@@ -153,7 +153,10 @@ pub struct Account {
     /// Who collects this debt, when it differs from `[rules] collector` in the
     /// configuration. Packs scoped by `collectors` read it; absent or unknown, every
     /// such pack applies (the strictest reading: an FDCPA debt collector).
+    /// `agency`, `debt_buyer` or `creditor`; any other word (`law_firm`, `unknown`)
+    /// decides as an FDCPA debt collector's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "agency")]
     pub collector: Option<CollectorKind>,
 }
 
