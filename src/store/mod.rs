@@ -174,6 +174,23 @@ pub struct Recorded {
     pub replayed: bool,
 }
 
+impl Recorded {
+    /// The response kept with an idempotency key.
+    pub(crate) fn kept(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|error| StoreError::Corrupt {
+            what: "idempotent response",
+            reason: error.to_string(),
+        })
+    }
+
+    /// The response kept with an idempotency key, given again: nothing was written.
+    pub(crate) fn replayed(kept: &str) -> Result<Recorded, StoreError> {
+        let mut recorded: Recorded = from_json("idempotent response", kept)?;
+        recorded.replayed = true;
+        Ok(recorded)
+    }
+}
+
 /// What check-and-record writes besides the decision.
 #[derive(Debug, Clone)]
 pub(crate) enum Record {

@@ -119,25 +119,10 @@ impl PostgresStore {
         claim: Option<&KeyClaim<'_>>,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if let Some(claim) = claim {
-            let claimed = sqlx::query(
-                "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-                   response = excluded.response, created_at = excluded.created_at
-                 WHERE idempotency_keys.created_at < $5
-                 RETURNING key",
-            )
-            .bind(&claim.key.key)
-            .bind(&claim.key.request_hash)
-            .bind(&claim.response)
-            .bind(claim.now)
-            .bind(claim.key.since)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if claimed.is_none() {
-                return first_response(&mut tx, claim.key).await;
-            }
+        if let Some(claim) = claim
+            && !claim_key(&mut tx, claim.key, &claim.response, claim.now).await?
+        {
+            return first_response(&mut tx, claim.key).await;
         }
         for row in rows {
             append_event(&mut tx, row).await?;
@@ -379,10 +364,12 @@ impl PostgresStore {
             body: row.get("body"),
         })
         .collect();
+        // The account's rows are locked: a concurrent repeat of the key waits for the
+        // first to commit, then finds its response.
         if let Some(key) = &attempt.idempotency
-            && let Some(replayed) = replay(&mut tx, key).await?
+            && let Some(kept) = first_response(&mut tx, key).await?
         {
-            return Ok(replayed);
+            return Recorded::replayed(&kept);
         }
         let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, &record)?;
         if let Some(event) = &rows.event {
@@ -417,24 +404,12 @@ impl PostgresStore {
             notice_id: rows.notice.map(|n| n.id),
             replayed: false,
         };
-        if let Some(key) = &attempt.idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-                   response = excluded.response, created_at = excluded.created_at",
-            )
-            .bind(&key.key)
-            .bind(&key.request_hash)
-            .bind(
-                serde_json::to_string(&recorded).map_err(|e| StoreError::Corrupt {
-                    what: "idempotent response",
-                    reason: e.to_string(),
-                })?,
-            )
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        // Only a concurrent write of another account under the same key can hold it now:
+        // the key is theirs, and this attempt is rolled back.
+        if let Some(key) = &attempt.idempotency
+            && !claim_key(&mut tx, key, &recorded.kept()?, now).await?
+        {
+            return Err(StoreError::IdempotencyMismatch(key.key.clone()));
         }
         tx.commit().await?;
         Ok(recorded)
@@ -684,18 +659,31 @@ impl PostgresStore {
     }
 }
 
-/// The first answer to an idempotency key still remembered, if any (the account's rows are
-/// locked, so a concurrent repeat waits for the first to commit and then finds it).
-async fn replay(
+/// Keeps a key with its response, unless a key of that name is still remembered (one older
+/// than `since` is replaced); `false` when it is. A concurrent claim of the same key waits
+/// on its unique index until the first commits.
+async fn claim_key(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     key: &super::IdempotencyKey,
-) -> Result<Option<Recorded>, StoreError> {
-    let Some(response) = first_response(tx, key).await? else {
-        return Ok(None);
-    };
-    let mut recorded: Recorded = from_json("idempotent response", &response)?;
-    recorded.replayed = true;
-    Ok(Some(recorded))
+    response: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (key, request_hash, response, created_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+           response = excluded.response, created_at = excluded.created_at
+         WHERE idempotency_keys.created_at < $5
+         RETURNING key",
+    )
+    .bind(&key.key)
+    .bind(&key.request_hash)
+    .bind(response)
+    .bind(now)
+    .bind(key.since)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(claimed.is_some())
 }
 
 /// The response kept for a remembered key; a key sent with another request is refused.

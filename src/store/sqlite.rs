@@ -500,9 +500,9 @@ async fn commit_group(
                 });
                 continue;
             }
-            match replay(connection, key).await {
-                Ok(Some(replayed)) => {
-                    results.push(Ok(replayed));
+            match first_response(connection, key).await {
+                Ok(Some(kept)) => {
+                    results.push(Recorded::replayed(&kept));
                     continue;
                 }
                 Ok(None) => {
@@ -608,11 +608,7 @@ async fn commit_group(
         let Some(Ok(recorded)) = results.get(index) else {
             continue;
         };
-        let response = serde_json::to_string(recorded).map_err(|e| StoreError::Corrupt {
-            what: "idempotent response",
-            reason: e.to_string(),
-        })?;
-        upsert_key(connection, key, &response, now).await?;
+        upsert_key(connection, key, &recorded.kept()?, now).await?;
     }
     connection.execute("COMMIT").await?;
     stored_digests.extend(
@@ -627,20 +623,6 @@ async fn commit_group(
 /// own id when it names none) and its history from the lookback on — with the events of
 /// the consumer's other accounts — in one round trip; `None` when the account does not
 /// exist.
-/// The first answer to an idempotency key still remembered, if any; a key sent with
-/// another request is refused.
-async fn replay(
-    connection: &mut SqliteConnection,
-    key: &IdempotencyKey,
-) -> Result<Option<Recorded>, StoreError> {
-    let Some(response) = first_response(connection, key).await? else {
-        return Ok(None);
-    };
-    let mut recorded: Recorded = from_json("idempotent response", &response)?;
-    recorded.replayed = true;
-    Ok(Some(recorded))
-}
-
 /// The response kept for a remembered key; a key sent with another request is refused.
 async fn first_response(
     connection: &mut SqliteConnection,
