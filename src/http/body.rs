@@ -46,7 +46,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         _state: &S,
     ) -> Result<Self, ApiError> {
         if let Some(query) = parts.uri.query() {
-            refuse_nul_in_query(query)?;
+            refuse_nul_or_empty_in_query(query)?;
         }
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(value)| QueryParams(value))
@@ -123,7 +123,7 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
 /// A NUL character in a query string (`%00`) is refused with the parameter named: no
 /// store keeps one, and PostgreSQL would answer with an error. So is an empty value
 /// (`?account=`), which would otherwise read as the parameter's absence.
-fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
+fn refuse_nul_or_empty_in_query(query: &str) -> Result<(), ApiError> {
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if pair.to_ascii_lowercase().contains("%00") {
@@ -165,7 +165,7 @@ fn query_error(text: &str) -> ApiError {
     ApiError::invalid(field, format!("query string: {message}"))
 }
 
-/// The header that makes a write idempotent.
+/// The header that makes a write safe to retry (attempts, events, notices).
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The `Idempotency-Key` of a write, if sent: 1 to 255 visible ASCII characters (a 400

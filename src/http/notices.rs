@@ -8,16 +8,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::body::{JsonBody, NoticeIdPath, QueryParams, page_limit};
+use super::body::{IDEMPOTENCY_KEY, JsonBody, NoticeIdPath, QueryParams, page_limit};
 use super::error::ApiError;
 use super::openapi::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
 };
 use crate::engine::Decision;
 use crate::store::{Notice, NoticeRequest, NoticeStatus};
-
-/// The header that makes `POST /v1/notices` safe to retry.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The answer to a notice request.
 #[derive(Serialize, utoipa::ToSchema)]
