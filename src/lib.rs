@@ -58,6 +58,7 @@
     )
 )]
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -72,6 +73,7 @@ pub mod policy;
 pub mod reload;
 pub mod report;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod strategy;
 pub mod suggest;

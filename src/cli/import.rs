@@ -248,9 +248,14 @@ pub fn run(database: &str, accounts_path: &Path, events_path: Option<&Path>, che
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let progress = |rows: u64| bar.inc(rows);
-        let result = store
-            .import(&accounts, &event_rows, SystemClock.now(), &progress)
-            .await;
+        let result = crate::service::import(
+            &store,
+            &accounts,
+            &event_rows,
+            SystemClock.now(),
+            &progress,
+        )
+        .await;
         bar.finish_and_clear();
         match result {
             Ok(()) => {

@@ -14,9 +14,7 @@ pub fn create(database: &str, name: &str, scopes: &[Scope]) -> Exit {
     let result = runtime.block_on(async {
         let store = Store::open(database).await?;
         store.migrate().await?;
-        store
-            .add_api_key(&key, name, scopes, SystemClock.now())
-            .await
+        crate::service::add_api_key(&store, &key, name, scopes, SystemClock.now()).await
     });
     match result {
         Ok(()) => {

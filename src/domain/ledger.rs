@@ -445,3 +445,13 @@ impl From<Event> for LedgerEvent {
         }
     }
 }
+
+/// One account with its whole ledger, as the planner and the scheduler read it. The
+/// debts of one consumer (accounts with the same `consumer.id`) are planned together.
+#[derive(Debug, Clone)]
+pub struct AccountLedger {
+    /// The account.
+    pub account: Account,
+    /// Its ledger, in any order.
+    pub ledger: Vec<LedgerEvent>,
+}

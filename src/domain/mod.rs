@@ -56,5 +56,5 @@ pub use account::{
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
-pub use ledger::{Installment, LedgerEvent, LedgerEventError, LedgerEventType};
+pub use ledger::{AccountLedger, Installment, LedgerEvent, LedgerEventError, LedgerEventType};
 pub use money::{Currency, Money};

@@ -36,9 +36,9 @@ pub async fn authorize(
             ApiError::forbidden(scope).into_response()
         };
     }
-    match state.store.api_key(id).await {
-        Ok(Some(key)) if verify(secret, &key.secret_hash) => {
-            if allows(&key.scopes, scope) {
+    match crate::service::api_key(&state.store, id).await {
+        Ok(Some((secret_hash, scopes))) if verify(secret, &secret_hash) => {
+            if allows(&scopes, scope) {
                 next.run(request).await
             } else {
                 ApiError::forbidden(scope).into_response()

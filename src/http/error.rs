@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// An error a handler returns.
@@ -152,9 +153,9 @@ impl From<StoreError> for ApiError {
             StoreError::AccountNotFound(id) => {
                 ApiError::not_found(format!("account `{id}` does not exist"))
             }
-            StoreError::InvalidEvent(error) => ApiError::unprocessable(error.field, error.message),
-            StoreError::InvalidNotice(error) => ApiError::unprocessable(error.field, error.message),
-            StoreError::NotReplayable { .. } => ApiError::conflict(error.to_string()),
+            StoreError::EventDoesNotApply(error) => {
+                ApiError::unprocessable(error.field, error.message)
+            }
             StoreError::NoticeNotFound(id) => {
                 ApiError::not_found(format!("notice `{id}` does not exist"))
             }
@@ -167,6 +168,21 @@ impl From<StoreError> for ApiError {
             }
             StoreError::WriterStopped => ApiError::unavailable(&error),
             other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        match error {
+            ServiceError::InvalidEvent(error) => {
+                ApiError::unprocessable(error.field, error.message)
+            }
+            ServiceError::InvalidNotice(error) => {
+                ApiError::unprocessable(error.field, error.message)
+            }
+            ServiceError::NotReplayable { .. } => ApiError::conflict(error.to_string()),
+            ServiceError::Store(error) => error.into(),
         }
     }
 }

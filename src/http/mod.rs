@@ -193,18 +193,18 @@ pub const MAX_CONNECTIONS: usize = 1024;
 
 /// A bound, not yet running server: `local_addr` works before `run`, so tests can use
 /// port 0.
-pub struct App {
+pub struct Server {
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
     max_connections: usize,
 }
 
-impl App {
+impl Server {
     /// Binds the listener.
-    pub async fn bind(address: SocketAddr, state: AppState) -> std::io::Result<App> {
+    pub async fn bind(address: SocketAddr, state: AppState) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
-        Ok(App {
+        Ok(Server {
             listener,
             router: router(state),
             header_read_timeout: HEADER_READ_TIMEOUT,
@@ -213,13 +213,13 @@ impl App {
     }
 
     /// Sets the header-read timeout (tests use a short one).
-    pub fn with_header_read_timeout(mut self, timeout: Duration) -> App {
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Server {
         self.header_read_timeout = timeout;
         self
     }
 
     /// Sets the most connections served at once.
-    pub fn with_max_connections(mut self, max: usize) -> App {
+    pub fn with_max_connections(mut self, max: usize) -> Server {
         self.max_connections = max.max(1);
         self
     }

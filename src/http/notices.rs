@@ -78,10 +78,14 @@ pub async fn request_notice(
         ),
         None => None,
     };
-    let enqueued = state
-        .store
-        .enqueue_notice(&state.policy.current(), &request, key, state.clock.now())
-        .await?;
+    let enqueued = crate::service::enqueue_notice(
+        &state.store,
+        &state.policy.current(),
+        &request,
+        key,
+        state.clock.now(),
+    )
+    .await?;
     if let Some(decision) = &enqueued.decision {
         state.metrics.observe_decision(decision);
     }
@@ -161,7 +165,7 @@ pub async fn retry_notice(
     State(state): State<AppState>,
     NoticeIdPath(id): NoticeIdPath,
 ) -> Result<Json<Notice>, ApiError> {
-    let notice = state.store.retry_notice(&id, state.clock.now()).await?;
+    let notice = crate::service::retry_notice(&state.store, &id, state.clock.now()).await?;
     state.notices_wake.notify_one();
     Ok(Json(notice))
 }

@@ -15,7 +15,8 @@ use super::openapi::{
 };
 use crate::domain::{Account, Channel, LedgerEvent, Outcome, Purpose};
 use crate::engine::{DecideRequest, Decision, decide};
-use crate::store::{Attempt, EventQuery, LoggedDecision, StoredEvent};
+use crate::service::{self, LoggedDecision};
+use crate::store::{Attempt, EventQuery, StoredEvent};
 
 #[utoipa::path(get, path = "/healthz", tag = "health",
     description = "Liveness: the process answers. Open (no API key).",
@@ -176,10 +177,8 @@ pub async fn append_event(
         now,
         state.idempotency_retention,
     )?;
-    let (event_id, replayed) = state
-        .store
-        .append_event_once(&id, &event, now, key.as_ref())
-        .await?;
+    let (event_id, replayed) =
+        service::append_event_once(&state.store, &id, &event, now, key.as_ref()).await?;
     let mut response = (StatusCode::CREATED, Json(Appended { id: event_id })).into_response();
     if replayed {
         super::body::mark_replayed(&mut response);
@@ -325,10 +324,8 @@ pub async fn record_attempt(
         outcome: body.outcome,
         idempotency,
     };
-    let recorded = state
-        .store
-        .check_and_record(&state.policy.current(), &attempt, now)
-        .await?;
+    let recorded =
+        service::check_and_record(&state.store, &state.policy.current(), &attempt, now).await?;
     if !recorded.replayed {
         state.metrics.observe_decision(&recorded.decision);
         if recorded.event_id.is_some() {
@@ -409,10 +406,8 @@ pub async fn decide_stored(
         outcome: None,
         idempotency: None,
     };
-    let answered = state
-        .store
-        .decide_and_log(&state.policy.current(), &question, now)
-        .await?;
+    let answered =
+        service::decide_and_log(&state.store, &state.policy.current(), &question, now).await?;
     state.metrics.observe_decision(&answered.decision);
     Ok(Json(Answer {
         decision_id: answered.decision_id,
@@ -467,7 +462,7 @@ pub async fn list_decisions(
         .map_err(|message| ApiError::invalid("account_id", message))?;
     let limit = page_limit(query.limit, 100)?;
     Ok(Json(
-        state.store.list_decisions(&query.account_id, limit).await?,
+        service::list_decisions(&state.store, &query.account_id, limit).await?,
     ))
 }
 

@@ -18,20 +18,11 @@ use serde::Serialize;
 pub use account::{ESCALATION_EVENT, broken_promise_day, local_day, plan_account, plan_consumer};
 pub use summary::Summary;
 
-use crate::domain::{Account, Channel, LedgerEvent, Purpose};
+pub use crate::domain::AccountLedger;
+use crate::domain::{Channel, Purpose};
 use crate::engine::{Decision, Reason, Verdict};
 use crate::policy::Policy;
 use crate::strategy::{StopCondition, Strategy};
-
-/// One account as the planner sees it: the account and its ledger. The debts of one
-/// consumer (accounts with the same `consumer.id`) are planned together.
-#[derive(Debug, Clone)]
-pub struct AccountLedger {
-    /// The account.
-    pub account: Account,
-    /// Its ledger, in any order.
-    pub ledger: Vec<LedgerEvent>,
-}
 
 /// The `pack` of a reason the strategy gives rather than the policy (no contact point
 /// on the step's channel).

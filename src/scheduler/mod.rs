@@ -303,9 +303,14 @@ impl Scheduler {
                 let policy = Arc::clone(policy);
                 let now = self.clock.now();
                 sends.spawn(async move {
-                    let enqueued = store
-                        .enqueue_notice(&policy, &notice.request, Some(&notice.key), now)
-                        .await;
+                    let enqueued = crate::service::enqueue_notice(
+                        &store,
+                        &policy,
+                        &notice.request,
+                        Some(&notice.key),
+                        now,
+                    )
+                    .await;
                     (notice, enqueued)
                 });
             }

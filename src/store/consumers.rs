@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 
 use super::{EventQuery, MAX_PAGE, Store, StoreError, from_json};
-use crate::domain::{Account, LedgerEvent};
-use crate::planner::AccountLedger;
+use crate::domain::{Account, AccountLedger, LedgerEvent};
 
 /// The most accounts that anchor one page.
 pub const MAX_CONSUMER_PAGE: u32 = 5_000;

@@ -5,7 +5,10 @@
 //! durable commits; the default) and PostgreSQL (several daemons sharing one ledger).
 //! "Check the policy and record the attempt" is one transaction per account on both
 //! (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL), so concurrent callers can
-//! never break a cap together. The decision itself is the pure engine's.
+//! never break a cap together. The decision itself is not the store's: the service layer
+//! hands in a [`Judge`] (the pure engine step), and the store reads the account and its
+//! history under its lock, asks the judge, and writes what the judge said. The store
+//! knows rows, transactions and the domain's types, not the law.
 
 mod consumers;
 pub mod outbox;
@@ -18,12 +21,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
-    Account, Channel, Event, EventType, InitiatedBy, LedgerEvent, LedgerEventError, Outcome,
-    Purpose,
-};
-use crate::engine::{Decision, Question, Subject};
-use crate::policy::Policy;
+use serde_json::value::RawValue;
+
+use crate::domain::{Account, Channel, Event, LedgerEvent, LedgerEventError, Outcome, Purpose};
 
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
 pub use outbox::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, RetrySchedule};
@@ -43,29 +43,19 @@ pub enum StoreError {
     /// The account does not exist.
     #[error("account `{0}` does not exist")]
     AccountNotFound(String),
-    /// The event does not hold together or cannot apply to the account.
+    /// The event cannot apply to the account as stored (a payment in another currency
+    /// than the balance): found in the transaction that brings the account up to date.
     #[error("{0}")]
-    InvalidEvent(#[from] LedgerEventError),
+    EventDoesNotApply(#[from] LedgerEventError),
     /// The database URL is not one dunner can use.
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// The migrations could not be applied.
     #[error("failed to migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The notice request does not hold together.
-    #[error("{0}")]
-    InvalidNotice(#[from] NoticeError),
     /// The notice does not exist.
     #[error("notice `{0}` does not exist")]
     NoticeNotFound(String),
-    /// Only dead or cancelled notices are replayed.
-    #[error("notice `{id}` is {}; only dead or cancelled notices are replayed", status.as_str())]
-    NotReplayable {
-        /// The notice.
-        id: String,
-        /// Where it is.
-        status: NoticeStatus,
-    },
     /// The PostgreSQL ledger lacks some of the embedded migrations.
     #[error(
         "the ledger is not migrated ({pending} migration(s) pending): run `dunner migrate --database URL` first (or start the daemon with `dunner serve --migrate`)"
@@ -156,11 +146,51 @@ pub(crate) struct KeyClaim<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The result of [`Store::check_and_record`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recorded {
+/// The pure step of a check-and-record, supplied by the service layer. The store reads
+/// the account and its history (with the consumer's other debts) under its lock, asks
+/// the judge, and writes what the judge said in the same transaction — so the SQLite
+/// writer can judge a whole group of attempts before one commit.
+pub trait Judge: Send + Sync {
+    /// The digest of the rules the judge decides by (logged with every decision).
+    fn policy_digest(&self) -> &str;
+    /// The texts behind the digest as JSON (`[[name, text], …]`), kept once per digest.
+    fn policy_texts(&self) -> Result<String, StoreError>;
+    /// Decides the attempt over the account and its history.
+    fn judge(
+        &self,
+        account: &Account,
+        history: &[Event],
+        attempt: &Attempt,
+    ) -> Result<Judgement, StoreError>;
+}
+
+/// What a [`Judge`] decided, as the store writes it.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// The decision as logged (JSON).
+    pub decision: Box<RawValue>,
+    /// Its outcome's name (`allowed`, `deferred`, …), a column of the decision log.
+    pub outcome: String,
+    /// The contact to append to the ledger, when the attempt is allowed and recorded.
+    pub contact: Option<LedgerEvent>,
+    /// When a notice asked for with the attempt falls due; `None` queues nothing.
+    pub notice_due: Option<DateTime<Utc>>,
+}
+
+/// A notice to queue with a check-and-record, due when the judge says.
+#[derive(Debug, Clone)]
+pub struct QueuedNotice {
+    /// The notice request (JSON).
+    pub request: String,
+    /// The caller's idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+/// The result of [`Store::check_and_record`], with the decision as logged (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordedRow {
     /// The decision (logged either way).
-    pub decision: Decision,
+    pub decision: Box<RawValue>,
     /// The id of the decision in the log.
     pub decision_id: String,
     /// The id of the recorded event; `None` when the attempt was refused.
@@ -174,7 +204,7 @@ pub struct Recorded {
     pub replayed: bool,
 }
 
-impl Recorded {
+impl RecordedRow {
     /// The response kept with an idempotency key.
     pub(crate) fn kept(&self) -> Result<String, StoreError> {
         serde_json::to_string(self).map_err(|error| StoreError::Corrupt {
@@ -184,26 +214,11 @@ impl Recorded {
     }
 
     /// The response kept with an idempotency key, given again: nothing was written.
-    pub(crate) fn replayed(kept: &str) -> Result<Recorded, StoreError> {
-        let mut recorded: Recorded = from_json("idempotent response", kept)?;
+    pub(crate) fn replayed(kept: &str) -> Result<RecordedRow, StoreError> {
+        let mut recorded: RecordedRow = from_json("idempotent response", kept)?;
         recorded.replayed = true;
         Ok(recorded)
     }
-}
-
-/// What check-and-record writes besides the decision.
-#[derive(Debug, Clone)]
-pub(crate) enum Record {
-    /// Nothing: the question only.
-    Nothing,
-    /// The contact, when allowed.
-    Contact,
-    /// A notice in the outbox, due when the policy allows (now or `next_allowed_at`),
-    /// unless a hold stops it.
-    Notice {
-        request: Box<NoticeRequest>,
-        idempotency_key: Option<String>,
-    },
 }
 
 /// An event as stored: with its id, its position in the ledger and when it was recorded.
@@ -239,13 +254,13 @@ pub struct EventQuery {
 pub struct StoredKey {
     /// SHA-256 (hex) of the secret.
     pub secret_hash: String,
-    /// What the key may do.
-    pub scopes: Vec<crate::auth::Scope>,
+    /// The names of what the key may do (`decide`, `record`, `admin`).
+    pub scopes: Vec<String>,
 }
 
-/// A logged decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LoggedDecision {
+/// A logged decision, with the decision as logged (JSON).
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
     /// Stable id (UUID v7).
     pub id: String,
     /// Position in the log.
@@ -256,8 +271,8 @@ pub struct LoggedDecision {
     pub decided_at: DateTime<Utc>,
     /// The question asked.
     pub question: Attempt,
-    /// The answer.
-    pub decision: Decision,
+    /// The answer (JSON).
+    pub decision: Box<RawValue>,
 }
 
 /// The ledger, on one of its backends.
@@ -368,31 +383,17 @@ impl Store {
         }
     }
 
-    /// Appends a fact to an account's ledger (a contact made elsewhere, a consent, a
-    /// flag set or cleared, an opt-out, a payment), without a policy check, and brings
-    /// the account up to date in the same transaction. Returns the event's id.
+    /// Appends a checked entry to an account's ledger and brings the account up to date
+    /// in the same transaction, under an optional idempotency key: a repeat of the key
+    /// with the same request answers the first event's id (and `true`) and writes
+    /// nothing; the key is written in the event's transaction.
     pub async fn append_event(
-        &self,
-        account_id: &str,
-        event: &LedgerEvent,
-        now: DateTime<Utc>,
-    ) -> Result<String, StoreError> {
-        self.append_event_once(account_id, event, now, None)
-            .await
-            .map(|(id, _)| id)
-    }
-
-    /// [`Store::append_event`] under an idempotency key: a repeat of the key with the
-    /// same request answers the first event's id (and `true`) and writes nothing; the
-    /// key is written in the event's transaction.
-    pub async fn append_event_once(
         &self,
         account_id: &str,
         event: &LedgerEvent,
         now: DateTime<Utc>,
         key: Option<&IdempotencyKey>,
     ) -> Result<(String, bool), StoreError> {
-        event.validate()?;
         let row = EventRow::new(account_id, event, now)?;
         let claim = key.map(|key| KeyClaim {
             key,
@@ -429,8 +430,8 @@ impl Store {
     }
 
     /// Loads a placement: accounts, then their prior history, in one transaction —
-    /// nothing is written unless everything is. Events must be valid (see
-    /// [`LedgerEvent::validate`]); `progress` is told how many rows were written.
+    /// nothing is written unless everything is. The events were checked by the caller
+    /// ([`LedgerEvent::validate`]); `progress` is told how many rows were written.
     pub async fn import(
         &self,
         accounts: &[Account],
@@ -457,10 +458,7 @@ impl Store {
         }
         let events = events
             .iter()
-            .map(|(account_id, event)| {
-                event.validate()?;
-                EventRow::new(account_id, event, now)
-            })
+            .map(|(account_id, event)| EventRow::new(account_id, event, now))
             .collect::<Result<Vec<_>, StoreError>>()?;
         match self {
             Store::Sqlite(store) => store.import(&accounts, &events, now, progress).await,
@@ -483,182 +481,46 @@ impl Store {
     /// An account and its history from `since` on — with the contacts about the
     /// consumer's other debts (accounts with the same `consumer.id`), tagged with their
     /// account — for questions that record nothing (read without locking: a concurrent
-    /// attempt may land just after).
+    /// attempt may land just after). Check-and-record reads through the same backend
+    /// query, under its lock.
     pub async fn account_with_history(
         &self,
         account_id: &str,
         since: DateTime<Utc>,
     ) -> Result<Option<(Account, Vec<Event>)>, StoreError> {
-        let Some(account) = self.get_account(account_id).await? else {
+        let read = match self {
+            Store::Sqlite(store) => store.account_and_history(account_id, since).await?,
+            Store::Postgres(store) => store.account_and_history(account_id, since).await?,
+        };
+        let Some(read) = read else {
             return Ok(None);
         };
-        let mut debts = vec![account_id.to_string()];
-        if let Some(consumer) = &account.consumer.id {
-            let others = match self {
-                Store::Sqlite(store) => store.consumer_accounts(consumer).await?,
-                Store::Postgres(store) => store.consumer_accounts(consumer).await?,
-            };
-            debts.extend(others.into_iter().filter(|id| id != account_id));
-        }
-        let mut history = Vec::new();
-        for debt in &debts {
-            let mut after_seq = None;
-            loop {
-                let query = EventQuery {
-                    since: Some(since),
-                    until: None,
-                    after_seq,
-                    limit: Some(MAX_PAGE),
-                };
-                let page = self.list_events(debt, &query).await?;
-                let full = page.len() == MAX_PAGE as usize;
-                after_seq = page.last().map(|e| e.seq);
-                history.extend(page.into_iter().filter_map(|stored| {
-                    let mut event = stored.event.history()?;
-                    event.account_id = (debt != account_id).then(|| debt.clone());
-                    Some(event)
-                }));
-                if !full {
-                    break;
-                }
-            }
-        }
-        Ok(Some((account, history)))
+        let account = stored_account(account_id, &read.body)?;
+        Ok(Some((account, history_events(account_id, &read.history)?)))
     }
 
-    /// Checks an attempt against the policy and, if allowed, records it — atomically
-    /// per account. The decision is logged either way, with the policy's texts kept
-    /// by digest.
+    /// Judges an attempt over the stored account and history and writes what the judge
+    /// said — the decision (logged either way, with the policy's texts kept by digest),
+    /// the contact, a notice — atomically per consumer.
     pub async fn check_and_record(
         &self,
-        policy: &Arc<Policy>,
+        judge: &Arc<dyn Judge>,
         attempt: &Attempt,
+        notice: Option<QueuedNotice>,
         now: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordedRow, StoreError> {
         match self {
-            Store::Sqlite(store) => {
-                store
-                    .check_and_record(policy, attempt, now, Record::Contact)
-                    .await
-            }
-            Store::Postgres(store) => {
-                store
-                    .check_and_record(policy, attempt, now, Record::Contact)
-                    .await
-            }
+            Store::Sqlite(store) => store.check_and_record(judge, attempt, now, notice).await,
+            Store::Postgres(store) => store.check_and_record(judge, attempt, now, notice).await,
         }
     }
 
-    /// Decides a question from the stored account and ledger and logs the decision,
-    /// recording no contact (the stateful "may I?").
-    pub async fn decide_and_log(
-        &self,
-        policy: &Arc<Policy>,
-        question: &Attempt,
-        now: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
+    /// Queues a notice that no policy check places (a webhook that reaches no consumer).
+    pub async fn insert_notice(&self, row: &NoticeRow) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(store) => {
-                store
-                    .check_and_record(policy, question, now, Record::Nothing)
-                    .await
-            }
-            Store::Postgres(store) => {
-                store
-                    .check_and_record(policy, question, now, Record::Nothing)
-                    .await
-            }
+            Store::Sqlite(store) => store.insert_notice(row).await,
+            Store::Postgres(store) => store.insert_notice(row).await,
         }
-    }
-
-    /// Queues a notice, checking the policy first, in one transaction with the decision
-    /// log: allowed now → due now (or at `not_before`); deferred → due at
-    /// `next_allowed_at`; stopped by a hold → nothing queued (the decision says why). A
-    /// request repeating an `idempotency_key` gets the notice queued the first time.
-    pub async fn enqueue_notice(
-        &self,
-        policy: &Arc<Policy>,
-        request: &NoticeRequest,
-        idempotency_key: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Enqueued, StoreError> {
-        if let Some(key) = idempotency_key
-            && let Some(existing) = self.notice_by_key(key).await?
-        {
-            return Ok(Enqueued {
-                notice: Some(existing),
-                decision: None,
-                replayed: true,
-            });
-        }
-        request.validate()?;
-        let account = self
-            .get_account(&request.account_id)
-            .await?
-            .ok_or_else(|| StoreError::AccountNotFound(request.account_id.clone()))?;
-        let at = request
-            .not_before
-            .map_or(now, |not_before| not_before.max(now));
-        let record = Record::Notice {
-            request: Box::new(request.clone()),
-            idempotency_key: idempotency_key.map(str::to_string),
-        };
-        let (notice_id, decision) = match request.checked_contact(&account)? {
-            Some((channel, contact_point)) => {
-                let attempt = Attempt {
-                    account_id: request.account_id.clone(),
-                    at,
-                    channel,
-                    purpose: request.purpose,
-                    contact_point,
-                    outcome: None,
-                    idempotency: None,
-                };
-                let recorded = match self {
-                    Store::Sqlite(store) => {
-                        store
-                            .check_and_record(policy, &attempt, now, record)
-                            .await?
-                    }
-                    Store::Postgres(store) => {
-                        store
-                            .check_and_record(policy, &attempt, now, record)
-                            .await?
-                    }
-                };
-                (recorded.notice_id, Some(recorded.decision))
-            }
-            None => {
-                let row = NoticeRow {
-                    id: new_id(now),
-                    account_id: request.account_id.clone(),
-                    idempotency_key: idempotency_key.map(str::to_string),
-                    due_at: at,
-                    request: to_json(request)?,
-                    now,
-                };
-                match self {
-                    Store::Sqlite(store) => store.insert_notice(&row).await?,
-                    Store::Postgres(store) => store.insert_notice(&row).await?,
-                }
-                (Some(row.id), None)
-            }
-        };
-        // With a key, two racing requests queue one notice: the one stored wins.
-        let notice = match (idempotency_key, &notice_id) {
-            (Some(key), Some(_)) => self.notice_by_key(key).await?,
-            (None, Some(id)) => self.get_notice(id).await?,
-            (_, None) => None,
-        };
-        let replayed = match (&notice, &notice_id) {
-            (Some(stored), Some(id)) => stored.id != *id,
-            _ => false,
-        };
-        Ok(Enqueued {
-            notice,
-            decision,
-            replayed,
-        })
     }
 
     /// A notice by id.
@@ -669,7 +531,8 @@ impl Store {
         }
     }
 
-    async fn notice_by_key(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+    /// The notice queued under an idempotency key.
+    pub async fn notice_by_key(&self, key: &str) -> Result<Option<Notice>, StoreError> {
         match self {
             Store::Sqlite(store) => store.notice_where("idempotency_key", key).await,
             Store::Postgres(store) => store.notice_where("idempotency_key", key).await,
@@ -770,55 +633,19 @@ impl Store {
         }
     }
 
-    /// Replays a dead or cancelled notice: pending again, due now, with a fresh retry
-    /// schedule (the policy is still checked before it leaves). A pending or delivered
-    /// notice is not replayed: that would send it twice.
-    pub async fn retry_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Notice, StoreError> {
-        let notice = self
-            .get_notice(id)
-            .await?
-            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?;
-        if !matches!(notice.status, NoticeStatus::Dead | NoticeStatus::Cancelled) {
-            return Err(StoreError::NotReplayable {
-                id: notice.id,
-                status: notice.status,
-            });
-        }
-        let update = NoticeUpdate::Reschedule {
-            due_at: now,
-            attempts: 0,
-            error: None,
-        };
-        self.finish_notice(&notice.id, &update, now).await?;
-        self.get_notice(id)
-            .await?
-            .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))
-    }
-
     /// Stores a new API key (its hash) with a name and scopes.
     pub async fn add_api_key(
         &self,
-        key: &crate::auth::IssuedKey,
+        id: &str,
+        secret_hash: &str,
         name: &str,
-        scopes: &[crate::auth::Scope],
+        scopes: &[&str],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let scopes = scopes
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let scopes = scopes.join(",");
         match self {
-            Store::Sqlite(store) => {
-                store
-                    .add_api_key(&key.id, name, &key.secret_hash, &scopes, now)
-                    .await
-            }
-            Store::Postgres(store) => {
-                store
-                    .add_api_key(&key.id, name, &key.secret_hash, &scopes, now)
-                    .await
-            }
+            Store::Sqlite(store) => store.add_api_key(id, name, secret_hash, &scopes, now).await,
+            Store::Postgres(store) => store.add_api_key(id, name, secret_hash, &scopes, now).await,
         }
     }
 
@@ -832,7 +659,8 @@ impl Store {
             secret_hash,
             scopes: scopes
                 .split(',')
-                .filter_map(crate::auth::Scope::parse)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
                 .collect(),
         }))
     }
@@ -850,7 +678,7 @@ impl Store {
         &self,
         account_id: &str,
         limit: u32,
-    ) -> Result<Vec<LoggedDecision>, StoreError> {
+    ) -> Result<Vec<DecisionRow>, StoreError> {
         match self {
             Store::Sqlite(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
             Store::Postgres(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
@@ -869,18 +697,6 @@ impl Store {
         json.map(|json| from_json("policy sources", &json))
             .transpose()
     }
-}
-
-/// The answer to a notice request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Enqueued {
-    /// The queued notice; `None` when the policy stopped it.
-    pub notice: Option<Notice>,
-    /// The decision that placed it (`None` for a replayed request, or a webhook that
-    /// reaches no consumer).
-    pub decision: Option<Decision>,
-    /// The idempotency key had been used: this is the notice queued then.
-    pub replayed: bool,
 }
 
 /// How a try of a leased notice ended, as the store records it.
@@ -1013,6 +829,15 @@ impl AccountRow {
     }
 }
 
+/// An account's stored body, the key of its consumer (`consumer:ID`, or `account:ID`
+/// when it names none) and its history from a lookback on, with the events of the
+/// consumer's other accounts, in ledger order.
+pub(crate) struct AccountHistoryRows {
+    pub body: String,
+    pub debtor: String,
+    pub history: Vec<HistoryRow>,
+}
+
 /// A stored event as a decision reads it: the debt it is about and its JSON body.
 pub(crate) struct HistoryRow {
     pub account_id: String,
@@ -1059,122 +884,89 @@ impl EventRow {
 
 /// What a check-and-record decides, before the backend writes it.
 pub(crate) struct AttemptRows {
-    pub decision: Decision,
+    pub decision: Box<RawValue>,
+    pub outcome: String,
     pub decision_id: String,
     pub event: Option<EventRow>,
     pub question: String,
-    pub decision_json: String,
     pub notice: Option<NoticeRow>,
 }
 
 /// A notice ready to be written.
-pub(crate) struct NoticeRow {
+pub struct NoticeRow {
+    /// Stable id (UUID v7).
     pub id: String,
+    /// The account.
     pub account_id: String,
+    /// The caller's idempotency key.
     pub idempotency_key: Option<String>,
+    /// When it falls due.
     pub due_at: DateTime<Utc>,
+    /// The notice request (JSON).
     pub request: String,
+    /// When it is queued.
     pub now: DateTime<Utc>,
 }
 
-/// The pure part of check-and-record: decide over the stored account and history,
-/// and build the rows to write.
-pub(crate) fn decide_attempt(
-    policy: &Policy,
+/// Check-and-record between its read and its write: parses the stored account and
+/// history, asks the judge, and builds the rows to write.
+pub(crate) fn judge_attempt(
+    judge: &dyn Judge,
     account_body: &str,
     history_rows: &[HistoryRow],
     attempt: &Attempt,
     now: DateTime<Utc>,
-    record: &Record,
+    notice: Option<&QueuedNotice>,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = stored_account(&attempt.account_id, account_body)?;
-    let mut history: Vec<Event> = Vec::with_capacity(history_rows.len());
-    for row in history_rows {
+    let history = history_events(&attempt.account_id, history_rows)?;
+    let judgement = judge.judge(&account, &history, attempt)?;
+    let event = judgement
+        .contact
+        .as_ref()
+        .map(|contact| EventRow::new(&attempt.account_id, contact, now))
+        .transpose()?;
+    let notice = match (notice, judgement.notice_due) {
+        (Some(notice), Some(due_at)) => Some(NoticeRow {
+            id: new_id(now),
+            account_id: attempt.account_id.clone(),
+            idempotency_key: notice.idempotency_key.clone(),
+            due_at,
+            request: notice.request.clone(),
+            now,
+        }),
+        _ => None,
+    };
+    Ok(AttemptRows {
+        notice,
+        question: to_json(attempt)?,
+        decision: judgement.decision,
+        outcome: judgement.outcome,
+        decision_id: new_id(now),
+        event,
+    })
+}
+
+/// The history a decision reads from stored rows: the facts the engine counts, those of
+/// the consumer's other debts tagged with their account (they count for
+/// `per = "consumer"`).
+fn history_events(account_id: &str, rows: &[HistoryRow]) -> Result<Vec<Event>, StoreError> {
+    let mut history = Vec::with_capacity(rows.len());
+    for row in rows {
         if let Some(mut event) = from_json::<LedgerEvent>("event", &row.body)?.history() {
-            // Contacts about the consumer's other debts count for `per = "consumer"`.
-            if row.account_id != attempt.account_id {
+            if row.account_id != account_id {
                 event.account_id = Some(row.account_id.clone());
             }
             history.push(event);
         }
     }
-    let subject = Subject::new(policy, &account, &history);
-    let decision = subject.decide(&Question {
-        at: attempt.at,
-        channel: attempt.channel,
-        purpose: attempt.purpose,
-        contact_point: attempt.contact_point.as_deref(),
-        horizon_days: None,
-    });
-    let event = if decision.allowed && matches!(record, Record::Contact) {
-        let event = Event {
-            at: attempt.at,
-            event_type: EventType::Contact,
-            channel: attempt.channel,
-            outcome: attempt.outcome,
-            initiated_by: InitiatedBy::Collector,
-            contact_point: attempt.contact_point.clone(),
-            account_id: None,
-        };
-        let event = LedgerEvent {
-            purpose: Some(attempt.purpose),
-            ..event.into()
-        };
-        Some(EventRow::new(&attempt.account_id, &event, now)?)
-    } else {
-        None
-    };
-    // A notice waits for the first allowed instant; a hold, or nothing allowed within
-    // the horizon, queues nothing.
-    let notice = match record {
-        Record::Notice {
-            request,
-            idempotency_key,
-        } => {
-            let due_at = if decision.allowed {
-                Some(attempt.at)
-            } else {
-                decision.next_allowed_at
-            };
-            due_at
-                .map(|due_at| {
-                    Ok::<_, StoreError>(NoticeRow {
-                        id: new_id(now),
-                        account_id: attempt.account_id.clone(),
-                        idempotency_key: idempotency_key.clone(),
-                        due_at,
-                        request: to_json(request)?,
-                        now,
-                    })
-                })
-                .transpose()?
-        }
-        Record::Nothing | Record::Contact => None,
-    };
-    Ok(AttemptRows {
-        notice,
-        question: to_json(attempt)?,
-        decision_json: to_json(&decision)?,
-        decision,
-        decision_id: new_id(now),
-        event,
-    })
+    Ok(history)
 }
 
 /// The earliest event instant a decision at `at` reads.
 pub fn lookback_start(at: DateTime<Utc>) -> DateTime<Utc> {
     at.checked_sub_signed(TimeDelta::days(HISTORY_LOOKBACK_DAYS))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-/// The policy's pack texts as JSON, for the `policies` table.
-pub(crate) fn sources_json(policy: &Policy) -> Result<String, StoreError> {
-    let sources: Vec<(&str, &str)> = policy
-        .sources()
-        .iter()
-        .map(|s| (&*s.name, &*s.text))
-        .collect();
-    to_json(&sources)
 }
 
 /// A new stable id: UUID v7, ordered by `now` (the caller's clock, not read here).

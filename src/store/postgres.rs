@@ -12,11 +12,11 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, KeyClaim, LoggedDecision,
-    MAX_PAGE, Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError, StoredEvent,
-    decide_attempt, from_json, lookback_start, skip_unreadable_notices, sources_json,
+    AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
+    HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow, QueuedNotice,
+    RecordedRow, StoreError, StoredEvent, from_json, judge_attempt, lookback_start,
+    skip_unreadable_notices,
 };
-use crate::policy::Policy;
 
 /// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
 /// bound parameters).
@@ -323,55 +323,41 @@ impl PostgresStore {
             .collect()
     }
 
+    pub(super) async fn account_and_history(
+        &self,
+        account_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<AccountHistoryRows>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        account_and_history(&mut connection, account_id, since, false).await
+    }
+
     pub(super) async fn check_and_record(
         &self,
-        policy: &Arc<Policy>,
+        judge: &Arc<dyn Judge>,
         attempt: &Attempt,
         now: DateTime<Utc>,
-        record: Record,
-    ) -> Result<Recorded, StoreError> {
+        notice: Option<QueuedNotice>,
+    ) -> Result<RecordedRow, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The row locks serialize check-and-record per consumer across daemons: the
-        // account's row and those of the consumer's other accounts, in id order so that
-        // two transactions never wait on each other.
-        let debts: Vec<String> = sqlx::query(
-            "SELECT id FROM accounts
-              WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)
-              ORDER BY id FOR UPDATE",
+        let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
+            &mut tx,
+            &attempt.account_id,
+            lookback_start(attempt.at),
+            true,
         )
-        .bind(&attempt.account_id)
-        .fetch_all(&mut *tx)
         .await?
-        .into_iter()
-        .map(|row| row.get("id"))
-        .collect();
-        let account = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
-            .bind(&attempt.account_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::AccountNotFound(attempt.account_id.clone()))?;
-        let history: Vec<HistoryRow> = sqlx::query(
-            "SELECT account_id, body::text AS body FROM events
-              WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
-        )
-        .bind(&debts)
-        .bind(lookback_start(attempt.at))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|row| HistoryRow {
-            account_id: row.get("account_id"),
-            body: row.get("body"),
-        })
-        .collect();
+        else {
+            return Err(StoreError::AccountNotFound(attempt.account_id.clone()));
+        };
         // The account's rows are locked: a concurrent repeat of the key waits for the
         // first to commit, then finds its response.
         if let Some(key) = &attempt.idempotency
             && let Some(kept) = first_response(&mut tx, key).await?
         {
-            return Recorded::replayed(&kept);
+            return RecordedRow::replayed(&kept);
         }
-        let rows = decide_attempt(policy, account.get("body"), &history, attempt, now, &record)?;
+        let rows = judge_attempt(&**judge, &body, &history, attempt, now, notice.as_ref())?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
         }
@@ -385,19 +371,19 @@ impl PostgresStore {
         .bind(&rows.decision_id)
         .bind(&attempt.account_id)
         .bind(now)
-        .bind(rows.decision.outcome.as_str())
-        .bind(policy.digest())
+        .bind(&rows.outcome)
+        .bind(judge.policy_digest())
         .bind(&rows.question)
-        .bind(&rows.decision_json)
+        .bind(rows.decision.get())
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
-            .bind(policy.digest())
-            .bind(sources_json(policy)?)
+            .bind(judge.policy_digest())
+            .bind(judge.policy_texts()?)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let recorded = Recorded {
+        let recorded = RecordedRow {
             decision: rows.decision,
             decision_id: rows.decision_id,
             event_id: rows.event.map(|e| e.id),
@@ -419,7 +405,7 @@ impl PostgresStore {
         &self,
         account_id: &str,
         limit: u32,
-    ) -> Result<Vec<LoggedDecision>, StoreError> {
+    ) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM (SELECT seq, id, decided_at, question::text AS question, decision::text AS decision
                             FROM decisions WHERE account_id = $1 ORDER BY seq DESC LIMIT $2) AS newest ORDER BY seq",
@@ -430,7 +416,7 @@ impl PostgresStore {
         .await?;
         rows.into_iter()
             .map(|row| {
-                Ok(LoggedDecision {
+                Ok(DecisionRow {
                     id: row.get("id"),
                     seq: row.get("seq"),
                     account_id: account_id.to_string(),
@@ -487,6 +473,65 @@ impl PostgresStore {
 
 /// Appends one event under the account's row lock, bringing the account up to date
 /// when the event changes it.
+/// An account's stored body, the key of its consumer and its history from `since` on,
+/// with the events of the consumer's other accounts; `None` when the account does not
+/// exist. With `lock`, the rows of the consumer's accounts are locked first (in id order,
+/// so two transactions never wait on each other): check-and-record serializes per
+/// consumer across daemons.
+async fn account_and_history(
+    connection: &mut sqlx::PgConnection,
+    account_id: &str,
+    since: DateTime<Utc>,
+    lock: bool,
+) -> Result<Option<AccountHistoryRows>, StoreError> {
+    let debts = if lock {
+        "SELECT id FROM accounts
+          WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)
+          ORDER BY id FOR UPDATE"
+    } else {
+        "SELECT id FROM accounts
+          WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)"
+    };
+    let debts: Vec<String> = sqlx::query(debts)
+        .bind(account_id)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let Some(account) = sqlx::query(
+        "SELECT body::text AS body, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor
+           FROM accounts WHERE id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(&mut *connection)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let history = sqlx::query(
+        "SELECT account_id, body::text AS body FROM events
+          WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
+    )
+    .bind(&debts)
+    .bind(since)
+    .fetch_all(&mut *connection)
+    .await?
+    .into_iter()
+    .map(|row| {
+        Ok(HistoryRow {
+            account_id: row.try_get("account_id")?,
+            body: row.try_get("body")?,
+        })
+    })
+    .collect::<Result<_, StoreError>>()?;
+    Ok(Some(AccountHistoryRows {
+        body: account.try_get("body")?,
+        debtor: account.try_get("debtor")?,
+        history,
+    }))
+}
+
 async fn append_event(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     row: &EventRow,

@@ -26,12 +26,11 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountRow, Attempt, EventQuery, EventRow, FinishRow, HistoryRow, IdempotencyKey, KeyClaim,
-    LoggedDecision, MAX_PAGE, Notice, NoticeColumns, NoticeRow, Record, Recorded, StoreError,
-    StoredEvent, decide_attempt, from_json, instant_text, lookback_start, skip_unreadable_notices,
-    sources_json,
+    AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
+    HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
+    QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text, judge_attempt,
+    lookback_start, skip_unreadable_notices,
 };
-use crate::policy::Policy;
 
 /// The most attempts one commit carries.
 const MAX_GROUP: usize = 256;
@@ -49,11 +48,11 @@ pub struct SqliteStore {
 
 /// One check-and-record waiting for the writer.
 struct AttemptJob {
-    policy: Arc<Policy>,
+    judge: Arc<dyn Judge>,
     attempt: Attempt,
     now: DateTime<Utc>,
-    record: Record,
-    reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    notice: Option<QueuedNotice>,
+    reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
 }
 
 impl SqliteStore {
@@ -323,17 +322,17 @@ impl SqliteStore {
 
     pub(super) async fn check_and_record(
         &self,
-        policy: &Arc<Policy>,
+        judge: &Arc<dyn Judge>,
         attempt: &Attempt,
         now: DateTime<Utc>,
-        record: Record,
-    ) -> Result<Recorded, StoreError> {
+        notice: Option<QueuedNotice>,
+    ) -> Result<RecordedRow, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = AttemptJob {
-            policy: Arc::clone(policy),
+            judge: Arc::clone(judge),
             attempt: attempt.clone(),
             now,
-            record,
+            notice,
             reply,
         };
         self.writer
@@ -343,11 +342,20 @@ impl SqliteStore {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    pub(super) async fn account_and_history(
+        &self,
+        account_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<AccountHistoryRows>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        account_and_history(&mut connection, account_id, since).await
+    }
+
     pub(super) async fn list_decisions(
         &self,
         account_id: &str,
         limit: u32,
-    ) -> Result<Vec<LoggedDecision>, StoreError> {
+    ) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM (SELECT seq, id, decided_at, question, decision FROM decisions WHERE account_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
         )
@@ -357,7 +365,7 @@ impl SqliteStore {
         .await?;
         rows.into_iter()
             .map(|row| {
-                Ok(LoggedDecision {
+                Ok(DecisionRow {
                     id: row.get("id"),
                     seq: row.get("seq"),
                     account_id: account_id.to_string(),
@@ -469,9 +477,9 @@ async fn commit_group(
     connection: &mut SqliteConnection,
     group: &[AttemptJob],
     stored_digests: &mut HashSet<String>,
-) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
+) -> Result<Vec<Result<RecordedRow, StoreError>>, StoreError> {
     connection.execute("BEGIN IMMEDIATE").await?;
-    let mut results: Vec<Result<Recorded, StoreError>> = Vec::with_capacity(group.len());
+    let mut results: Vec<Result<RecordedRow, StoreError>> = Vec::with_capacity(group.len());
     // Events recorded earlier in the group, by consumer (or by account when the
     // account names no consumer).
     let mut recorded: HashMap<String, Vec<HistoryRow>> = HashMap::new();
@@ -487,7 +495,7 @@ async fn commit_group(
             if let Some((hash, index)) = keyed.get(key.key.as_str()) {
                 results.push(if *hash == key.request_hash {
                     match results.get(*index) {
-                        Some(Ok(first)) => Ok(Recorded {
+                        Some(Ok(first)) => Ok(RecordedRow {
                             replayed: true,
                             ..first.clone()
                         }),
@@ -502,7 +510,7 @@ async fn commit_group(
             }
             match first_response(connection, key).await {
                 Ok(Some(kept)) => {
-                    results.push(Recorded::replayed(&kept));
+                    results.push(RecordedRow::replayed(&kept));
                     continue;
                 }
                 Ok(None) => {
@@ -515,7 +523,12 @@ async fn commit_group(
                 Err(error) => return Err(error),
             }
         }
-        let Some((account, debtor, mut history)) = account_and_history(connection, attempt).await?
+        let Some(AccountHistoryRows {
+            body: account,
+            debtor,
+            mut history,
+        }) = account_and_history(connection, &attempt.account_id, lookback_start(attempt.at))
+            .await?
         else {
             results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
             continue;
@@ -526,13 +539,13 @@ async fn commit_group(
                 body: row.body.clone(),
             }));
         }
-        let rows = match decide_attempt(
-            &job.policy,
+        let rows = match judge_attempt(
+            &*job.judge,
             &account,
             &history,
             attempt,
             job.now,
-            &job.record,
+            job.notice.as_ref(),
         ) {
             Ok(rows) => rows,
             Err(error) => {
@@ -540,9 +553,11 @@ async fn commit_group(
                 continue;
             }
         };
-        let digest = job.policy.digest();
+        let digest = job.judge.policy_digest();
         if !stored_digests.contains(digest)
-            && !new_digests.iter().any(|j| j.policy.digest() == digest)
+            && !new_digests
+                .iter()
+                .any(|j| j.judge.policy_digest() == digest)
         {
             new_digests.push(job);
         }
@@ -555,7 +570,7 @@ async fn commit_group(
         if let Some(key) = &attempt.idempotency {
             new_keys.push((key, results.len(), job.now));
         }
-        results.push(Ok(Recorded {
+        results.push(Ok(RecordedRow {
             decision: rows.decision.clone(),
             decision_id: rows.decision_id.clone(),
             event_id: rows.event.as_ref().map(|e| e.id.clone()),
@@ -569,8 +584,8 @@ async fn commit_group(
             job,
             rows.decision_id,
             rows.question,
-            rows.decision_json,
-            rows.decision.outcome.as_str(),
+            rows.decision,
+            rows.outcome,
         ));
         events.extend(rows.event);
     }
@@ -588,18 +603,18 @@ async fn commit_group(
                     .push_bind(id)
                     .push_bind(&job.attempt.account_id)
                     .push_bind(instant_text(job.now))
-                    .push_bind(*outcome)
-                    .push_bind(job.policy.digest())
+                    .push_bind(outcome)
+                    .push_bind(job.judge.policy_digest())
                     .push_bind(question)
-                    .push_bind(decision);
+                    .push_bind(decision.get());
             },
         );
         insert.build().execute(&mut *connection).await?;
     }
     for job in &new_digests {
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
-            .bind(job.policy.digest())
-            .bind(sources_json(&job.policy)?)
+            .bind(job.judge.policy_digest())
+            .bind(job.judge.policy_texts()?)
             .bind(instant_text(job.now))
             .execute(&mut *connection)
             .await?;
@@ -614,15 +629,11 @@ async fn commit_group(
     stored_digests.extend(
         new_digests
             .into_iter()
-            .map(|j| j.policy.digest().to_string()),
+            .map(|j| j.judge.policy_digest().to_string()),
     );
     Ok(results)
 }
 
-/// An account's stored body, the key of its consumer (`consumer.id`, or the account's
-/// own id when it names none) and its history from the lookback on — with the events of
-/// the consumer's other accounts — in one round trip; `None` when the account does not
-/// exist.
 /// The response kept for a remembered key; a key sent with another request is refused.
 async fn first_response(
     connection: &mut SqliteConnection,
@@ -667,10 +678,15 @@ async fn upsert_key(
     Ok(())
 }
 
+/// An account's stored body, the key of its consumer (`consumer.id`, or the account's
+/// own id when it names none) and its history from `since` on — with the events of
+/// the consumer's other accounts — in one round trip; `None` when the account does not
+/// exist.
 async fn account_and_history(
     connection: &mut SqliteConnection,
-    attempt: &Attempt,
-) -> Result<Option<(String, String, Vec<HistoryRow>)>, StoreError> {
+    account_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<AccountHistoryRows>, StoreError> {
     let rows = sqlx::query(
         "SELECT 0 AS part, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
            FROM accounts WHERE id = ?1
@@ -681,8 +697,8 @@ async fn account_and_history(
                 UNION SELECT id FROM accounts
                  WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))",
     )
-    .bind(&attempt.account_id)
-    .bind(instant_text(lookback_start(attempt.at)))
+    .bind(account_id)
+    .bind(instant_text(since))
     .fetch_all(&mut *connection)
     .await?;
     let mut account = None;
@@ -697,7 +713,11 @@ async fn account_and_history(
             });
         }
     }
-    Ok(account.map(|(account, debtor)| (account, debtor, history)))
+    Ok(account.map(|(body, debtor)| AccountHistoryRows {
+        body,
+        debtor,
+        history,
+    }))
 }
 
 async fn insert_events(

@@ -13,15 +13,16 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{EXAMPLE_REQUEST, SHIPPED, rules_dir};
+use crate::helpers::{EXAMPLE_REQUEST, SHIPPED, TestApp, rules_dir};
 use crate::store_conformance::{TestStore, sqlite};
 use dunner::reload::LivePolicy;
 
+/// The daemon ([`TestApp`]) with an admin key; calls go over real connections.
 pub(crate) struct Api {
     pub(crate) state: AppState,
     /// An admin key sent with every call unless the test says otherwise.
     pub(crate) token: String,
-    _store: TestStore,
+    pub(crate) app: TestApp,
 }
 
 async fn api() -> Api {
@@ -57,35 +58,39 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
 }
 
 async fn api_with(open_evaluate: bool) -> Api {
-    api_from(app_state(open_evaluate).await).await
+    api_configured(sqlite().await, |config| {
+        config.server.open_evaluate = open_evaluate;
+    })
+    .await
 }
 
 /// The API over a given ledger (SQLite or PostgreSQL), with an admin key.
 pub(crate) async fn api_on(test: TestStore) -> Api {
-    api_from(app_state_on(test, false)).await
+    api_configured(test, |_| {}).await
 }
 
-async fn api_from((state, test): (AppState, TestStore)) -> Api {
+/// The API over a given ledger and configuration, with an admin key.
+pub(crate) async fn api_configured(
+    test: TestStore,
+    configure: impl FnOnce(&mut dunner::config::Config),
+) -> Api {
+    let app = TestApp::spawn_with(test, configure).await;
+    let state = app.state.clone();
     let token = key(&state, &[Scope::Admin]).await;
-    Api {
-        state,
-        token,
-        _store: test,
-    }
+    Api { state, token, app }
 }
 
 async fn key(state: &AppState, scopes: &[Scope]) -> String {
     let key = dunner::auth::issue();
-    state
-        .store
-        .add_api_key(
-            &key,
-            "test",
-            scopes,
-            "2026-01-01T00:00:00Z".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+    dunner::service::add_api_key(
+        &state.store,
+        &key,
+        "test",
+        scopes,
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     key.token
 }
 
@@ -106,17 +111,19 @@ impl Api {
         uri: &str,
         body: Option<String>,
     ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = self
+            .app
+            .request(method, uri)
+            .header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let request = request
-            .header("content-type", "application/json")
-            .body(body.map_or_else(Body::empty, Body::from))
-            .unwrap();
-        let response = router(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let bytes = response.bytes().await.unwrap();
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
@@ -124,12 +131,8 @@ impl Api {
 
     /// `GET /metrics` without a key, parsed.
     async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
-        let request = Request::builder()
-            .uri("/metrics")
-            .body(Body::empty())
-            .unwrap();
-        let response = router(self.state.clone()).oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let response = self.app.request("GET", "/metrics").send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
         assert!(
             response.headers()["content-type"]
                 .to_str()
@@ -138,7 +141,7 @@ impl Api {
             "{:?}",
             response.headers()
         );
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let bytes = response.bytes().await.unwrap();
         parse_metrics(std::str::from_utf8(&bytes).unwrap())
     }
 }
@@ -509,13 +512,8 @@ fn rules_copy() -> tempfile::TempDir {
 #[tokio::test]
 async fn a_broken_reload_keeps_the_last_good_policy_and_says_why() {
     let rules = rules_copy();
-    let mut api = api().await;
-    api.state.policy = Arc::new(LivePolicy::new(
-        rules.path(),
-        SHIPPED.clone(),
-        "2026-01-01T00:00:00Z".parse().unwrap(),
-    ));
-    api.state.metrics = Arc::new(Metrics::new(&api.state.policy));
+    let dir = rules.path().to_path_buf();
+    let api = api_configured(sqlite().await, move |config| config.rules.dir = dir).await;
     let federal = rules.path().join("us-federal.toml");
     let text = std::fs::read_to_string(&federal).unwrap();
     std::fs::write(&federal, text.replace("max = 7", "max = 0")).unwrap();
@@ -1062,4 +1060,19 @@ async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
     assert_eq!(all.as_array().unwrap().len(), 1);
     let (_, dead) = api.call("GET", "/v1/notices?status=dead", None).await;
     assert_eq!(dead.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn the_daemon_as_a_library_serves_on_port_0_and_drains_when_stopped() {
+    let app = TestApp::spawn().await;
+    let health = app.request("GET", "/healthz").send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let ready = app.request("GET", "/readyz").send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200, "{:?}", ready.text().await);
+    let address = app.address;
+    app.stop().await.unwrap();
+    assert!(
+        std::net::TcpStream::connect(address).is_err(),
+        "the listener is closed once the daemon has drained"
+    );
 }

@@ -157,3 +157,91 @@ pub fn smtp_python() -> (&'static str, Option<&'static Path>) {
         Err(why) => panic!("{why}"),
     }
 }
+
+/// The instant the test daemon's clock stands at: 10:00 in New York.
+pub const TEST_NOW: &str = "2026-04-07T14:00:00Z";
+
+/// The daemon as `dunner serve` builds it ([`dunner::app::App::build`]), serving on
+/// port 0 over a test ledger, with the shipped rules and a clock fixed at [`TEST_NOW`].
+/// Stopped (and drained) when dropped or by [`TestApp::stop`].
+pub struct TestApp {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    /// What its handlers share (the same ledger, policy and metrics).
+    pub state: dunner::http::AppState,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _store: crate::store_conformance::TestStore,
+}
+
+impl TestApp {
+    /// On a fresh SQLite file.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(crate::store_conformance::sqlite().await, |_| {}).await
+    }
+
+    /// On a given ledger (a fresh SQLite file or PostgreSQL schema), with the
+    /// configuration changed by `configure` first.
+    pub async fn spawn_with(
+        test: crate::store_conformance::TestStore,
+        configure: impl FnOnce(&mut dunner::config::Config),
+    ) -> TestApp {
+        let mut config = dunner::config::Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.database.url = test.url.clone();
+        config.rules.dir = rules_dir();
+        config.email.templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        configure(&mut config);
+        let clock = std::sync::Arc::new(dunner::clock::FixedClock(TEST_NOW.parse().unwrap()));
+        let app = dunner::app::App::build(&config, clock, true)
+            .await
+            .unwrap_or_else(|error| panic!("the test daemon does not start: {error}"));
+        let address = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        TestApp {
+            address,
+            state,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            stop: Some(stop),
+            served: Some(served),
+            _store: test,
+        }
+    }
+
+    /// `http://ADDRESS{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A request to the daemon, over a real connection.
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        self.client.request(method, self.url(path))
+    }
+
+    /// Stops the daemon and waits until it has drained (the server, the outbox worker,
+    /// the rule watcher).
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.served.take() {
+            Some(served) => served.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use dunner::http::{App, AppState, router};
+use dunner::http::{AppState, Server, router};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
@@ -219,7 +219,7 @@ async fn every_route_of_the_router_is_documented_with_its_methods() {
 #[tokio::test]
 async fn a_real_app_serves_the_committed_document_without_a_key() {
     let (state, _store) = state().await;
-    let app = App::bind("127.0.0.1:0".parse().unwrap(), state)
+    let app = Server::bind("127.0.0.1:0".parse().unwrap(), state)
         .await
         .unwrap();
     let address = app.local_addr().unwrap();

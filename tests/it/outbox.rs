@@ -58,8 +58,7 @@ fn new_yorker(id: &str) -> Account {
 
 async fn queue(store: &Store, request: serde_json::Value) -> String {
     let request: NoticeRequest = serde_json::from_value(request).unwrap();
-    store
-        .enqueue_notice(&SHIPPED_SHARED, &request, None, now())
+    dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &request, None, now())
         .await
         .unwrap()
         .notice
@@ -102,7 +101,9 @@ async fn the_worker_sends_email_and_webhooks_records_them_and_cancels_what_a_hol
     let cease: LedgerEvent = serde_json::from_value(serde_json::json!({
         "at": "2026-04-07T13:59:00Z", "type": "flag_set", "flag": "cease_and_desist"}))
     .unwrap();
-    store.append_event("O-2", &cease, now()).await.unwrap();
+    dunner::service::append_event(store, "O-2", &cease, now())
+        .await
+        .unwrap();
 
     let worker = outbox(store, couriers);
     assert!(worker.step().await.unwrap());
@@ -215,7 +216,9 @@ async fn a_failing_receiver_is_retried_on_the_schedule_and_a_gone_one_is_dead_le
     assert!(worker.step().await.unwrap());
     let dead = store.get_notice(&id).await.unwrap().unwrap();
     assert_eq!(dead.status, NoticeStatus::Dead);
-    let replayed = store.retry_notice(&id, now()).await.unwrap();
+    let replayed = dunner::service::retry_notice(store, &id, now())
+        .await
+        .unwrap();
     assert_eq!(replayed.status, NoticeStatus::Pending);
 }
 

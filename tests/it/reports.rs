@@ -171,8 +171,7 @@ pub async fn seed(store: &Store) {
         ));
     }
     for (id, event) in &events {
-        store
-            .append_event(id, event, at("2026-04-10T18:00:00Z"))
+        dunner::service::append_event(store, id, event, at("2026-04-10T18:00:00Z"))
             .await
             .unwrap();
     }
@@ -188,8 +187,7 @@ pub async fn seed(store: &Store) {
     };
     let decided = at("2026-04-10T19:00:00Z");
     for id in ["NY-2", "NY-1", "MA-1"] {
-        store
-            .decide_and_log(&SHIPPED_SHARED, &question(id), decided)
+        dunner::service::decide_and_log(store, &SHIPPED_SHARED, &question(id), decided)
             .await
             .unwrap();
     }
@@ -427,9 +425,7 @@ async fn app() -> (AppState, TestStore, String) {
 
 async fn key(state: &AppState, scopes: &[Scope]) -> String {
     let key = dunner::auth::issue();
-    state
-        .store
-        .add_api_key(&key, "reports", scopes, now())
+    dunner::service::add_api_key(&state.store, &key, "reports", scopes, now())
         .await
         .unwrap();
     key.token

@@ -104,13 +104,11 @@ async fn consumer_pages_read_every_consumer_once_with_its_siblings_and_full_ledg
         json!({"at": "2026-04-05T15:00:00Z", "type": "webhook_delivered", "notice_id": "n-1", "purpose": "collection"}),
     ];
     for entry in &entries {
-        store
-            .append_event("Z-1", &event(entry.clone()), now)
+        dunner::service::append_event(store, "Z-1", &event(entry.clone()), now)
             .await
             .unwrap();
     }
-    store
-        .append_event("S-3", &event(entries[0].clone()), now)
+    dunner::service::append_event(store, "S-3", &event(entries[0].clone()), now)
         .await
         .unwrap();
 
@@ -215,7 +213,9 @@ async fn portfolio(store: &Store) {
     let cease = event(
         json!({"at": "2026-04-06T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"}),
     );
-    store.append_event("T-HOLD", &cease, now).await.unwrap();
+    dunner::service::append_event(store, "T-HOLD", &cease, now)
+        .await
+        .unwrap();
 }
 
 async fn notice_keys(store: &Store) -> Vec<String> {
@@ -344,16 +344,15 @@ async fn the_plan_route_shows_what_is_planned_next_and_why() {
     // The clock of `app_state`: 2026-04-07T14:00:00Z, 10:00 in New York.
     let (mut state, _test) = app_state(false).await;
     let key = dunner::auth::issue();
-    state
-        .store
-        .add_api_key(
-            &key,
-            "reader",
-            &[dunner::auth::Scope::Decide],
-            at("2026-01-01T00:00:00Z"),
-        )
-        .await
-        .unwrap();
+    dunner::service::add_api_key(
+        &state.store,
+        &key,
+        "reader",
+        &[dunner::auth::Scope::Decide],
+        at("2026-01-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let token = key.token;
     let now = at("2026-04-07T14:00:00Z");
     let mut oregon = new_yorker("P-OR");
@@ -366,9 +365,7 @@ async fn the_plan_route_shows_what_is_planned_next_and_why() {
     let cease = event(
         json!({"at": "2026-04-06T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"}),
     );
-    state
-        .store
-        .append_event("P-HOLD", &cease, now)
+    dunner::service::append_event(&state.store, "P-HOLD", &cease, now)
         .await
         .unwrap();
 
@@ -558,7 +555,9 @@ async fn the_daemon_sends_contact_due_at_the_window_opening_within_the_caps_and_
         let cease = event(
             json!({"at": "2026-04-06T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"}),
         );
-        store.append_event("E-HOLD", &cease, now).await.unwrap();
+        dunner::service::append_event(&store, "E-HOLD", &cease, now)
+            .await
+            .unwrap();
         for at in [
             "2026-04-01T14:00:00Z",
             "2026-04-01T18:00:00Z",
@@ -571,7 +570,9 @@ async fn the_daemon_sends_contact_due_at_the_window_opening_within_the_caps_and_
             let call = event(
                 json!({"at": at, "channel": "call", "outcome": "no_answer", "contact_point": "+12125550100"}),
             );
-            store.append_event("E-CAPPED", &call, now).await.unwrap();
+            dunner::service::append_event(&store, "E-CAPPED", &call, now)
+                .await
+                .unwrap();
         }
     }
     let token = tokio::task::block_in_place(|| create_key(&database, &["decide"]));

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use dunner::domain::{
     Account, Channel, Event, EventType, InitiatedBy, LedgerEvent, OptOut, Outcome,
 };
+use dunner::service::ServiceError;
 use dunner::store::{
     Attempt, EventQuery, NoticeRequest, NoticeStatus, NoticeUpdate, PostgresStore, Store,
     StoreError,
@@ -148,11 +149,10 @@ async fn accounts_round_trip_and_are_replaced(test: TestStore) {
 
 async fn events_append_list_filter_and_page(test: TestStore) {
     let store = &test.store;
-    let missing = store
-        .append_event("nobody", &voicemail(now()).into(), now())
-        .await;
+    let missing =
+        dunner::service::append_event(store, "nobody", &voicemail(now()).into(), now()).await;
     assert!(
-        matches!(missing, Err(StoreError::AccountNotFound(ref id)) if id == "nobody"),
+        matches!(missing, Err(ServiceError::Store(StoreError::AccountNotFound(ref id))) if id == "nobody"),
         "{missing:?}"
     );
     store.put_account(&account("A-2"), now()).await.unwrap();
@@ -160,10 +160,14 @@ async fn events_append_list_filter_and_page(test: TestStore) {
     let mut ids = Vec::new();
     for day in 0..5 {
         ids.push(
-            store
-                .append_event("A-2", &voicemail(base + Duration::days(day)).into(), now())
-                .await
-                .unwrap(),
+            dunner::service::append_event(
+                store,
+                "A-2",
+                &voicemail(base + Duration::days(day)).into(),
+                now(),
+            )
+            .await
+            .unwrap(),
         );
     }
     let all = store
@@ -207,20 +211,28 @@ async fn check_and_record_records_allowed_attempts_and_logs_every_decision(test:
     let store = &test.store;
     store.put_account(&account("A-3"), now()).await.unwrap();
     // 07:00 EDT: refused, nothing recorded.
-    let early = store
-        .check_and_record(&SHIPPED_SHARED, &call("A-3", "2026-04-07T11:00:00Z"), now())
-        .await
-        .unwrap();
+    let early = dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("A-3", "2026-04-07T11:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(!early.decision.allowed && early.event_id.is_none());
     assert_eq!(
         early.decision.next_allowed_at.unwrap().to_rfc3339(),
         "2026-04-07T12:00:00+00:00"
     );
     // 10:00 EDT: allowed and recorded.
-    let recorded = store
-        .check_and_record(&SHIPPED_SHARED, &call("A-3", "2026-04-07T14:00:00Z"), now())
-        .await
-        .unwrap();
+    let recorded = dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("A-3", "2026-04-07T14:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(recorded.decision.allowed);
     let events = store
         .list_events("A-3", &EventQuery::default())
@@ -229,7 +241,9 @@ async fn check_and_record_records_allowed_attempts_and_logs_every_decision(test:
     assert_eq!(events.len(), 1);
     assert_eq!(Some(events[0].id.clone()), recorded.event_id);
     assert_eq!(events[0].event.outcome, Some(Outcome::NoAnswer));
-    let log = store.list_decisions("A-3", 10).await.unwrap();
+    let log = dunner::service::list_decisions(store, "A-3", 10)
+        .await
+        .unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].id, early.decision_id);
     assert_eq!(log[0].decision, early.decision);
@@ -255,8 +269,7 @@ async fn the_eighth_call_in_seven_days_is_refused_and_not_recorded(test: TestSto
     for hour in 0..7 {
         let at = format!("2026-04-07T{:02}:00:00Z", 13 + hour);
         assert!(
-            store
-                .check_and_record(&SHIPPED_SHARED, &call("A-4", &at), now())
+            dunner::service::check_and_record(store, &SHIPPED_SHARED, &call("A-4", &at), now())
                 .await
                 .unwrap()
                 .decision
@@ -264,10 +277,14 @@ async fn the_eighth_call_in_seven_days_is_refused_and_not_recorded(test: TestSto
             "call {hour}"
         );
     }
-    let eighth = store
-        .check_and_record(&SHIPPED_SHARED, &call("A-4", "2026-04-08T13:00:00Z"), now())
-        .await
-        .unwrap();
+    let eighth = dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("A-4", "2026-04-08T13:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(!eighth.decision.allowed);
     assert_eq!(eighth.decision.reasons[0].rule, "reg-f.call-frequency");
     assert_eq!(
@@ -288,8 +305,7 @@ async fn fifty_concurrent_callers_never_exceed_the_cap(test: TestStore) {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             let at = format!("2026-04-07T14:{:02}:00Z", i);
-            store
-                .check_and_record(&SHIPPED_SHARED, &call("A-5", &at), now())
+            dunner::service::check_and_record(&store, &SHIPPED_SHARED, &call("A-5", &at), now())
                 .await
                 .unwrap()
                 .decision
@@ -314,23 +330,37 @@ async fn fifty_concurrent_callers_never_exceed_the_cap(test: TestStore) {
             .len(),
         7
     );
-    assert_eq!(store.list_decisions("A-5", 100).await.unwrap().len(), 50);
+    assert_eq!(
+        dunner::service::list_decisions(&store, "A-5", 100)
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
 }
 
 async fn an_attempt_for_an_unknown_account_writes_nothing(test: TestStore) {
     let store = &test.store;
-    let result = store
-        .check_and_record(
-            &SHIPPED_SHARED,
-            &call("ghost", "2026-04-07T14:00:00Z"),
-            now(),
-        )
-        .await;
+    let result = dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("ghost", "2026-04-07T14:00:00Z"),
+        now(),
+    )
+    .await;
     assert!(
-        matches!(result, Err(StoreError::AccountNotFound(_))),
+        matches!(
+            result,
+            Err(ServiceError::Store(StoreError::AccountNotFound(_)))
+        ),
         "{result:?}"
     );
-    assert!(store.list_decisions("ghost", 10).await.unwrap().is_empty());
+    assert!(
+        dunner::service::list_decisions(store, "ghost", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn ledger(json: serde_json::Value) -> LedgerEvent {
@@ -345,16 +375,15 @@ async fn events_that_change_the_account_keep_it_current(test: TestStore) {
     store.put_account(&placed, now()).await.unwrap();
     let call_at = "2026-04-07T14:00:00Z";
 
-    store
-        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T10:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
+    dunner::service::append_event(store, "A-6", &ledger(serde_json::json!({"at": "2026-04-06T10:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
         .await
         .unwrap();
     let stored = store.get_account("A-6").await.unwrap().unwrap();
     assert!(stored.flags.cease_and_desist);
-    let refused = store
-        .check_and_record(&SHIPPED_SHARED, &call("A-6", call_at), now())
-        .await
-        .unwrap();
+    let refused =
+        dunner::service::check_and_record(store, &SHIPPED_SHARED, &call("A-6", call_at), now())
+            .await
+            .unwrap();
     assert!(!refused.decision.allowed);
     assert!(
         refused
@@ -366,16 +395,13 @@ async fn events_that_change_the_account_keep_it_current(test: TestStore) {
         refused.decision.reasons
     );
 
-    store
-        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T11:00:00Z", "type": "flag_cleared", "flag": "cease_and_desist"})), now())
+    dunner::service::append_event(store, "A-6", &ledger(serde_json::json!({"at": "2026-04-06T11:00:00Z", "type": "flag_cleared", "flag": "cease_and_desist"})), now())
         .await
         .unwrap();
-    store
-        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "opted_out", "channel": "email"})), now())
+    dunner::service::append_event(store, "A-6", &ledger(serde_json::json!({"at": "2026-04-06T12:00:00Z", "type": "opted_out", "channel": "email"})), now())
         .await
         .unwrap();
-    store
-        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T13:00:00Z", "type": "payment_posted", "amount": {"amount": "200.25", "currency": "USD"}})), now())
+    dunner::service::append_event(store, "A-6", &ledger(serde_json::json!({"at": "2026-04-06T13:00:00Z", "type": "payment_posted", "amount": {"amount": "200.25", "currency": "USD"}})), now())
         .await
         .unwrap();
     let stored = store.get_account("A-6").await.unwrap().unwrap();
@@ -385,10 +411,10 @@ async fn events_that_change_the_account_keep_it_current(test: TestStore) {
         stored.balance.as_ref().map(|b| b.amount.to_string()),
         Some("1000.25".to_string())
     );
-    let allowed = store
-        .check_and_record(&SHIPPED_SHARED, &call("A-6", call_at), now())
-        .await
-        .unwrap();
+    let allowed =
+        dunner::service::check_and_record(store, &SHIPPED_SHARED, &call("A-6", call_at), now())
+            .await
+            .unwrap();
     assert!(allowed.decision.allowed, "{:?}", allowed.decision.reasons);
     // Flag and payment entries are in the ledger but are not contacts.
     let events = store
@@ -398,11 +424,13 @@ async fn events_that_change_the_account_keep_it_current(test: TestStore) {
     assert_eq!(events.len(), 5);
 
     // A payment in another currency changes nothing: no event, same balance.
-    let wrong = store
-        .append_event("A-6", &ledger(serde_json::json!({"at": "2026-04-06T14:00:00Z", "type": "payment_posted", "amount": {"amount": "5", "currency": "EUR"}})), now())
+    let wrong = dunner::service::append_event(store, "A-6", &ledger(serde_json::json!({"at": "2026-04-06T14:00:00Z", "type": "payment_posted", "amount": {"amount": "5", "currency": "EUR"}})), now())
         .await;
     assert!(
-        matches!(wrong, Err(StoreError::InvalidEvent(_))),
+        matches!(
+            wrong,
+            Err(ServiceError::Store(StoreError::EventDoesNotApply(_)))
+        ),
         "{wrong:?}"
     );
     assert_eq!(
@@ -439,18 +467,15 @@ async fn bulk_upserts_and_imports_are_all_or_nothing(test: TestStore) {
     // An event of an account that exists nowhere: nothing of the import is written.
     let mut broken = history.clone();
     broken.push(("ghost".to_string(), voicemail(now()).into()));
-    let result = store
-        .import(&[account("I-1")], &broken, now(), &count)
-        .await;
+    let result = dunner::service::import(store, &[account("I-1")], &broken, now(), &count).await;
     assert!(
-        matches!(&result, Err(StoreError::AccountNotFound(id)) if id == "ghost"),
+        matches!(&result, Err(ServiceError::Store(StoreError::AccountNotFound(id))) if id == "ghost"),
         "{result:?}"
     );
     assert!(store.get_account("I-1").await.unwrap().is_none());
     assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 0);
 
-    store
-        .import(&[account("I-1")], &history, now(), &count)
+    dunner::service::import(store, &[account("I-1")], &history, now(), &count)
         .await
         .unwrap();
     assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 5);
@@ -508,10 +533,10 @@ async fn caps_per_consumer_count_the_consumers_other_debts(test: TestStore) {
         ("W-1", "2026-04-07T17:00:00Z"),
         ("W-2", "2026-04-07T18:00:00Z"),
     ] {
-        let recorded = store
-            .check_and_record(&SHIPPED_SHARED, &wa_call(debt, at), now())
-            .await
-            .unwrap();
+        let recorded =
+            dunner::service::check_and_record(store, &SHIPPED_SHARED, &wa_call(debt, at), now())
+                .await
+                .unwrap();
         assert!(
             recorded.decision.allowed,
             "{debt} {at}: {:?}",
@@ -519,14 +544,14 @@ async fn caps_per_consumer_count_the_consumers_other_debts(test: TestStore) {
         );
     }
     for debt in ["W-1", "W-2"] {
-        let refused = store
-            .check_and_record(
-                &SHIPPED_SHARED,
-                &wa_call(debt, "2026-04-08T17:00:00Z"),
-                now(),
-            )
-            .await
-            .unwrap();
+        let refused = dunner::service::check_and_record(
+            store,
+            &SHIPPED_SHARED,
+            &wa_call(debt, "2026-04-08T17:00:00Z"),
+            now(),
+        )
+        .await
+        .unwrap();
         assert!(!refused.decision.allowed, "{debt}");
         assert!(
             refused
@@ -553,10 +578,14 @@ async fn caps_per_consumer_count_the_consumers_other_debts(test: TestStore) {
         2
     );
     // An account of another consumer is not affected.
-    let other = store
-        .check_and_record(&SHIPPED_SHARED, &call("W-3", "2026-04-08T17:00:00Z"), now())
-        .await
-        .unwrap();
+    let other = dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("W-3", "2026-04-08T17:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(other.decision.allowed, "{:?}", other.decision.reasons);
 }
 
@@ -581,20 +610,20 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
     let email = notice(
         serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder"}),
     );
-    let queued = store
-        .enqueue_notice(&SHIPPED_SHARED, &email, Some("key-1"), now())
-        .await
-        .unwrap();
+    let queued =
+        dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &email, Some("key-1"), now())
+            .await
+            .unwrap();
     let first = queued.notice.clone().unwrap();
     assert_eq!(first.status, NoticeStatus::Pending);
     assert_eq!(first.due_at, now());
     assert!(queued.decision.unwrap().allowed);
     assert!(!queued.replayed);
     // The same key again: the same notice, nothing new queued.
-    let again = store
-        .enqueue_notice(&SHIPPED_SHARED, &email, Some("key-1"), now())
-        .await
-        .unwrap();
+    let again =
+        dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &email, Some("key-1"), now())
+            .await
+            .unwrap();
     assert!(again.replayed);
     assert_eq!(again.notice.unwrap().id, first.id);
 
@@ -603,8 +632,7 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
     let due = notice(
         serde_json::json!({"account_id": "N-2", "channel": "webhook", "event_type": "contact.due"}),
     );
-    let deferred = store
-        .enqueue_notice(&SHIPPED_SHARED, &due, None, night)
+    let deferred = dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &due, None, night)
         .await
         .unwrap();
     assert_eq!(
@@ -613,15 +641,13 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
     );
 
     // A cease-and-desist stops a collection email: nothing queued, the decision says why.
-    store
-        .append_event("N-1", &ledger(serde_json::json!({"at": "2026-04-07T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
+    dunner::service::append_event(store, "N-1", &ledger(serde_json::json!({"at": "2026-04-07T15:00:00Z", "type": "flag_set", "flag": "cease_and_desist"})), now())
         .await
         .unwrap();
     let collection = notice(
         serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder"}),
     );
-    let stopped = store
-        .enqueue_notice(&SHIPPED_SHARED, &collection, None, now())
+    let stopped = dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &collection, None, now())
         .await
         .unwrap();
     assert!(stopped.notice.is_none());
@@ -723,19 +749,21 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
-    let replayed = store.retry_notice(&webhook_id, now()).await.unwrap();
+    let replayed = dunner::service::retry_notice(store, &webhook_id, now())
+        .await
+        .unwrap();
     assert_eq!(
         (replayed.status, replayed.attempts, replayed.due_at),
         (NoticeStatus::Pending, 0, now())
     );
     // A pending (or delivered) notice is not replayed: it would go out twice.
     assert!(matches!(
-        store.retry_notice(&webhook_id, now()).await,
-        Err(StoreError::NotReplayable { .. })
+        dunner::service::retry_notice(store, &webhook_id, now()).await,
+        Err(ServiceError::NotReplayable { .. })
     ));
     assert!(matches!(
-        store.retry_notice("nope", now()).await,
-        Err(StoreError::NoticeNotFound(_))
+        dunner::service::retry_notice(store, "nope", now()).await,
+        Err(ServiceError::Store(StoreError::NoticeNotFound(_)))
     ));
 }
 

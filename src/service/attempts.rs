@@ -1,0 +1,214 @@
+//! Checking an attempt against the policy and recording it if allowed; asking the
+//! stateful "may I?" and logging the answer; reading the decision log back.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ServiceError;
+use crate::domain::{Account, Event, EventType, InitiatedBy, LedgerEvent};
+use crate::engine::{Decision, Question, Subject};
+use crate::policy::Policy;
+use crate::store::{
+    Attempt, DecisionRow, Judge, Judgement, QueuedNotice, RecordedRow, Store, StoreError,
+    from_json, to_json,
+};
+
+/// The live policy as the store's [`Judge`]: the engine decides, and an allowed attempt
+/// is recorded as a contact when `records_contact` says so.
+pub struct PolicyJudge {
+    policy: Arc<Policy>,
+    records_contact: bool,
+}
+
+impl PolicyJudge {
+    /// A judge that records allowed attempts as contacts.
+    pub fn recording(policy: &Arc<Policy>) -> Arc<dyn Judge> {
+        Arc::new(PolicyJudge {
+            policy: Arc::clone(policy),
+            records_contact: true,
+        })
+    }
+
+    /// A judge that only decides (a question, a notice being queued).
+    pub fn deciding(policy: &Arc<Policy>) -> Arc<dyn Judge> {
+        Arc::new(PolicyJudge {
+            policy: Arc::clone(policy),
+            records_contact: false,
+        })
+    }
+}
+
+impl Judge for PolicyJudge {
+    fn policy_digest(&self) -> &str {
+        self.policy.digest()
+    }
+
+    fn policy_texts(&self) -> Result<String, StoreError> {
+        let sources: Vec<(&str, &str)> = self
+            .policy
+            .sources()
+            .iter()
+            .map(|s| (&*s.name, &*s.text))
+            .collect();
+        to_json(&sources)
+    }
+
+    fn judge(
+        &self,
+        account: &Account,
+        history: &[Event],
+        attempt: &Attempt,
+    ) -> Result<Judgement, StoreError> {
+        let decision = Subject::new(&self.policy, account, history).decide(&Question {
+            at: attempt.at,
+            channel: attempt.channel,
+            purpose: attempt.purpose,
+            contact_point: attempt.contact_point.as_deref(),
+            horizon_days: None,
+        });
+        let contact = (decision.allowed && self.records_contact).then(|| {
+            let event = Event {
+                at: attempt.at,
+                event_type: EventType::Contact,
+                channel: attempt.channel,
+                outcome: attempt.outcome,
+                initiated_by: InitiatedBy::Collector,
+                contact_point: attempt.contact_point.clone(),
+                account_id: None,
+            };
+            LedgerEvent {
+                purpose: Some(attempt.purpose),
+                ..event.into()
+            }
+        });
+        // A notice waits for the first allowed instant; a hold, or nothing allowed
+        // within the horizon, queues nothing.
+        let notice_due = if decision.allowed {
+            Some(attempt.at)
+        } else {
+            decision.next_allowed_at
+        };
+        let raw =
+            serde_json::value::to_raw_value(&decision).map_err(|error| StoreError::Corrupt {
+                what: "decision to log",
+                reason: error.to_string(),
+            })?;
+        Ok(Judgement {
+            decision: raw,
+            outcome: decision.outcome.as_str().to_string(),
+            contact,
+            notice_due,
+        })
+    }
+}
+
+/// The result of [`check_and_record`] and [`decide_and_log`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recorded {
+    /// The decision (logged either way).
+    pub decision: Decision,
+    /// The id of the decision in the log.
+    pub decision_id: String,
+    /// The id of the recorded event; `None` when the attempt was refused.
+    pub event_id: Option<String>,
+    /// The id of the queued notice; `None` unless a notice was asked for and the policy
+    /// let it be queued.
+    pub notice_id: Option<String>,
+    /// Whether this is the answer to an earlier request with the same idempotency key
+    /// (nothing was written this time).
+    pub replayed: bool,
+}
+
+impl Recorded {
+    pub(super) fn from_row(row: RecordedRow) -> Result<Recorded, StoreError> {
+        Ok(Recorded {
+            decision: from_json("logged decision", row.decision.get())?,
+            decision_id: row.decision_id,
+            event_id: row.event_id,
+            notice_id: row.notice_id,
+            replayed: row.replayed,
+        })
+    }
+}
+
+/// A logged decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoggedDecision {
+    /// Stable id (UUID v7).
+    pub id: String,
+    /// Position in the log.
+    pub seq: i64,
+    /// The account.
+    pub account_id: String,
+    /// When the decision was made (the clock of the caller, not the question's instant).
+    pub decided_at: DateTime<Utc>,
+    /// The question asked.
+    pub question: Attempt,
+    /// The answer.
+    pub decision: Decision,
+}
+
+/// Checks an attempt against the policy and, if allowed, records it — atomically per
+/// consumer. The decision is logged either way, with the policy's texts kept by digest.
+pub async fn check_and_record(
+    store: &Store,
+    policy: &Arc<Policy>,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
+    let row = store
+        .check_and_record(&PolicyJudge::recording(policy), attempt, None, now)
+        .await?;
+    Ok(Recorded::from_row(row)?)
+}
+
+/// Decides a question from the stored account and ledger and logs the decision,
+/// recording no contact (the stateful "may I?").
+pub async fn decide_and_log(
+    store: &Store,
+    policy: &Arc<Policy>,
+    question: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
+    let row = store
+        .check_and_record(&PolicyJudge::deciding(policy), question, None, now)
+        .await?;
+    Ok(Recorded::from_row(row)?)
+}
+
+/// Queues a notice with the policy's decision (see [`super::enqueue_notice`]).
+pub(super) async fn decide_and_queue(
+    store: &Store,
+    policy: &Arc<Policy>,
+    attempt: &Attempt,
+    notice: QueuedNotice,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
+    let row = store
+        .check_and_record(&PolicyJudge::deciding(policy), attempt, Some(notice), now)
+        .await?;
+    Ok(Recorded::from_row(row)?)
+}
+
+/// The decision log of an account, newest last.
+pub async fn list_decisions(
+    store: &Store,
+    account_id: &str,
+    limit: u32,
+) -> Result<Vec<LoggedDecision>, ServiceError> {
+    let rows: Vec<DecisionRow> = store.list_decisions(account_id, limit).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(LoggedDecision {
+                decision: from_json("logged decision", row.decision.get())?,
+                id: row.id,
+                seq: row.seq,
+                account_id: row.account_id,
+                decided_at: row.decided_at,
+                question: row.question,
+            })
+        })
+        .collect()
+}

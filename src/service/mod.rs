@@ -1,0 +1,44 @@
+//! The use cases: each is one store transaction around the pure step. Recording an
+//! attempt, deciding and logging a question, appending an event, importing a placement,
+//! queueing or replaying a notice: the service checks what the store cannot (an event
+//! that does not hold together, a notice request missing its template), hands the store
+//! the policy as a [`Judge`](crate::store::Judge), and turns the rows it wrote back into
+//! the engine's types. The HTTP handlers, the scheduler, the outbox worker and the CLI
+//! call these; none of them calls the engine and the store's writes separately.
+
+mod attempts;
+mod events;
+mod keys;
+mod notices;
+
+pub use attempts::{
+    LoggedDecision, PolicyJudge, Recorded, check_and_record, decide_and_log, list_decisions,
+};
+pub use events::{append_event, append_event_once, import};
+pub use keys::{add_api_key, api_key};
+pub use notices::{Enqueued, enqueue_notice, retry_notice};
+
+use crate::domain::LedgerEventError;
+use crate::store::{NoticeError, NoticeStatus, StoreError};
+
+/// What can go wrong in a use case: a request the domain refuses, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The event does not hold together.
+    #[error("{0}")]
+    InvalidEvent(#[from] LedgerEventError),
+    /// The notice request does not hold together.
+    #[error("{0}")]
+    InvalidNotice(#[from] NoticeError),
+    /// Only dead or cancelled notices are replayed.
+    #[error("notice `{id}` is {}; only dead or cancelled notices are replayed", status.as_str())]
+    NotReplayable {
+        /// The notice.
+        id: String,
+        /// Where it is.
+        status: NoticeStatus,
+    },
+    /// The store failed or refused (an unknown account, a reused idempotency key, …).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

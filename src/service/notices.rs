@@ -1,0 +1,137 @@
+//! Queueing a notice (checked against the policy in the transaction that queues it) and
+//! replaying a dead one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::ServiceError;
+use super::attempts::{Recorded, decide_and_queue};
+use crate::engine::Decision;
+use crate::policy::Policy;
+use crate::store::{
+    Attempt, Notice, NoticeRequest, NoticeRow, NoticeStatus, NoticeUpdate, QueuedNotice, Store,
+    StoreError, new_id, to_json,
+};
+
+/// The answer to a notice request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    /// The queued notice; `None` when the policy stopped it.
+    pub notice: Option<Notice>,
+    /// The decision that placed it (`None` for a replayed request, or a webhook that
+    /// reaches no consumer).
+    pub decision: Option<Decision>,
+    /// The idempotency key had been used: this is the notice queued then.
+    pub replayed: bool,
+}
+
+/// Queues a notice, checking the policy first, in one transaction with the decision
+/// log: allowed now → due now (or at `not_before`); deferred → due at
+/// `next_allowed_at`; stopped by a hold → nothing queued (the decision says why). A
+/// request repeating an `idempotency_key` gets the notice queued the first time.
+pub async fn enqueue_notice(
+    store: &Store,
+    policy: &Arc<Policy>,
+    request: &NoticeRequest,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, ServiceError> {
+    if let Some(key) = idempotency_key
+        && let Some(existing) = store.notice_by_key(key).await?
+    {
+        return Ok(Enqueued {
+            notice: Some(existing),
+            decision: None,
+            replayed: true,
+        });
+    }
+    request.validate()?;
+    let account = store
+        .get_account(&request.account_id)
+        .await?
+        .ok_or_else(|| StoreError::AccountNotFound(request.account_id.clone()))?;
+    let at = request
+        .not_before
+        .map_or(now, |not_before| not_before.max(now));
+    let (notice_id, decision) = match request.checked_contact(&account)? {
+        Some((channel, contact_point)) => {
+            let attempt = Attempt {
+                account_id: request.account_id.clone(),
+                at,
+                channel,
+                purpose: request.purpose,
+                contact_point,
+                outcome: None,
+                idempotency: None,
+            };
+            let queued = QueuedNotice {
+                request: to_json(request)?,
+                idempotency_key: idempotency_key.map(str::to_string),
+            };
+            let Recorded {
+                notice_id,
+                decision,
+                ..
+            } = decide_and_queue(store, policy, &attempt, queued, now).await?;
+            (notice_id, Some(decision))
+        }
+        None => {
+            let row = NoticeRow {
+                id: new_id(now),
+                account_id: request.account_id.clone(),
+                idempotency_key: idempotency_key.map(str::to_string),
+                due_at: at,
+                request: to_json(request)?,
+                now,
+            };
+            store.insert_notice(&row).await?;
+            (Some(row.id), None)
+        }
+    };
+    // With a key, two racing requests queue one notice: the one stored wins.
+    let notice = match (idempotency_key, &notice_id) {
+        (Some(key), Some(_)) => store.notice_by_key(key).await?,
+        (None, Some(id)) => store.get_notice(id).await?,
+        (_, None) => None,
+    };
+    let replayed = match (&notice, &notice_id) {
+        (Some(stored), Some(id)) => stored.id != *id,
+        _ => false,
+    };
+    Ok(Enqueued {
+        notice,
+        decision,
+        replayed,
+    })
+}
+
+/// Replays a dead or cancelled notice: pending again, due now, with a fresh retry
+/// schedule (the policy is still checked before it leaves). A pending or delivered
+/// notice is not replayed: that would send it twice.
+pub async fn retry_notice(
+    store: &Store,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Notice, ServiceError> {
+    let notice = store
+        .get_notice(id)
+        .await?
+        .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?;
+    if !matches!(notice.status, NoticeStatus::Dead | NoticeStatus::Cancelled) {
+        return Err(ServiceError::NotReplayable {
+            id: notice.id,
+            status: notice.status,
+        });
+    }
+    let update = NoticeUpdate::Reschedule {
+        due_at: now,
+        attempts: 0,
+        error: None,
+    };
+    store.finish_notice(&notice.id, &update, now).await?;
+    Ok(store
+        .get_notice(id)
+        .await?
+        .ok_or_else(|| StoreError::NoticeNotFound(id.to_string()))?)
+}
