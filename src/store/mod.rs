@@ -1115,6 +1115,7 @@ pub(crate) fn decide_attempt(
             initiated_by: InitiatedBy::Collector,
             contact_point: attempt.contact_point.clone(),
             account_id: None,
+            purpose: Some(attempt.purpose),
         };
         let event = LedgerEvent {
             purpose: Some(attempt.purpose),

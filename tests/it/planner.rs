@@ -112,6 +112,7 @@ fn planned_event(item: &PlannedItem) -> Option<Event> {
         initiated_by: InitiatedBy::Collector,
         contact_point: item.contact_point.clone(),
         account_id: Some(item.account_id.clone()),
+        purpose: Some(item.purpose),
     })
 }
 
