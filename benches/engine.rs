@@ -43,6 +43,7 @@ fn event(at: DateTime<Utc>, channel: Channel, outcome: Outcome) -> Event {
             .to_string(),
         ),
         account_id: None,
+        purpose: None,
     }
 }
 

@@ -343,6 +343,29 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                             "      Not to a number or address the consumer contacted us through in the last {days} days."
                         );
                     }
+                    if rule.unless.consumer_used_point {
+                        let _ = writeln!(
+                            out,
+                            "      Not to a number or address the consumer contacted us through about this debt (and has not opted out of)."
+                        );
+                    }
+                    if rule.unless.consumer_consented_to_point {
+                        let _ = writeln!(
+                            out,
+                            "      Not to a number or address the consumer consented to directly."
+                        );
+                    }
+                    if let RuleKind::Cap(cap) | RuleKind::Warning(cap) = &rule.kind
+                        && !cap.not_counting.is_empty()
+                    {
+                        let names: Vec<&str> =
+                            cap.not_counting.iter().map(|p| p.as_str()).collect();
+                        let _ = writeln!(
+                            out,
+                            "      Not counted: contacts recorded as {} (a contact with no recorded purpose counts).",
+                            names.join(", ")
+                        );
+                    }
                     if let RuleKind::Hold(Some(flag)) = rule.kind
                         && account.flags.get(flag) == Some(true)
                     {

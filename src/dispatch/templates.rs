@@ -370,11 +370,13 @@ impl Templates {
             });
         }
         let line = &self.sender.opt_out.line;
-        if !text.contains(line.as_str()) {
-            problems.push(missing_opt_out(&self.dir, name, "body.txt"));
-        }
-        if !html_contains(&html, line) {
-            problems.push(missing_opt_out(&self.dir, name, "body.html"));
+        if opt_out_line_required(notice.purpose) {
+            if !text.contains(line.as_str()) {
+                problems.push(missing_opt_out(&self.dir, name, "body.txt"));
+            }
+            if !html_contains(&html, line) {
+                problems.push(missing_opt_out(&self.dir, name, "body.html"));
+            }
         }
         if problems.is_empty() {
             Ok(RenderedEmail {
@@ -386,6 +388,15 @@ impl Templates {
             Err(invalid_or_render(problems))
         }
     }
+}
+
+/// Whether an email of this purpose must carry the opt-out line of 1006.6(e). The
+/// confirmation of an opt-out "contains no information other than a statement
+/// confirming the person's request and that the debt collector will honor it"
+/// (12 CFR 1006.14(h)(2)(i)), so it carries no opt-out notice (it may: it is not
+/// refused for having one). Every other purpose must.
+fn opt_out_line_required(purpose: Purpose) -> bool {
+    purpose != Purpose::OptOutConfirmation
 }
 
 fn invalid_or_render(mut problems: Vec<TemplateProblem>) -> TemplateError {
@@ -693,6 +704,48 @@ mod tests {
             render("{% if missing %}x{% endif %}y", ctx).unwrap_or_default(),
             "y"
         );
+    }
+
+    fn template_dir(purposes: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (purpose, body) in purposes {
+            let part = dir.path().join(purpose);
+            std::fs::create_dir(&part).expect("a template directory");
+            std::fs::write(part.join("subject.txt"), "About your account").expect("subject");
+            std::fs::write(part.join("body.txt"), body).expect("text part");
+            std::fs::write(part.join("body.html"), format!("<p>{body}</p>")).expect("html part");
+        }
+        dir
+    }
+
+    fn sender() -> Sender {
+        Sender {
+            opt_out: OptOut {
+                line: "Reply STOP to opt out.".into(),
+                unsubscribe: String::new(),
+            },
+            agency: crate::config::AgencyConfig {
+                name: "Acme".into(),
+                address: "1 Main St".into(),
+                phone: "+15555550100".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn an_opt_out_confirmation_needs_no_opt_out_line_but_other_notices_do() {
+        // 1006.14(h)(2)(i): the confirmation holds nothing but the confirmation.
+        let confirmation = "We will no longer email this address, as you asked.";
+        let dir = template_dir(&[("opt_out_confirmation", confirmation)]);
+        let templates = Templates::load(dir.path(), &sender()).expect("accepted");
+        assert!(templates.has(Purpose::OptOutConfirmation));
+
+        let dir = template_dir(&[("payment_reminder", "A payment is due.")]);
+        let Err(TemplateError::Invalid(problems)) = Templates::load(dir.path(), &sender()) else {
+            panic!("a payment reminder without the opt-out line must be refused");
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.message.contains("1006.6(e)")));
     }
 
     #[test]

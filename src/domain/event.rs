@@ -134,5 +134,10 @@ pub struct Event {
     /// one consumer. Absent means the account being decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// Why a contact reached out, when recorded. Caps may leave some purposes out of
+    /// their count (`not_counting`: a response to the consumer, a communication required
+    /// by law); a contact with no recorded purpose is always counted (fail closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<super::Purpose>,
 }
 super::object_only!(Event);

@@ -349,6 +349,7 @@ impl LedgerEvent {
             initiated_by: self.initiated_by,
             contact_point: self.contact_point.clone(),
             account_id: None,
+            purpose: self.purpose,
         })
     }
 
@@ -439,7 +440,7 @@ impl From<Event> for LedgerEvent {
             amount: None,
             notice_id: None,
             webhook_event: None,
-            purpose: None,
+            purpose: event.purpose,
             due_on: None,
             installments: Vec::new(),
         }

@@ -11,9 +11,9 @@ use super::subject::{
 };
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome,
+    Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome, Purpose,
 };
-use crate::policy::model::{EventFilter, Per, Rule};
+use crate::policy::model::{EventFilter, Per, Rule, Set};
 
 /// Everything one question needs, computed once for its evaluations.
 pub struct Context<'a> {
@@ -23,6 +23,8 @@ pub struct Context<'a> {
     pub at: DateTime<Utc>,
     pub account: &'a Account,
     pub channel: Channel,
+    /// The purpose of the requested contact.
+    pub purpose: Purpose,
     pub contact_point: Option<&'a str>,
     pub contact_kind: Option<ContactPointKind>,
     pub zones: &'a [Tz],
@@ -51,6 +53,7 @@ impl<'a> Context<'a> {
             at: question.at,
             account,
             channel,
+            purpose: question.purpose,
             contact_point,
             contact_kind,
             zones: &subject.zones,
@@ -71,7 +74,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn applicable_rules(&self, purpose: crate::domain::Purpose) -> Vec<&'a Rule> {
+    fn applicable_rules(&self, purpose: Purpose) -> Vec<&'a Rule> {
         let subject = self.subject;
         // Sized up front: growing a filtered Vec reallocates several times.
         let mut rules = Vec::with_capacity(subject.policy.rules().len());
@@ -160,6 +163,10 @@ impl<'a> Context<'a> {
     /// request's instant, is a consent and not a revocation. (A hold does not move
     /// with the search for the next allowed instant, so a consent recorded after the
     /// request's instant does not lift it: fail closed.)
+    ///
+    /// A consent that names a number or address covers that one only (a request that
+    /// names none could be to another: not covered); a revocation, whatever it names,
+    /// ends every consent on the channel before it (fail closed).
     fn consent_on_record(&self, channel: Channel) -> bool {
         let known = self.events.partition_point(|e| e.event.at <= self.at);
         self.events
@@ -169,9 +176,89 @@ impl<'a> Context<'a> {
             .rev()
             .filter(|e| e.event.channel == channel && e.same_debt)
             .find_map(|e| match e.event.event_type {
-                EventType::Consent => Some(true),
+                EventType::Consent => self.names_requested_point(e).then_some(true),
                 EventType::ConsentRevoked => Some(false),
                 EventType::Contact => None,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether an event's contact point, if it names one, is the requested one. An
+    /// event naming none is about the whole channel; one naming a point never matches a
+    /// request that names none.
+    fn names_requested_point(&self, prepared: &PreparedEvent<'_>) -> bool {
+        match (prepared.event.contact_point.as_deref(), self.contact_point) {
+            (None, _) => true,
+            (Some(point), Some(requested)) => same_contact_point(point, requested),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Whether the requested number or address itself is opted out, or its channel.
+    fn point_opted_out(&self, requested: &str) -> bool {
+        self.account.opted_out.iter().any(|opt_out| match opt_out {
+            OptOut::Channel(channel) => *channel == self.channel,
+            OptOut::ContactPoint(point) => same_contact_point(point, requested),
+        })
+    }
+
+    /// 1006.6(d)(4)(i)(A): the consumer used the requested number or address to
+    /// communicate with us about this debt (a consumer-initiated contact on the channel
+    /// naming it, at or before `instant`) and has not opted out of it since (no opt-out
+    /// of it or of the channel on the account). No contact point named, or none recorded
+    /// on the consumer's contact: no (fail closed).
+    pub fn consumer_used_this_point(&self, instant: DateTime<Utc>) -> bool {
+        let Some(requested) = self.contact_point else {
+            return false;
+        };
+        if self.point_opted_out(requested) {
+            return false;
+        }
+        let before = self.events.partition_point(|e| e.event.at <= instant);
+        self.events
+            .get(..before)
+            .unwrap_or(&[])
+            .iter()
+            .any(|prepared| {
+                let event = prepared.event;
+                prepared.same_debt
+                    && event.event_type == EventType::Contact
+                    && event.initiated_by == InitiatedBy::Consumer
+                    && event.channel == self.channel
+                    && event
+                        .contact_point
+                        .as_deref()
+                        .is_some_and(|point| same_contact_point(point, requested))
+            })
+    }
+
+    /// 1006.6(d)(4)(i)(B): the consumer consented directly to our using the requested
+    /// number or address about this debt and has not withdrawn it: the latest consent
+    /// record on the channel about this debt, at or before `instant`, that names this
+    /// point (or is a revocation of any kind) is a consent naming it. A consent to the
+    /// channel that names no address does not name this one (fail closed).
+    pub fn consumer_consented_to_this_point(&self, instant: DateTime<Utc>) -> bool {
+        let Some(requested) = self.contact_point else {
+            return false;
+        };
+        let before = self.events.partition_point(|e| e.event.at <= instant);
+        self.events
+            .get(..before)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .filter(|e| e.event.channel == self.channel && e.same_debt)
+            .find_map(|e| {
+                let names_it = e
+                    .event
+                    .contact_point
+                    .as_deref()
+                    .is_some_and(|point| same_contact_point(point, requested));
+                match e.event.event_type {
+                    EventType::Consent => names_it.then_some(true),
+                    EventType::ConsentRevoked => Some(false),
+                    EventType::Contact => None,
+                }
             })
             .unwrap_or(false)
     }
@@ -289,6 +376,15 @@ impl<'a> Context<'a> {
                 .kind
                 .is_none_or(|k| filter.contact_point_kinds.contains(k));
         kind_ok && (per != Per::ContactPoint || self.same_point(prepared))
+    }
+
+    /// Whether a cap leaves a recorded contact out of its count by its purpose. A
+    /// contact with no recorded purpose is counted (fail closed).
+    pub fn excluded_by_purpose(prepared: &PreparedEvent<'_>, not_counting: Set<Purpose>) -> bool {
+        prepared
+            .event
+            .purpose
+            .is_some_and(|purpose| not_counting.contains(purpose))
     }
 
     /// Whether the requested contact itself would be counted by a filter (its outcome

@@ -239,7 +239,11 @@ fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
             let holds = flag.is_none_or(|flag| context.flag_holds(flag));
             let exempt = rule
                 .unless_consumer_used_days
-                .is_some_and(|days| context.consumer_used_point(moment.instant, days));
+                .is_some_and(|days| context.consumer_used_point(moment.instant, days))
+                || (rule.unless.consumer_used_point
+                    && context.consumer_used_this_point(moment.instant))
+                || (rule.unless.consumer_consented_to_point
+                    && context.consumer_consented_to_this_point(moment.instant));
             if holds && !exempt {
                 Check::refuse(None)
             } else {

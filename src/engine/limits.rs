@@ -19,8 +19,10 @@ use crate::policy::model::{Cap, Cooldown, Period};
 /// Whether the cap would count the requested contact at `instant`: one it would not
 /// count cannot exceed it.
 fn counts_request(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> bool {
-    // A contact placed under consent is not counted.
-    context.request_matches(&cap.count)
+    // A contact placed under consent is not counted, nor one whose purpose the cap
+    // leaves out (a response to the consumer, a communication required by law).
+    !cap.not_counting.contains(context.purpose)
+        && context.request_matches(&cap.count)
         && cap
             .exclude_consent_days
             .is_none_or(|days| !context.consent_active(context.channel, instant, days))
@@ -193,6 +195,7 @@ fn counted_slots(
             .filter(|&index| {
                 events.get(index).is_some_and(|e| {
                     context.event_matches(e, &cap.count, cap.per)
+                        && !Context::excluded_by_purpose(e, cap.not_counting)
                         && !(cap.exclude_wrong_party && context.resolve(e).wrong_party)
                         && cap.exclude_consent_days.is_none_or(|days| {
                             !context.consent_active(e.event.channel, e.event.at, days)

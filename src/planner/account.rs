@@ -158,6 +158,7 @@ pub fn plan_consumer(
                         initiated_by: InitiatedBy::Collector,
                         contact_point: item.contact_point.clone(),
                         account_id: Some(item.account_id.clone()),
+                        purpose: Some(item.purpose),
                     });
                 }
                 let day = local_date(item.at, fact.zone);

@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::diagnostics::{Diagnostic, SourceFile};
 use super::model::{
     Cap, Condition, Cooldown, DateRange, EventFilter, Pack, PackStatus, Per, Period, Rule,
-    RuleKind, Scope, Set, Window,
+    RuleKind, Scope, Set, Unless, Window,
 };
 use super::source::{
     ConditionSource, EventFilterSource, PackMetaSource, RuleSource, ScopeSource, Text,
@@ -570,7 +570,22 @@ impl FileCompiler<'_> {
             Some(days) => self.positive_days(days, "unless_consumer_used_days"),
             None => None,
         };
+        let unless = match &rule.unless {
+            Some(items) => self.unless(items.get_ref()),
+            None => Some(Unless::default()),
+        };
         let rule_kind = self.kind(kind, &rule, channels);
+        if let (Some(RuleKind::Cap(cap) | RuleKind::Warning(cap)), Some(governed), Some(items)) =
+            (&rule_kind, purposes, &rule.not_counting)
+            && governed.without(cap.not_counting).is_empty()
+        {
+            self.error(
+                "rules::never-applies",
+                Some(items.span()),
+                "the cap can never refuse: every purpose it governs is in `not_counting`"
+                    .to_string(),
+            );
+        }
         if count_errors(self.diagnostics) > errors_before {
             return None;
         }
@@ -586,12 +601,42 @@ impl FileCompiler<'_> {
             kind: rule_kind?,
             note: rule.note.map(Spanned::into_inner),
             unless_consumer_used_days,
+            unless: unless?,
         })
+    }
+
+    /// A hold's `unless` list: the exceptions tied to the requested contact point.
+    fn unless(&mut self, items: &[Text]) -> Option<Unless> {
+        let mut unless = Unless::default();
+        let mut ok = true;
+        for item in items {
+            match item.get_ref().as_str() {
+                "consumer_used_point" => unless.consumer_used_point = true,
+                "consumer_consented_to_point" => unless.consumer_consented_to_point = true,
+                other => {
+                    let help = match did_you_mean(other, Unless::NAMES) {
+                        Some(best) => format!(
+                            "did you mean `{best}`? expected one of {}",
+                            list(&Unless::NAMES)
+                        ),
+                        None => format!("expected one of {}", list(&Unless::NAMES)),
+                    };
+                    self.error_with_help(
+                        "rules::unknown-value",
+                        Some(item.span()),
+                        format!("unknown `unless` exception `{other}`"),
+                        Some(help),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(unless)
     }
 
     /// Keys that exist on some rule kind but not on this one.
     fn reject_foreign_keys(&mut self, kind: &str, rule: &RuleSource) {
-        let present: [(&str, Option<Range<usize>>); 12] = [
+        let present: [(&str, Option<Range<usize>>); 14] = [
             ("allow", rule.allow.as_ref().map(|v| v.span())),
             ("time_zone", rule.time_zone.as_ref().map(|v| v.span())),
             ("max", rule.max.as_ref().map(|v| v.span())),
@@ -616,6 +661,8 @@ impl FileCompiler<'_> {
                 "unless_consumer_used_days",
                 rule.unless_consumer_used_days.as_ref().map(|v| v.span()),
             ),
+            ("not_counting", rule.not_counting.as_ref().map(|v| v.span())),
+            ("unless", rule.unless.as_ref().map(|v| v.span())),
         ];
         let allowed: &[&str] = match kind {
             "window" => &["allow", "time_zone"],
@@ -627,9 +674,10 @@ impl FileCompiler<'_> {
                 "count",
                 "exclude_consent_days",
                 "exclude_wrong_party",
+                "not_counting",
             ],
             "cooldown" => &["after", "calendar_days", "per", "exclude_consent_days"],
-            "hold" => &["flag", "unless_consumer_used_days"],
+            "hold" => &["flag", "unless_consumer_used_days", "unless"],
             _ => &[],
         };
         for (key, span) in present {
@@ -989,7 +1037,12 @@ impl FileCompiler<'_> {
             );
             return None;
         }
+        let not_counting = match &rule.not_counting {
+            Some(items) => self.purposes(items.get_ref()),
+            None => Some(Set::empty()),
+        };
         Some(Cap {
+            not_counting: not_counting?,
             max: max?,
             period: period?,
             per: per?,

@@ -544,7 +544,7 @@ fn governing_index(rules: &[Rule]) -> Vec<Vec<usize>> {
                         .iter()
                         .enumerate()
                         .filter(|(_, rule)| {
-                            rule.channels.contains(channel) && rule.purposes.contains(purpose)
+                            rule.channels.contains(channel) && governs(rule, channel, purpose)
                         })
                         .map(|(i, _)| i),
                 );
@@ -552,6 +552,18 @@ fn governing_index(rules: &[Rule]) -> Vec<Vec<usize>> {
         }
     }
     index
+}
+
+/// Whether a rule governs a contact of this purpose on this channel. An opt-out
+/// confirmation exists only as an electronic message confirming an opt-out of
+/// electronic communications (12 CFR 1006.14(h)(2)(i)): a call, letter or visit that
+/// calls itself one is an ordinary contact, governed by every rule that governs the
+/// confirmation or ordinary collection, whatever the rule exempts (fail closed).
+fn governs(rule: &Rule, channel: Channel, purpose: Purpose) -> bool {
+    rule.purposes.contains(purpose)
+        || (purpose == Purpose::OptOutConfirmation
+            && !channel.is_electronic()
+            && rule.purposes.contains(Purpose::Collection))
 }
 
 fn no_packs(place: &str) -> Diagnostic {
@@ -615,6 +627,70 @@ mod tests {
 
     fn account(json: &str) -> Account {
         serde_json::from_str(json).unwrap()
+    }
+
+    fn errors(pack: &str) -> Vec<(&'static str, Option<usize>, String)> {
+        let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
+        let source = SourceFile::new("t.toml", format!("{header}{pack}"));
+        match Policy::from_sources(vec![source]) {
+            Ok(_) => Vec::new(),
+            Err(PolicyError::Invalid(diagnostics)) => diagnostics
+                .into_iter()
+                .filter(|d| d.is_error())
+                .map(|d| (d.code, d.line, d.message))
+                .collect(),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    const CAP: &str = "[[cap]]\nid = \"t.cap\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\"]\nmax = 2\ncalendar_days = 7\n";
+
+    #[test]
+    fn an_unknown_purpose_in_not_counting_is_an_error_at_its_place() {
+        let found = errors(&format!("{CAP}not_counting = [\"response\"]\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (code, line, message) = &found[0];
+        assert_eq!(*code, "rules::unknown-value");
+        assert_eq!(*line, Some(14));
+        assert!(message.contains("`response`"), "{message}");
+        assert!(errors(&format!("{CAP}not_counting = [\"response_to_consumer\"]\n")).is_empty());
+    }
+
+    #[test]
+    fn not_counting_every_governed_purpose_never_applies_and_belongs_to_caps_only() {
+        let found = errors(&format!(
+            "{CAP}purposes = [\"legally_required\"]\nnot_counting = [\"legally_required\"]\n"
+        ));
+        assert_eq!(
+            found.first().map(|f| f.0),
+            Some("rules::never-applies"),
+            "{found:?}"
+        );
+        let hold = "[[hold]]\nid = \"t.hold\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\"]\nflag = \"deceased\"\nnot_counting = [\"collection\"]\nunless = [\"consumer_used_pont\"]\n";
+        let codes: Vec<&str> = errors(hold).iter().map(|f| f.0).collect();
+        assert!(codes.contains(&"rules::unknown-key"), "{codes:?}");
+        assert!(codes.contains(&"rules::unknown-value"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_confirmation_by_call_letter_or_visit_is_governed_as_collection() {
+        let hold = "[[hold]]\nid = \"t.hold\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\", \"sms\"]\nflag = \"opted_out\"\nexcept_purposes = [\"opt_out_confirmation\"]\n";
+        let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
+        let policy =
+            Policy::from_sources(vec![SourceFile::new("t.toml", format!("{header}{hold}"))])
+                .expect("valid");
+        assert_eq!(
+            policy
+                .governing(Channel::Call, Purpose::OptOutConfirmation)
+                .count(),
+            1
+        );
+        assert_eq!(
+            policy
+                .governing(Channel::Sms, Purpose::OptOutConfirmation)
+                .count(),
+            0
+        );
     }
 
     #[test]

@@ -252,6 +252,27 @@ pub struct Rule {
     /// the consumer contacted us within this many local calendar days (NYC SHIELD's
     /// "used that medium ... within the past 60 days").
     pub unless_consumer_used_days: Option<u32>,
+    /// For a hold: the exceptions tied to the requested number or address (Reg F
+    /// 1006.6(d)(4)(i), as 1006.22(f)(3) refers to it).
+    pub unless: Unless,
+}
+
+/// A hold's exceptions tied to the requested contact point (`unless = [...]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unless {
+    /// `consumer_used_point`: the consumer contacted us through this number or address
+    /// about this debt (a consumer-initiated contact on the channel naming it), and has
+    /// not opted out of it or of the channel (1006.6(d)(4)(i)(A)).
+    pub consumer_used_point: bool,
+    /// `consumer_consented_to_point`: the latest consent record about this debt on the
+    /// channel that names this number or address (or revokes the channel) is a consent
+    /// naming it (1006.6(d)(4)(i)(B)).
+    pub consumer_consented_to_point: bool,
+}
+
+impl Unless {
+    /// The names used in rule packs.
+    pub const NAMES: [&'static str; 2] = ["consumer_used_point", "consumer_consented_to_point"];
 }
 
 /// `when`: every listed condition must hold for the rule to apply.
@@ -359,6 +380,11 @@ pub struct Cap {
     pub exclude_consent_days: Option<u32>,
     /// Events to a contact point found to be a wrong party do not count.
     pub exclude_wrong_party: bool,
+    /// Contacts recorded with one of these purposes are not counted, and a requested
+    /// contact with one of them is not counted either (the law's exclusions: responses
+    /// to the consumer, communications required by law). A contact with no recorded
+    /// purpose is counted (fail closed). Empty: every purpose counts.
+    pub not_counting: Set<Purpose>,
 }
 
 /// A waiting period after an event.

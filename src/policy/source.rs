@@ -96,12 +96,16 @@ pub struct RuleSource {
     pub exclude_consent_days: Option<Spanned<i64>>,
     #[serde(default)]
     pub exclude_wrong_party: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub not_counting: Option<Spanned<Vec<Text>>>,
 
     // hold
     #[serde(default)]
     pub flag: Option<Text>,
     #[serde(default)]
     pub unless_consumer_used_days: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub unless: Option<Spanned<Vec<Text>>>,
 
     // obligation
     #[serde(default)]

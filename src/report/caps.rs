@@ -807,6 +807,7 @@ mod tests {
                 initiated_by: InitiatedBy::Collector,
                 contact_point: Some("+12125550100".into()),
                 account_id: account_id.map(str::to_string),
+                purpose: None,
             })
             .collect()
     }

@@ -77,6 +77,7 @@ impl Judge for PolicyJudge {
                 initiated_by: InitiatedBy::Collector,
                 contact_point: attempt.contact_point.clone(),
                 account_id: None,
+                purpose: Some(attempt.purpose),
             };
             LedgerEvent {
                 purpose: Some(attempt.purpose),

@@ -152,6 +152,7 @@ fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<E
                 },
                 contact_point: phone.map(|i| PHONES[i].0.to_string()),
                 account_id: None,
+                purpose: None,
             },
         );
     prop::collection::vec(event, 0..24)
@@ -337,6 +338,27 @@ proptest! {
             let question = Question { at, channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
             let fresh = decide(&SHIPPED, &DecideRequest { at, channel, ..request.clone() });
             prop_assert_eq!(subject.decide(&question), fresh);
+        }
+    }
+
+    #[test]
+    fn forgetting_past_purposes_never_turns_a_refusal_into_an_allowance(
+        request in request(true),
+        purposes in prop::collection::vec(prop::option::of(prop::sample::select(Purpose::ALL.to_vec())), 24),
+    ) {
+        // A contact with no recorded purpose is counted by every cap (`not_counting`
+        // only leaves out recorded purposes), so the same history with purposes
+        // recorded is never stricter than with them forgotten.
+        let mut recorded = request.clone();
+        for (event, purpose) in recorded.history.iter_mut().zip(purposes) {
+            event.purpose = purpose;
+        }
+        let mut forgotten = recorded.clone();
+        for event in &mut forgotten.history {
+            event.purpose = None;
+        }
+        if decide(&SHIPPED, &forgotten).allowed {
+            prop_assert!(decide(&SHIPPED, &recorded).allowed);
         }
     }
 

@@ -112,6 +112,7 @@ fn planned_event(item: &PlannedItem) -> Option<Event> {
         initiated_by: InitiatedBy::Collector,
         contact_point: item.contact_point.clone(),
         account_id: Some(item.account_id.clone()),
+        purpose: Some(item.purpose),
     })
 }
 
@@ -580,6 +581,8 @@ struct Counted {
     outcome: Option<Outcome>,
     by_collector: bool,
     point: Option<String>,
+    /// The recorded purpose (`None`: not recorded, counted by every cap).
+    purpose: Option<Purpose>,
 }
 
 /// A cap written out by hand from rules/*.toml, counted naively.
@@ -590,6 +593,8 @@ struct NaiveCap {
     outcomes: Option<&'static [Outcome]>,
     /// `None`: any kind.
     kinds: Option<&'static [ContactPointKind]>,
+    /// The cap's `not_counting`: recorded purposes left out of the count.
+    not_counting: &'static [Purpose],
     per_consumer: bool,
     max: usize,
     /// Seven calendar days, or a rolling seven days.
@@ -644,6 +649,7 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
         max: 7,
         rolling: false,
         exclude_wrong_party: true,
+        not_counting: &[],
         applies: |_, _| true,
     },
     NaiveCap {
@@ -656,6 +662,7 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
         max: 3,
         rolling: false,
         exclude_wrong_party: false,
+        not_counting: &[],
         // In force from 2027-01-01 in every candidate zone by the next UTC day.
         applies: |account, at| {
             at >= NaiveDate::from_ymd_opt(2027, 1, 2)
@@ -687,6 +694,8 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
         max: 3,
         rolling: false,
         exclude_wrong_party: false,
+        // RCW 19.16.250(13)(a): "unless the licensee is responding".
+        not_counting: &[Purpose::ResponseToConsumer],
         applies: |account, _| in_scope(account, "WA", &[]),
     },
     NaiveCap {
@@ -698,6 +707,7 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
         max: 2,
         rolling: true,
         exclude_wrong_party: false,
+        not_counting: &[],
         applies: |account, _| in_scope(account, "MA", &[]),
     },
 ];
@@ -705,6 +715,9 @@ const NAIVE_CAPS: [NaiveCap; 4] = [
 impl NaiveCap {
     fn counts(&self, account: &Account, member: usize, wrong: &[String], event: &Counted) -> bool {
         event.by_collector
+            && event
+                .purpose
+                .is_none_or(|p| !self.not_counting.contains(&p))
             && self.channels.contains(&event.channel)
             && event
                 .outcome
@@ -730,6 +743,7 @@ impl NaiveCap {
         item: &Counted,
     ) -> Result<(), TestCaseError> {
         if !(self.applies)(account, item.at)
+            || item.purpose.is_some_and(|p| self.not_counting.contains(&p))
             || !self.channels.contains(&item.channel)
             || self.kinds.is_some_and(|kinds| {
                 kind_of(account, item.channel, item.point.as_deref())
@@ -1399,6 +1413,7 @@ fn check_consumer(debts: &[&AccountLedger], plans: &[&AccountPlan]) -> Result<()
                 outcome: entry.outcome,
                 by_collector: entry.initiated_by == InitiatedBy::Collector,
                 point: entry.contact_point.clone(),
+                purpose: entry.purpose,
             });
         }
     }
@@ -1416,6 +1431,7 @@ fn check_consumer(debts: &[&AccountLedger], plans: &[&AccountPlan]) -> Result<()
             outcome: planned_outcome(item.channel.unwrap()),
             by_collector: true,
             point: item.contact_point.clone(),
+            purpose: Some(item.purpose),
         })
         .collect();
     let planned_members: Vec<usize> = planned_contacts.iter().map(|c| c.member).collect();

@@ -128,6 +128,7 @@ fn voicemail(at: DateTime<Utc>) -> Event {
         initiated_by: InitiatedBy::Collector,
         contact_point: Some("+12125550100".into()),
         account_id: None,
+        purpose: None,
     }
 }
 
