@@ -305,6 +305,7 @@ fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>
         purpose: Some(notice.request.purpose),
         due_on: None,
         installments: Vec::new(),
+        attempt_id: None,
     }
 }
 

@@ -43,6 +43,9 @@ pub enum LedgerEventType {
     PaymentPlan,
     /// The payment plan in force was cancelled.
     PaymentPlanCancelled,
+    /// How an attempt recorded without an outcome ended (`attempt_id`, `outcome`),
+    /// reported after the fact: from then on the engine counts the attempt with it.
+    OutcomeReported,
 }
 
 impl LedgerEventType {
@@ -61,6 +64,7 @@ impl LedgerEventType {
             LedgerEventType::PromiseToPay => "promise_to_pay",
             LedgerEventType::PaymentPlan => "payment_plan",
             LedgerEventType::PaymentPlanCancelled => "payment_plan_cancelled",
+            LedgerEventType::OutcomeReported => "outcome_reported",
         }
     }
 
@@ -82,7 +86,8 @@ impl LedgerEventType {
 /// `opted_out` and `opt_out_withdrawn` need either `channel` or `contact_point`;
 /// `payment_posted` needs a positive `amount`; `promise_to_pay` a positive `amount` and
 /// `due_on`; `payment_plan` its `installments`; `webhook_delivered` needs `notice_id` and
-/// may carry `webhook_event` and `purpose`.
+/// may carry `webhook_event` and `purpose`; `outcome_reported` needs `attempt_id` (the id
+/// of a contact recorded without an outcome) and `outcome`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
@@ -133,6 +138,10 @@ pub struct LedgerEvent {
     /// The installments of a payment plan, in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub installments: Vec<Installment>,
+    /// The attempt (the id of its `contact` event) an `outcome_reported` event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[!-~]{1,128}$")]
+    pub attempt_id: Option<String>,
 }
 super::object_only!(LedgerEvent);
 
@@ -186,6 +195,26 @@ fn positive_amount(
 }
 
 impl LedgerEvent {
+    /// An entry of a type at an instant, with nothing else set.
+    pub fn new(at: DateTime<Utc>, event_type: LedgerEventType) -> LedgerEvent {
+        LedgerEvent {
+            at,
+            event_type,
+            channel: None,
+            outcome: None,
+            initiated_by: InitiatedBy::default(),
+            contact_point: None,
+            flag: None,
+            amount: None,
+            notice_id: None,
+            webhook_event: None,
+            purpose: None,
+            due_on: None,
+            installments: Vec::new(),
+            attempt_id: None,
+        }
+    }
+
     /// Checks that the entry carries what its type needs and nothing that belongs to
     /// another type, so that no entry is stored that would be read back as something
     /// else.
@@ -218,6 +247,12 @@ impl LedgerEvent {
             return Err(invalid(
                 "due_on",
                 format!("`due_on` does not belong to a `{kind}` event"),
+            ));
+        }
+        if self.attempt_id.is_some() && self.event_type != LedgerEventType::OutcomeReported {
+            return Err(invalid(
+                "attempt_id",
+                format!("`attempt_id` does not belong to a `{kind}` event"),
             ));
         }
         if !self.installments.is_empty() && self.event_type != LedgerEventType::PaymentPlan {
@@ -308,6 +343,24 @@ impl LedgerEvent {
                 forbid("contact_point", self.contact_point.is_some())?;
                 forbid("flag", self.flag.is_some())
             }
+            LedgerEventType::OutcomeReported => {
+                if self.attempt_id.is_none() {
+                    return Err(invalid(
+                        "attempt_id",
+                        "an `outcome_reported` event needs the `attempt_id` it reports on",
+                    ));
+                }
+                if self.outcome.is_none() {
+                    return Err(invalid(
+                        "outcome",
+                        "an `outcome_reported` event needs an `outcome`",
+                    ));
+                }
+                forbid("channel", self.channel.is_some())?;
+                forbid("contact_point", self.contact_point.is_some())?;
+                forbid("flag", self.flag.is_some())?;
+                forbid("amount", self.amount.is_some())
+            }
             LedgerEventType::PaymentPlan | LedgerEventType::PaymentPlanCancelled => {
                 let plan = self.event_type == LedgerEventType::PaymentPlan;
                 if plan && self.installments.is_empty() {
@@ -351,6 +404,12 @@ impl LedgerEvent {
             account_id: None,
             purpose: self.purpose,
         })
+    }
+
+    /// Whether this entry can take an outcome reported later: a contact recorded
+    /// without one.
+    pub fn awaits_outcome(&self) -> bool {
+        self.event_type == LedgerEventType::Contact && self.outcome.is_none()
     }
 
     /// Whether appending this entry changes the account.
@@ -417,7 +476,8 @@ impl LedgerEvent {
             | LedgerEventType::WebhookDelivered
             | LedgerEventType::PromiseToPay
             | LedgerEventType::PaymentPlan
-            | LedgerEventType::PaymentPlanCancelled => {}
+            | LedgerEventType::PaymentPlanCancelled
+            | LedgerEventType::OutcomeReported => {}
         }
         Ok(())
     }
@@ -443,6 +503,7 @@ impl From<Event> for LedgerEvent {
             purpose: event.purpose,
             due_on: None,
             installments: Vec::new(),
+            attempt_id: None,
         }
     }
 }
@@ -455,4 +516,39 @@ pub struct AccountLedger {
     pub account: Account,
     /// Its ledger, in any order.
     pub ledger: Vec<LedgerEvent>,
+}
+
+/// One stored ledger entry as a decision reads it: its id, the debt it is about when that
+/// is another of the consumer's accounts, and the entry.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// The entry's id in the ledger.
+    pub id: String,
+    /// The account, when it is another debt of the consumer's (counted for
+    /// `per = "consumer"`); `None` for the account decided on.
+    pub other_account: Option<String>,
+    /// The entry.
+    pub event: LedgerEvent,
+}
+
+/// The history the engine counts, from stored entries: contacts and consents, with an
+/// outcome reported later for an attempt counted as that attempt's outcome (until it
+/// arrives, the attempt counts as any outcome would — the strict way).
+pub fn history_of(entries: &[StoredEntry]) -> Vec<Event> {
+    let reported: std::collections::HashMap<&str, Outcome> = entries
+        .iter()
+        .filter(|entry| entry.event.event_type == LedgerEventType::OutcomeReported)
+        .filter_map(|entry| Some((entry.event.attempt_id.as_deref()?, entry.event.outcome?)))
+        .collect();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let mut event = entry.event.history()?;
+            event.account_id.clone_from(&entry.other_account);
+            if event.outcome.is_none() {
+                event.outcome = reported.get(entry.id.as_str()).copied();
+            }
+            Some(event)
+        })
+        .collect()
 }

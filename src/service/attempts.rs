@@ -149,6 +149,9 @@ pub struct LoggedDecision {
     pub question: Attempt,
     /// The answer.
     pub decision: Decision,
+    /// The contact this decision allowed and recorded (its ledger event), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 /// Checks an attempt against the policy and, if allowed, records it — atomically per
@@ -209,6 +212,7 @@ pub async fn list_decisions(
                 account_id: row.account_id,
                 decided_at: row.decided_at,
                 question: row.question,
+                event_id: row.event_id,
             })
         })
         .collect()

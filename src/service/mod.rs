@@ -14,7 +14,7 @@ mod notices;
 pub use attempts::{
     LoggedDecision, PolicyJudge, Recorded, check_and_record, decide_and_log, list_decisions,
 };
-pub use events::{append_event, append_event_once, import};
+pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};
 pub use notices::{Enqueued, enqueue_notice, retry_notice};
 

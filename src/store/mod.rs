@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use serde_json::value::RawValue;
 
-use crate::domain::{Account, Channel, Event, LedgerEvent, LedgerEventError, Outcome, Purpose};
+use crate::domain::{
+    Account, Channel, Event, LedgerEvent, LedgerEventError, Outcome, Purpose, StoredEntry,
+    history_of,
+};
 
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
 pub use outbox::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, RetrySchedule};
@@ -76,6 +79,31 @@ pub enum StoreError {
         field: String,
         /// What is wrong.
         message: String,
+    },
+    /// An outcome was reported for an attempt the account's ledger does not hold.
+    #[error("account `{account}` has no attempt `{attempt}`")]
+    AttemptNotFound {
+        /// The account.
+        account: String,
+        /// The attempt id given.
+        attempt: String,
+    },
+    /// An outcome was reported for an attempt whose outcome is already known (recorded
+    /// with it, or reported before): the ledger is append-only.
+    #[error("the outcome of attempt `{0}` is already recorded; the ledger keeps the first")]
+    OutcomeKnown(String),
+    /// An outcome arrived after the grace period: the attempt stays counted as any
+    /// outcome would be.
+    #[error(
+        "attempt `{attempt}` was made at {made_at}, before the grace period for its outcome began ({since}); it stays counted as a possible conversation"
+    )]
+    OutcomeTooLate {
+        /// The attempt.
+        attempt: String,
+        /// When it was made.
+        made_at: DateTime<Utc>,
+        /// The earliest attempt instant that still takes an outcome.
+        since: DateTime<Utc>,
     },
     /// An idempotency key came back with a different request.
     #[error("the idempotency key `{0}` was used with a different request")]
@@ -273,6 +301,8 @@ pub struct DecisionRow {
     pub question: Attempt,
     /// The answer (JSON).
     pub decision: Box<RawValue>,
+    /// The contact the decision allowed and recorded, if it did.
+    pub event_id: Option<String>,
 }
 
 /// The ledger, on one of its backends.
@@ -394,7 +424,16 @@ impl Store {
         now: DateTime<Utc>,
         key: Option<&IdempotencyKey>,
     ) -> Result<(String, bool), StoreError> {
-        let row = EventRow::new(account_id, event, now)?;
+        self.append_row(EventRow::new(account_id, event, now)?, now, key)
+            .await
+    }
+
+    async fn append_row(
+        &self,
+        row: EventRow,
+        now: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(String, bool), StoreError> {
         let claim = key.map(|key| KeyClaim {
             key,
             response: serde_json::json!({ "event_id": row.id }).to_string(),
@@ -427,6 +466,26 @@ impl Store {
             }
             None => (row.id, false),
         })
+    }
+
+    /// Appends an `outcome_reported` entry under an optional idempotency key, checking in
+    /// the same transaction that its `attempt_id` is a contact of this account recorded
+    /// without an outcome, at or after `made_since` (the grace period), whose outcome was
+    /// not reported before.
+    pub async fn append_outcome(
+        &self,
+        account_id: &str,
+        event: &LedgerEvent,
+        made_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(String, bool), StoreError> {
+        let mut row = EventRow::new(account_id, event, now)?;
+        row.outcome_of = event.attempt_id.clone().map(|attempt_id| OutcomeOf {
+            attempt_id,
+            made_since,
+        });
+        self.append_row(row, now, key).await
     }
 
     /// Loads a placement: accounts, then their prior history, in one transaction —
@@ -838,8 +897,9 @@ pub(crate) struct AccountHistoryRows {
     pub history: Vec<HistoryRow>,
 }
 
-/// A stored event as a decision reads it: the debt it is about and its JSON body.
+/// A stored event as a decision reads it: its id, the debt it is about and its JSON body.
 pub(crate) struct HistoryRow {
+    pub id: String,
     pub account_id: String,
     pub body: String,
 }
@@ -853,6 +913,47 @@ pub(crate) struct EventRow {
     pub body: String,
     pub recorded_at: DateTime<Utc>,
     pub changes_account: Option<LedgerEvent>,
+    /// For a reported outcome: the attempt it is about, checked when it is written.
+    pub outcome_of: Option<OutcomeOf>,
+}
+
+/// The attempt a reported outcome is about, and the earliest attempt instant that still
+/// takes one.
+pub(crate) struct OutcomeOf {
+    pub attempt_id: String,
+    pub made_since: DateTime<Utc>,
+}
+
+impl OutcomeOf {
+    /// Whether the stored attempt (its JSON body, `None` when the account holds no such
+    /// event) takes this outcome; a reported outcome already stored is checked by the
+    /// backend.
+    pub(crate) fn check(&self, attempt: Option<&str>, account_id: &str) -> Result<(), StoreError> {
+        let Some(body) = attempt else {
+            return Err(StoreError::AttemptNotFound {
+                account: account_id.to_string(),
+                attempt: self.attempt_id.clone(),
+            });
+        };
+        let attempt: LedgerEvent = from_json("event", body)?;
+        if attempt.event_type != crate::domain::LedgerEventType::Contact {
+            return Err(StoreError::AttemptNotFound {
+                account: account_id.to_string(),
+                attempt: self.attempt_id.clone(),
+            });
+        }
+        if !attempt.awaits_outcome() {
+            return Err(StoreError::OutcomeKnown(self.attempt_id.clone()));
+        }
+        if attempt.at < self.made_since {
+            return Err(StoreError::OutcomeTooLate {
+                attempt: self.attempt_id.clone(),
+                made_at: attempt.at,
+                since: self.made_since,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl EventRow {
@@ -868,6 +969,7 @@ impl EventRow {
             body: to_json(event)?,
             recorded_at: now,
             changes_account: event.changes_account().then(|| event.clone()),
+            outcome_of: None,
         })
     }
 
@@ -947,20 +1049,21 @@ pub(crate) fn judge_attempt(
     })
 }
 
-/// The history a decision reads from stored rows: the facts the engine counts, those of
-/// the consumer's other debts tagged with their account (they count for
-/// `per = "consumer"`).
+/// The history a decision reads from stored rows (see [`crate::domain::history_of`]):
+/// the facts the engine counts, those of the consumer's other debts tagged with their
+/// account (they count for `per = "consumer"`), outcomes reported later in place.
 fn history_events(account_id: &str, rows: &[HistoryRow]) -> Result<Vec<Event>, StoreError> {
-    let mut history = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(mut event) = from_json::<LedgerEvent>("event", &row.body)?.history() {
-            if row.account_id != account_id {
-                event.account_id = Some(row.account_id.clone());
-            }
-            history.push(event);
-        }
-    }
-    Ok(history)
+    let entries = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredEntry {
+                id: row.id.clone(),
+                other_account: (row.account_id != account_id).then(|| row.account_id.clone()),
+                event: from_json("event", &row.body)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(history_of(&entries))
 }
 
 /// The earliest event instant a decision at `at` reads.

@@ -365,8 +365,8 @@ impl PostgresStore {
             insert_notice(&mut tx, notice).await?;
         }
         sqlx::query(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)",
         )
         .bind(&rows.decision_id)
         .bind(&attempt.account_id)
@@ -375,6 +375,7 @@ impl PostgresStore {
         .bind(judge.policy_digest())
         .bind(&rows.question)
         .bind(rows.decision.get())
+        .bind(rows.event.as_ref().map(|event| event.id.as_str()))
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
@@ -407,7 +408,7 @@ impl PostgresStore {
         limit: u32,
     ) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT seq, id, decided_at, question::text AS question, decision::text AS decision
+            "SELECT * FROM (SELECT seq, id, decided_at, question::text AS question, decision::text AS decision, event_id
                             FROM decisions WHERE account_id = $1 ORDER BY seq DESC LIMIT $2) AS newest ORDER BY seq",
         )
         .bind(account_id)
@@ -423,6 +424,7 @@ impl PostgresStore {
                     decided_at: row.try_get("decided_at")?,
                     question: from_json("logged question", row.get::<&str, _>("question"))?,
                     decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    event_id: row.try_get("event_id")?,
                 })
             })
             .collect()
@@ -510,7 +512,7 @@ async fn account_and_history(
         return Ok(None);
     };
     let history = sqlx::query(
-        "SELECT account_id, body::text AS body FROM events
+        "SELECT id, account_id, body::text AS body FROM events
           WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
     )
     .bind(&debts)
@@ -520,6 +522,7 @@ async fn account_and_history(
     .into_iter()
     .map(|row| {
         Ok(HistoryRow {
+            id: row.try_get("id")?,
             account_id: row.try_get("account_id")?,
             body: row.try_get("body")?,
         })
@@ -541,6 +544,27 @@ async fn append_event(
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::AccountNotFound(row.account_id.clone()))?;
+    // The account's row is locked: a concurrent report of the same outcome waits, then
+    // finds this one.
+    if let Some(outcome_of) = &row.outcome_of {
+        let attempt: Option<String> =
+            sqlx::query_scalar("SELECT body::text FROM events WHERE id = $1 AND account_id = $2")
+                .bind(&outcome_of.attempt_id)
+                .bind(&row.account_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        outcome_of.check(attempt.as_deref(), &row.account_id)?;
+        let reported: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM events WHERE account_id = $1 AND body->>'attempt_id' = $2 LIMIT 1",
+        )
+        .bind(&row.account_id)
+        .bind(&outcome_of.attempt_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if reported.is_some() {
+            return Err(StoreError::OutcomeKnown(outcome_of.attempt_id.clone()));
+        }
+    }
     if let Some(updated) = row.updated_account(account.get("body"))? {
         sqlx::query("UPDATE accounts SET body = $2::jsonb, updated_at = $3 WHERE id = $1")
             .bind(&row.account_id)

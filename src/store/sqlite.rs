@@ -357,7 +357,7 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<DecisionRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT seq, id, decided_at, question, decision FROM decisions WHERE account_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+            "SELECT * FROM (SELECT seq, id, decided_at, question, decision, event_id FROM decisions WHERE account_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
         )
         .bind(account_id)
         .bind(i64::from(limit))
@@ -372,6 +372,7 @@ impl SqliteStore {
                     decided_at: parse_instant(row.get("decided_at"))?,
                     question: from_json("logged question", row.get::<&str, _>("question"))?,
                     decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    event_id: row.try_get("event_id")?,
                 })
             })
             .collect()
@@ -535,6 +536,7 @@ async fn commit_group(
         };
         if let Some(earlier) = recorded.get(&debtor) {
             history.extend(earlier.iter().map(|row| HistoryRow {
+                id: row.id.clone(),
                 account_id: row.account_id.clone(),
                 body: row.body.clone(),
             }));
@@ -563,6 +565,7 @@ async fn commit_group(
         }
         if let Some(event) = &rows.event {
             recorded.entry(debtor).or_default().push(HistoryRow {
+                id: event.id.clone(),
                 account_id: attempt.account_id.clone(),
                 body: event.body.clone(),
             });
@@ -586,6 +589,7 @@ async fn commit_group(
             rows.question,
             rows.decision,
             rows.outcome,
+            rows.event.as_ref().map(|event| event.id.clone()),
         ));
         events.extend(rows.event);
     }
@@ -594,11 +598,11 @@ async fn commit_group(
     }
     for chunk in decisions.chunks(IMPORT_CHUNK) {
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision) ",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id) ",
         );
         insert.push_values(
             chunk,
-            |mut values, (job, id, question, decision, outcome)| {
+            |mut values, (job, id, question, decision, outcome, event_id)| {
                 values
                     .push_bind(id)
                     .push_bind(&job.attempt.account_id)
@@ -606,7 +610,8 @@ async fn commit_group(
                     .push_bind(outcome)
                     .push_bind(job.judge.policy_digest())
                     .push_bind(question)
-                    .push_bind(decision.get());
+                    .push_bind(decision.get())
+                    .push_bind(event_id);
             },
         );
         insert.build().execute(&mut *connection).await?;
@@ -688,10 +693,10 @@ async fn account_and_history(
     since: DateTime<Utc>,
 ) -> Result<Option<AccountHistoryRows>, StoreError> {
     let rows = sqlx::query(
-        "SELECT 0 AS part, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
+        "SELECT 0 AS part, id, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
            FROM accounts WHERE id = ?1
          UNION ALL
-         SELECT 1, account_id, NULL, body FROM events
+         SELECT 1, id, account_id, NULL, body FROM events
           WHERE at >= ?2 AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
@@ -708,6 +713,7 @@ async fn account_and_history(
             account = Some((row.get("body"), row.get("debtor")));
         } else {
             history.push(HistoryRow {
+                id: row.get("id"),
                 account_id: row.get("account_id"),
                 body: row.get("body"),
             });
@@ -745,6 +751,25 @@ async fn append_event(connection: &mut SqliteConnection, row: &EventRow) -> Resu
         .fetch_optional(&mut *connection)
         .await?
         .ok_or_else(|| StoreError::AccountNotFound(row.account_id.clone()))?;
+    if let Some(outcome_of) = &row.outcome_of {
+        let attempt: Option<String> =
+            sqlx::query_scalar("SELECT body FROM events WHERE id = ?1 AND account_id = ?2")
+                .bind(&outcome_of.attempt_id)
+                .bind(&row.account_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+        outcome_of.check(attempt.as_deref(), &row.account_id)?;
+        let reported: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM events WHERE account_id = ?1 AND json_extract(body, '$.attempt_id') = ?2 LIMIT 1",
+        )
+        .bind(&row.account_id)
+        .bind(&outcome_of.attempt_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        if reported.is_some() {
+            return Err(StoreError::OutcomeKnown(outcome_of.attempt_id.clone()));
+        }
+    }
     if let Some(updated) = row.updated_account(account.get("body"))? {
         sqlx::query("UPDATE accounts SET body = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(&row.account_id)

@@ -88,6 +88,7 @@ fn blank(at: DateTime<Utc>, event_type: LedgerEventType) -> LedgerEvent {
         purpose: None,
         due_on: None,
         installments: Vec::new(),
+        attempt_id: None,
     }
 }
 

@@ -768,6 +768,182 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
     ));
 }
 
+/// The attempt's lifecycle (README, "Dialled now, outcome later"): dial at 10:00; a
+/// second call at 10:00:30 refused while the outcome is pending; outcome "no answer" at
+/// 10:01; the next call judged by the 7-in-7 count alone.
+async fn an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives(test: TestStore) {
+    use dunner::service::report_outcome;
+    let store = &test.store;
+    let grace = std::time::Duration::from_secs(2 * 3600);
+    store.put_account(&account("L-1"), now()).await.unwrap();
+    let dialled = Attempt {
+        outcome: None,
+        ..call("L-1", "2026-04-07T14:00:00Z")
+    };
+    let first = dunner::service::check_and_record(store, &SHIPPED_SHARED, &dialled, now())
+        .await
+        .unwrap();
+    assert!(first.decision.allowed, "{:?}", first.decision);
+    let attempt_id = first.event_id.clone().unwrap();
+    let logged = dunner::service::list_decisions(store, "L-1", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        logged[0].event_id.as_deref(),
+        Some(attempt_id.as_str()),
+        "the log links the attempt to the decision that allowed it"
+    );
+
+    let pending = Attempt {
+        outcome: None,
+        ..call("L-1", "2026-04-07T14:00:30Z")
+    };
+    let refused = dunner::service::check_and_record(store, &SHIPPED_SHARED, &pending, now())
+        .await
+        .unwrap();
+    assert!(
+        !refused.decision.allowed,
+        "a pending outcome counts as a possible conversation"
+    );
+    assert!(
+        refused
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.rule == "reg-f.after-conversation"),
+        "{:?}",
+        refused.decision.reasons
+    );
+    assert_eq!(refused.event_id, None);
+
+    let reported_at: DateTime<Utc> = "2026-04-07T14:01:00Z".parse().unwrap();
+    let (outcome_id, replayed) = report_outcome(
+        store,
+        "L-1",
+        &attempt_id,
+        Outcome::NoAnswer,
+        grace,
+        reported_at,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(!replayed);
+    let next = call("L-1", "2026-04-07T14:02:00Z");
+    let allowed = dunner::service::check_and_record(store, &SHIPPED_SHARED, &next, now())
+        .await
+        .unwrap();
+    assert!(allowed.decision.allowed, "{:?}", allowed.decision);
+    let known_id = allowed.event_id.clone().unwrap();
+
+    // Append-only: the attempt keeps no outcome of its own; the report is its own entry.
+    let events = store.list_events("L-1", &Default::default()).await.unwrap();
+    let attempt = events.iter().find(|e| e.id == attempt_id).unwrap();
+    assert_eq!(attempt.event.outcome, None);
+    let report = events.iter().find(|e| e.id == outcome_id).unwrap();
+    assert_eq!(
+        report.event.attempt_id.as_deref(),
+        Some(attempt_id.as_str())
+    );
+    assert_eq!(report.event.outcome, Some(Outcome::NoAnswer));
+
+    // A second report, an attempt recorded with its outcome, an unknown attempt, an
+    // attempt of another account: refused, nothing written.
+    for (account, attempt) in [("L-1", attempt_id.as_str()), ("L-1", known_id.as_str())] {
+        let again = report_outcome(
+            store,
+            account,
+            attempt,
+            Outcome::Conversation,
+            grace,
+            reported_at,
+            None,
+        )
+        .await;
+        assert!(
+            matches!(again, Err(ServiceError::Store(StoreError::OutcomeKnown(_)))),
+            "{again:?}"
+        );
+    }
+    store.put_account(&account("L-2"), now()).await.unwrap();
+    for (account, attempt) in [("L-1", "no-such-attempt"), ("L-2", known_id.as_str())] {
+        let unknown = report_outcome(
+            store,
+            account,
+            attempt,
+            Outcome::NoAnswer,
+            grace,
+            reported_at,
+            None,
+        )
+        .await;
+        assert!(
+            matches!(
+                unknown,
+                Err(ServiceError::Store(StoreError::AttemptNotFound { .. }))
+            ),
+            "{unknown:?}"
+        );
+    }
+
+    // Past the grace the outcome is refused: the attempt stays counted the strict way.
+    let unreported = Attempt {
+        outcome: None,
+        ..call("L-1", "2026-04-07T14:03:00Z")
+    };
+    let unreported = dunner::service::check_and_record(store, &SHIPPED_SHARED, &unreported, now())
+        .await
+        .unwrap();
+    let unreported_id = unreported.event_id.unwrap();
+    let late = report_outcome(
+        store,
+        "L-1",
+        &unreported_id,
+        Outcome::NoAnswer,
+        grace,
+        "2026-04-07T16:03:01Z".parse().unwrap(),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(
+            late,
+            Err(ServiceError::Store(StoreError::OutcomeTooLate { .. }))
+        ),
+        "{late:?}"
+    );
+    let in_time = report_outcome(
+        store,
+        "L-1",
+        &unreported_id,
+        Outcome::NoAnswer,
+        grace,
+        "2026-04-07T16:03:00Z".parse().unwrap(),
+        None,
+    )
+    .await;
+    assert!(in_time.is_ok(), "{in_time:?}");
+    assert_eq!(
+        store
+            .list_events("L-1", &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        events.len() + 2
+    );
+
+    // A plain append or an import cannot carry a reported outcome past these checks.
+    let sneaked: LedgerEvent = serde_json::from_value(serde_json::json!({
+        "at": "2026-04-07T14:05:00Z", "type": "outcome_reported", "attempt_id": known_id, "outcome": "no_answer"
+    }))
+    .unwrap();
+    let appended = dunner::service::append_event(store, "L-1", &sneaked, now()).await;
+    assert!(
+        matches!(appended, Err(ServiceError::InvalidEvent(ref e)) if e.field == "type"),
+        "{appended:?}"
+    );
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -801,4 +977,5 @@ conformance!(
     bulk_upserts_and_imports_are_all_or_nothing,
     caps_per_consumer_count_the_consumers_other_debts,
     notices_are_queued_when_the_policy_allows_leased_once_and_finished,
+    an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives,
 );
