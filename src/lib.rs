@@ -72,6 +72,7 @@ pub mod policy;
 pub mod reload;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 pub mod store;
 pub mod strategy;
 pub mod suggest;
