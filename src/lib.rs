@@ -73,6 +73,7 @@ pub mod policy;
 pub mod redact;
 pub mod reload;
 pub mod report;
+pub mod rule_tests;
 pub mod scheduler;
 pub mod secret;
 pub mod store;
