@@ -102,7 +102,7 @@ fn method_label(method: &Method) -> &'static str {
     description = "Counters and latencies in the OpenMetrics text format, for Prometheus. Open (no API key): no label carries personal data.",
     responses(
         (status = 200, description = "The metrics", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        (status = 500, response = super::openapi::Internal)))]
+        (status = 500, response = super::responses::Internal)))]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match state.metrics.encode() {
         Ok(text) => ([(CONTENT_TYPE, OPENMETRICS)], text).into_response(),

@@ -12,6 +12,7 @@ mod notices;
 pub mod openapi;
 mod plans;
 mod reports;
+mod responses;
 mod routes;
 
 use std::net::SocketAddr;

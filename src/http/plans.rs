@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::body::{AccountIdPath, QueryParams};
 use super::error::ApiError;
-use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
+use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
 use crate::planner::{AccountPlan, Horizon, plan_under_set};
 
 /// The most days one plan covers.
