@@ -445,7 +445,7 @@ impl TryFrom<WebhookEntry> for WebhookEndpoint {
 }
 
 impl<'de> Deserialize<'de> for WebhookEndpoint {
-    /// Through [`WebhookEntry`], so a bad URL, secret or timeout is an error at its place.
+    /// Through `WebhookEntry`, so a bad URL, secret or timeout is an error at its place.
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<WebhookEndpoint, D::Error> {
