@@ -11,19 +11,40 @@
 //! cli (clap) ────────────────────────────────────────────────┘
 //! ```
 //!
-//! - [`domain`]: the vocabulary (accounts, events, channels, purposes). Pure.
+//! The modules, from the pure core up to the shells, in an order their imports follow
+//! (each imports only modules above it in this list; `tests/it/architecture.rs` checks
+//! there is no cycle, between top-level modules or between the files of one):
+//!
+//! - [`suggest`]: "did you mean …?" for misspelt names. Pure.
+//! - [`domain`]: the vocabulary (accounts, events, channels, purposes, money). Pure.
+//! - [`clock`]: the only place that reads the time.
+//! - [`secret`]: [`secret::Secret`], a setting printed as `<redacted>`. Pure.
+//! - [`redact`]: masks emails and phone numbers in text before it is logged. Pure.
+//! - [`auth`]: API keys: scopes, token format, hashing, verification. Pure.
 //! - [`policy`]: rule packs from TOML to a compiled [`policy::Policy`], with
 //!   diagnostics that point at file:line:column. Pure but for reading the files.
 //! - [`engine`]: decisions, explanations and the next allowed instant. Pure: the
 //!   instant is part of the request; nothing here reads a clock or does I/O.
-//! - [`scheduler`]: the daemon's scheduler: strategies run for the stored accounts,
-//!   their due contacts queued in the outbox (what to queue is decided purely in
-//!   [`scheduler::due`]).
-//! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
-//! - [`logging`]: the tracing subscriber and the redaction of personal data.
+//! - [`rule_tests`]: the policy tests (`rules/<pack>.tests.toml`), run through the engine.
+//! - [`strategy`]: contact strategies from TOML, and the configured
+//!   [`strategy::StrategySet`].
+//! - [`planner`]: fits strategies into the policy, a consumer's debts at a time. Pure.
+//! - [`tasks`]: background tasks under supervision (panics logged and restarted).
+//! - [`store`]: the ledger, on SQLite or PostgreSQL.
 //! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
 //!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
 //!   Pure folds over the rows the [`store`] reads.
+//! - [`reload`]: the live policy, reloaded when the rules change, never loosened silently.
+//! - [`dispatch`]: webhooks (signed) and email notices (templates, SMTP), the outbox
+//!   worker, and the settings each sender takes (which [`config`] reads; dispatch never
+//!   imports `config`).
+//! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
+//! - [`logging`]: the tracing subscriber.
+//! - [`metrics`]: the daemon's counters, in the OpenMetrics format.
+//! - [`scheduler`]: the daemon's scheduler: strategies run for the stored accounts,
+//!   their due contacts queued in the outbox (what to queue is decided purely in
+//!   [`scheduler::due`]).
+//! - [`http`]: the HTTP API (axum), its error shape and its OpenAPI document.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example
@@ -68,11 +89,15 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod planner;
 pub mod policy;
+pub mod redact;
 pub mod reload;
 pub mod report;
+pub mod rule_tests;
 pub mod scheduler;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod strategy;

@@ -94,7 +94,7 @@ where
             }
             Err(panic) => {
                 panics = panics.saturating_add(1);
-                let cause = crate::logging::redact(&panic_message(panic.as_ref())).into_owned();
+                let cause = crate::redact::redact(&panic_message(panic.as_ref())).into_owned();
                 tracing::error!(task = name, panics, %cause, "a background task panicked; it starts again");
                 health.set(
                     name,

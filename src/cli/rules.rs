@@ -9,7 +9,8 @@ use crate::domain::Account;
 use crate::engine::zones::candidate_zones;
 use crate::policy::diagnostics::{Diagnostic, render_human};
 use crate::policy::model::{Per, Period, RuleKind};
-use crate::policy::{Applicability, Policy, PolicyError, Settings, tests_file};
+use crate::policy::{Applicability, Policy, PolicyError, Settings};
+use crate::rule_tests;
 
 /// Loads the policy, printing every diagnostic (human form) on failure.
 pub fn load_or_report(dir: &Path) -> Result<Policy, Exit> {
@@ -194,7 +195,7 @@ pub fn test(dir: &Path, format: Format) -> Exit {
         Ok(policy) => policy,
         Err(exit) => return exit,
     };
-    let files = match tests_file::test_files(dir) {
+    let files = match rule_tests::test_files(dir) {
         Ok(files) => files,
         Err(error) => {
             return fail(
@@ -209,7 +210,7 @@ pub fn test(dir: &Path, format: Format) -> Exit {
             format!("no policy tests (*.tests.toml) in {}", dir.display()),
         );
     }
-    let report = tests_file::run_files(&policy, &files);
+    let report = rule_tests::run_files(&policy, &files);
     if format == Format::Json {
         outln!(
             "{}",

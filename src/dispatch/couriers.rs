@@ -13,9 +13,9 @@ use super::Delivery;
 use super::email::EmailSender;
 use super::outbox::Courier;
 use super::templates::{NoticeContext, Templates};
+use super::webhook::WebhookEndpoint;
 use super::webhook::{EventType, WebhookSender};
 use crate::clock::Clock;
-use crate::config::WebhookEndpoint;
 use crate::domain::{Account, Purpose};
 use crate::store::Notice;
 

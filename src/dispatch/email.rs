@@ -10,6 +10,7 @@
 //! retried send. [`Delivery`] reasons name the SMTP code and what it means, never the
 //! address, the body or the server's text (which often echoes the address).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -17,10 +18,144 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
 
 use super::Delivery;
 use super::templates::RenderedEmail;
-use crate::config::{SmtpConfig, SmtpTls};
+use crate::secret::Secret;
+
+/// `[smtp]` (optional: absent by default, and then no email leaves the building).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The relay's host name or address (also the name its TLS certificate must carry).
+    pub host: String,
+    /// The relay's port; unset means 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// How the connection is protected.
+    pub tls: SmtpTls,
+    /// The user name, when the relay wants authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The password that goes with `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// A PEM file of CA certificates to trust for the relay's TLS certificate, besides
+    /// the system's roots (a relay with a private or self-signed CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The sender mailbox (`Agency <notices@agency.example>`); its domain names the
+    /// Message-IDs.
+    pub from: String,
+    /// Seconds to wait for the relay on each step before the try counts as failed.
+    pub timeout: u64,
+    /// The most connections kept open to the relay at once.
+    pub pool_size: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: None,
+            tls: SmtpTls::StartTls,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: String::new(),
+            timeout: 30,
+            pool_size: 10,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The port to connect to: the configured one, else the usual one for `tls`.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+
+    /// The checks serde cannot make: a sender mailbox, and a user name and password
+    /// given together.
+    pub fn check(&self) -> Result<(), String> {
+        let from = self.from.trim();
+        if from.is_empty() {
+            return Err(
+                "[smtp] needs `from`, the sender mailbox (`Agency <notices@agency.example>`)"
+                    .into(),
+            );
+        }
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(
+                "[smtp] `from` is not a mailbox such as `Agency <notices@agency.example>`".into(),
+            );
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err(
+                "[smtp] `username` and `password` go together: give both or neither".into(),
+            );
+        }
+        if self.pool_size == 0 {
+            return Err("[smtp] `pool_size` must be at least 1".into());
+        }
+        if self.timeout == 0 {
+            return Err("[smtp] `timeout` must be at least 1 second".into());
+        }
+        if self.ca_file.is_some() && self.tls == SmtpTls::None {
+            return Err(
+                "[smtp] `ca_file` is for TLS, but `tls` is \"none\": use \"starttls\" or \"tls\", or drop `ca_file`"
+                    .into(),
+            );
+        }
+        self.ca_certificates()?;
+        Ok(())
+    }
+
+    /// The CA certificates of `ca_file` (PEM), checked: readable, at least one
+    /// certificate, each one usable as a trust anchor. `None` without `ca_file`.
+    pub fn ca_certificates(&self) -> Result<Option<Vec<u8>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        let problem = |what: String| format!("[smtp] `ca_file` {}: {what}", path.display());
+        let pem =
+            std::fs::read(path).map_err(|error| problem(format!("cannot read it: {error}")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let certificate =
+                certificate.map_err(|error| problem(format!("not valid PEM: {error}")))?;
+            roots
+                .add(certificate)
+                .map_err(|error| problem(format!("not a usable CA certificate: {error}")))?;
+        }
+        if roots.is_empty() {
+            return Err(problem(
+                "holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)".into(),
+            ));
+        }
+        Ok(Some(pem))
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same machine or a trusted network.
+    None,
+    /// Plain connection upgraded with STARTTLS, which the relay must offer.
+    #[default]
+    #[serde(rename = "starttls")]
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
 
 /// Why an [`EmailSender`] could not be built from its settings.
 #[derive(Debug, thiserror::Error)]

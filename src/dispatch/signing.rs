@@ -87,7 +87,7 @@ impl Eq for WebhookSecret {}
 
 impl std::fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(crate::config::REDACTED)
+        f.write_str(crate::secret::REDACTED)
     }
 }
 

@@ -42,13 +42,50 @@ use minijinja::value::Serde;
 use minijinja::value::ValueKind;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{AgencyConfig, EmailConfig};
 use crate::domain::{
     Account, Address, Consumer, Currency, EmailAddress, EmailKind, Flags, Money, Purpose,
 };
 use crate::suggest::did_you_mean;
+
+/// `[email]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The directory of notice templates (one sub-directory per purpose).
+    pub templates: PathBuf,
+    /// The opt-out statement every email must carry (12 CFR 1006.6(e)).
+    pub opt_out_line: String,
+    /// Where to opt out besides replying: a URL or `mailto:` (empty: none).
+    pub unsubscribe: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> EmailConfig {
+        EmailConfig {
+            templates: PathBuf::from("templates"),
+            opt_out_line: DEFAULT_OPT_OUT_LINE.into(),
+            unsubscribe: String::new(),
+        }
+    }
+}
+
+/// The shipped opt-out statement: one of the methods Reg F's commentary names
+/// (comment 6(e)-1), which asks nothing of the consumer but the reply.
+pub const DEFAULT_OPT_OUT_LINE: &str = "To stop receiving emails from us at this address, reply to this email with STOP in the subject line.";
+
+/// `[agency]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgencyConfig {
+    /// The agency's name as the consumer will recognise it.
+    pub name: String,
+    /// Its postal address, on one line.
+    pub address: String,
+    /// A telephone number consumers can call.
+    pub phone: String,
+}
 
 /// The three files of a template, in the order they are checked.
 pub const PARTS: [&str; 3] = ["subject.txt", "body.txt", "body.html"];
@@ -724,7 +761,7 @@ mod tests {
                 line: "Reply STOP to opt out.".into(),
                 unsubscribe: String::new(),
             },
-            agency: crate::config::AgencyConfig {
+            agency: super::AgencyConfig {
                 name: "Acme".into(),
                 address: "1 Main St".into(),
                 phone: "+15555550100".into(),

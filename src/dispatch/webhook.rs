@@ -26,7 +26,30 @@ pub use super::signing::{
     HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SecretError, SignedHeaders, VerifyError,
     WebhookSecret, sign, verify, verify_within,
 };
-use crate::config::WebhookEndpoint;
+
+/// A `[[webhooks]]` endpoint: where events of some types are POSTed, signed with its
+/// secret. `crate::config` builds it from the file's entry (checking the URL, the secret
+/// and the timeout) and shows it redacted; here it is only used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// A name to recognise the endpoint by (in logs and the outbox).
+    pub name: String,
+    /// An `http` or `https` URL.
+    pub url: reqwest::Url,
+    /// The signing key (`whsec_<base64>` in the file); never shown.
+    pub secret: WebhookSecret,
+    /// The events sent here (at least one).
+    pub event_types: Vec<EventType>,
+    /// How long one try may take, from connecting to the end of the answer.
+    pub timeout: Duration,
+}
+
+impl WebhookEndpoint {
+    /// Whether events of this type go to this endpoint.
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.event_types.contains(&event_type)
+    }
+}
 
 /// How much of a response body is read (and dropped) so the connection can be reused.
 const RESPONSE_BODY_LIMIT: usize = 64 * 1024;

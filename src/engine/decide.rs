@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Days, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Check;
 use super::context::Context;
 use super::next_allowed::next_allowed_at;
 use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
+use super::rules::{check, earliest_with_expiry};
 use super::subject::{Question, Subject};
-use super::zones::{self, Moment};
-use super::{limits, windows};
+use super::zones::Moment;
 use crate::domain::Channel;
 use crate::policy::Policy;
 use crate::policy::model::{Rule, RuleKind};
@@ -199,78 +199,69 @@ pub(super) fn evaluate<'a>(context: &Context<'a>, moment: &Moment) -> Evaluation
     evaluation
 }
 
-/// Whether any refusing (non-warning) rule refuses at `instant`, and the reopen bound.
-pub(super) fn first_pass_bound(
-    context: &Context<'_>,
-    instant: DateTime<Utc>,
-) -> Option<Option<DateTime<Utc>>> {
-    let mut refused = false;
-    let mut bound = instant;
-    let moment = Moment::new(instant, context.zones);
-    for rule in context.rules.iter().copied() {
-        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
-            || !moment.in_force(&rule.effective)
-        {
-            continue;
-        }
-        if let Check::Refuse { reopen } = check(context, rule, &moment) {
-            refused = true;
-            match earliest_with_expiry(context, rule, reopen) {
-                Some(reopen) => bound = bound.max(reopen),
-                None => return Some(None),
-            }
-        }
-    }
-    refused.then_some(Some(bound))
+/// One permitted interval: contact is allowed from `start` (inclusive) to `end`
+/// (exclusive), assuming no new events.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct Interval {
+    /// First allowed instant.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// First instant after `start` that is refused again (or the end of the range).
+    pub end: chrono::DateTime<chrono::Utc>,
 }
 
-fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
-    match &rule.kind {
-        RuleKind::Window(window) => windows::check_window(window, moment),
-        RuleKind::ConsumerTimes => {
-            windows::check_consumer_times(&context.account.inconvenient_times, moment)
-        }
-        RuleKind::Cap(cap) | RuleKind::Warning(cap) => {
-            limits::check_cap(context, cap, moment, rule.effective.until)
-        }
-        RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
-        RuleKind::Hold(flag) => {
-            // Without a flag the hold stands on its `when`, already checked.
-            let holds = flag.is_none_or(|flag| context.flag_holds(flag));
-            let exempt = rule
-                .unless_consumer_used_days
-                .is_some_and(|days| context.consumer_used_point(moment.instant, days))
-                || (rule.unless.consumer_used_point
-                    && context.consumer_used_this_point(moment.instant))
-                || (rule.unless.consumer_consented_to_point
-                    && context.consumer_consented_to_this_point(moment.instant));
-            if holds && !exempt {
-                Check::refuse(None)
-            } else {
-                Check::Pass
+impl Subject<'_> {
+    /// Decides one question, assuming no events beyond the history.
+    pub fn decide(&self, question: &Question<'_>) -> Decision {
+        decide_question(&Context::new(self, question), question)
+    }
+
+    /// The intervals in `[from, until)` during which the question would be allowed,
+    /// assuming no new events. Openings are exact (`next_allowed_at`); closings are
+    /// found on the minute grid, so an interval may end up to a minute late only if a
+    /// rule closes between two whole minutes (none of the shipped rules do).
+    pub fn permitted_intervals(
+        &self,
+        question: &Question<'_>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Interval> {
+        let mut intervals = Vec::new();
+        let mut at = question.at;
+        let horizon_days = u32::try_from((until - at).num_days().clamp(1, 366)).unwrap_or(366);
+        while at < until {
+            let opening = self.decide(&Question {
+                at,
+                horizon_days: Some(horizon_days),
+                ..*question
+            });
+            let Some(start) = opening.next_allowed_at.filter(|start| *start < until) else {
+                break;
+            };
+            // Walk whole minutes until the first refused one.
+            let mut probe = next_whole_minute(start);
+            while probe < until
+                && self
+                    .decide(&Question {
+                        at: probe,
+                        ..*question
+                    })
+                    .allowed
+            {
+                probe += chrono::TimeDelta::minutes(1);
             }
+            let end = probe.min(until);
+            intervals.push(Interval { start, end });
+            at = end;
         }
-        RuleKind::Obligation(_) => Check::Pass,
+        intervals
     }
 }
 
-/// A refusing rule stops binding when it goes out of force; the reopen bound is the
-/// earlier of that and the rule's own.
-fn earliest_with_expiry(
-    context: &Context<'_>,
-    rule: &Rule,
-    reopen: Option<DateTime<Utc>>,
-) -> Option<DateTime<Utc>> {
-    let expiry = rule.effective.until.and_then(|until| {
-        let next = until.checked_add_days(Days::new(1))?;
-        context
-            .zones
-            .iter()
-            .filter_map(|zone| zones::start_of_local_date(*zone, next))
-            .min()
-    });
-    match (reopen, expiry) {
-        (Some(r), Some(e)) => Some(r.min(e)),
-        (r, e) => r.or(e),
-    }
+fn next_whole_minute(instant: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let floor = instant
+        .duration_trunc(TimeDelta::minutes(1))
+        .unwrap_or(instant);
+    floor + TimeDelta::minutes(1)
 }

@@ -12,16 +12,18 @@ mod decide;
 mod limits;
 mod next_allowed;
 mod request;
+mod rules;
 mod subject;
 mod windows;
 pub mod zones;
 
 pub use budget::{BudgetPeriod, CapBudget};
+pub use decide::Interval;
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,
 };
-pub use subject::{Interval, Question, Subject};
+pub use subject::{Question, Subject};
 
 use chrono::{DateTime, Utc};
 

@@ -8,7 +8,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::context::Context;
-use super::decide::first_pass_bound;
+use super::rules::first_pass_bound;
 
 /// A bound on the iterations; reaching it ends the search with no answer (fail closed).
 const MAX_STEPS: usize = 4096;

@@ -3,15 +3,14 @@
 //! point resolved on first use and kept for every later question.
 //!
 //! [`crate::engine::decide`] prepares a subject for one question; the planner and the
-//! daemon, which ask many questions of one account, keep it.
+//! daemon, which ask many questions of one account, keep it. Asking it questions
+//! ([`Subject::decide`], [`Subject::permitted_intervals`]) is in [`super::decide`].
 
 use std::cell::Cell;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
 
-use super::context::Context;
-use super::request::Decision;
 use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EmailKind, Event, EventType, Outcome, PhoneKind, Purpose,
@@ -130,11 +129,6 @@ impl<'a> Subject<'a> {
         }
     }
 
-    /// Decides one question, assuming no events beyond the history.
-    pub fn decide(&self, question: &Question<'_>) -> Decision {
-        super::decide::decide_question(&Context::new(self, question), question)
-    }
-
     /// The candidate zones of the consumer.
     pub fn zones(&self) -> &[Tz] {
         &self.zones
@@ -249,66 +243,4 @@ fn same_phone(a: &str, b: &str) -> bool {
         digits.skip(skip)
     }
     significant(a).eq(significant(b))
-}
-
-/// One permitted interval: contact is allowed from `start` (inclusive) to `end`
-/// (exclusive), assuming no new events.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-pub struct Interval {
-    /// First allowed instant.
-    pub start: chrono::DateTime<chrono::Utc>,
-    /// First instant after `start` that is refused again (or the end of the range).
-    pub end: chrono::DateTime<chrono::Utc>,
-}
-
-impl Subject<'_> {
-    /// The intervals in `[from, until)` during which the question would be allowed,
-    /// assuming no new events. Openings are exact (`next_allowed_at`); closings are
-    /// found on the minute grid, so an interval may end up to a minute late only if a
-    /// rule closes between two whole minutes (none of the shipped rules do).
-    pub fn permitted_intervals(
-        &self,
-        question: &Question<'_>,
-        until: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<Interval> {
-        let mut intervals = Vec::new();
-        let mut at = question.at;
-        let horizon_days = u32::try_from((until - at).num_days().clamp(1, 366)).unwrap_or(366);
-        while at < until {
-            let opening = self.decide(&Question {
-                at,
-                horizon_days: Some(horizon_days),
-                ..*question
-            });
-            let Some(start) = opening.next_allowed_at.filter(|start| *start < until) else {
-                break;
-            };
-            // Walk whole minutes until the first refused one.
-            let mut probe = next_whole_minute(start);
-            while probe < until
-                && self
-                    .decide(&Question {
-                        at: probe,
-                        ..*question
-                    })
-                    .allowed
-            {
-                probe += chrono::TimeDelta::minutes(1);
-            }
-            let end = probe.min(until);
-            intervals.push(Interval { start, end });
-            at = end;
-        }
-        intervals
-    }
-}
-
-fn next_whole_minute(instant: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::{DurationRound, TimeDelta};
-    let floor = instant
-        .duration_trunc(TimeDelta::minutes(1))
-        .unwrap_or(instant);
-    floor + TimeDelta::minutes(1)
 }

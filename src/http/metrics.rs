@@ -1,8 +1,9 @@
 //! `GET /metrics`: the daemon's counters in the OpenMetrics text format Prometheus
 //! scrapes.
 //!
-//! One [`Metrics`] value per app, held by [`AppState`] (no process-global recorder,
-//! so every app a test builds counts on its own). The request layer ([`track`])
+//! The counters are [`crate::metrics`]; one [`Metrics`] value per app, held by
+//! [`AppState`] (no process-global recorder, so every app a test builds counts on its
+//! own). The request layer ([`track`])
 //! labels requests by the matched route *template* (`/v1/accounts/{id}/attempts`),
 //! never the concrete path, so the label set stays small and carries no account ids;
 //! decisions are counted by outcome and by refusing rule id. No label holds personal
@@ -16,21 +17,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::engine::Decision;
-use crate::reload::LivePolicy;
+use crate::metrics::Metrics;
 
 /// The media type of the OpenMetrics text format.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -38,225 +32,6 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// The route label of requests no route matched (a 404 from the fallback), so that
 /// arbitrary paths cannot grow the label set.
 const UNMATCHED: &str = "unmatched";
-
-/// Upper bounds (seconds) of the request duration buckets: 0.5 ms to 10 s.
-const DURATION_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    method: &'static str,
-    route: Cow<'static, str>,
-    status: u16,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    method: &'static str,
-    route: Cow<'static, str>,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    outcome: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RuleLabels {
-    rule: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReloadLabels {
-    result: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ScheduledLabels {
-    kind: &'static str,
-    outcome: &'static str,
-}
-
-/// Upper bounds (seconds) of the scheduler tick duration buckets: 10 ms to 5 min.
-const TICK_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
-
-type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
-
-/// The daemon's metrics and the registry that encodes them.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    durations: DurationFamily,
-    decisions: Family<OutcomeLabels, Counter>,
-    refusals: Family<RuleLabels, Counter>,
-    attempts_recorded: Counter,
-    scheduler_ticks: Family<ReloadLabels, Counter>,
-    scheduler_tick_durations: Histogram,
-    scheduled: Family<ScheduledLabels, Counter>,
-}
-
-impl Metrics {
-    /// Registers every metric; policy reloads are read from `policy` at scrape time.
-    pub fn new(policy: &Arc<LivePolicy>) -> Metrics {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "dunner_http_requests",
-            "HTTP requests by method, matched route template and status",
-            requests.clone(),
-        );
-        let durations: DurationFamily =
-            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
-        registry.register_with_unit(
-            "dunner_http_request_duration",
-            "Time from receiving a request to its response, by method and route",
-            Unit::Seconds,
-            durations.clone(),
-        );
-        let decisions = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "dunner_decisions",
-            "Decisions made through the API (evaluate, decisions, attempts) by outcome",
-            decisions.clone(),
-        );
-        let refusals = Family::<RuleLabels, Counter>::default();
-        registry.register(
-            "dunner_decisions_refused",
-            "Refusing rules of the decisions made through the API, by rule id",
-            refusals.clone(),
-        );
-        let attempts_recorded = Counter::default();
-        registry.register(
-            "dunner_attempts_recorded",
-            "Contact attempts recorded in the ledger (201 from POST …/attempts)",
-            attempts_recorded.clone(),
-        );
-        registry.register(
-            "dunner_policy_reloads",
-            "Rule reloads by result: ok (swapped) or error (refused, old policy kept)",
-            Reloads(Arc::clone(policy)),
-        );
-        // The scheduler's (zero while it is off).
-        let scheduler_ticks = Family::<ReloadLabels, Counter>::default();
-        registry.register(
-            "dunner_scheduler_ticks",
-            "Scheduler ticks by result: ok, or error (the next tick tries again)",
-            scheduler_ticks.clone(),
-        );
-        let scheduler_tick_durations = Histogram::new(TICK_BUCKETS);
-        registry.register_with_unit(
-            "dunner_scheduler_tick_duration",
-            "Time a scheduler tick took to plan every consumer and queue what is due",
-            Unit::Seconds,
-            scheduler_tick_durations.clone(),
-        );
-        let scheduled = Family::<ScheduledLabels, Counter>::default();
-        registry.register(
-            "dunner_scheduler_notices",
-            "Notices the scheduler asked the outbox for, by kind (contact.due, notice.requested, email, account.escalated) and outcome (queued; repeated: already queued under its key; stopped by the policy; failed)",
-            scheduled.clone(),
-        );
-        Metrics {
-            registry,
-            requests,
-            durations,
-            decisions,
-            refusals,
-            attempts_recorded,
-            scheduler_ticks,
-            scheduler_tick_durations,
-            scheduled,
-        }
-    }
-
-    /// Counts a decision by outcome and each of its refusing rules.
-    pub fn observe_decision(&self, decision: &Decision) {
-        let outcome = decision.outcome.as_str();
-        self.decisions
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
-        for reason in &decision.reasons {
-            self.refusals
-                .get_or_create(&RuleLabels {
-                    rule: reason.rule.clone(),
-                })
-                .inc();
-        }
-    }
-
-    /// Counts an attempt written to the ledger.
-    pub fn observe_attempt_recorded(&self) {
-        self.attempts_recorded.inc();
-    }
-
-    /// Counts a scheduler tick and its duration.
-    pub fn observe_scheduler_tick(&self, ok: bool, seconds: f64) {
-        let result = if ok { "ok" } else { "error" };
-        self.scheduler_ticks
-            .get_or_create(&ReloadLabels { result })
-            .inc();
-        self.scheduler_tick_durations.observe(seconds);
-    }
-
-    /// Counts a notice the scheduler asked for, by kind and outcome.
-    pub fn observe_scheduled(&self, kind: &'static str, outcome: &'static str) {
-        self.scheduled
-            .get_or_create(&ScheduledLabels { kind, outcome })
-            .inc();
-    }
-
-    fn observe_request(
-        &self,
-        method: &'static str,
-        route: Cow<'static, str>,
-        status: StatusCode,
-        started: Instant,
-    ) {
-        let seconds = started.elapsed().as_secs_f64();
-        self.durations
-            .get_or_create(&RouteLabels {
-                method,
-                route: route.clone(),
-            })
-            .observe(seconds);
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route,
-                status: status.as_u16(),
-            })
-            .inc();
-    }
-
-    /// The OpenMetrics text of every metric.
-    fn encode(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
-    }
-}
-
-/// The reload counters of the live policy, encoded as a counter family.
-#[derive(Debug)]
-struct Reloads(Arc<LivePolicy>);
-
-impl EncodeMetric for Reloads {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let counts = self.0.reload_counts();
-        for (result, count) in [("ok", counts.succeeded), ("error", counts.failed)] {
-            encoder
-                .encode_family(&ReloadLabels { result })?
-                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&count, None)?;
-        }
-        Ok(())
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Counter
-    }
-}
 
 /// The request header (and response header) that carries a request's id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -327,7 +102,7 @@ fn method_label(method: &Method) -> &'static str {
     description = "Counters and latencies in the OpenMetrics text format, for Prometheus. Open (no API key): no label carries personal data.",
     responses(
         (status = 200, description = "The metrics", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        (status = 500, response = super::openapi::Internal)))]
+        (status = 500, response = super::responses::Internal)))]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match state.metrics.encode() {
         Ok(text) => ([(CONTENT_TYPE, OPENMETRICS)], text).into_response(),

@@ -12,6 +12,7 @@ mod notices;
 pub mod openapi;
 mod plans;
 mod reports;
+mod responses;
 mod routes;
 
 use std::net::SocketAddr;
@@ -25,8 +26,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use crate::metrics::Metrics;
 pub use error::ApiError;
-pub use metrics::Metrics;
 
 use crate::auth::Scope;
 use crate::clock::Clock;
@@ -52,7 +53,7 @@ pub struct AppState {
     /// Rung when a notice is queued, to wake the outbox worker.
     pub notices_wake: Arc<tokio::sync::Notify>,
     /// The strategies of `[scheduler]`, for `GET /v1/accounts/{id}/plan`.
-    pub strategies: Arc<crate::scheduler::StrategySet>,
+    pub strategies: Arc<crate::strategy::StrategySet>,
     /// The background tasks' health, for `/readyz`.
     pub tasks: Arc<crate::tasks::TaskHealth>,
     /// How long an `Idempotency-Key` is remembered.

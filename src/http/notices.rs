@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::body::{IDEMPOTENCY_KEY, JsonBody, NoticeIdPath, QueryParams, page_limit};
 use super::error::ApiError;
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
 };
 use crate::engine::Decision;

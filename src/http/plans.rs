@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::body::{AccountIdPath, QueryParams};
 use super::error::ApiError;
-use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
-use crate::planner::{AccountPlan, Horizon};
+use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
+use crate::planner::{AccountPlan, Horizon, plan_under_set};
 
 /// The most days one plan covers.
 const MAX_PLAN_DAYS: u32 = 31;
@@ -100,8 +100,7 @@ pub async fn account_plan(
         days,
     };
     let policy = state.policy.current();
-    let planned = strategies
-        .plan_consumer(&debts, &policy, &horizon)
+    let planned = plan_under_set(strategies, &debts, &policy, &horizon)
         .into_iter()
         .zip(&debts)
         .find(|(_, debt)| debt.account.id == id)

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::body::QueryParams;
 use super::error::ApiError;
-use super::openapi::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
+use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
 use crate::report::{Format, RawQuery, Report, ReportError, ReportQuery, build, render};
 
 /// The query parameters of a report; every value is checked by the report itself, so

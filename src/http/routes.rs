@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES, QueryParams, page_limit};
 use super::error::ApiError;
-use super::openapi::{
+use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
 };
 use crate::domain::{Account, Channel, LedgerEvent, Outcome, Purpose};

@@ -9,6 +9,7 @@
 //! it. What cannot be placed within the horizon is listed with the reasons.
 
 mod account;
+mod strategy_set;
 mod summary;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,6 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use account::{ESCALATION_EVENT, broken_promise_day, local_day, plan_account, plan_consumer};
+pub use strategy_set::{escalate_under_set, plan_under_set};
 pub use summary::Summary;
 
 pub use crate::domain::AccountLedger;

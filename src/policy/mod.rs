@@ -13,7 +13,6 @@ mod digest;
 mod layering;
 pub mod model;
 mod source;
-pub mod tests_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

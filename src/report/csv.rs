@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
+use super::labels::{json_name, period_text};
 
 /// The CSV text of a report.
 pub fn render(report: &Report) -> String {
@@ -69,7 +70,7 @@ fn tables(report: &Report) -> Vec<(&'static str, Table)> {
                 c.pack.clone(),
                 c.citation.clone(),
                 c.limit.to_string(),
-                super::html::period_text(&c.period),
+                period_text(&c.period),
                 json_name(&c.per),
                 c.warning.to_string(),
                 c.at_cap.to_string(),
@@ -192,14 +193,6 @@ fn header(names: &[&str]) -> Vec<String> {
 /// A share with four decimals; empty when there is none.
 fn rate(value: Option<f64>) -> String {
     value.map_or(String::new(), |value| format!("{value:.4}"))
-}
-
-/// The JSON name of a unit enum (`consumer`, `kept`).
-pub(super) fn json_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.

@@ -14,14 +14,13 @@ use rust_decimal::Decimal;
 use super::aging::{AgingSection, MoneyTotal};
 use super::caps::CapsSection;
 use super::contacts::{ContactsSection, RightPartySection};
-use super::csv::json_name;
 use super::holds::HoldsSection;
+use super::labels::{json_name, period_text};
 use super::promises::PromisesSection;
 use super::refusals::RefusalsSection;
 use super::windows::WindowsSection;
 use super::{Report, ReportName};
 use crate::domain::Channel;
-use crate::engine::BudgetPeriod;
 
 /// The title of each section on the page.
 pub fn section_title(section: ReportName) -> &'static str {
@@ -960,15 +959,6 @@ fn nice_axis(max: f64) -> (f64, f64) {
         .unwrap_or(10.0 * power)
         .max(1.0);
     ((max / step).ceil() * step, step)
-}
-
-/// A caps period as the rule states it: `7 calendar days`, `30d rolling`.
-pub(super) fn period_text(period: &BudgetPeriod) -> String {
-    match period {
-        BudgetPeriod::CalendarDays(1) => "calendar day".to_string(),
-        BudgetPeriod::CalendarDays(days) => format!("{days} calendar days"),
-        BudgetPeriod::Rolling(duration) => format!("{duration} rolling"),
-    }
 }
 
 fn instant(at: &chrono::DateTime<chrono::Utc>) -> String {

@@ -21,6 +21,7 @@ mod csv;
 pub mod facts;
 pub mod holds;
 mod html;
+mod labels;
 pub mod promises;
 pub mod refusals;
 pub mod windows;

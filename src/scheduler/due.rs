@@ -13,10 +13,13 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::Account;
 use crate::domain::arrangements::Arrangements;
-use crate::planner::{AccountLedger, AccountPlan, Horizon, ItemDispatch, PlannedItem};
+use crate::planner::{
+    AccountLedger, AccountPlan, Horizon, ItemDispatch, PlannedItem, escalate_under_set,
+    plan_under_set,
+};
 use crate::policy::Policy;
 use crate::store::{NoticeChannel, NoticeRequest};
-use crate::strategy::{Strategy, Trigger};
+use crate::strategy::{Strategy, StrategySet, Trigger};
 
 /// The local days a tick plans: today and tomorrow, so that a lookahead across the
 /// consumer's midnight is covered (the lookahead is at most 12 hours).
@@ -24,116 +27,6 @@ pub const TICK_DAYS: u32 = 2;
 
 /// The prefix of the keys of notices for the steps of a strategy.
 pub const STEP_KEY_PREFIX: &str = "plan:";
-
-/// The strategies the daemon was configured with, in order: an account follows the
-/// first whose segment covers it.
-#[derive(Debug, Clone, Default)]
-pub struct StrategySet {
-    strategies: Vec<Strategy>,
-    /// The same strategies without their steps: their escalations, judged on the
-    /// ledger alone (a plan's own future calls must not escalate an account now).
-    escalations: Vec<Strategy>,
-    /// Whether the daemon's scheduler executes the plans (`[scheduler] enabled`).
-    pub executed: bool,
-}
-
-impl StrategySet {
-    /// The set; two strategies with one id could not be told apart in notice keys.
-    pub fn new(strategies: Vec<Strategy>, executed: bool) -> Result<StrategySet, String> {
-        for (index, strategy) in strategies.iter().enumerate() {
-            if strategies
-                .iter()
-                .take(index)
-                .any(|other| other.id == strategy.id)
-            {
-                return Err(format!(
-                    "two strategy files have the id `{}`; give every strategy its own id",
-                    strategy.id
-                ));
-            }
-        }
-        let escalations = strategies
-            .iter()
-            .map(|strategy| Strategy {
-                steps: Vec::new(),
-                ..strategy.clone()
-            })
-            .collect();
-        Ok(StrategySet {
-            strategies,
-            escalations,
-            executed,
-        })
-    }
-
-    /// The strategies, in order.
-    pub fn strategies(&self) -> &[Strategy] {
-        &self.strategies
-    }
-
-    /// The strategy an account follows at `now` (its index): the first whose segment
-    /// covers it on the consumer's local day.
-    pub fn choose(&self, account: &Account, now: DateTime<Utc>) -> Option<usize> {
-        let today = crate::planner::local_day(account, now);
-        self.strategies
-            .iter()
-            .position(|strategy| strategy.segment.contains(account, today))
-    }
-
-    /// Plans a consumer's debts, each under the strategy it follows (`None` for a debt
-    /// no strategy covers). Every debt's ledger counts toward the caps per consumer of
-    /// the others, whichever strategy they follow.
-    pub fn plan_consumer(
-        &self,
-        debts: &[AccountLedger],
-        policy: &Policy,
-        horizon: &Horizon,
-    ) -> Vec<Option<(usize, AccountPlan)>> {
-        plan_under(&self.strategies, self, debts, policy, horizon)
-    }
-
-    /// [`StrategySet::plan_consumer`] with the escalations only, judged on the ledger.
-    fn escalate_consumer(
-        &self,
-        debts: &[AccountLedger],
-        policy: &Policy,
-        horizon: &Horizon,
-    ) -> Vec<Option<(usize, AccountPlan)>> {
-        plan_under(&self.escalations, self, debts, policy, horizon)
-    }
-}
-
-fn plan_under(
-    strategies: &[Strategy],
-    set: &StrategySet,
-    debts: &[AccountLedger],
-    policy: &Policy,
-    horizon: &Horizon,
-) -> Vec<Option<(usize, AccountPlan)>> {
-    let chosen: Vec<Option<usize>> = debts
-        .iter()
-        .map(|debt| set.choose(&debt.account, horizon.not_before))
-        .collect();
-    let mut used: Vec<usize> = chosen.iter().flatten().copied().collect();
-    used.sort_unstable();
-    used.dedup();
-    let all: Vec<&AccountLedger> = debts.iter().collect();
-    let mut plans: Vec<Option<(usize, AccountPlan)>> = vec![None; debts.len()];
-    for index in used {
-        let Some(strategy) = strategies.get(index) else {
-            continue;
-        };
-        // The whole consumer is planned, so that the other debts' contacts count; only
-        // the plans of the debts that follow this strategy are kept.
-        let planned = crate::planner::plan_consumer(&all, strategy, policy, horizon);
-        for ((plan, choice), slot) in planned.into_iter().zip(&chosen).zip(&mut plans) {
-            if *choice == Some(index) {
-                *slot = Some((index, plan));
-            }
-        }
-    }
-    plans
-}
 
 /// A notice a tick asks the outbox for.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,7 +83,7 @@ pub fn due_notices(
         days: TICK_DAYS,
     };
     let mut due = Vec::new();
-    let plans = set.plan_consumer(debts, policy, &horizon);
+    let plans = plan_under_set(set, debts, policy, &horizon);
     collect_due(
         debts,
         plans,
@@ -201,8 +94,8 @@ pub fn due_notices(
             (item.escalate_to.is_none()).then(|| step_notice(strategy, &debt.account, item, frame))
         },
     );
-    if set.strategies.iter().any(|s| !s.escalations.is_empty()) {
-        let escalations = set.escalate_consumer(debts, policy, &horizon);
+    if set.strategies().iter().any(|s| !s.escalations.is_empty()) {
+        let escalations = escalate_under_set(set, debts, policy, &horizon);
         collect_due(
             debts,
             escalations,
@@ -233,7 +126,7 @@ fn collect_due(
         let Some((index, plan)) = planned else {
             continue;
         };
-        let Some(strategy) = set.strategies.get(index) else {
+        let Some(strategy) = set.strategies().get(index) else {
             continue;
         };
         due.extend(

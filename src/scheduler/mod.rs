@@ -16,7 +16,6 @@ pub mod due;
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +23,14 @@ use chrono::TimeDelta;
 use rayon::prelude::*;
 use tokio::sync::Notify;
 
-pub use due::{DueNotice, StrategySet, TickFrame, due_notices};
+pub use crate::strategy::{LoadError, StrategySet};
+pub use due::{DueNotice, TickFrame, due_notices};
 
 use crate::clock::Clock;
-use crate::http::Metrics;
+use crate::metrics::Metrics;
 use crate::reload::LivePolicy;
 use crate::store::{Store, StoreError};
-use crate::strategy::{Dispatch, Strategy, StrategyError};
+use crate::strategy::Dispatch;
 
 /// Account ids anchoring one page of consumers.
 const PAGE: u32 = 500;
@@ -39,37 +39,7 @@ const PAGE: u32 = 500;
 /// transaction).
 const IN_FLIGHT: usize = 128;
 
-/// Why the strategies could not be loaded; the daemon does not start.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A strategy file is unreadable or invalid (its diagnostics are attached).
-    #[error("{path}: {error}")]
-    Strategy {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        #[source]
-        error: StrategyError,
-    },
-    /// The files do not go together (two share an id).
-    #[error("{0}")]
-    Conflict(String),
-}
-
 impl StrategySet {
-    /// Loads and checks the strategy files, in order.
-    pub fn load(paths: &[PathBuf], executed: bool) -> Result<StrategySet, LoadError> {
-        let mut strategies = Vec::with_capacity(paths.len());
-        for path in paths {
-            let strategy = Strategy::load(path).map_err(|error| LoadError::Strategy {
-                path: path.clone(),
-                error,
-            })?;
-            strategies.push(strategy);
-        }
-        StrategySet::new(strategies, executed).map_err(LoadError::Conflict)
-    }
-
     /// Checks that every email step can be sent: its template is loaded, and renders
     /// with the data the scheduler gives (`[scheduler] email_data`). Every problem is
     /// reported.

@@ -7,6 +7,7 @@
 //! the file.
 
 pub mod model;
+pub mod set;
 mod source;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use toml::Spanned;
 pub use model::{
     Dispatch, Escalation, Preference, Segment, Step, StopCondition, Strategy, Timing, Trigger,
 };
+pub use set::{LoadError, StrategySet};
 
 use crate::domain::{Channel, Purpose, TimeOfDay, Weekday};
 use crate::policy::model::Set;

@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod architecture;
 mod cli;
 mod config;
 mod crash;

@@ -1,14 +1,14 @@
 //! The shipped packs' own policy tests run under `cargo test` too.
 
-use dunner::policy::tests_file;
+use dunner::rule_tests;
 
 use crate::helpers::{SHIPPED, rules_dir};
 
 #[test]
 fn every_shipped_policy_test_case_passes() {
-    let files = tests_file::test_files(&rules_dir()).unwrap();
+    let files = rule_tests::test_files(&rules_dir()).unwrap();
     assert!(!files.is_empty(), "no *.tests.toml under rules/");
-    let report = tests_file::run_files(&SHIPPED, &files);
+    let report = rule_tests::run_files(&SHIPPED, &files);
     assert!(
         report.file_errors.is_empty(),
         "unreadable test files: {:#?}",
@@ -35,7 +35,7 @@ fn every_shipped_policy_test_case_passes() {
 
 #[test]
 fn every_shipped_rule_is_exercised_by_some_case() {
-    let files = tests_file::test_files(&rules_dir()).unwrap();
+    let files = rule_tests::test_files(&rules_dir()).unwrap();
     let text: String = files
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap())

@@ -3,7 +3,9 @@
 //! `dunner rules test` and by `cargo test`.
 //!
 //! Cases are turned into the same JSON request `dunner decide` takes, so a case
-//! exercises exactly the contract callers use.
+//! exercises exactly the contract callers use. It sits above both `policy` and
+//! `engine` (it runs the engine's decisions on a compiled policy), so that `policy`
+//! never imports `engine`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Policy;
-use super::diagnostics::SourceFile;
-use super::digest::canonical_json;
 use crate::engine::{DecideRequest, Decision, decide};
+use crate::policy::{Policy, SourceFile, canonical_json};
 
 /// A test file as written.
 #[derive(Debug, Deserialize)]

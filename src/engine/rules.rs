@@ -1,0 +1,88 @@
+//! One rule at one moment: which check applies to it, and the earliest a refusing rule
+//! may pass (its own bound, or the day it goes out of force). Used by the decision
+//! ([`super::decide`]) and by the search for the next allowed instant
+//! ([`super::next_allowed`]). Pure.
+
+use chrono::{DateTime, Days, Utc};
+
+use super::Check;
+use super::context::Context;
+use super::zones::{self, Moment};
+use super::{limits, windows};
+use crate::policy::model::{Rule, RuleKind};
+
+/// Whether any refusing (non-warning) rule refuses at `instant`, and the reopen bound.
+pub(super) fn first_pass_bound(
+    context: &Context<'_>,
+    instant: DateTime<Utc>,
+) -> Option<Option<DateTime<Utc>>> {
+    let mut refused = false;
+    let mut bound = instant;
+    let moment = Moment::new(instant, context.zones);
+    for rule in context.rules.iter().copied() {
+        if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
+            || !moment.in_force(&rule.effective)
+        {
+            continue;
+        }
+        if let Check::Refuse { reopen } = check(context, rule, &moment) {
+            refused = true;
+            match earliest_with_expiry(context, rule, reopen) {
+                Some(reopen) => bound = bound.max(reopen),
+                None => return Some(None),
+            }
+        }
+    }
+    refused.then_some(Some(bound))
+}
+
+pub(super) fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Check {
+    match &rule.kind {
+        RuleKind::Window(window) => windows::check_window(window, moment),
+        RuleKind::ConsumerTimes => {
+            windows::check_consumer_times(&context.account.inconvenient_times, moment)
+        }
+        RuleKind::Cap(cap) | RuleKind::Warning(cap) => {
+            limits::check_cap(context, cap, moment, rule.effective.until)
+        }
+        RuleKind::Cooldown(cooldown) => limits::check_cooldown(context, cooldown, moment),
+        RuleKind::Hold(flag) => {
+            // Without a flag the hold stands on its `when`, already checked.
+            let holds = flag.is_none_or(|flag| context.flag_holds(flag));
+            let exempt = rule
+                .unless_consumer_used_days
+                .is_some_and(|days| context.consumer_used_point(moment.instant, days))
+                || (rule.unless.consumer_used_point
+                    && context.consumer_used_this_point(moment.instant))
+                || (rule.unless.consumer_consented_to_point
+                    && context.consumer_consented_to_this_point(moment.instant));
+            if holds && !exempt {
+                Check::refuse(None)
+            } else {
+                Check::Pass
+            }
+        }
+        RuleKind::Obligation(_) => Check::Pass,
+    }
+}
+
+/// A refusing rule stops binding when it goes out of force; the reopen bound is the
+/// earlier of that and the rule's own.
+pub(super) fn earliest_with_expiry(
+    context: &Context<'_>,
+    rule: &Rule,
+    reopen: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let expiry = rule.effective.until.and_then(|until| {
+        let next = until.checked_add_days(Days::new(1))?;
+        context
+            .zones
+            .iter()
+            .filter_map(|zone| zones::start_of_local_date(*zone, next))
+            .min()
+    });
+    match (reopen, expiry) {
+        (Some(r), Some(e)) => Some(r.min(e)),
+        (r, e) => r.or(e),
+    }
+}
