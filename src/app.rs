@@ -198,6 +198,7 @@ impl App {
             strategies,
             tasks: Arc::new(TaskHealth::default()),
             idempotency_retention: config.server.idempotency_retention,
+            outcome_grace: config.server.outcome_grace,
         };
         let address = config.server.listen;
         let server = Server::bind(address, state.clone())

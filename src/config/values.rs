@@ -35,6 +35,14 @@ pub struct ServerConfig {
         serialize_with = "serialize_duration"
     )]
     pub idempotency_retention: Duration,
+    /// How long after an attempt its outcome may still be reported
+    /// (`POST …/attempts/{attempt_id}/outcome`); until then, and for good when none
+    /// arrives, the attempt counts as any outcome would (a possible conversation).
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub outcome_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +51,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             open_evaluate: false,
             idempotency_retention: Duration::from_secs(24 * 3600),
+            outcome_grace: Duration::from_secs(2 * 3600),
         }
     }
 }

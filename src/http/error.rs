@@ -163,6 +163,10 @@ impl From<StoreError> for ApiError {
                 let field = format!("account.{field}");
                 ApiError::unprocessable(field, error.to_string())
             }
+            StoreError::AttemptNotFound { .. } => ApiError::not_found(error.to_string()),
+            StoreError::OutcomeKnown(_) | StoreError::OutcomeTooLate { .. } => {
+                ApiError::conflict(error.to_string())
+            }
             StoreError::IdempotencyMismatch(_) => {
                 ApiError::unprocessable("Idempotency-Key", error.to_string())
             }

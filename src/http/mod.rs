@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod notices;
 pub mod openapi;
+mod outcomes;
 mod plans;
 mod reports;
 mod responses;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub tasks: Arc<crate::tasks::TaskHealth>,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_retention: Duration,
+    /// How long after an attempt its outcome may still be reported.
+    pub outcome_grace: Duration,
 }
 
 /// The API's routes and layers. Every `/v1` route needs an API key with its scope
@@ -97,6 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/accounts/{id}/attempts",
             post(routes::record_attempt).route_layer(guard(Scope::Record)),
+        )
+        .route(
+            "/v1/accounts/{id}/attempts/{attempt_id}/outcome",
+            post(outcomes::report_outcome).route_layer(guard(Scope::Record)),
         )
         .route(
             "/v1/decisions",

@@ -22,9 +22,10 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::error::ApiError;
 use super::responses::{
-    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
+    BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
+    Unprocessable,
 };
-use super::{metrics, notices, plans, reports, routes};
+use super::{metrics, notices, outcomes, plans, reports, routes};
 use crate::domain::{OptOut, TimeOfDay};
 
 /// The API's OpenAPI document.
@@ -50,6 +51,7 @@ use crate::domain::{OptOut, TimeOfDay};
         routes::append_event,
         routes::list_events,
         routes::record_attempt,
+        outcomes::report_outcome,
         routes::decide_stored,
         routes::list_decisions,
         routes::evaluate,
@@ -71,6 +73,7 @@ use crate::domain::{OptOut, TimeOfDay};
         NotFound,
         TooLarge,
         Unprocessable,
+        Conflict,
         Internal,
         Unavailable
     )),

@@ -38,6 +38,7 @@ error_responses! {
     Forbidden: "`forbidden`: the API key lacks the scope the route needs",
     NotFound: "`not_found`: the account does not exist",
     TooLarge: "`body_too_large`: the body is over the route's limit (1 MiB; 32 MiB for the bulk import)",
+    Conflict: "`conflict`: the request contradicts the ledger (an outcome already known or reported too late, a notice that cannot be replayed); nothing was written",
     Unprocessable: "`unprocessable`: well-formed, but cannot apply to the stored account; `field` names the cause",
     Internal: "`internal`: an internal error (the body carries no details; the cause is logged)",
     Unavailable: "`unavailable`: the ledger is unreachable or shutting down",

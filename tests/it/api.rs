@@ -53,6 +53,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         strategies: Arc::default(),
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
+        outcome_grace: std::time::Duration::from_secs(2 * 3600),
     };
     (state, test)
 }
@@ -1075,4 +1076,101 @@ async fn the_daemon_as_a_library_serves_on_port_0_and_drains_when_stopped() {
         std::net::TcpStream::connect(address).is_err(),
         "the listener is closed once the daemon has drained"
     );
+}
+
+/// The README's timeline over HTTP, on both stores: dial at 10:00 with no outcome; a
+/// second call at 10:00:30 refused while the outcome is pending; "no answer" reported;
+/// the next call judged by the 7-in-7 count alone; a second report refused.
+async fn the_outcome_arrives_after_the_dial(api: Api) {
+    let (status, _) = api
+        .call("PUT", "/v1/accounts/T-1", Some(account_json("T-1")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let dial = |at: &str| {
+        json!({"at": at, "channel": "call", "contact_point": "+12125550100"}).to_string()
+    };
+    let (status, first) = api
+        .call(
+            "POST",
+            "/v1/accounts/T-1/attempts",
+            Some(dial("2026-04-07T14:00:00Z")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let attempt_id = first["event_id"].as_str().unwrap().to_string();
+    let (status, pending) = api
+        .call(
+            "POST",
+            "/v1/accounts/T-1/attempts",
+            Some(dial("2026-04-07T14:00:30Z")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{pending}");
+    assert!(
+        pending["decision"]["reasons"]
+            .to_string()
+            .contains("reg-f.after-conversation"),
+        "{pending}"
+    );
+    let outcome = format!("/v1/accounts/T-1/attempts/{attempt_id}/outcome");
+    let (status, reported) = api
+        .call(
+            "POST",
+            &outcome,
+            Some(json!({"outcome": "no_answer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reported}");
+    assert_eq!(reported["attempt_id"], attempt_id.as_str());
+    let (status, next) = api
+        .call(
+            "POST",
+            "/v1/accounts/T-1/attempts",
+            Some(dial("2026-04-07T14:01:30Z")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{next}");
+    let (status, again) = api
+        .call(
+            "POST",
+            &outcome,
+            Some(json!({"outcome": "conversation"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["code"], "conflict");
+    let (status, missing) = api
+        .call(
+            "POST",
+            "/v1/accounts/T-1/attempts/0190f0e0-0000-7000-8000-000000000000/outcome",
+            Some(json!({"outcome": "no_answer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    let (status, bad) = api
+        .call(
+            "POST",
+            &outcome,
+            Some(json!({"outcome": "fax"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["field"], "outcome");
+    let (_, log) = api.call("GET", "/v1/decisions?account_id=T-1", None).await;
+    assert_eq!(log[0]["event_id"], attempt_id.as_str(), "{log}");
+    assert!(
+        log[1].get("event_id").is_none(),
+        "a refusal recorded nothing: {log}"
+    );
+}
+
+#[tokio::test]
+async fn the_outcome_arrives_after_the_dial_on_sqlite() {
+    the_outcome_arrives_after_the_dial(api().await).await;
+}
+
+#[tokio::test]
+async fn the_outcome_arrives_after_the_dial_on_postgres() {
+    the_outcome_arrives_after_the_dial(api_on(crate::store_conformance::postgres().await).await)
+        .await;
 }

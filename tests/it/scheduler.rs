@@ -283,6 +283,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         strategies: Arc::clone(&scheduler.strategies),
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
+        outcome_grace: std::time::Duration::from_secs(2 * 3600),
     };
     let request = Request::builder()
         .uri("/metrics")
