@@ -78,6 +78,70 @@ fn deserialize_state<'de, D: Deserializer<'de>>(
     Ok(state)
 }
 
+/// Checks a phone number's syntax: 7 to 15 digits, an optional leading `+`, and spaces,
+/// dots, dashes or parentheses between them. The engine reads the area code from the
+/// digits; a number it cannot read as digits would silently lose its zone and kind.
+pub fn check_phone_number(number: &str) -> Result<(), String> {
+    let shown = excerpt(number);
+    let body = number.trim().strip_prefix('+').unwrap_or(number.trim());
+    if let Some(bad) = body
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')')))
+    {
+        return Err(format!(
+            "`{shown}` is not a phone number: `{}` is neither a digit nor a separator (use E.164, e.g. `+12125550100`)",
+            bad.escape_debug()
+        ));
+    }
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) {
+        return Err(format!(
+            "`{shown}` is not a phone number: it has {digits} digits, not 7 to 15 (use E.164, e.g. `+12125550100`)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an email address's syntax: one `@`, a local part, a domain with a dot, no
+/// spaces or control characters, at most 254 characters. A contact point that is not an
+/// address would never match the consumer's opt-outs and consents.
+pub fn check_email_address(address: &str) -> Result<(), String> {
+    let shown = excerpt(address);
+    let valid = address.len() <= 254
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain
+                    .split_once('.')
+                    .is_some_and(|(name, rest)| !name.is_empty() && !rest.is_empty())
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{shown}` is not an email address (expected `name@example.com`)"
+        ))
+    }
+}
+
+fn deserialize_phone_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let number = String::deserialize(deserializer)?;
+    check_phone_number(&number).map_err(serde::de::Error::custom)?;
+    Ok(number)
+}
+
+fn deserialize_email_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let address = String::deserialize(deserializer)?;
+    check_email_address(&address).map_err(serde::de::Error::custom)?;
+    Ok(address)
+}
+
 /// The first 40 characters of an identifier as a message may quote it: control and
 /// bidirectional characters escaped, so that the message shows what was sent.
 pub fn excerpt(text: &str) -> String {
@@ -265,7 +329,11 @@ super::object_only!(Address);
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct Phone {
-    /// The number, preferably E.164 (`+12125550100`).
+    /// The number, preferably E.164 (`+12125550100`): digits (7 to 15 of them), with an
+    /// optional leading `+` and spaces, dots, dashes or parentheses between; anything
+    /// else is refused wherever an account enters.
+    #[serde(deserialize_with = "deserialize_phone_number")]
+    #[schema(pattern = "^\\+?[0-9 ().-]{7,40}$")]
     pub number: String,
     /// What kind of line it is.
     pub kind: PhoneKind,
@@ -290,7 +358,10 @@ pub enum PhoneKind {
 #[serde(deny_unknown_fields, remote = "Self")]
 #[derive(utoipa::ToSchema)]
 pub struct EmailAddress {
-    /// The address.
+    /// The address: `local@domain.tld`, at most 254 characters, no spaces; anything else
+    /// is refused wherever an account enters.
+    #[serde(deserialize_with = "deserialize_email_address")]
+    #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$")]
     pub address: String,
     /// Whether it is personal or provided by the employer (1006.22(f)(3)).
     pub kind: EmailKind,
