@@ -515,9 +515,21 @@ impl Store {
                 return Err(StoreError::AccountNotFound(account_id.clone()));
             }
         }
+        // Identical entries of one import are told apart by their occurrence, so that a
+        // second import of the same files matches each to its first and writes nothing.
+        let mut occurrences: std::collections::HashMap<(String, String), u32> =
+            std::collections::HashMap::new();
         let events = events
             .iter()
-            .map(|(account_id, event)| EventRow::new(account_id, event, now))
+            .map(|(account_id, event)| {
+                let mut row = EventRow::new(account_id, event, now)?;
+                let seen = occurrences
+                    .entry((account_id.clone(), row.body.clone()))
+                    .or_default();
+                row.import_key = Some(import_key(account_id, &row.body, *seen));
+                *seen += 1;
+                Ok(row)
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         match self {
             Store::Sqlite(store) => store.import(&accounts, &events, now, progress).await,
@@ -915,6 +927,24 @@ pub(crate) struct EventRow {
     pub changes_account: Option<LedgerEvent>,
     /// For a reported outcome: the attempt it is about, checked when it is written.
     pub outcome_of: Option<OutcomeOf>,
+    /// For an imported entry: its fingerprint; an entry whose fingerprint is stored is
+    /// not written again.
+    pub import_key: Option<String>,
+}
+
+/// The fingerprint of an imported entry: its account, its body and how many identical
+/// entries of the same import came before it.
+fn import_key(account_id: &str, body: &str, occurrence: u32) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for part in [account_id.as_bytes(), b"\0", body.as_bytes(), b"\0"] {
+        hash.update(part);
+    }
+    hash.update(occurrence.to_be_bytes());
+    hash.finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// The attempt a reported outcome is about, and the earliest attempt instant that still
@@ -970,6 +1000,7 @@ impl EventRow {
             recorded_at: now,
             changes_account: event.changes_account().then(|| event.clone()),
             outcome_of: None,
+            import_key: None,
         })
     }
 

@@ -150,7 +150,7 @@ impl PostgresStore {
                 }
             } else {
                 let mut insert = QueryBuilder::<Postgres>::new(
-                    "INSERT INTO events (id, account_id, at, body, recorded_at) ",
+                    "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) ",
                 );
                 insert.push_values(chunk, |mut values, row| {
                     values
@@ -159,8 +159,10 @@ impl PostgresStore {
                         .push_bind(row.at)
                         .push_bind(&row.body)
                         .push_unseparated("::jsonb")
-                        .push_bind(row.recorded_at);
+                        .push_bind(row.recorded_at)
+                        .push_bind(&row.import_key);
                 });
+                insert.push(" ON CONFLICT (import_key) DO NOTHING");
                 insert.build().execute(&mut *tx).await?;
             }
             progress(chunk.len() as u64);
@@ -641,12 +643,16 @@ async fn insert_event(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     row: &EventRow,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO events (id, account_id, at, body, recorded_at) VALUES ($1, $2, $3, $4::jsonb, $5)")
+    sqlx::query(
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+         ON CONFLICT (import_key) DO NOTHING",
+    )
         .bind(&row.id)
         .bind(&row.account_id)
         .bind(row.at)
         .bind(&row.body)
         .bind(row.recorded_at)
+        .bind(&row.import_key)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -730,16 +730,19 @@ async fn insert_events(
     connection: &mut SqliteConnection,
     rows: &[EventRow],
 ) -> Result<(), StoreError> {
-    let mut insert =
-        QueryBuilder::<Sqlite>::new("INSERT INTO events (id, account_id, at, body, recorded_at) ");
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) ",
+    );
     insert.push_values(rows, |mut values, row| {
         values
             .push_bind(&row.id)
             .push_bind(&row.account_id)
             .push_bind(instant_text(row.at))
             .push_bind(&row.body)
-            .push_bind(instant_text(row.recorded_at));
+            .push_bind(instant_text(row.recorded_at))
+            .push_bind(&row.import_key);
     });
+    insert.push(" ON CONFLICT (import_key) DO NOTHING");
     insert.build().execute(&mut *connection).await?;
     Ok(())
 }
@@ -783,13 +786,15 @@ async fn append_event(connection: &mut SqliteConnection, row: &EventRow) -> Resu
 
 async fn insert_event(connection: &mut SqliteConnection, row: &EventRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO events (id, account_id, at, body, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (import_key) DO NOTHING",
     )
     .bind(&row.id)
     .bind(&row.account_id)
     .bind(instant_text(row.at))
     .bind(&row.body)
     .bind(instant_text(row.recorded_at))
+    .bind(&row.import_key)
     .execute(&mut *connection)
     .await?;
     Ok(())

@@ -497,6 +497,71 @@ async fn bulk_upserts_and_imports_are_all_or_nothing(test: TestStore) {
             .len(),
         4
     );
+
+    // The same placement imported again writes no event twice, and leaves the account as
+    // the first import did; two identical entries in one import are both kept.
+    let mut twice = history.clone();
+    twice.push(twice[0].clone());
+    dunner::service::import(
+        store,
+        &[account("I-2")],
+        &twice
+            .iter()
+            .map(|(_, e)| ("I-2".to_string(), e.clone()))
+            .collect::<Vec<_>>(),
+        now(),
+        &count,
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        dunner::service::import(store, &[account("I-1")], &history, now(), &count)
+            .await
+            .unwrap();
+    }
+    let again = store
+        .list_events("I-1", &EventQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 4, "{again:?}");
+    assert!(
+        store
+            .get_account("I-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .flags
+            .disputed
+    );
+    assert_eq!(
+        store
+            .list_events("I-2", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        5,
+        "an entry repeated within one import is a second fact, kept"
+    );
+    dunner::service::import(
+        store,
+        &[account("I-2")],
+        &twice
+            .iter()
+            .map(|(_, e)| ("I-2".to_string(), e.clone()))
+            .collect::<Vec<_>>(),
+        now(),
+        &count,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store
+            .list_events("I-2", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 fn washington_debt(id: &str) -> Account {
