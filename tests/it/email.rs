@@ -1,114 +1,14 @@
 //! Email notices: templates loaded and checked, rendered, and sent to a real SMTP
 //! server (aiosmtpd, `tests/smtp_sink.py`) over lettre's pooled transport.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use dunner::config::{AgencyConfig, EmailConfig, SmtpConfig, SmtpTls};
 use dunner::dispatch::templates::{NoticeContext, Sender, TemplateError, Templates};
 use dunner::dispatch::{Delivery, EmailSender, RenderedEmail};
 use dunner::domain::{Account, Purpose};
 
-use crate::helpers::dunner;
-
-/// A running `tests/smtp_sink.py`; killed when dropped.
-pub(crate) struct SmtpSink {
-    child: Child,
-    port: u16,
-    out: tempfile::TempDir,
-}
-
-impl SmtpSink {
-    pub(crate) fn start() -> SmtpSink {
-        SmtpSink::start_rejecting(&[])
-    }
-
-    /// A sink whose RCPT TO answers `reply` for `address`.
-    fn start_rejecting(rejects: &[(&str, &str)]) -> SmtpSink {
-        SmtpSink::start_with(rejects, None)
-    }
-
-    /// A sink speaking TLS (`implicit` or `starttls`) with `ca`'s server certificate.
-    fn start_tls(mode: &str, ca: &TestCa) -> SmtpSink {
-        SmtpSink::start_with(&[], Some((mode, ca)))
-    }
-
-    fn start_with(rejects: &[(&str, &str)], tls: Option<(&str, &TestCa)>) -> SmtpSink {
-        let out = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let (python, pythonpath) = crate::helpers::smtp_python();
-        let mut command = Command::new(python);
-        if let Some(path) = pythonpath {
-            command.env("PYTHONPATH", path);
-        }
-        command
-            .arg(script)
-            .args(["--port", "0", "--out"])
-            .arg(out.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (address, reply) in rejects {
-            command.arg("--reject").arg(format!("{address}={reply}"));
-        }
-        if let Some((mode, ca)) = tls {
-            command
-                .args(["--tls", mode, "--tls-cert"])
-                .arg(&ca.server_cert)
-                .arg("--tls-key")
-                .arg(&ca.server_key);
-        }
-        let mut child = command
-            .spawn()
-            .expect("python3 runs tests/smtp_sink.py (pip install aiosmtpd)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("the SMTP sink did not start (is aiosmtpd installed?): {line:?}")
-            });
-        SmtpSink { child, port, out }
-    }
-
-    pub(crate) fn config(&self) -> SmtpConfig {
-        SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: Some(self.port),
-            tls: SmtpTls::None,
-            from: "Example Recovery <notices@recovery.example>".into(),
-            timeout: 10,
-            ..SmtpConfig::default()
-        }
-    }
-
-    /// The received messages as the sink parsed them, in order.
-    pub(crate) fn received(&self) -> Vec<serde_json::Value> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helpers::{SmtpSink, dunner};
 
 pub(crate) fn shipped_templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
@@ -456,11 +356,11 @@ async fn a_malformed_address_is_permanent_without_echoing_it() {
 
 /// A throwaway CA and a server certificate it signed for `localhost` and 127.0.0.1,
 /// written as PEM files to a temporary directory.
-struct TestCa {
-    _dir: tempfile::TempDir,
-    ca_cert: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
+pub(crate) struct TestCa {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) ca_cert: PathBuf,
+    pub(crate) server_cert: PathBuf,
+    pub(crate) server_key: PathBuf,
 }
 
 impl TestCa {

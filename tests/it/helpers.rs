@@ -245,3 +245,243 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The SMTP sink: a real SMTP server (aiosmtpd, `tests/smtp_sink.py`) on loopback that
+/// keeps every message it accepts.
+mod smtp_sink {
+    use std::io::{BufRead, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+
+    use dunner::config::{SmtpConfig, SmtpTls};
+
+    use crate::email::TestCa;
+
+    /// A running `tests/smtp_sink.py`; killed when dropped.
+    pub(crate) struct SmtpSink {
+        child: Child,
+        port: u16,
+        out: tempfile::TempDir,
+    }
+
+    impl SmtpSink {
+        pub(crate) fn start() -> SmtpSink {
+            SmtpSink::start_rejecting(&[])
+        }
+
+        /// A sink whose RCPT TO answers `reply` for `address`.
+        pub(crate) fn start_rejecting(rejects: &[(&str, &str)]) -> SmtpSink {
+            SmtpSink::start_with(rejects, None)
+        }
+
+        /// A sink speaking TLS (`implicit` or `starttls`) with `ca`'s server certificate.
+        pub(crate) fn start_tls(mode: &str, ca: &TestCa) -> SmtpSink {
+            SmtpSink::start_with(&[], Some((mode, ca)))
+        }
+
+        pub(crate) fn start_with(
+            rejects: &[(&str, &str)],
+            tls: Option<(&str, &TestCa)>,
+        ) -> SmtpSink {
+            let out = tempfile::tempdir().unwrap();
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+            let (python, pythonpath) = crate::helpers::smtp_python();
+            let mut command = Command::new(python);
+            if let Some(path) = pythonpath {
+                command.env("PYTHONPATH", path);
+            }
+            command
+                .arg(script)
+                .args(["--port", "0", "--out"])
+                .arg(out.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            for (address, reply) in rejects {
+                command.arg("--reject").arg(format!("{address}={reply}"));
+            }
+            if let Some((mode, ca)) = tls {
+                command
+                    .args(["--tls", mode, "--tls-cert"])
+                    .arg(&ca.server_cert)
+                    .arg("--tls-key")
+                    .arg(&ca.server_key);
+            }
+            let mut child = command
+                .spawn()
+                .expect("python3 runs tests/smtp_sink.py (pip install aiosmtpd)");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let port = line
+                .trim()
+                .strip_prefix("ready ")
+                .and_then(|port| port.parse().ok())
+                .unwrap_or_else(|| {
+                    let _ = child.kill();
+                    panic!("the SMTP sink did not start (is aiosmtpd installed?): {line:?}")
+                });
+            SmtpSink { child, port, out }
+        }
+
+        pub(crate) fn config(&self) -> SmtpConfig {
+            SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(self.port),
+                tls: SmtpTls::None,
+                from: "Example Recovery <notices@recovery.example>".into(),
+                timeout: 10,
+                ..SmtpConfig::default()
+            }
+        }
+
+        /// The received messages as the sink parsed them, in order.
+        pub(crate) fn received(&self) -> Vec<serde_json::Value> {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+                .collect();
+            files.sort();
+            files
+                .iter()
+                .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+                .collect()
+        }
+    }
+
+    impl Drop for SmtpSink {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+pub(crate) use smtp_sink::SmtpSink;
+
+/// The webhook receiver: an axum server on loopback that records each request and
+/// answers with a status (and delay, and `Retry-After`) the test chooses.
+mod webhook_receiver {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use dunner::config::{Config, WebhookEndpoint};
+
+    pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    /// One request as the receiver saw it.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Recorded {
+        headers: HeaderMap,
+        pub(crate) body: Bytes,
+    }
+
+    impl Recorded {
+        pub(crate) fn header(&self, name: &str) -> &str {
+            self.headers.get(name).unwrap().to_str().unwrap()
+        }
+    }
+
+    /// How the receiver answers.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Answer {
+        pub(crate) status: StatusCode,
+        pub(crate) retry_after: Option<&'static str>,
+        pub(crate) delay: Duration,
+    }
+
+    #[derive(Clone)]
+    struct ReceiverState {
+        answer: Answer,
+        requests: Arc<Mutex<Vec<Recorded>>>,
+    }
+
+    /// A real HTTP server on 127.0.0.1 that records every request.
+    pub(crate) struct TestReceiver {
+        addr: SocketAddr,
+        requests: Arc<Mutex<Vec<Recorded>>>,
+    }
+
+    impl TestReceiver {
+        /// A receiver that takes `delay` to answer `status`.
+        pub(crate) async fn slow(status: u16, delay: Duration) -> TestReceiver {
+            TestReceiver::start(Answer {
+                status: StatusCode::from_u16(status).unwrap(),
+                retry_after: None,
+                delay,
+            })
+            .await
+        }
+
+        pub(crate) fn address(&self) -> SocketAddr {
+            self.addr
+        }
+
+        pub(crate) async fn answering(status: u16) -> TestReceiver {
+            TestReceiver::start(Answer {
+                status: StatusCode::from_u16(status).unwrap(),
+                retry_after: None,
+                delay: Duration::ZERO,
+            })
+            .await
+        }
+
+        pub(crate) async fn start(answer: Answer) -> TestReceiver {
+            let requests = Arc::new(Mutex::new(Vec::new()));
+            let state = ReceiverState {
+                answer,
+                requests: requests.clone(),
+            };
+            let app = axum::Router::new().fallback(record).with_state(state);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            TestReceiver { addr, requests }
+        }
+
+        pub(crate) fn endpoint(&self, timeout: Duration) -> WebhookEndpoint {
+            endpoint_at(&format!("http://{}/hooks", self.addr), timeout)
+        }
+
+        pub(crate) fn requests(&self) -> Vec<Recorded> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    async fn record(
+        State(state): State<ReceiverState>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> impl IntoResponse {
+        state
+            .requests
+            .lock()
+            .unwrap()
+            .push(Recorded { headers, body });
+        tokio::time::sleep(state.answer.delay).await;
+        let mut response_headers = HeaderMap::new();
+        if let Some(after) = state.answer.retry_after {
+            response_headers.insert("retry-after", after.parse().unwrap());
+        }
+        (state.answer.status, response_headers, "")
+    }
+
+    /// An endpoint as the configuration file would give it.
+    pub(crate) fn endpoint_at(url: &str, timeout: Duration) -> WebhookEndpoint {
+        let text = format!(
+            "[[webhooks]]\nname = \"test\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\nevent_types = [\"notice.requested\", \"contact.due\", \"account.escalated\"]\ntimeout = \"{}ms\"\n",
+            timeout.as_millis()
+        );
+        Config::from_toml("test.toml", &text)
+            .unwrap()
+            .webhooks
+            .remove(0)
+    }
+}
+pub(crate) use webhook_receiver::{Answer, Recorded, SECRET, TestReceiver, endpoint_at};

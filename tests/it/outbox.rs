@@ -16,10 +16,11 @@ use dunner::domain::{Account, Channel, LedgerEvent, LedgerEventType, Outcome};
 use dunner::reload::LivePolicy;
 use dunner::store::{EventQuery, NoticeRequest, NoticeStatus, Store};
 
-use crate::email::{SmtpSink, sender, shipped_templates_dir};
+use crate::email::{sender, shipped_templates_dir};
+use crate::helpers::SmtpSink;
+use crate::helpers::{SECRET, TestReceiver};
 use crate::helpers::{SHIPPED, SHIPPED_SHARED, rules_dir};
 use crate::store_conformance::sqlite;
-use crate::webhooks::{SECRET, TestReceiver};
 
 fn now() -> DateTime<Utc> {
     // 10:00 in New York on a Tuesday: calls and emails are allowed.
@@ -251,7 +252,7 @@ async fn notices_in_flight_when_the_daemon_is_killed_are_all_delivered_after_res
  {
     use crate::api::{create_key, http, spawn_daemon_configured};
     // A slow receiver, so that notices are in flight when the daemon dies.
-    let receiver = crate::webhooks::TestReceiver::slow(204, Duration::from_millis(400)).await;
+    let receiver = crate::helpers::TestReceiver::slow(204, Duration::from_millis(400)).await;
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("dunner.db").display());
     let config = dir.path().join("dunner.toml");

@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::api::{app_state, create_key, http, parse_metrics, signal};
+use crate::helpers::{SECRET, TestReceiver};
 use crate::helpers::{SHIPPED, rules_dir};
 use crate::store_conformance::{TestStore, postgres, sqlite};
-use crate::webhooks::{SECRET, TestReceiver};
 
 /// A call every day from the day of placement, at the first allowed instant (no
 /// preferred hours), until a conversation; and a reminder email on day 0.
@@ -512,7 +512,7 @@ impl Drop for KillOnDrop {
 }
 
 /// The daemon's clock as the webhooks it sent say it (their `webhook-timestamp`).
-fn sent_at(request: &crate::webhooks::Recorded) -> DateTime<Utc> {
+fn sent_at(request: &crate::helpers::Recorded) -> DateTime<Utc> {
     let seconds: i64 = request.header("webhook-timestamp").parse().unwrap();
     DateTime::from_timestamp(seconds, 0).unwrap()
 }

@@ -3,134 +3,17 @@
 //! `dunner webhooks sign|verify` commands of the real binary.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use dunner::clock::{Clock, SystemClock};
-use dunner::config::{Config, WebhookEndpoint};
 use dunner::dispatch::Delivery;
 use dunner::dispatch::webhook::{EventType, SignedHeaders, WebhookSecret, WebhookSender, verify};
 use serde_json::json;
 
-use crate::helpers::dunner;
-
-pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// One request as the receiver saw it.
-#[derive(Debug, Clone)]
-pub(crate) struct Recorded {
-    headers: HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-impl Recorded {
-    pub(crate) fn header(&self, name: &str) -> &str {
-        self.headers.get(name).unwrap().to_str().unwrap()
-    }
-}
-
-/// How the receiver answers.
-#[derive(Debug, Clone)]
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<&'static str>,
-    delay: Duration,
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    answer: Answer,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-/// A real HTTP server on 127.0.0.1 that records every request.
-pub(crate) struct TestReceiver {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-impl TestReceiver {
-    /// A receiver that takes `delay` to answer `status`.
-    pub(crate) async fn slow(status: u16, delay: Duration) -> TestReceiver {
-        TestReceiver::start(Answer {
-            status: StatusCode::from_u16(status).unwrap(),
-            retry_after: None,
-            delay,
-        })
-        .await
-    }
-
-    pub(crate) fn address(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub(crate) async fn answering(status: u16) -> TestReceiver {
-        TestReceiver::start(Answer {
-            status: StatusCode::from_u16(status).unwrap(),
-            retry_after: None,
-            delay: Duration::ZERO,
-        })
-        .await
-    }
-
-    async fn start(answer: Answer) -> TestReceiver {
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let state = ReceiverState {
-            answer,
-            requests: requests.clone(),
-        };
-        let app = axum::Router::new().fallback(record).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        TestReceiver { addr, requests }
-    }
-
-    pub(crate) fn endpoint(&self, timeout: Duration) -> WebhookEndpoint {
-        endpoint_at(&format!("http://{}/hooks", self.addr), timeout)
-    }
-
-    pub(crate) fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-async fn record(
-    State(state): State<ReceiverState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    state
-        .requests
-        .lock()
-        .unwrap()
-        .push(Recorded { headers, body });
-    tokio::time::sleep(state.answer.delay).await;
-    let mut response_headers = HeaderMap::new();
-    if let Some(after) = state.answer.retry_after {
-        response_headers.insert("retry-after", after.parse().unwrap());
-    }
-    (state.answer.status, response_headers, "")
-}
-
-/// An endpoint as the configuration file would give it.
-fn endpoint_at(url: &str, timeout: Duration) -> WebhookEndpoint {
-    let text = format!(
-        "[[webhooks]]\nname = \"test\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\nevent_types = [\"notice.requested\", \"contact.due\", \"account.escalated\"]\ntimeout = \"{}ms\"\n",
-        timeout.as_millis()
-    );
-    Config::from_toml("test.toml", &text)
-        .unwrap()
-        .webhooks
-        .remove(0)
-}
+use crate::helpers::{Answer, SECRET, TestReceiver, dunner, endpoint_at};
 
 fn sender() -> WebhookSender {
     WebhookSender::new().unwrap()
