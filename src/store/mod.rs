@@ -402,14 +402,33 @@ impl Store {
         accounts: &[Account],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.put_accounts_once(accounts, now, None).await.map(|_| ())
+    }
+
+    /// [`Store::put_accounts`] under an optional idempotency key, claimed in the same
+    /// transaction: a repeat of the key with the same request writes nothing (and answers
+    /// `true`), so a retried upsert cannot overwrite what the ledger changed since (a flag
+    /// an event set); the same key with another request is refused.
+    pub async fn put_accounts_once(
+        &self,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<bool, StoreError> {
         let rows = accounts
             .iter()
             .map(AccountRow::new)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        match self {
-            Store::Sqlite(store) => store.put_accounts(&rows, now).await,
-            Store::Postgres(store) => store.put_accounts(&rows, now).await,
-        }
+        let claim = key.map(|key| KeyClaim {
+            key,
+            response: serde_json::json!({ "upserted": rows.len() }).to_string(),
+            now,
+        });
+        let replayed = match self {
+            Store::Sqlite(store) => store.put_accounts(&rows, now, claim.as_ref()).await?,
+            Store::Postgres(store) => store.put_accounts(&rows, now, claim.as_ref()).await?,
+        };
+        Ok(replayed.is_some())
     }
 
     /// Appends a checked entry to an account's ledger and brings the account up to date

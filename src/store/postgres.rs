@@ -102,11 +102,17 @@ impl PostgresStore {
         &self,
         rows: &[AccountRow],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+        claim: Option<&KeyClaim<'_>>,
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(claim) = claim
+            && !claim_key(&mut tx, claim.key, &claim.response, claim.now).await?
+        {
+            return first_response(&mut tx, claim.key).await;
+        }
         upsert_accounts(&mut tx, rows, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     /// Appends events in one transaction; under a key already claimed by the same request,

@@ -108,11 +108,18 @@ impl SqliteStore {
         &self,
         rows: &[AccountRow],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+        claim: Option<&KeyClaim<'_>>,
+    ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(claim) = claim {
+            if let Some(response) = first_response(&mut tx, claim.key).await? {
+                return Ok(Some(response));
+            }
+            upsert_key(&mut tx, claim.key, &claim.response, claim.now).await?;
+        }
         upsert_accounts(&mut tx, rows, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     /// Appends events in one transaction; under a key already claimed by the same request,
