@@ -74,22 +74,7 @@ fn usd(amount: Decimal) -> Money {
 
 /// A ledger entry of `kind` with nothing else set.
 fn blank(at: DateTime<Utc>, event_type: LedgerEventType) -> LedgerEvent {
-    LedgerEvent {
-        at,
-        event_type,
-        channel: None,
-        outcome: None,
-        initiated_by: InitiatedBy::Collector,
-        contact_point: None,
-        flag: None,
-        amount: None,
-        notice_id: None,
-        webhook_event: None,
-        purpose: None,
-        due_on: None,
-        installments: Vec::new(),
-        attempt_id: None,
-    }
+    LedgerEvent::new(at, event_type)
 }
 
 /// What the planner assumes of its own contacts (`planned_outcome` in the planner):
