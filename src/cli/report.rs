@@ -63,7 +63,7 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         basis: args.basis.as_deref(),
         near: args.near.as_deref(),
     };
-    let query = match ReportQuery::parse(&args.name, &raw, now.date_naive()) {
+    let mut query = match ReportQuery::parse(&args.name, &raw, now.date_naive()) {
         Ok(query) => query,
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
@@ -79,10 +79,13 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
     let (database, rules) = match (&args.database, &args.rules) {
         (Some(database), Some(rules)) => (database.clone(), rules.clone()),
         _ => match super::load_config(config_file) {
-            Ok(loaded) => (
-                args.database.clone().unwrap_or(loaded.config.database.url),
-                args.rules.clone().unwrap_or(loaded.config.rules.dir),
-            ),
+            Ok(loaded) => {
+                query.outcome_grace = loaded.config.server.outcome_grace;
+                (
+                    args.database.clone().unwrap_or(loaded.config.database.url),
+                    args.rules.clone().unwrap_or(loaded.config.rules.dir),
+                )
+            }
             Err(exit) => return exit,
         },
     };

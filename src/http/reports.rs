@@ -81,7 +81,8 @@ pub async fn report(
         basis: params.basis.as_deref(),
         near: params.near.as_deref(),
     };
-    let query = ReportQuery::parse(&name, &raw, now.date_naive())?;
+    let mut query = ReportQuery::parse(&name, &raw, now.date_naive())?;
+    query.outcome_grace = state.outcome_grace;
     let format = params
         .format
         .as_deref()

@@ -82,8 +82,25 @@ pub async fn build(
             .await
             .map(Some)
     };
+    let unreported_outcomes = async {
+        if !shows(ReportName::UnreportedOutcomes) {
+            return Ok(None);
+        }
+        let grace =
+            chrono::TimeDelta::from_std(query.outcome_grace).unwrap_or(chrono::TimeDelta::MAX);
+        let made_before = as_of.checked_sub_signed(grace).unwrap_or(period.start());
+        let (attempts, total) = store
+            .unreported_attempts(period.start(), made_before, super::outcomes::MAX_LISTED)
+            .await?;
+        Ok::<_, crate::store::StoreError>(Some(super::outcomes::section(
+            made_before,
+            attempts,
+            total,
+        )))
+    };
     let started = std::time::Instant::now();
-    let (accounts, decisions) = tokio::try_join!(accounts, decisions)?;
+    let (accounts, decisions, unreported_outcomes) =
+        tokio::try_join!(accounts, decisions, unreported_outcomes)?;
     tracing::debug!(elapsed = ?started.elapsed(), "report: accounts and decisions read");
 
     let mut hold_tally: Option<HoldTally> = None;
@@ -199,6 +216,7 @@ pub async fn build(
                 .finish(&period, period.as_of_date(now))
         }),
         windows,
+        unreported_outcomes,
     })
 }
 

@@ -183,6 +183,25 @@ fn tables(report: &Report) -> Vec<(&'static str, Table)> {
         }));
         tables.push(("windows", rows));
     }
+    if let Some(unreported) = &report.unreported_outcomes {
+        let mut rows = vec![header(&[
+            "account_id",
+            "attempt_id",
+            "at",
+            "channel",
+            "purpose",
+        ])];
+        rows.extend(unreported.attempts.iter().map(|attempt| {
+            vec![
+                attempt.account_id.clone(),
+                attempt.attempt_id.clone(),
+                attempt.at.to_rfc3339(),
+                attempt.channel.map_or(String::new(), |c| json_name(&c)),
+                attempt.purpose.map_or(String::new(), |p| json_name(&p)),
+            ]
+        }));
+        tables.push(("unreported_outcomes", rows));
+    }
     tables
 }
 

@@ -16,6 +16,7 @@ use super::caps::CapsSection;
 use super::contacts::{ContactsSection, RightPartySection};
 use super::holds::HoldsSection;
 use super::labels::{json_name, period_text};
+use super::outcomes::UnreportedOutcomesSection;
 use super::promises::PromisesSection;
 use super::refusals::RefusalsSection;
 use super::windows::WindowsSection;
@@ -34,6 +35,7 @@ pub fn section_title(section: ReportName) -> &'static str {
         ReportName::RightPartyContacts => "Right-party contacts",
         ReportName::Promises => "Promises to pay",
         ReportName::Windows => "Permitted contact windows",
+        ReportName::UnreportedOutcomes => "Attempts whose outcome never arrived",
     }
 }
 
@@ -130,6 +132,9 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(section) = &report.windows {
         windows(&mut page, section);
+    }
+    if let Some(section) = &report.unreported_outcomes {
+        unreported_outcomes(&mut page, section);
     }
     page.push_str(
         "</main>\n<footer>Made by <code>dunner report</code>. Days are UTC days; counts come \
@@ -314,6 +319,31 @@ fn refusals(page: &mut String, section: &RefusalsSection) {
             count(rule.refusals),
             count(rule.deferred),
             count(rule.stopped)
+        );
+    }
+    page.push_str("</tbody></table>\n</section>\n");
+}
+
+fn unreported_outcomes(page: &mut String, section: &UnreportedOutcomesSection) {
+    let note = format!(
+        "Attempts recorded when dialled, without an outcome, and made before {} with none reported since: the caps count each as a possible conversation for good.",
+        instant(&section.made_before)
+    );
+    open_section(page, ReportName::UnreportedOutcomes, &escape(&note));
+    figures(page, &[(count(section.total), "attempts")]);
+    page.push_str(
+        "<table><thead><tr><th>Account</th><th>Attempt</th><th>Made</th><th>Channel</th>\
+         <th>Purpose</th></tr></thead><tbody>\n",
+    );
+    for attempt in &section.attempts {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"k\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&attempt.account_id),
+            escape(&attempt.attempt_id),
+            instant(&attempt.at),
+            attempt.channel.map_or(String::new(), |c| json_name(&c)),
+            attempt.purpose.map_or(String::new(), |p| json_name(&p)),
         );
     }
     page.push_str("</tbody></table>\n</section>\n");

@@ -22,6 +22,7 @@ pub mod facts;
 pub mod holds;
 mod html;
 mod labels;
+pub mod outcomes;
 pub mod promises;
 pub mod refusals;
 pub mod windows;
@@ -64,11 +65,13 @@ pub enum ReportName {
     Promises,
     /// The permitted windows of one account, as a week-by-hour heat map.
     Windows,
+    /// Attempts recorded without an outcome whose outcome never arrived within the grace.
+    UnreportedOutcomes,
 }
 
 impl ReportName {
     /// Every report, in the order the summary shows them.
-    pub const ALL: [ReportName; 9] = [
+    pub const ALL: [ReportName; 10] = [
         ReportName::Summary,
         ReportName::Contacts,
         ReportName::Refusals,
@@ -78,6 +81,7 @@ impl ReportName {
         ReportName::RightPartyContacts,
         ReportName::Promises,
         ReportName::Windows,
+        ReportName::UnreportedOutcomes,
     ];
 
     /// The name in URLs and on the command line.
@@ -92,6 +96,7 @@ impl ReportName {
             ReportName::RightPartyContacts => "right_party_contacts",
             ReportName::Promises => "promises",
             ReportName::Windows => "windows",
+            ReportName::UnreportedOutcomes => "unreported_outcomes",
         }
     }
 
@@ -327,6 +332,9 @@ pub struct ReportQuery {
     /// An account is "near" a cap when it has used some of it and at most this many
     /// contacts remain (1 by default).
     pub near: u32,
+    /// How long after an attempt its outcome may arrive (`[server] outcome_grace`; 2 h
+    /// by default): attempts older than this without one are listed as unreported.
+    pub outcome_grace: std::time::Duration,
 }
 
 /// A report query as callers write it, every value a string: the CLI's flags and the
@@ -412,6 +420,7 @@ impl ReportQuery {
             channel,
             basis,
             near,
+            outcome_grace: std::time::Duration::from_secs(2 * 3600),
         })
     }
 }
@@ -513,6 +522,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub windows: Option<windows::WindowsSection>,
+    /// Attempts whose outcome never arrived within the grace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub unreported_outcomes: Option<outcomes::UnreportedOutcomesSection>,
 }
 
 /// Writes a report in a format (JSON pretty-printed, ending with a newline).

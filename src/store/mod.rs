@@ -402,7 +402,9 @@ impl Store {
         accounts: &[Account],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.put_accounts_once(accounts, now, None).await.map(|_| ())
+        self.put_accounts_once(accounts, now, None)
+            .await
+            .map(|_| ())
     }
 
     /// [`Store::put_accounts`] under an optional idempotency key, claimed in the same

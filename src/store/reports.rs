@@ -38,6 +38,19 @@ pub struct EventScan<'a> {
     pub body: &'a str,
 }
 
+/// An attempt whose outcome never arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreportedAttempt {
+    /// The attempt's ledger event id.
+    pub attempt_id: String,
+    /// The account.
+    pub account_id: String,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// The stored [`crate::domain::LedgerEvent`] (JSON).
+    pub body: String,
+}
+
 /// One logged decision as a report reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct DecisionScan<'a> {
@@ -148,6 +161,22 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.fold_events(since, until, folds).await,
             Store::Postgres(store) => store.fold_events(since, until, folds).await,
+        }
+    }
+
+    /// The attempts recorded through check-and-record (each linked to the decision that
+    /// allowed it) with `since <= at < until`, recorded without an outcome and with none
+    /// reported since, oldest first, at most `limit`: the calls the caps count the strict
+    /// way for good once the grace has passed. Also how many there are in all.
+    pub async fn unreported_attempts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<UnreportedAttempt>, u64), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.unreported_attempts(since, until, limit).await,
+            Store::Postgres(store) => store.unreported_attempts(since, until, limit).await,
         }
     }
 

@@ -358,6 +358,45 @@ impl SqliteStore {
         account_and_history(&mut connection, account_id, since).await
     }
 
+    pub(super) async fn unreported_attempts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<super::reports::UnreportedAttempt>, u64), StoreError> {
+        const UNREPORTED: &str = "FROM decisions d JOIN events e ON e.id = d.event_id
+             WHERE d.event_id IS NOT NULL AND e.at >= ?1 AND e.at < ?2
+               AND json_extract(e.body, '$.outcome') IS NULL
+               AND NOT EXISTS (SELECT 1 FROM events r WHERE r.account_id = e.account_id
+                               AND json_extract(r.body, '$.attempt_id') = e.id)";
+        let total: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {UNREPORTED}")))
+                .bind(instant_text(since))
+                .bind(instant_text(until))
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT e.id, e.account_id, e.at, e.body {UNREPORTED} ORDER BY e.at, e.seq LIMIT ?3"
+        )))
+        .bind(instant_text(since))
+        .bind(instant_text(until))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let attempts = rows
+            .iter()
+            .map(|row| {
+                Ok(super::reports::UnreportedAttempt {
+                    attempt_id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    at: parse_instant(row.try_get("at")?)?,
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((attempts, u64::try_from(total).unwrap_or(0)))
+    }
+
     pub(super) async fn list_decisions(
         &self,
         account_id: &str,

@@ -1162,6 +1162,34 @@ async fn the_outcome_arrives_after_the_dial(api: Api) {
         log[1].get("event_id").is_none(),
         "a refusal recorded nothing: {log}"
     );
+    // Yesterday's attempt on another account never got its outcome: past the grace,
+    // the report lists it (and not the attempts whose outcome arrived or may still).
+    let (status, _) = api
+        .call("PUT", "/v1/accounts/T-2", Some(account_json("T-2")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, lost) = api
+        .call(
+            "POST",
+            "/v1/accounts/T-2/attempts",
+            Some(dial("2026-04-06T15:00:00Z")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{lost}");
+    let lost_id = lost["event_id"].as_str().unwrap();
+    let (status, report) = api
+        .call(
+            "GET",
+            "/v1/reports/unreported_outcomes?from=2026-04-01&to=2026-04-07",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let section = &report["unreported_outcomes"];
+    assert_eq!(section["total"], 1, "{report}");
+    assert_eq!(section["attempts"][0]["attempt_id"], lost_id, "{report}");
+    assert_eq!(section["attempts"][0]["channel"], "call");
+    assert_eq!(section["made_before"], "2026-04-07T12:00:00Z");
 }
 
 #[tokio::test]
