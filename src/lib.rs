@@ -47,7 +47,9 @@
 //! - [`scheduler`]: the daemon's scheduler: strategies run for the stored accounts,
 //!   their due contacts queued in the outbox (what to queue is decided purely in
 //!   [`scheduler::due`]).
-//! - [`http`]: the HTTP API (axum), its error shape and its OpenAPI document.
+//! - [`http`]: the HTTP API (axum): one route list builds the router and the OpenAPI
+//!   document; one file per resource; the wire types (`dto`) apart from the domain; one
+//!   JSON error shape, 5xx causes logged with their source chain.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example

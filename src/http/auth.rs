@@ -45,7 +45,7 @@ pub async fn authorize(
             }
         }
         Ok(_) => ApiError::unauthorized().into_response(),
-        Err(error) => ApiError::unavailable(&error).into_response(),
+        Err(error) => ApiError::unavailable(error).into_response(),
     }
 }
 

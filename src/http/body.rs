@@ -191,7 +191,7 @@ pub fn idempotency_key(
                 "must be 1 to 255 visible ASCII characters (a UUID is a good key)",
             )
         })?;
-    let canonical = serde_json::to_vec(request).map_err(|error| ApiError::internal(&error))?;
+    let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
     let request_hash = sha2::Sha256::digest(&canonical)
         .iter()
         .map(|byte| format!("{byte:02x}"))

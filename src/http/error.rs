@@ -1,5 +1,6 @@
 //! The one JSON error shape of the API: `{"code", "message", "field"}`. 5xx bodies
-//! are opaque; the cause is logged, with personal data masked (`logging::redact`).
+//! are opaque; the cause is logged with its whole `source()` chain and the request's
+//! id, with personal data masked (`logging::redact`).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -122,10 +123,10 @@ impl ApiError {
         }
     }
 
-    /// 503 (a dependency is down); the cause is logged, not returned.
-    pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
-        let cause = crate::logging::redact(&cause.to_string()).into_owned();
-        tracing::error!(%cause, "service unavailable");
+    /// 503 (a dependency is down); the cause is logged with its chain
+    /// (`log_cause`), not returned.
+    pub fn unavailable(cause: impl Into<Cause>) -> ApiError {
+        log_cause(StatusCode::SERVICE_UNAVAILABLE, cause.into().as_ref());
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "unavailable",
@@ -134,10 +135,9 @@ impl ApiError {
         }
     }
 
-    /// 500; the cause is logged, not returned.
-    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
-        let cause = crate::logging::redact(&cause.to_string()).into_owned();
-        tracing::error!(%cause, "internal error");
+    /// 500; the cause is logged with its chain (`log_cause`), not returned.
+    pub fn internal(cause: impl Into<Cause>) -> ApiError {
+        log_cause(StatusCode::INTERNAL_SERVER_ERROR, cause.into().as_ref());
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
@@ -145,6 +145,43 @@ impl ApiError {
             field: None,
         }
     }
+}
+
+/// The cause of a 5xx: an error (whose `source()` chain is logged too) or a message
+/// (a panic's, the background tasks' problems).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Logs the cause of a 5xx at `error`: the error, then each `source()` in turn, as one
+/// `cause` field (`failed to commit: database error: connection reset`). A source whose
+/// text its parent already ends with (thiserror's `"…: {0}"` with `#[source]`) is not
+/// repeated. Only error messages are logged, never a body, and with email addresses and
+/// phone numbers masked. The line is written inside the request's span, which carries
+/// its `request_id` (`metrics::track`), so the caller's `X-Request-Id` finds it.
+fn log_cause(status: StatusCode, cause: &(dyn std::error::Error + 'static)) {
+    let chain = cause_chain(cause);
+    let cause = crate::logging::redact(&chain).into_owned();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(status = status.as_u16(), %cause, "service unavailable");
+    } else {
+        tracing::error!(status = status.as_u16(), %cause, "internal error");
+    }
+}
+
+/// The error's message followed by each of its sources', joined by `: `.
+fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut last = chain.clone();
+    let mut source = error.source();
+    while let Some(error) = source {
+        let message = error.to_string();
+        if !last.ends_with(&message) {
+            chain.push_str(": ");
+            chain.push_str(&message);
+        }
+        last = message;
+        source = error.source();
+    }
+    chain
 }
 
 impl From<StoreError> for ApiError {
@@ -170,8 +207,8 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyMismatch(_) => {
                 ApiError::unprocessable("Idempotency-Key", error.to_string())
             }
-            StoreError::WriterStopped => ApiError::unavailable(&error),
-            other => ApiError::internal(&other),
+            StoreError::WriterStopped => ApiError::unavailable(error),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -199,5 +236,74 @@ impl IntoResponse for ApiError {
             field: self.field.as_deref(),
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::{ApiError, cause_chain};
+
+    /// An error with a source, like a store error wrapping the driver's.
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("failed to commit the attempt")]
+        Commit(#[source] Inner),
+        #[error("database error: {0}")]
+        Repeating(#[source] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection reset by peer for jane@example.com")]
+    struct Inner;
+
+    #[test]
+    fn the_chain_names_every_source_once() {
+        assert_eq!(
+            cause_chain(&Outer::Commit(Inner)),
+            "failed to commit the attempt: connection reset by peer for jane@example.com"
+        );
+        // A parent that already quotes its source does not repeat it.
+        assert_eq!(
+            cause_chain(&Outer::Repeating(Inner)),
+            "database error: connection reset by peer for jane@example.com"
+        );
+    }
+
+    /// A buffer the test subscriber writes to.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_500_logs_its_whole_chain_masked_with_the_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("request", request_id = %"dialer-7").in_scope(|| {
+                let _ = ApiError::internal(Outer::Commit(Inner));
+            });
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("request_id=dialer-7"), "{log}");
+        assert!(
+            log.contains("failed to commit the attempt: connection reset by peer for <email>"),
+            "{log}"
+        );
+        assert!(!log.contains("jane@example.com"), "{log}");
     }
 }

@@ -106,6 +106,6 @@ fn method_label(method: &Method) -> &'static str {
 pub async fn scrape(State(state): State<AppState>) -> Response {
     match state.metrics.encode() {
         Ok(text) => ([(CONTENT_TYPE, OPENMETRICS)], text).into_response(),
-        Err(error) => ApiError::internal(&error).into_response(),
+        Err(error) => ApiError::internal(error).into_response(),
     }
 }

@@ -3,29 +3,44 @@
 //! Handlers extract, call, respond; errors have one JSON shape (`error.rs`); bodies
 //! over [`body::MAX_BODY_BYTES`] get 413; a panic becomes an opaque 500. Every request
 //! is counted and timed for `GET /metrics` (`metrics.rs`).
+//!
+//! One resource per file (`accounts`, `events`, `attempts`, `decisions`, `evaluate`,
+//! `windows`, `policy`, `notices`, `reports`, `plans`, `health`), the wire types they
+//! speak in `dto`. The routes are listed once, in `route_list`: the router and the OpenAPI
+//! document are both built from that list.
 
+mod accounts;
+mod attempts;
 mod auth;
 mod body;
+mod decisions;
+mod dto;
 mod error;
+mod evaluate;
+mod events;
+mod health;
 mod metrics;
 mod notices;
 pub mod openapi;
 mod outcomes;
 mod plans;
+mod policy;
 mod reports;
 mod responses;
-mod routes;
+mod windows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use crate::metrics::Metrics;
 pub use error::ApiError;
@@ -63,85 +78,84 @@ pub struct AppState {
     pub outcome_grace: Duration,
 }
 
-/// The API's routes and layers. Every `/v1` route needs an API key with its scope
-/// (`decide` to ask and read, `record` to write); health probes, `/metrics` (no label
-/// carries personal data) and `/openapi.json` are open, and so is `/v1/evaluate` when
-/// `open_evaluate` is set.
-pub fn router(state: AppState) -> Router {
+/// The API's routes, each with its OpenAPI operation: the one list both the router
+/// ([`router`]) and the document ([`openapi::document`]) are built from, so that no
+/// route can be served undocumented or documented unserved.
+///
+/// To add a route: write the handler with `#[utoipa::path(…)]` (method, path, tag,
+/// parameters, body, responses, and `security(("bearer" = ["<scope>"]))` for a `/v1`
+/// route) in its resource's file, and add one line here:
+/// `.routes(record(routes!(file::handler)))` for a write, `decide(…)` for a read, no
+/// guard for an open route. utoipa-axum's `routes!` reads the method and path from the
+/// attribute; handlers of one path may share a line when they share a scope, and two
+/// lines on one path are merged (as `PUT` and `GET /v1/accounts/{id}` are; the same
+/// method twice panics at startup). A body type that is not the domain's goes in
+/// `dto.rs`. Then `DUNNER_UPDATE_OPENAPI=1 cargo test --test it
+/// openapi` and review the diff of `openapi.json`.
+///
+/// With `state`, each `/v1` route is behind an API key with its scope (`decide` to ask
+/// and read, `record` to write), and `/v1/evaluate` is open when `open_evaluate` is
+/// set; without (the document alone) no guard is applied, which changes no operation:
+/// each attribute names its scope.
+fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
     let guard = |scope: Scope| {
-        axum::middleware::from_fn_with_state((state.clone(), scope), auth::authorize)
+        move |routes: UtoipaMethodRouter<AppState>| match state {
+            Some(state) => routes.map(|method_router| {
+                method_router.route_layer(axum::middleware::from_fn_with_state(
+                    (state.clone(), scope),
+                    auth::authorize,
+                ))
+            }),
+            None => routes,
+        }
     };
-    let evaluate = if state.open_evaluate {
-        post(routes::evaluate)
-    } else {
-        post(routes::evaluate).route_layer(guard(Scope::Decide))
-    };
-    Router::new()
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/openapi.json", get(openapi::serve))
-        .route(
-            "/v1/accounts/{id}",
-            put(routes::put_account)
-                .route_layer(guard(Scope::Record))
-                .merge(get(routes::get_account).route_layer(guard(Scope::Decide))),
-        )
-        .route(
-            "/v1/accounts/bulk",
-            post(routes::put_accounts).route_layer(guard(Scope::Record)),
-        )
-        .route(
-            "/v1/accounts/{id}/events",
-            post(routes::append_event)
-                .route_layer(guard(Scope::Record))
-                .merge(get(routes::list_events).route_layer(guard(Scope::Decide))),
-        )
-        .route(
-            "/v1/accounts/{id}/attempts",
-            post(routes::record_attempt).route_layer(guard(Scope::Record)),
-        )
-        .route(
-            "/v1/accounts/{id}/attempts/{attempt_id}/outcome",
-            post(outcomes::report_outcome).route_layer(guard(Scope::Record)),
-        )
-        .route(
-            "/v1/decisions",
-            post(routes::decide_stored)
-                .get(routes::list_decisions)
-                .route_layer(guard(Scope::Decide)),
-        )
-        .route("/v1/evaluate", evaluate)
-        .route(
-            "/v1/policy",
-            get(routes::policy).route_layer(guard(Scope::Decide)),
-        )
-        .route(
-            "/v1/notices",
-            post(notices::request_notice)
-                .route_layer(guard(Scope::Record))
-                .merge(get(notices::list_notices).route_layer(guard(Scope::Decide))),
-        )
-        .route(
-            "/v1/notices/{id}",
-            get(notices::get_notice).route_layer(guard(Scope::Decide)),
-        )
-        .route(
-            "/v1/notices/{id}/retry",
-            post(notices::retry_notice).route_layer(guard(Scope::Record)),
-        )
-        .route(
-            "/v1/accounts/{id}/windows",
-            get(routes::windows).route_layer(guard(Scope::Decide)),
-        )
-        .route(
-            "/v1/reports/{name}",
-            get(reports::report).route_layer(guard(Scope::Decide)),
-        )
-        .route(
-            "/v1/accounts/{id}/plan",
-            get(plans::account_plan).route_layer(guard(Scope::Decide)),
-        )
+    let (decide, record) = (guard(Scope::Decide), guard(Scope::Record));
+    let open_evaluate = state.is_some_and(|state| state.open_evaluate);
+    let evaluate = routes!(evaluate::evaluate);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        // Open: probes, metrics, this document.
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::scrape))
+        .routes(routes!(openapi::serve))
+        // Accounts.
+        .routes(record(routes!(accounts::put_account)))
+        .routes(decide(routes!(accounts::get_account)))
+        .routes(record(routes!(accounts::put_accounts)))
+        // The ledger.
+        .routes(record(routes!(events::append_event)))
+        .routes(decide(routes!(events::list_events)))
+        .routes(record(routes!(attempts::record_attempt)))
+        .routes(record(routes!(outcomes::report_outcome)))
+        // Decisions.
+        .routes(decide(routes!(
+            decisions::decide_stored,
+            decisions::list_decisions
+        )))
+        .routes(if open_evaluate {
+            evaluate
+        } else {
+            decide(evaluate)
+        })
+        .routes(decide(routes!(windows::windows)))
+        .routes(decide(routes!(policy::policy)))
+        // Notices.
+        .routes(record(routes!(notices::request_notice)))
+        .routes(decide(routes!(notices::list_notices)))
+        .routes(decide(routes!(notices::get_notice)))
+        .routes(record(routes!(notices::retry_notice)))
+        // Reports and plans.
+        .routes(decide(routes!(reports::report)))
+        .routes(decide(routes!(plans::account_plan)))
+}
+
+/// The API's router: the routes of `route_list` with their guards, the JSON 404 and
+/// 405, and the layers. Health probes, `/metrics` (no label carries personal data) and
+/// `/openapi.json` are open, and so is `/v1/evaluate` when `open_evaluate` is set. No
+/// route is added here: every one comes from `route_list`, so it is documented.
+pub fn router(state: AppState) -> Router {
+    let (routes, _document) = route_list(Some(&state)).split_for_parts();
+    routes
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(panicked))
@@ -156,6 +170,11 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document of every route of [`route_list`] (for [`openapi::document`]).
+fn documented() -> utoipa::openapi::OpenApi {
+    route_list(None).into_openapi()
 }
 
 /// 404 for a path no route serves, in the one error shape.
@@ -175,7 +194,7 @@ async fn wrong_method(method: axum::http::Method) -> ApiError {
 /// cause is logged.
 fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    ApiError::internal(&crate::tasks::panic_message(panic.as_ref())).into_response()
+    ApiError::internal(crate::tasks::panic_message(panic.as_ref())).into_response()
 }
 
 /// The span around each request: method and URI (percent-decoded, with phone numbers

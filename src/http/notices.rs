@@ -5,30 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::body::{IDEMPOTENCY_KEY, JsonBody, NoticeIdPath, QueryParams, page_limit};
+use super::dto::{NoticeAnswer, NoticesQuery};
 use super::error::ApiError;
 use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
 };
-use crate::engine::Decision;
-use crate::store::{Notice, NoticeRequest, NoticeStatus};
-
-/// The answer to a notice request.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct NoticeAnswer {
-    /// Whether a notice is (now or already) in the outbox.
-    queued: bool,
-    /// The notice; absent when the policy stopped it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notice: Option<Notice>,
-    /// The policy's decision (absent for a replayed request and for webhooks that reach
-    /// no consumer).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decision: Option<Decision>,
-}
+use crate::store::{Notice, NoticeRequest};
 
 #[utoipa::path(post, path = "/v1/notices", tag = "notices",
     description = "Asks for an email or a webhook. The policy is checked: allowed now, due now (or at `not_before`); deferred, due at `next_allowed_at`; stopped by a hold, 422 with the decision and nothing queued. An `Idempotency-Key` header makes the request safe to repeat: a repeat gets the first notice (200). Needs the `record` scope.",
@@ -110,17 +95,6 @@ pub async fn get_notice(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("notice `{id}` does not exist")))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct NoticesQuery {
-    /// Only notices in this state (`dead` lists the dead letters).
-    status: Option<NoticeStatus>,
-    /// At most this many: 1-1000, default 100.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/v1/notices", tag = "notices",

@@ -1,10 +1,13 @@
 //! The OpenAPI 3.1 document of the API, generated from the code: the handlers'
-//! `#[utoipa::path]` attributes and the `ToSchema` derives of their bodies.
+//! `#[utoipa::path]` attributes and the `ToSchema` derives of their bodies, collected by
+//! the route list the router is built from (`route_list` in `http/mod.rs`), into the
+//! frame [`ApiDoc`] gives (info, tags, shared responses, the security scheme).
 //!
 //! `GET /openapi.json` serves it (open, like the health probes) and `openapi.json` at
 //! the repository root is the committed copy. The test `openapi` in `tests/it` fails when
-//! the two drift apart or when a route of the router is missing from the document;
-//! `DUNNER_UPDATE_OPENAPI=1 cargo test --test it openapi` rewrites the committed copy.
+//! the two drift apart or when a documented route is not served with exactly its
+//! methods; `DUNNER_UPDATE_OPENAPI=1 cargo test --test it openapi` rewrites the committed
+//! copy.
 //!
 //! Types with hand-written serde say here what their JSON really is ([`OptOut`] and
 //! [`TimeOfDay`] are strings); fields with custom serde override their schema where
@@ -25,10 +28,10 @@ use super::responses::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
     Unprocessable,
 };
-use super::{metrics, notices, outcomes, plans, reports, routes};
 use crate::domain::{OptOut, TimeOfDay};
 
-/// The API's OpenAPI document.
+/// The frame of the API's OpenAPI document: its info, tags, shared components and security
+/// scheme. The paths come from the route list (`http::route_list`), which starts from it.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -39,30 +42,6 @@ use crate::domain::{OptOut, TimeOfDay};
                        Every `/v1` route needs an API key, sent as `Authorization: Bearer dunner_…`, \
                        with the scope its description names (`decide` to ask and read, `record` to \
                        write; `admin` has both). Errors share one JSON shape, `Error`."
-    ),
-    paths(
-        routes::healthz,
-        routes::readyz,
-        metrics::scrape,
-        serve,
-        routes::put_account,
-        routes::get_account,
-        routes::put_accounts,
-        routes::append_event,
-        routes::list_events,
-        routes::record_attempt,
-        outcomes::report_outcome,
-        routes::decide_stored,
-        routes::list_decisions,
-        routes::evaluate,
-        routes::policy,
-        routes::windows,
-        notices::request_notice,
-        notices::get_notice,
-        notices::list_notices,
-        notices::retry_notice,
-        reports::report,
-        plans::account_plan,
     ),
     components(
         schemas(super::error::ErrorBody),
@@ -114,7 +93,7 @@ impl Modify for BearerAuth {
 
 /// The document as committed and served: pretty-printed, ending with a newline.
 pub fn document() -> Result<String, serde_json::Error> {
-    let mut document = serde_json::to_value(ApiDoc::openapi())?;
+    let mut document = serde_json::to_value(super::documented())?;
     if let Some(serde_json::Value::Object(paths)) = document.get_mut("paths") {
         paths.values_mut().for_each(|path| forbid_nul(path, NO_NUL));
     }
@@ -181,7 +160,7 @@ static DOCUMENT: LazyLock<Result<String, String>> =
 pub async fn serve() -> Response {
     match &*DOCUMENT {
         Ok(json) => ([(CONTENT_TYPE, "application/json")], json.clone()).into_response(),
-        Err(error) => ApiError::internal(error).into_response(),
+        Err(error) => ApiError::internal(error.clone()).into_response(),
     }
 }
 

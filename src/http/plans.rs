@@ -4,57 +4,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::body::{AccountIdPath, QueryParams};
+use super::dto::{PlanQuery, PlanView, StrategyRef};
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unprocessable};
-use crate::planner::{AccountPlan, Horizon, plan_under_set};
+use crate::planner::{Horizon, plan_under_set};
 
 /// The most days one plan covers.
 const MAX_PLAN_DAYS: u32 = 31;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PlanQuery {
-    /// How many of the consumer's local days, from today (1-31, default 7).
-    #[param(minimum = 1, maximum = 31)]
-    days: Option<u32>,
-}
-
-/// The strategy a plan follows.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct StrategyRef {
-    /// Its id (`standard-consumer`).
-    id: String,
-    /// Its title.
-    title: String,
-    /// The version its file gives.
-    version: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PlanView {
-    /// The strategy the account follows: the first configured one whose segment covers it.
-    strategy: StrategyRef,
-    /// The digest of the policy that decided every planned contact.
-    policy_digest: String,
-    /// Nothing is planned before this instant (now).
-    from: DateTime<Utc>,
-    /// The local days planned.
-    days: u32,
-    /// Whether the daemon's scheduler executes plans (`[scheduler] enabled`): if not,
-    /// this is what it would do.
-    scheduler_enabled: bool,
-    /// The plan: contacts and escalations in time order, each contact with the decision
-    /// that allows it; steps that cannot be placed with the refusing rules; steps not
-    /// taken because a stop condition holds; the legal holds.
-    plan: AccountPlan,
-}
 
 #[utoipa::path(get, path = "/v1/accounts/{id}/plan", tag = "plans",
     description = "What the configured strategies plan for the account over the next `days` local days \

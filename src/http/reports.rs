@@ -5,43 +5,13 @@
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::AppState;
 use super::body::QueryParams;
+use super::dto::ReportParams;
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
 use crate::report::{Format, RawQuery, Report, ReportError, ReportQuery, build, render};
-
-/// The query parameters of a report; every value is checked by the report itself, so
-/// that a bad one is named (`from`, `near`) the same way on the command line.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ReportParams {
-    /// The first day, `YYYY-MM-DD` (UTC days); default 29 days before `to`.
-    #[param(example = "2026-03-09", value_type = Option<crate::domain::instant::DateSchema>)]
-    from: Option<String>,
-    /// The last day, included; default today.
-    #[param(example = "2026-04-07", value_type = Option<crate::domain::instant::DateSchema>)]
-    to: Option<String>,
-    /// `json` (default), `csv` (one table per section) or `html` (a self-contained page
-    /// with charts).
-    #[param(example = "html", pattern = "^(json|csv|html)$")]
-    format: Option<String>,
-    /// The account of the heat map: required by `windows`, adds the map to `summary`.
-    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-    account: Option<String>,
-    /// The channel of the heat map; default `call`.
-    #[param(pattern = "^(call|sms|email|letter|visit)$")]
-    channel: Option<String>,
-    /// What aging counts days from: `placement` (default) or `charge_off`.
-    #[param(pattern = "^(placement|charge_off)$")]
-    basis: Option<String>,
-    /// "Near" a cap: some of it used and at most this many contacts left; default 1.
-    #[param(pattern = "^(100|[1-9]?[0-9])$")]
-    near: Option<String>,
-}
 
 impl From<ReportError> for ApiError {
     fn from(error: ReportError) -> ApiError {

@@ -15,6 +15,7 @@ use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// Asserts a 400 in the one error shape, naming `field`.
 fn assert_refused(answer: &(StatusCode, Value), field: &str, context: &str) {
+    assert_error_shape(&answer.1, context);
     assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{context}: {}", answer.1);
     assert_eq!(
         answer.1["code"], "invalid_request",
@@ -22,6 +23,30 @@ fn assert_refused(answer: &(StatusCode, Value), field: &str, context: &str) {
         answer.1
     );
     assert_eq!(answer.1["field"], field, "{context}: {}", answer.1);
+}
+
+/// The one error shape: an object of `code` and `message` (non-empty strings) and, when
+/// a field is at fault, `field` (a string); nothing else.
+fn assert_error_shape(body: &Value, context: &str) {
+    let object = body
+        .as_object()
+        .unwrap_or_else(|| panic!("{context}: not an object: {body}"));
+    for key in object.keys() {
+        assert!(
+            ["code", "message", "field"].contains(&key.as_str()),
+            "{context}: unexpected key `{key}`: {body}"
+        );
+    }
+    for key in ["code", "message"] {
+        let value = body[key].as_str().unwrap_or_default();
+        assert!(
+            !value.is_empty(),
+            "{context}: `{key}` is a non-empty string: {body}"
+        );
+    }
+    if let Some(field) = object.get("field") {
+        assert!(field.is_string(), "{context}: `field` is a string: {body}");
+    }
 }
 
 async fn api_with_account(test: TestStore) -> Api {
@@ -751,10 +776,16 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
     let api = api_with_account(sqlite().await).await;
     let (status, body) = api.call("GET", "/v1/nowhere", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error_shape(&body, "unknown route");
     assert_eq!(body["code"], "not_found", "{body}");
     let (status, body) = api.call("DELETE", "/v1/notices", None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error_shape(&body, "wrong method");
     assert_eq!(body["code"], "method_not_allowed", "{body}");
+    // A guarded route's wrong method is a 405 too, not a 401: the guard is per method.
+    let (status, body) = api.call("DELETE", "/v1/accounts/NY-1", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_error_shape(&body, "wrong method on a guarded route");
     let request = axum::http::Request::builder()
         .method("DELETE")
         .uri("/v1/notices")
@@ -768,6 +799,7 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     let answer = api.call("GET", "/v1/notices?status=sleeping", None).await;
+    assert_error_shape(&answer.1, "bad query value");
     assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{}", answer.1);
     assert_eq!(answer.1["code"], "invalid_request", "{}", answer.1);
     assert_refused(

@@ -1,0 +1,105 @@
+//! Accounts: create or replace one (`PUT`), many at once (the bulk import, all or
+//! none), read one.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES};
+use super::dto::{BulkAccounts, BulkUpserted};
+use super::error::ApiError;
+use super::responses::{
+    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
+};
+use crate::domain::Account;
+
+#[utoipa::path(put, path = "/v1/accounts/{id}", tag = "accounts",
+    description = "Creates or replaces an account. Needs the `record` scope.",
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = Account, security(("bearer" = ["record"])),
+    responses(
+        (status = 200, description = "Stored; the account as stored", body = Account),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn put_account(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+    JsonBody(account): JsonBody<Account>,
+) -> Result<Response, ApiError> {
+    if account.id != id {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "the body's id `{}` differs from the path's `{id}`",
+                account.id
+            ),
+        ));
+    }
+    state.store.put_account(&account, state.clock.now()).await?;
+    Ok((StatusCode::OK, Json(account)).into_response())
+}
+
+/// The most accounts one bulk request carries.
+pub const MAX_BULK_ACCOUNTS: usize = 10_000;
+
+/// Creates or replaces many accounts at once (onboarding a placement file): all or
+/// none.
+#[utoipa::path(post, path = "/v1/accounts/bulk", tag = "accounts",
+    description = "Creates or replaces up to 10,000 accounts at once, all or none (body limit 32 MiB). Needs the `record` scope.",
+    request_body = BulkAccounts, security(("bearer" = ["record"])),
+    responses(
+        (status = 200, description = "Every account stored", body = BulkUpserted),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 500, response = Internal), (status = 503, response = Unavailable)))]
+pub async fn put_accounts(
+    State(state): State<AppState>,
+    JsonBody(bulk): JsonBody<BulkAccounts, MAX_BULK_BODY_BYTES>,
+) -> Result<Json<BulkUpserted>, ApiError> {
+    if bulk.accounts.len() > MAX_BULK_ACCOUNTS {
+        return Err(ApiError::invalid(
+            "accounts",
+            format!(
+                "{} accounts in one request; send at most {MAX_BULK_ACCOUNTS} at a time",
+                bulk.accounts.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (index, account) in bulk.accounts.iter().enumerate() {
+        if !seen.insert(account.id.as_str()) {
+            return Err(ApiError::invalid(
+                format!("accounts[{index}].id"),
+                format!("account `{}` appears twice", account.id),
+            ));
+        }
+    }
+    state
+        .store
+        .put_accounts(&bulk.accounts, state.clock.now())
+        .await?;
+    Ok(Json(BulkUpserted {
+        upserted: bulk.accounts.len(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",
+    description = "Reads an account. Needs the `decide` scope.",
+    params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), security(("bearer" = ["decide"])),
+    responses(
+        (status = 400, response = BadRequest), (status = 200, description = "The account", body = Account),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 500, response = Internal)))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    AccountIdPath(id): AccountIdPath,
+) -> Result<Json<Account>, ApiError> {
+    state
+        .store
+        .get_account(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("account `{id}` does not exist")))
+}

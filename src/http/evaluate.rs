@@ -1,0 +1,30 @@
+//! `POST /v1/evaluate`: the stateless `dunner decide` contract over HTTP: the account
+//! and its history in, a decision out; nothing is read or stored.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::responses::{BadRequest, Forbidden, TooLarge, Unauthorized};
+use crate::engine::{DecideRequest, Decision, decide};
+
+#[utoipa::path(post, path = "/v1/evaluate", tag = "decisions",
+    description = "The stateless `dunner decide` contract: the account and its history in, a decision out; nothing is stored. Needs the `decide` scope, unless the daemon runs with `open_evaluate`.",
+    request_body = DecideRequest, security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The decision", body = Decision),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 413, response = TooLarge)))]
+pub async fn evaluate(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<DecideRequest>,
+) -> Result<Json<Decision>, ApiError> {
+    request
+        .validate()
+        .map_err(|error| ApiError::invalid(error.field, error.message))?;
+    let decision = decide(&state.policy.current(), &request);
+    state.metrics.observe_decision(&decision);
+    Ok(Json(decision))
+}
