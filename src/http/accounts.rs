@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES};
+use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES, idempotency_key, mark_replayed};
 use super::dto::{BulkAccounts, BulkUpserted};
 use super::error::ApiError;
 use super::responses::{
-    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
+    BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
 };
 use crate::domain::Account;
 
@@ -47,17 +47,20 @@ pub const MAX_BULK_ACCOUNTS: usize = 10_000;
 /// Creates or replaces many accounts at once (onboarding a placement file): all or
 /// none.
 #[utoipa::path(post, path = "/v1/accounts/bulk", tag = "accounts",
-    description = "Creates or replaces up to 10,000 accounts at once, all or none (body limit 32 MiB). Needs the `record` scope.",
+    description = "Creates or replaces up to 10,000 accounts at once, all or none (body limit 32 MiB). With an `Idempotency-Key` header, a repeat of the same request within the retention period writes nothing (so a retry cannot overwrite what the ledger changed since) and answers as the first did, with `Idempotent-Replayed: true`; the same key with another request is a 422. Needs the `record` scope.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upsert write once: 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     request_body = BulkAccounts, security(("bearer" = ["record"])),
     responses(
         (status = 200, description = "Every account stored", body = BulkUpserted),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 422, response = Unprocessable),
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_accounts(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     JsonBody(bulk): JsonBody<BulkAccounts, MAX_BULK_BODY_BYTES>,
-) -> Result<Json<BulkUpserted>, ApiError> {
+) -> Result<Response, ApiError> {
     if bulk.accounts.len() > MAX_BULK_ACCOUNTS {
         return Err(ApiError::invalid(
             "accounts",
@@ -76,13 +79,20 @@ pub async fn put_accounts(
             ));
         }
     }
-    state
+    let now = state.clock.now();
+    let key = idempotency_key(&headers, &("bulk", &bulk), now, state.idempotency_retention)?;
+    let replayed = state
         .store
-        .put_accounts(&bulk.accounts, state.clock.now())
+        .put_accounts_once(&bulk.accounts, now, key.as_ref())
         .await?;
-    Ok(Json(BulkUpserted {
+    let mut response = Json(BulkUpserted {
         upserted: bulk.accounts.len(),
-    }))
+    })
+    .into_response();
+    if replayed {
+        mark_replayed(&mut response);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts",

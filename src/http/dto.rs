@@ -23,7 +23,7 @@ use crate::store::{Notice, NoticeStatus, StoredEvent};
 // `POST /v1/accounts/bulk`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[derive(utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BulkAccounts {
     /// The accounts, each with a distinct `id` (at most 10,000).
     pub accounts: Vec<Account>,
@@ -124,7 +124,7 @@ pub struct AttemptResult {
 // `POST /v1/decisions`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[derive(utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QuestionBody {
     /// The stored account.
     #[serde(deserialize_with = "crate::domain::deserialize_account_id")]

@@ -1026,6 +1026,66 @@ async fn a_retried_event_counts_once_on_postgres() {
     a_retried_event_counts_once(api_with_account(postgres().await).await).await;
 }
 
+/// A question and a bulk upsert retried under their key write once: the question is
+/// logged once (same `decision_id`), and a retried upsert does not overwrite what the
+/// ledger changed since (a cease-and-desist set by an event between the two).
+async fn retried_questions_and_upserts_write_once(api: Api) {
+    let question = json!({"account_id": "NY-1", "at": "2026-04-07T14:00:00Z", "channel": "call"});
+    let (status, first, replayed) = post_with_key(&api, "/v1/decisions", "ask-1", &question).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(!replayed);
+    let (status, again, replayed) = post_with_key(&api, "/v1/decisions", "ask-1", &question).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(replayed);
+    assert_eq!(again["decision_id"], first["decision_id"]);
+    let (_, log) = api.call("GET", "/v1/decisions?account_id=NY-1", None).await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    let mut other = question.clone();
+    other["channel"] = json!("email");
+    let (status, refused, _) = post_with_key(&api, "/v1/decisions", "ask-1", &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["field"], "Idempotency-Key");
+
+    let account: Value = serde_json::from_str(&account_json("NY-1")).unwrap();
+    let bulk = json!({"accounts": [account]});
+    let (status, first, _) = post_with_key(&api, "/v1/accounts/bulk", "load-1", &bulk).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/accounts/NY-1/events",
+            Some(json!({"at": "2026-04-07T14:30:00Z", "type": "flag_set", "flag": "cease_and_desist"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again, replayed) = post_with_key(&api, "/v1/accounts/bulk", "load-1", &bulk).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(replayed);
+    let (_, stored) = api.call("GET", "/v1/accounts/NY-1", None).await;
+    assert_eq!(
+        stored["flags"]["cease_and_desist"], true,
+        "the retry wrote nothing: {stored}"
+    );
+    let (status, refused, _) = post_with_key(
+        &api,
+        "/v1/accounts/bulk",
+        "load-1",
+        &json!({"accounts": []}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+}
+
+#[tokio::test]
+async fn retried_questions_and_upserts_write_once_on_sqlite() {
+    retried_questions_and_upserts_write_once(api_with_account(sqlite().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retried_questions_and_upserts_write_once_on_postgres() {
+    retried_questions_and_upserts_write_once(api_with_account(postgres().await).await).await;
+}
+
 /// A stored account that no longer parses (edited by hand here) is never decided on as if
 /// the bad field were absent: the attempt is refused with the field named, and `dunner
 /// ledger check` lists it.
