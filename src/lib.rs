@@ -30,7 +30,9 @@
 //!   [`strategy::StrategySet`].
 //! - [`planner`]: fits strategies into the policy, a consumer's debts at a time. Pure.
 //! - [`tasks`]: background tasks under supervision (panics logged and restarted).
-//! - [`store`]: the ledger, on SQLite or PostgreSQL.
+//! - [`store`]: the ledger, on SQLite or PostgreSQL: rows and transactions over the
+//!   [`domain`]; the engine's step comes in as a [`store::Judge`].
+//! - [`service`]: the use cases, each one store transaction around the pure step.
 //! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
 //!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
 //!   Pure folds over the rows the [`store`] reads.
@@ -50,6 +52,8 @@
 //! - [`http`]: the HTTP API (axum): one route list builds the router and the OpenAPI
 //!   document; one file per resource; the wire types (`dto`) apart from the domain; one
 //!   JSON error shape, 5xx causes logged with their source chain.
+//! - [`app`]: the daemon as a library: [`app::App::build`] wires it, and
+//!   [`app::App::run_until_stopped`] serves and drains.
 //! - [`cli`]: the `dunner` command, a thin shell around the above.
 //!
 //! ## Example
