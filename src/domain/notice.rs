@@ -10,7 +10,7 @@ use super::{Account, Channel, EmailKind, Purpose};
 /// What a webhook notice announces, as the receiver is told in the body's `type` and as
 /// `[[webhooks]] event_types` subscribe to it. Parsed once, where a request or the
 /// configuration arrives; a typo is refused with the closest name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[non_exhaustive]
 pub enum WebhookEventType {
     /// A notice should be produced, e.g. by a letter vendor.
@@ -64,13 +64,6 @@ impl std::str::FromStr for WebhookEventType {
             .map(|best| format!("; did you mean `{best}`?"))
             .unwrap_or_else(|| format!("; use one of `{}`", names.join("`, `")));
         Err(format!("unknown event type `{name}`{help}"))
-    }
-}
-
-impl<'de> Deserialize<'de> for WebhookEventType {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
