@@ -14,10 +14,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::dispatch::outbox::{Courier, Couriers, Outbox};
 use crate::dispatch::templates::Templates;
+use crate::dispatch::{Courier, Couriers};
 use crate::http::{AppState, Metrics, Server};
 use crate::logging::redact;
+use crate::outbox::Outbox;
 use crate::policy::diagnostics::Diagnostic;
 use crate::policy::{Policy, PolicyError};
 use crate::reload::LivePolicy;

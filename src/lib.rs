@@ -35,9 +35,12 @@
 //!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
 //!   Pure folds over the rows the [`store`] reads.
 //! - [`reload`]: the live policy, reloaded when the rules change, never loosened silently.
-//! - [`dispatch`]: webhooks (signed) and email notices (templates, SMTP), the outbox
-//!   worker, and the settings each sender takes (which [`config`] reads; dispatch never
-//!   imports `config`).
+//! - [`dispatch`]: webhooks (signed) and email notices (templates, SMTP): the couriers
+//!   that deliver one notice, and the settings each sender takes (which [`config`]
+//!   reads; dispatch never imports `config` or `outbox`).
+//! - [`outbox`]: the outbox worker (lease due notices, re-check the policy through the
+//!   store's locked check, hand them to their courier, retry or dead-letter) and its
+//!   retry schedule.
 //! - [`config`]: the daemon's settings: defaults ← `dunner.toml` ← `DUNNER_*` ← flags.
 //! - [`logging`]: the tracing subscriber.
 //! - [`metrics`]: the daemon's counters, in the OpenMetrics format.
@@ -90,6 +93,7 @@ pub mod engine;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod outbox;
 pub mod planner;
 pub mod policy;
 pub mod redact;

@@ -184,15 +184,15 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> OutboxConfig {
         OutboxConfig {
-            retry: crate::store::RetrySchedule::default().0,
+            retry: crate::outbox::RetrySchedule::default().0,
         }
     }
 }
 
 impl OutboxConfig {
     /// The retry schedule.
-    pub fn schedule(&self) -> crate::store::RetrySchedule {
-        crate::store::RetrySchedule(self.retry.clone())
+    pub fn schedule(&self) -> crate::outbox::RetrySchedule {
+        crate::outbox::RetrySchedule(self.retry.clone())
     }
 }
 

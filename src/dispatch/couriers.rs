@@ -1,6 +1,7 @@
 //! The couriers the outbox worker hands notices to: an email courier (a template
 //! rendered for the account, sent over SMTP) and a webhook courier (the notice signed
-//! and posted to every endpoint subscribed to its event type).
+//! and posted to every endpoint subscribed to its event type). Each delivers one notice
+//! once and classifies the result; when, whether and how often is the outbox's business.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,13 +12,43 @@ use serde_json::{Value, json};
 
 use super::Delivery;
 use super::email::EmailSender;
-use super::outbox::Courier;
 use super::templates::{NoticeContext, Templates};
 use super::webhook::WebhookEndpoint;
 use super::webhook::{EventType, WebhookSender};
 use crate::clock::Clock;
-use crate::domain::{Account, Purpose};
-use crate::store::Notice;
+use crate::domain::{Account, Notice, NoticeChannel};
+
+/// What sends one notice: an email courier, a webhook courier.
+pub trait Courier: Send + Sync {
+    /// Delivers the notice about `account` once and says how it went.
+    fn deliver<'a>(
+        &'a self,
+        notice: &'a Notice,
+        account: &'a Account,
+        contact_point: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>>;
+}
+
+/// The couriers the daemon has (an email courier only when SMTP is configured, a
+/// webhook courier only when `[[webhooks]]` are), and the purposes it has email
+/// templates for.
+#[derive(Clone, Default)]
+pub struct Couriers {
+    /// Sends email notices.
+    pub email: Option<Arc<dyn Courier>>,
+    /// Sends webhook notices.
+    pub webhook: Option<Arc<dyn Courier>>,
+}
+
+impl Couriers {
+    /// The courier of a notice's channel, if one is configured.
+    pub fn for_channel(&self, channel: NoticeChannel) -> Option<&Arc<dyn Courier>> {
+        match channel {
+            NoticeChannel::Email => self.email.as_ref(),
+            NoticeChannel::Webhook => self.webhook.as_ref(),
+        }
+    }
+}
 
 /// Sends email notices: the template named by the notice (a purpose's name), filled
 /// with the account and the notice's data.
@@ -41,10 +72,9 @@ impl Courier for EmailCourier {
                     reason: "the notice has no email address".into(),
                 };
             };
-            let template = notice.request.template.as_deref().unwrap_or_default();
-            let Some(purpose) = Purpose::parse(template) else {
+            let Some(purpose) = notice.request.template else {
                 return Delivery::Permanent {
-                    reason: format!("there is no template `{template}`"),
+                    reason: "the notice names no template".into(),
                 };
             };
             let data = Value::Object(notice.request.data.clone());
@@ -85,10 +115,9 @@ impl Courier for WebhookCourier {
         _contact_point: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
         Box::pin(async move {
-            let name = notice.request.event_type.as_deref().unwrap_or_default();
-            let Ok(event_type) = name.parse::<EventType>() else {
+            let Some(event_type) = notice.request.event_type else {
                 return Delivery::Permanent {
-                    reason: format!("unknown event type `{name}`"),
+                    reason: "the notice names no event type".into(),
                 };
             };
             let payload = json!({

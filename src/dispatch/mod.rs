@@ -1,17 +1,18 @@
 //! Dispatch: notices leave the building by email (SMTP) or webhook (HTTP), from the
 //! outbox, after the policy was checked again at send time. The senders here only
 //! deliver and classify the result; when to send, whether it is still allowed, and how
-//! often to retry belong to the outbox worker.
+//! often to retry belong to the outbox worker ([`crate::outbox`], which imports this
+//! module; this module never imports it).
 
 pub mod couriers;
 pub mod email;
-pub mod outbox;
 pub mod signing;
 pub mod templates;
 pub mod webhook;
 
 use std::time::Duration;
 
+pub use couriers::{Courier, Couriers};
 pub use email::{EmailError, EmailSender};
 pub use templates::{
     NoticeContext, RenderedEmail, Sender, TemplateError, TemplateProblem, Templates,

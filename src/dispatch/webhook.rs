@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Delivery;
 pub use super::signing::{
@@ -54,60 +54,9 @@ impl WebhookEndpoint {
 /// How much of a response body is read (and dropped) so the connection can be reused.
 const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
 
-/// What happened, as the receiver is told in the body's `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum EventType {
-    /// A notice should be produced, e.g. by a letter vendor.
-    #[serde(rename = "notice.requested")]
-    NoticeRequested,
-    /// A contact is allowed now: a dialer may call.
-    #[serde(rename = "contact.due")]
-    ContactDue,
-    /// An account was escalated.
-    #[serde(rename = "account.escalated")]
-    AccountEscalated,
-}
-
-impl EventType {
-    /// Every event type.
-    pub const ALL: [EventType; 3] = [
-        EventType::NoticeRequested,
-        EventType::ContactDue,
-        EventType::AccountEscalated,
-    ];
-
-    /// The dotted name used on the wire and in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::NoticeRequested => "notice.requested",
-            EventType::ContactDue => "contact.due",
-            EventType::AccountEscalated => "account.escalated",
-        }
-    }
-}
-
-impl std::fmt::Display for EventType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for EventType {
-    type Err = String;
-
-    /// Parses a dotted name, suggesting the closest one on a typo.
-    fn from_str(name: &str) -> Result<EventType, String> {
-        if let Some(found) = EventType::ALL.into_iter().find(|t| t.as_str() == name) {
-            return Ok(found);
-        }
-        let names = EventType::ALL.map(EventType::as_str);
-        let help = crate::suggest::did_you_mean(name, names)
-            .map(|best| format!("; did you mean `{best}`?"))
-            .unwrap_or_else(|| format!("; use one of `{}`", names.join("`, `")));
-        Err(format!("unknown event type `{name}`{help}"))
-    }
-}
+/// What happened, as the receiver is told in the body's `type` (the domain's
+/// vocabulary, parsed once where a request or the configuration arrives).
+pub use crate::domain::WebhookEventType as EventType;
 
 /// The body of a webhook.
 #[derive(Serialize)]

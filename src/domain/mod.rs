@@ -47,6 +47,7 @@ mod event;
 pub mod instant;
 mod ledger;
 mod money;
+pub mod notice;
 pub(crate) mod zone_serde;
 
 pub use account::{
@@ -61,3 +62,6 @@ pub use ledger::{
     history_of,
 };
 pub use money::{Currency, Money};
+pub use notice::{
+    Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, WebhookEventType,
+};

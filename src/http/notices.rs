@@ -50,19 +50,6 @@ pub async fn request_notice(
     request
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
-    if let Some(event_type) = &request.event_type {
-        event_type
-            .parse::<crate::dispatch::webhook::EventType>()
-            .map_err(|error| ApiError::invalid("event_type", error.to_string()))?;
-    }
-    if let Some(template) = &request.template
-        && crate::domain::Purpose::parse(template).is_none()
-    {
-        return Err(ApiError::invalid(
-            "template",
-            format!("there is no template `{template}`: templates are named after purposes"),
-        ));
-    }
     let key = match headers.get(IDEMPOTENCY_KEY) {
         Some(value) => Some(
             value

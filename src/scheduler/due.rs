@@ -11,14 +11,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::domain::Account;
 use crate::domain::arrangements::Arrangements;
+use crate::domain::{Account, NoticeChannel, NoticeRequest, Purpose, WebhookEventType};
 use crate::planner::{
     AccountLedger, AccountPlan, Horizon, ItemDispatch, PlannedItem, escalate_under_set,
     plan_under_set,
 };
 use crate::policy::Policy;
-use crate::store::{NoticeChannel, NoticeRequest};
 use crate::strategy::{Strategy, StrategySet, Trigger};
 
 /// The local days a tick plans: today and tomorrow, so that a lookahead across the
@@ -165,7 +164,9 @@ fn step_notice(
             }
             (
                 NoticeChannel::Email,
-                Some(template.clone()),
+                // Templates are named after purposes (checked at start); a name that is
+                // not one leaves the request without a template, which is refused.
+                Purpose::parse(template),
                 None,
                 item.contact_point.clone(),
                 "email",
@@ -186,7 +187,7 @@ fn step_notice(
             (
                 NoticeChannel::Webhook,
                 None,
-                Some(event.clone()),
+                event.parse::<WebhookEventType>().ok(),
                 None,
                 kind,
             )
@@ -256,7 +257,7 @@ fn escalation_notice(
             channel: NoticeChannel::Webhook,
             purpose: item.purpose,
             template: None,
-            event_type: Some(crate::planner::ESCALATION_EVENT.to_string()),
+            event_type: Some(WebhookEventType::AccountEscalated),
             to: None,
             data,
             not_before: Some(item.at),
@@ -330,7 +331,7 @@ mod tests {
         assert_eq!(call.key, "plan:daily:A-1:call:2026-04-07");
         assert_eq!(call.series(), Some("plan:daily:A-1:call"));
         assert_eq!(call.request.not_before, Some(at("2026-04-07T12:00:00Z")));
-        assert_eq!(call.request.event_type.as_deref(), Some("contact.due"));
+        assert_eq!(call.request.event_type, Some(WebhookEventType::ContactDue));
         assert_eq!(call.request.data["contact_point"], "+12125550100");
         assert_eq!(call.request.data["planned_at"], "2026-04-07T12:00:00Z");
         assert_eq!(call.request.data["channel"], "call");
@@ -339,7 +340,7 @@ mod tests {
         let email = notices.iter().find(|n| n.kind == "email").unwrap();
         assert_eq!(email.key, "plan:daily:A-1:reminder:2026-04-07");
         assert_eq!(email.request.to.as_deref(), Some("alex@example.com"));
-        assert_eq!(email.request.template.as_deref(), Some("payment_reminder"));
+        assert_eq!(email.request.template, Some(Purpose::PaymentReminder));
         assert_eq!(email.request.data["payment_url"], "https://pay.example/A-1");
         email.request.validate().unwrap();
         assert_eq!(notices.len(), 2, "{notices:?}");

@@ -11,7 +11,6 @@
 //! knows rows, transactions and the domain's types, not the law.
 
 mod consumers;
-pub mod outbox;
 mod postgres;
 pub mod reports;
 mod sqlite;
@@ -28,8 +27,8 @@ use crate::domain::{
     history_of,
 };
 
+pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
-pub use outbox::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, RetrySchedule};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

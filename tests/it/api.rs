@@ -1037,7 +1037,7 @@ async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
 
     // Wrong for its channel: 400 naming the field, nothing queued.
     let (status, body) = post_with_key(
-        serde_json::json!({"account_id": "Q-1", "channel": "webhook", "template": "x"}),
+        serde_json::json!({"account_id": "Q-1", "channel": "webhook", "template": "collection"}),
         "",
     )
     .await;

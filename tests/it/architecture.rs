@@ -25,8 +25,8 @@ enum Forbidden {
 
 /// The layering table: `(module, what it must not import)`. The pure core (`domain`,
 /// `policy`, `engine`, `strategy`, `planner`) sits at the bottom; the shells (`http`,
-/// `cli`, `scheduler`, the outbox worker in `dispatch`) on top; nothing imports a layer
-/// above it.
+/// `cli`, `scheduler`, the outbox worker) on top; nothing imports a layer above it. The
+/// outbox drives `dispatch` (its couriers), never the other way round.
 #[rustfmt::skip]
 const LAYERS: &[(&str, Forbidden)] = &[
     ("domain",    Forbidden::AllBut(&["suggest"])),
@@ -39,7 +39,8 @@ const LAYERS: &[(&str, Forbidden)] = &[
     ("strategy",  Forbidden::These(&["store", "http", "cli", "config", "engine", "planner", "scheduler", "dispatch"])),
     ("planner",   Forbidden::These(&["store", "http", "cli", "config", "report", "scheduler", "dispatch"])),
     ("rule_tests", Forbidden::These(&["store", "http", "cli", "config"])),
-    ("dispatch",  Forbidden::These(&["config", "http", "cli", "scheduler"])),
+    ("dispatch",  Forbidden::These(&["config", "http", "cli", "scheduler", "outbox", "app"])),
+    ("outbox",    Forbidden::These(&["http", "cli", "app", "scheduler", "config"])),
     ("scheduler", Forbidden::These(&["http", "cli"])),
     ("report",    Forbidden::These(&["http", "cli"])),
     ("metrics",   Forbidden::These(&["http", "cli", "scheduler"])),
@@ -47,7 +48,7 @@ const LAYERS: &[(&str, Forbidden)] = &[
     // The store knows rows, transactions and the domain, not the law: the service layer
     // hands it the engine's step as a `Judge`.
     ("store",     Forbidden::AllBut(&["domain", "tasks", "redact", "suggest"])),
-    ("service",   Forbidden::These(&["http", "cli", "app", "scheduler", "config"])),
+    ("service",   Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("app",       Forbidden::These(&["cli"])),
 ];
 

@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use dunner::clock::FixedClock;
 use dunner::dispatch::couriers::{EmailCourier, WebhookCourier};
 use dunner::dispatch::email::EmailSender;
-use dunner::dispatch::outbox::{Courier, Couriers, Outbox};
 use dunner::dispatch::signing::{SignedHeaders, WebhookSecret, verify};
 use dunner::dispatch::templates::Templates;
 use dunner::dispatch::webhook::WebhookSender;
+use dunner::dispatch::{Courier, Couriers};
 use dunner::domain::{Account, Channel, LedgerEvent, LedgerEventType, Outcome};
+use dunner::outbox::Outbox;
 use dunner::reload::LivePolicy;
 use dunner::store::{EventQuery, NoticeRequest, NoticeStatus, Store};
 

@@ -230,7 +230,11 @@ async fn notice_keys(store: &Store) -> Vec<String> {
             format!(
                 "{} {}",
                 notice.account_id,
-                notice.request.event_type.unwrap_or_default()
+                notice
+                    .request
+                    .event_type
+                    .map(|t| t.as_str())
+                    .unwrap_or_default()
             )
         })
         .collect();

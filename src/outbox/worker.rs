@@ -3,23 +3,22 @@
 //! It sleeps until the next notice falls due or a new one is queued; no busy polling.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::Delivery;
+use super::RetrySchedule;
 use crate::clock::Clock;
-use crate::domain::{Account, LedgerEvent, LedgerEventType, Outcome};
+use crate::dispatch::{Couriers, Delivery};
+use crate::domain::{
+    Account, LedgerEvent, LedgerEventType, Notice, NoticeChannel, NoticeStatus, Outcome,
+};
 use crate::engine::{Decision, Question, Subject, Verdict};
 use crate::policy::Policy;
 use crate::reload::LivePolicy;
-use crate::store::{
-    Notice, NoticeChannel, NoticeStatus, NoticeUpdate, RetrySchedule, Store, StoreError,
-    lookback_start,
-};
+use crate::store::{NoticeUpdate, Store, StoreError, lookback_start};
 
 /// How long a leased notice is held before another worker may take it (it is only
 /// taken again if this worker died mid-send).
@@ -31,26 +30,6 @@ const BATCH: u32 = 256;
 /// The longest sleep when nothing is due (a notice queued by another daemon on the
 /// same PostgreSQL ledger wakes nobody here).
 const IDLE: Duration = Duration::from_secs(30);
-
-/// What sends one notice: an email courier, a webhook courier.
-pub trait Courier: Send + Sync {
-    /// Delivers the notice about `account` once and says how it went.
-    fn deliver<'a>(
-        &'a self,
-        notice: &'a Notice,
-        account: &'a Account,
-        contact_point: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>>;
-}
-
-/// The couriers the daemon has (an email courier only when SMTP is configured).
-#[derive(Clone, Default)]
-pub struct Couriers {
-    /// Sends email notices.
-    pub email: Option<Arc<dyn Courier>>,
-    /// Sends webhook notices.
-    pub webhook: Option<Arc<dyn Courier>>,
-}
 
 /// The worker's parts.
 #[derive(Clone)]
@@ -221,11 +200,7 @@ impl Outbox {
                 return Ok(close(&notice, NoticeStatus::Cancelled, why));
             }
         };
-        let courier = match notice.request.channel {
-            NoticeChannel::Email => self.couriers.email.as_ref(),
-            NoticeChannel::Webhook => self.couriers.webhook.as_ref(),
-        };
-        let Some(courier) = courier else {
+        let Some(courier) = self.couriers.for_channel(notice.request.channel) else {
             let why = match notice.request.channel {
                 NoticeChannel::Email => "no SMTP server is configured",
                 NoticeChannel::Webhook => "no webhook endpoint is configured",
@@ -301,7 +276,11 @@ fn sent_event(notice: &Notice, contact_point: Option<String>, now: DateTime<Utc>
         flag: None,
         amount: None,
         notice_id: (!email).then(|| notice.id.clone()),
-        webhook_event: notice.request.event_type.clone().filter(|_| !email),
+        webhook_event: notice
+            .request
+            .event_type
+            .filter(|_| !email)
+            .map(|event_type| event_type.as_str().to_string()),
         purpose: Some(notice.request.purpose),
         due_on: None,
         installments: Vec::new(),

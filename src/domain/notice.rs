@@ -1,12 +1,71 @@
-//! The outbox's vocabulary: what a notice request says, the states of a notice, and
-//! the retry schedule. Pure: the store writes and leases rows, the dispatch worker sends.
+//! The outbox's vocabulary: what a notice request says and the states of a notice.
+//! Pure: the store writes and leases rows, the outbox worker sends them. It lives in the
+//! domain so that the store, the service and the outbox share it without a cycle.
 
-use std::time::Duration;
-
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Account, Channel, EmailKind, Purpose};
+use super::{Account, Channel, EmailKind, Purpose};
+
+/// What a webhook notice announces, as the receiver is told in the body's `type` and as
+/// `[[webhooks]] event_types` subscribe to it. Parsed once, where a request or the
+/// configuration arrives; a typo is refused with the closest name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[non_exhaustive]
+pub enum WebhookEventType {
+    /// A notice should be produced, e.g. by a letter vendor.
+    #[serde(rename = "notice.requested")]
+    NoticeRequested,
+    /// A contact is allowed now: a dialer may call.
+    #[serde(rename = "contact.due")]
+    ContactDue,
+    /// An account was escalated.
+    #[serde(rename = "account.escalated")]
+    AccountEscalated,
+}
+
+impl WebhookEventType {
+    /// Every event type.
+    pub const ALL: [WebhookEventType; 3] = [
+        WebhookEventType::NoticeRequested,
+        WebhookEventType::ContactDue,
+        WebhookEventType::AccountEscalated,
+    ];
+
+    /// The dotted name used on the wire and in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEventType::NoticeRequested => "notice.requested",
+            WebhookEventType::ContactDue => "contact.due",
+            WebhookEventType::AccountEscalated => "account.escalated",
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookEventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WebhookEventType {
+    type Err = String;
+
+    /// Parses a dotted name, suggesting the closest one on a typo.
+    fn from_str(name: &str) -> Result<WebhookEventType, String> {
+        if let Some(found) = WebhookEventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == name)
+        {
+            return Ok(found);
+        }
+        let names = WebhookEventType::ALL.map(WebhookEventType::as_str);
+        let help = crate::suggest::did_you_mean(name, names)
+            .map(|best| format!("; did you mean `{best}`?"))
+            .unwrap_or_else(|| format!("; use one of `{}`", names.join("`, `")));
+        Err(format!("unknown event type `{name}`{help}"))
+    }
+}
 
 /// How a notice leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -23,7 +82,7 @@ pub enum NoticeChannel {
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct NoticeRequest {
     /// The account the notice is about.
-    #[serde(deserialize_with = "crate::domain::deserialize_account_id")]
+    #[serde(deserialize_with = "super::deserialize_account_id")]
     #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub account_id: String,
     /// Email or webhook.
@@ -32,14 +91,14 @@ pub struct NoticeRequest {
     /// cease-and-desist, a collection email may not).
     #[serde(default)]
     pub purpose: Purpose,
-    /// The email template (`templates/<name>/`): required for an email, refused for a
-    /// webhook.
+    /// The email template (`templates/<purpose>/`), named after the purpose it serves
+    /// (it must be the notice's `purpose`): required for an email, refused for a webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<Purpose>,
     /// The webhook event type (`notice.requested`, `contact.due`, `account.escalated`);
     /// webhooks only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEventType>,
     /// The email address; defaults to the account's first personal address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
@@ -56,7 +115,7 @@ pub struct NoticeRequest {
     #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
     pub not_before: Option<DateTime<Utc>>,
 }
-crate::domain::object_only!(NoticeRequest);
+super::object_only!(NoticeRequest);
 
 /// A notice request that does not hold together, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,9 +200,9 @@ impl NoticeRequest {
                     })?;
                 Ok(Some((Channel::Email, Some(to))))
             }
-            NoticeChannel::Webhook => Ok(match self.event_type.as_deref() {
-                Some("notice.requested") => Some((Channel::Letter, None)),
-                Some("contact.due") => Some((Channel::Call, None)),
+            NoticeChannel::Webhook => Ok(match self.event_type {
+                Some(WebhookEventType::NoticeRequested) => Some((Channel::Letter, None)),
+                Some(WebhookEventType::ContactDue) => Some((Channel::Call, None)),
                 _ => None,
             }),
         }
@@ -209,76 +268,4 @@ pub struct Notice {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
-}
-
-/// The delays between tries after a failure: by default about a day in all, like Svix
-/// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), each stretched by up to 20 % of jitter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetrySchedule(pub Vec<Duration>);
-
-impl Default for RetrySchedule {
-    fn default() -> Self {
-        let minutes = |m: u64| Duration::from_secs(m * 60);
-        RetrySchedule(vec![
-            Duration::from_secs(5),
-            minutes(5),
-            minutes(30),
-            minutes(120),
-            minutes(300),
-            minutes(600),
-            minutes(600),
-        ])
-    }
-}
-
-impl RetrySchedule {
-    /// When to try again after the `failures`-th failed try (1-based), or `None` when
-    /// the schedule is spent (the notice is dead-lettered). A receiver's `Retry-After`
-    /// is honoured when it asks for longer. `jitter` is in `[0, 1)`.
-    pub fn next_try(
-        &self,
-        failures: u32,
-        now: DateTime<Utc>,
-        retry_after: Option<Duration>,
-        jitter: f64,
-    ) -> Option<DateTime<Utc>> {
-        let index = usize::try_from(failures.checked_sub(1)?).ok()?;
-        let base = *self.0.get(index)?;
-        let stretched = base.mul_f64(1.0 + 0.2 * jitter.clamp(0.0, 1.0));
-        let delay = retry_after.map_or(stretched, |asked| asked.max(stretched));
-        let delay = TimeDelta::from_std(delay).ok()?;
-        now.checked_add_signed(delay)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_schedule_spreads_seven_retries_over_about_a_day_then_gives_up() {
-        let schedule = RetrySchedule::default();
-        let now: DateTime<Utc> = "2026-04-07T12:00:00Z".parse().unwrap_or_default();
-        let total: Duration = schedule.0.iter().sum();
-        assert_eq!(total.as_secs(), 5 + 60 * (5 + 30 + 120 + 300 + 600 + 600));
-        assert_eq!(
-            schedule.next_try(1, now, None, 0.0),
-            Some(now + TimeDelta::seconds(5))
-        );
-        assert_eq!(
-            schedule.next_try(2, now, None, 0.5),
-            Some(now + TimeDelta::seconds(330))
-        );
-        // A receiver asking for longer is honoured; asking for shorter is not.
-        assert_eq!(
-            schedule.next_try(1, now, Some(Duration::from_secs(60)), 0.0),
-            Some(now + TimeDelta::seconds(60))
-        );
-        assert_eq!(
-            schedule.next_try(2, now, Some(Duration::from_secs(1)), 0.0),
-            Some(now + TimeDelta::seconds(300))
-        );
-        assert_eq!(schedule.next_try(8, now, None, 0.0), None);
-        assert_eq!(schedule.next_try(0, now, None, 0.0), None);
-    }
 }
