@@ -15,7 +15,7 @@ use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
     HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow, QueuedNotice,
     RecordedRow, StoreError, StoredEvent, from_json, judge_attempt, lookback_start,
-    skip_unreadable_notices,
+    pending_notice_row, skip_unreadable_notices,
 };
 
 /// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
@@ -338,6 +338,7 @@ impl PostgresStore {
         attempt: &Attempt,
         now: DateTime<Utc>,
         notice: Option<QueuedNotice>,
+        sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
@@ -357,7 +358,15 @@ impl PostgresStore {
         {
             return RecordedRow::replayed(&kept);
         }
-        let rows = judge_attempt(&**judge, &body, &history, attempt, now, notice.as_ref())?;
+        let rows = judge_attempt(
+            &**judge,
+            &body,
+            &history,
+            attempt,
+            now,
+            notice.as_ref(),
+            sending.as_deref(),
+        )?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
         }
@@ -511,9 +520,16 @@ async fn account_and_history(
     else {
         return Ok(None);
     };
+    // One statement, one snapshot: a notice delivered meanwhile (its place closed and
+    // its contact written in one transaction) is seen either as pending or as sent,
+    // never as neither.
     let history = sqlx::query(
-        "SELECT id, account_id, body::text AS body FROM events
-          WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
+        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+          WHERE account_id = ANY($1) AND at >= $2
+         UNION ALL
+         SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+          WHERE account_id = ANY($1) AND status = 'pending'
+         ORDER BY part, at, seq",
     )
     .bind(&debts)
     .bind(since)
@@ -521,12 +537,19 @@ async fn account_and_history(
     .await?
     .into_iter()
     .map(|row| {
-        Ok(HistoryRow {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            body: row.try_get("body")?,
-        })
+        let id: String = row.try_get("id")?;
+        let account_id: String = row.try_get("account_id")?;
+        let body: String = row.try_get("body")?;
+        if row.try_get::<i32, _>("part")? == 2 {
+            return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
+        }
+        Ok(Some(HistoryRow {
+            id,
+            account_id,
+            body,
+        }))
     })
+    .filter_map(Result::transpose)
     .collect::<Result<_, StoreError>>()?;
     Ok(Some(AccountHistoryRows {
         body: account.try_get("body")?,

@@ -29,7 +29,7 @@ use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
     HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
     QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text, judge_attempt,
-    lookback_start, skip_unreadable_notices,
+    lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 
 /// The most attempts one commit carries.
@@ -52,6 +52,8 @@ struct AttemptJob {
     attempt: Attempt,
     now: DateTime<Utc>,
     notice: Option<QueuedNotice>,
+    /// The notice whose send this checks (its own place is not counted against it).
+    sending: Option<String>,
     reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
 }
 
@@ -326,6 +328,7 @@ impl SqliteStore {
         attempt: &Attempt,
         now: DateTime<Utc>,
         notice: Option<QueuedNotice>,
+        sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = AttemptJob {
@@ -333,6 +336,7 @@ impl SqliteStore {
             attempt: attempt.clone(),
             now,
             notice,
+            sending,
             reply,
         };
         self.writer
@@ -548,6 +552,7 @@ async fn commit_group(
             attempt,
             job.now,
             job.notice.as_ref(),
+            job.sending.as_deref(),
         ) {
             Ok(rows) => rows,
             Err(error) => {
@@ -685,8 +690,8 @@ async fn upsert_key(
 
 /// An account's stored body, the key of its consumer (`consumer.id`, or the account's
 /// own id when it names none) and its history from `since` on — with the events of
-/// the consumer's other accounts — in one round trip; `None` when the account does not
-/// exist.
+/// the consumer's other accounts and the places of their pending notices — in one
+/// statement (one consistent read); `None` when the account does not exist.
 async fn account_and_history(
     connection: &mut SqliteConnection,
     account_id: &str,
@@ -700,6 +705,12 @@ async fn account_and_history(
           WHERE at >= ?2 AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
+                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))
+         UNION ALL
+         SELECT 2, id, account_id, due_at, request FROM notices
+          WHERE status = 'pending' AND account_id IN (
+                SELECT ?1
+                UNION SELECT id FROM accounts
                  WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))",
     )
     .bind(account_id)
@@ -709,8 +720,17 @@ async fn account_and_history(
     let mut account = None;
     let mut history = Vec::with_capacity(rows.len());
     for row in rows {
-        if row.get::<i64, _>("part") == 0 {
+        let part = row.get::<i64, _>("part");
+        if part == 0 {
             account = Some((row.get("body"), row.get("debtor")));
+        } else if part == 2 {
+            let due_at = parse_instant(&row.get::<String, _>("debtor"))?;
+            history.extend(pending_notice_row(
+                &row.get::<String, _>("id"),
+                &row.get::<String, _>("account_id"),
+                due_at,
+                &row.get::<String, _>("body"),
+            )?);
         } else {
             history.push(HistoryRow {
                 id: row.get("id"),
