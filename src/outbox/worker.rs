@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::dispatch::{Couriers, Delivery};
 use crate::domain::{LedgerEvent, LedgerEventType, Notice, NoticeChannel, NoticeStatus, Outcome};
 use crate::engine::{Decision, Verdict};
+use crate::metrics::Metrics;
 use crate::reload::LivePolicy;
 use crate::service::ServiceError;
 use crate::store::{Attempt, NoticeUpdate, Store, StoreError};
@@ -48,6 +49,8 @@ pub struct Outbox {
     pub couriers: Couriers,
     /// Rung when a notice is queued.
     pub wake: Arc<Notify>,
+    /// Tries and dead letters are counted here.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What the policy says at send time.
@@ -135,15 +138,18 @@ impl Outbox {
         for notice in leased {
             let worker = self.clone();
             sends.spawn(async move {
-                let id = notice.id.clone();
-                (id, worker.send(notice).await)
+                let sent = worker.send(notice.clone()).await;
+                (notice, sent)
             });
         }
         // The outcomes of the batch are written together: one transaction, one fsync.
         let mut updates = Vec::new();
         while let Some(done) = sends.join_next().await {
             match done {
-                Ok((id, Ok(update))) => updates.push((id, update)),
+                Ok((notice, Ok(update))) => {
+                    self.observe(&notice, &update);
+                    updates.push((notice.id, update));
+                }
                 // Left leased: sent again when the lease runs out.
                 Ok((_, Err(error))) => tracing::error!(%error, "a notice could not be sent"),
                 Err(error) => tracing::error!(%error, "a notice's task failed"),
@@ -223,6 +229,36 @@ impl Outbox {
             Delivery::Retry { after, reason } => Ok(self.retry(&notice, after, reason)),
             Delivery::Permanent { reason } => Ok(close(&notice, NoticeStatus::Dead, reason)),
         }
+    }
+
+    /// Counts a try by channel and result; a dead letter is also logged (no personal
+    /// data: the notice's id, channel, tries and the error, redacted).
+    fn observe(&self, notice: &Notice, update: &NoticeUpdate) {
+        let channel = match notice.request.channel {
+            NoticeChannel::Email => "email",
+            NoticeChannel::Webhook => "webhook",
+        };
+        let result = match update {
+            NoticeUpdate::Delivered { .. } => "delivered",
+            NoticeUpdate::Reschedule { attempts, .. } if *attempts > notice.attempts => "retry",
+            NoticeUpdate::Reschedule { .. } => "deferred",
+            NoticeUpdate::Close {
+                status: NoticeStatus::Dead,
+                attempts,
+                error,
+            } => {
+                tracing::warn!(
+                    notice = %notice.id,
+                    channel,
+                    attempts,
+                    error = %crate::redact::redact(error),
+                    "a notice is dead-lettered (replay it with POST /v1/notices/{{id}}/retry)"
+                );
+                "dead"
+            }
+            NoticeUpdate::Close { .. } => "cancelled",
+        };
+        self.metrics.observe_delivery(channel, result);
     }
 
     /// The next try, or the dead letter when the schedule is spent.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::ServiceError;
 use super::attempts::{PolicyJudge, Recorded, decide_and_queue};
+use crate::domain::NoticeSenders;
 use crate::engine::Decision;
 use crate::policy::Policy;
 use crate::store::{
@@ -24,6 +25,24 @@ pub struct Enqueued {
     pub decision: Option<Decision>,
     /// The idempotency key had been used: this is the notice queued then.
     pub replayed: bool,
+}
+
+/// Asks for a notice on behalf of a caller (the API, the scheduler): refuses one that
+/// does not hold together or that nobody here can deliver ([`NoticeSenders`]), then
+/// queues it as [`enqueue_notice`] does.
+pub async fn request_notice(
+    store: &Store,
+    policy: &Arc<Policy>,
+    senders: &NoticeSenders,
+    request: &NoticeRequest,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, ServiceError> {
+    request.validate()?;
+    senders
+        .check(request)
+        .map_err(ServiceError::Undeliverable)?;
+    enqueue_notice(store, policy, request, idempotency_key, now).await
 }
 
 /// Queues a notice, checking the policy first, in one transaction with the decision

@@ -678,6 +678,15 @@ impl Store {
         }
     }
 
+    /// The outbox's gauges at `now`: one aggregate query over the pending and dead rows,
+    /// read when `/metrics` is scraped (see [`OutboxGauges`]).
+    pub async fn outbox_gauges(&self, now: DateTime<Utc>) -> Result<OutboxGauges, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.outbox_gauges(now).await,
+            Store::Postgres(store) => store.outbox_gauges(now).await,
+        }
+    }
+
     /// The next instant a pending notice falls due (or its lease runs out).
     pub async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self {
@@ -793,6 +802,29 @@ impl Store {
         json.map(|json| from_json("policy sources", &json))
             .transpose()
     }
+}
+
+/// The outbox at a glance, for `/metrics`: notices by channel and state, and the
+/// oldest instant a pending notice fell due.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxGauges {
+    /// Counts per channel (`email`, `webhook`).
+    pub by_channel: Vec<OutboxCounts>,
+    /// The earliest `due_at` of a pending notice that is due (leased or not).
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// The notices of one channel, by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// The channel, as stored in the request.
+    pub channel: String,
+    /// Pending, due, and not leased: waiting for a worker.
+    pub due: i64,
+    /// Pending and leased: being sent.
+    pub leased: i64,
+    /// Dead letters.
+    pub dead: i64,
 }
 
 /// How a try of a leased notice ended, as the store records it.

@@ -238,6 +238,37 @@ impl PostgresStore {
         })))
     }
 
+    pub(super) async fn outbox_gauges(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<super::OutboxGauges, StoreError> {
+        let rows = sqlx::query(
+            "SELECT coalesce(request->>'channel', 'unknown') AS channel,
+                    count(*) FILTER (WHERE status = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)) AS due,
+                    count(*) FILTER (WHERE status = 'pending' AND lease_until > $1) AS leased,
+                    count(*) FILTER (WHERE status = 'dead') AS dead,
+                    min(due_at) FILTER (WHERE status = 'pending' AND due_at <= $1) AS oldest
+               FROM notices WHERE status IN ('pending', 'dead') GROUP BY 1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gauges = super::OutboxGauges::default();
+        for row in rows {
+            let oldest: Option<DateTime<Utc>> = row.try_get("oldest")?;
+            if let Some(oldest) = oldest {
+                gauges.oldest_due = Some(gauges.oldest_due.map_or(oldest, |o| o.min(oldest)));
+            }
+            gauges.by_channel.push(super::OutboxCounts {
+                channel: row.try_get("channel")?,
+                due: row.try_get("due")?,
+                leased: row.try_get("leased")?,
+                dead: row.try_get("dead")?,
+            });
+        }
+        Ok(gauges)
+    }
+
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT min(greatest(due_at, lease_until)) FROM notices WHERE status = 'pending'",

@@ -240,6 +240,37 @@ impl SqliteStore {
         Ok(released.rows_affected())
     }
 
+    pub(super) async fn outbox_gauges(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<super::OutboxGauges, StoreError> {
+        let rows = sqlx::query(
+            "SELECT coalesce(json_extract(request, '$.channel'), 'unknown') AS channel,
+                    coalesce(sum(status = 'pending' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)), 0) AS due,
+                    coalesce(sum(status = 'pending' AND lease_until > ?1), 0) AS leased,
+                    coalesce(sum(status = 'dead'), 0) AS dead,
+                    min(CASE WHEN status = 'pending' AND due_at <= ?1 THEN due_at END) AS oldest
+               FROM notices WHERE status IN ('pending', 'dead') GROUP BY 1",
+        )
+        .bind(instant_text(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gauges = super::OutboxGauges::default();
+        for row in rows {
+            let oldest: Option<String> = row.try_get("oldest")?;
+            if let Some(oldest) = oldest.as_deref().map(parse_instant).transpose()? {
+                gauges.oldest_due = Some(gauges.oldest_due.map_or(oldest, |o| o.min(oldest)));
+            }
+            gauges.by_channel.push(super::OutboxCounts {
+                channel: row.try_get("channel")?,
+                due: row.try_get("due")?,
+                leased: row.try_get("leased")?,
+                dead: row.try_get("dead")?,
+            });
+        }
+        Ok(gauges)
+    }
+
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next: Option<String> = sqlx::query_scalar(
             "SELECT min(max(due_at, coalesce(lease_until, ''))) FROM notices WHERE status = 'pending'",

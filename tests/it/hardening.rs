@@ -325,17 +325,21 @@ async fn an_unreadable_notice_row_is_skipped_not_fatal() {
     let test = sqlite().await;
     let url = test.url.clone();
     let api = api_with_account(test).await;
-    let (status, body) = api
-        .call(
-            "POST",
-            "/v1/notices",
-            Some(
-                json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated"})
-                    .to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Queued directly: the test daemon has no `[[webhooks]]`, so the API would refuse it.
+    let request = serde_json::from_value(
+        json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated"}),
+    )
+    .unwrap();
+    let queued = dunner::service::enqueue_notice(
+        &api.state.store,
+        &api.state.policy.current(),
+        &request,
+        None,
+        api.state.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(queued.notice.is_some());
     let path = url.strip_prefix("sqlite://").unwrap();
     let mut connection =
         <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{path}"))
@@ -345,17 +349,21 @@ async fn an_unreadable_notice_row_is_skipped_not_fatal() {
         .execute(&mut connection)
         .await
         .unwrap();
-    let (status, body) = api
-        .call(
-            "POST",
-            "/v1/notices",
-            Some(
-                json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated", "data": {"n": 2}})
-                    .to_string(),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let request = serde_json::from_value(
+        json!({"account_id": "NY-1", "channel": "webhook", "event_type": "account.escalated", "data": {"n": 2}}),
+    )
+    .unwrap();
+    let queued = dunner::service::enqueue_notice(
+        &api.state.store,
+        &api.state.policy.current(),
+        &request,
+        None,
+        api.state.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(queued.notice.is_some());
+    api.state.notices_wake.notify_one();
     let (status, listed) = api.call("GET", "/v1/notices", None).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");

@@ -646,7 +646,7 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
         .await
         .unwrap();
     let collection = notice(
-        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder"}),
+        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "collection"}),
     );
     let stopped = dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &collection, None, now())
         .await
@@ -1032,13 +1032,15 @@ async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: Te
         "{calls} calls and {queued_now} emails due now"
     );
     // The worker sends what is due while more dialers call.
+    let policy = Arc::new(dunner::reload::LivePolicy::new(
+        &crate::helpers::rules_dir(),
+        SHIPPED.clone(),
+        at,
+    ));
     let outbox = dunner::outbox::Outbox {
         store: store.clone(),
-        policy: Arc::new(dunner::reload::LivePolicy::new(
-            &crate::helpers::rules_dir(),
-            SHIPPED.clone(),
-            at,
-        )),
+        metrics: Arc::new(dunner::metrics::Metrics::new(&policy)),
+        policy,
         clock: Arc::new(dunner::clock::FixedClock(at)),
         schedule: Default::default(),
         couriers: dunner::dispatch::Couriers {
