@@ -167,6 +167,14 @@ impl App {
                 .map_err(BuildError::StrategyTemplates)?;
             warn_about_receivers(config, &strategies);
         }
+        let notice_senders = Arc::new(crate::domain::NoticeSenders {
+            email_templates: couriers
+                .email
+                .as_ref()
+                .and(templates.as_ref())
+                .map(|templates| templates.purposes().to_vec()),
+            webhooks: couriers.webhook.is_some(),
+        });
         let notices_wake = Arc::new(tokio::sync::Notify::new());
         let metrics = Arc::new(Metrics::new(&policy));
         let outbox = Outbox {
@@ -176,6 +184,7 @@ impl App {
             schedule: config.outbox.schedule(),
             couriers,
             wake: Arc::clone(&notices_wake),
+            metrics: Arc::clone(&metrics),
         };
         let scheduler = config.scheduler.enabled.then(|| Scheduler {
             store: store.clone(),
@@ -187,6 +196,7 @@ impl App {
             email_data: Arc::new(config.scheduler.email_data.clone()),
             metrics: Arc::clone(&metrics),
             wake: Arc::clone(&notices_wake),
+            notice_senders: Arc::clone(&notice_senders),
         });
         let state = AppState {
             store,
@@ -196,6 +206,7 @@ impl App {
             config_keys: config.keys.clone().into(),
             metrics,
             notices_wake,
+            notice_senders,
             strategies,
             tasks: Arc::new(TaskHealth::default()),
             idempotency_retention: config.server.idempotency_retention,

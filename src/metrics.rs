@@ -1,6 +1,7 @@
 //! The daemon's counters, in the OpenMetrics text format Prometheus scrapes: requests
 //! by route, decisions by outcome and refusing rule, recorded attempts, policy reloads,
-//! scheduler ticks and the notices they queue.
+//! scheduler ticks and the notices they queue, the outbox's tries and dead letters, and
+//! the outbox's gauges (read from the ledger when scraped).
 //!
 //! One [`Metrics`] value per app (no process-global recorder, so every app a test
 //! builds counts on its own), shared by the HTTP layer (`GET /metrics`, the request
@@ -15,6 +16,7 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -60,6 +62,23 @@ struct ScheduledLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    state: &'static str,
+    channel: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: &'static str,
+}
+
 /// Upper bounds (seconds) of the scheduler tick duration buckets: 10 ms to 5 min.
 const TICK_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
 
@@ -77,6 +96,10 @@ pub struct Metrics {
     scheduler_ticks: Family<ReloadLabels, Counter>,
     scheduler_tick_durations: Histogram,
     scheduled: Family<ScheduledLabels, Counter>,
+    outbox_notices: Family<OutboxLabels, Gauge>,
+    outbox_oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    outbox_deliveries: Family<DeliveryLabels, Counter>,
+    outbox_dead_letters: Family<ChannelLabels, Counter>,
 }
 
 impl Metrics {
@@ -140,6 +163,33 @@ impl Metrics {
             "Notices the scheduler asked the outbox for, by kind (contact.due, notice.requested, email, account.escalated) and outcome (queued; repeated: already queued under its key; stopped by the policy; failed)",
             scheduled.clone(),
         );
+        // The outbox's: gauges read from the ledger at scrape time (they hold across
+        // every daemon sharing a PostgreSQL ledger), counters kept by this daemon's worker.
+        let outbox_notices = Family::<OutboxLabels, Gauge>::default();
+        registry.register(
+            "dunner_outbox_notices",
+            "Notices in the outbox by state (due: waiting for a worker; leased: being sent; dead: dead letters) and channel, read from the ledger at scrape time",
+            outbox_notices.clone(),
+        );
+        let outbox_oldest_due_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register_with_unit(
+            "dunner_outbox_oldest_due_age",
+            "How long the oldest due, undelivered notice has been due (0 when none is)",
+            Unit::Seconds,
+            outbox_oldest_due_age.clone(),
+        );
+        let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "dunner_outbox_deliveries",
+            "Tries of the outbox worker by channel and result (delivered, retry, deferred by the policy, cancelled by the policy, dead)",
+            outbox_deliveries.clone(),
+        );
+        let outbox_dead_letters = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "dunner_outbox_dead_letters",
+            "Notices dead-lettered by this daemon's worker, by channel",
+            outbox_dead_letters.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -150,6 +200,10 @@ impl Metrics {
             scheduler_ticks,
             scheduler_tick_durations,
             scheduled,
+            outbox_notices,
+            outbox_oldest_due_age,
+            outbox_deliveries,
+            outbox_dead_letters,
         }
     }
 
@@ -187,6 +241,46 @@ impl Metrics {
         self.scheduled
             .get_or_create(&ScheduledLabels { kind, outcome })
             .inc();
+    }
+
+    /// Sets the outbox gauges from the ledger's counts at `now`.
+    pub fn set_outbox_gauges(
+        &self,
+        gauges: &crate::store::OutboxGauges,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        // A channel with no notice left drops out rather than keeping its last value.
+        self.outbox_notices.clear();
+        for counts in &gauges.by_channel {
+            for (state, value) in [
+                ("due", counts.due),
+                ("leased", counts.leased),
+                ("dead", counts.dead),
+            ] {
+                self.outbox_notices
+                    .get_or_create(&OutboxLabels {
+                        state,
+                        channel: counts.channel.clone(),
+                    })
+                    .set(value);
+            }
+        }
+        let age = gauges.oldest_due.map_or(0.0, |due| {
+            (now - due).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        self.outbox_oldest_due_age.set(age);
+    }
+
+    /// Counts one try of the outbox worker.
+    pub fn observe_delivery(&self, channel: &'static str, result: &'static str) {
+        self.outbox_deliveries
+            .get_or_create(&DeliveryLabels { channel, result })
+            .inc();
+        if result == "dead" {
+            self.outbox_dead_letters
+                .get_or_create(&ChannelLabels { channel })
+                .inc();
+        }
     }
 
     /// Counts and times a request by method, matched route template and status.

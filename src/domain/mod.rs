@@ -63,5 +63,6 @@ pub use ledger::{
 };
 pub use money::{Currency, Money};
 pub use notice::{
-    Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus, WebhookEventType,
+    Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeSenders, NoticeStatus,
+    WebhookEventType,
 };

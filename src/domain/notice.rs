@@ -139,8 +139,18 @@ impl NoticeRequest {
     pub fn validate(&self) -> Result<(), NoticeError> {
         match self.channel {
             NoticeChannel::Email => {
-                if self.template.is_none() {
+                let Some(template) = self.template else {
                     return Err(invalid("template", "an email notice needs a `template`"));
+                };
+                if template != self.purpose {
+                    return Err(invalid(
+                        "template",
+                        format!(
+                            "the template `{}` serves another purpose than the notice's `{}`",
+                            template.as_str(),
+                            self.purpose.as_str()
+                        ),
+                    ));
                 }
                 if self.event_type.is_some() {
                     return Err(invalid(
@@ -206,6 +216,61 @@ impl NoticeRequest {
                 _ => None,
             }),
         }
+    }
+}
+
+/// Who can deliver notices in this daemon: the purposes an email can be sent for (an
+/// SMTP server and a template per purpose), and whether any `[[webhooks]]` endpoint
+/// is configured. A notice nobody can deliver is refused when it is asked for, not
+/// retried for a day and dead-lettered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoticeSenders {
+    /// The purposes with an email template, when `[smtp]` is configured; `None` without.
+    pub email_templates: Option<Vec<Purpose>>,
+    /// Whether `[[webhooks]]` endpoints are configured.
+    pub webhooks: bool,
+}
+
+impl NoticeSenders {
+    /// Every channel and template deliverable (tools and tests that send nothing).
+    pub fn every() -> NoticeSenders {
+        NoticeSenders {
+            email_templates: Some(Purpose::ALL.to_vec()),
+            webhooks: true,
+        }
+    }
+
+    /// Refuses a request nobody here can deliver, naming what is missing.
+    pub fn check(&self, request: &NoticeRequest) -> Result<(), NoticeError> {
+        match request.channel {
+            NoticeChannel::Email => {
+                let Some(templates) = &self.email_templates else {
+                    return Err(invalid(
+                        "channel",
+                        "no SMTP server is configured (`[smtp]` in dunner.toml): email notices cannot be sent",
+                    ));
+                };
+                if let Some(template) = request.template
+                    && !templates.contains(&template)
+                {
+                    return Err(invalid(
+                        "template",
+                        format!(
+                            "there is no email template `{}` under the templates directory",
+                            template.as_str()
+                        ),
+                    ));
+                }
+            }
+            NoticeChannel::Webhook if !self.webhooks => {
+                return Err(invalid(
+                    "channel",
+                    "no webhook endpoint is configured (`[[webhooks]]` in dunner.toml): webhook notices cannot be sent",
+                ));
+            }
+            NoticeChannel::Webhook => {}
+        }
+        Ok(())
     }
 }
 

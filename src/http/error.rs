@@ -222,6 +222,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidNotice(error) => {
                 ApiError::unprocessable(error.field, error.message)
             }
+            ServiceError::Undeliverable(error) => {
+                ApiError::unprocessable(error.field, error.message)
+            }
             ServiceError::NotReplayable { .. } => ApiError::conflict(error.to_string()),
             ServiceError::Store(error) => error.into(),
         }

@@ -68,6 +68,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rung when a notice is queued, to wake the outbox worker.
     pub notices_wake: Arc<tokio::sync::Notify>,
+    /// Who can deliver notices (a notice nobody can deliver is refused when asked for).
+    pub notice_senders: Arc<crate::domain::NoticeSenders>,
     /// The strategies of `[scheduler]`, for `GET /v1/accounts/{id}/plan`.
     pub strategies: Arc<crate::strategy::StrategySet>,
     /// The background tasks' health, for `/readyz`.

@@ -22,7 +22,7 @@ use crate::store::{Notice, NoticeRequest};
     responses(
         (status = 201, description = "Queued", body = NoticeAnswer),
         (status = 200, description = "Queued by an earlier request with the same key", body = NoticeAnswer),
-        (status = 422, description = "Stopped by the policy (or a field that cannot apply); nothing queued", body = NoticeAnswer),
+        (status = 422, description = "Stopped by the policy (or a field that cannot apply, or no courier for its channel: `[smtp]`, `[[webhooks]]`); nothing queued", body = NoticeAnswer),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound),
         (status = 413, response = TooLarge),
@@ -50,9 +50,10 @@ pub async fn request_notice(
         ),
         None => None,
     };
-    let enqueued = crate::service::enqueue_notice(
+    let enqueued = crate::service::request_notice(
         &state.store,
         &state.policy.current(),
+        &state.notice_senders,
         &request,
         key,
         state.clock.now(),

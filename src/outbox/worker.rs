@@ -1,5 +1,9 @@
 //! The outbox worker: leases due notices, checks the policy again at the moment of
-//! sending, hands each to its courier (email or webhook) and records how it ended.
+//! sending — through the store's locked check, like a dialer's attempt, so the two never
+//! break a cap together — hands each to its courier (email or webhook) and records how
+//! it ended. A queued email holds its place in the caps from the moment it is queued
+//! (the store counts pending email notices as contacts at their due instants); its
+//! delivered contact replaces it in the transaction that closes it.
 //! It sleeps until the next notice falls due or a new one is queued; no busy polling.
 
 use std::future::Future;
@@ -12,13 +16,12 @@ use tokio::sync::Notify;
 use super::RetrySchedule;
 use crate::clock::Clock;
 use crate::dispatch::{Couriers, Delivery};
-use crate::domain::{
-    Account, LedgerEvent, LedgerEventType, Notice, NoticeChannel, NoticeStatus, Outcome,
-};
-use crate::engine::{Decision, Question, Subject, Verdict};
-use crate::policy::Policy;
+use crate::domain::{LedgerEvent, LedgerEventType, Notice, NoticeChannel, NoticeStatus, Outcome};
+use crate::engine::{Decision, Verdict};
+use crate::metrics::Metrics;
 use crate::reload::LivePolicy;
-use crate::store::{NoticeUpdate, Store, StoreError, lookback_start};
+use crate::service::ServiceError;
+use crate::store::{Attempt, NoticeUpdate, Store, StoreError};
 
 /// How long a leased notice is held before another worker may take it (it is only
 /// taken again if this worker died mid-send).
@@ -46,6 +49,8 @@ pub struct Outbox {
     pub couriers: Couriers,
     /// Rung when a notice is queued.
     pub wake: Arc<Notify>,
+    /// Tries and dead letters are counted here.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What the policy says at send time.
@@ -59,33 +64,14 @@ pub enum SendCheck {
     Cancel(String),
 }
 
-/// The policy's word on sending `notice` about `account` (with its history) at `now`.
-/// Pure: the same decision the daemon makes for an attempt.
-pub fn check_at_send(
-    policy: &Policy,
-    notice: &Notice,
-    account: &Account,
-    history: &[crate::domain::Event],
-    now: DateTime<Utc>,
-) -> SendCheck {
-    let contact = match notice.request.checked_contact(account) {
-        Ok(contact) => contact,
-        Err(error) => return SendCheck::Cancel(error.message),
-    };
-    let Some((channel, contact_point)) = contact else {
-        return SendCheck::Send(None);
-    };
-    let decision = Subject::new(policy, account, history).decide(&Question {
-        at: now,
-        channel,
-        purpose: notice.request.purpose,
-        contact_point: contact_point.as_deref(),
-        horizon_days: None,
-    });
-    match (decision.outcome, decision.next_allowed_at) {
-        (Verdict::Allow, _) => SendCheck::Send(contact_point),
-        (Verdict::Defer, Some(next)) => SendCheck::Later(next, reasons(&decision)),
-        _ => SendCheck::Cancel(reasons(&decision)),
+impl SendCheck {
+    /// What the decision of the send-time check means for the notice. Pure.
+    pub fn from_decision(decision: &Decision, contact_point: Option<String>) -> SendCheck {
+        match (decision.outcome, decision.next_allowed_at) {
+            (Verdict::Allow, _) => SendCheck::Send(contact_point),
+            (Verdict::Defer, Some(next)) => SendCheck::Later(next, reasons(decision)),
+            _ => SendCheck::Cancel(reasons(decision)),
+        }
     }
 }
 
@@ -152,15 +138,18 @@ impl Outbox {
         for notice in leased {
             let worker = self.clone();
             sends.spawn(async move {
-                let id = notice.id.clone();
-                (id, worker.send(notice).await)
+                let sent = worker.send(notice.clone()).await;
+                (notice, sent)
             });
         }
         // The outcomes of the batch are written together: one transaction, one fsync.
         let mut updates = Vec::new();
         while let Some(done) = sends.join_next().await {
             match done {
-                Ok((id, Ok(update))) => updates.push((id, update)),
+                Ok((notice, Ok(update))) => {
+                    self.observe(&notice, &update);
+                    updates.push((notice.id, update));
+                }
                 // Left leased: sent again when the lease runs out.
                 Ok((_, Err(error))) => tracing::error!(%error, "a notice could not be sent"),
                 Err(error) => tracing::error!(%error, "a notice's task failed"),
@@ -173,21 +162,42 @@ impl Outbox {
     }
 
     /// Checks and sends one leased notice; says how it ended.
-    async fn send(&self, notice: Notice) -> Result<NoticeUpdate, StoreError> {
+    async fn send(&self, notice: Notice) -> Result<NoticeUpdate, ServiceError> {
         let now = self.clock.now();
-        let Some((account, history)) = self
-            .store
-            .account_with_history(&notice.account_id, lookback_start(now))
-            .await?
-        else {
+        let Some(account) = self.store.get_account(&notice.account_id).await? else {
             return Ok(close(
                 &notice,
                 NoticeStatus::Cancelled,
                 "the account is gone".into(),
             ));
         };
-        let policy = self.policy.current();
-        let contact_point = match check_at_send(&policy, &notice, &account, &history, now) {
+        let check = match notice.request.checked_contact(&account) {
+            Err(error) => SendCheck::Cancel(error.message),
+            // A webhook that reaches no consumer: nothing to check.
+            Ok(None) => SendCheck::Send(None),
+            Ok(Some((channel, contact_point))) => {
+                let attempt = Attempt {
+                    account_id: notice.account_id.clone(),
+                    at: now,
+                    channel,
+                    purpose: notice.request.purpose,
+                    contact_point: contact_point.clone(),
+                    outcome: None,
+                    idempotency: None,
+                };
+                let policy = self.policy.current();
+                let recorded = crate::service::check_notice_send(
+                    &self.store,
+                    &policy,
+                    &attempt,
+                    &notice.id,
+                    now,
+                )
+                .await?;
+                SendCheck::from_decision(&recorded.decision, contact_point)
+            }
+        };
+        let contact_point = match check {
             SendCheck::Send(contact_point) => contact_point,
             SendCheck::Later(due_at, why) => {
                 return Ok(NoticeUpdate::Reschedule {
@@ -219,6 +229,36 @@ impl Outbox {
             Delivery::Retry { after, reason } => Ok(self.retry(&notice, after, reason)),
             Delivery::Permanent { reason } => Ok(close(&notice, NoticeStatus::Dead, reason)),
         }
+    }
+
+    /// Counts a try by channel and result; a dead letter is also logged (no personal
+    /// data: the notice's id, channel, tries and the error, redacted).
+    fn observe(&self, notice: &Notice, update: &NoticeUpdate) {
+        let channel = match notice.request.channel {
+            NoticeChannel::Email => "email",
+            NoticeChannel::Webhook => "webhook",
+        };
+        let result = match update {
+            NoticeUpdate::Delivered { .. } => "delivered",
+            NoticeUpdate::Reschedule { attempts, .. } if *attempts > notice.attempts => "retry",
+            NoticeUpdate::Reschedule { .. } => "deferred",
+            NoticeUpdate::Close {
+                status: NoticeStatus::Dead,
+                attempts,
+                error,
+            } => {
+                tracing::warn!(
+                    notice = %notice.id,
+                    channel,
+                    attempts,
+                    error = %crate::redact::redact(error),
+                    "a notice is dead-lettered (replay it with POST /v1/notices/{{id}}/retry)"
+                );
+                "dead"
+            }
+            NoticeUpdate::Close { .. } => "cancelled",
+        };
+        self.metrics.observe_delivery(channel, result);
     }
 
     /// The next try, or the dead letter when the schedule is spent.

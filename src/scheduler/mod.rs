@@ -169,6 +169,9 @@ pub struct Scheduler {
     pub metrics: Arc<Metrics>,
     /// Rung when notices are queued, to wake the outbox worker.
     pub wake: Arc<Notify>,
+    /// Who can deliver notices: a notice nobody can deliver is refused (counted as
+    /// `failed` and logged), not queued to be retried for a day.
+    pub notice_senders: Arc<crate::domain::NoticeSenders>,
 }
 
 impl Scheduler {
@@ -272,10 +275,12 @@ impl Scheduler {
                 let store = self.store.clone();
                 let policy = Arc::clone(policy);
                 let now = self.clock.now();
+                let senders = Arc::clone(&self.notice_senders);
                 sends.spawn(async move {
-                    let enqueued = crate::service::enqueue_notice(
+                    let enqueued = crate::service::request_notice(
                         &store,
                         &policy,
+                        &senders,
                         &notice.request,
                         Some(&notice.key),
                         now,

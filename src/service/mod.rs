@@ -16,7 +16,7 @@ pub use attempts::{
 };
 pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};
-pub use notices::{Enqueued, enqueue_notice, retry_notice};
+pub use notices::{Enqueued, check_notice_send, enqueue_notice, request_notice, retry_notice};
 
 use crate::domain::LedgerEventError;
 use crate::store::{NoticeError, NoticeStatus, StoreError};
@@ -30,6 +30,10 @@ pub enum ServiceError {
     /// The notice request does not hold together.
     #[error("{0}")]
     InvalidNotice(#[from] NoticeError),
+    /// Nobody here can deliver the notice: its channel has no courier (`[smtp]`,
+    /// `[[webhooks]]`), or its template is missing.
+    #[error("{0}")]
+    Undeliverable(NoticeError),
     /// Only dead or cancelled notices are replayed.
     #[error("notice `{id}` is {}; only dead or cancelled notices are replayed", status.as_str())]
     NotReplayable {

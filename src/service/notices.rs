@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::ServiceError;
-use super::attempts::{Recorded, decide_and_queue};
+use super::attempts::{PolicyJudge, Recorded, decide_and_queue};
+use crate::domain::NoticeSenders;
 use crate::engine::Decision;
 use crate::policy::Policy;
 use crate::store::{
@@ -24,6 +25,24 @@ pub struct Enqueued {
     pub decision: Option<Decision>,
     /// The idempotency key had been used: this is the notice queued then.
     pub replayed: bool,
+}
+
+/// Asks for a notice on behalf of a caller (the API, the scheduler): refuses one that
+/// does not hold together or that nobody here can deliver ([`NoticeSenders`]), then
+/// queues it as [`enqueue_notice`] does.
+pub async fn request_notice(
+    store: &Store,
+    policy: &Arc<Policy>,
+    senders: &NoticeSenders,
+    request: &NoticeRequest,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, ServiceError> {
+    request.validate()?;
+    senders
+        .check(request)
+        .map_err(ServiceError::Undeliverable)?;
+    enqueue_notice(store, policy, request, idempotency_key, now).await
 }
 
 /// Queues a notice, checking the policy first, in one transaction with the decision
@@ -104,6 +123,24 @@ pub async fn enqueue_notice(
         decision,
         replayed,
     })
+}
+
+/// The send-time check of a leased notice (the contact it is, at `attempt.at`), through
+/// the store's locked check-and-record: atomic per consumer with the dialers' attempts,
+/// over the history with every other pending notice's place but not this notice's own.
+/// The decision is logged (which policy allowed the notice to leave); no contact is
+/// recorded here — the notice holds its place until its delivery is recorded.
+pub async fn check_notice_send(
+    store: &Store,
+    policy: &Arc<Policy>,
+    attempt: &Attempt,
+    notice_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
+    let row = store
+        .check_notice_send(&PolicyJudge::deciding(policy), attempt, notice_id, now)
+        .await?;
+    Ok(Recorded::from_row(row)?)
 }
 
 /// Replays a dead or cancelled notice: pending again, due now, with a fresh retry

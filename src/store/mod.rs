@@ -587,7 +587,10 @@ impl Store {
             return Ok(None);
         };
         let account = stored_account(account_id, &read.body)?;
-        Ok(Some((account, history_events(account_id, &read.history)?)))
+        Ok(Some((
+            account,
+            history_events(account_id, &read.history, None)?,
+        )))
     }
 
     /// Judges an attempt over the stored account and history and writes what the judge
@@ -601,8 +604,43 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<RecordedRow, StoreError> {
         match self {
-            Store::Sqlite(store) => store.check_and_record(judge, attempt, now, notice).await,
-            Store::Postgres(store) => store.check_and_record(judge, attempt, now, notice).await,
+            Store::Sqlite(store) => {
+                store
+                    .check_and_record(judge, attempt, now, notice, None)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .check_and_record(judge, attempt, now, notice, None)
+                    .await
+            }
+        }
+    }
+
+    /// The send-time check of a leased notice: judges `attempt` (the notice's contact at
+    /// the moment of sending) like [`Store::check_and_record`], under the same lock as
+    /// the dialers' attempts, over a history that holds every other pending notice's
+    /// place but not this notice's own (it is the contact being decided). Records no
+    /// contact: the notice keeps its place until its delivery is recorded.
+    pub async fn check_notice_send(
+        &self,
+        judge: &Arc<dyn Judge>,
+        attempt: &Attempt,
+        notice_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RecordedRow, StoreError> {
+        let sending = Some(notice_id.to_string());
+        match self {
+            Store::Sqlite(store) => {
+                store
+                    .check_and_record(judge, attempt, now, None, sending)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .check_and_record(judge, attempt, now, None, sending)
+                    .await
+            }
         }
     }
 
@@ -670,6 +708,15 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.release_leases().await,
             Store::Postgres(_) => Ok(0),
+        }
+    }
+
+    /// The outbox's gauges at `now`: one aggregate query over the pending and dead rows,
+    /// read when `/metrics` is scraped (see [`OutboxGauges`]).
+    pub async fn outbox_gauges(&self, now: DateTime<Utc>) -> Result<OutboxGauges, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.outbox_gauges(now).await,
+            Store::Postgres(store) => store.outbox_gauges(now).await,
         }
     }
 
@@ -788,6 +835,29 @@ impl Store {
         json.map(|json| from_json("policy sources", &json))
             .transpose()
     }
+}
+
+/// The outbox at a glance, for `/metrics`: notices by channel and state, and the
+/// oldest instant a pending notice fell due.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxGauges {
+    /// Counts per channel (`email`, `webhook`).
+    pub by_channel: Vec<OutboxCounts>,
+    /// The earliest `due_at` of a pending notice that is due (leased or not).
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// The notices of one channel, by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// The channel, as stored in the request.
+    pub channel: String,
+    /// Pending, due, and not leased: waiting for a worker.
+    pub due: i64,
+    /// Pending and leased: being sent.
+    pub leased: i64,
+    /// Dead letters.
+    pub dead: i64,
 }
 
 /// How a try of a leased notice ended, as the store records it.
@@ -1070,9 +1140,10 @@ pub(crate) fn judge_attempt(
     attempt: &Attempt,
     now: DateTime<Utc>,
     notice: Option<&QueuedNotice>,
+    sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = stored_account(&attempt.account_id, account_body)?;
-    let history = history_events(&attempt.account_id, history_rows)?;
+    let history = history_events(&attempt.account_id, history_rows, sending)?;
     let judgement = judge.judge(&account, &history, attempt)?;
     let event = judgement
         .contact
@@ -1102,10 +1173,18 @@ pub(crate) fn judge_attempt(
 
 /// The history a decision reads from stored rows (see [`crate::domain::history_of`]):
 /// the facts the engine counts, those of the consumer's other debts tagged with their
-/// account (they count for `per = "consumer"`), outcomes reported later in place.
-fn history_events(account_id: &str, rows: &[HistoryRow]) -> Result<Vec<Event>, StoreError> {
+/// account (they count for `per = "consumer"`), outcomes reported later in place, and
+/// the pending email notices as contacts at their due instants — except the place of
+/// the notice being sent (`sending`), which is the very contact being decided.
+fn history_events(
+    account_id: &str,
+    rows: &[HistoryRow],
+    sending: Option<&str>,
+) -> Result<Vec<Event>, StoreError> {
+    let own_place = sending.map(pending_row_id);
     let entries = rows
         .iter()
+        .filter(|row| own_place.as_deref() != Some(row.id.as_str()))
         .map(|row| {
             Ok(StoredEntry {
                 id: row.id.clone(),
@@ -1115,6 +1194,53 @@ fn history_events(account_id: &str, rows: &[HistoryRow]) -> Result<Vec<Event>, S
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(history_of(&entries))
+}
+
+/// The history row id of a pending notice's place in the caps.
+fn pending_row_id(notice_id: &str) -> String {
+    format!("notice:{notice_id}")
+}
+
+/// A pending notice's place in the caps, as a history row: an email notice is a contact
+/// on the email channel at its due instant, from the moment it is queued until it is
+/// delivered (its contact then stands in its place, written in the same transaction that
+/// closes it), cancelled or dead. Other notices (webhooks) reach no consumer and hold no
+/// place. A request that cannot be read holds a place as an email would: when in doubt,
+/// it counts.
+pub(crate) fn pending_notice_row(
+    id: &str,
+    account_id: &str,
+    due_at: DateTime<Utc>,
+    request: &str,
+) -> Result<Option<HistoryRow>, StoreError> {
+    let request: Option<NoticeRequest> = serde_json::from_str(request).ok();
+    if request
+        .as_ref()
+        .is_some_and(|r| r.channel != NoticeChannel::Email)
+    {
+        return Ok(None);
+    }
+    let event = LedgerEvent {
+        at: due_at,
+        event_type: crate::domain::LedgerEventType::Contact,
+        channel: Some(Channel::Email),
+        outcome: Some(Outcome::Sent),
+        initiated_by: crate::domain::InitiatedBy::Collector,
+        contact_point: request.as_ref().and_then(|r| r.to.clone()),
+        flag: None,
+        amount: None,
+        notice_id: None,
+        webhook_event: None,
+        purpose: Some(request.as_ref().map_or(Purpose::Collection, |r| r.purpose)),
+        due_on: None,
+        installments: Vec::new(),
+        attempt_id: None,
+    };
+    Ok(Some(HistoryRow {
+        id: pending_row_id(id),
+        account_id: account_id.to_string(),
+        body: to_json(&event)?,
+    }))
 }
 
 /// The earliest event instant a decision at `at` reads.

@@ -15,7 +15,7 @@ use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
     HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow, QueuedNotice,
     RecordedRow, StoreError, StoredEvent, from_json, judge_attempt, lookback_start,
-    skip_unreadable_notices,
+    pending_notice_row, skip_unreadable_notices,
 };
 
 /// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
@@ -246,6 +246,37 @@ impl PostgresStore {
         })))
     }
 
+    pub(super) async fn outbox_gauges(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<super::OutboxGauges, StoreError> {
+        let rows = sqlx::query(
+            "SELECT coalesce(request->>'channel', 'unknown') AS channel,
+                    count(*) FILTER (WHERE status = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)) AS due,
+                    count(*) FILTER (WHERE status = 'pending' AND lease_until > $1) AS leased,
+                    count(*) FILTER (WHERE status = 'dead') AS dead,
+                    min(due_at) FILTER (WHERE status = 'pending' AND due_at <= $1) AS oldest
+               FROM notices WHERE status IN ('pending', 'dead') GROUP BY 1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gauges = super::OutboxGauges::default();
+        for row in rows {
+            let oldest: Option<DateTime<Utc>> = row.try_get("oldest")?;
+            if let Some(oldest) = oldest {
+                gauges.oldest_due = Some(gauges.oldest_due.map_or(oldest, |o| o.min(oldest)));
+            }
+            gauges.by_channel.push(super::OutboxCounts {
+                channel: row.try_get("channel")?,
+                due: row.try_get("due")?,
+                leased: row.try_get("leased")?,
+                dead: row.try_get("dead")?,
+            });
+        }
+        Ok(gauges)
+    }
+
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT min(greatest(due_at, lease_until)) FROM notices WHERE status = 'pending'",
@@ -346,6 +377,7 @@ impl PostgresStore {
         attempt: &Attempt,
         now: DateTime<Utc>,
         notice: Option<QueuedNotice>,
+        sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
@@ -365,7 +397,15 @@ impl PostgresStore {
         {
             return RecordedRow::replayed(&kept);
         }
-        let rows = judge_attempt(&**judge, &body, &history, attempt, now, notice.as_ref())?;
+        let rows = judge_attempt(
+            &**judge,
+            &body,
+            &history,
+            attempt,
+            now,
+            notice.as_ref(),
+            sending.as_deref(),
+        )?;
         if let Some(event) = &rows.event {
             insert_event(&mut tx, event).await?;
         }
@@ -558,9 +598,16 @@ async fn account_and_history(
     else {
         return Ok(None);
     };
+    // One statement, one snapshot: a notice delivered meanwhile (its place closed and
+    // its contact written in one transaction) is seen either as pending or as sent,
+    // never as neither.
     let history = sqlx::query(
-        "SELECT id, account_id, body::text AS body FROM events
-          WHERE account_id = ANY($1) AND at >= $2 ORDER BY at, seq",
+        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+          WHERE account_id = ANY($1) AND at >= $2
+         UNION ALL
+         SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+          WHERE account_id = ANY($1) AND status = 'pending'
+         ORDER BY part, at, seq",
     )
     .bind(&debts)
     .bind(since)
@@ -568,12 +615,19 @@ async fn account_and_history(
     .await?
     .into_iter()
     .map(|row| {
-        Ok(HistoryRow {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            body: row.try_get("body")?,
-        })
+        let id: String = row.try_get("id")?;
+        let account_id: String = row.try_get("account_id")?;
+        let body: String = row.try_get("body")?;
+        if row.try_get::<i32, _>("part")? == 2 {
+            return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
+        }
+        Ok(Some(HistoryRow {
+            id,
+            account_id,
+            body,
+        }))
     })
+    .filter_map(Result::transpose)
     .collect::<Result<_, StoreError>>()?;
     Ok(Some(AccountHistoryRows {
         body: account.try_get("body")?,

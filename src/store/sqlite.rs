@@ -29,7 +29,7 @@ use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
     HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
     QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text, judge_attempt,
-    lookback_start, skip_unreadable_notices,
+    lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 
 /// The most attempts one commit carries.
@@ -52,6 +52,8 @@ struct AttemptJob {
     attempt: Attempt,
     now: DateTime<Utc>,
     notice: Option<QueuedNotice>,
+    /// The notice whose send this checks (its own place is not counted against it).
+    sending: Option<String>,
     reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
 }
 
@@ -245,6 +247,37 @@ impl SqliteStore {
         Ok(released.rows_affected())
     }
 
+    pub(super) async fn outbox_gauges(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<super::OutboxGauges, StoreError> {
+        let rows = sqlx::query(
+            "SELECT coalesce(json_extract(request, '$.channel'), 'unknown') AS channel,
+                    coalesce(sum(status = 'pending' AND due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)), 0) AS due,
+                    coalesce(sum(status = 'pending' AND lease_until > ?1), 0) AS leased,
+                    coalesce(sum(status = 'dead'), 0) AS dead,
+                    min(CASE WHEN status = 'pending' AND due_at <= ?1 THEN due_at END) AS oldest
+               FROM notices WHERE status IN ('pending', 'dead') GROUP BY 1",
+        )
+        .bind(instant_text(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gauges = super::OutboxGauges::default();
+        for row in rows {
+            let oldest: Option<String> = row.try_get("oldest")?;
+            if let Some(oldest) = oldest.as_deref().map(parse_instant).transpose()? {
+                gauges.oldest_due = Some(gauges.oldest_due.map_or(oldest, |o| o.min(oldest)));
+            }
+            gauges.by_channel.push(super::OutboxCounts {
+                channel: row.try_get("channel")?,
+                due: row.try_get("due")?,
+                leased: row.try_get("leased")?,
+                dead: row.try_get("dead")?,
+            });
+        }
+        Ok(gauges)
+    }
+
     pub(super) async fn next_notice_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next: Option<String> = sqlx::query_scalar(
             "SELECT min(max(due_at, coalesce(lease_until, ''))) FROM notices WHERE status = 'pending'",
@@ -333,6 +366,7 @@ impl SqliteStore {
         attempt: &Attempt,
         now: DateTime<Utc>,
         notice: Option<QueuedNotice>,
+        sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = AttemptJob {
@@ -340,6 +374,7 @@ impl SqliteStore {
             attempt: attempt.clone(),
             now,
             notice,
+            sending,
             reply,
         };
         self.writer
@@ -594,6 +629,7 @@ async fn commit_group(
             attempt,
             job.now,
             job.notice.as_ref(),
+            job.sending.as_deref(),
         ) {
             Ok(rows) => rows,
             Err(error) => {
@@ -731,8 +767,8 @@ async fn upsert_key(
 
 /// An account's stored body, the key of its consumer (`consumer.id`, or the account's
 /// own id when it names none) and its history from `since` on — with the events of
-/// the consumer's other accounts — in one round trip; `None` when the account does not
-/// exist.
+/// the consumer's other accounts and the places of their pending notices — in one
+/// statement (one consistent read); `None` when the account does not exist.
 async fn account_and_history(
     connection: &mut SqliteConnection,
     account_id: &str,
@@ -746,6 +782,12 @@ async fn account_and_history(
           WHERE at >= ?2 AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
+                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))
+         UNION ALL
+         SELECT 2, id, account_id, due_at, request FROM notices
+          WHERE status = 'pending' AND account_id IN (
+                SELECT ?1
+                UNION SELECT id FROM accounts
                  WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))",
     )
     .bind(account_id)
@@ -755,8 +797,17 @@ async fn account_and_history(
     let mut account = None;
     let mut history = Vec::with_capacity(rows.len());
     for row in rows {
-        if row.get::<i64, _>("part") == 0 {
+        let part = row.get::<i64, _>("part");
+        if part == 0 {
             account = Some((row.get("body"), row.get("debtor")));
+        } else if part == 2 {
+            let due_at = parse_instant(&row.get::<String, _>("debtor"))?;
+            history.extend(pending_notice_row(
+                &row.get::<String, _>("id"),
+                &row.get::<String, _>("account_id"),
+                due_at,
+                &row.get::<String, _>("body"),
+            )?);
         } else {
             history.push(HistoryRow {
                 id: row.get("id"),

@@ -50,6 +50,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         open_evaluate,
         config_keys: Arc::new([]),
         notices_wake: Arc::default(),
+        notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
         strategies: Arc::default(),
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
@@ -1009,7 +1010,10 @@ async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
             request = request.header("idempotency-key", key);
         }
         let request = request.body(Body::from(body.to_string())).unwrap();
-        let state = api.state.clone();
+        // The test daemon has no `[smtp]`; this test is about the queue, so it asks as a
+        // daemon that can send every notice.
+        let mut state = api.state.clone();
+        state.notice_senders = Arc::new(dunner::domain::NoticeSenders::every());
         async move {
             let response = router(state).oneshot(request).await.unwrap();
             let status = response.status();
@@ -1061,6 +1065,54 @@ async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
     assert_eq!(all.as_array().unwrap().len(), 1);
     let (_, dead) = api.call("GET", "/v1/notices?status=dead", None).await;
     assert_eq!(dead.as_array().unwrap().len(), 0);
+}
+
+/// Issue 12 part 4: a notice nobody can deliver is refused when it is asked for (not
+/// retried for a day and dead-lettered), naming the setting that is missing; a template
+/// for another purpose than the notice's is refused naming `template`.
+#[tokio::test]
+async fn a_notice_nobody_can_deliver_or_with_another_purposes_template_is_refused() {
+    let api = api().await;
+    let account = serde_json::json!({"id": "Q-2", "consumer": {"address": {"state": "NY"},
+        "emails": [{"address": "pat@example.com", "kind": "personal"}]}});
+    assert_eq!(
+        api.call("PUT", "/v1/accounts/Q-2", Some(account.to_string()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // The test daemon has neither `[smtp]` nor `[[webhooks]]`.
+    let email = serde_json::json!({"account_id": "Q-2", "channel": "email",
+        "template": "payment_reminder", "purpose": "payment_reminder"});
+    let (status, body) = api
+        .call("POST", "/v1/notices", Some(email.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "unprocessable");
+    assert_eq!(body["field"], "channel");
+    assert!(
+        body["message"].as_str().unwrap().contains("[smtp]"),
+        "{body}"
+    );
+    let webhook = serde_json::json!({"account_id": "Q-2", "channel": "webhook",
+        "event_type": "account.escalated"});
+    let (status, body) = api
+        .call("POST", "/v1/notices", Some(webhook.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("[[webhooks]]"),
+        "{body}"
+    );
+    let mismatched = serde_json::json!({"account_id": "Q-2", "channel": "email",
+        "template": "payment_reminder", "purpose": "collection"});
+    let (status, body) = api
+        .call("POST", "/v1/notices", Some(mismatched.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "template");
+    let (_, all) = api.call("GET", "/v1/notices", None).await;
+    assert_eq!(all.as_array().unwrap().len(), 0, "nothing was queued");
 }
 
 #[tokio::test]

@@ -29,9 +29,11 @@ fn now() -> DateTime<Utc> {
 }
 
 fn outbox(store: &Store, couriers: Couriers) -> Outbox {
+    let policy = Arc::new(LivePolicy::new(&rules_dir(), SHIPPED.clone(), now()));
     Outbox {
         store: store.clone(),
-        policy: Arc::new(LivePolicy::new(&rules_dir(), SHIPPED.clone(), now())),
+        metrics: Arc::new(dunner::metrics::Metrics::new(&policy)),
+        policy,
         clock: Arc::new(FixedClock(now())),
         schedule: Default::default(),
         couriers,
@@ -218,6 +220,24 @@ async fn a_failing_receiver_is_retried_on_the_schedule_and_a_gone_one_is_dead_le
     assert!(worker.step().await.unwrap());
     let dead = store.get_notice(&id).await.unwrap().unwrap();
     assert_eq!(dead.status, NoticeStatus::Dead);
+    // Counted by the worker; the gauges are read from the ledger (one retry pending, not
+    // due yet; one dead letter).
+    let gauges = store.outbox_gauges(now()).await.unwrap();
+    worker.metrics.set_outbox_gauges(&gauges, now());
+    let text = worker.metrics.encode().unwrap();
+    for line in [
+        r#"dunner_outbox_deliveries_total{channel="webhook",result="dead"} 1"#,
+        r#"dunner_outbox_dead_letters_total{channel="webhook"} 1"#,
+        r#"dunner_outbox_notices{state="dead",channel="webhook"} 1"#,
+        r#"dunner_outbox_notices{state="due",channel="webhook"} 0"#,
+        "dunner_outbox_oldest_due_age_seconds 0.0",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let later = now() + chrono::TimeDelta::seconds(60);
+    let gauges = store.outbox_gauges(later).await.unwrap();
+    assert_eq!(gauges.by_channel[0].due, 1, "{gauges:?}");
+    assert!(gauges.oldest_due.is_some_and(|due| due < later));
     let replayed = dunner::service::retry_notice(store, &id, now())
         .await
         .unwrap();

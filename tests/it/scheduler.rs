@@ -186,6 +186,7 @@ fn scheduler(store: &Store, strategies: &Arc<StrategySet>, now: &str) -> Schedul
         lookahead: Duration::from_secs(300),
         email_data: Arc::default(),
         wake: Arc::default(),
+        notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
     }
 }
 
@@ -284,6 +285,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         config_keys: Arc::new([]),
         metrics: Arc::clone(&scheduler.metrics),
         notices_wake: Arc::default(),
+        notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
         strategies: Arc::clone(&scheduler.strategies),
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),

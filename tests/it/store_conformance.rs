@@ -711,7 +711,7 @@ async fn notices_are_queued_when_the_policy_allows_leased_once_and_finished(test
         .await
         .unwrap();
     let collection = notice(
-        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "payment_reminder"}),
+        serde_json::json!({"account_id": "N-1", "channel": "email", "template": "collection"}),
     );
     let stopped = dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &collection, None, now())
         .await
@@ -1009,6 +1009,152 @@ async fn an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives
     );
 }
 
+/// A courier that takes every notice at once (the send itself is not under test here).
+struct Accepting;
+
+impl dunner::dispatch::Courier for Accepting {
+    fn deliver<'a>(
+        &'a self,
+        _notice: &'a dunner::domain::Notice,
+        _account: &'a Account,
+        _contact_point: Option<&'a str>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = dunner::dispatch::Delivery> + Send + 'a>>
+    {
+        Box::pin(async { dunner::dispatch::Delivery::Delivered })
+    }
+}
+
+/// Issue 12 part 4: a queued email holds its place in the caps from the moment it is
+/// queued, and the send-time check runs under the dialers' lock. New York City allows 3
+/// contacts per 7 days across calls and emails: dialers racing a queue of emails (queued
+/// and then sent by the outbox worker) record never more than 3.
+async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: TestStore) {
+    let store = test.store.clone();
+    // Tuesday 2027-01-12, 10:00 in New York: the SHIELD pack is in force.
+    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+    let account: Account = serde_json::from_value(serde_json::json!({
+        "id": "NYC-1",
+        "consumer": {"address": {"state": "NY", "city": "New York"}, "time_zones": ["America/New_York"],
+                     "phones": [{"number": "+12125550100", "kind": "mobile"}],
+                     "emails": [{"address": "alex@example.com", "kind": "personal"}]}
+    }))
+    .unwrap();
+    store.put_account(&account, at).await.unwrap();
+    let consent = ledger(
+        serde_json::json!({"at": "2027-01-04T15:00:00Z", "type": "consent", "channel": "email"}),
+    );
+    dunner::service::append_event(&store, "NYC-1", &consent, at)
+        .await
+        .unwrap();
+    let email = notice(
+        serde_json::json!({"account_id": "NYC-1", "channel": "email",
+        "template": "payment_reminder", "purpose": "payment_reminder"}),
+    );
+    let dial = move |store: Store| async move {
+        dunner::service::check_and_record(
+            &store,
+            &SHIPPED_SHARED,
+            &call("NYC-1", "2027-01-12T15:00:00Z"),
+            at,
+        )
+        .await
+        .unwrap()
+        .event_id
+        .is_some()
+    };
+    // One email is queued first; more are queued while dialers call.
+    dunner::service::enqueue_notice(&store, &SHIPPED_SHARED, &email, None, at)
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = store.clone();
+        let email = email.clone();
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                dunner::service::enqueue_notice(&store, &SHIPPED_SHARED, &email, None, at)
+                    .await
+                    .unwrap();
+                false
+            } else {
+                dial(store).await
+            }
+        });
+    }
+    let mut calls = 0;
+    while let Some(done) = tasks.join_next().await {
+        calls += usize::from(done.unwrap());
+    }
+    let queued_now = store
+        .list_notices(Some(NoticeStatus::Pending), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.due_at <= at)
+        .count();
+    assert!(
+        calls + queued_now <= 3,
+        "{calls} calls and {queued_now} emails due now"
+    );
+    // The worker sends what is due while more dialers call.
+    let policy = Arc::new(dunner::reload::LivePolicy::new(
+        &crate::helpers::rules_dir(),
+        SHIPPED.clone(),
+        at,
+    ));
+    let outbox = dunner::outbox::Outbox {
+        store: store.clone(),
+        metrics: Arc::new(dunner::metrics::Metrics::new(&policy)),
+        policy,
+        clock: Arc::new(dunner::clock::FixedClock(at)),
+        schedule: Default::default(),
+        couriers: dunner::dispatch::Couriers {
+            email: Some(Arc::new(Accepting)),
+            webhook: None,
+        },
+        wake: Arc::default(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        tasks.spawn(dial(store.clone()));
+    }
+    let worker = outbox.clone();
+    tasks.spawn(async move {
+        worker.step().await.unwrap();
+        false
+    });
+    while let Some(done) = tasks.join_next().await {
+        calls += usize::from(done.unwrap());
+    }
+    outbox.step().await.unwrap();
+    let contacts: Vec<_> = store
+        .list_events("NYC-1", &EventQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.event_type == dunner::domain::LedgerEventType::Contact)
+        .collect();
+    let emails = contacts
+        .iter()
+        .filter(|e| e.event.channel == Some(Channel::Email))
+        .count();
+    assert!(
+        contacts.len() <= 3,
+        "{} contacts recorded: {contacts:?}",
+        contacts.len()
+    );
+    assert_eq!(contacts.len(), calls + emails);
+    assert!(emails >= 1, "the email queued first is sent");
+    // The emails that did not fit wait for the cap to open; none is lost.
+    let notices = store.list_notices(None, 100).await.unwrap();
+    assert_eq!(notices.len(), 7);
+    assert!(
+        notices.iter().all(|n| n.status == NoticeStatus::Delivered
+            || (n.status == NoticeStatus::Pending && n.due_at > at)),
+        "{notices:#?}"
+    );
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1043,4 +1189,5 @@ conformance!(
     caps_per_consumer_count_the_consumers_other_debts,
     notices_are_queued_when_the_policy_allows_leased_once_and_finished,
     an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives,
+    dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap,
 );
