@@ -214,13 +214,14 @@ parameters = { "query.account" = { dictionary = "accounts", probability = 0.8 } 
 # document does not carry: an inconvenient time's \`from\` before its \`to\` (accounts,
 # evaluate), the fields each event type allows (events), the template an email notice
 # needs (notices), the body's id equal to the path's (PUT), a report's \`from\` before its
-# \`to\` within 366 days (reports), and an \`Idempotency-Key\` already used with another
-# request (attempts, events: the fuzzer reuses keys). A schema-valid request there may be
-# refused with the field named, so for these seven operations only, positive data acceptance also takes a
+# \`to\` within 366 days (reports, the audit), and an \`Idempotency-Key\` already used with
+# another request (attempts, outcomes, events, decisions, bulk: the fuzzer reuses keys). A
+# schema-valid request there may be refused with the field named, so for these ten
+# operations only, positive data acceptance also takes a
 # 400 or a 422 (never a 5xx); every other check, negative data rejection included, stays
 # as it is everywhere.
 [[operations]]
-include-name = ["PUT /v1/accounts/{id}", "POST /v1/accounts/bulk", "POST /v1/evaluate", "POST /v1/accounts/{id}/events", "POST /v1/accounts/{id}/attempts", "POST /v1/notices", "GET /v1/reports/{name}"]
+include-name = ["PUT /v1/accounts/{id}", "POST /v1/accounts/bulk", "POST /v1/evaluate", "POST /v1/accounts/{id}/events", "POST /v1/accounts/{id}/attempts", "POST /v1/accounts/{id}/attempts/{attempt_id}/outcome", "POST /v1/decisions", "POST /v1/notices", "GET /v1/reports/{name}", "GET /v1/audit"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 EOF
 
