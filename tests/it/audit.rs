@@ -318,3 +318,42 @@ fn the_command_exits_0_when_clean_and_4_on_violations() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
 }
+
+async fn the_api_audits_a_period(test: TestStore) {
+    let api = crate::api::api_on(test).await;
+    let store = &api.state.store;
+    import(
+        store,
+        &["A-3"],
+        vec![("A-3", call_at("2026-04-02T07:00:00Z"))],
+    )
+    .await;
+    store.put_account(&account("A-D"), now()).await.unwrap();
+    record(store, "2026-04-06T15:00:00Z").await;
+    let (status, body) = api
+        .call("GET", "/v1/audit?from=2026-04-01&to=2026-04-07", None)
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(body["clean"], false);
+    assert_eq!(body["contacts"], 2);
+    assert_eq!(body["decided_contacts"], 1);
+    assert_eq!(body["violations"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["violations"][0]["account_id"], "A-3");
+    assert_eq!(body["violations"][0]["decided"], false);
+    assert_eq!(body["by_rule"][0]["rule"], "reg-f.convenient-hours");
+    let (status, body) = api
+        .call("GET", "/v1/audit?from=2026-4-01&to=2026-04-07", None)
+        .await;
+    assert_eq!(status.as_u16(), 400, "{body}");
+    assert_eq!(body["field"], "from", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_audits_a_period_on_sqlite() {
+    the_api_audits_a_period(sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_audits_a_period_on_postgres() {
+    the_api_audits_a_period(postgres().await).await;
+}
