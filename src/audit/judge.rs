@@ -116,19 +116,27 @@ pub fn judge_consumer(
         {
             let view = view.get_or_insert_with(|| view_of(debts, &merged, index));
             let prior = view.get(..position).unwrap_or_default();
-            let history = history_of(
-                &prior
+            // An outcome reported after the contact was not known when it was made.
+            let reported_later = merged
+                .get(..position)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, e)| {
+                    e.event.event_type == LedgerEventType::OutcomeReported && e.seq > entry.seq
+                });
+            let history = if reported_later {
+                let known: Vec<StoredEntry> = prior
                     .iter()
-                    .filter(|stored| {
-                        stored.event.event_type != LedgerEventType::OutcomeReported
-                            || merged
-                                .iter()
-                                .find(|(_, e)| e.id == stored.id)
-                                .is_some_and(|(_, e)| e.seq < entry.seq)
+                    .zip(merged.iter())
+                    .filter(|(_, (_, e))| {
+                        e.event.event_type != LedgerEventType::OutcomeReported || e.seq < entry.seq
                     })
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
+                    .map(|(stored, _)| stored.clone())
+                    .collect();
+                history_of(&known)
+            } else {
+                history_of(prior)
+            };
             if let Some(violation) = judge_contact(state, entry, &history, policies, &mut judged) {
                 judged.violations.push(violation);
             }
@@ -261,5 +269,141 @@ fn apply_account_change(entry: &LedgerEntry, account: &mut Account) {
     ) {
         // An entry that no longer applies (a flag no longer kept) changes nothing.
         let _ = entry.event.apply(account);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap()
+    }
+
+    fn account() -> Account {
+        serde_json::from_str(
+            r#"{"id": "A-1", "consumer": {"address": {"state": "NY", "city": "Albany"},
+                "time_zones": ["America/New_York"], "phones": [{"number": "+12125550100", "kind": "mobile"}]}}"#,
+        )
+        .unwrap()
+    }
+
+    fn entry(seq: i64, json: &str) -> LedgerEntry {
+        LedgerEntry {
+            id: format!("e{seq}"),
+            seq,
+            event: serde_json::from_str(json).unwrap(),
+        }
+    }
+
+    fn judge(account: Account, entries: Vec<LedgerEntry>, policy: &Policy) -> Judged {
+        let (in_force, decisions) = (HashMap::new(), HashMap::new());
+        let policies = Policies {
+            in_force: &in_force,
+            decisions: &decisions,
+            fallback: policy,
+            candidate: false,
+        };
+        judge_consumer(
+            &[AccountEntries { account, entries }],
+            "2026-04-01T00:00:00Z".parse().unwrap(),
+            "2026-05-01T00:00:00Z".parse().unwrap(),
+            &policies,
+        )
+    }
+
+    const DIAL: &str =
+        r#"{"at": "2026-04-06T15:00:00Z", "channel": "call", "contact_point": "+12125550100"}"#;
+    const NEXT_DAY: &str = r#"{"at": "2026-04-07T15:00:00Z", "channel": "call", "outcome": "no_answer", "contact_point": "+12125550100"}"#;
+
+    #[test]
+    fn an_outcome_reported_after_the_contact_was_not_known_to_it() {
+        let policy = policy();
+        // The first attempt's outcome (no answer) arrived only after the second call:
+        // when the second was made, the first counted as a possible conversation.
+        let late = judge(
+            account(),
+            vec![
+                entry(1, DIAL),
+                entry(2, NEXT_DAY),
+                entry(
+                    3,
+                    r#"{"at": "2026-04-08T15:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "no_answer"}"#,
+                ),
+            ],
+            &policy,
+        );
+        assert_eq!(late.contacts, 2);
+        assert_eq!(late.violations.len(), 1);
+        assert_eq!(
+            late.violations[0].reasons[0].rule,
+            "reg-f.after-conversation"
+        );
+        // Reported before the second call: known, and the second call is lawful.
+        let early = judge(
+            account(),
+            vec![
+                entry(1, DIAL),
+                entry(
+                    2,
+                    r#"{"at": "2026-04-06T16:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "no_answer"}"#,
+                ),
+                entry(3, NEXT_DAY),
+            ],
+            &policy,
+        );
+        assert!(early.violations.is_empty(), "{:?}", early.violations);
+    }
+
+    #[test]
+    fn a_flag_is_wound_back_to_what_the_ledger_says_at_the_instant() {
+        let policy = policy();
+        let mut stored = account();
+        // Stored now: the dispute was cleared, cease-and-desist set by a PUT (not the ledger).
+        stored.flags.disputed = false;
+        let judged = judge(
+            stored.clone(),
+            vec![
+                entry(
+                    1,
+                    r#"{"at": "2026-04-02T12:00:00Z", "type": "flag_set", "flag": "disputed"}"#,
+                ),
+                entry(
+                    2,
+                    r#"{"at": "2026-04-03T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+                ),
+                entry(
+                    3,
+                    r#"{"at": "2026-04-04T12:00:00Z", "type": "flag_cleared", "flag": "disputed"}"#,
+                ),
+                entry(
+                    4,
+                    r#"{"at": "2026-04-05T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+                ),
+            ],
+            &policy,
+        );
+        assert_eq!(judged.violations.len(), 1, "{:?}", judged.violations);
+        assert_eq!(judged.violations[0].event_id, "e2");
+        assert_eq!(
+            judged.violations[0].reasons[0].rule,
+            "reg-f.dispute-pending"
+        );
+        // A flag the ledger never touched is taken as stored.
+        stored.flags.cease_and_desist = true;
+        let judged = judge(
+            stored,
+            vec![entry(
+                1,
+                r#"{"at": "2026-04-03T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+            )],
+            &policy,
+        );
+        assert_eq!(
+            judged.violations[0].reasons[0].rule,
+            "reg-f.cease-communication"
+        );
     }
 }
