@@ -36,6 +36,9 @@
 //! - [`report`]: contacts, refusals, caps, holds, aging, right-party contacts and
 //!   promises over a period, and one account's permitted windows, as JSON, CSV or HTML.
 //!   Pure folds over the rows the [`store`] reads.
+//! - [`audit`]: the audit of the past: every contact of a period judged by the policy
+//!   in force when it was made, against the account and ledger as they stood (the
+//!   judging pure, the reading a consumer at a time).
 //! - [`reload`]: the live policy, reloaded when the rules change, never loosened silently.
 //! - [`dispatch`]: webhooks (signed) and email notices (templates, SMTP): the couriers
 //!   that deliver one notice, and the settings each sender takes (which [`config`]
@@ -89,6 +92,7 @@
 )]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;

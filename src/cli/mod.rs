@@ -17,6 +17,7 @@ macro_rules! out {
     };
 }
 
+mod audit;
 mod config;
 mod decide;
 mod import;
@@ -48,7 +49,8 @@ pub enum Exit {
     Usage = 2,
     /// The rule packs did not validate.
     InvalidRules = 3,
-    /// `decide --fail-if-refused` and the contact was not allowed.
+    /// `decide --fail-if-refused` and the contact was not allowed; `audit` found a
+    /// contact the policy refuses.
     Refused = 4,
 }
 
@@ -122,6 +124,10 @@ pub enum Command {
     /// aging, right-party contacts, promises, or one account's permitted windows) as
     /// JSON, CSV or a self-contained HTML page.
     Report(report::ReportArgs),
+    /// Audit the past: judge every collector-initiated contact of a period by the
+    /// policy in force when it was made (or by `--rules DIR`); exit code 4 when any is
+    /// refused.
+    Audit(audit::AuditArgs),
     /// Check strategy files (what the agency wants done, under `strategies/`).
     #[command(subcommand)]
     Strategies(StrategiesCommand),
@@ -283,6 +289,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Config(ConfigCommand::Show { default }) => config::show(default, config_file),
         Command::Webhooks(command) => webhooks::run(command),
         Command::Report(args) => report::run(&args, config_file),
+        Command::Audit(args) => audit::run(&args, config_file),
         Command::Strategies(StrategiesCommand::Check { paths, format }) => {
             strategies::check(&paths, format)
         }

@@ -155,7 +155,7 @@ fn described(error: &ReportError) -> String {
 }
 
 /// The format an output file's extension asks for (JSON unless `.csv` or `.html`).
-fn format_of(path: &Path) -> Format {
+pub(super) fn format_of(path: &Path) -> Format {
     match path
         .extension()
         .and_then(|e| e.to_str())
@@ -168,7 +168,7 @@ fn format_of(path: &Path) -> Format {
 }
 
 /// The file of a `sqlite:` URL.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
     if !url.starts_with("sqlite:") {
         return None;
     }

@@ -518,6 +518,28 @@ pub struct AccountLedger {
     pub ledger: Vec<LedgerEvent>,
 }
 
+/// One ledger entry as the ledger keeps it: its id, its place in the ledger (`seq`,
+/// the order entries were recorded in, across accounts) and the entry.
+#[derive(Debug, Clone)]
+pub struct LedgerEntry {
+    /// The entry's id in the ledger.
+    pub id: String,
+    /// Its position in the ledger: an entry recorded earlier has a smaller `seq`.
+    pub seq: i64,
+    /// The entry.
+    pub event: LedgerEvent,
+}
+
+/// One account with its whole ledger in ledger order, ids and positions kept (the audit
+/// reads it to judge each contact by what was recorded before it).
+#[derive(Debug, Clone)]
+pub struct AccountEntries {
+    /// The account as stored now.
+    pub account: Account,
+    /// Its ledger, in ledger order.
+    pub entries: Vec<LedgerEntry>,
+}
+
 /// One stored ledger entry as a decision reads it: its id, the debt it is about when that
 /// is another of the consumer's accounts, and the entry.
 #[derive(Debug, Clone)]

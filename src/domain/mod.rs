@@ -58,8 +58,8 @@ pub use account::{
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
 pub use ledger::{
-    AccountLedger, Installment, LedgerEvent, LedgerEventError, LedgerEventType, StoredEntry,
-    history_of,
+    AccountEntries, AccountLedger, Installment, LedgerEntry, LedgerEvent, LedgerEventError,
+    LedgerEventType, StoredEntry, history_of,
 };
 pub use money::{Currency, Money};
 pub use notice::{

@@ -344,3 +344,21 @@ pub struct ReportParams {
     #[param(pattern = "^(100|[1-9]?[0-9])$")]
     pub near: Option<String>,
 }
+
+/// The query parameters of an audit; every value is checked by the audit, so that a bad
+/// one is named (`from`, `format`) the same way on the command line.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// The first day, `YYYY-MM-DD` (UTC days); default 29 days before `to`.
+    #[param(example = "2026-03-09", value_type = Option<crate::domain::instant::DateSchema>)]
+    pub from: Option<String>,
+    /// The last day, included; default today.
+    #[param(example = "2026-04-07", value_type = Option<crate::domain::instant::DateSchema>)]
+    pub to: Option<String>,
+    /// `json` (default), `csv` (one row per refused contact) or `html` (a self-contained
+    /// page).
+    #[param(example = "json", pattern = "^(json|csv|html)$")]
+    pub format: Option<String>,
+}

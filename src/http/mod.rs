@@ -5,12 +5,13 @@
 //! is counted and timed for `GET /metrics` (`metrics.rs`).
 //!
 //! One resource per file (`accounts`, `events`, `attempts`, `decisions`, `evaluate`,
-//! `windows`, `policy`, `notices`, `reports`, `plans`, `health`), the wire types they
+//! `windows`, `policy`, `notices`, `reports`, `audit`, `plans`, `health`), the wire types they
 //! speak in `dto`. The routes are listed once, in `route_list`: the router and the OpenAPI
 //! document are both built from that list.
 
 mod accounts;
 mod attempts;
+mod audit;
 mod auth;
 mod body;
 mod decisions;
@@ -140,6 +141,7 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             decide(evaluate)
         })
         .routes(decide(routes!(windows::windows)))
+        .routes(decide(routes!(audit::audit)))
         .routes(decide(routes!(policy::policy)))
         // Notices.
         .routes(record(routes!(notices::request_notice)))

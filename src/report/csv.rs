@@ -215,7 +215,7 @@ fn rate(value: Option<f64>) -> String {
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
-fn quote(cell: &str) -> String {
+pub fn quote(cell: &str) -> String {
     if cell.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {

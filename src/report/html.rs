@@ -39,7 +39,8 @@ pub fn section_title(section: ReportName) -> &'static str {
     }
 }
 
-const STYLE: &str = r#"
+/// The page's style sheet, shared with the audit's page.
+pub const STYLE: &str = r#"
 :root { --ink: #1f2933; --muted: #52606d; --line: #d9e2ec; --paper: #ffffff; --band: #f5f7fa; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--band); color: var(--ink);
@@ -1038,7 +1039,7 @@ fn group(digits: &str) -> String {
 }
 
 /// Text safe inside HTML elements and attributes.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

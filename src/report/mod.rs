@@ -31,7 +31,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 
 pub use collect::build;
-pub use html::section_title;
+pub use csv::quote as csv_cell;
+pub use html::{STYLE as PAGE_STYLE, escape as escape_html, section_title};
 
 use crate::domain::Channel;
 use crate::store::StoreError;

@@ -10,8 +10,10 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::{EventQuery, MAX_PAGE, Store, StoreError, from_json};
-use crate::domain::{Account, AccountLedger, LedgerEvent};
+use crate::domain::{Account, AccountEntries, AccountLedger, LedgerEntry, LedgerEvent};
 
 /// The most accounts that anchor one page.
 pub const MAX_CONSUMER_PAGE: u32 = 5_000;
@@ -36,10 +38,24 @@ pub(crate) struct PageAccount {
     pub anchor: bool,
 }
 
-/// One ledger event of a page.
+/// One ledger event of a page, in ledger order within its account.
 pub(crate) struct PageEvent {
     pub account_id: String,
+    /// The entry's id.
+    pub id: String,
+    /// The entry's position in the ledger.
+    pub seq: i64,
     pub body: String,
+}
+
+/// One page of the portfolio with every entry's id and ledger position, for the audit.
+#[derive(Debug, Clone)]
+pub struct ConsumerEntriesPage {
+    /// The consumers whose first account falls in the page: each one's accounts, in id
+    /// order, with their full ledgers in ledger order.
+    pub consumers: Vec<Vec<AccountEntries>>,
+    /// Pass as `after` for the next page; `None` after the last page.
+    pub next_after: Option<String>,
 }
 
 impl Store {
@@ -56,7 +72,55 @@ impl Store {
             Store::Sqlite(store) => store.consumer_page(after, i64::from(limit)).await?,
             Store::Postgres(store) => store.consumer_page(after, i64::from(limit)).await?,
         };
-        group_page(accounts, events, limit)
+        let (consumers, next_after) = group_page(accounts, events, limit)?;
+        Ok(ConsumerPage {
+            consumers: consumers
+                .into_iter()
+                .map(|debts| {
+                    debts
+                        .into_iter()
+                        .map(|debts| AccountLedger {
+                            account: debts.account,
+                            ledger: debts.entries.into_iter().map(|e| e.event).collect(),
+                        })
+                        .collect()
+                })
+                .collect(),
+            next_after,
+        })
+    }
+
+    /// [`Store::consumer_page`] with each entry's id and position in the ledger (`seq`),
+    /// the entries of each account in ledger order.
+    pub async fn consumer_entries_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ConsumerEntriesPage, StoreError> {
+        let limit = limit.clamp(1, MAX_CONSUMER_PAGE);
+        let (accounts, events) = match self {
+            Store::Sqlite(store) => store.consumer_page(after, i64::from(limit)).await?,
+            Store::Postgres(store) => store.consumer_page(after, i64::from(limit)).await?,
+        };
+        let (consumers, next_after) = group_page(accounts, events, limit)?;
+        Ok(ConsumerEntriesPage {
+            consumers,
+            next_after,
+        })
+    }
+
+    /// The recorded contacts of `[since, until)` that a logged decision allowed: each
+    /// contact's ledger id with the digest of the policy that allowed it.
+    pub async fn contact_decisions(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let rows = match self {
+            Store::Sqlite(store) => store.contact_decisions(since, until).await?,
+            Store::Postgres(store) => store.contact_decisions(since, until).await?,
+        };
+        Ok(rows.into_iter().collect())
     }
 
     /// An account and the consumer's other accounts (in id order), each with its full
@@ -132,7 +196,7 @@ fn group_page(
     accounts: Vec<PageAccount>,
     events: Vec<PageEvent>,
     limit: u32,
-) -> Result<ConsumerPage, StoreError> {
+) -> Result<(Vec<Vec<AccountEntries>>, Option<String>), StoreError> {
     let anchors = accounts.iter().filter(|a| a.anchor).count();
     let next_after = (anchors >= limit as usize)
         .then(|| {
@@ -143,12 +207,19 @@ fn group_page(
                 .map(|a| a.id.clone())
         })
         .flatten();
-    let mut ledgers: HashMap<String, Vec<LedgerEvent>> = HashMap::new();
+    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
     for event in events {
         let parsed: LedgerEvent = from_json("event", &event.body)?;
-        ledgers.entry(event.account_id).or_default().push(parsed);
+        ledgers
+            .entry(event.account_id)
+            .or_default()
+            .push(LedgerEntry {
+                id: event.id,
+                seq: event.seq,
+                event: parsed,
+            });
     }
-    let mut consumers: Vec<Vec<AccountLedger>> = Vec::new();
+    let mut consumers: Vec<Vec<AccountEntries>> = Vec::new();
     // The consumer's place in `consumers`, or `None` when it belongs to an earlier page.
     let mut places: HashMap<String, Option<usize>> = HashMap::new();
     for row in accounts {
@@ -174,11 +245,8 @@ fn group_page(
                 continue;
             }
         };
-        let ledger = ledgers.remove(&row.id).unwrap_or_default();
-        group.push(AccountLedger { account, ledger });
+        let entries = ledgers.remove(&row.id).unwrap_or_default();
+        group.push(AccountEntries { account, entries });
     }
-    Ok(ConsumerPage {
-        consumers,
-        next_after,
-    })
+    Ok((consumers, next_after))
 }

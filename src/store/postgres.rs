@@ -770,10 +770,10 @@ macro_rules! postgres_consumer_page {
                          UNION SELECT id FROM accounts
                           WHERE consumer_id IN (SELECT consumer_id FROM anchors WHERE consumer_id IS NOT NULL))
              SELECT 0 AS part, a.id AS account_id, a.consumer_id AS consumer_id, a.body::text AS body,
-                    a.id IN (SELECT id FROM anchors) AS anchor, 0::bigint AS seq
+                    a.id IN (SELECT id FROM anchors) AS anchor, 0::bigint AS seq, NULL::text AS event_id
                FROM accounts a WHERE a.id IN (SELECT id FROM members)
              UNION ALL
-             SELECT 1, e.account_id, NULL, e.body::text, false, e.seq
+             SELECT 1, e.account_id, NULL, e.body::text, false, e.seq, e.id
                FROM events e WHERE e.account_id IN (SELECT id FROM members)
              ORDER BY part, account_id, seq"
         )
@@ -811,11 +811,32 @@ impl PostgresStore {
             } else {
                 events.push(PageEvent {
                     account_id: row.get("account_id"),
+                    id: row.get("event_id"),
+                    seq: row.get("seq"),
                     body: row.get("body"),
                 });
             }
         }
         Ok((accounts, events))
+    }
+
+    pub(super) async fn contact_decisions(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.event_id AS event_id, d.policy_digest AS policy_digest
+               FROM decisions d JOIN events e ON e.id = d.event_id
+              WHERE d.event_id IS NOT NULL AND e.at >= $1 AND e.at < $2",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("event_id")?, row.try_get("policy_digest")?)))
+            .collect()
     }
 
     pub(super) async fn pending_notice_keys(

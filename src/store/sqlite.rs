@@ -981,10 +981,10 @@ macro_rules! sqlite_consumer_page {
                          UNION SELECT id FROM accounts
                           WHERE consumer_id IN (SELECT consumer_id FROM anchors WHERE consumer_id IS NOT NULL))
              SELECT 0 AS part, a.id AS account_id, a.consumer_id AS consumer_id, a.body AS body,
-                    a.id IN (SELECT id FROM anchors) AS anchor, 0 AS seq
+                    a.id IN (SELECT id FROM anchors) AS anchor, 0 AS seq, NULL AS event_id
                FROM accounts a WHERE a.id IN (SELECT id FROM members)
              UNION ALL
-             SELECT 1, e.account_id, NULL, e.body, 0, e.seq
+             SELECT 1, e.account_id, NULL, e.body, 0, e.seq, e.id
                FROM events e WHERE e.account_id IN (SELECT id FROM members)
              ORDER BY part, account_id, seq"
         )
@@ -1022,11 +1022,32 @@ impl SqliteStore {
             } else {
                 events.push(PageEvent {
                     account_id: row.get("account_id"),
+                    id: row.get("event_id"),
+                    seq: row.get("seq"),
                     body: row.get("body"),
                 });
             }
         }
         Ok((accounts, events))
+    }
+
+    pub(super) async fn contact_decisions(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.event_id AS event_id, d.policy_digest AS policy_digest
+               FROM decisions d JOIN events e ON e.id = d.event_id
+              WHERE d.event_id IS NOT NULL AND e.at >= ?1 AND e.at < ?2",
+        )
+        .bind(instant_text(since))
+        .bind(instant_text(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("event_id")?, row.try_get("policy_digest")?)))
+            .collect()
     }
 
     pub(super) async fn pending_notice_keys(

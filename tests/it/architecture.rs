@@ -49,6 +49,7 @@ const LAYERS: &[(&str, Forbidden)] = &[
     // hands it the engine's step as a `Judge`.
     ("store",     Forbidden::AllBut(&["domain", "tasks", "redact", "suggest"])),
     ("service",   Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
+    ("audit",     Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("app",       Forbidden::These(&["cli"])),
 ];
 

@@ -9,6 +9,7 @@
 
 mod api;
 mod architecture;
+mod audit;
 mod cli;
 mod config;
 mod crash;

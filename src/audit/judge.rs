@@ -1,0 +1,409 @@
+//! The audit's judging: every collector-initiated contact of a period, judged by a
+//! policy against the account and the history as they stood when it was made.
+//!
+//! Pure: accounts, ledgers and policies in, findings out; no I/O, no clock.
+//!
+//! - **The history** of a contact is every entry of the consumer's accounts before it
+//!   in ledger order — by instant, and at the same instant by the order they were
+//!   recorded in (`seq`) — through [`history_of`]; an `outcome_reported` entry recorded
+//!   after the contact is not there, so an attempt whose outcome came later counts as
+//!   the engine counted it then (the strict way).
+//! - **The account** is the stored one with its flags and opt-outs wound back: a flag
+//!   or an opt-out the ledger touches starts as the first touching entry found it (a
+//!   `flag_set` found the flag clear) and follows the ledger up to the contact; one the
+//!   ledger never touched keeps its stored value (set by a `PUT`, it is taken as it is
+//!   now).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::Violation;
+use crate::domain::{
+    Account, AccountEntries, Flag, InitiatedBy, LedgerEntry, LedgerEventType, OptOut, Purpose,
+    StoredEntry, history_of,
+};
+use crate::engine::{Question, Subject};
+use crate::policy::Policy;
+
+/// Which policy judges which contact.
+pub struct Policies<'a> {
+    /// The policies in force when decided contacts were made, by digest.
+    pub in_force: &'a HashMap<String, Arc<Policy>>,
+    /// The decided contacts: ledger id → digest of the policy whose decision allowed it.
+    pub decisions: &'a HashMap<String, String>,
+    /// Judges the contacts no decision allowed (imported, or appended as events); with
+    /// `candidate`, every contact.
+    pub fallback: &'a Policy,
+    /// Judge every contact by `fallback` (`--rules DIR`), not by the policy in force.
+    pub candidate: bool,
+}
+
+impl Policies<'_> {
+    /// The policy that judges a contact, and whether a logged decision allowed it.
+    fn of(&self, entry_id: &str) -> (&Policy, bool) {
+        let digest = self.decisions.get(entry_id);
+        let policy = match digest {
+            Some(digest) if !self.candidate => self
+                .in_force
+                .get(digest)
+                .map_or(self.fallback, |policy| &**policy),
+            _ => self.fallback,
+        };
+        (policy, digest.is_some())
+    }
+}
+
+/// What judging one consumer found.
+#[derive(Debug, Default)]
+pub struct Judged {
+    /// Collector-initiated contacts of the period judged.
+    pub contacts: u64,
+    /// Of them, the ones a logged decision allowed.
+    pub decided: u64,
+    /// The contacts the policy refuses, in ledger order.
+    pub violations: Vec<Violation>,
+}
+
+/// Whether the audit judges an entry: a collector-initiated contact in `[start, end)`.
+pub fn is_audited(entry: &LedgerEntry, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    entry.event.event_type == LedgerEventType::Contact
+        && entry.event.initiated_by == InitiatedBy::Collector
+        && entry.event.channel.is_some()
+        && entry.event.at >= start
+        && entry.event.at < end
+}
+
+/// Judges every audited contact of one consumer's debts.
+pub fn judge_consumer(
+    debts: &[AccountEntries],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    policies: &Policies<'_>,
+) -> Judged {
+    let mut judged = Judged::default();
+    if !debts
+        .iter()
+        .any(|debt| debt.entries.iter().any(|e| is_audited(e, start, end)))
+    {
+        return judged;
+    }
+    // Every entry of the consumer in ledger order, with the debt it belongs to.
+    let mut merged: Vec<(usize, &LedgerEntry)> = debts
+        .iter()
+        .enumerate()
+        .flat_map(|(index, debt)| debt.entries.iter().map(move |entry| (index, entry)))
+        .collect();
+    merged.sort_by_key(|(_, entry)| (entry.event.at, entry.seq));
+    let mut states: Vec<Account> = debts
+        .iter()
+        .enumerate()
+        .map(|(index, debt)| {
+            wound_back(
+                &debt.account,
+                merged.iter().filter(|(i, _)| *i == index).map(|(_, e)| *e),
+            )
+        })
+        .collect();
+    // Each debt's view of the consumer's ledger (the other debts' entries tagged), built
+    // once: a contact's history is a prefix of it.
+    let mut views: Vec<Option<Vec<StoredEntry>>> = vec![None; debts.len()];
+    for (position, (index, entry)) in merged.iter().enumerate() {
+        let (index, entry) = (*index, *entry);
+        if is_audited(entry, start, end)
+            && let (Some(state), Some(view)) = (states.get(index), views.get_mut(index))
+        {
+            let view = view.get_or_insert_with(|| view_of(debts, &merged, index));
+            let prior = view.get(..position).unwrap_or_default();
+            // An outcome reported after the contact was not known when it was made.
+            let reported_later = merged
+                .get(..position)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, e)| {
+                    e.event.event_type == LedgerEventType::OutcomeReported && e.seq > entry.seq
+                });
+            let history = if reported_later {
+                let known: Vec<StoredEntry> = prior
+                    .iter()
+                    .zip(merged.iter())
+                    .filter(|(_, (_, e))| {
+                        e.event.event_type != LedgerEventType::OutcomeReported || e.seq < entry.seq
+                    })
+                    .map(|(stored, _)| stored.clone())
+                    .collect();
+                history_of(&known)
+            } else {
+                history_of(prior)
+            };
+            if let Some(violation) = judge_contact(state, entry, &history, policies, &mut judged) {
+                judged.violations.push(violation);
+            }
+        }
+        if let Some(state) = states.get_mut(index) {
+            apply_account_change(entry, state);
+        }
+    }
+    judged
+}
+
+/// One contact: the decision of its policy, a violation when it refuses.
+fn judge_contact(
+    account: &Account,
+    entry: &LedgerEntry,
+    history: &[crate::domain::Event],
+    policies: &Policies<'_>,
+    judged: &mut Judged,
+) -> Option<Violation> {
+    let channel = entry.event.channel?;
+    let (policy, decided) = policies.of(&entry.id);
+    judged.contacts += 1;
+    judged.decided += u64::from(decided);
+    let purpose = entry.event.purpose.unwrap_or(Purpose::Collection);
+    let decision = Subject::new(policy, account, history).decide(&Question {
+        at: entry.event.at,
+        channel,
+        purpose,
+        contact_point: entry.event.contact_point.as_deref(),
+        // Only the verdict at the instant matters: no search for a later one.
+        horizon_days: Some(0),
+    });
+    if decision.allowed {
+        return None;
+    }
+    Some(Violation {
+        account_id: account.id.to_string(),
+        event_id: entry.id.clone(),
+        at: entry.event.at,
+        channel,
+        purpose,
+        state: account
+            .consumer
+            .address
+            .as_ref()
+            .and_then(|address| address.state.as_deref())
+            .map(str::to_ascii_uppercase),
+        decided,
+        policy_digest: policy.digest().to_string(),
+        reasons: decision.reasons,
+    })
+}
+
+/// The consumer's ledger as debt `index` sees it: the other debts' entries tagged with
+/// their account.
+fn view_of(
+    debts: &[AccountEntries],
+    merged: &[(usize, &LedgerEntry)],
+    index: usize,
+) -> Vec<StoredEntry> {
+    merged
+        .iter()
+        .map(|(other, entry)| StoredEntry {
+            id: entry.id.clone(),
+            other_account: (*other != index)
+                .then(|| debts.get(*other).map(|debt| debt.account.id.to_string()))
+                .flatten(),
+            event: entry.event.clone(),
+        })
+        .collect()
+}
+
+/// The opt-out an entry names.
+fn opt_out_of(entry: &LedgerEntry) -> Option<OptOut> {
+    match (entry.event.channel, &entry.event.contact_point) {
+        (Some(channel), None) => Some(OptOut::Channel(channel)),
+        (None, Some(point)) => Some(OptOut::ContactPoint(point.clone())),
+        _ => None,
+    }
+}
+
+/// The stored account with every flag and opt-out the ledger touches set back to what
+/// the first touching entry found; the rest as stored.
+fn wound_back<'e>(stored: &Account, entries: impl Iterator<Item = &'e LedgerEntry>) -> Account {
+    let mut account = stored.clone();
+    let mut flags_seen: Vec<Flag> = Vec::new();
+    let mut opt_outs_seen: Vec<OptOut> = Vec::new();
+    for entry in entries {
+        match entry.event.event_type {
+            LedgerEventType::FlagSet | LedgerEventType::FlagCleared => {
+                let Some(flag) = entry.event.flag else {
+                    continue;
+                };
+                if flags_seen.contains(&flag) {
+                    continue;
+                }
+                flags_seen.push(flag);
+                if let Some(value) = account.flags.get_mut(flag) {
+                    *value = entry.event.event_type == LedgerEventType::FlagCleared;
+                }
+            }
+            LedgerEventType::OptedOut | LedgerEventType::OptOutWithdrawn => {
+                let Some(opt_out) = opt_out_of(entry) else {
+                    continue;
+                };
+                if opt_outs_seen.contains(&opt_out) {
+                    continue;
+                }
+                account.opted_out.retain(|existing| *existing != opt_out);
+                if entry.event.event_type == LedgerEventType::OptOutWithdrawn {
+                    account.opted_out.push(opt_out.clone());
+                }
+                opt_outs_seen.push(opt_out);
+            }
+            _ => {}
+        }
+    }
+    account
+}
+
+/// Follows the ledger's flag and opt-out entries (payments are not replayed: no rule
+/// reads the balance at the instant).
+fn apply_account_change(entry: &LedgerEntry, account: &mut Account) {
+    if matches!(
+        entry.event.event_type,
+        LedgerEventType::FlagSet
+            | LedgerEventType::FlagCleared
+            | LedgerEventType::OptedOut
+            | LedgerEventType::OptOutWithdrawn
+    ) {
+        // An entry that no longer applies (a flag no longer kept) changes nothing.
+        let _ = entry.event.apply(account);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap()
+    }
+
+    fn account() -> Account {
+        serde_json::from_str(
+            r#"{"id": "A-1", "consumer": {"address": {"state": "NY", "city": "Albany"},
+                "time_zones": ["America/New_York"], "phones": [{"number": "+12125550100", "kind": "mobile"}]}}"#,
+        )
+        .unwrap()
+    }
+
+    fn entry(seq: i64, json: &str) -> LedgerEntry {
+        LedgerEntry {
+            id: format!("e{seq}"),
+            seq,
+            event: serde_json::from_str(json).unwrap(),
+        }
+    }
+
+    fn judge(account: Account, entries: Vec<LedgerEntry>, policy: &Policy) -> Judged {
+        let (in_force, decisions) = (HashMap::new(), HashMap::new());
+        let policies = Policies {
+            in_force: &in_force,
+            decisions: &decisions,
+            fallback: policy,
+            candidate: false,
+        };
+        judge_consumer(
+            &[AccountEntries { account, entries }],
+            "2026-04-01T00:00:00Z".parse().unwrap(),
+            "2026-05-01T00:00:00Z".parse().unwrap(),
+            &policies,
+        )
+    }
+
+    const DIAL: &str =
+        r#"{"at": "2026-04-06T15:00:00Z", "channel": "call", "contact_point": "+12125550100"}"#;
+    const NEXT_DAY: &str = r#"{"at": "2026-04-07T15:00:00Z", "channel": "call", "outcome": "no_answer", "contact_point": "+12125550100"}"#;
+
+    #[test]
+    fn an_outcome_reported_after_the_contact_was_not_known_to_it() {
+        let policy = policy();
+        // The first attempt's outcome (no answer) arrived only after the second call:
+        // when the second was made, the first counted as a possible conversation.
+        let late = judge(
+            account(),
+            vec![
+                entry(1, DIAL),
+                entry(2, NEXT_DAY),
+                entry(
+                    3,
+                    r#"{"at": "2026-04-08T15:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "no_answer"}"#,
+                ),
+            ],
+            &policy,
+        );
+        assert_eq!(late.contacts, 2);
+        assert_eq!(late.violations.len(), 1);
+        assert_eq!(
+            late.violations[0].reasons[0].rule,
+            "reg-f.after-conversation"
+        );
+        // Reported before the second call: known, and the second call is lawful.
+        let early = judge(
+            account(),
+            vec![
+                entry(1, DIAL),
+                entry(
+                    2,
+                    r#"{"at": "2026-04-06T16:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "no_answer"}"#,
+                ),
+                entry(3, NEXT_DAY),
+            ],
+            &policy,
+        );
+        assert!(early.violations.is_empty(), "{:?}", early.violations);
+    }
+
+    #[test]
+    fn a_flag_is_wound_back_to_what_the_ledger_says_at_the_instant() {
+        let policy = policy();
+        let mut stored = account();
+        // Stored now: the dispute was cleared, cease-and-desist set by a PUT (not the ledger).
+        stored.flags.disputed = false;
+        let judged = judge(
+            stored.clone(),
+            vec![
+                entry(
+                    1,
+                    r#"{"at": "2026-04-02T12:00:00Z", "type": "flag_set", "flag": "disputed"}"#,
+                ),
+                entry(
+                    2,
+                    r#"{"at": "2026-04-03T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+                ),
+                entry(
+                    3,
+                    r#"{"at": "2026-04-04T12:00:00Z", "type": "flag_cleared", "flag": "disputed"}"#,
+                ),
+                entry(
+                    4,
+                    r#"{"at": "2026-04-05T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+                ),
+            ],
+            &policy,
+        );
+        assert_eq!(judged.violations.len(), 1, "{:?}", judged.violations);
+        assert_eq!(judged.violations[0].event_id, "e2");
+        assert_eq!(
+            judged.violations[0].reasons[0].rule,
+            "reg-f.dispute-pending"
+        );
+        // A flag the ledger never touched is taken as stored.
+        stored.flags.cease_and_desist = true;
+        let judged = judge(
+            stored,
+            vec![entry(
+                1,
+                r#"{"at": "2026-04-03T15:00:00Z", "channel": "call", "outcome": "no_answer"}"#,
+            )],
+            &policy,
+        );
+        assert_eq!(
+            judged.violations[0].reasons[0].rule,
+            "reg-f.cease-communication"
+        );
+    }
+}
