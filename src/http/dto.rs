@@ -241,6 +241,19 @@ pub struct PackView {
 // ---------------------------------------------------------------------------------------
 // Notices.
 
+/// A notice request answered with 422: stopped by the policy (the answer, with the
+/// decision that stopped it), or a field that cannot apply (the one error shape). For the
+/// document only: the handler answers one or the other.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "a schema for the document; never built")]
+pub enum NoticeRefused {
+    /// Stopped by the policy: nothing queued.
+    Stopped(Box<NoticeAnswer>),
+    /// A field that cannot apply, or no courier for the channel.
+    Invalid(super::error::ErrorBody<'static>),
+}
+
 /// The answer to a notice request.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NoticeAnswer {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::body::{IDEMPOTENCY_KEY, JsonBody, NoticeIdPath, QueryParams, page_limit};
-use super::dto::{NoticeAnswer, NoticesQuery};
+use super::dto::{NoticeAnswer, NoticeRefused, NoticesQuery};
 use super::error::ApiError;
 use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
@@ -22,7 +22,7 @@ use crate::store::{Notice, NoticeRequest};
     responses(
         (status = 201, description = "Queued", body = NoticeAnswer),
         (status = 200, description = "Queued by an earlier request with the same key", body = NoticeAnswer),
-        (status = 422, description = "Stopped by the policy (or a field that cannot apply, or no courier for its channel: `[smtp]`, `[[webhooks]]`); nothing queued", body = NoticeAnswer),
+        (status = 422, description = "Stopped by the policy (or a field that cannot apply, or no courier for its channel: `[smtp]`, `[[webhooks]]`); nothing queued", body = NoticeRefused),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound),
         (status = 413, response = TooLarge),
