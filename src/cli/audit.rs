@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::report::{format_of, sqlite_file};
+use super::report::{format_of, ledger_to_read, open_to_read};
 use super::{Exit, fail};
 use crate::audit::{render, run as audit};
 use crate::clock::{Clock, SystemClock};
 use crate::report::{Format, Period};
-use crate::store::Store;
 
 /// Arguments of `dunner audit`.
 #[derive(Debug, clap::Args)]
@@ -58,25 +57,11 @@ pub fn run(args: &AuditArgs, config_file: Option<&Path>) -> Exit {
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
     let candidate = args.rules.is_some();
-    let (database, rules) = match (&args.database, &args.rules) {
-        (Some(database), Some(rules)) => (database.clone(), rules.clone()),
-        _ => match super::load_config(config_file) {
-            Ok(loaded) => (
-                args.database.clone().unwrap_or(loaded.config.database.url),
-                args.rules.clone().unwrap_or(loaded.config.rules.dir),
-            ),
+    let (database, rules) =
+        match ledger_to_read(args.database.as_ref(), args.rules.as_ref(), config_file) {
+            Ok(sources) => (sources.database, sources.rules),
             Err(exit) => return exit,
-        },
-    };
-    // An audit only reads: it must not leave an empty ledger behind a mistyped path.
-    if let Some(path) = sqlite_file(&database)
-        && !path.exists()
-    {
-        return fail(
-            Exit::Failure,
-            format!("database: the ledger {} does not exist", path.display()),
-        );
-    }
+        };
     let policy = match super::rules::load_or_report(&rules) {
         Ok(policy) => Arc::new(policy),
         Err(exit) => return exit,
@@ -86,13 +71,7 @@ pub fn run(args: &AuditArgs, config_file: Option<&Path>) -> Exit {
         Err(exit) => return exit,
     };
     let result = runtime.block_on(async {
-        let store = Store::open(&database)
-            .await
-            .map_err(|error| format!("failed to open the ledger: {error}"))?;
-        store
-            .ensure_migrated()
-            .await
-            .map_err(|error| error.to_string())?;
+        let store = open_to_read(&database).await?;
         audit(&store, policy, candidate, period)
             .await
             .map_err(|error| format!("failed to audit the ledger: {error}"))

@@ -76,28 +76,16 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         Ok(format) => format,
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
-    let (database, rules) = match (&args.database, &args.rules) {
-        (Some(database), Some(rules)) => (database.clone(), rules.clone()),
-        _ => match super::load_config(config_file) {
-            Ok(loaded) => {
-                query.outcome_grace = loaded.config.server.outcome_grace;
-                (
-                    args.database.clone().unwrap_or(loaded.config.database.url),
-                    args.rules.clone().unwrap_or(loaded.config.rules.dir),
-                )
+    let (database, rules) =
+        match ledger_to_read(args.database.as_ref(), args.rules.as_ref(), config_file) {
+            Ok(sources) => {
+                if let Some(config) = sources.config {
+                    query.outcome_grace = config.server.outcome_grace;
+                }
+                (sources.database, sources.rules)
             }
             Err(exit) => return exit,
-        },
-    };
-    // A report only reads: it must not leave an empty ledger behind a mistyped path.
-    if let Some(path) = sqlite_file(&database)
-        && !path.exists()
-    {
-        return fail(
-            Exit::Failure,
-            format!("database: the ledger {} does not exist", path.display()),
-        );
-    }
+        };
     let policy = match super::rules::load_or_report(&rules) {
         Ok(policy) => Arc::new(policy),
         Err(exit) => return exit,
@@ -107,13 +95,7 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         Err(exit) => return exit,
     };
     let report = runtime.block_on(async {
-        let store = Store::open(&database)
-            .await
-            .map_err(|error| format!("failed to open the ledger: {error}"))?;
-        store
-            .ensure_migrated()
-            .await
-            .map_err(|error| error.to_string())?;
+        let store = open_to_read(&database).await?;
         build(&store, policy, &query, now)
             .await
             .map_err(|error| described(&error))
@@ -168,6 +150,61 @@ pub(super) fn format_of(path: &Path) -> Format {
 }
 
 /// The file of a `sqlite:` URL.
+/// Where a command that only reads the ledger reads it: the `--database` and `--rules`
+/// flags, else the configuration (read only when a flag is missing, and kept).
+pub(super) struct LedgerToRead {
+    pub database: String,
+    pub rules: PathBuf,
+    pub config: Option<crate::config::Config>,
+}
+
+/// The ledger and rules a reading command uses. A SQLite ledger must exist: a command
+/// that only reads must not leave an empty ledger behind a mistyped path.
+pub(super) fn ledger_to_read(
+    database: Option<&String>,
+    rules: Option<&PathBuf>,
+    config_file: Option<&Path>,
+) -> Result<LedgerToRead, Exit> {
+    let sources = match (database, rules) {
+        (Some(database), Some(rules)) => LedgerToRead {
+            database: database.clone(),
+            rules: rules.clone(),
+            config: None,
+        },
+        _ => {
+            let config = super::load_config(config_file)?.config;
+            LedgerToRead {
+                database: database
+                    .cloned()
+                    .unwrap_or_else(|| config.database.url.clone()),
+                rules: rules.cloned().unwrap_or_else(|| config.rules.dir.clone()),
+                config: Some(config),
+            }
+        }
+    };
+    if let Some(path) = sqlite_file(&sources.database)
+        && !path.exists()
+    {
+        return Err(fail(
+            Exit::Failure,
+            format!("database: the ledger {} does not exist", path.display()),
+        ));
+    }
+    Ok(sources)
+}
+
+/// Opens a ledger to read, refusing one that is not migrated.
+pub(super) async fn open_to_read(database: &str) -> Result<Store, String> {
+    let store = Store::open(database)
+        .await
+        .map_err(|error| format!("failed to open the ledger: {error}"))?;
+    store
+        .ensure_migrated()
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(store)
+}
+
 pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
     if !url.starts_with("sqlite:") {
         return None;
