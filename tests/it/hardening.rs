@@ -820,8 +820,8 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
         "unknown parameter",
     );
     assert_refused(
-        &api.call("GET", "/v1/decisions", None).await,
-        "account_id",
+        &api.call("GET", "/v1/accounts/NY-1/windows", None).await,
+        "channel",
         "missing parameter",
     );
     // An empty value is refused, not read as the parameter's absence.

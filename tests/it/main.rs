@@ -14,6 +14,7 @@ mod cli;
 mod config;
 mod crash;
 mod daemon;
+mod decision_log;
 mod diagnostics;
 mod email;
 mod engine;
