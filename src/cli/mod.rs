@@ -200,6 +200,10 @@ pub enum RulesCommand {
         /// How to print results.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Also say which rules the cases exercise: cited by a decision (refused,
+        /// warned, obliged) or governing an allowed contact; list those never exercised.
+        #[arg(long)]
+        coverage: bool,
     },
     /// Print the exact pack texts of the policy with a digest (the `policy_digest` of
     /// any logged decision), from the ledger or the rules directory; or write them to a
@@ -289,7 +293,11 @@ pub fn run(cli: Cli) -> Exit {
             format,
             templates,
         }) => rules::check(&dir, templates.as_deref(), format, config_file),
-        Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
+        Command::Rules(RulesCommand::Test {
+            dir,
+            format,
+            coverage,
+        }) => rules::test(&dir, format, coverage),
         Command::Rules(RulesCommand::Show {
             digest,
             database,

@@ -12,6 +12,7 @@ pub mod diagnostics;
 mod digest;
 mod layering;
 pub mod model;
+mod shadowing;
 mod source;
 
 use std::collections::BTreeMap;
@@ -175,6 +176,7 @@ impl Policy {
         layering::check_duplicates(&packs, &rules, &rule_spans, &sources, &mut diagnostics);
         layering::check_overlays(&packs, &rules, &rule_spans, &mut diagnostics);
         layering::check_gaps(&packs, &pack_spans, &mut diagnostics);
+        shadowing::check_shadowed(&packs, &rules, &rule_spans, &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(PolicyError::Invalid(diagnostics));
         }
