@@ -67,11 +67,12 @@ fn same_scope(packs: &[Pack], a: &Rule, b: &Rule) -> bool {
 
 impl Pack {
     /// The scope as a comparable value: lists sorted (their order means nothing).
-    fn pack_scope_key(&self) -> (Option<&str>, [Vec<&str>; 5]) {
+    fn pack_scope_key(&self) -> (Option<&str>, [Vec<&str>; 6]) {
         let Scope {
             country,
             states,
             cities,
+            postal_codes,
             debt_types,
             creditors,
             collectors,
@@ -88,6 +89,7 @@ impl Pack {
             [
                 sorted(states),
                 sorted(cities),
+                sorted(postal_codes),
                 sorted(debt_types),
                 sorted(creditors),
                 collectors,
