@@ -20,6 +20,7 @@ macro_rules! out {
 mod audit;
 mod config;
 mod decide;
+mod impact;
 mod import;
 mod keys;
 mod ledger;
@@ -50,7 +51,7 @@ pub enum Exit {
     /// The rule packs did not validate.
     InvalidRules = 3,
     /// `decide --fail-if-refused` and the contact was not allowed; `audit` found a
-    /// contact the policy refuses.
+    /// contact the policy refuses; `rules impact` found the candidate loosens the policy.
     Refused = 4,
 }
 
@@ -200,6 +201,11 @@ pub enum RulesCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// What a candidate rules directory would change: the logged decisions and recorded
+    /// contacts of a period replayed, the stored portfolio planned ahead. Exit 0 when
+    /// it loosens nothing, 4 when it allows something the live policy refused, 3 when
+    /// its packs are invalid.
+    Impact(impact::ImpactArgs),
     /// Explain in plain words which packs and rules apply to an account.
     Explain {
         /// The rules directory.
@@ -271,6 +277,7 @@ pub fn run(cli: Cli) -> Exit {
             templates,
         }) => rules::check(&dir, templates.as_deref(), format, config_file),
         Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
+        Command::Rules(RulesCommand::Impact(args)) => impact::run(&args, config_file),
         Command::Rules(RulesCommand::Explain { rules, account }) => {
             rules::explain(&rules, &account)
         }

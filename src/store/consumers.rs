@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{EventQuery, MAX_PAGE, Store, StoreError, from_json};
+use super::{DecisionRow, EventQuery, MAX_PAGE, Store, StoreError, from_json};
 use crate::domain::{Account, AccountEntries, AccountLedger, LedgerEntry, LedgerEvent};
 
 /// The most accounts that anchor one page.
@@ -121,6 +121,19 @@ impl Store {
             Store::Postgres(store) => store.contact_decisions(since, until).await?,
         };
         Ok(rows.into_iter().collect())
+    }
+
+    /// The decisions logged in `[since, until)` (by when they were made), in log order,
+    /// each with the digest of the policy that made it.
+    pub async fn decisions_logged(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionRow, String)>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.decisions_logged(since, until).await,
+            Store::Postgres(store) => store.decisions_logged(since, until).await,
+        }
     }
 
     /// An account and the consumer's other accounts (in id order), each with its full

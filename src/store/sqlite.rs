@@ -1050,6 +1050,35 @@ impl SqliteStore {
             .collect()
     }
 
+    pub(super) async fn decisions_logged(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionRow, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, account_id, decided_at, policy_digest, question, decision, event_id
+               FROM decisions WHERE decided_at >= ?1 AND decided_at < ?2 ORDER BY seq",
+        )
+        .bind(instant_text(since))
+        .bind(instant_text(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let decision = DecisionRow {
+                    id: row.get("id"),
+                    seq: row.get("seq"),
+                    account_id: row.get("account_id"),
+                    decided_at: parse_instant(row.get("decided_at"))?,
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    event_id: row.try_get("event_id")?,
+                };
+                Ok((decision, row.try_get("policy_digest")?))
+            })
+            .collect()
+    }
+
     pub(super) async fn pending_notice_keys(
         &self,
         prefix: &str,

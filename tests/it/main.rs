@@ -20,6 +20,7 @@ mod engine;
 mod fuzz;
 mod hardening;
 mod helpers;
+mod impact;
 mod invariants;
 mod openapi;
 mod outbox;
