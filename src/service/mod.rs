@@ -10,9 +10,11 @@ mod attempts;
 mod events;
 mod keys;
 mod notices;
+pub mod shadow;
 
 pub use attempts::{
-    LoggedDecision, PolicyJudge, Recorded, check_and_record, decide_and_log, list_decisions,
+    LoggedDecision, PolicyJudge, Recorded, check_and_record, check_and_record_with, decide_and_log,
+    decide_and_log_with, list_decisions,
 };
 pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};

@@ -58,6 +58,23 @@ pub struct ConsumerEntriesPage {
     pub next_after: Option<String>,
 }
 
+/// A logged decision the shadow policy diverged from.
+#[derive(Debug, Clone)]
+pub struct ShadowRow {
+    /// The decision's id.
+    pub decision_id: String,
+    /// The account.
+    pub account_id: String,
+    /// When it was made.
+    pub decided_at: DateTime<Utc>,
+    /// The live outcome.
+    pub outcome: String,
+    /// The question asked.
+    pub question: super::Attempt,
+    /// The divergence as logged (JSON).
+    pub shadow: String,
+}
+
 impl Store {
     /// The consumers whose first account id comes after `after` (the previous page's
     /// `next_after`; `None` for the first page), anchored on at most `limit` account
@@ -133,6 +150,19 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.decisions_logged(since, until).await,
             Store::Postgres(store) => store.decisions_logged(since, until).await,
+        }
+    }
+
+    /// The logged decisions of `[since, until)` (by when they were made) that a shadow
+    /// policy diverged from, in log order.
+    pub async fn shadow_divergences(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ShadowRow>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.shadow_divergences(since, until).await,
+            Store::Postgres(store) => store.shadow_divergences(since, until).await,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::helpers::{SHIPPED_SHARED, dunner};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
-const NOON_ONLY: &str = r#"
+pub(crate) const NOON_ONLY: &str = r#"
 [pack]
 id = "client-noon"
 title = "Client overlay: calls only at lunchtime"
@@ -262,7 +262,7 @@ async fn the_plan_ahead_counts_added_and_removed_items(test: TestStore) {
 }
 
 /// A copy of the shipped packs, with an overlay when given.
-fn rules_dir(overlay: Option<(&str, &str)>) -> tempfile::TempDir {
+pub(crate) fn rules_dir(overlay: Option<(&str, &str)>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     for entry in std::fs::read_dir(shipped).unwrap() {

@@ -30,6 +30,7 @@ mod policy_packs;
 mod portfolio;
 mod reports;
 mod scheduler;
+mod shadow;
 mod store_conformance;
 mod strategy;
 mod webhooks;
