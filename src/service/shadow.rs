@@ -103,3 +103,73 @@ pub fn divergence(live: &Decision, shadow: &Decision) -> Option<Divergence> {
             .collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::engine::{DecideRequest, decide};
+    use crate::policy::{Policy, SourceFile};
+
+    const NOON_ONLY: &str = r#"
+[pack]
+id = "client-noon"
+title = "Client overlay"
+version = "1"
+citation = "Contract"
+effective_from = 2021-01-01
+
+[pack.scope]
+country = "US"
+
+[[window]]
+id = "client.noon-only"
+citation = "Contract"
+message = "Calls only at noon."
+channels = ["call"]
+allow = [{ from = "12:00", to = "13:00" }]
+"#;
+
+    fn policies() -> (Policy, Policy) {
+        let live =
+            Policy::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
+        let mut sources = live.sources().to_vec();
+        sources.push(SourceFile::new("client-noon.toml", NOON_ONLY));
+        (live, Policy::from_sources(sources).unwrap())
+    }
+
+    fn at(instant: &str) -> DecideRequest {
+        serde_json::from_str(&format!(
+            r#"{{"at": "{instant}", "channel": "call", "account": {{"id": "A-1",
+                 "consumer": {{"address": {{"state": "NY", "city": "Albany"}}, "time_zones": ["America/New_York"]}}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_divergence_names_the_direction_and_the_rules_only_one_side_refused_by() {
+        let (live, shadow) = policies();
+        // 11:00 in New York: live allows, the shadow defers.
+        let request = at("2026-04-07T15:00:00Z");
+        let found = divergence(&decide(&live, &request), &decide(&shadow, &request)).unwrap();
+        assert_eq!(found.direction, Direction::ShadowRefuses);
+        assert_eq!(found.outcome, Verdict::Defer);
+        assert_eq!(found.only_shadow, vec!["client.noon-only"]);
+        assert!(found.only_live.is_empty());
+        assert_eq!(found.digest, shadow.digest());
+        assert_eq!(found.rules(), vec!["client.noon-only"]);
+        // The other way round, the shadow allows what live refused.
+        let back = divergence(&decide(&shadow, &request), &decide(&live, &request)).unwrap();
+        assert_eq!(back.direction, Direction::ShadowAllows);
+        assert_eq!(back.only_live, vec!["client.noon-only"]);
+        // 12:30: both allow; 03:00: both refuse by the federal hours (and the overlay,
+        // which only the shadow has: the rules differ).
+        let noon = at("2026-04-07T16:30:00Z");
+        assert!(divergence(&decide(&live, &noon), &decide(&shadow, &noon)).is_none());
+        let night = at("2026-04-07T07:00:00Z");
+        let both = divergence(&decide(&live, &night), &decide(&shadow, &night)).unwrap();
+        assert_eq!(both.direction, Direction::RulesDiffer);
+        assert!(divergence(&decide(&live, &night), &decide(&live, &night)).is_none());
+    }
+}
