@@ -142,11 +142,26 @@ impl App {
         {
             return Err(BuildError::MissingPack(problem));
         }
-        let policy = Arc::new(
-            LivePolicy::new(&rules_dir, policy, clock.now())
-                .with_settings(settings)
-                .with_safeguards(&config.rules.required_packs, config.rules.settle),
-        );
+        let mut live = LivePolicy::new(&rules_dir, policy, clock.now())
+            .with_settings(settings.clone())
+            .with_safeguards(&config.rules.required_packs, config.rules.settle);
+        // A shadow that does not validate at start stops the daemon like invalid rules:
+        // the operator asked for a comparison that would silently not happen.
+        if let Some(dir) = &config.rules.shadow {
+            let shadow = match Policy::load_with(dir, &settings) {
+                Ok(shadow) => shadow,
+                Err(PolicyError::Invalid(diagnostics)) => {
+                    return Err(BuildError::InvalidRules {
+                        dir: dir.clone(),
+                        diagnostics,
+                    });
+                }
+                Err(error) => return Err(BuildError::Rules(error)),
+            };
+            tracing::info!(dir = %dir.display(), digest = %shadow.digest(), "a shadow policy decides beside the live one");
+            live = live.with_shadow(dir, shadow);
+        }
+        let policy = Arc::new(live);
         let strategies = Arc::new(strategies(config)?);
         let store = Store::open(&config.database.url).await?;
         if migrate || matches!(store, Store::Sqlite(_)) {
@@ -271,18 +286,28 @@ impl App {
         }
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_signals(&tracker, &stop, &state.policy);
-        let watcher = match watch_rules(&tracker, &stop, &state.policy, &rules_dir) {
+        let watcher = match watch_rules(&tracker, &stop, &state.policy, &rules_dir, false) {
             Ok(watcher) => Some(watcher),
             Err(error) => {
                 tracing::warn!(%error, "cannot watch the rules directory; reload with SIGHUP");
                 None
             }
         };
+        let shadow_watcher = state.policy.shadow_dir().map(std::path::Path::to_path_buf).and_then(|dir| {
+            match watch_rules(&tracker, &stop, &state.policy, &dir, true) {
+                Ok(watcher) => Some(watcher),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch the shadow rules directory; reload with SIGHUP");
+                    None
+                }
+            }
+        });
         let served = server.run_until(shutdown).await;
         stop.cancel();
         tracker.close();
         tracker.wait().await;
         drop(watcher);
+        drop(shadow_watcher);
         served
     }
 }
@@ -397,6 +422,25 @@ async fn reload(policy: &Arc<LivePolicy>) {
     log_reload(outcome);
 }
 
+/// Reloads the shadow policy and logs the outcome; a refused reload keeps the previous
+/// shadow, and the live policy is never touched.
+async fn reload_shadow(policy: &Arc<LivePolicy>) {
+    if policy.shadow_dir().is_none() {
+        return;
+    }
+    let live = Arc::clone(policy);
+    let outcome = tokio::task::spawn_blocking(move || live.reload_shadow())
+        .await
+        .unwrap_or_else(|error| Err(format!("the shadow reload failed: {error}")));
+    match outcome {
+        Ok(digest) => tracing::info!(%digest, "shadow rules reloaded"),
+        Err(diagnostics) => {
+            let diagnostics = redact(&diagnostics);
+            tracing::error!(%diagnostics, "shadow rules reload refused; keeping the current shadow")
+        }
+    }
+}
+
 /// Logs how a reload ended.
 fn log_reload(outcome: Result<String, String>) {
     match outcome {
@@ -429,6 +473,7 @@ fn spawn_reload_on_signals(
                     .is_some()
                 {
                     reload(&policy).await;
+                    reload_shadow(&policy).await;
                 }
             });
         }
@@ -472,13 +517,14 @@ type RulesWatcher = notify_debouncer_full::Debouncer<
     notify_debouncer_full::RecommendedCache,
 >;
 
-/// Watches the rules directory; changes (not mere reads) settle for 300 ms before a
-/// reload.
+/// Watches the rules directory (or, with `shadow`, the shadow's); changes (not mere
+/// reads) settle for 300 ms before a reload.
 fn watch_rules(
     tracker: &TaskTracker,
     stop: &CancellationToken,
     policy: &Arc<LivePolicy>,
     dir: &std::path::Path,
+    shadow: bool,
 ) -> Result<RulesWatcher, notify::Error> {
     let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut debouncer = notify_debouncer_full::new_debouncer(
@@ -504,7 +550,11 @@ fn watch_rules(
             .flatten()
             .is_some()
         {
-            reload(&policy).await;
+            if shadow {
+                reload_shadow(&policy).await;
+            } else {
+                reload(&policy).await;
+            }
         }
     });
     Ok(debouncer)

@@ -38,7 +38,8 @@
 //!   Pure folds over the rows the [`store`] reads.
 //! - [`audit`]: the audit of the past: every contact of a period judged by the policy
 //!   in force when it was made, against the account and ledger as they stood (the
-//!   judging pure, the reading a consumer at a time).
+//!   judging pure, the reading a consumer at a time); and the impact of a candidate
+//!   policy (logged decisions replayed, contacts judged, the plan ahead compared).
 //! - [`reload`]: the live policy, reloaded when the rules change, never loosened silently.
 //! - [`dispatch`]: webhooks (signed) and email notices (templates, SMTP): the couriers
 //!   that deliver one notice, and the settings each sender takes (which [`config`]

@@ -52,6 +52,12 @@ struct RuleLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DivergenceLabels {
+    rule: String,
+    direction: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -92,6 +98,7 @@ pub struct Metrics {
     durations: DurationFamily,
     decisions: Family<OutcomeLabels, Counter>,
     refusals: Family<RuleLabels, Counter>,
+    shadow_divergences: Family<DivergenceLabels, Counter>,
     attempts_recorded: Counter,
     scheduler_ticks: Family<ReloadLabels, Counter>,
     scheduler_tick_durations: Histogram,
@@ -133,6 +140,12 @@ impl Metrics {
             "dunner_decisions_refused",
             "Refusing rules of the decisions made through the API, by rule id",
             refusals.clone(),
+        );
+        let shadow_divergences = Family::<DivergenceLabels, Counter>::default();
+        registry.register(
+            "dunner_shadow_divergences",
+            "Decisions where the shadow policy ([rules] shadow) differed from the live one, by differing rule and direction",
+            shadow_divergences.clone(),
         );
         let attempts_recorded = Counter::default();
         registry.register(
@@ -210,6 +223,7 @@ impl Metrics {
             durations,
             decisions,
             refusals,
+            shadow_divergences,
             attempts_recorded,
             scheduler_ticks,
             scheduler_tick_durations,
@@ -233,6 +247,19 @@ impl Metrics {
             self.refusals
                 .get_or_create(&RuleLabels {
                     rule: reason.rule.clone(),
+                })
+                .inc();
+        }
+    }
+
+    /// Counts a shadow divergence under each rule it differs by (`shadow_refuses`,
+    /// `shadow_allows` or `rules_differ`).
+    pub fn observe_shadow_divergence(&self, divergence: &crate::service::shadow::Divergence) {
+        for rule in divergence.rules() {
+            self.shadow_divergences
+                .get_or_create(&DivergenceLabels {
+                    rule: rule.to_string(),
+                    direction: divergence.direction.as_str(),
                 })
                 .inc();
         }

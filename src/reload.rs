@@ -29,6 +29,18 @@ pub struct LivePolicy {
     status: Mutex<ReloadStatus>,
     succeeded: AtomicU64,
     failed: AtomicU64,
+    /// The shadow policy (`[rules] shadow`), decided beside the live one.
+    shadow: Option<Shadow>,
+}
+
+/// A shadow policy and its directory. It never decides an answer, so it has no floor
+/// and no loosening check: a reload that fails keeps the previous shadow and says why,
+/// and never touches the live policy.
+#[derive(Debug)]
+struct Shadow {
+    dir: PathBuf,
+    current: ArcSwap<Policy>,
+    last_error: Mutex<Option<String>>,
 }
 
 /// How many reloads swapped the policy and how many were refused, since start.
@@ -65,7 +77,72 @@ impl LivePolicy {
             }),
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            shadow: None,
         }
+    }
+
+    /// Decides every question under `policy` too, loaded from `dir` (`[rules] shadow`).
+    pub fn with_shadow(mut self, dir: &Path, policy: Policy) -> LivePolicy {
+        self.shadow = Some(Shadow {
+            dir: dir.to_path_buf(),
+            current: ArcSwap::from_pointee(policy),
+            last_error: Mutex::new(None),
+        });
+        self
+    }
+
+    /// The shadow policy now, when there is one.
+    pub fn shadow(&self) -> Option<Arc<Policy>> {
+        self.shadow
+            .as_ref()
+            .map(|shadow| shadow.current.load_full())
+    }
+
+    /// The shadow's directory, when there is one.
+    pub fn shadow_dir(&self) -> Option<&Path> {
+        self.shadow.as_ref().map(|shadow| shadow.dir.as_path())
+    }
+
+    /// Why the last shadow reload failed; `None` after a successful one.
+    pub fn shadow_error(&self) -> Option<String> {
+        self.shadow
+            .as_ref()
+            .and_then(|shadow| shadow.last_error.lock().ok()?.clone())
+    }
+
+    /// Loads the shadow's directory again; swaps only if it validates, else keeps the
+    /// previous shadow. Returns the new digest, or why not. The live policy is never
+    /// touched.
+    pub fn reload_shadow(&self) -> Result<String, String> {
+        let Some(shadow) = &self.shadow else {
+            return Err("no shadow policy is configured ([rules] shadow)".into());
+        };
+        let loaded = std::panic::catch_unwind(|| self.load_settled(&shadow.dir));
+        let outcome = match loaded {
+            Err(panic) => Err(format!(
+                "the shadow packs could not be loaded (an internal error: {})",
+                crate::tasks::panic_message(panic.as_ref())
+            )),
+            Ok(Ok(policy)) => {
+                let digest = policy.digest().to_string();
+                shadow.current.store(Arc::new(policy));
+                Ok(digest)
+            }
+            Ok(Err(Unsettled::Changing)) => Err(format!(
+                "the shadow packs kept changing while they were read ({SETTLE_TRIES} tries)"
+            )),
+            Ok(Err(Unsettled::Policy(PolicyError::Invalid(diagnostics)))) => Err(diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.plain())
+                .collect::<Vec<_>>()
+                .join("\n")),
+            Ok(Err(Unsettled::Policy(error))) => Err(error.to_string()),
+        };
+        if let Ok(mut last_error) = shadow.last_error.lock() {
+            *last_error = outcome.as_ref().err().cloned();
+        }
+        outcome
     }
 
     /// Requires the packs `required` in every policy a reload would apply, and a
@@ -119,7 +196,7 @@ impl LivePolicy {
     fn reload_confirming(&self, now: DateTime<Utc>, confirmed: bool) -> Result<String, String> {
         // A panic in the parser (a bug) is a failed reload, not a dead watcher: the last
         // good policy stays live.
-        let loaded = std::panic::catch_unwind(|| self.load_settled());
+        let loaded = std::panic::catch_unwind(|| self.load_settled(&self.dir));
         let outcome = match loaded {
             Err(panic) => Err(format!(
                 "the rule packs could not be loaded (an internal error: {})",
@@ -203,14 +280,14 @@ impl LivePolicy {
     /// and every prefix of a pack can itself be a valid, weaker pack. Two identical
     /// reads a quiet period apart are what "the directory is written" means without a
     /// publish step that every tool would have to follow.
-    fn load_settled(&self) -> Result<Policy, Unsettled> {
-        let mut policy = Policy::load_with(&self.dir, &self.settings).map_err(Unsettled::Policy)?;
+    fn load_settled(&self, dir: &Path) -> Result<Policy, Unsettled> {
+        let mut policy = Policy::load_with(dir, &self.settings).map_err(Unsettled::Policy)?;
         if self.settle.is_zero() {
             return Ok(policy);
         }
         for _ in 0..SETTLE_TRIES {
             std::thread::sleep(self.settle);
-            let again = Policy::load_with(&self.dir, &self.settings).map_err(Unsettled::Policy)?;
+            let again = Policy::load_with(dir, &self.settings).map_err(Unsettled::Policy)?;
             if again.digest() == policy.digest() {
                 return Ok(again);
             }

@@ -83,11 +83,55 @@ pub fn judge_consumer(
     policies: &Policies<'_>,
 ) -> Judged {
     let mut judged = Judged::default();
-    if !debts
+    let probes: Vec<Probe<&LedgerEntry>> = debts
         .iter()
-        .any(|debt| debt.entries.iter().any(|e| is_audited(e, start, end)))
-    {
-        return judged;
+        .enumerate()
+        .flat_map(|(debt, entries)| {
+            entries
+                .entries
+                .iter()
+                .filter(|entry| is_audited(entry, start, end))
+                .map(move |entry| Probe {
+                    debt,
+                    at: entry.event.at,
+                    entry: Some(entry.id.as_str()),
+                    item: entry,
+                })
+        })
+        .collect();
+    walk_consumer(debts, probes, |entry, account, history| {
+        if let Some(violation) = judge_contact(account, entry, history, policies, &mut judged) {
+            judged.violations.push(violation);
+        }
+    });
+    judged
+}
+
+/// A question replayed in a consumer's ledger: the debt it is about and where it
+/// stands.
+pub struct Probe<'e, T> {
+    /// The debt, an index into the consumer's debts.
+    pub debt: usize,
+    /// The question's instant.
+    pub at: DateTime<Utc>,
+    /// The ledger entry the question recorded, when it did: its history is what was
+    /// recorded before that entry. Without one (or when it is not in the ledger), every
+    /// entry at or before `at`.
+    pub entry: Option<&'e str>,
+    /// What the caller replays there.
+    pub item: T,
+}
+
+/// Walks a consumer's ledger in ledger order and calls `visit` for every probe with the
+/// account (flags and opt-outs wound back) and the history as they stood at its place.
+/// The audit judges its contacts through it; the impact replays logged decisions.
+pub fn walk_consumer<T>(
+    debts: &[AccountEntries],
+    probes: Vec<Probe<'_, T>>,
+    mut visit: impl FnMut(T, &Account, &[crate::domain::Event]),
+) {
+    if probes.is_empty() {
+        return;
     }
     // Every entry of the consumer in ledger order, with the debt it belongs to.
     let mut merged: Vec<(usize, &LedgerEntry)> = debts
@@ -96,6 +140,28 @@ pub fn judge_consumer(
         .flat_map(|(index, debt)| debt.entries.iter().map(move |entry| (index, entry)))
         .collect();
     merged.sort_by_key(|(_, entry)| (entry.event.at, entry.seq));
+    let positions: HashMap<&str, usize> = merged
+        .iter()
+        .enumerate()
+        .map(|(position, (_, entry))| (entry.id.as_str(), position))
+        .collect();
+    // Each probe's place: before the entry it recorded, else after every entry up to
+    // its instant; the seq of its own entry, for the outcomes reported after it.
+    let mut placed: Vec<(usize, Option<i64>, Probe<'_, T>)> = probes
+        .into_iter()
+        .map(|probe| match probe.entry.and_then(|id| positions.get(id)) {
+            Some(&position) => {
+                let seq = merged.get(position).map(|(_, entry)| entry.seq);
+                (position, seq, probe)
+            }
+            None => (
+                merged.partition_point(|(_, entry)| entry.event.at <= probe.at),
+                None,
+                probe,
+            ),
+        })
+        .collect();
+    placed.sort_by_key(|(position, _, _)| *position);
     let mut states: Vec<Account> = debts
         .iter()
         .enumerate()
@@ -107,45 +173,51 @@ pub fn judge_consumer(
         })
         .collect();
     // Each debt's view of the consumer's ledger (the other debts' entries tagged), built
-    // once: a contact's history is a prefix of it.
+    // once: a probe's history is a prefix of it.
     let mut views: Vec<Option<Vec<StoredEntry>>> = vec![None; debts.len()];
-    for (position, (index, entry)) in merged.iter().enumerate() {
-        let (index, entry) = (*index, *entry);
-        if is_audited(entry, start, end)
-            && let (Some(state), Some(view)) = (states.get(index), views.get_mut(index))
-        {
-            let view = view.get_or_insert_with(|| view_of(debts, &merged, index));
-            let prior = view.get(..position).unwrap_or_default();
-            // An outcome reported after the contact was not known when it was made.
-            let reported_later = merged
-                .get(..position)
-                .unwrap_or_default()
-                .iter()
-                .any(|(_, e)| {
-                    e.event.event_type == LedgerEventType::OutcomeReported && e.seq > entry.seq
-                });
-            let history = if reported_later {
-                let known: Vec<StoredEntry> = prior
-                    .iter()
-                    .zip(merged.iter())
-                    .filter(|(_, (_, e))| {
-                        e.event.event_type != LedgerEventType::OutcomeReported || e.seq < entry.seq
-                    })
-                    .map(|(stored, _)| stored.clone())
-                    .collect();
-                history_of(&known)
-            } else {
-                history_of(prior)
+    let mut placed = placed.into_iter().peekable();
+    for position in 0..=merged.len() {
+        while let Some((_, seq, probe)) = placed.next_if(|(at, _, _)| *at == position) {
+            let (Some(state), Some(view)) = (states.get(probe.debt), views.get_mut(probe.debt))
+            else {
+                continue;
             };
-            if let Some(violation) = judge_contact(state, entry, &history, policies, &mut judged) {
-                judged.violations.push(violation);
-            }
+            let view = view.get_or_insert_with(|| view_of(debts, &merged, probe.debt));
+            let prior = view.get(..position).unwrap_or_default();
+            // An outcome reported after the recorded contact was not known when it was made.
+            let reported_later = seq.is_some_and(|seq| {
+                merged
+                    .get(..position)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|(_, e)| {
+                        e.event.event_type == LedgerEventType::OutcomeReported && e.seq > seq
+                    })
+            });
+            let history = match seq {
+                Some(seq) if reported_later => {
+                    let known: Vec<StoredEntry> = prior
+                        .iter()
+                        .zip(merged.iter())
+                        .filter(|(_, (_, e))| {
+                            e.event.event_type != LedgerEventType::OutcomeReported || e.seq < seq
+                        })
+                        .map(|(stored, _)| stored.clone())
+                        .collect();
+                    history_of(&known)
+                }
+                _ => history_of(prior),
+            };
+            visit(probe.item, state, &history);
         }
-        if let Some(state) = states.get_mut(index) {
+        // Once every probe is placed, the rest of the ledger changes nothing.
+        if placed.peek().is_some()
+            && let Some((index, entry)) = merged.get(position)
+            && let Some(state) = states.get_mut(*index)
+        {
             apply_account_change(entry, state);
         }
     }
-    judged
 }
 
 /// One contact: the decision of its policy, a violation when it refuses.

@@ -14,6 +14,8 @@
 //! CSV or an HTML page. No personal data beyond account ids leaves here: no phone
 //! numbers, no addresses.
 
+pub mod impact;
+mod impact_render;
 pub mod judge;
 mod render;
 
@@ -30,6 +32,7 @@ use crate::policy::{Policy, SourceFile};
 use crate::report::Period;
 use crate::store::{Store, StoreError};
 
+pub use impact_render::{ImpactFormat, render_impact};
 pub use render::render;
 
 /// Accounts anchoring each page read from the store.

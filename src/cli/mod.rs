@@ -20,6 +20,7 @@ macro_rules! out {
 mod audit;
 mod config;
 mod decide;
+mod impact;
 mod import;
 mod keys;
 mod ledger;
@@ -51,7 +52,7 @@ pub enum Exit {
     /// The rule packs did not validate.
     InvalidRules = 3,
     /// `decide --fail-if-refused` and the contact was not allowed; `audit` found a
-    /// contact the policy refuses.
+    /// contact the policy refuses; `rules impact` found the candidate loosens the policy.
     Refused = 4,
 }
 
@@ -223,6 +224,11 @@ pub enum RulesCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// What a candidate rules directory would change: the logged decisions and recorded
+    /// contacts of a period replayed, the stored portfolio planned ahead. Exit 0 when
+    /// it loosens nothing, 4 when it allows something the live policy refused, 3 when
+    /// its packs are invalid.
+    Impact(impact::ImpactArgs),
     /// Explain in plain words which packs and rules apply to an account.
     Explain {
         /// The rules directory.
@@ -310,6 +316,7 @@ pub fn run(cli: Cli) -> Exit {
             out.as_deref(),
             config_file,
         ),
+        Command::Rules(RulesCommand::Impact(args)) => impact::run(&args, config_file),
         Command::Rules(RulesCommand::Explain { rules, account }) => {
             rules::explain(&rules, &account)
         }

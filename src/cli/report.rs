@@ -16,7 +16,8 @@ use crate::store::Store;
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Which report: summary, contacts, refusals, caps, holds, aging,
-    /// right_party_contacts, promises or windows (one account's heat map).
+    /// right_party_contacts, promises, windows (one account's heat map) or shadow (the
+    /// shadow policy's divergences).
     pub name: String,
     /// The first day, YYYY-MM-DD (UTC) [default: 29 days before `--to`].
     #[arg(long)]
@@ -53,6 +54,9 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
+    if args.name == "shadow" {
+        return shadow(args, config_file);
+    }
     let started = Instant::now();
     let now = SystemClock.now();
     let raw = RawQuery {
@@ -122,6 +126,76 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
                 out.display(),
                 started.elapsed().as_secs_f64()
             );
+        }
+        None => out!("{text}"),
+    }
+    Exit::Ok
+}
+
+/// `dunner report shadow`: the decisions the shadow policy diverged from, read from the
+/// decision log (no rules are loaded: the divergences were judged when logged).
+fn shadow(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
+    let today = SystemClock.now().date_naive();
+    let parse = |field: &'static str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|value| crate::report::Period::parse_date(field, value))
+            .transpose()
+    };
+    let period = parse("from", &args.from)
+        .and_then(|from| Ok((from, parse("to", &args.to)?)))
+        .and_then(|(from, to)| crate::report::Period::new(from, to, today));
+    let period = match period {
+        Ok(period) => period,
+        Err(error) => return fail(Exit::Failure, described(&error)),
+    };
+    let format = match (&args.format, &args.out) {
+        (Some(name), _) => Format::parse(name.trim()),
+        (None, Some(out)) => Ok(format_of(out)),
+        (None, None) => Ok(Format::Json),
+    };
+    let format = match format {
+        Ok(format) => format,
+        Err(error) => return fail(Exit::Failure, described(&error)),
+    };
+    let database = match &args.database {
+        Some(database) => database.clone(),
+        None => match super::load_config(config_file) {
+            Ok(loaded) => loaded.config.database.url,
+            Err(exit) => return exit,
+        },
+    };
+    if let Some(path) = sqlite_file(&database)
+        && !path.exists()
+    {
+        return fail(
+            Exit::Failure,
+            format!("database: the ledger {} does not exist", path.display()),
+        );
+    }
+    let runtime = match super::runtime(true) {
+        Ok(runtime) => runtime,
+        Err(exit) => return exit,
+    };
+    let report = runtime.block_on(async {
+        let store = open_to_read(&database).await?;
+        crate::report::shadow::shadow_report(&store, period)
+            .await
+            .map_err(|error| format!("failed to read the decision log: {error}"))
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(message) => return fail(Exit::Failure, message),
+    };
+    let text = crate::report::shadow::render(&report, format);
+    match &args.out {
+        Some(out) => {
+            if let Err(error) = std::fs::write(out, &text) {
+                return fail(
+                    Exit::Failure,
+                    format!("failed to write {}: {error}", out.display()),
+                );
+            }
         }
         None => out!("{text}"),
     }

@@ -103,6 +103,10 @@ pub struct RulesConfig {
         deserialize_with = "deserialize_pack_dates"
     )]
     pub effective_from: BTreeMap<String, toml::value::Datetime>,
+    /// A shadow rules directory: every decision is made under it too, and where it
+    /// differs from the live one the divergence is logged and counted. Never answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<PathBuf>,
 }
 
 impl Default for RulesConfig {
@@ -113,6 +117,7 @@ impl Default for RulesConfig {
             settle: Duration::from_secs(1),
             collector: None,
             effective_from: BTreeMap::new(),
+            shadow: None,
         }
     }
 }

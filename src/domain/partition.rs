@@ -13,7 +13,10 @@ pub const PARTITIONS: i64 = 64;
 /// its consumer's partition, so a consumer is planned whole.
 pub fn partition_of(consumer_key: &str) -> i64 {
     let hash = Sha256::digest(consumer_key.as_bytes());
-    let first = hash.iter().take(8).fold(0_u64, |n, byte| n << 8 | u64::from(*byte));
+    let first = hash
+        .iter()
+        .take(8)
+        .fold(0_u64, |n, byte| n << 8 | u64::from(*byte));
     i64::try_from(first % PARTITIONS.unsigned_abs()).unwrap_or(0)
 }
 

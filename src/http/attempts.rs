@@ -49,10 +49,19 @@ pub async fn record_attempt(
         outcome: body.outcome,
         idempotency,
     };
-    let recorded =
-        service::check_and_record(&state.store, &state.policy.current(), &attempt, now).await?;
+    let recorded = service::check_and_record_with(
+        &state.store,
+        &state.policy.current(),
+        state.policy.shadow().as_ref(),
+        &attempt,
+        now,
+    )
+    .await?;
     if !recorded.replayed {
         state.metrics.observe_decision(&recorded.decision);
+        if let Some(divergence) = &recorded.shadow {
+            state.metrics.observe_shadow_divergence(divergence);
+        }
         if recorded.event_id.is_some() {
             state.metrics.observe_attempt_recorded();
         }

@@ -50,10 +50,19 @@ pub async fn decide_stored(
         outcome: None,
         idempotency,
     };
-    let answered =
-        service::decide_and_log(&state.store, &state.policy.current(), &question, now).await?;
+    let answered = service::decide_and_log_with(
+        &state.store,
+        &state.policy.current(),
+        state.policy.shadow().as_ref(),
+        &question,
+        now,
+    )
+    .await?;
     if !answered.replayed {
         state.metrics.observe_decision(&answered.decision);
+        if let Some(divergence) = &answered.shadow {
+            state.metrics.observe_shadow_divergence(divergence);
+        }
     }
     let replayed = answered.replayed;
     let mut response = Json(Answer {

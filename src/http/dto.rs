@@ -419,6 +419,24 @@ pub struct ReportParams {
     pub near: Option<String>,
 }
 
+/// The query parameters of the shadow report; every value is checked as the command
+/// line's are, so that a bad one is named (`from`, `format`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ShadowParams {
+    /// The first day, `YYYY-MM-DD` (UTC days); default 29 days before `to`.
+    #[param(example = "2026-03-09", value_type = Option<crate::domain::instant::DateSchema>)]
+    pub from: Option<String>,
+    /// The last day, included; default today.
+    #[param(example = "2026-04-07", value_type = Option<crate::domain::instant::DateSchema>)]
+    pub to: Option<String>,
+    /// `json` (default), `csv` (divergences per rule and direction) or `html` (a
+    /// self-contained page).
+    #[param(example = "json", pattern = "^(json|csv|html)$")]
+    pub format: Option<String>,
+}
+
 /// The query parameters of an audit; every value is checked by the audit, so that a bad
 /// one is named (`from`, `format`) the same way on the command line.
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -9,6 +9,7 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, TooLarge, Unauthorized};
 use crate::engine::{DecideRequest, Decision, decide};
+use crate::service::shadow::divergence;
 
 #[utoipa::path(post, path = "/v1/evaluate", tag = "decisions",
     description = "The stateless `dunner decide` contract: the account and its history in, a decision out; nothing is stored. Needs the `decide` scope, unless the daemon runs with `open_evaluate`.",
@@ -26,5 +27,11 @@ pub async fn evaluate(
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
     let decision = decide(&state.policy.current(), &request);
     state.metrics.observe_decision(&decision);
+    // Nothing is logged here (nothing is stored): a divergence is only counted.
+    if let Some(shadow) = state.policy.shadow()
+        && let Some(divergence) = divergence(&decision, &decide(&shadow, &request))
+    {
+        state.metrics.observe_shadow_divergence(&divergence);
+    }
     Ok(Json(decision))
 }

@@ -150,6 +150,7 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(decide(routes!(notices::get_notice)))
         .routes(record(routes!(notices::retry_notice)))
         // Reports and plans.
+        .routes(decide(routes!(reports::shadow)))
         .routes(decide(routes!(reports::report)))
         .routes(decide(routes!(plans::account_plan)))
 }

@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::body::QueryParams;
-use super::dto::ReportParams;
+use super::dto::{ReportParams, ShadowParams};
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
-use crate::report::{Format, RawQuery, Report, ReportError, ReportQuery, build, render};
+use crate::report::shadow::{ShadowReport, shadow_report};
+use crate::report::{Format, Period, RawQuery, Report, ReportError, ReportQuery, build, render};
 
 impl From<ReportError> for ApiError {
     fn from(error: ReportError) -> ApiError {
@@ -63,6 +64,46 @@ pub async fn report(
     Ok((
         [(CONTENT_TYPE, format.content_type())],
         render(&report, format),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/reports/shadow", tag = "reports",
+    description = "The decisions of a period (UTC days, `from` to `to` included, by when they were made; the last 30 days by default) that the shadow policy (`[rules] shadow`) decided otherwise than the live one, counted by rule and direction (`shadow_refuses`, `shadow_allows`, `rules_differ`), with examples. Read from the decision log, where each divergence is written beside the live decision. Needs the `decide` scope.",
+    params(ShadowParams),
+    security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "The shadow report, in the format asked for",
+         content(
+            (ShadowReport = "application/json"),
+            (String = "text/csv", example = "rule,direction,divergences\nclient.noon-only,shadow_refuses,12\n"),
+            (String = "text/html"))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn shadow(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams<ShadowParams>,
+) -> Result<Response, ApiError> {
+    let today = state.clock.now().date_naive();
+    let date = |field: &'static str, text: Option<&str>| {
+        text.map(|text| Period::parse_date(field, text)).transpose()
+    };
+    let period = Period::new(
+        date("from", params.from.as_deref())?,
+        date("to", params.to.as_deref())?,
+        today,
+    )?;
+    let format = params
+        .format
+        .as_deref()
+        .map(|name| Format::parse(name.trim()))
+        .transpose()?
+        .unwrap_or_default();
+    let report = shadow_report(&state.store, period).await?;
+    Ok((
+        [(CONTENT_TYPE, format.content_type())],
+        crate::report::shadow::render(&report, format),
     )
         .into_response())
 }

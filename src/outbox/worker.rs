@@ -189,11 +189,15 @@ impl Outbox {
                 let recorded = crate::service::check_notice_send(
                     &self.store,
                     &policy,
+                    self.policy.shadow().as_ref(),
                     &attempt,
                     &notice.id,
                     now,
                 )
                 .await?;
+                if let Some(divergence) = &recorded.shadow {
+                    self.metrics.observe_shadow_divergence(divergence);
+                }
                 SendCheck::from_decision(&recorded.decision, contact_point)
             }
         };

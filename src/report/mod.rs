@@ -25,6 +25,7 @@ mod labels;
 pub mod outcomes;
 pub mod promises;
 pub mod refusals;
+pub mod shadow;
 pub mod windows;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};

@@ -20,22 +20,36 @@ use crate::store::{
 pub struct PolicyJudge {
     policy: Arc<Policy>,
     records_contact: bool,
+    /// The shadow policy, decided beside the live one; its divergence is logged.
+    shadow: Option<Arc<Policy>>,
 }
 
 impl PolicyJudge {
     /// A judge that records allowed attempts as contacts.
     pub fn recording(policy: &Arc<Policy>) -> Arc<dyn Judge> {
-        Arc::new(PolicyJudge {
-            policy: Arc::clone(policy),
-            records_contact: true,
-        })
+        PolicyJudge::recording_with(policy, None)
     }
 
     /// A judge that only decides (a question, a notice being queued).
     pub fn deciding(policy: &Arc<Policy>) -> Arc<dyn Judge> {
+        PolicyJudge::deciding_with(policy, None)
+    }
+
+    /// [`PolicyJudge::recording`], with a shadow policy decided beside the live one.
+    pub fn recording_with(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<dyn Judge> {
+        Arc::new(PolicyJudge {
+            policy: Arc::clone(policy),
+            records_contact: true,
+            shadow: shadow.map(Arc::clone),
+        })
+    }
+
+    /// [`PolicyJudge::deciding`], with a shadow policy decided beside the live one.
+    pub fn deciding_with(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<dyn Judge> {
         Arc::new(PolicyJudge {
             policy: Arc::clone(policy),
             records_contact: false,
+            shadow: shadow.map(Arc::clone),
         })
     }
 }
@@ -61,13 +75,28 @@ impl Judge for PolicyJudge {
         history: &[Event],
         attempt: &Attempt,
     ) -> Result<Judgement, StoreError> {
-        let decision = Subject::new(&self.policy, account, history).decide(&Question {
+        let question = Question {
             at: attempt.at,
             channel: attempt.channel,
             purpose: attempt.purpose,
             contact_point: attempt.contact_point.as_deref(),
             horizon_days: None,
-        });
+        };
+        let decision = Subject::new(&self.policy, account, history).decide(&question);
+        // The shadow sees the same account and history; only its divergence is kept.
+        let shadow = self
+            .shadow
+            .as_ref()
+            .and_then(|shadow| {
+                let shadowed = Subject::new(shadow, account, history).decide(&question);
+                super::shadow::divergence(&decision, &shadowed)
+            })
+            .map(|divergence| serde_json::value::to_raw_value(&divergence))
+            .transpose()
+            .map_err(|error| StoreError::Corrupt {
+                what: "shadow divergence to log",
+                reason: error.to_string(),
+            })?;
         let contact = (decision.allowed && self.records_contact).then(|| {
             let event = Event {
                 at: attempt.at,
@@ -101,6 +130,7 @@ impl Judge for PolicyJudge {
             outcome: decision.outcome.as_str().to_string(),
             contact,
             notice_due,
+            shadow,
         })
     }
 }
@@ -120,11 +150,19 @@ pub struct Recorded {
     /// Whether this is the answer to an earlier request with the same idempotency key
     /// (nothing was written this time).
     pub replayed: bool,
+    /// How the shadow policy diverged, as logged; never part of the answer.
+    #[serde(skip)]
+    pub shadow: Option<super::shadow::Divergence>,
 }
 
 impl Recorded {
     pub(super) fn from_row(row: RecordedRow) -> Result<Recorded, StoreError> {
         Ok(Recorded {
+            shadow: row
+                .shadow
+                .as_ref()
+                .map(|shadow| from_json("shadow divergence", shadow.get()))
+                .transpose()?,
             decision: from_json("logged decision", row.decision.get())?,
             decision_id: row.decision_id,
             event_id: row.event_id,
@@ -162,8 +200,25 @@ pub async fn check_and_record(
     attempt: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    check_and_record_with(store, policy, None, attempt, now).await
+}
+
+/// [`check_and_record`], with a shadow policy decided beside the live one (its
+/// divergence logged with the decision).
+pub async fn check_and_record_with(
+    store: &Store,
+    policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
     let row = store
-        .check_and_record(&PolicyJudge::recording(policy), attempt, None, now)
+        .check_and_record(
+            &PolicyJudge::recording_with(policy, shadow),
+            attempt,
+            None,
+            now,
+        )
         .await?;
     Ok(Recorded::from_row(row)?)
 }
@@ -176,8 +231,24 @@ pub async fn decide_and_log(
     question: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    decide_and_log_with(store, policy, None, question, now).await
+}
+
+/// [`decide_and_log`], with a shadow policy decided beside the live one.
+pub async fn decide_and_log_with(
+    store: &Store,
+    policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
+    question: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<Recorded, ServiceError> {
     let row = store
-        .check_and_record(&PolicyJudge::deciding(policy), question, None, now)
+        .check_and_record(
+            &PolicyJudge::deciding_with(policy, shadow),
+            question,
+            None,
+            now,
+        )
         .await?;
     Ok(Recorded::from_row(row)?)
 }

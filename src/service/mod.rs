@@ -11,10 +11,11 @@ mod events;
 mod keys;
 mod notices;
 mod policies;
+pub mod shadow;
 
 pub use attempts::{
-    LoggedDecision, PolicyJudge, Recorded, check_and_record, decide_and_log, list_decisions,
-    search_decisions,
+    LoggedDecision, PolicyJudge, Recorded, check_and_record, check_and_record_with, decide_and_log,
+    decide_and_log_with, list_decisions, search_decisions,
 };
 pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};

@@ -130,15 +130,23 @@ pub async fn enqueue_notice(
 /// over the history with every other pending notice's place but not this notice's own.
 /// The decision is logged (which policy allowed the notice to leave); no contact is
 /// recorded here — the notice holds its place until its delivery is recorded.
+///
+/// With a `shadow`, the shadow policy decides too, and its divergence is logged.
 pub async fn check_notice_send(
     store: &Store,
     policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
     attempt: &Attempt,
     notice_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
     let row = store
-        .check_notice_send(&PolicyJudge::deciding(policy), attempt, notice_id, now)
+        .check_notice_send(
+            &PolicyJudge::deciding_with(policy, shadow),
+            attempt,
+            notice_id,
+            now,
+        )
         .await?;
     Ok(Recorded::from_row(row)?)
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{EventQuery, MAX_PAGE, Store, StoreError, from_json};
+use super::{DecisionRow, EventQuery, MAX_PAGE, Store, StoreError, from_json};
 use crate::domain::{Account, AccountEntries, AccountLedger, LedgerEntry, LedgerEvent};
 
 /// The most accounts that anchor one page.
@@ -56,6 +56,23 @@ pub struct ConsumerEntriesPage {
     pub consumers: Vec<Vec<AccountEntries>>,
     /// Pass as `after` for the next page; `None` after the last page.
     pub next_after: Option<String>,
+}
+
+/// A logged decision the shadow policy diverged from.
+#[derive(Debug, Clone)]
+pub struct ShadowRow {
+    /// The decision's id.
+    pub decision_id: String,
+    /// The account.
+    pub account_id: String,
+    /// When it was made.
+    pub decided_at: DateTime<Utc>,
+    /// The live outcome.
+    pub outcome: String,
+    /// The question asked.
+    pub question: super::Attempt,
+    /// The divergence as logged (JSON).
+    pub shadow: String,
 }
 
 impl Store {
@@ -140,6 +157,32 @@ impl Store {
             Store::Postgres(store) => store.contact_decisions(since, until).await?,
         };
         Ok(rows.into_iter().collect())
+    }
+
+    /// The decisions logged in `[since, until)` (by when they were made), in log order,
+    /// each with the digest of the policy that made it.
+    pub async fn decisions_logged(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionRow, String)>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.decisions_logged(since, until).await,
+            Store::Postgres(store) => store.decisions_logged(since, until).await,
+        }
+    }
+
+    /// The logged decisions of `[since, until)` (by when they were made) that a shadow
+    /// policy diverged from, in log order.
+    pub async fn shadow_divergences(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ShadowRow>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.shadow_divergences(since, until).await,
+            Store::Postgres(store) => store.shadow_divergences(since, until).await,
+        }
     }
 
     /// An account and the consumer's other accounts (in id order), each with its full

@@ -29,7 +29,7 @@ use crate::domain::{
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
-pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
+pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE, ShadowRow};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -203,6 +203,9 @@ pub struct Judgement {
     pub contact: Option<LedgerEvent>,
     /// When a notice asked for with the attempt falls due; `None` queues nothing.
     pub notice_due: Option<DateTime<Utc>>,
+    /// How a shadow policy's decision diverged from this one (JSON), written beside it
+    /// in the decision log; `None` when no shadow ran or it decided alike.
+    pub shadow: Option<Box<RawValue>>,
 }
 
 /// A notice to queue with a check-and-record, due when the judge says.
@@ -230,6 +233,9 @@ pub struct RecordedRow {
     /// (nothing was written this time).
     #[serde(default)]
     pub replayed: bool,
+    /// The shadow's divergence as logged, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Box<RawValue>>,
 }
 
 impl RecordedRow {
@@ -1212,6 +1218,7 @@ impl EventRow {
 /// What a check-and-record decides, before the backend writes it.
 pub(crate) struct AttemptRows {
     pub decision: Box<RawValue>,
+    pub shadow: Option<Box<RawValue>>,
     pub outcome: String,
     pub decision_id: String,
     pub event: Option<EventRow>,
@@ -1269,6 +1276,7 @@ pub(crate) fn judge_attempt(
         notice,
         question: to_json(attempt)?,
         decision: judgement.decision,
+        shadow: judgement.shadow,
         outcome: judgement.outcome,
         decision_id: new_id(now),
         event,

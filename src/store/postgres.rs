@@ -10,7 +10,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 mod reports;
 
-use super::consumers::{PageAccount, PageEvent};
+use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
@@ -413,8 +413,8 @@ impl PostgresStore {
             insert_notice(&mut tx, notice).await?;
         }
         sqlx::query(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb)",
         )
         .bind(&rows.decision_id)
         .bind(&attempt.account_id)
@@ -424,6 +424,7 @@ impl PostgresStore {
         .bind(&rows.question)
         .bind(rows.decision.get())
         .bind(rows.event.as_ref().map(|event| event.id.as_str()))
+        .bind(rows.shadow.as_ref().map(|shadow| shadow.get()))
         .execute(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
@@ -438,6 +439,7 @@ impl PostgresStore {
             event_id: rows.event.map(|e| e.id),
             notice_id: rows.notice.map(|n| n.id),
             replayed: false,
+            shadow: rows.shadow,
         };
         // Only a concurrent write of another account under the same key can hold it now:
         // the key is theirs, and this attempt is rolled back.
@@ -951,6 +953,62 @@ impl PostgresStore {
         .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("event_id")?, row.try_get("policy_digest")?)))
+            .collect()
+    }
+
+    pub(super) async fn decisions_logged(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionRow, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, account_id, decided_at, policy_digest, question::text AS question, decision::text AS decision, event_id
+               FROM decisions WHERE decided_at >= $1 AND decided_at < $2 ORDER BY seq",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let decision = DecisionRow {
+                    id: row.get("id"),
+                    seq: row.get("seq"),
+                    account_id: row.get("account_id"),
+                    decided_at: row.try_get("decided_at")?,
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    event_id: row.try_get("event_id")?,
+                };
+                Ok((decision, row.try_get("policy_digest")?))
+            })
+            .collect()
+    }
+
+    pub(super) async fn shadow_divergences(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ShadowRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, decided_at, outcome, question::text AS question, shadow::text AS shadow FROM decisions
+              WHERE shadow IS NOT NULL AND decided_at >= $1 AND decided_at < $2 ORDER BY seq",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ShadowRow {
+                    decision_id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    decided_at: row.try_get("decided_at")?,
+                    outcome: row.try_get("outcome")?,
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    shadow: row.try_get("shadow")?,
+                })
+            })
             .collect()
     }
 

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod reports;
 
-use super::consumers::{PageAccount, PageEvent};
+use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns,
@@ -771,6 +771,7 @@ async fn commit_group(
             event_id: rows.event.as_ref().map(|e| e.id.clone()),
             notice_id: rows.notice.as_ref().map(|n| n.id.clone()),
             replayed: false,
+            shadow: rows.shadow.clone(),
         }));
         if let Some(notice) = &rows.notice {
             insert_notice(connection, notice).await?;
@@ -782,6 +783,7 @@ async fn commit_group(
             rows.decision,
             rows.outcome,
             rows.event.as_ref().map(|event| event.id.clone()),
+            rows.shadow,
         ));
         events.extend(rows.event);
     }
@@ -790,11 +792,11 @@ async fn commit_group(
     }
     for chunk in decisions.chunks(IMPORT_CHUNK) {
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id) ",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow) ",
         );
         insert.push_values(
             chunk,
-            |mut values, (job, id, question, decision, outcome, event_id)| {
+            |mut values, (job, id, question, decision, outcome, event_id, shadow)| {
                 values
                     .push_bind(id)
                     .push_bind(&job.attempt.account_id)
@@ -803,7 +805,8 @@ async fn commit_group(
                     .push_bind(job.judge.policy_digest())
                     .push_bind(question)
                     .push_bind(decision.get())
-                    .push_bind(event_id);
+                    .push_bind(event_id)
+                    .push_bind(shadow.as_ref().map(|shadow| shadow.get()));
             },
         );
         insert.build().execute(&mut *connection).await?;
@@ -1162,6 +1165,62 @@ impl SqliteStore {
         .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("event_id")?, row.try_get("policy_digest")?)))
+            .collect()
+    }
+
+    pub(super) async fn decisions_logged(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionRow, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, id, account_id, decided_at, policy_digest, question, decision, event_id
+               FROM decisions WHERE decided_at >= ?1 AND decided_at < ?2 ORDER BY seq",
+        )
+        .bind(instant_text(since))
+        .bind(instant_text(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let decision = DecisionRow {
+                    id: row.get("id"),
+                    seq: row.get("seq"),
+                    account_id: row.get("account_id"),
+                    decided_at: parse_instant(row.get("decided_at"))?,
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    event_id: row.try_get("event_id")?,
+                };
+                Ok((decision, row.try_get("policy_digest")?))
+            })
+            .collect()
+    }
+
+    pub(super) async fn shadow_divergences(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ShadowRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, decided_at, outcome, question, shadow FROM decisions
+              WHERE shadow IS NOT NULL AND decided_at >= ?1 AND decided_at < ?2 ORDER BY seq",
+        )
+        .bind(instant_text(since))
+        .bind(instant_text(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ShadowRow {
+                    decision_id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    decided_at: parse_instant(row.get("decided_at"))?,
+                    outcome: row.try_get("outcome")?,
+                    question: from_json("logged question", row.get::<&str, _>("question"))?,
+                    shadow: row.try_get("shadow")?,
+                })
+            })
             .collect()
     }
 

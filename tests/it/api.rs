@@ -132,7 +132,7 @@ impl Api {
     }
 
     /// `GET /metrics` without a key, parsed.
-    async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
+    pub(crate) async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
         let response = self.app.request("GET", "/metrics").send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         assert!(

@@ -847,7 +847,11 @@ async fn three_daemons_plan_each_consumer_once_per_tick_and_survive_a_kill() {
         ),
     )
     .unwrap();
-    let start = || SystemClock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let start = || {
+        SystemClock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let mut daemons: Vec<(KillOnDrop, String, u32)> = (0..3)
         .map(|_| {
             let (child, address) = spawn_daemon_at(&test.url, &config, &start());
