@@ -213,7 +213,8 @@ impl App {
             outcome_grace: config.server.outcome_grace,
         };
         let address = config.server.listen;
-        let server = Server::bind(address, state.clone())
+        let console = crate::console::routes(crate::console::Settings::default());
+        let server = Server::bind_with(address, state.clone(), console)
             .await
             .map_err(|error| BuildError::Bind { address, error })?;
         Ok(App {
