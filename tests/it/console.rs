@@ -6,6 +6,9 @@
 //! `cargo test --test it console_screenshots -- --ignored`) writes the README's
 //! pictures into `docs/console/`.
 
+use std::path::Path;
+use std::time::Duration;
+
 use dunner::auth::Scope;
 use dunner::domain::{Account, LedgerEvent};
 use dunner::store::{NoticeRow, NoticeStatus, NoticeUpdate, Store};
@@ -552,5 +555,549 @@ async fn an_account_is_found_by_its_exact_phone_or_email_in_a_posted_form() {
             .await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("id=\"no-match\""), "{lookup}");
+    }
+}
+
+// --- in a real browser ---------------------------------------------------------------
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Headless Chromium driven through chromedriver on a free port, with a fresh profile;
+/// chromedriver is stopped when this is dropped.
+struct Browser {
+    client: Client,
+    driver: std::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The browser, or `None` (said loudly; a failure under `CI`) when Debian's chromium or
+/// chromium-driver is missing.
+async fn browser(test: &str, width: u32, height: u32) -> Option<Browser> {
+    for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+        if !std::path::Path::new(path).exists() {
+            crate::helpers::skip_loudly(
+                test,
+                &format!(
+                    "{path} is not installed (apt-get install chromium chromium-driver): the console's browser journeys did NOT run ({package} missing)"
+                ),
+            );
+            return None;
+        }
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = std::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let args = [
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-dev-shm-usage".into(),
+        "--hide-scrollbars".into(),
+        format!("--window-size={width},{height}"),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    // A desktop window has a minimum width; a phone's is emulated.
+    let options = if width < 600 {
+        serde_json::json!({ "binary": CHROMIUM, "args": args, "mobileEmulation": {
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "mobile": true, "touch": false } } })
+    } else {
+        serde_json::json!({ "binary": CHROMIUM, "args": args })
+    };
+    capabilities.insert("goog:chromeOptions".into(), options);
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session opens");
+    Some(Browser {
+        client,
+        driver,
+        _profile: profile,
+    })
+}
+
+/// axe-core from the npm registry into `target/axe` (never the repository), installed
+/// once when missing; `None` (loudly, or a failure under `CI`) when it cannot be.
+fn axe_source(test: &str) -> Option<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    if !script.exists() {
+        let installed = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg("axe-core@4")
+            .status()
+            .is_ok_and(|status| status.success());
+        if !installed || !script.exists() {
+            crate::helpers::skip_loudly(
+                test,
+                "axe-core could not be installed (npm install --prefix target/axe axe-core@4): the accessibility check did NOT run",
+            );
+            return None;
+        }
+    }
+    Some(std::fs::read_to_string(script).unwrap())
+}
+
+/// Runs axe-core on the page shown and fails on any serious or critical violation of
+/// WCAG 2 A/AA, naming the rule and the elements.
+async fn accessible(client: &Client, axe: &str, page: &str) {
+    client.execute(axe, vec![]).await.unwrap();
+    let result = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } })
+                  .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" ")) }))))
+                  .catch(e => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let serious: Vec<&serde_json::Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(
+        serious.is_empty(),
+        "{page}: serious accessibility violations: {serious:#?}"
+    );
+}
+
+/// An element, waiting up to 10 s for it (a click's navigation may still be under way).
+async fn find(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.find(locator).await {
+            Ok(element) => return element,
+            Err(error) if std::time::Instant::now() > deadline => {
+                panic!("no {locator:?}: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The text of an element, waiting up to 10 s for it (a click's navigation may still be
+/// under way).
+async fn text(client: &Client, css: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => return element.text().await.unwrap(),
+            Err(error) if std::time::Instant::now() > deadline => panic!("no `{css}`: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Waits up to 10 s for the browser to show `expected` (a path).
+async fn arrive(client: &Client, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now_at = path(client).await;
+        if now_at == expected
+            && client
+                .execute("return document.readyState", vec![])
+                .await
+                .unwrap()
+                == "complete"
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser is at {now_at}, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_string()
+}
+
+#[tokio::test]
+async fn in_a_browser_a_person_signs_in_finds_an_account_reads_a_citation_and_the_heat_map_retries_a_dead_notice_and_signs_out()
+ {
+    const TEST: &str = "in_a_browser_a_person_signs_in_finds_an_account_reads_a_citation_and_the_heat_map_retries_a_dead_notice_and_signs_out";
+    let Some(browser) = browser(TEST, 1280, 900).await else {
+        return;
+    };
+    let axe = axe_source(TEST);
+    let fixture = fixture(sqlite().await).await;
+    let client = &browser.client;
+
+    // Signed out, the console leads to the sign-in page.
+    client.goto(&fixture.url("/")).await.unwrap();
+    arrive(client, "/console/sign-in").await;
+    if let Some(axe) = &axe {
+        accessible(client, axe, "sign-in").await;
+    }
+    // A wrong key is refused, saying so.
+    find(client, Locator::Id("token"))
+        .await
+        .send_keys("dunner_wrong_key")
+        .await
+        .unwrap();
+    find(client, Locator::Id("sign-in"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(text(client, "#sign-in-error").await.contains("unknown"));
+    // The operator's key signs in, to the overview.
+    find(client, Locator::Id("token"))
+        .await
+        .send_keys(&fixture.operator)
+        .await
+        .unwrap();
+    find(client, Locator::Id("sign-in"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrive(client, "/console").await;
+    assert_eq!(text(client, "h1").await, "Overview");
+    assert_eq!(
+        text(client, "#digest").await,
+        fixture.app.state.policy.current().digest()
+    );
+    if let Some(axe) = &axe {
+        accessible(client, axe, "overview").await;
+    }
+
+    // Look up the account by the consumer's phone, through the navigation.
+    find(client, Locator::LinkText("Accounts"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    if let Some(axe) = &axe {
+        accessible(client, axe, "accounts").await;
+    }
+    find(client, Locator::Id("lookup"))
+        .await
+        .send_keys("+12125550100")
+        .await
+        .unwrap();
+    find(client, Locator::Id("find"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrive(client, "/console/accounts/C-1001").await;
+    assert!(
+        !client.current_url().await.unwrap().as_str().contains("555"),
+        "no phone in the URL"
+    );
+    assert_eq!(text(client, "h1").await, "Account C-1001");
+
+    // Read a refusal's citation: the email row is refused (the consumer opted out).
+    let refused = find(client, Locator::XPath(
+            "//table[@id='verdicts']//tr[contains(@class,'refused')][td[1][normalize-space()='email']]",
+        ))
+        .await;
+    assert!(refused.text().await.unwrap().contains("email"));
+    let summary = refused.find(Locator::Css("details summary")).await.unwrap();
+    summary.click().await.unwrap();
+    let citation = refused.find(Locator::Css("cite.citation")).await.unwrap();
+    assert!(
+        citation.is_displayed().await.unwrap(),
+        "the citation shows once opened"
+    );
+    assert!(
+        citation.text().await.unwrap().contains("1006.14(h)"),
+        "{}",
+        citation.text().await.unwrap()
+    );
+    // Not everything is refused: some channel may be used now.
+    let allowed = client
+        .find_all(Locator::Css("#verdicts tr.allowed"))
+        .await
+        .unwrap();
+    assert!(!allowed.is_empty(), "{}", text(client, "#verdicts").await);
+
+    // The heat map: seven days of 24 hours, some hours wholly allowed, the nights not.
+    let heat = find(client, Locator::Id("heatmap")).await;
+    assert_eq!(
+        heat.find_all(Locator::Css("tbody tr")).await.unwrap().len(),
+        7
+    );
+    assert_eq!(
+        heat.find_all(Locator::Css("tbody td")).await.unwrap().len(),
+        7 * 24
+    );
+    assert!(
+        !heat
+            .find_all(Locator::Css("td.h4"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "some hours are open"
+    );
+    assert!(
+        !heat
+            .find_all(Locator::Css("td.h0"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "some hours are shut"
+    );
+    // Another channel's map, by the form under it.
+    find(client, Locator::Css("#channel option[value='sms']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(client, Locator::Css("#h-heat + form button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .ends_with("channel=sms")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the channel form did not submit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text(client, "#heatmap caption").await.starts_with("sms"));
+    if let Some(axe) = &axe {
+        accessible(client, axe, "account").await;
+    }
+
+    // Retry the dead notice.
+    find(client, Locator::LinkText("Outbox"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    if let Some(axe) = &axe {
+        accessible(client, axe, "outbox").await;
+    }
+    let dead_rows = text(client, "#notices-dead").await;
+    assert!(dead_rows.contains(&fixture.dead) && dead_rows.contains("410 Gone"));
+    find(client, Locator::Css("#notices-dead button.retry"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .ends_with("?retried=1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retry did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    arrive(client, "/console/outbox").await;
+    assert_eq!(fixture.notice_status().await, NoticeStatus::Pending);
+    assert!(
+        client.find(Locator::Id("notices-dead")).await.is_err(),
+        "no dead letter is left"
+    );
+
+    // The other main pages are readable and accessible too.
+    for (link, heading) in [
+        ("Policy", "Policy"),
+        ("Decisions", "Decisions"),
+        ("Reports", "Reports"),
+        ("Audit", "Audit"),
+    ] {
+        find(client, Locator::LinkText(link))
+            .await
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(text(client, "h1").await, heading);
+        if let Some(axe) = &axe {
+            accessible(client, axe, link).await;
+        }
+    }
+
+    // Sign out, and be refused afterwards.
+    find(client, Locator::Id("sign-out"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrive(client, "/console/sign-in").await;
+    client.goto(&fixture.url("/console/outbox")).await.unwrap();
+    arrive(client, "/console/sign-in").await;
+    client
+        .goto(&fixture.url("/console/accounts/C-1001"))
+        .await
+        .unwrap();
+    arrive(client, "/console/sign-in").await;
+    assert!(!client.source().await.unwrap().contains("+12125550100"));
+}
+
+#[tokio::test]
+async fn in_a_browser_the_keyboard_reaches_the_content_and_every_form_control_has_a_label() {
+    const TEST: &str =
+        "in_a_browser_the_keyboard_reaches_the_content_and_every_form_control_has_a_label";
+    let Some(browser) = browser(TEST, 390, 844).await else {
+        return;
+    };
+    let fixture = fixture(sqlite().await).await;
+    let client = &browser.client;
+    client.goto(&fixture.url("/console/sign-in")).await.unwrap();
+    // At a phone's width, the sign-in field fits the screen.
+    let width: f64 = client
+        .execute(
+            "return document.getElementById('token').getBoundingClientRect().right;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(width <= 390.0, "the field ends at {width}px");
+    // Tab from the top: the first stop is the skip link.
+    find(client, Locator::Css("body"))
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = client
+        .execute("return document.activeElement.textContent;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused.as_str(), Some("Skip to the content"));
+    let token = find(client, Locator::Id("token")).await;
+    token.send_keys(&fixture.reader).await.unwrap();
+    token.send_keys("\u{E007}").await.unwrap(); // Enter submits.
+    arrive(client, "/console").await;
+    for page in [
+        "/console/accounts",
+        "/console/decisions",
+        "/console/audit",
+        "/console/policy",
+    ] {
+        client.goto(&fixture.url(page)).await.unwrap();
+        let unlabelled = client
+            .execute(
+                "return [...document.querySelectorAll('input:not([type=hidden]), select')].filter(e => !(e.labels && e.labels.length)).map(e => e.name);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(unlabelled, serde_json::json!([]), "{page}");
+        let overflow: f64 = client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        assert!(
+            overflow <= 0.0,
+            "{page} scrolls sideways by {overflow}px at 390px"
+        );
+    }
+}
+
+/// Writes the README's pictures of the main pages at 1280 px and 390 px into
+/// `docs/console/`: `cargo test --test it console_screenshots -- --ignored`.
+#[tokio::test]
+#[ignore = "writes docs/console/*.png; run on purpose"]
+async fn console_screenshots() {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console");
+    std::fs::create_dir_all(&out).unwrap();
+    let fixture = fixture(sqlite().await).await;
+    for (width, height) in [(1280, 1000), (390, 844)] {
+        let Some(browser) = browser("console_screenshots", width, height).await else {
+            panic!("console_screenshots needs chromium and chromium-driver");
+        };
+        let client = &browser.client;
+        client.goto(&fixture.url("/console/sign-in")).await.unwrap();
+        client
+            .screenshot()
+            .await
+            .map(|png| std::fs::write(out.join(format!("sign-in-{width}.png")), png))
+            .unwrap()
+            .unwrap();
+        find(client, Locator::Id("token"))
+            .await
+            .send_keys(&fixture.admin)
+            .await
+            .unwrap();
+        find(client, Locator::Id("sign-in"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        for (name, page) in [
+            ("overview", "/console"),
+            ("account", "/console/accounts/C-1001"),
+            ("policy", "/console/policy"),
+            ("outbox", "/console/outbox"),
+            ("keys", "/console/keys"),
+        ] {
+            client.goto(&fixture.url(page)).await.unwrap();
+            if name == "account" {
+                // The refusal's reasons, opened.
+                if let Ok(summary) = client
+                    .find(Locator::Css("#verdicts tr.refused summary"))
+                    .await
+                {
+                    summary.click().await.unwrap();
+                }
+            }
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(out.join(format!("{name}-{width}.png")), png).unwrap();
+        }
     }
 }
