@@ -1101,3 +1101,238 @@ async fn console_screenshots() {
         }
     }
 }
+
+// --- API keys: expiry, last use, the CLI ----------------------------------------------
+
+async fn keys_expire_and_note_their_last_use(test: TestStore) {
+    let store = &test.store;
+    let (token, id) = key(store, "dialer", &[Scope::Decide]).await;
+    assert!(!token.is_empty());
+    let t0 = now();
+    let live = |at| dunner::service::api_key(store, &id, at);
+    assert!(live(t0).await.unwrap().is_some());
+    let listed = |store: &Store| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .list_api_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|key| key.id == id)
+                .unwrap()
+        }
+    };
+    assert_eq!(listed(store).await.last_used_at, Some(t0));
+    // Within the minute, no write; after it, one.
+    live(t0 + chrono::TimeDelta::seconds(30)).await.unwrap();
+    assert_eq!(listed(store).await.last_used_at, Some(t0));
+    let later = t0 + chrono::TimeDelta::seconds(61);
+    live(later).await.unwrap();
+    assert_eq!(listed(store).await.last_used_at, Some(later));
+    // An expiry: live until then, refused from then on.
+    let until = t0 + chrono::TimeDelta::hours(1);
+    assert!(store.set_api_key_expiry(&id, Some(until)).await.unwrap());
+    assert!(
+        live(until - chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(live(until).await.unwrap().is_none());
+    let listing = listed(store).await;
+    assert_eq!(listing.expires_at, Some(until));
+    assert_eq!(listing.scopes, vec!["decide".to_string()]);
+    // Revoked: refused even before the expiry, and only once.
+    assert!(store.revoke_api_key(&id, t0).await.unwrap());
+    assert!(!store.revoke_api_key(&id, t0).await.unwrap());
+    assert!(live(t0).await.unwrap().is_none());
+    assert!(listed(store).await.revoked_at.is_some());
+    assert!(!store.set_api_key_expiry("nope", None).await.unwrap());
+}
+
+#[tokio::test]
+async fn api_keys_expire_and_note_their_last_use_at_most_once_a_minute_sqlite() {
+    keys_expire_and_note_their_last_use(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn api_keys_expire_and_note_their_last_use_at_most_once_a_minute_postgres() {
+    keys_expire_and_note_their_last_use(postgres().await).await;
+}
+
+async fn sessions_live_until_they_expire_and_end_when_deleted(test: TestStore) {
+    let store = &test.store;
+    let t0 = now();
+    let until = t0 + chrono::TimeDelta::hours(8);
+    store
+        .create_console_session("hash-a", "key-a", t0, until)
+        .await
+        .unwrap();
+    let session = store.console_session("hash-a", t0).await.unwrap().unwrap();
+    assert_eq!(
+        (session.key_id.as_str(), session.expires_at),
+        ("key-a", until)
+    );
+    assert!(
+        store
+            .console_session("hash-a", until)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.console_session("hash-b", t0).await.unwrap().is_none());
+    // Opening another session clears the expired ones.
+    store
+        .create_console_session(
+            "hash-b",
+            "key-b",
+            until,
+            until + chrono::TimeDelta::hours(8),
+        )
+        .await
+        .unwrap();
+    assert!(store.console_session("hash-a", t0).await.unwrap().is_none());
+    store.delete_console_session("hash-b").await.unwrap();
+    assert!(
+        store
+            .console_session("hash-b", until)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.delete_console_session("hash-b").await.unwrap();
+}
+
+#[tokio::test]
+async fn console_sessions_live_until_they_expire_and_end_when_deleted_sqlite() {
+    sessions_live_until_they_expire_and_end_when_deleted(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn console_sessions_live_until_they_expire_and_end_when_deleted_postgres() {
+    sessions_live_until_they_expire_and_end_when_deleted(postgres().await).await;
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused_by_the_api_and_the_console_at_once() {
+    let fixture = fixture(sqlite().await).await;
+    let session = fixture.sign_in(&fixture.reader).await;
+    let (id, _) = dunner::auth::parse_token(&fixture.reader).unwrap();
+    let api = |token: String| {
+        client()
+            .get(fixture.url("/v1/policy"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        api(fixture.reader.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert!(
+        fixture
+            .app
+            .state
+            .store
+            .set_api_key_expiry(id, Some(now()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        api(fixture.reader.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, location, _) = fixture.get(Some(&session.cookie), "/console").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/console/sign-in"))
+    );
+}
+
+#[test]
+fn dunner_keys_creates_with_an_expiry_lists_without_secrets_and_revokes() {
+    use crate::helpers::dunner;
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let created = dunner(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "letter vendor",
+            "--scope",
+            "decide",
+            "--expires-in",
+            "30",
+            "--database",
+            &database,
+        ],
+        None,
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (id, secret) = dunner::auth::parse_token(&token).unwrap();
+    assert!(String::from_utf8_lossy(&created.stderr).contains(", until "));
+
+    let listed = dunner(&["keys", "list", "--database", &database], None);
+    assert!(listed.status.success());
+    let table = String::from_utf8(listed.stdout).unwrap();
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains("letter vendor") && table.contains(id) && table.contains("live"),
+        "{table}"
+    );
+    assert!(table.contains("never"), "never used: {table}");
+    assert!(!table.contains(secret), "the secret is never listed");
+    let json = dunner(&["keys", "list", "--json", "--database", &database], None);
+    let key: serde_json::Value = serde_json::from_str(
+        String::from_utf8(json.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(key["id"], id);
+    assert!(key["expires_at"].is_string());
+    assert!(key.get("secret_hash").is_none());
+
+    let revoked = dunner(&["keys", "revoke", id, "--database", &database], None);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let table =
+        String::from_utf8(dunner(&["keys", "list", "--database", &database], None).stdout).unwrap();
+    assert!(table.contains("revoked"), "{table}");
+    let again = dunner(&["keys", "revoke", id, "--database", &database], None);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains(id));
+
+    let bad = dunner(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "decide",
+            "--expires-at",
+            "tomorrow",
+            "--database",
+            &database,
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--expires-at"));
+}
