@@ -213,7 +213,10 @@ impl App {
             outcome_grace: config.server.outcome_grace,
         };
         let address = config.server.listen;
-        let console = crate::console::routes(crate::console::Settings::default());
+        let console = crate::console::routes(crate::console::Settings {
+            session_ttl: config.server.console_session_ttl,
+            secure_cookie: config.server.console_secure_cookie,
+        });
         let server = Server::bind_with(address, state.clone(), console)
             .await
             .map_err(|error| BuildError::Bind { address, error })?;
