@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::domain::Flag;
 use crate::engine::{DecideRequest, Decision, decide};
-use crate::policy::{Policy, SourceFile, canonical_json};
+use crate::policy::model::RuleKind;
+use crate::policy::{Applicability, Policy, SourceFile, canonical_json};
 
 /// A test file as written.
 #[derive(Debug, Deserialize)]
@@ -71,6 +73,100 @@ pub struct CaseResult {
     pub name: String,
     /// Every way the decision differed from the expectation; empty when it passed.
     pub failures: Vec<String>,
+    /// The rules the case exercised.
+    pub exercised: Exercised,
+}
+
+/// The rules one case exercised: those its decision cites (a refusal, a warning, an
+/// obligation), and those that governed an allowed contact without refusing it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Exercised {
+    /// Cited by the decision.
+    pub cited: Vec<String>,
+    /// Governed the allowed contact and let it through.
+    pub let_through: Vec<String>,
+}
+
+/// How the cases of a run exercised one rule.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleCoverage {
+    /// The rule.
+    pub rule: String,
+    /// Its pack.
+    pub pack: String,
+    /// Cases whose decision cites it.
+    pub cited: usize,
+    /// Allowed cases it governed without refusing.
+    pub let_through: usize,
+}
+
+/// Every rule of the policy with how the cases exercised it, in policy order.
+pub fn coverage(policy: &Policy, report: &TestReport) -> Vec<RuleCoverage> {
+    policy
+        .rules()
+        .iter()
+        .map(|rule| {
+            let count = |pick: fn(&Exercised) -> &Vec<String>| {
+                report
+                    .cases
+                    .iter()
+                    .filter(|case| pick(&case.exercised).contains(&rule.id))
+                    .count()
+            };
+            RuleCoverage {
+                rule: rule.id.clone(),
+                pack: policy
+                    .packs()
+                    .get(rule.pack)
+                    .map_or_else(String::new, |pack| pack.id.clone()),
+                cited: count(|exercised| &exercised.cited),
+                let_through: count(|exercised| &exercised.let_through),
+            }
+        })
+        .collect()
+}
+
+/// What the decision of `request` exercised.
+fn exercised(policy: &Policy, request: &DecideRequest, decision: &Decision) -> Exercised {
+    let cited: Vec<String> = decision
+        .reasons
+        .iter()
+        .chain(&decision.warnings)
+        .map(|reason| reason.rule.clone())
+        .chain(decision.obligations.iter().map(|o| o.rule.clone()))
+        .collect();
+    if !decision.allowed {
+        return Exercised {
+            cited,
+            let_through: Vec::new(),
+        };
+    }
+    let applicable: Vec<usize> = policy
+        .applicable_packs(&request.account)
+        .into_iter()
+        .filter(|(_, applicability)| matches!(applicability, Applicability::Applies(_)))
+        .map(|(index, _)| index)
+        .collect();
+    let holds = |flag: &Flag| request.account.flags.get(*flag) == Some(true);
+    let let_through = policy
+        .rules()
+        .iter()
+        .filter(|rule| {
+            applicable.contains(&rule.pack)
+                && rule.channels.contains(request.channel)
+                && rule.purposes.contains(request.purpose)
+                && rule.effective.contains(request.at.date_naive())
+                && rule.when.flags.iter().all(holds)
+                // A hold whose flag is down did not govern: it was not tried.
+                && match &rule.kind {
+                    RuleKind::Hold(Some(flag)) => holds(flag),
+                    _ => true,
+                }
+                && !cited.contains(&rule.id)
+        })
+        .map(|rule| rule.id.clone())
+        .collect();
+    Exercised { cited, let_through }
 }
 
 impl CaseResult {
@@ -170,14 +266,24 @@ pub fn run_text(policy: &Policy, source: &SourceFile, report: &mut TestReport) {
         let (line, _) = source.line_column(case.name.span().start);
         let location = format!("{}:{line}", source.name);
         let name = case.name.get_ref().clone();
-        let failures = match request_of(&case, &file.accounts) {
-            Ok(request) => compare(&case.expect, &decide(policy, &request)),
-            Err(message) => vec![format!("the case is not a valid request: {message}")],
+        let (failures, exercised) = match request_of(&case, &file.accounts) {
+            Ok(request) => {
+                let decision = decide(policy, &request);
+                (
+                    compare(&case.expect, &decision),
+                    exercised(policy, &request, &decision),
+                )
+            }
+            Err(message) => (
+                vec![format!("the case is not a valid request: {message}")],
+                Exercised::default(),
+            ),
         };
         report.cases.push(CaseResult {
             location,
             name,
             failures,
+            exercised,
         });
     }
 }

@@ -27,6 +27,7 @@ mod migrate;
 mod plan;
 mod report;
 mod rules;
+mod rules_show;
 mod serve;
 mod strategies;
 mod webhooks;
@@ -199,6 +200,28 @@ pub enum RulesCommand {
         /// How to print results.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Also say which rules the cases exercise: cited by a decision (refused,
+        /// warned, obliged) or governing an allowed contact; list those never exercised.
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Print the exact pack texts of the policy with a digest (the `policy_digest` of
+    /// any logged decision), from the ledger or the rules directory; or write them to a
+    /// directory (`--out`), where `dunner rules test` runs against them.
+    Show {
+        /// The policy digest (`sha256:…`).
+        digest: String,
+        /// The ledger [default: the configuration's `database.url`,
+        /// `DUNNER_DATABASE_URL`, or `sqlite://dunner.db`].
+        #[arg(long = "database")]
+        database: Option<String>,
+        /// The live rules directory, consulted when it is that policy [default: the
+        /// configuration's `rules.dir`].
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Write the pack files under this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Explain in plain words which packs and rules apply to an account.
     Explain {
@@ -295,7 +318,23 @@ pub fn run(cli: Cli) -> Exit {
             format,
             templates,
         }) => rules::check(&dir, templates.as_deref(), format, config_file),
-        Command::Rules(RulesCommand::Test { dir, format }) => rules::test(&dir, format),
+        Command::Rules(RulesCommand::Test {
+            dir,
+            format,
+            coverage,
+        }) => rules::test(&dir, format, coverage),
+        Command::Rules(RulesCommand::Show {
+            digest,
+            database,
+            rules,
+            out,
+        }) => rules_show::show(
+            &digest,
+            database.as_ref(),
+            rules.as_ref(),
+            out.as_deref(),
+            config_file,
+        ),
         Command::Rules(RulesCommand::Explain { rules, account }) => {
             rules::explain(&rules, &account)
         }

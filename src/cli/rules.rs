@@ -8,7 +8,7 @@ use crate::dispatch::templates::{Sender, TemplateError, TemplateProblem, Templat
 use crate::domain::Account;
 use crate::engine::zones::candidate_zones;
 use crate::policy::diagnostics::{Diagnostic, render_human};
-use crate::policy::model::{Per, Period, RuleKind};
+use crate::policy::model::{DateRange, Per, Period, RuleKind};
 use crate::policy::{Applicability, Policy, PolicyError, Settings};
 use crate::rule_tests;
 
@@ -190,7 +190,7 @@ fn print_templates(templates: Option<&TemplatesReport>) {
     }
 }
 
-pub fn test(dir: &Path, format: Format) -> Exit {
+pub fn test(dir: &Path, format: Format, with_coverage: bool) -> Exit {
     let policy = match load_or_report(dir) {
         Ok(policy) => policy,
         Err(exit) => return exit,
@@ -211,10 +211,18 @@ pub fn test(dir: &Path, format: Format) -> Exit {
         );
     }
     let report = rule_tests::run_files(&policy, &files);
+    let coverage = with_coverage.then(|| rule_tests::coverage(&policy, &report));
     if format == Format::Json {
+        let mut json = serde_json::to_value(&report).unwrap_or_default();
+        if let (Some(object), Some(coverage)) = (json.as_object_mut(), &coverage) {
+            object.insert(
+                "coverage".into(),
+                serde_json::to_value(coverage).unwrap_or_default(),
+            );
+        }
         outln!(
             "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
+            serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else {
         for error in &report.file_errors {
@@ -227,12 +235,58 @@ pub fn test(dir: &Path, format: Format) -> Exit {
             }
         }
         outln!("{} passed, {} failed", report.passed(), report.failed());
+        if let Some(coverage) = &coverage {
+            print_coverage(coverage);
+        }
     }
     if report.success() {
         Exit::Ok
     } else {
         Exit::Failure
     }
+}
+
+/// The rules no case cited, and those no case exercised at all.
+fn print_coverage(coverage: &[rule_tests::RuleCoverage]) {
+    let cited = coverage.iter().filter(|rule| rule.cited > 0).count();
+    let let_through = coverage.iter().filter(|rule| rule.let_through > 0).count();
+    let exercised = coverage
+        .iter()
+        .filter(|rule| rule.cited + rule.let_through > 0)
+        .count();
+    outln!(
+        "coverage: {exercised} of {} rules exercised; {cited} cited by a decision (refused, warned or obliged), {let_through} governed an allowed contact",
+        coverage.len()
+    );
+    let list = |title: &str, rules: Vec<&rule_tests::RuleCoverage>| {
+        if !rules.is_empty() {
+            outln!("{title} ({}):", rules.len());
+            for rule in rules {
+                outln!("  {} ({})", rule.rule, rule.pack);
+            }
+        }
+    };
+    list(
+        "never exercised",
+        coverage
+            .iter()
+            .filter(|rule| rule.cited + rule.let_through == 0)
+            .collect(),
+    );
+    list(
+        "never cited: no case shows them refusing",
+        coverage
+            .iter()
+            .filter(|rule| rule.cited == 0 && rule.let_through > 0)
+            .collect(),
+    );
+    list(
+        "never shown letting a contact through",
+        coverage
+            .iter()
+            .filter(|rule| rule.let_through == 0 && rule.cited > 0)
+            .collect(),
+    );
 }
 
 pub fn explain(rules: &Path, account_file: &Path) -> Exit {
@@ -309,17 +363,8 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                 if let Some(description) = &pack.description {
                     let _ = writeln!(out, "  {description}");
                 }
-                match (pack.effective.from, pack.effective.until) {
-                    (Some(from), Some(until)) => {
-                        let _ = writeln!(out, "  In force from {from} to {until}.");
-                    }
-                    (Some(from), None) => {
-                        let _ = writeln!(out, "  In force from {from}.");
-                    }
-                    (None, Some(until)) => {
-                        let _ = writeln!(out, "  In force until {until}.");
-                    }
-                    (None, None) => {}
+                if let Some(dates) = in_force(pack.effective) {
+                    let _ = writeln!(out, "  {dates}.");
                 }
                 if let Some(successor) = &pack.superseded_by {
                     let _ = writeln!(out, "  Then superseded by {successor}.");
@@ -335,6 +380,12 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
                         describe(&rule.kind)
                     );
                     let _ = writeln!(out, "      “{}”", rule.message);
+                    // A rule's own dates (already within the pack's) when they differ.
+                    if rule.effective != pack.effective
+                        && let Some(dates) = in_force(rule.effective)
+                    {
+                        let _ = writeln!(out, "      {dates} (the rule's own dates).");
+                    }
                     if let Some(note) = &rule.note {
                         let _ = writeln!(out, "      Note: {note}");
                     }
@@ -377,6 +428,16 @@ pub fn explanation(policy: &Policy, account: &Account) -> String {
         }
     }
     out
+}
+
+/// "In force from … to …", or `None` for a range without ends.
+fn in_force(range: DateRange) -> Option<String> {
+    match (range.from, range.until) {
+        (Some(from), Some(until)) => Some(format!("In force from {from} to {until}")),
+        (Some(from), None) => Some(format!("In force from {from}")),
+        (None, Some(until)) => Some(format!("In force until {until}")),
+        (None, None) => None,
+    }
 }
 
 /// One sentence on what a rule does.

@@ -197,7 +197,12 @@ pub async fn account(
             },
         )
         .await?;
-    let decisions = state.store.list_decisions(&id, 20).await?;
+    let latest = crate::store::DecisionSearch {
+        account_id: Some(id.clone()),
+        limit: 20,
+        ..crate::store::DecisionSearch::default()
+    };
+    let decisions = state.store.search_decisions(&latest).await?;
     let decisions: Vec<Value> = decisions.iter().rev().map(decision_value).collect();
     let plan = plan_ahead(&state, &id, now).await?;
     let page = context! {
@@ -333,8 +338,12 @@ pub async fn policy(
     Ok(console.render("policy.html", page_context(&viewer, "policy", page)))
 }
 
-/// `GET /console/decisions`: one account's logged decisions, filtered by rule and
-/// outcome and period.
+/// How many decisions a page of the Decisions search shows.
+const DECISION_PAGE: u32 = 50;
+
+/// `GET /console/decisions`: the decision log searched across accounts by period, account,
+/// rule and outcome (`service::search_decisions`'s store query, as `GET /v1/decisions`),
+/// a page at a time in log order, each with its reasons and policy digest.
 pub async fn decisions(
     State(state): State<AppState>,
     Extension(console): Extension<Arc<Console>>,
@@ -345,53 +354,62 @@ pub async fn decisions(
     let account = param(&query, "account").map(str::to_string);
     let rule = param(&query, "rule").map(str::to_string);
     let outcome = param(&query, "outcome").map(str::to_string);
+    if let Some(outcome) = &outcome
+        && !["allow", "defer", "stop"].contains(&outcome.as_str())
+    {
+        return Err(Refusal::Invalid(format!(
+            "`outcome`: `{outcome}` is not one of allow, defer, stop"
+        )));
+    }
+    let after = param(&query, "after")
+        .map(|text| {
+            text.parse::<i64>()
+                .map_err(|_| Refusal::Invalid(format!("`after`: `{text}` is not a log position")))
+        })
+        .transpose()?;
     let today = state.clock.now().date_naive();
     let period = period(&query, today)?;
-    let mut rows = Vec::new();
-    if let Some(account) = &account {
-        let found = state
-            .store
-            .list_decisions(account, crate::store::MAX_PAGE)
-            .await?;
-        for row in found.iter().rev() {
-            if row.decided_at < period.start() || row.decided_at >= period.end() {
-                continue;
-            }
-            let decision: serde_json::Value =
-                serde_json::from_str(row.decision.get()).unwrap_or(serde_json::Value::Null);
-            if let Some(outcome) = &outcome
-                && decision.get("outcome").and_then(|o| o.as_str()) != Some(outcome.as_str())
-            {
-                continue;
-            }
-            if let Some(rule) = &rule {
-                let names_rule = decision
-                    .get("reasons")
-                    .and_then(|r| r.as_array())
-                    .is_some_and(|reasons| {
-                        reasons
-                            .iter()
-                            .any(|r| r.get("rule").and_then(|id| id.as_str()) == Some(rule))
-                    });
-                if !names_rule {
-                    continue;
-                }
-            }
-            rows.push(decision_value(row));
-            if rows.len() >= 100 {
-                break;
+    let search = crate::store::DecisionSearch {
+        account_id: account.clone(),
+        from: Some(period.start()),
+        to: Some(period.end()),
+        outcome: outcome.clone(),
+        rule: rule.clone(),
+        after,
+        limit: DECISION_PAGE,
+    };
+    let rows = state.store.search_decisions(&search).await?;
+    let next = (rows.len() == DECISION_PAGE as usize)
+        .then(|| rows.last().map(|row| row.seq))
+        .flatten();
+    let next_query = next.map(|seq| {
+        let mut parts = vec![
+            format!("from={}", period.from),
+            format!("to={}", period.to),
+            format!("after={seq}"),
+        ];
+        for (name, value) in [
+            ("account", &account),
+            ("rule", &rule),
+            ("outcome", &outcome),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{name}={}", super::url_part(value)));
             }
         }
-    }
+        parts.join("&")
+    });
     let page = context! {
         title => "Decisions",
-        searched => account.is_some(),
+        searched => true,
         account => account,
         rule => rule,
         outcome => outcome,
         from => period.from.to_string(),
         to => period.to.to_string(),
-        decisions => rows,
+        decisions => rows.iter().map(decision_value).collect::<Vec<_>>(),
+        next => next_query,
+        paged => after.is_some(),
     };
     Ok(console.render("decisions.html", page_context(&viewer, "decisions", page)))
 }

@@ -78,6 +78,34 @@ fn deserialize_state<'de, D: Deserializer<'de>>(
     Ok(state)
 }
 
+fn deserialize_postal_code<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let code = Option::<String>::deserialize(deserializer)?;
+    if let Some(code) = &code {
+        check_postal_code(code).map_err(serde::de::Error::custom)?;
+    }
+    Ok(code)
+}
+
+/// Checks a ZIP code: five digits, or ZIP+4 (`11354-1234`), spaces around allowed.
+pub fn check_postal_code(code: &str) -> Result<(), String> {
+    let (zip, plus_four) = match code.trim().split_once('-') {
+        Some((zip, plus_four)) => (zip, Some(plus_four)),
+        None => (code.trim(), None),
+    };
+    let digits =
+        |part: &str, count: usize| part.len() == count && part.bytes().all(|b| b.is_ascii_digit());
+    if digits(zip, 5) && plus_four.is_none_or(|part| digits(part, 4)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a ZIP code: write five digits (`11354`) or ZIP+4 (`11354-1234`)",
+            excerpt(code)
+        ))
+    }
+}
+
 /// Checks a phone number's syntax: 7 to 15 digits, an optional leading `+`, and spaces,
 /// dots, dashes or parentheses between them. The engine reads the area code from the
 /// digits; a number it cannot read as digits would silently lose its zone and kind.
@@ -318,8 +346,13 @@ pub struct Address {
     /// City name as written on the address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
-    /// ZIP code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// ZIP code: five digits, or ZIP+4 (`11354-1234`). City packs may be scoped by
+    /// ZIP code, so one that cannot be read is refused rather than ignored.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_postal_code"
+    )]
     pub postal_code: Option<String>,
 }
 super::object_only!(Address);

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Account, Channel, Outcome, Purpose};
-use crate::engine::Decision;
+use crate::engine::{Decision, Verdict};
 use crate::planner::AccountPlan;
 use crate::store::{Notice, NoticeStatus, StoredEvent};
 
@@ -161,12 +161,53 @@ pub struct Answer {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DecisionsQuery {
-    /// The account.
+    /// One account.
     #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-    pub account_id: String,
-    /// How many of the most recent decisions: 1-1000, default 100.
+    pub account_id: Option<String>,
+    /// Decided at or after this instant.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
+    #[param(value_type = Option<crate::domain::instant::InstantSchema>)]
+    pub from: Option<DateTime<Utc>>,
+    /// Decided before this instant.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::instant::deserialize_optional_instant"
+    )]
+    #[param(value_type = Option<crate::domain::instant::InstantSchema>)]
+    pub to: Option<DateTime<Utc>>,
+    /// The verdict.
+    pub outcome: Option<Verdict>,
+    /// A rule among the decision's reasons (the rules that refused).
+    #[param(pattern = "^[!-~]{1,200}$")]
+    pub rule: Option<String>,
+    /// Only decisions after this position in the log: the `seq` of the last decision of
+    /// the previous page.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// How many (1-1000, default 100): the first after `after` or from `from` when one
+    /// is given, else the most recent. Not with `jsonl` or `csv`.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// `json` (default: one page as an array), `jsonl` or `csv` (every matching decision
+    /// in log order, streamed: an export).
+    #[param(inline)]
+    pub format: Option<DecisionsFormat>,
+}
+
+/// How `GET /v1/decisions` answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionsFormat {
+    /// One page, as a JSON array.
+    #[default]
+    Json,
+    /// Every match, one JSON object per line.
+    Jsonl,
+    /// Every match, one CSV row each.
+    Csv,
 }
 
 // The query of `GET /v1/accounts/{id}/windows`.
@@ -221,6 +262,26 @@ pub struct PolicyView {
     pub loaded_at: Option<DateTime<Utc>>,
     /// Why the last reload was refused (the current policy was kept); `null` if it wasn't.
     pub last_reload_error: Option<String>,
+}
+
+// The answer to `GET /v1/policy/{digest}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyTexts {
+    /// The digest asked for.
+    pub digest: String,
+    /// Whether it is the policy in force now.
+    pub live: bool,
+    /// The pack files that made the policy, in policy order, exactly as loaded.
+    pub packs: Vec<PackText>,
+}
+
+// One pack file of `PolicyTexts`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PackText {
+    /// The file name, relative to the rules directory.
+    pub file: String,
+    /// The file's text.
+    pub text: String,
 }
 
 // One pack of `PolicyView`.

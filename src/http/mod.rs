@@ -143,6 +143,7 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(decide(routes!(windows::windows)))
         .routes(decide(routes!(audit::audit)))
         .routes(decide(routes!(policy::policy)))
+        .routes(decide(routes!(policy::policy_texts)))
         // Notices.
         .routes(record(routes!(notices::request_notice)))
         .routes(decide(routes!(notices::list_notices)))

@@ -348,11 +348,37 @@ impl FileCompiler<'_> {
             );
             ok = false;
         }
+        let mut postal_codes = Vec::new();
+        for prefix in scope.postal_codes.iter().flatten() {
+            let text = prefix.get_ref().trim();
+            if (3..=5).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+                postal_codes.push(text.to_string());
+            } else {
+                self.error(
+                    "rules::invalid-value",
+                    Some(prefix.span()),
+                    format!(
+                        "`{}` is not a ZIP code prefix: write 3 to 5 digits (`112` covers 11201 to 11299)",
+                        prefix.get_ref()
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if scope.postal_codes.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                "rules::never-applies",
+                None,
+                "the pack can never apply: `postal_codes` is empty (leave it out to cover every ZIP code)".to_string(),
+            );
+            ok = false;
+        }
         let scope = Scope {
             collectors,
             country: scope.country.as_ref().map(|c| c.get_ref().clone()),
             states,
             cities: lower(&scope.cities),
+            postal_codes,
             debt_types: lower(&scope.debt_types),
             creditors: lower(&scope.creditors),
         };

@@ -124,7 +124,7 @@ pub fn check_overlays(
 }
 
 /// Describes the first stretch a window allows that the floor does not.
-fn looser_window(window: &Window, floor: &Window) -> Option<String> {
+pub(super) fn looser_window(window: &Window, floor: &Window) -> Option<String> {
     for (day, (intervals, floor_intervals)) in Weekday::ALL
         .iter()
         .zip(window.days.iter().zip(floor.days.iter()))

@@ -12,6 +12,7 @@ pub mod diagnostics;
 mod digest;
 mod layering;
 pub mod model;
+mod shadowing;
 mod source;
 
 use std::collections::BTreeMap;
@@ -175,6 +176,7 @@ impl Policy {
         layering::check_duplicates(&packs, &rules, &rule_spans, &sources, &mut diagnostics);
         layering::check_overlays(&packs, &rules, &rule_spans, &mut diagnostics);
         layering::check_gaps(&packs, &pack_spans, &mut diagnostics);
+        shadowing::check_shadowed(&packs, &rules, &rule_spans, &mut diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(PolicyError::Invalid(diagnostics));
         }
@@ -437,17 +439,14 @@ fn scope_criteria<'a>(
     let address = account.consumer.address.as_ref();
     let state = address.and_then(|a| a.state.as_deref());
     let city = address.and_then(|a| a.city.as_deref());
+    let postal_code = address.and_then(|a| a.postal_code.as_deref());
     [
         (
             ScopeKind::State,
             &scope.states,
             criterion(&scope.states, state),
         ),
-        (
-            ScopeKind::City,
-            &scope.cities,
-            criterion(&scope.cities, city),
-        ),
+        place_criterion(scope, city, postal_code),
         (
             ScopeKind::DebtType,
             &scope.debt_types,
@@ -487,11 +486,61 @@ fn criterion<'a>(list: &[String], value: Option<&'a str>) -> Criterion<'a> {
     }
 }
 
+/// The consumer's place, when the scope names cities or ZIP codes: met by either (a
+/// Flushing address that says "Queens" nowhere is in New York City by its ZIP code);
+/// not met when what the account gives says elsewhere; unknown (met: fail closed) when
+/// it gives neither.
+fn place_criterion<'a>(
+    scope: &'a Scope,
+    city: Option<&'a str>,
+    postal_code: Option<&'a str>,
+) -> (ScopeKind, &'a [String], Criterion<'a>) {
+    let by_city = (
+        ScopeKind::City,
+        scope.cities.as_slice(),
+        criterion(&scope.cities, city),
+    );
+    if scope.postal_codes.is_empty() {
+        return by_city;
+    }
+    let by_zip = (
+        ScopeKind::PostalCode,
+        scope.postal_codes.as_slice(),
+        postal_criterion(&scope.postal_codes, postal_code),
+    );
+    if scope.cities.is_empty() {
+        return by_zip;
+    }
+    match (&by_city.2, &by_zip.2) {
+        (Criterion::Matches(_), _) => by_city,
+        (_, Criterion::Matches(_)) => by_zip,
+        (Criterion::Differs(_), _) => by_city,
+        _ => by_zip,
+    }
+}
+
+/// A ZIP code (`11354` or `11354-1234`) against prefixes.
+fn postal_criterion<'a>(prefixes: &[String], value: Option<&'a str>) -> Criterion<'a> {
+    let Some(value) = value.map(str::trim) else {
+        return Criterion::Unknown;
+    };
+    let zip = value.split('-').next().unwrap_or_default();
+    if prefixes
+        .iter()
+        .any(|prefix| zip.starts_with(prefix.as_str()))
+    {
+        Criterion::Matches(value)
+    } else {
+        Criterion::Differs(value)
+    }
+}
+
 /// The criteria a scope has, for explanations.
 #[derive(Clone, Copy)]
 enum ScopeKind {
     State,
     City,
+    PostalCode,
     DebtType,
     Creditor,
 }
@@ -501,6 +550,9 @@ impl ScopeKind {
         match self {
             ScopeKind::State => format!("the consumer's state is {}", value.to_ascii_uppercase()),
             ScopeKind::City => format!("the consumer's city is {value}"),
+            ScopeKind::PostalCode => {
+                format!("the consumer's ZIP code {value} is among the pack's")
+            }
             ScopeKind::DebtType => format!("the debt type is {value}"),
             ScopeKind::Creditor => format!("the creditor is {value}"),
         }
@@ -512,6 +564,7 @@ impl ScopeKind {
                 format!("the consumer's state {value} is not in {}", list.join(", "))
             }
             ScopeKind::City => format!("the consumer's city {value} is not covered"),
+            ScopeKind::PostalCode => format!("the consumer's ZIP code {value} is not covered"),
             ScopeKind::DebtType => format!("the debt type {value} is not covered"),
             ScopeKind::Creditor => format!("the creditor {value} is not covered"),
         }
@@ -522,6 +575,9 @@ impl ScopeKind {
             ScopeKind::State => "the consumer's state is unknown, so every state's rules apply",
             ScopeKind::City => {
                 "the consumer's city is unknown, so every city's rules in the state apply"
+            }
+            ScopeKind::PostalCode => {
+                "the consumer's city and ZIP code are unknown, so every city's rules in the state apply"
             }
             ScopeKind::DebtType => "the debt type is unknown",
             ScopeKind::Creditor => "the creditor is unknown",

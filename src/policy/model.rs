@@ -181,6 +181,9 @@ pub struct Scope {
     pub states: Vec<String>,
     /// City names, lower case.
     pub cities: Vec<String>,
+    /// ZIP code prefixes (3 to 5 digits): with `cities`, the pack's place is met by the
+    /// city or by the ZIP code.
+    pub postal_codes: Vec<String>,
     /// Debt types.
     pub debt_types: Vec<String>,
     /// Creditors.
@@ -194,6 +197,7 @@ impl Scope {
     pub fn is_baseline(&self) -> bool {
         self.states.is_empty()
             && self.cities.is_empty()
+            && self.postal_codes.is_empty()
             && self.creditors.is_empty()
             && self.debt_types.is_empty()
     }

@@ -43,6 +43,8 @@ pub struct ScopeSource {
     #[serde(default)]
     pub cities: Option<Vec<Text>>,
     #[serde(default)]
+    pub postal_codes: Option<Vec<Text>>,
+    #[serde(default)]
     pub debt_types: Option<Vec<Text>>,
     #[serde(default)]
     pub creditors: Option<Vec<Text>>,

@@ -345,8 +345,8 @@ impl AccountIndex {
     }
 }
 
-/// Pack coverage by the five things scopes read (state, city, debt type, creditor,
-/// collector):
+/// Pack coverage by the six things scopes read (state, city, ZIP code, debt type,
+/// creditor, collector):
 /// few combinations, many accounts.
 #[derive(Debug, Default)]
 struct PackCoverage {
@@ -365,6 +365,7 @@ impl PackCoverage {
         let parts = [
             address.and_then(|a| a.state.as_deref()),
             address.and_then(|a| a.city.as_deref()),
+            address.and_then(|a| a.postal_code.as_deref()),
             facts.debt_type.as_deref(),
             facts.creditor.as_deref(),
         ];
@@ -386,7 +387,8 @@ impl PackCoverage {
         if let Some(mask) = self.known.get(self.key.as_str()) {
             return *mask;
         }
-        let [state, city, debt_type, creditor] = parts.map(|part| part.map(str::to_string));
+        let [state, city, postal_code, debt_type, creditor] =
+            parts.map(|part| part.map(str::to_string));
         let probe = Account {
             id: String::new(),
             debt_type,
@@ -398,7 +400,7 @@ impl PackCoverage {
                 address: Some(Address {
                     state,
                     city,
-                    postal_code: None,
+                    postal_code,
                 }),
                 ..Consumer::default()
             },

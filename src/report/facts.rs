@@ -152,6 +152,9 @@ pub struct AddressFacts<'a> {
     /// The city.
     #[serde(default, borrow)]
     pub city: Option<Cow<'a, str>>,
+    /// The ZIP code.
+    #[serde(default, borrow)]
+    pub postal_code: Option<Cow<'a, str>>,
 }
 
 impl<'a> AccountFacts<'a> {

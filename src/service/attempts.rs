@@ -11,8 +11,8 @@ use crate::domain::{Account, Event, EventType, InitiatedBy, LedgerEvent};
 use crate::engine::{Decision, Question, Subject};
 use crate::policy::Policy;
 use crate::store::{
-    Attempt, DecisionRow, Judge, Judgement, QueuedNotice, RecordedRow, Store, StoreError,
-    from_json, to_json,
+    Attempt, DecisionRow, DecisionSearch, Judge, Judgement, QueuedNotice, RecordedRow, Store,
+    StoreError, from_json, to_json,
 };
 
 /// The live policy as the store's [`Judge`]: the engine decides, and an allowed attempt
@@ -196,13 +196,26 @@ pub(super) async fn decide_and_queue(
     Ok(Recorded::from_row(row)?)
 }
 
-/// The decision log of an account, newest last.
+/// The decision log of an account: its most recent `limit` decisions, in log order.
 pub async fn list_decisions(
     store: &Store,
     account_id: &str,
     limit: u32,
 ) -> Result<Vec<LoggedDecision>, ServiceError> {
-    let rows: Vec<DecisionRow> = store.list_decisions(account_id, limit).await?;
+    let search = DecisionSearch {
+        account_id: Some(account_id.to_string()),
+        limit,
+        ..DecisionSearch::default()
+    };
+    search_decisions(store, &search).await
+}
+
+/// The logged decisions matching `search`, across accounts, in log order.
+pub async fn search_decisions(
+    store: &Store,
+    search: &DecisionSearch,
+) -> Result<Vec<LoggedDecision>, ServiceError> {
+    let rows: Vec<DecisionRow> = store.search_decisions(search).await?;
     rows.into_iter()
         .map(|row| {
             Ok(LoggedDecision {

@@ -10,13 +10,16 @@ mod attempts;
 mod events;
 mod keys;
 mod notices;
+mod policies;
 
 pub use attempts::{
     LoggedDecision, PolicyJudge, Recorded, check_and_record, decide_and_log, list_decisions,
+    search_decisions,
 };
 pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};
 pub use notices::{Enqueued, check_notice_send, enqueue_notice, request_notice, retry_notice};
+pub use policies::policy_texts;
 
 use crate::domain::LedgerEventError;
 use crate::store::{NoticeError, NoticeStatus, StoreError};

@@ -308,6 +308,34 @@ pub struct DecisionRow {
     pub event_id: Option<String>,
 }
 
+/// Which logged decisions to read: every given filter must hold. The page is the
+/// first `limit` after `after` (a `seq`) when it is given, else the first from `from`
+/// when that is given, else the most recent `limit`; in log order either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionSearch {
+    /// One account.
+    pub account_id: Option<String>,
+    /// Decided at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Decided before.
+    pub to: Option<DateTime<Utc>>,
+    /// The verdict, as logged (`allow`, `defer`, `stop`).
+    pub outcome: Option<String>,
+    /// A rule among the decision's reasons.
+    pub rule: Option<String>,
+    /// Only entries after this position in the log (the last `seq` of the previous page).
+    pub after: Option<i64>,
+    /// At most this many (capped at [`MAX_PAGE`]).
+    pub limit: u32,
+}
+
+impl DecisionSearch {
+    /// Whether the page runs forward from `after` or `from` (else back from the newest).
+    pub(crate) fn forward(&self) -> bool {
+        self.after.is_some() || self.from.is_some()
+    }
+}
+
 /// The ledger, on one of its backends.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -820,15 +848,19 @@ impl Store {
         }
     }
 
-    /// The decision log of an account, newest last.
-    pub async fn list_decisions(
+    /// Logged decisions matching `search`, in log order (see [`DecisionSearch`] for
+    /// which page).
+    pub async fn search_decisions(
         &self,
-        account_id: &str,
-        limit: u32,
+        search: &DecisionSearch,
     ) -> Result<Vec<DecisionRow>, StoreError> {
+        let search = DecisionSearch {
+            limit: search.limit.min(MAX_PAGE),
+            ..search.clone()
+        };
         match self {
-            Store::Sqlite(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
-            Store::Postgres(store) => store.list_decisions(account_id, limit.min(MAX_PAGE)).await,
+            Store::Sqlite(store) => store.search_decisions(&search).await,
+            Store::Postgres(store) => store.search_decisions(&search).await,
         }
     }
 

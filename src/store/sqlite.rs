@@ -26,10 +26,10 @@ mod reports;
 
 use super::consumers::{PageAccount, PageEvent};
 use super::{
-    AccountHistoryRows, AccountRow, Attempt, DecisionRow, EventQuery, EventRow, FinishRow,
-    HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
-    QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text, judge_attempt,
-    lookback_start, pending_notice_row, skip_unreadable_notices,
+    AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
+    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns,
+    NoticeRow, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text,
+    judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 
 /// The most attempts one commit carries.
@@ -432,31 +432,65 @@ impl SqliteStore {
         Ok((attempts, u64::try_from(total).unwrap_or(0)))
     }
 
-    pub(super) async fn list_decisions(
+    pub(super) async fn search_decisions(
         &self,
-        account_id: &str,
-        limit: u32,
+        search: &DecisionSearch,
     ) -> Result<Vec<DecisionRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM (SELECT seq, id, decided_at, question, decision, event_id FROM decisions WHERE account_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
-        )
-        .bind(account_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT seq, id, account_id, decided_at, question, decision, event_id FROM decisions WHERE TRUE",
+        );
+        if let Some(account_id) = &search.account_id {
+            query
+                .push(" AND account_id = ")
+                .push_bind(account_id.as_str());
+        }
+        if let Some(from) = search.from {
+            query
+                .push(" AND decided_at >= ")
+                .push_bind(instant_text(from));
+        }
+        if let Some(to) = search.to {
+            query.push(" AND decided_at < ").push_bind(instant_text(to));
+        }
+        if let Some(outcome) = &search.outcome {
+            query.push(" AND outcome = ").push_bind(outcome.as_str());
+        }
+        if let Some(rule) = &search.rule {
+            query
+                .push(" AND EXISTS (SELECT 1 FROM json_each(decision, '$.reasons') WHERE json_extract(value, '$.rule') = ")
+                .push_bind(rule.as_str())
+                .push(")");
+        }
+        if let Some(after) = search.after {
+            query.push(" AND seq > ").push_bind(after);
+        }
+        let forward = search.forward();
+        query
+            .push(if forward {
+                " ORDER BY seq LIMIT "
+            } else {
+                " ORDER BY seq DESC LIMIT "
+            })
+            .push_bind(i64::from(search.limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut decisions = rows
+            .into_iter()
             .map(|row| {
                 Ok(DecisionRow {
-                    id: row.get("id"),
-                    seq: row.get("seq"),
-                    account_id: account_id.to_string(),
+                    id: row.try_get("id")?,
+                    seq: row.try_get("seq")?,
+                    account_id: row.try_get("account_id")?,
                     decided_at: parse_instant(row.get("decided_at"))?,
-                    question: from_json("logged question", row.get::<&str, _>("question"))?,
-                    decision: from_json("logged decision", row.get::<&str, _>("decision"))?,
+                    question: from_json("logged question", row.try_get::<&str, _>("question")?)?,
+                    decision: from_json("logged decision", row.try_get::<&str, _>("decision")?)?,
                     event_id: row.try_get("event_id")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if !forward {
+            decisions.reverse();
+        }
+        Ok(decisions)
     }
 
     pub(super) async fn add_api_key(

@@ -10,7 +10,7 @@ use dunner::policy::{Policy, SourceFile};
 use dunner::report::Period;
 use dunner::store::{Attempt, Store};
 
-use crate::helpers::{SHIPPED_SHARED, dunner};
+use crate::helpers::{SHIPPED_SHARED, dunner, on_both_stores};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
@@ -220,27 +220,6 @@ async fn a_stricter_candidate_flags_a_contact_the_live_policy_allowed(test: Test
     assert_eq!(violation.policy_digest, candidate.digest());
     assert_eq!(violation.reasons[0].rule, "client.noon-only");
     assert_eq!(audit.by_rule[0].pack, "client-noon");
-}
-
-macro_rules! on_both_stores {
-    ($($story:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::sqlite().await).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::postgres().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(

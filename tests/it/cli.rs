@@ -446,3 +446,110 @@ fn import_rejects_every_bad_line_by_number_and_writes_nothing() {
     );
     assert_eq!(ledger_counts(&db), (5, 9));
 }
+
+#[test]
+fn rules_explain_shows_a_rules_own_effective_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = format!(
+        "{}\n[[cap]]\nid = \"test.later-cap\"\ncitation = \"none\"\nmessage = \"cap\"\nchannels = [\"call\"]\nmax = 3\nrolling = \"7d\"\neffective_from = 2027-01-01\n",
+        crate::helpers::MINIMAL_PACK
+    );
+    std::fs::write(dir.path().join("test.toml"), pack).unwrap();
+    let account = dir.path().join("account.json");
+    std::fs::write(
+        &account,
+        r#"{"id": "T-1", "consumer": {"address": {"state": "NY"}}}"#,
+    )
+    .unwrap();
+    let output = dunner(
+        &[
+            "rules",
+            "explain",
+            "--rules",
+            dir.path().to_str().unwrap(),
+            "--account",
+            account.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let cap = stdout
+        .split("• ")
+        .find(|rule| rule.starts_with("test.later-cap"))
+        .unwrap_or_else(|| panic!("the cap is listed: {stdout}"));
+    assert!(
+        cap.contains("In force from 2027-01-01 (the rule's own dates)."),
+        "{cap}"
+    );
+    let window = stdout
+        .split("• ")
+        .find(|rule| rule.starts_with("test.hours"))
+        .unwrap();
+    assert!(!window.contains("In force"), "{window}");
+}
+
+#[test]
+fn rules_test_coverage_names_the_rules_no_case_exercises() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = format!(
+        "{}\n[[cap]]\nid = \"test.cap\"\ncitation = \"none\"\nmessage = \"cap\"\nchannels = [\"email\"]\nmax = 3\nrolling = \"7d\"\n",
+        crate::helpers::MINIMAL_PACK
+    );
+    std::fs::write(dir.path().join("test.toml"), pack).unwrap();
+    // One call at 03:00 in New York (refused by the window) and one at 10:00 (allowed):
+    // the window is cited and lets a call through; the email cap is never tried.
+    let cases = r#"
+[accounts.ny]
+id = "T-1"
+consumer = { time_zones = ["America/New_York"] }
+
+[[case]]
+name = "at night"
+at = 2026-04-07T07:00:00Z
+channel = "call"
+account = "ny"
+expect = { allowed = false, rules = ["test.hours"] }
+
+[[case]]
+name = "in the morning"
+at = 2026-04-07T14:00:00Z
+channel = "call"
+account = "ny"
+expect = { allowed = true }
+"#;
+    std::fs::write(dir.path().join("test.tests.toml"), cases).unwrap();
+    let rules = dir.path().to_str().unwrap();
+    let output = dunner(&["rules", "test", rules, "--coverage"], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout.contains("coverage: 1 of 2 rules exercised"),
+        "{stdout}"
+    );
+    let never = stdout
+        .split("never exercised (1):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a never-exercised list: {stdout}"));
+    assert!(
+        never.trim_start().starts_with("test.cap (test)"),
+        "{stdout}"
+    );
+
+    let output = dunner(
+        &["rules", "test", rules, "--coverage", "--format", "json"],
+        None,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let coverage = json["coverage"].as_array().unwrap();
+    let hours = coverage.iter().find(|r| r["rule"] == "test.hours").unwrap();
+    assert_eq!(
+        (hours["cited"].as_u64(), hours["let_through"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let cap = coverage.iter().find(|r| r["rule"] == "test.cap").unwrap();
+    assert_eq!(
+        (cap["cited"].as_u64(), cap["let_through"].as_u64()),
+        (Some(0), Some(0))
+    );
+}

@@ -1336,3 +1336,54 @@ fn dunner_keys_creates_with_an_expiry_lists_without_secrets_and_revokes() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--expires-at"));
 }
+
+async fn decisions_are_searched_across_accounts(fixture: Fixture) {
+    for channel in ["email", "sms"] {
+        let response = client()
+            .post(fixture.url("/v1/decisions"))
+            .bearer_auth(&fixture.reader)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"account_id": "C-1001", "channel": "{channel}"}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let session = fixture.sign_in(&fixture.reader).await;
+    let search = |query: &'static str| fixture.get(Some(&session.cookie), query);
+    let (status, _, all) = search("/console/decisions?from=2026-04-07&to=2026-04-07").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        all.matches("<tr>").count() - 1,
+        2,
+        "two decisions, one header row: {all}"
+    );
+    let (_, _, stopped) =
+        search("/console/decisions?outcome=stop&from=2026-04-07&to=2026-04-07").await;
+    assert_eq!(stopped.matches("<tr>").count() - 1, 1, "{stopped}");
+    assert!(stopped.contains("1006.14(h)") && stopped.contains("C-1001"));
+    let (_, _, by_rule) = search(
+        "/console/decisions?rule=reg-f.prohibited-electronic-medium&from=2026-04-07&to=2026-04-07",
+    )
+    .await;
+    assert!(by_rule.contains("1006.14(h)"), "{by_rule}");
+    let (_, _, other_day) = search("/console/decisions?from=2026-04-06&to=2026-04-06").await;
+    assert!(other_day.contains("No decisions."), "{other_day}");
+    let (_, _, other_account) =
+        search("/console/decisions?account=C-9&from=2026-04-07&to=2026-04-07").await;
+    assert!(other_account.contains("No decisions."));
+    let (status, _, _) = search("/console/decisions?outcome=maybe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn decisions_are_searched_across_accounts_by_period_rule_and_outcome_sqlite() {
+    decisions_are_searched_across_accounts(fixture(sqlite().await).await).await;
+}
+
+#[tokio::test]
+async fn decisions_are_searched_across_accounts_by_period_rule_and_outcome_postgres() {
+    decisions_are_searched_across_accounts(fixture(postgres().await).await).await;
+}

@@ -400,3 +400,95 @@ proptest! {
         let _ = compile(&[("mutated.toml", &text)]);
     }
 }
+
+/// A cap of `max` calls in `days` rolling days, with an optional extra line.
+fn cap(id: &str, max: u32, days: u32, extra: &str) -> String {
+    format!(
+        "\n[[cap]]\nid = \"{id}\"\ncitation = \"none\"\nmessage = \"cap\"\nchannels = [\"call\"]\nmax = {max}\nrolling = \"{days}d\"\n{extra}\n"
+    )
+}
+
+fn shadowed(policy_files: &[(&str, &str)]) -> Vec<String> {
+    let policy = compile(policy_files).unwrap();
+    policy
+        .warnings()
+        .iter()
+        .filter(|w| w.code == "rules::shadowed")
+        .map(|w| w.message.clone())
+        .collect()
+}
+
+#[test]
+fn a_cap_another_cap_of_the_same_scope_always_beats_is_shadowed() {
+    let pack = format!(
+        "{MINIMAL_PACK}{}{}",
+        cap("test.loose", 3, 7, ""),
+        cap("test.strict", 2, 14, "")
+    );
+    let found = shadowed(&[("p.toml", &pack)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("rule `test.loose` never refuses alone: rule `test.strict`"),
+        "{}",
+        found[0]
+    );
+    // A shorter period, a narrower count or a condition the other lacks: no warning.
+    for strict in [
+        cap("test.strict", 2, 3, ""),
+        cap(
+            "test.strict",
+            2,
+            14,
+            "when = { flags = [\"attorney_represented\"] }",
+        ),
+        cap(
+            "test.strict",
+            2,
+            14,
+            "count = { channels = [\"call\"], outcomes = [\"conversation\"] }",
+        ),
+    ] {
+        let pack = format!("{MINIMAL_PACK}{}{strict}", cap("test.loose", 3, 7, ""));
+        assert!(shadowed(&[("p.toml", &pack)]).is_empty(), "{strict}");
+    }
+}
+
+#[test]
+fn only_rules_of_the_same_scope_shadow_each_other() {
+    let floor = format!("{MINIMAL_PACK}{}", cap("test.loose", 3, 7, ""));
+    let state = format!(
+        "[pack]\nid = \"state\"\ntitle = \"t\"\nversion = \"1\"\ncitation = \"none\"\nscope = {{ states = [\"MA\"] }}\n{}",
+        cap("state.strict", 2, 7, "")
+    );
+    assert!(shadowed(&[("floor.toml", &floor), ("state.toml", &state)]).is_empty());
+    // The same rule written twice: the later copy is the one reported.
+    let twice = format!(
+        "{MINIMAL_PACK}{}{}",
+        cap("test.first", 2, 7, ""),
+        cap("test.second", 2, 7, "")
+    );
+    let found = shadowed(&[("p.toml", &twice)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("rule `test.second`"), "{}", found[0]);
+}
+
+#[test]
+fn a_window_inside_another_shadows_it_and_warnings_come_with_errors() {
+    let pack = MINIMAL_PACK.to_string()
+        + "\n[[window]]\nid = \"test.narrow\"\ncitation = \"none\"\nmessage = \"narrow\"\nchannels = [\"call\"]\nallow = [{ from = \"09:00\", to = \"20:00\" }]\n";
+    let found = shadowed(&[("p.toml", &pack)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("rule `test.hours`"), "{}", found[0]);
+    // One run reports the error of one pack and the warning of another.
+    let broken = "[pack]\nid = \"broken\"\ntitle = \"t\"\nversion = \"1\"\n";
+    match compile(&[("p.toml", &pack), ("broken.toml", broken)]) {
+        Err(PolicyError::Invalid(diagnostics)) => {
+            assert!(diagnostics.iter().any(|d| d.is_error()));
+            assert!(
+                diagnostics.iter().any(|d| d.code == "rules::shadowed"),
+                "{diagnostics:#?}"
+            );
+        }
+        other => panic!("the broken pack was accepted: {:?}", other.map(|_| ())),
+    }
+}

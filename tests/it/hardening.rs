@@ -638,7 +638,7 @@ async fn a_stored_account_is_validated_like_a_request() {
     assert!(stderr.contains("did you mean `MA`?"), "{stderr}");
 }
 
-/// Phone numbers and email addresses go through the same one parse: a number that is not
+/// Phone numbers, email addresses and ZIP codes go through the same one parse: a number that is not
 /// digits (the engine could read no area code, so no zone and no kind) or an address
 /// that is not `name@domain` is refused with its field, by the API and by `decide`.
 #[tokio::test]
@@ -665,6 +665,17 @@ async fn phone_numbers_and_email_addresses_are_checked_where_an_account_enters()
             json!([{"address": "bob @example.com", "kind": "personal"}]),
             "consumer.emails[0].address",
         ),
+        // City packs are scoped by ZIP code too: one that cannot be read is refused.
+        (
+            "address",
+            json!({"state": "NY", "postal_code": "1120l"}),
+            "consumer.address.postal_code",
+        ),
+        (
+            "address",
+            json!({"state": "NY", "postal_code": "11201-12"}),
+            "consumer.address.postal_code",
+        ),
     ] {
         let mut account: Value = serde_json::from_str(&account_json("PE-1")).unwrap();
         account["consumer"][field] = value;
@@ -685,6 +696,7 @@ async fn phone_numbers_and_email_addresses_are_checked_where_an_account_enters()
     account["consumer"]["phones"] = json!([{"number": "+1 (212) 555-0100", "kind": "mobile"}]);
     account["consumer"]["emails"] =
         json!([{"address": "jo.doe+debt@example.co.uk", "kind": "personal"}]);
+    account["consumer"]["address"] = json!({"state": "NY", "postal_code": " 11201-1234 "});
     let (status, body) = api
         .call("PUT", "/v1/accounts/PE-2", Some(account.to_string()))
         .await;
@@ -820,8 +832,8 @@ async fn unknown_routes_wrong_methods_and_bad_queries_answer_in_the_error_shape(
         "unknown parameter",
     );
     assert_refused(
-        &api.call("GET", "/v1/decisions", None).await,
-        "account_id",
+        &api.call("GET", "/v1/accounts/NY-1/windows", None).await,
+        "channel",
         "missing parameter",
     );
     // An empty value is refused, not read as the parameter's absence.

@@ -485,3 +485,27 @@ mod webhook_receiver {
     }
 }
 pub(crate) use webhook_receiver::{Answer, Recorded, SECRET, TestReceiver, endpoint_at};
+
+/// One test module per store, each running every story (an `async fn(TestStore)` of
+/// the calling module, which imports `sqlite` and `postgres`) on a fresh store.
+macro_rules! on_both_stores {
+    ($($story:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(super::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_stores;

@@ -15,6 +15,7 @@ mod config;
 mod console;
 mod crash;
 mod daemon;
+mod decision_log;
 mod diagnostics;
 mod email;
 mod engine;
