@@ -205,11 +205,21 @@ pub async fn account(
     let decisions = state.store.search_decisions(&latest).await?;
     let decisions: Vec<Value> = decisions.iter().rev().map(decision_value).collect();
     let plan = plan_ahead(&state, &id, now).await?;
+    // The flags that are set, by their wire names (the others are not worth a line).
+    let flags_set: Vec<String> = match serde_json::to_value(account.flags) {
+        Ok(serde_json::Value::Object(flags)) => flags
+            .into_iter()
+            .filter(|(_, set)| set == &serde_json::Value::Bool(true))
+            .map(|(name, _)| name.replace('_', " "))
+            .collect(),
+        _ => Vec::new(),
+    };
     let page = context! {
         title => format!("Account {id}"),
         id => id,
         now => now.to_rfc3339(),
         account => value(&account),
+        flags_set => flags_set,
         verdicts => value(&verdicts),
         channel => channel.as_str(),
         channels => Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),

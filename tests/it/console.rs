@@ -1387,3 +1387,35 @@ async fn decisions_are_searched_across_accounts_by_period_rule_and_outcome_sqlit
 async fn decisions_are_searched_across_accounts_by_period_rule_and_outcome_postgres() {
     decisions_are_searched_across_accounts(fixture(postgres().await).await).await;
 }
+
+#[tokio::test]
+async fn console_requests_are_counted_and_logged_by_their_route_template_never_their_path() {
+    let fixture = fixture(sqlite().await).await;
+    let session = fixture.sign_in(&fixture.reader).await;
+    fixture
+        .get(Some(&session.cookie), "/console/accounts/C-1001")
+        .await;
+    fixture
+        .post(
+            Some(&session.cookie),
+            "/console/accounts/find",
+            &[("csrf", &session.csrf), ("lookup", "+12125550100")],
+        )
+        .await;
+    // The request layer counts (and logs, on the same labels) every request by its
+    // matched route template: the account id and the phone appear in neither.
+    let metrics = client()
+        .get(fixture.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"route="/console/accounts/{id}""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="/console/accounts/find""#));
+    assert!(!metrics.contains("C-1001") && !metrics.contains("2125550100"));
+}
