@@ -1057,6 +1057,18 @@ async fn console_screenshots() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console");
     std::fs::create_dir_all(&out).unwrap();
     let fixture = fixture(sqlite().await).await;
+    for channel in ["call", "email"] {
+        client()
+            .post(fixture.url("/v1/decisions"))
+            .bearer_auth(&fixture.reader)
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"{{"account_id": "C-1001", "channel": "{channel}"}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
     for (width, height) in [(1280, 1000), (390, 844)] {
         let Some(browser) = browser("console_screenshots", width, height).await else {
             panic!("console_screenshots needs chromium and chromium-driver");
@@ -1083,11 +1095,15 @@ async fn console_screenshots() {
             ("overview", "/console"),
             ("account", "/console/accounts/C-1001"),
             ("policy", "/console/policy"),
+            (
+                "decisions",
+                "/console/decisions?from=2026-04-07&to=2026-04-07",
+            ),
             ("outbox", "/console/outbox"),
             ("keys", "/console/keys"),
         ] {
             client.goto(&fixture.url(page)).await.unwrap();
-            if name == "account" {
+            if name == "account" && width >= 1280 {
                 // The refusal's reasons, opened.
                 if let Ok(summary) = client
                     .find(Locator::Css("#verdicts tr.refused summary"))
