@@ -1435,3 +1435,34 @@ async fn console_requests_are_counted_and_logged_by_their_route_template_never_t
     assert!(metrics.contains(r#"route="/console/accounts/find""#));
     assert!(!metrics.contains("C-1001") && !metrics.contains("2125550100"));
 }
+
+#[tokio::test]
+async fn a_key_of_the_configuration_file_signs_in_with_its_scopes() {
+    const TOKEN: &str = "dunner_cfgkey_0123456789abcdef0123456789abcdef";
+    let key: dunner::config::ConfiguredKey = toml::from_str(&format!(
+        "name = \"night shift\"\ntoken = \"{TOKEN}\"\nscopes = [\"decide\"]\n"
+    ))
+    .unwrap();
+    let app = TestApp::spawn_with(sqlite().await, |config| config.keys = vec![key]).await;
+    let fixture = Fixture {
+        app,
+        reader: String::new(),
+        operator: String::new(),
+        admin: String::new(),
+        admin_id: String::new(),
+        dead: String::new(),
+    };
+    let session = fixture.sign_in(TOKEN).await;
+    let (status, _, page) = fixture.get(Some(&session.cookie), "/console").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("night shift"), "the key's name is shown");
+    assert_eq!(
+        fixture.get(Some(&session.cookie), "/console/keys").await.0,
+        StatusCode::FORBIDDEN,
+        "decide only"
+    );
+    let wrong_secret = fixture
+        .sign_in_raw("dunner_cfgkey_0123456789abcdef0123456789abcdee", &[])
+        .await;
+    assert_eq!(wrong_secret.status(), StatusCode::UNAUTHORIZED);
+}
