@@ -236,6 +236,16 @@ impl Metrics {
         self.scheduler_tick_durations.observe(seconds);
     }
 
+    /// Scheduler ticks since the daemon started: (ok, failed), for the console.
+    pub fn scheduler_tick_counts(&self) -> (u64, u64) {
+        let count = |result| {
+            self.scheduler_ticks
+                .get_or_create(&ReloadLabels { result })
+                .get()
+        };
+        (count("ok"), count("error"))
+    }
+
     /// Counts a notice the scheduler asked for, by kind and outcome.
     pub fn observe_scheduled(&self, kind: &'static str, outcome: &'static str) {
         self.scheduled

@@ -109,6 +109,10 @@ pub async fn overview(
         oldest_due => gauges.oldest_due.map(|at| at.to_rfc3339()),
         tasks => tasks,
         scheduler_enabled => state.strategies.executed,
+        scheduler_ticks => {
+            let (ok, failed) = state.metrics.scheduler_tick_counts();
+            context! { ok => ok, failed => failed }
+        },
     };
     Ok(console.render("overview.html", page_context(&viewer, "overview", page)))
 }
