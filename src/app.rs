@@ -197,6 +197,7 @@ impl App {
             metrics: Arc::clone(&metrics),
             wake: Arc::clone(&notices_wake),
             notice_senders: Arc::clone(&notice_senders),
+            owner: Scheduler::instance_name(),
         });
         let state = AppState {
             store,

@@ -96,6 +96,8 @@ pub struct Metrics {
     scheduler_ticks: Family<ReloadLabels, Counter>,
     scheduler_tick_durations: Histogram,
     scheduled: Family<ScheduledLabels, Counter>,
+    scheduler_partitions: Counter,
+    scheduler_consumers: Counter,
     outbox_notices: Family<OutboxLabels, Gauge>,
     outbox_oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     outbox_deliveries: Family<DeliveryLabels, Counter>,
@@ -163,6 +165,18 @@ impl Metrics {
             "Notices the scheduler asked the outbox for, by kind (contact.due, notice.requested, email, account.escalated) and outcome (queued; repeated: already queued under its key; stopped by the policy; failed)",
             scheduled.clone(),
         );
+        let scheduler_partitions = Counter::default();
+        registry.register(
+            "dunner_scheduler_partitions_planned",
+            "Scheduler partitions this daemon claimed and planned (daemons sharing a ledger split each tick's partitions between them)",
+            scheduler_partitions.clone(),
+        );
+        let scheduler_consumers = Counter::default();
+        registry.register(
+            "dunner_scheduler_consumers_planned",
+            "Consumers this daemon planned; across the daemons sharing a ledger, each consumer once per tick",
+            scheduler_consumers.clone(),
+        );
         // The outbox's: gauges read from the ledger at scrape time (they hold across
         // every daemon sharing a PostgreSQL ledger), counters kept by this daemon's worker.
         let outbox_notices = Family::<OutboxLabels, Gauge>::default();
@@ -200,6 +214,8 @@ impl Metrics {
             scheduler_ticks,
             scheduler_tick_durations,
             scheduled,
+            scheduler_partitions,
+            scheduler_consumers,
             outbox_notices,
             outbox_oldest_due_age,
             outbox_deliveries,
@@ -244,6 +260,12 @@ impl Metrics {
                 .get()
         };
         (count("ok"), count("error"))
+    }
+
+    /// Counts a partition this daemon planned and the consumers it held.
+    pub fn observe_partition_planned(&self, consumers: u64) {
+        self.scheduler_partitions.inc();
+        self.scheduler_consumers.inc_by(consumers);
     }
 
     /// Counts a notice the scheduler asked for, by kind and outcome.

@@ -48,6 +48,7 @@ pub mod instant;
 mod ledger;
 mod money;
 pub mod notice;
+pub mod partition;
 pub(crate) mod zone_serde;
 
 pub use account::{

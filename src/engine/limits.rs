@@ -2,7 +2,7 @@
 //! durations) and cooldowns after an event.
 //!
 //! Counting works on "slots": an event's local day number (calendar-day periods, in
-//! each candidate zone) or its instant in microseconds (rolling periods). A period
+//! each candidate zone) or its instant in nanoseconds (rolling periods). A period
 //! of length L containing the requested slot x is any `[s, s + L)` with
 //! `x - L < s <= x`; the contact is refused if any of them would hold more than
 //! `max` counted events with it. History is sorted, so only the events near the
@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 
 use super::Check;
 use super::context::Context;
+use super::subject::nanos_since_epoch;
 use super::zones::{self, Moment};
 use crate::policy::model::{Cap, Cooldown, Period};
 
@@ -45,10 +46,10 @@ pub fn check_cap(
     let max = i64::from(cap.max);
     match cap.period {
         Period::Rolling(duration) => {
-            let length = duration.num_microseconds().unwrap_or(i64::MAX);
+            let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
             let mut slots = context.slots.borrow_mut();
-            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros());
-            counted_slots(context, cap, instant, duration, micros, &mut slots);
+            let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
+            counted_slots(context, cap, instant, duration, nanos, &mut slots);
             // The rule's end in the zone where it ends last (counting more: stricter).
             let end = until
                 .and_then(|until| until.checked_add_days(Days::new(1)))
@@ -60,11 +61,11 @@ pub fn check_cap(
                         .max()
                 });
             if let Some(end) = end {
-                slots.retain(|slot| *slot < end.timestamp_micros());
+                slots.retain(|slot| *slot < nanos_since_epoch(end));
             }
-            match period_check(&slots, instant.timestamp_micros(), length, max) {
+            match period_check(&slots, nanos_since_epoch(instant), length, max) {
                 None => Check::Pass,
-                Some(reopen) => Check::refuse(reopen.and_then(DateTime::from_timestamp_micros)),
+                Some(reopen) => Check::refuse(reopen.map(DateTime::from_timestamp_nanos)),
             }
         }
         Period::CalendarDays(days) => {
@@ -118,10 +119,10 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
     let mut trailing: Vec<(Vec<i64>, Option<Tz>)> = Vec::new();
     let length = match cap.period {
         Period::Rolling(duration) => {
-            let length = duration.num_microseconds().unwrap_or(i64::MAX);
-            let micros = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.micros());
-            counted_slots(context, cap, instant, duration, micros, &mut slots);
-            let in_period = trailing_slots(&slots, instant.timestamp_micros(), length);
+            let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
+            let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
+            counted_slots(context, cap, instant, duration, nanos, &mut slots);
+            let in_period = trailing_slots(&slots, nanos_since_epoch(instant), length);
             trailing.push((in_period.to_vec(), None));
             length
         }
@@ -150,7 +151,7 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
                 Some((in_period.get(leaving)?.saturating_add(length), *zone))
             })
             .map(|(slot, zone)| match zone {
-                None => DateTime::from_timestamp_micros(slot),
+                None => Some(DateTime::from_timestamp_nanos(slot)),
                 Some(zone) => zones::date_of_day_number(slot)
                     .and_then(|date| zones::start_of_local_date(zone, date)),
             })
@@ -184,11 +185,11 @@ fn counted_slots(
     slots: &mut Vec<i64>,
 ) {
     let events = &context.events;
-    let reach = reach.num_microseconds().unwrap_or(i64::MAX);
-    let at = instant.timestamp_micros();
+    let reach = reach.num_nanoseconds().unwrap_or(i64::MAX);
+    let at = nanos_since_epoch(instant);
     let (low, high) = (at.saturating_sub(reach), at.saturating_add(reach));
-    let start = events.partition_point(|e| e.micros() <= low);
-    let end = events.partition_point(|e| e.micros() < high);
+    let start = events.partition_point(|e| e.nanos() <= low);
+    let end = events.partition_point(|e| e.nanos() < high);
     slots.clear();
     slots.extend(
         (start..end)

@@ -27,21 +27,32 @@ pub struct PreparedEvent<'a> {
     pub event: &'a Event,
     /// About the account being decided (not another debt of the consumer).
     pub same_debt: bool,
-    /// The instant in microseconds since the epoch.
-    micros: Cell<Option<i64>>,
+    /// The instant in nanoseconds since the epoch.
+    nanos: Cell<Option<i64>>,
     resolved: Cell<Option<Resolved>>,
 }
 
 impl PreparedEvent<'_> {
-    /// The event's instant in microseconds since the epoch.
-    pub fn micros(&self) -> i64 {
-        if let Some(micros) = self.micros.get() {
-            return micros;
+    /// The event's instant in nanoseconds since the epoch: rolling periods are counted
+    /// to the nanosecond, so an event 1 ns inside a period is inside it.
+    pub fn nanos(&self) -> i64 {
+        if let Some(nanos) = self.nanos.get() {
+            return nanos;
         }
-        let micros = self.event.at.timestamp_micros();
-        self.micros.set(Some(micros));
-        micros
+        let nanos = nanos_since_epoch(self.event.at);
+        self.nanos.set(Some(nanos));
+        nanos
     }
+}
+
+/// Nanoseconds since the epoch; every accepted instant (years 1970 to 2199) has them,
+/// and one beyond i64's reach (after 2262) saturates, which keeps the order.
+pub fn nanos_since_epoch(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() > 0 {
+        i64::MAX
+    } else {
+        i64::MIN
+    })
 }
 
 /// What the rules ask of an event's contact point, independent of the question.
@@ -98,7 +109,7 @@ impl<'a> Subject<'a> {
                     .account_id
                     .as_deref()
                     .is_none_or(|id| id == account.id),
-                micros: Cell::new(None),
+                nanos: Cell::new(None),
                 resolved: Cell::new(None),
             })
             .collect();

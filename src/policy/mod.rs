@@ -28,6 +28,7 @@ pub use digest::canonical_json;
 pub use model::{Pack, PackStatus, Rule, RuleKind, Scope};
 
 use crate::domain::{Account, Channel, CollectorKind, Purpose};
+use crate::suggest::did_you_mean;
 
 /// Why a policy could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -500,14 +501,26 @@ fn place_criterion<'a>(
         scope.cities.as_slice(),
         criterion(&scope.cities, city),
     );
-    if scope.postal_codes.is_empty() {
-        return by_city;
-    }
     let by_zip = (
         ScopeKind::PostalCode,
         scope.postal_codes.as_slice(),
         postal_criterion(&scope.postal_codes, postal_code),
     );
+    // A city line close to one of the pack's cities (`Brooklin`) with no ZIP code to
+    // settle it: the pack applies (fail closed), and says why.
+    if let Criterion::Differs(written) = by_city.2
+        && (scope.postal_codes.is_empty() || matches!(by_zip.2, Criterion::Unknown))
+        && did_you_mean(written, scope.cities.iter().map(String::as_str)).is_some()
+    {
+        return (
+            ScopeKind::CloseCity,
+            &scope.cities,
+            Criterion::Matches(written),
+        );
+    }
+    if scope.postal_codes.is_empty() {
+        return by_city;
+    }
     if scope.cities.is_empty() {
         return by_zip;
     }
@@ -540,6 +553,8 @@ fn postal_criterion<'a>(prefixes: &[String], value: Option<&'a str>) -> Criterio
 enum ScopeKind {
     State,
     City,
+    /// A city line that is not one of the pack's cities but close to one.
+    CloseCity,
     PostalCode,
     DebtType,
     Creditor,
@@ -553,6 +568,9 @@ impl ScopeKind {
             ScopeKind::PostalCode => {
                 format!("the consumer's ZIP code {value} is among the pack's")
             }
+            ScopeKind::CloseCity => format!(
+                "the consumer's city `{value}` is not one of the pack's but close to one, and no ZIP code settles it, so the pack applies"
+            ),
             ScopeKind::DebtType => format!("the debt type is {value}"),
             ScopeKind::Creditor => format!("the creditor is {value}"),
         }
@@ -565,6 +583,7 @@ impl ScopeKind {
             }
             ScopeKind::City => format!("the consumer's city {value} is not covered"),
             ScopeKind::PostalCode => format!("the consumer's ZIP code {value} is not covered"),
+            ScopeKind::CloseCity => format!("the consumer's city {value} is not covered"),
             ScopeKind::DebtType => format!("the debt type {value} is not covered"),
             ScopeKind::Creditor => format!("the creditor {value} is not covered"),
         }
@@ -576,7 +595,7 @@ impl ScopeKind {
             ScopeKind::City => {
                 "the consumer's city is unknown, so every city's rules in the state apply"
             }
-            ScopeKind::PostalCode => {
+            ScopeKind::PostalCode | ScopeKind::CloseCity => {
                 "the consumer's city and ZIP code are unknown, so every city's rules in the state apply"
             }
             ScopeKind::DebtType => "the debt type is unknown",

@@ -27,9 +27,10 @@ pub use crate::strategy::{LoadError, StrategySet};
 pub use due::{DueNotice, TickFrame, due_notices};
 
 use crate::clock::Clock;
+use crate::domain::partition::{PARTITIONS, partition_of};
 use crate::metrics::Metrics;
 use crate::reload::LivePolicy;
-use crate::store::{Store, StoreError};
+use crate::store::{PartitionClaim, Store, StoreError};
 use crate::strategy::Dispatch;
 
 /// Account ids anchoring one page of consumers.
@@ -121,6 +122,9 @@ pub struct TickReport {
     pub stopped: usize,
     /// Notices that could not be queued (logged).
     pub failed: usize,
+    /// Partitions this daemon claimed and planned (all of them, unless daemons share
+    /// the ledger).
+    pub partitions: usize,
 }
 
 /// One line per tick: at info when it queued or refused something, else at debug (a
@@ -129,6 +133,7 @@ fn log_tick(report: &TickReport, seconds: f64) {
     macro_rules! tick {
         ($level:ident) => {
             tracing::$level!(
+                partitions = report.partitions,
                 consumers = report.consumers,
                 accounts = report.accounts,
                 queued = report.queued,
@@ -172,9 +177,22 @@ pub struct Scheduler {
     /// Who can deliver notices: a notice nobody can deliver is refused (counted as
     /// `failed` and logged), not queued to be retried for a day.
     pub notice_senders: Arc<crate::domain::NoticeSenders>,
+    /// This daemon, as its partition claims name it ([`Scheduler::instance_name`]).
+    pub owner: Arc<str>,
 }
 
 impl Scheduler {
+    /// A name for this daemon that no other shares: `pid@host/instance`.
+    pub fn instance_name() -> Arc<str> {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        Arc::from(format!(
+            "{}@{host}/{}",
+            std::process::id(),
+            instance.get(..8).unwrap_or(&instance)
+        ))
+    }
+
     /// Ticks every `interval` (the first at once) until `shutdown` completes. A tick
     /// cut short by the shutdown is safe: every notice it queued was queued whole, and
     /// the next run queues the rest under the same keys.
@@ -198,18 +216,36 @@ impl Scheduler {
                     }
                 }
             }
-            // A tick longer than the interval is followed at once by the next; missed
-            // ticks are not made up (the next one plans from the ledger as it is).
+            // The next tick starts with the next slot, by the clock, so that daemons
+            // sharing a ledger tick together and split the partitions between them.
+            // Missed slots are not made up (the next tick plans from the ledger as it is).
             tokio::select! {
                 () = &mut shutdown => return,
-                () = tokio::time::sleep_until(started + self.interval) => {}
+                () = tokio::time::sleep(self.until_next_slot()) => {}
             }
         }
     }
 
-    /// Plans every consumer once and queues what is due before now + lookahead.
+    /// The time from the clock's now to the start of the next slot (a multiple of the
+    /// interval since the epoch).
+    fn until_next_slot(&self) -> Duration {
+        let interval = i64::try_from(self.interval.as_millis())
+            .unwrap_or(60_000)
+            .max(1);
+        let into_slot = self.clock.now().timestamp_millis().rem_euclid(interval);
+        Duration::from_millis(u64::try_from(interval - into_slot).unwrap_or(0))
+    }
+
+    /// Plans every consumer once and queues what is due before now + lookahead. The
+    /// consumers are split into partitions, and each partition is claimed in the ledger
+    /// for this tick (its slot: the clock's seconds over the interval) before it is
+    /// planned: daemons sharing a ledger and ticking together plan each consumer once
+    /// between them, and a partition whose daemon died mid-tick is taken over by another
+    /// once its claim is a lease (one interval, at least 5 s) old.
     pub async fn tick(&self) -> Result<TickReport, SchedulerError> {
         let lookahead = TimeDelta::from_std(self.lookahead).unwrap_or(TimeDelta::minutes(5));
+        let interval = i64::try_from(self.interval.as_secs()).unwrap_or(60).max(1);
+        let lease = TimeDelta::seconds(interval.max(5));
         let policy = self.policy.current();
         let waiting: HashSet<String> = self
             .store
@@ -219,18 +255,69 @@ impl Scheduler {
             .filter_map(|key| due::series_of(key).map(str::to_string))
             .collect();
         let mut report = TickReport::default();
+        let slot = self.clock.now().timestamp().div_euclid(interval);
+        // Daemons ticking at the same moment start at different partitions.
+        let first = partition_of(&self.owner);
+        for offset in 0..PARTITIONS {
+            let claim = PartitionClaim {
+                slot,
+                partition: (first + offset).rem_euclid(PARTITIONS),
+                owner: &self.owner,
+            };
+            let now = self.clock.now();
+            let stale_before = now.checked_sub_signed(lease).unwrap_or(now);
+            if !self
+                .store
+                .claim_partition(&claim, now, stale_before)
+                .await?
+            {
+                continue;
+            }
+            let consumers = self
+                .plan_partition(claim.partition, &policy, &waiting, lookahead, &mut report)
+                .await?;
+            self.store
+                .finish_partition(
+                    &claim,
+                    i64::try_from(consumers).unwrap_or(i64::MAX),
+                    self.clock.now(),
+                )
+                .await?;
+            self.metrics
+                .observe_partition_planned(u64::try_from(consumers).unwrap_or(u64::MAX));
+            report.partitions += 1;
+        }
+        // The claims of ticks long past are of no use to anyone.
+        self.store.forget_claims_before(slot - 100).await?;
+        Ok(report)
+    }
+
+    /// Plans the consumers of one partition, a page at a time; how many there were.
+    async fn plan_partition(
+        &self,
+        partition: i64,
+        policy: &Arc<crate::policy::Policy>,
+        waiting: &HashSet<String>,
+        lookahead: TimeDelta,
+        report: &mut TickReport,
+    ) -> Result<usize, SchedulerError> {
+        let mut planned = 0;
         let mut after: Option<String> = None;
         loop {
-            let page = self.store.consumer_page(after.as_deref(), PAGE).await?;
+            let page = self
+                .store
+                .partition_page(Some(partition), after.as_deref(), PAGE)
+                .await?;
             // A long tick (a first run over a large portfolio) plans each page from the
             // time it is read.
             let now = self.clock.now();
             let until = now.checked_add_signed(lookahead).unwrap_or(now);
+            planned += page.consumers.len();
             report.consumers += page.consumers.len();
             report.accounts += page.consumers.iter().map(Vec::len).sum::<usize>();
             let strategies = Arc::clone(&self.strategies);
             let email_data = Arc::clone(&self.email_data);
-            let planning_policy = Arc::clone(&policy);
+            let planning_policy = Arc::clone(policy);
             let consumers = page.consumers;
             // Planning is CPU work: off the async workers, on every core.
             let due: Vec<DueNotice> = tokio::task::spawn_blocking(move || {
@@ -251,10 +338,10 @@ impl Scheduler {
                 .into_iter()
                 .partition(|notice| notice.series().is_none_or(|s| !waiting.contains(s)));
             report.waiting += known.len();
-            self.enqueue(&policy, due, &mut report).await;
+            self.enqueue(policy, due, report).await;
             match page.next_after {
                 Some(next) => after = Some(next),
-                None => return Ok(report),
+                None => return Ok(planned),
             }
         }
     }

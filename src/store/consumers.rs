@@ -67,10 +67,29 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<ConsumerPage, StoreError> {
+        self.partition_page(None, after, limit).await
+    }
+
+    /// [`Store::consumer_page`] over the consumers of one scheduler partition
+    /// (`crate::domain::partition`), or of all when `partition` is `None`.
+    pub async fn partition_page(
+        &self,
+        partition: Option<i64>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ConsumerPage, StoreError> {
         let limit = limit.clamp(1, MAX_CONSUMER_PAGE);
         let (accounts, events) = match self {
-            Store::Sqlite(store) => store.consumer_page(after, i64::from(limit)).await?,
-            Store::Postgres(store) => store.consumer_page(after, i64::from(limit)).await?,
+            Store::Sqlite(store) => {
+                store
+                    .consumer_page(after, i64::from(limit), partition)
+                    .await?
+            }
+            Store::Postgres(store) => {
+                store
+                    .consumer_page(after, i64::from(limit), partition)
+                    .await?
+            }
         };
         let (consumers, next_after) = group_page(accounts, events, limit)?;
         Ok(ConsumerPage {
@@ -99,8 +118,8 @@ impl Store {
     ) -> Result<ConsumerEntriesPage, StoreError> {
         let limit = limit.clamp(1, MAX_CONSUMER_PAGE);
         let (accounts, events) = match self {
-            Store::Sqlite(store) => store.consumer_page(after, i64::from(limit)).await?,
-            Store::Postgres(store) => store.consumer_page(after, i64::from(limit)).await?,
+            Store::Sqlite(store) => store.consumer_page(after, i64::from(limit), None).await?,
+            Store::Postgres(store) => store.consumer_page(after, i64::from(limit), None).await?,
         };
         let (consumers, next_after) = group_page(accounts, events, limit)?;
         Ok(ConsumerEntriesPage {

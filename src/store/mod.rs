@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use serde_json::value::RawValue;
 
+use crate::domain::partition::partition_of;
 use crate::domain::{
     Account, Channel, Event, LedgerEvent, LedgerEventError, Outcome, Purpose, StoredEntry,
     history_of,
@@ -336,6 +337,17 @@ impl DecisionSearch {
     }
 }
 
+/// One daemon's claim on one scheduler partition for one tick.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionClaim<'a> {
+    /// The tick: seconds since the epoch divided by the interval.
+    pub slot: i64,
+    /// The partition.
+    pub partition: i64,
+    /// The daemon (`pid@host/instance`).
+    pub owner: &'a str,
+}
+
 /// The ledger, on one of its backends.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -357,11 +369,68 @@ impl Store {
         }
     }
 
-    /// Applies the embedded migrations (idempotent).
+    /// Applies the embedded migrations (idempotent), then gives the accounts written
+    /// before the scheduler's partitions existed theirs.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(store) => store.migrate().await,
-            Store::Postgres(store) => store.migrate().await,
+            Store::Sqlite(store) => store.migrate().await?,
+            Store::Postgres(store) => store.migrate().await?,
+        }
+        loop {
+            let rows = match self {
+                Store::Sqlite(store) => store.accounts_without_partition(1000).await?,
+                Store::Postgres(store) => store.accounts_without_partition(1000).await?,
+            };
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let rows: Vec<(String, i64)> = rows
+                .into_iter()
+                .map(|(id, consumer_id)| {
+                    let partition = partition_of(consumer_id.as_deref().unwrap_or(&id));
+                    (id, partition)
+                })
+                .collect();
+            match self {
+                Store::Sqlite(store) => store.set_partitions(&rows).await?,
+                Store::Postgres(store) => store.set_partitions(&rows).await?,
+            }
+        }
+    }
+
+    /// Claims a scheduler partition for a tick: true when this daemon is to plan it —
+    /// nobody had claimed it, or the claim is older than `stale_before` and unfinished
+    /// (its daemon died) — false when another daemon has it or it is done.
+    pub async fn claim_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.claim_partition(claim, now, stale_before).await,
+            Store::Postgres(store) => store.claim_partition(claim, now, stale_before).await,
+        }
+    }
+
+    /// Marks a claimed partition planned, with how many consumers it held.
+    pub async fn finish_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        planned: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.finish_partition(claim, planned, now).await,
+            Store::Postgres(store) => store.finish_partition(claim, planned, now).await,
+        }
+    }
+
+    /// Drops the claims of ticks before `slot`.
+    pub async fn forget_claims_before(&self, slot: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.forget_claims_before(slot).await,
+            Store::Postgres(store) => store.forget_claims_before(slot).await,
         }
     }
 
@@ -1019,6 +1088,8 @@ pub(crate) struct AccountRow {
     pub id: String,
     pub consumer_id: Option<String>,
     pub body: String,
+    /// The consumer's scheduler partition.
+    pub partition: i64,
 }
 
 impl AccountRow {
@@ -1027,6 +1098,7 @@ impl AccountRow {
             id: account.id.clone(),
             consumer_id: account.consumer.id.clone(),
             body: to_json(account)?,
+            partition: partition_of(account.consumer.id.as_deref().unwrap_or(&account.id)),
         })
     }
 }

@@ -14,8 +14,8 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
-    QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, judge_attempt, lookback_start,
-    pending_notice_row, skip_unreadable_notices,
+    PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, judge_attempt,
+    lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 
 /// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
@@ -550,6 +550,83 @@ impl PostgresStore {
         Ok(decisions)
     }
 
+    pub(super) async fn accounts_without_partition(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, consumer_id FROM accounts WHERE sched_partition IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("consumer_id")?)))
+            .collect()
+    }
+
+    pub(super) async fn set_partitions(&self, rows: &[(String, i64)]) -> Result<(), StoreError> {
+        let (ids, partitions): (Vec<&str>, Vec<i64>) =
+            rows.iter().map(|(id, p)| (id.as_str(), *p)).unzip();
+        sqlx::query(
+            "UPDATE accounts SET sched_partition = u.part
+               FROM UNNEST($1::text[], $2::bigint[]) AS u(id, part) WHERE accounts.id = u.id",
+        )
+        .bind(ids)
+        .bind(partitions)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn claim_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO scheduler_claims (slot, part, owner, claimed_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (slot, part) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at
+             WHERE scheduler_claims.done_at IS NULL AND scheduler_claims.claimed_at < $5",
+        )
+        .bind(claim.slot)
+        .bind(claim.partition)
+        .bind(claim.owner)
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn finish_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        planned: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE scheduler_claims SET done_at = $4, planned = $5 WHERE slot = $1 AND part = $2 AND owner = $3",
+        )
+        .bind(claim.slot)
+        .bind(claim.partition)
+        .bind(claim.owner)
+        .bind(now)
+        .bind(planned)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn forget_claims_before(&self, slot: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM scheduler_claims WHERE slot < $1")
+            .bind(slot)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn add_api_key(
         &self,
         id: &str,
@@ -769,7 +846,7 @@ async fn upsert_accounts(
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(IMPORT_CHUNK) {
         let mut upsert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at) ",
+            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at, sched_partition) ",
         );
         upsert.push_values(chunk, |mut values, row| {
             values
@@ -778,10 +855,11 @@ async fn upsert_accounts(
                 .push_bind(&row.body)
                 .push_unseparated("::jsonb")
                 .push_bind(now)
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(row.partition);
         });
         upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at",
+            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at, sched_partition = excluded.sched_partition",
         );
         upsert.build().execute(&mut **tx).await?;
     }
@@ -835,17 +913,21 @@ impl PostgresStore {
         &self,
         after: Option<&str>,
         limit: i64,
+        partition: Option<i64>,
     ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        // An account written before its partition was known is in partition 0.
         let query = match after {
             Some(after) => sqlx::query(postgres_consumer_page!(
-                "SELECT id, consumer_id FROM accounts WHERE id > $1 ORDER BY id LIMIT $2"
+                "SELECT id, consumer_id FROM accounts WHERE id > $1 AND ($3::bigint IS NULL OR coalesce(sched_partition, 0) = $3) ORDER BY id LIMIT $2"
             ))
             .bind(after.to_string())
-            .bind(limit),
+            .bind(limit)
+            .bind(partition),
             None => sqlx::query(postgres_consumer_page!(
-                "SELECT id, consumer_id FROM accounts ORDER BY id LIMIT $1"
+                "SELECT id, consumer_id FROM accounts WHERE ($2::bigint IS NULL OR coalesce(sched_partition, 0) = $2) ORDER BY id LIMIT $1"
             ))
-            .bind(limit),
+            .bind(limit)
+            .bind(partition),
         };
         let rows = query.fetch_all(&self.pool).await?;
         let mut accounts = Vec::new();

@@ -28,8 +28,8 @@ use super::consumers::{PageAccount, PageEvent};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns,
-    NoticeRow, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, instant_text,
-    judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
+    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
+    instant_text, judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 
 /// The most attempts one commit carries.
@@ -491,6 +491,82 @@ impl SqliteStore {
             decisions.reverse();
         }
         Ok(decisions)
+    }
+
+    pub(super) async fn accounts_without_partition(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, consumer_id FROM accounts WHERE sched_partition IS NULL ORDER BY id LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("consumer_id")?)))
+            .collect()
+    }
+
+    pub(super) async fn set_partitions(&self, rows: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (id, partition) in rows {
+            sqlx::query("UPDATE accounts SET sched_partition = ?2 WHERE id = ?1")
+                .bind(id)
+                .bind(partition)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn claim_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO scheduler_claims (slot, part, owner, claimed_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (slot, part) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at
+             WHERE scheduler_claims.done_at IS NULL AND scheduler_claims.claimed_at < ?5",
+        )
+        .bind(claim.slot)
+        .bind(claim.partition)
+        .bind(claim.owner)
+        .bind(instant_text(now))
+        .bind(instant_text(stale_before))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn finish_partition(
+        &self,
+        claim: &PartitionClaim<'_>,
+        planned: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE scheduler_claims SET done_at = ?4, planned = ?5 WHERE slot = ?1 AND part = ?2 AND owner = ?3",
+        )
+        .bind(claim.slot)
+        .bind(claim.partition)
+        .bind(claim.owner)
+        .bind(instant_text(now))
+        .bind(planned)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn forget_claims_before(&self, slot: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM scheduler_claims WHERE slot < ?1")
+            .bind(slot)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn add_api_key(
@@ -992,7 +1068,7 @@ async fn upsert_accounts(
     let now = instant_text(now);
     for chunk in rows.chunks(IMPORT_CHUNK) {
         let mut upsert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at) ",
+            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at, sched_partition) ",
         );
         upsert.push_values(chunk, |mut values, row| {
             values
@@ -1000,10 +1076,11 @@ async fn upsert_accounts(
                 .push_bind(&row.consumer_id)
                 .push_bind(&row.body)
                 .push_bind(&now)
-                .push_bind(&now);
+                .push_bind(&now)
+                .push_bind(row.partition);
         });
         upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at",
+            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at, sched_partition = excluded.sched_partition",
         );
         upsert.build().execute(&mut *connection).await?;
     }
@@ -1047,17 +1124,21 @@ impl SqliteStore {
         &self,
         after: Option<&str>,
         limit: i64,
+        partition: Option<i64>,
     ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        // An account written before its partition was known is in partition 0.
         let query = match after {
             Some(after) => sqlx::query(sqlite_consumer_page!(
-                "SELECT id, consumer_id FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2"
+                "SELECT id, consumer_id FROM accounts WHERE id > ?1 AND (?3 IS NULL OR coalesce(sched_partition, 0) = ?3) ORDER BY id LIMIT ?2"
             ))
             .bind(after.to_string())
-            .bind(limit),
+            .bind(limit)
+            .bind(partition),
             None => sqlx::query(sqlite_consumer_page!(
-                "SELECT id, consumer_id FROM accounts ORDER BY id LIMIT ?1"
+                "SELECT id, consumer_id FROM accounts WHERE (?2 IS NULL OR coalesce(sched_partition, 0) = ?2) ORDER BY id LIMIT ?1"
             ))
-            .bind(limit),
+            .bind(limit)
+            .bind(partition),
         };
         let rows = query.fetch_all(&self.pool).await?;
         let mut accounts = Vec::new();

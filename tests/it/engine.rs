@@ -418,3 +418,39 @@ fn massachusetts_budgets_depend_on_the_number_called() {
         ]
     );
 }
+
+/// Rolling periods are counted to the nanosecond: an event 1 ns inside a period counts
+/// (whole microseconds used to drop it, erring towards allowing), one exactly a period
+/// before does not, and the contact reopens exactly a period after the event.
+#[test]
+fn a_rolling_period_counts_an_event_one_nanosecond_inside_it() {
+    let pack = format!(
+        "{MINIMAL_PACK}\n[[cap]]\nid = \"test.one-a-week\"\ncitation = \"none\"\nmessage = \"cap\"\nchannels = [\"call\"]\nmax = 1\nrolling = \"7d\"\n"
+    );
+    let policy = compile(&[("cap.toml", &pack)]).unwrap();
+    let decide_with = |at: &str, event_at: &str| {
+        decide(
+            &policy,
+            &DecideRequest::from_json(&format!(
+                r#"{{"at": "{at}", "channel": "call", "account": {{"id": "Z", "consumer": {{"time_zones": ["America/New_York"]}}}},
+                    "history": [{{"at": "{event_at}", "channel": "call", "outcome": "no_answer"}}]}}"#
+            ))
+            .unwrap(),
+        )
+    };
+    let inside = decide_with("2026-04-08T15:00:00Z", "2026-04-01T15:00:00.000000001Z");
+    assert!(!inside.allowed, "{inside:?}");
+    assert_eq!(inside.reasons[0].rule, "test.one-a-week");
+    assert_eq!(
+        inside.next_allowed_at,
+        Some("2026-04-08T15:00:00.000000001Z".parse().unwrap())
+    );
+    // Sub-microsecond on the question's side too: 0.5 µs before the event leaves.
+    let inside = decide_with(
+        "2026-04-08T15:00:00.0000005Z",
+        "2026-04-01T15:00:00.000000501Z",
+    );
+    assert!(!inside.allowed, "{inside:?}");
+    let outside = decide_with("2026-04-08T15:00:00Z", "2026-04-01T15:00:00Z");
+    assert!(outside.allowed, "{outside:?}");
+}

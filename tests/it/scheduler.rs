@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Utc};
-use dunner::clock::FixedClock;
+use dunner::clock::{Clock, FixedClock, SystemClock};
 use dunner::dispatch::signing::{SignedHeaders, WebhookSecret, verify};
 use dunner::domain::{Account, LedgerEvent};
 use dunner::http::{AppState, Metrics, router};
@@ -187,6 +187,7 @@ fn scheduler(store: &Store, strategies: &Arc<StrategySet>, now: &str) -> Schedul
         email_data: Arc::default(),
         wake: Arc::default(),
         notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
+        owner: Scheduler::instance_name(),
     }
 }
 
@@ -254,8 +255,15 @@ async fn a_tick_run_twice_queues_each_notice_once(test: TestStore) {
         (4, 3, 0),
         "{first:?}"
     );
-    let second = scheduler.tick().await.unwrap();
-    // The notices wait in the outbox: the steps are taken care of.
+    assert_eq!(first.partitions, 64, "one daemon plans every partition");
+    // The same tick again (the same slot of the clock): every partition is done.
+    let again = scheduler.tick().await.unwrap();
+    assert_eq!((again.partitions, again.consumers), (0, 0), "{again:?}");
+    // The next tick: the notices wait in the outbox, the steps are taken care of.
+    let second = self::scheduler(store, &strategies, "2026-04-07T11:59:00Z")
+        .tick()
+        .await
+        .unwrap();
     assert_eq!((second.queued, second.waiting), (0, 3), "{second:?}");
     assert_eq!(
         notice_keys(store).await,
@@ -322,6 +330,9 @@ async fn two_schedulers_sharing_one_postgres_ledger_queue_each_notice_once() {
     let (a, b) = tokio::join!(first.tick(), second.tick());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.queued + b.queued, 3, "{a:?} {b:?}");
+    // The partitions are split: every consumer planned once between the two.
+    assert_eq!(a.partitions + b.partitions, 64, "{a:?} {b:?}");
+    assert_eq!(a.consumers + b.consumers, 4, "{a:?} {b:?}");
     assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
     assert_eq!(
         notice_keys(&test.store).await,
@@ -788,4 +799,124 @@ fn a_bad_strategy_or_a_missing_template_stops_the_daemon_before_it_starts() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("validation_notice_url"), "{stderr}");
     assert!(stderr.contains("[scheduler.email_data]"), "{stderr}");
+}
+
+/// The claims of the ticks that are complete (every partition planned): slot → (the
+/// consumers planned, the owners that planned them).
+async fn complete_slots(pool: &sqlx::PgPool) -> BTreeMap<i64, (i64, BTreeSet<String>)> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT slot, planned, owner FROM scheduler_claims WHERE slot IN
+           (SELECT slot FROM scheduler_claims GROUP BY slot HAVING count(done_at) = 64)",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut slots: BTreeMap<i64, (i64, BTreeSet<String>)> = BTreeMap::new();
+    for (slot, planned, owner) in rows {
+        let entry = slots.entry(slot).or_default();
+        entry.0 += planned;
+        entry.1.insert(owner);
+    }
+    slots
+}
+
+/// Three real daemons on one PostgreSQL ledger split each tick's partitions, so every
+/// consumer is planned once per tick between them; one killed with SIGKILL loses its
+/// share to the other two from the next tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_daemons_plan_each_consumer_once_per_tick_and_survive_a_kill() {
+    let test = postgres().await;
+    let consumers = 120;
+    let accounts: Vec<Account> = (0..consumers)
+        .map(|i| new_yorker(&format!("M-{i:03}")))
+        .collect();
+    test.store
+        .put_accounts(&accounts, SystemClock.now())
+        .await
+        .unwrap();
+    let receiver = TestReceiver::answering(204).await;
+    let dir = tempfile::tempdir().unwrap();
+    let strategy = strategy_file(dir.path(), "daily.toml", DAILY_CALLS);
+    let config = dir.path().join("dunner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks]]\nname = \"dialer\"\nurl = \"http://{}/hooks\"\nsecret = \"{SECRET}\"\nevent_types = [\"contact.due\"]\n\n[scheduler]\nenabled = true\nstrategies = [\"{}\"]\ninterval = \"1s\"\nlookahead = \"1s\"\n",
+            receiver.address(),
+            strategy.display()
+        ),
+    )
+    .unwrap();
+    let start = || SystemClock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut daemons: Vec<(KillOnDrop, String, u32)> = (0..3)
+        .map(|_| {
+            let (child, address) = spawn_daemon_at(&test.url, &config, &start());
+            let pid = child.id();
+            (KillOnDrop(Some(child)), address, pid)
+        })
+        .collect();
+    let pool = sqlx::PgPool::connect(&test.url).await.unwrap();
+    let owner_pid = |owner: &str| owner.split('@').next().unwrap_or_default().to_string();
+
+    // Wait for three complete ticks after the three daemons are up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut slots = complete_slots(&pool).await;
+    while slots.len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        slots = complete_slots(&pool).await;
+    }
+    assert!(slots.len() >= 4, "complete ticks: {slots:?}");
+    for (slot, (planned, _)) in &slots {
+        assert_eq!(*planned, consumers, "tick {slot}: each consumer once");
+    }
+    let owners: BTreeSet<String> = slots
+        .values()
+        .flat_map(|(_, owners)| owners.iter().map(|o| owner_pid(o)))
+        .collect();
+    assert!(owners.len() >= 2, "the work is split: {owners:?}");
+    let mut counted = 0.0;
+    for (_, address, _) in &daemons {
+        let (_, metrics) = http(address, "", "GET", "/metrics", "");
+        counted += parse_metrics(&metrics)["dunner_scheduler_consumers_planned_total"];
+    }
+    assert!(
+        counted >= 4.0 * consumers as f64,
+        "counted in /metrics: {counted}"
+    );
+
+    // SIGKILL one daemon in the middle of its work.
+    let (mut killed, _, killed_pid) = daemons.remove(0);
+    let mut child = killed.0.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = SystemClock.now().timestamp();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let after_kill = |slots: &BTreeMap<i64, (i64, BTreeSet<String>)>| {
+        slots
+            .iter()
+            .filter(|(slot, _)| **slot > killed_at + 1)
+            .map(|(slot, entry)| (*slot, entry.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mut later = after_kill(&complete_slots(&pool).await);
+    while later.len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        later = after_kill(&complete_slots(&pool).await);
+    }
+    assert!(later.len() >= 3, "ticks go on after the kill: {later:?}");
+    for (slot, (planned, owners)) in &later {
+        assert_eq!(*planned, consumers, "tick {slot}: each consumer once");
+        assert!(
+            owners
+                .iter()
+                .all(|owner| owner_pid(owner) != killed_pid.to_string()),
+            "tick {slot} planned by the survivors only: {owners:?}"
+        );
+    }
+    for (mut daemon, _, _) in daemons {
+        let child = daemon.0.take().unwrap();
+        signal(&child, "-TERM");
+        let mut child = child;
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
 }
