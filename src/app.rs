@@ -229,7 +229,11 @@ impl App {
             outcome_grace: config.server.outcome_grace,
         };
         let address = config.server.listen;
-        let server = Server::bind(address, state.clone())
+        let console = crate::console::routes(crate::console::Settings {
+            session_ttl: config.server.console_session_ttl,
+            secure_cookie: config.server.console_secure_cookie,
+        });
+        let server = Server::bind_with(address, state.clone(), console)
             .await
             .map_err(|error| BuildError::Bind { address, error })?;
         Ok(App {

@@ -98,6 +98,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dispatch;
 pub mod domain;
 pub mod engine;

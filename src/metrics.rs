@@ -279,6 +279,16 @@ impl Metrics {
         self.scheduler_tick_durations.observe(seconds);
     }
 
+    /// Scheduler ticks since the daemon started: (ok, failed), for the console.
+    pub fn scheduler_tick_counts(&self) -> (u64, u64) {
+        let count = |result| {
+            self.scheduler_ticks
+                .get_or_create(&ReloadLabels { result })
+                .get()
+        };
+        (count("ok"), count("error"))
+    }
+
     /// Counts a partition this daemon planned and the consumers it held.
     pub fn observe_partition_planned(&self, consumers: u64) {
         self.scheduler_partitions.inc();

@@ -255,6 +255,31 @@ pub enum KeysCommand {
         /// `DUNNER_DATABASE_URL`, or `sqlite://dunner.db`].
         #[arg(long = "database")]
         database: Option<String>,
+        /// The key stops working this many days from now.
+        #[arg(long, value_name = "DAYS", conflicts_with = "expires_at", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in: Option<u32>,
+        /// The key stops working at this instant (RFC 3339, or a date: its midnight UTC).
+        #[arg(long, value_name = "INSTANT")]
+        expires_at: Option<String>,
+    },
+    /// List the stored API keys: name, id, scopes, created, last used, expiry, revoked
+    /// (never a secret).
+    List {
+        /// The ledger [default: as for `create`].
+        #[arg(long = "database")]
+        database: Option<String>,
+        /// One JSON object per key instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a stored API key: refused from now on by every daemon sharing the ledger,
+    /// its console sessions ended.
+    Revoke {
+        /// The key's id (`dunner keys list`).
+        id: String,
+        /// The ledger [default: as for `create`].
+        #[arg(long = "database")]
+        database: Option<String>,
     },
 }
 
@@ -353,10 +378,32 @@ pub fn run(cli: Cli) -> Exit {
             name,
             scopes,
             database,
+            expires_in,
+            expires_at,
         }) => match database_url(database, config_file) {
-            Ok(database) => keys::create(&database, &name, &scopes),
+            Ok(database) => keys::create(
+                &database,
+                &name,
+                &scopes,
+                keys::Expiry {
+                    in_days: expires_in,
+                    at: expires_at,
+                },
+            ),
             Err(exit) => exit,
         },
+        Command::Keys(KeysCommand::List { database, json }) => {
+            match database_url(database, config_file) {
+                Ok(database) => keys::list(&database, json),
+                Err(exit) => exit,
+            }
+        }
+        Command::Keys(KeysCommand::Revoke { id, database }) => {
+            match database_url(database, config_file) {
+                Ok(database) => keys::revoke(&database, &id),
+                Err(exit) => exit,
+            }
+        }
     }
 }
 

@@ -43,6 +43,16 @@ pub struct ServerConfig {
         serialize_with = "serialize_duration"
     )]
     pub outcome_grace: Duration,
+    /// How long a web console session lasts after sign-in.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub console_session_ttl: Duration,
+    /// Mark the console's session cookie `Secure`: set it when browsers reach the daemon
+    /// over HTTPS (through a TLS-terminating proxy). A request a proxy marks
+    /// `X-Forwarded-Proto: https` gets a `Secure` cookie either way.
+    pub console_secure_cookie: bool,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +62,8 @@ impl Default for ServerConfig {
             open_evaluate: false,
             idempotency_retention: Duration::from_secs(24 * 3600),
             outcome_grace: Duration::from_secs(2 * 3600),
+            console_session_ttl: Duration::from_secs(8 * 3600),
+            console_secure_cookie: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Bearer API keys with scopes: 401 without a valid key, 403 without the scope.
 //! Keys come from the configuration file (held as hashes in `AppState::config_keys`)
-//! or the ledger; secrets are compared in constant time (`crate::auth::verify`).
+//! or the ledger (read per request, so a key revoked or expired on any daemon sharing
+//! the ledger is refused at once); secrets are compared in constant time (`crate::auth::verify`).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -36,7 +37,7 @@ pub async fn authorize(
             ApiError::forbidden(scope).into_response()
         };
     }
-    match crate::service::api_key(&state.store, id).await {
+    match crate::service::api_key(&state.store, id, state.clock.now()).await {
         Ok(Some((secret_hash, scopes))) if verify(secret, &secret_hash) => {
             if allows(&scopes, scope) {
                 next.run(request).await

@@ -160,8 +160,15 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
 /// `/openapi.json` are open, and so is `/v1/evaluate` when `open_evaluate` is set. No
 /// route is added here: every one comes from `route_list`, so it is documented.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with more routes that are not the API and not in its document (the web
+/// console's pages), behind the same layers: logged, timed, counted, caught.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (routes, _document) = route_list(Some(&state)).split_for_parts();
     routes
+        .merge(extra)
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(panicked))
@@ -236,10 +243,19 @@ pub struct Server {
 impl Server {
     /// Binds the listener.
     pub async fn bind(address: SocketAddr, state: AppState) -> std::io::Result<Server> {
+        Server::bind_with(address, state, Router::new()).await
+    }
+
+    /// Binds the listener, serving `extra` routes besides the API (see [`router_with`]).
+    pub async fn bind_with(
+        address: SocketAddr,
+        state: AppState,
+        extra: Router<AppState>,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(address).await?;
         Ok(Server {
             listener,
-            router: router(state),
+            router: router_with(state, extra),
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         })

@@ -10,6 +10,7 @@
 //! history under its lock, asks the judge, and writes what the judge said. The store
 //! knows rows, transactions and the domain's types, not the law.
 
+mod console;
 mod consumers;
 mod postgres;
 pub mod reports;
@@ -29,6 +30,7 @@ use crate::domain::{
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
+pub use console::{ConsoleSession, KeyListing};
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE, ShadowRow};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -290,6 +292,8 @@ pub struct StoredKey {
     pub secret_hash: String,
     /// The names of what the key may do (`decide`, `record`, `admin`).
     pub scopes: Vec<String>,
+    /// When it was last used (to within a minute), if ever.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A logged decision, with the decision as logged (JSON).
@@ -890,13 +894,18 @@ impl Store {
         }
     }
 
-    /// The stored hash and scopes of a live (not revoked) key.
-    pub async fn api_key(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+    /// The stored hash and scopes of a live key: neither revoked nor expired at `now`.
+    pub async fn api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredKey>, StoreError> {
         let row = match self {
-            Store::Sqlite(store) => store.api_key(id).await?,
-            Store::Postgres(store) => store.api_key(id).await?,
+            Store::Sqlite(store) => store.api_key(id, now).await?,
+            Store::Postgres(store) => store.api_key(id, now).await?,
         };
-        Ok(row.map(|(secret_hash, scopes)| StoredKey {
+        Ok(row.map(|(secret_hash, scopes, last_used_at)| StoredKey {
+            last_used_at,
             secret_hash,
             scopes: scopes
                 .split(',')

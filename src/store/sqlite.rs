@@ -588,14 +588,31 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn api_key(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+    pub(super) async fn api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String, Option<DateTime<Utc>>)>, StoreError> {
         let row = sqlx::query(
-            "SELECT secret_hash, scopes FROM api_keys WHERE id = ?1 AND revoked_at IS NULL",
+            "SELECT secret_hash, scopes, last_used_at FROM api_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
         )
         .bind(id)
+        .bind(instant_text(now))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| (row.get("secret_hash"), row.get("scopes"))))
+        row.map(|row| {
+            let last_used = row
+                .get::<Option<&str>, _>("last_used_at")
+                .map(parse_instant)
+                .transpose()?;
+            Ok((row.get("secret_hash"), row.get("scopes"), last_used))
+        })
+        .transpose()
+    }
+
+    /// The pool, for the console's rows (`console.rs`).
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -51,6 +51,9 @@ const LAYERS: &[(&str, Forbidden)] = &[
     ("service",   Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("audit",     Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("app",       Forbidden::These(&["cli"])),
+    // The web console is a shell like `http` (whose state it shares): it reads through
+    // `service` and the store, never around the policy, and nothing imports it but `app`.
+    ("console",   Forbidden::These(&["cli", "app", "scheduler", "outbox", "config", "dispatch"])),
 ];
 
 /// One `crate::`/`super::` path found in a file.

@@ -12,6 +12,7 @@ mod architecture;
 mod audit;
 mod cli;
 mod config;
+mod console;
 mod crash;
 mod daemon;
 mod decision_log;

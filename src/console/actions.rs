@@ -1,0 +1,101 @@
+//! The console's forms: finding an account (POSTed, so a phone number or an email never
+//! lands in a URL or a log), retrying a dead notice (`record`), revoking a key
+//! (`admin`). Each checks the session's CSRF token first.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use minijinja::context;
+
+use super::session::Viewer;
+use super::{Console, Refusal, page_context};
+use crate::auth::Scope;
+use crate::http::AppState;
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+type Page = Result<Response, Refusal>;
+
+/// `POST /console/accounts/find` with `lookup`: an account id, or a phone number or
+/// email address matched exactly against the consumers' contact points. One match
+/// opens the account; several (one consumer's debts) are listed; none says so.
+pub async fn find_account(
+    State(state): State<AppState>,
+    Extension(console): Extension<Arc<Console>>,
+    viewer: Viewer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Page {
+    viewer.check_form(&form)?;
+    viewer.require(Scope::Decide)?;
+    let lookup = form.get("lookup").map(|text| text.trim()).unwrap_or("");
+    if lookup.is_empty() {
+        return Err(Refusal::Invalid(
+            "`lookup`: give an account id, a phone number or an email address".into(),
+        ));
+    }
+    let looks_like_id = !lookup.contains('@') && !lookup.starts_with('+');
+    if looks_like_id && state.store.account_exists(lookup).await? {
+        return Ok(Redirect::to(&account_path(lookup)).into_response());
+    }
+    let ids = state.store.accounts_by_contact_point(lookup).await?;
+    if let [id] = ids.as_slice() {
+        return Ok(Redirect::to(&account_path(id)).into_response());
+    }
+    let page = context! {
+        title => "Find an account",
+        matches => ids,
+        searched => true,
+    };
+    Ok(console.render("accounts.html", page_context(&viewer, "accounts", page)))
+}
+
+/// The console path of an account.
+fn account_path(id: &str) -> String {
+    format!("/console/accounts/{}", super::url_part(id))
+}
+
+/// `POST /console/outbox/{id}/retry` (record): a dead or cancelled notice goes out again
+/// through `service::retry_notice` (the policy is checked again before it leaves).
+pub async fn retry_notice(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Page {
+    viewer.check_form(&form)?;
+    viewer.require(Scope::Record)?;
+    match crate::service::retry_notice(&state.store, &id, state.clock.now()).await {
+        Ok(_) => {
+            state.notices_wake.notify_one();
+            tracing::info!(notice = %id, key = %viewer.key_id, "console: notice replayed");
+            Ok(Redirect::to("/console/outbox?retried=1").into_response())
+        }
+        Err(ServiceError::Store(StoreError::NoticeNotFound(_))) => {
+            Err(Refusal::NotFound(format!("notice `{id}` does not exist")))
+        }
+        Err(ServiceError::Store(error)) => Err(Refusal::Store(error)),
+        Err(error) => Err(Refusal::Invalid(error.to_string())),
+    }
+}
+
+/// `POST /console/keys/{id}/revoke` (admin): the key is refused from now on, on every
+/// daemon sharing the ledger, and its sessions end.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Page {
+    viewer.check_form(&form)?;
+    viewer.require(Scope::Admin)?;
+    if !state.store.revoke_api_key(&id, state.clock.now()).await? {
+        return Err(Refusal::NotFound(format!(
+            "no live stored key has the id `{id}`"
+        )));
+    }
+    tracing::info!(revoked = %id, key = %viewer.key_id, "console: API key revoked");
+    Ok(Redirect::to("/console/keys").into_response())
+}
