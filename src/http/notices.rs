@@ -53,6 +53,7 @@ pub async fn request_notice(
     let enqueued = crate::service::request_notice(
         &state.store,
         &state.policy.current(),
+        state.policy.shadow().as_ref(),
         &state.notice_senders,
         &request,
         key,
@@ -61,6 +62,9 @@ pub async fn request_notice(
     .await?;
     if let Some(decision) = &enqueued.decision {
         state.metrics.observe_decision(decision);
+    }
+    if let Some(divergence) = &enqueued.shadow {
+        state.metrics.observe_shadow_divergence(divergence);
     }
     let status = match (&enqueued.notice, enqueued.replayed) {
         (Some(_), true) => StatusCode::OK,

@@ -361,12 +361,14 @@ impl Scheduler {
                 let Some(notice) = due.next() else { break };
                 let store = self.store.clone();
                 let policy = Arc::clone(policy);
+                let shadow = self.policy.shadow();
                 let now = self.clock.now();
                 let senders = Arc::clone(&self.notice_senders);
                 sends.spawn(async move {
                     let enqueued = crate::service::request_notice(
                         &store,
                         &policy,
+                        shadow.as_ref(),
                         &senders,
                         &notice.request,
                         Some(&notice.key),
@@ -379,6 +381,11 @@ impl Scheduler {
             let Some(done) = sends.join_next().await else {
                 break;
             };
+            if let Ok((_, Ok(enqueued))) = &done
+                && let Some(divergence) = &enqueued.shadow
+            {
+                self.metrics.observe_shadow_divergence(divergence);
+            }
             let (notice, enqueued) = match done {
                 Ok(done) => done,
                 Err(error) => {

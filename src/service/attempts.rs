@@ -257,12 +257,18 @@ pub async fn decide_and_log_with(
 pub(super) async fn decide_and_queue(
     store: &Store,
     policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
     attempt: &Attempt,
     notice: QueuedNotice,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
     let row = store
-        .check_and_record(&PolicyJudge::deciding(policy), attempt, Some(notice), now)
+        .check_and_record(
+            &PolicyJudge::deciding_with(policy, shadow),
+            attempt,
+            Some(notice),
+            now,
+        )
         .await?;
     Ok(Recorded::from_row(row)?)
 }

@@ -19,7 +19,9 @@ pub use attempts::{
 };
 pub use events::{append_event, append_event_once, import, report_outcome};
 pub use keys::{add_api_key, api_key};
-pub use notices::{Enqueued, check_notice_send, enqueue_notice, request_notice, retry_notice};
+pub use notices::{
+    Enqueued, check_notice_send, enqueue_notice, enqueue_notice_with, request_notice, retry_notice,
+};
 pub use policies::policy_texts;
 
 use crate::domain::LedgerEventError;

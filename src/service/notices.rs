@@ -25,14 +25,19 @@ pub struct Enqueued {
     pub decision: Option<Decision>,
     /// The idempotency key had been used: this is the notice queued then.
     pub replayed: bool,
+    /// How the shadow policy's decision diverged, as logged.
+    pub shadow: Option<super::shadow::Divergence>,
 }
 
 /// Asks for a notice on behalf of a caller (the API, the scheduler): refuses one that
 /// does not hold together or that nobody here can deliver ([`NoticeSenders`]), then
 /// queues it as [`enqueue_notice`] does.
+///
+/// With a `shadow`, the shadow policy decides too, and its divergence is logged.
 pub async fn request_notice(
     store: &Store,
     policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
     senders: &NoticeSenders,
     request: &NoticeRequest,
     idempotency_key: Option<&str>,
@@ -42,7 +47,7 @@ pub async fn request_notice(
     senders
         .check(request)
         .map_err(ServiceError::Undeliverable)?;
-    enqueue_notice(store, policy, request, idempotency_key, now).await
+    enqueue_notice_with(store, policy, shadow, request, idempotency_key, now).await
 }
 
 /// Queues a notice, checking the policy first, in one transaction with the decision
@@ -56,6 +61,18 @@ pub async fn enqueue_notice(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Enqueued, ServiceError> {
+    enqueue_notice_with(store, policy, None, request, idempotency_key, now).await
+}
+
+/// [`enqueue_notice`], with a shadow policy decided beside the live one.
+pub async fn enqueue_notice_with(
+    store: &Store,
+    policy: &Arc<Policy>,
+    shadow: Option<&Arc<Policy>>,
+    request: &NoticeRequest,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Enqueued, ServiceError> {
     if let Some(key) = idempotency_key
         && let Some(existing) = store.notice_by_key(key).await?
     {
@@ -63,6 +80,7 @@ pub async fn enqueue_notice(
             notice: Some(existing),
             decision: None,
             replayed: true,
+            shadow: None,
         });
     }
     request.validate()?;
@@ -73,7 +91,7 @@ pub async fn enqueue_notice(
     let at = request
         .not_before
         .map_or(now, |not_before| not_before.max(now));
-    let (notice_id, decision) = match request.checked_contact(&account)? {
+    let (notice_id, decision, shadowed) = match request.checked_contact(&account)? {
         Some((channel, contact_point)) => {
             let attempt = Attempt {
                 account_id: request.account_id.clone(),
@@ -91,9 +109,10 @@ pub async fn enqueue_notice(
             let Recorded {
                 notice_id,
                 decision,
+                shadow,
                 ..
-            } = decide_and_queue(store, policy, &attempt, queued, now).await?;
-            (notice_id, Some(decision))
+            } = decide_and_queue(store, policy, shadow, &attempt, queued, now).await?;
+            (notice_id, Some(decision), shadow)
         }
         None => {
             let row = NoticeRow {
@@ -105,7 +124,7 @@ pub async fn enqueue_notice(
                 now,
             };
             store.insert_notice(&row).await?;
-            (Some(row.id), None)
+            (Some(row.id), None, None)
         }
     };
     // With a key, two racing requests queue one notice: the one stored wins.
@@ -122,6 +141,7 @@ pub async fn enqueue_notice(
         notice,
         decision,
         replayed,
+        shadow: shadowed,
     })
 }
 

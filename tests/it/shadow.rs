@@ -145,6 +145,71 @@ async fn a_bad_shadow_reload_keeps_the_previous_shadow(test: TestStore) {
     assert!(policy.shadow_error().is_none());
 }
 
+/// Emails only at lunchtime: what the shadow of a queued email notice refuses at 10:00.
+const EMAIL_AT_NOON: &str = r#"
+[pack]
+id = "client-email-noon"
+title = "Client overlay: emails only at lunchtime"
+version = "1"
+citation = "Client contract 4.3"
+effective_from = 2021-01-01
+
+[pack.scope]
+country = "US"
+
+[[window]]
+id = "client.email-noon"
+citation = "Client contract 4.3"
+message = "Emails only between noon and 1 pm."
+channels = ["email"]
+allow = [{ from = "12:00", to = "13:00" }]
+"#;
+
+async fn a_queued_notice_is_shadowed_too(test: TestStore) {
+    let store = &test.store;
+    let now: chrono::DateTime<chrono::Utc> = "2026-04-07T14:00:00Z".parse().unwrap();
+    let account: dunner::domain::Account = serde_json::from_value(json!({
+        "id": "N-1", "consumer": {"address": {"state": "NY", "city": "Albany"}, "time_zones": ["America/New_York"],
+                                  "emails": [{"address": "alex@example.com", "kind": "personal"}]}}))
+    .unwrap();
+    store.put_account(&account, now).await.unwrap();
+    let mut sources = crate::helpers::SHIPPED_SHARED.sources().to_vec();
+    sources.push(dunner::policy::SourceFile::new(
+        "client-email-noon.toml",
+        EMAIL_AT_NOON,
+    ));
+    let shadow = std::sync::Arc::new(dunner::policy::Policy::from_sources(sources).unwrap());
+    let request: dunner::store::NoticeRequest = serde_json::from_value(json!({
+        "account_id": "N-1", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder",
+        "data": {"consumer_name": "Alex Doe", "amount_due": {"amount": "150", "currency": "USD"}, "due_date": "2026-05-01"}}))
+    .unwrap();
+    let enqueued = dunner::service::enqueue_notice_with(
+        store,
+        &crate::helpers::SHIPPED_SHARED,
+        Some(&shadow),
+        &request,
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    // Queued for now, as live decided; the shadow's deferral is only logged.
+    let notice = enqueued.notice.unwrap();
+    assert_eq!(notice.due_at, now);
+    let divergence = enqueued.shadow.unwrap();
+    assert_eq!(divergence.only_shadow, vec!["client.email-noon"]);
+    let logged = store
+        .shadow_divergences(
+            now - chrono::TimeDelta::days(1),
+            now + chrono::TimeDelta::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].account_id, "N-1");
+    assert_eq!(logged[0].outcome, "allow");
+}
+
 macro_rules! on_both_stores {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -169,4 +234,5 @@ macro_rules! on_both_stores {
 on_both_stores!(
     a_shadow_that_refuses_is_logged_counted_and_reported,
     a_bad_shadow_reload_keeps_the_previous_shadow,
+    a_queued_notice_is_shadowed_too,
 );
