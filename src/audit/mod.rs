@@ -16,6 +16,7 @@
 
 pub mod judge;
 mod render;
+pub mod verify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

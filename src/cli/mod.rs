@@ -52,6 +52,9 @@ pub enum Exit {
     /// `decide --fail-if-refused` and the contact was not allowed; `audit` found a
     /// contact the policy refuses.
     Refused = 4,
+    /// `audit verify` found an entry of the tamper-evident log edited, deleted, inserted
+    /// or reordered.
+    Tampered = 5,
 }
 
 impl Termination for Exit {

@@ -10,6 +10,7 @@
 //! history under its lock, asks the judge, and writes what the judge said. The store
 //! knows rows, transactions and the domain's types, not the law.
 
+mod chain;
 mod consumers;
 mod postgres;
 pub mod reports;
@@ -28,6 +29,7 @@ use crate::domain::{
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
+pub use chain::Checkpoint;
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
