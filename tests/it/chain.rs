@@ -1,0 +1,520 @@
+//! The tamper-evident log (issue 13 part 4): a ledger written through the real service
+//! and store, then tampered with directly in the SQLite file and the PostgreSQL tables;
+//! `audit verify` names the first entry edited, deleted, inserted or reordered, on both
+//! stores, and a clean ledger verifies.
+
+use chrono::{DateTime, Utc};
+use dunner::audit::verify::{Verification, verify};
+use dunner::domain::{Account, Channel, LedgerEvent, Outcome};
+use dunner::store::{Attempt, Store};
+use sqlx::Connection;
+
+use crate::helpers::{SHIPPED_SHARED, dunner};
+use crate::store_conformance::{TestStore, postgres, sqlite};
+
+fn now() -> DateTime<Utc> {
+    "2026-04-20T00:00:00Z".parse().unwrap()
+}
+
+fn account(id: &str) -> Account {
+    serde_json::from_str(&format!(
+        r#"{{"id": "{id}", "consumer": {{"address": {{"state": "NY", "city": "Albany"}}, "time_zones": ["America/New_York"],
+             "phones": [{{"number": "+12125550100", "kind": "mobile"}}]}}}}"#
+    ))
+    .unwrap()
+}
+
+fn call_at(at: &str) -> LedgerEvent {
+    serde_json::from_str(&format!(
+        r#"{{"at": "{at}", "channel": "call", "outcome": "no_answer", "contact_point": "+12125550100"}}"#
+    ))
+    .unwrap()
+}
+
+/// A-1: three imported calls (positions 1–3), a recorded call (4, its decision 5), a
+/// flag appended (6). A-2: two imported calls (1, 2). A-3: a recorded call (1, 2).
+async fn write_ledger(store: &Store) {
+    let accounts: Vec<Account> = ["A-1", "A-2", "A-3"].iter().map(|id| account(id)).collect();
+    let events: Vec<(String, LedgerEvent)> = [
+        ("A-1", "2026-04-01T15:00:00Z"),
+        ("A-1", "2026-04-02T15:00:00Z"),
+        ("A-1", "2026-04-03T15:00:00Z"),
+        ("A-2", "2026-04-01T16:00:00Z"),
+        ("A-2", "2026-04-02T16:00:00Z"),
+    ]
+    .iter()
+    .map(|(id, at)| (id.to_string(), call_at(at)))
+    .collect();
+    dunner::service::import(store, &accounts, &events, now(), &|_| {})
+        .await
+        .unwrap();
+    for (id, at) in [
+        ("A-1", "2026-04-06T15:00:00Z"),
+        ("A-3", "2026-04-06T16:00:00Z"),
+    ] {
+        let attempt = Attempt {
+            account_id: id.into(),
+            at: at.parse().unwrap(),
+            channel: Channel::Call,
+            purpose: Default::default(),
+            contact_point: Some("+12125550100".into()),
+            outcome: Some(Outcome::NoAnswer),
+            idempotency: None,
+        };
+        let recorded = dunner::service::check_and_record(store, &SHIPPED_SHARED, &attempt, now())
+            .await
+            .unwrap();
+        assert!(recorded.decision.allowed);
+    }
+    let flag: LedgerEvent = serde_json::from_str(
+        r#"{"at": "2026-04-07T12:00:00Z", "type": "flag_set", "flag": "disputed"}"#,
+    )
+    .unwrap();
+    dunner::service::append_event(store, "A-1", &flag, now())
+        .await
+        .unwrap();
+}
+
+/// Runs statements on the store's database from outside dunner: the SQLite file through
+/// its own connection, the PostgreSQL schema through its own session.
+async fn tamper(test: &TestStore, sqlite_sql: &str, postgres_sql: &str) {
+    match &test.store {
+        Store::Sqlite(_) => {
+            let mut connection = sqlx::SqliteConnection::connect(&test.url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite_sql.to_string()))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        Store::Postgres(_) => {
+            let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres_sql.to_string()))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn same_tamper(test: &TestStore, sql: &str) {
+    tamper(test, sql, sql).await;
+}
+
+async fn id_at(test: &TestStore, table: &str, account: &str, position: i64) -> String {
+    let sql =
+        format!("SELECT id FROM {table} WHERE account_id = '{account}' AND chain_pos = {position}");
+    match &test.store {
+        Store::Sqlite(_) => {
+            let mut connection = sqlx::SqliteConnection::connect(&test.url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut connection)
+                .await
+                .unwrap()
+        }
+        Store::Postgres(_) => {
+            let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut connection)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+async fn verified(test: &TestStore) -> Verification {
+    verify(&test.store).await.unwrap()
+}
+
+/// The kind, account, position, entry id and entry kind of the first tampered entry.
+fn found(
+    verification: &Verification,
+) -> (&str, Option<&str>, Option<i64>, Option<&str>, Option<&str>) {
+    let tampered = verification
+        .tampered
+        .as_ref()
+        .unwrap_or_else(|| panic!("not tampered: {verification:?}"));
+    (
+        tampered.kind,
+        tampered.account_id.as_deref(),
+        tampered.position,
+        tampered.entry_id.as_deref(),
+        tampered.entry_kind,
+    )
+}
+
+async fn a_clean_ledger_verifies_with_every_entry_chained(test: TestStore) {
+    write_ledger(&test.store).await;
+    let verification = verified(&test).await;
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!((verification.accounts, verification.entries), (3, 10));
+    let checkpoint = test.store.take_checkpoint(now()).await.unwrap();
+    assert_eq!((checkpoint.accounts, checkpoint.entries), (3, 10));
+    // Appends after a checkpoint move heads on; the ledger stays intact.
+    dunner::service::append_event(&test.store, "A-2", &call_at("2026-04-08T16:00:00Z"), now())
+        .await
+        .unwrap();
+    let second = test.store.take_checkpoint(now()).await.unwrap();
+    assert_eq!(second.previous, checkpoint.hash);
+    let verification = verified(&test).await;
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!((verification.entries, verification.checkpoints), (11, 2));
+    // Importing the same files again writes nothing and takes no place in a chain.
+    let events = vec![("A-2".to_string(), call_at("2026-04-01T16:00:00Z"))];
+    dunner::service::import(&test.store, &[account("A-2")], &events, now(), &|_| {})
+        .await
+        .unwrap();
+    assert!(verified(&test).await.intact());
+}
+
+async fn an_edited_event_body_is_named(test: TestStore) {
+    write_ledger(&test.store).await;
+    let id = id_at(&test, "events", "A-1", 2).await;
+    tamper(
+        &test,
+        "UPDATE events SET body = json_set(body, '$.outcome', 'voicemail') WHERE account_id = 'A-1' AND chain_pos = 2",
+        "UPDATE events SET body = jsonb_set(body, '{outcome}', '\"voicemail\"') WHERE account_id = 'A-1' AND chain_pos = 2",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        (
+            "edited",
+            Some("A-1"),
+            Some(2),
+            Some(id.as_str()),
+            Some("event")
+        )
+    );
+}
+
+async fn an_edited_decision_with_recomputed_content_hash_is_named(test: TestStore) {
+    write_ledger(&test.store).await;
+    let id = id_at(&test, "decisions", "A-1", 5).await;
+    // The forger changes the outcome and writes a content hash to match: the entry hash
+    // no longer follows.
+    same_tamper(
+        &test,
+        "UPDATE decisions SET outcome = 'refused', content_hash = '00' || substr(content_hash, 3) WHERE account_id = 'A-1' AND chain_pos = 5",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        (
+            "edited",
+            Some("A-1"),
+            Some(5),
+            Some(id.as_str()),
+            Some("decision")
+        )
+    );
+}
+
+async fn a_deleted_event_is_named_by_its_position(test: TestStore) {
+    write_ledger(&test.store).await;
+    same_tamper(
+        &test,
+        "DELETE FROM events WHERE account_id = 'A-1' AND chain_pos = 2",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        ("deleted", Some("A-1"), Some(2), None, None)
+    );
+}
+
+async fn a_forged_row_is_named_as_inserted(test: TestStore) {
+    write_ledger(&test.store).await;
+    // Without chain columns.
+    tamper(
+        &test,
+        "INSERT INTO events (id, account_id, at, body, recorded_at)
+         SELECT 'forged', account_id, at, body, recorded_at FROM events WHERE account_id = 'A-2' AND chain_pos = 1",
+        "INSERT INTO events (id, account_id, at, body, recorded_at)
+         SELECT 'forged', account_id, at, body, recorded_at FROM events WHERE account_id = 'A-2' AND chain_pos = 1",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        ("inserted", Some("A-2"), None, Some("forged"), Some("event"))
+    );
+}
+
+async fn a_forged_row_claiming_a_genuine_position_is_named_as_inserted(test: TestStore) {
+    write_ledger(&test.store).await;
+    // A copy of the entry at position 1 with its hashes, the content changed.
+    tamper(
+        &test,
+        "INSERT INTO events (id, account_id, at, body, recorded_at, chain_pos, content_hash, entry_hash)
+         SELECT 'forged', account_id, at, json_set(body, '$.outcome', 'conversation'), recorded_at, chain_pos, content_hash, entry_hash
+           FROM events WHERE account_id = 'A-2' AND chain_pos = 1",
+        "INSERT INTO events (id, account_id, at, body, recorded_at, chain_pos, content_hash, entry_hash)
+         SELECT 'forged', account_id, at, jsonb_set(body, '{outcome}', '\"conversation\"'), recorded_at, chain_pos, content_hash, entry_hash
+           FROM events WHERE account_id = 'A-2' AND chain_pos = 1",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        (
+            "inserted",
+            Some("A-2"),
+            Some(1),
+            Some("forged"),
+            Some("event")
+        )
+    );
+}
+
+async fn a_forged_row_with_the_later_entries_renumbered_is_named_as_inserted(test: TestStore) {
+    write_ledger(&test.store).await;
+    // The forger makes room at position 2 and forges a consistent content hash.
+    same_tamper(
+        &test,
+        "UPDATE events SET chain_pos = chain_pos + 1 WHERE account_id = 'A-2' AND chain_pos >= 2;
+         INSERT INTO events (id, account_id, at, body, recorded_at, chain_pos, content_hash, entry_hash)
+         SELECT 'forged', account_id, at, body, recorded_at, 2, content_hash, entry_hash
+           FROM events WHERE account_id = 'A-2' AND chain_pos = 1;
+         UPDATE chain_heads SET position = position + 1 WHERE account_id = 'A-2'",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        (
+            "inserted",
+            Some("A-2"),
+            Some(2),
+            Some("forged"),
+            Some("event")
+        )
+    );
+}
+
+async fn two_swapped_entries_are_named_as_reordered(test: TestStore) {
+    write_ledger(&test.store).await;
+    let second = id_at(&test, "events", "A-1", 2).await;
+    let third = id_at(&test, "events", "A-1", 3).await;
+    same_tamper(
+        &test,
+        "UPDATE events SET chain_pos = CASE chain_pos WHEN 2 THEN 3 ELSE 2 END
+          WHERE account_id = 'A-1' AND chain_pos IN (2, 3)",
+    )
+    .await;
+    let verification = verified(&test).await;
+    assert_eq!(
+        found(&verification),
+        (
+            "reordered",
+            Some("A-1"),
+            Some(2),
+            Some(third.as_str()),
+            Some("event")
+        )
+    );
+    assert!(
+        verification.tampered.unwrap().detail.contains(&second),
+        "the entry that belongs there is named"
+    );
+}
+
+async fn swapped_row_numbers_are_named_as_reordered(test: TestStore) {
+    write_ledger(&test.store).await;
+    // The ledger order readers page by (`seq`), swapped for two events of one chain.
+    same_tamper(
+        &test,
+        "UPDATE events SET seq = seq + 100000 WHERE account_id = 'A-2' AND chain_pos = 1;
+         UPDATE events SET seq = seq - 100000 + 200000 WHERE account_id = 'A-2' AND chain_pos = 1",
+    )
+    .await;
+    let verification = verified(&test).await;
+    let (kind, account, position, ..) = found(&verification);
+    assert_eq!(
+        (kind, account, position),
+        ("reordered", Some("A-2"), Some(2))
+    );
+}
+
+async fn a_whole_accounts_chain_deleted_is_found(test: TestStore) {
+    write_ledger(&test.store).await;
+    test.store.take_checkpoint(now()).await.unwrap();
+    // The rows alone: the head kept beside the chain names the account.
+    same_tamper(&test, "DELETE FROM events WHERE account_id = 'A-2'").await;
+    assert_eq!(
+        found(&verified(&test).await),
+        ("deleted", Some("A-2"), Some(1), None, None)
+    );
+    // The head too: only the checkpoint still knows the account was there.
+    same_tamper(&test, "DELETE FROM chain_heads WHERE account_id = 'A-2'").await;
+    let verification = verified(&test).await;
+    assert_eq!(found(&verification), ("deleted", None, None, None, None));
+    assert!(
+        verification
+            .tampered
+            .unwrap()
+            .detail
+            .contains("covered 3 accounts and 10 entries"),
+    );
+}
+
+async fn a_truncated_tail_is_found_by_the_head_and_by_the_checkpoint(test: TestStore) {
+    write_ledger(&test.store).await;
+    // The newest entry removed: its head still says 6.
+    same_tamper(
+        &test,
+        "DELETE FROM events WHERE account_id = 'A-1' AND chain_pos = 6",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        ("deleted", Some("A-1"), Some(6), None, None)
+    );
+    // The head rewritten to match: the checkpoint taken before still saw position 6.
+    let mut test = test;
+    test = rebuild_with_checkpoint(test).await;
+    same_tamper(
+        &test,
+        "DELETE FROM events WHERE account_id = 'A-1' AND chain_pos = 6;
+         UPDATE chain_heads SET position = 5,
+                head = (SELECT entry_hash FROM decisions WHERE account_id = 'A-1' AND chain_pos = 5)
+          WHERE account_id = 'A-1'",
+    )
+    .await;
+    assert_eq!(
+        found(&verified(&test).await),
+        ("deleted", Some("A-1"), Some(6), None, None)
+    );
+}
+
+/// A fresh store of the same backend with the ledger written and a checkpoint taken.
+async fn rebuild_with_checkpoint(test: TestStore) -> TestStore {
+    let fresh = match test.store {
+        Store::Sqlite(_) => sqlite().await,
+        Store::Postgres(_) => postgres().await,
+    };
+    write_ledger(&fresh.store).await;
+    fresh.store.take_checkpoint(now()).await.unwrap();
+    fresh
+}
+
+async fn an_edited_checkpoint_is_found(test: TestStore) {
+    write_ledger(&test.store).await;
+    test.store.take_checkpoint(now()).await.unwrap();
+    same_tamper(&test, "UPDATE chain_checkpoints SET entries = entries - 1").await;
+    let verification = verified(&test).await;
+    assert_eq!(found(&verification), ("edited", None, None, None, None));
+}
+
+async fn rows_written_before_the_chains_are_chained_by_the_migration(test: TestStore) {
+    write_ledger(&test.store).await;
+    // As a ledger written before migration 0009: no links, no heads.
+    same_tamper(
+        &test,
+        "UPDATE events SET chain_pos = NULL, content_hash = NULL, entry_hash = NULL;
+         UPDATE decisions SET chain_pos = NULL, content_hash = NULL, entry_hash = NULL;
+         DELETE FROM chain_heads",
+    )
+    .await;
+    assert_eq!(found(&verified(&test).await).0, "inserted");
+    assert_eq!(test.store.chain_unchained().await.unwrap(), 10);
+    let verification = verified(&test).await;
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!(verification.entries, 10);
+}
+
+macro_rules! on_both_stores {
+    ($($story:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(super::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_clean_ledger_verifies_with_every_entry_chained,
+    an_edited_event_body_is_named,
+    an_edited_decision_with_recomputed_content_hash_is_named,
+    a_deleted_event_is_named_by_its_position,
+    a_forged_row_is_named_as_inserted,
+    a_forged_row_claiming_a_genuine_position_is_named_as_inserted,
+    a_forged_row_with_the_later_entries_renumbered_is_named_as_inserted,
+    two_swapped_entries_are_named_as_reordered,
+    swapped_row_numbers_are_named_as_reordered,
+    a_whole_accounts_chain_deleted_is_found,
+    a_truncated_tail_is_found_by_the_head_and_by_the_checkpoint,
+    an_edited_checkpoint_is_found,
+    rows_written_before_the_chains_are_chained_by_the_migration,
+);
+
+/// The real binary: exit 0 on a clean ledger, 5 and the entry named once tampered; the
+/// period audit's flags still work beside the subcommand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_verifies_exits_5_when_tampered_and_keeps_the_period_audit() {
+    let test = sqlite().await;
+    write_ledger(&test.store).await;
+    let database = test.url.clone();
+    let clean = dunner(&["audit", "verify", "--database", &database], None);
+    assert_eq!(clean.status.code(), Some(0), "{clean:?}");
+    assert!(
+        String::from_utf8_lossy(&clean.stdout)
+            .starts_with("intact: 10 entries in 3 account chains")
+    );
+    let checkpoint = dunner(&["audit", "checkpoint", "--database", &database], None);
+    assert_eq!(checkpoint.status.code(), Some(0), "{checkpoint:?}");
+    same_tamper(&test, "DELETE FROM decisions WHERE account_id = 'A-3'").await;
+    let tampered = dunner(
+        &[
+            "audit",
+            "verify",
+            "--database",
+            &database,
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(tampered.status.code(), Some(5), "{tampered:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(answer["status"], "tampered");
+    assert_eq!(answer["tampered"]["kind"], "deleted");
+    assert_eq!(answer["tampered"]["account_id"], "A-3");
+    assert_eq!(answer["tampered"]["position"], 2);
+    // `dunner audit --from … --to …` is unchanged; without them it names what is missing.
+    let period = dunner(
+        &[
+            "audit",
+            "--from",
+            "2026-04-01",
+            "--to",
+            "2026-04-19",
+            "--database",
+            &database,
+            "--rules",
+            &crate::helpers::rules_dir().display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(period.status.code(), Some(0), "{period:?}");
+    let bare = dunner(&["audit", "--database", &database], None);
+    assert_eq!(bare.status.code(), Some(2), "{bare:?}");
+    let missing = dunner(
+        &[
+            "audit",
+            "verify",
+            "--database",
+            "sqlite:///nonexistent/x.db",
+        ],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+}
