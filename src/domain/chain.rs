@@ -358,6 +358,10 @@ pub fn verify_account(account: &AccountEntries) -> Result<Head, Tamper> {
         }
     }
     let mut accepted = 0;
+    // The head before the newest accepted entry, and that entry: a forgery whose hashes
+    // were computed to fit is only seen by the genuine entry after it.
+    let mut before_last = Head::genesis();
+    let mut last_accepted: Option<&StoredEntry> = None;
     loop {
         let position = head.position + 1;
         if accepted == entries.len() {
@@ -411,6 +415,8 @@ pub fn verify_account(account: &AccountEntries) -> Result<Head, Tamper> {
                 *flag = true;
             }
             accepted += 1;
+            before_last = head.clone();
+            last_accepted = Some(entry);
             head = Head {
                 position,
                 hash: entry.entry_hash.clone().unwrap_or_default(),
@@ -493,6 +499,19 @@ pub fn verify_account(account: &AccountEntries) -> Result<Head, Tamper> {
                 ),
             });
         };
+        if let Some(forged) = last_accepted
+            && fits(occupant, account_id, &before_last.hash, position - 1)
+        {
+            return Err(tamper(
+                TamperKind::Inserted,
+                Some(position - 1),
+                Some(forged),
+                format!(
+                    "this entry was never part of the chain: the entry that held position {} now follows it",
+                    position - 1
+                ),
+            ));
+        }
         let past_head = account
             .head
             .as_ref()
@@ -707,5 +726,161 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
             out.push(']');
         }
         scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn content(n: i64) -> EntryContent {
+        EntryContent::Event {
+            at: format!("2026-04-01T00:00:{:02}.000000Z", n % 60),
+            body: format!(r#"{{"n": {n}, "channel": "call"}}"#),
+            recorded_at: "2026-04-02T00:00:00.000000Z".to_string(),
+        }
+    }
+
+    /// A chain of `length` events, as the store writes it.
+    fn written(length: i64) -> AccountEntries {
+        let mut head = Head::genesis();
+        let mut entries = Vec::new();
+        for n in 1..=length {
+            let id = format!("e{n}");
+            let content = content(n);
+            let (link, next) = head.next(content.hash(&id, "A").unwrap_or_default());
+            entries.push(StoredEntry {
+                kind: EntryKind::Event,
+                id,
+                seq: n,
+                position: Some(link.position),
+                content_hash: Some(link.content_hash),
+                entry_hash: Some(link.entry_hash),
+                content,
+            });
+            head = next;
+        }
+        AccountEntries {
+            account_id: "A".into(),
+            entries,
+            head: Some(head),
+            checkpoint: None,
+        }
+    }
+
+    fn first(chain: &AccountEntries) -> (TamperKind, Option<i64>, Option<String>) {
+        let tamper = verify_account(chain).expect_err("tampered");
+        (tamper.kind, tamper.position, tamper.entry_id)
+    }
+
+    #[test]
+    fn a_written_chain_verifies_and_json_key_order_does_not_matter() {
+        let mut chain = written(5);
+        assert_eq!(verify_account(&chain).map(|h| h.position), Ok(5));
+        // What a JSONB column gives back: the same object, keys re-ordered, spaced.
+        if let Some(EntryContent::Event { body, .. }) =
+            chain.entries.get_mut(2).map(|e| &mut e.content)
+        {
+            *body = r#"{"channel": "call", "n": 3}"#.to_string();
+        }
+        assert!(verify_account(&chain).is_ok());
+    }
+
+    #[test]
+    fn a_purged_entry_verifies_by_its_stored_content_hash() {
+        let mut chain = written(4);
+        if let Some(entry) = chain.entries.get_mut(1) {
+            entry.content = EntryContent::Purged;
+        }
+        assert_eq!(verify_account(&chain).map(|h| h.position), Ok(4));
+    }
+
+    fn edited(length: i64, at: i64) -> AccountEntries {
+        let mut chain = written(length);
+        if let Some(entry) = chain.entries.get_mut(usize::try_from(at - 1).unwrap_or(0)) {
+            entry.content = content(1000 + at);
+        }
+        chain
+    }
+
+    fn deleted(length: i64, at: i64) -> AccountEntries {
+        let mut chain = written(length);
+        chain.entries.retain(|e| e.position != Some(at));
+        chain
+    }
+
+    fn swapped(length: i64, at: i64) -> AccountEntries {
+        let mut chain = written(length);
+        for entry in &mut chain.entries {
+            if entry.position == Some(at) {
+                entry.position = Some(at + 1);
+            } else if entry.position == Some(at + 1) {
+                entry.position = Some(at);
+            }
+        }
+        chain
+    }
+
+    /// A forgery at `at`, the later entries renumbered and the head moved on.
+    fn inserted(length: i64, at: i64) -> AccountEntries {
+        let mut chain = written(length);
+        for entry in &mut chain.entries {
+            if let Some(position) = entry.position.filter(|p| *p >= at) {
+                entry.position = Some(position + 1);
+            }
+        }
+        let content = content(2000);
+        let content_hash = content.hash("forged", "A");
+        chain.entries.push(StoredEntry {
+            kind: EntryKind::Event,
+            id: "forged".into(),
+            seq: 9999,
+            position: Some(at),
+            entry_hash: content_hash.as_deref().map(|c| entry_hash(GENESIS, c, at)),
+            content_hash,
+            content,
+        });
+        if let Some(head) = &mut chain.head {
+            head.position += 1;
+        }
+        chain
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_named_at_every_position() {
+        let length = 8;
+        for at in 1..=length {
+            let id = Some(format!("e{at}"));
+            assert_eq!(
+                first(&edited(length, at)),
+                (TamperKind::Edited, Some(at), id.clone())
+            );
+            assert_eq!(
+                first(&deleted(length, at)),
+                (TamperKind::Deleted, Some(at), None)
+            );
+            assert_eq!(
+                first(&inserted(length, at)),
+                (TamperKind::Inserted, Some(at), Some("forged".into()))
+            );
+            if at < length {
+                assert_eq!(
+                    first(&swapped(length, at)),
+                    (TamperKind::Reordered, Some(at), Some(format!("e{}", at + 1)))
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_edit_is_found_at_its_position(length in 1i64..40, pick in 0.0f64..1.0) {
+            #[expect(clippy::cast_possible_truncation, reason = "a position within the chain")]
+            let at = 1 + ((length as f64 * pick) as i64).min(length - 1);
+            prop_assert_eq!(first(&edited(length, at)).1, Some(at));
+            prop_assert_eq!(first(&deleted(length, at)).0, TamperKind::Deleted);
+            prop_assert_eq!(first(&inserted(length, at)), (TamperKind::Inserted, Some(at), Some("forged".to_string())));
+        }
     }
 }
