@@ -114,6 +114,8 @@ pub struct App {
     outbox: Outbox,
     scheduler: Option<Scheduler>,
     rules_dir: PathBuf,
+    /// How often a global checkpoint of the hash chains is taken (zero: never).
+    checkpoint_interval: std::time::Duration,
 }
 
 impl App {
@@ -222,6 +224,7 @@ impl App {
             outbox,
             scheduler,
             rules_dir,
+            checkpoint_interval: config.audit.checkpoint_interval,
         })
     }
 
@@ -249,6 +252,7 @@ impl App {
             outbox,
             scheduler,
             rules_dir,
+            checkpoint_interval,
         } = self;
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -268,6 +272,9 @@ impl App {
                 scheduler.clone().run(token.clone().cancelled_owned())
             }));
         }
+        if !checkpoint_interval.is_zero() {
+            spawn_checkpoints(&tracker, &stop, &state, checkpoint_interval);
+        }
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_signals(&tracker, &stop, &state.policy);
         let watcher = match watch_rules(&tracker, &stop, &state.policy, &rules_dir) {
@@ -284,6 +291,40 @@ impl App {
         drop(watcher);
         served
     }
+}
+
+/// Takes a global checkpoint of the hash chains every `interval` (the first one
+/// `interval` after the start), until stopped. A failed checkpoint is logged and tried
+/// again at the next interval: it never stops the daemon.
+fn spawn_checkpoints(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    state: &AppState,
+    interval: std::time::Duration,
+) {
+    let stop = stop.clone();
+    let store = state.store.clone();
+    let clock = Arc::clone(&state.clock);
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            match store.take_checkpoint(clock.now()).await {
+                Ok(checkpoint) => tracing::info!(
+                    seq = checkpoint.seq,
+                    accounts = checkpoint.accounts,
+                    entries = checkpoint.entries,
+                    hash = %checkpoint.hash,
+                    "took a checkpoint of the hash chains"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "failed to take a checkpoint of the hash chains");
+                }
+            }
+        }
+    });
 }
 
 /// The strategies of `[scheduler] strategies`, loaded and checked.

@@ -867,7 +867,11 @@ mod tests {
             if at < length {
                 assert_eq!(
                     first(&swapped(length, at)),
-                    (TamperKind::Reordered, Some(at), Some(format!("e{}", at + 1)))
+                    (
+                        TamperKind::Reordered,
+                        Some(at),
+                        Some(format!("e{}", at + 1))
+                    )
                 );
             }
         }

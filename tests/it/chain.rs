@@ -78,21 +78,22 @@ async fn write_ledger(store: &Store) {
 /// Runs statements on the store's database from outside dunner: the SQLite file through
 /// its own connection, the PostgreSQL schema through its own session.
 async fn tamper(test: &TestStore, sqlite_sql: &str, postgres_sql: &str) {
-    match &test.store {
-        Store::Sqlite(_) => {
-            let mut connection = sqlx::SqliteConnection::connect(&test.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite_sql.to_string()))
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-        Store::Postgres(_) => {
-            let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(postgres_sql.to_string()))
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
+    tamper_at(&test.url, sqlite_sql, postgres_sql).await;
+}
+
+async fn tamper_at(url: &str, sqlite_sql: &str, postgres_sql: &str) {
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite_sql.to_string()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(postgres_sql.to_string()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
     }
 }
 
@@ -454,7 +455,54 @@ on_both_stores!(
     a_truncated_tail_is_found_by_the_head_and_by_the_checkpoint,
     an_edited_checkpoint_is_found,
     rows_written_before_the_chains_are_chained_by_the_migration,
+    the_api_verifies_the_chains,
 );
+
+async fn the_api_verifies_the_chains(test: TestStore) {
+    let url = test.url.clone();
+    let api = crate::api::api_on(test).await;
+    write_ledger(&api.state.store).await;
+    let (status, body) = api.call("GET", "/v1/audit/verify", None).await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(body["status"], "intact");
+    assert_eq!(body["entries"], 10);
+    tamper_at(
+        &url,
+        "UPDATE decisions SET policy_digest = 'forged' WHERE account_id = 'A-3'",
+        "UPDATE decisions SET policy_digest = 'forged' WHERE account_id = 'A-3'",
+    )
+    .await;
+    let (status, body) = api.call("GET", "/v1/audit/verify", None).await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(body["status"], "tampered");
+    assert_eq!(body["tampered"]["kind"], "edited");
+    assert_eq!(body["tampered"]["account_id"], "A-3");
+    assert_eq!(body["tampered"]["entry_kind"], "decision");
+    assert_eq!(body["tampered"]["position"], 2);
+}
+
+/// The daemon takes checkpoints at its `[audit] checkpoint_interval`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_takes_checkpoints_at_its_interval() {
+    let app = crate::helpers::TestApp::spawn_with(sqlite().await, |config| {
+        config.audit.checkpoint_interval = std::time::Duration::from_millis(200);
+    })
+    .await;
+    write_ledger(&app.state.store).await;
+    let mut checkpoints = Vec::new();
+    // Bounded wait for the real interval to pass (a few ticks).
+    for _ in 0..100 {
+        checkpoints = app.state.store.checkpoints().await.unwrap();
+        if checkpoints.last().is_some_and(|c| c.entries == 10) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let latest = checkpoints.last().expect("a checkpoint was taken");
+    assert_eq!((latest.accounts, latest.entries), (3, 10));
+    assert!(verify(&app.state.store).await.unwrap().intact());
+    app.stop().await.unwrap();
+}
 
 /// The real binary: exit 0 on a clean ledger, 5 and the entry named once tampered; the
 /// period audit's flags still work beside the subcommand.
