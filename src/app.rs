@@ -73,6 +73,9 @@ pub enum BuildError {
     /// A courier cannot be set up (an SMTP relay's TLS settings, …).
     #[error("{0}")]
     Courier(String),
+    /// `[audit] signing_key` cannot be used.
+    #[error("[audit] signing_key: {0}")]
+    SigningKey(String),
     /// The address cannot be bound.
     #[error("failed to listen on {address}: {error}")]
     Bind {
@@ -116,6 +119,8 @@ pub struct App {
     rules_dir: PathBuf,
     /// How often a global checkpoint of the hash chains is taken (zero: never).
     checkpoint_interval: std::time::Duration,
+    /// The key that signs each checkpoint, if any.
+    signer: Option<Arc<crate::audit::signing::Signer>>,
 }
 
 impl App {
@@ -218,6 +223,14 @@ impl App {
         let server = Server::bind(address, state.clone())
             .await
             .map_err(|error| BuildError::Bind { address, error })?;
+        let signer = config
+            .audit
+            .signing_key
+            .as_deref()
+            .map(crate::audit::signing::Signer::load)
+            .transpose()
+            .map_err(|error| BuildError::SigningKey(error.to_string()))?
+            .map(Arc::new);
         Ok(App {
             server,
             state,
@@ -225,6 +238,7 @@ impl App {
             scheduler,
             rules_dir,
             checkpoint_interval: config.audit.checkpoint_interval,
+            signer,
         })
     }
 
@@ -253,6 +267,7 @@ impl App {
             scheduler,
             rules_dir,
             checkpoint_interval,
+            signer,
         } = self;
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -273,7 +288,7 @@ impl App {
             }));
         }
         if !checkpoint_interval.is_zero() {
-            spawn_checkpoints(&tracker, &stop, &state, checkpoint_interval);
+            spawn_checkpoints(&tracker, &stop, &state, checkpoint_interval, signer);
         }
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_signals(&tracker, &stop, &state.policy);
@@ -301,6 +316,7 @@ fn spawn_checkpoints(
     stop: &CancellationToken,
     state: &AppState,
     interval: std::time::Duration,
+    signer: Option<Arc<crate::audit::signing::Signer>>,
 ) {
     let stop = stop.clone();
     let store = state.store.clone();
@@ -311,7 +327,18 @@ fn spawn_checkpoints(
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}
             }
-            match store.take_checkpoint(clock.now()).await {
+            let taken = store.take_checkpoint(clock.now()).await;
+            let signed = match (taken, &signer) {
+                (Ok(checkpoint), Some(signer)) => {
+                    let signature = signer.sign(checkpoint.hash.as_bytes());
+                    store
+                        .sign_checkpoint(checkpoint.seq, &signature)
+                        .await
+                        .map(|()| checkpoint)
+                }
+                (taken, _) => taken,
+            };
+            match signed {
                 Ok(checkpoint) => tracing::info!(
                     seq = checkpoint.seq,
                     accounts = checkpoint.accounts,

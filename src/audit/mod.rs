@@ -16,6 +16,7 @@
 
 pub mod judge;
 mod render;
+pub mod signing;
 pub mod verify;
 
 use std::collections::{BTreeMap, HashMap};

@@ -167,14 +167,31 @@ async fn check_checkpoints(
     store: &Store,
     checkpoints: &[Checkpoint],
 ) -> Result<Option<TamperReport>, StoreError> {
-    let report = |kind: chain::TamperKind, detail: String| TamperReport {
+    if let Some(broken) = check_checkpoint_links(checkpoints) {
+        return Ok(Some(broken));
+    }
+    if checkpoints.is_empty() {
+        return Ok(None);
+    }
+    let current = store.checkpoint_digest().await?;
+    Ok(checkpoints
+        .last()
+        .and_then(|latest| check_checkpoint_digest(latest, &current)))
+}
+
+fn checkpoint_report(kind: chain::TamperKind, detail: String) -> TamperReport {
+    TamperReport {
         kind: kind.as_str(),
         account_id: None,
         position: None,
         entry_id: None,
         entry_kind: None,
         detail,
-    };
+    }
+}
+
+/// Whether each checkpoint links to the one before it and hashes to its own hash.
+fn check_checkpoint_links(checkpoints: &[Checkpoint]) -> Option<TamperReport> {
     let mut previous = chain::GENESIS.to_string();
     for checkpoint in checkpoints {
         let hash = chain::checkpoint_hash(
@@ -185,44 +202,174 @@ async fn check_checkpoints(
             &checkpoint.digest,
         );
         if checkpoint.previous != previous {
-            return Ok(Some(report(
+            return Some(checkpoint_report(
                 chain::TamperKind::Deleted,
                 format!(
                     "checkpoint #{} does not follow the checkpoint before it: a checkpoint was removed or replaced",
                     checkpoint.seq
                 ),
-            )));
+            ));
         }
         if hash != checkpoint.hash {
-            return Ok(Some(report(
+            return Some(checkpoint_report(
                 chain::TamperKind::Edited,
                 format!(
                     "checkpoint #{} was changed after it was taken",
                     checkpoint.seq
                 ),
-            )));
+            ));
         }
         previous = hash;
     }
-    let Some(latest) = checkpoints.last() else {
-        return Ok(None);
-    };
-    let (accounts, entries, digest) = store.checkpoint_digest().await?;
-    if (accounts, entries, digest.as_str())
+    None
+}
+
+/// Whether the heads kept as of the latest checkpoint still hash to its digest.
+fn check_checkpoint_digest(
+    latest: &Checkpoint,
+    (accounts, entries, digest): &(i64, i64, String),
+) -> Option<TamperReport> {
+    if (*accounts, *entries, digest.as_str())
         == (latest.accounts, latest.entries, latest.digest.as_str())
     {
-        return Ok(None);
+        return None;
     }
-    let kind = if accounts < latest.accounts || entries < latest.entries {
+    let kind = if *accounts < latest.accounts || *entries < latest.entries {
         chain::TamperKind::Deleted
     } else {
         chain::TamperKind::Edited
     };
-    Ok(Some(report(
+    Some(checkpoint_report(
         kind,
         format!(
             "checkpoint #{} covered {} accounts and {} entries; the heads kept for it now cover {accounts} accounts and {entries} entries and hash differently: chains or their heads were removed or rewritten",
             latest.seq, latest.accounts, latest.entries
         ),
-    )))
+    ))
+}
+
+/// The log as exported for a third party: every chain with its entries' contents and
+/// hashes, and the checkpoints with their signatures.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    /// `dunner-chain-export/1`.
+    pub format: String,
+    /// Every checkpoint, oldest first.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Every account's chain, in id order.
+    pub accounts: Vec<chain::AccountEntries>,
+}
+
+/// The format name of an [`Export`].
+pub const EXPORT_FORMAT: &str = "dunner-chain-export/1";
+
+/// Reads the whole log for export (held in memory: about the size of the ledger's
+/// events and decisions as JSON).
+pub async fn export(store: &Store) -> Result<Export, StoreError> {
+    let mut accounts = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store.chain_page(&after).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.account_id.clone();
+        accounts.extend(page);
+    }
+    Ok(Export {
+        format: EXPORT_FORMAT.to_string(),
+        checkpoints: store.checkpoints().await?,
+        accounts,
+    })
+}
+
+/// Why an export cannot be verified at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Not an export of this format.
+    #[error("not a dunner chain export (`format` is `{0}`, expected `{EXPORT_FORMAT}`)")]
+    Format(String),
+    /// Its newest checkpoint is not signed (or it has none).
+    #[error(
+        "the export's newest checkpoint is not signed: nothing in it vouches for the log (give the daemon `[audit] signing_key`, or `dunner audit checkpoint --signing-key PATH`, then export again)"
+    )]
+    Unsigned,
+}
+
+/// Verifies an export with only the public key: every chain recomputed, the checkpoints'
+/// links and signatures, and the newest (signed) checkpoint's digest over the heads it
+/// covers. Entries written after that checkpoint form intact chains but no signature
+/// vouches for them.
+pub fn verify_export(export: &Export, public_key: &[u8]) -> Result<Verification, ExportError> {
+    if export.format != EXPORT_FORMAT {
+        return Err(ExportError::Format(export.format.clone()));
+    }
+    // The heads exported as "of the latest checkpoint" are the newest checkpoint's: it must
+    // be the signed one, or nothing binds them.
+    let latest = export
+        .checkpoints
+        .last()
+        .filter(|c| c.signature.is_some())
+        .ok_or(ExportError::Unsigned)?;
+    let mut accounts = 0;
+    let mut entries = 0;
+    let mut tampered = None;
+    let mut covered = Vec::new();
+    let mut sorted: Vec<&chain::AccountEntries> = export.accounts.iter().collect();
+    sorted.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    for account in sorted {
+        match chain::verify_account(account) {
+            Ok(head) => {
+                accounts += 1;
+                entries += u64::try_from(head.position).unwrap_or(0);
+            }
+            Err(tamper) => {
+                tampered = Some(TamperReport::from(tamper));
+                break;
+            }
+        }
+        if let Some(checkpoint) = &account.checkpoint {
+            covered.push((account.account_id.clone(), checkpoint.clone()));
+        }
+    }
+    if tampered.is_none() {
+        tampered = check_checkpoint_links(&export.checkpoints);
+    }
+    if tampered.is_none() {
+        for checkpoint in &export.checkpoints {
+            if let Some(signature) = &checkpoint.signature
+                && !super::signing::verify(public_key, checkpoint.hash.as_bytes(), signature)
+            {
+                tampered = Some(checkpoint_report(
+                    chain::TamperKind::Edited,
+                    format!(
+                        "checkpoint #{}'s signature does not verify with this public key",
+                        checkpoint.seq
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    if tampered.is_none() {
+        tampered = check_checkpoint_digest(latest, &chain::checkpoint_digest(covered));
+    }
+    Ok(Verification {
+        status: if tampered.is_none() {
+            "intact"
+        } else {
+            "tampered"
+        },
+        accounts,
+        entries,
+        checkpoints: export.checkpoints.len() as u64,
+        latest_checkpoint: Some(CheckpointSummary {
+            seq: latest.seq,
+            taken_at: latest.taken_at,
+            accounts: latest.accounts,
+            entries: latest.entries,
+            hash: latest.hash.clone(),
+        }),
+        tampered,
+    })
 }

@@ -262,12 +262,17 @@ pub struct AuditConfig {
         serialize_with = "serialize_duration"
     )]
     pub checkpoint_interval: Duration,
+    /// An ed25519 private key (PKCS#8 PEM) that signs each checkpoint, so that an
+    /// exported log can be verified with the public key alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
     fn default() -> AuditConfig {
         AuditConfig {
             checkpoint_interval: Duration::from_secs(3600),
+            signing_key: None,
         }
     }
 }

@@ -28,7 +28,10 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Which table an entry lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// A ledger event (`events`).
     Event,
@@ -47,7 +50,8 @@ impl EntryKind {
 }
 
 /// The content of an entry as stored, with instants as RFC 3339 text (microseconds, `Z`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "table", rename_all = "snake_case")]
 pub enum EntryContent {
     /// An event's columns.
     Event {
@@ -180,7 +184,7 @@ pub fn entry_hash(previous: &str, content_hash: &str, position: i64) -> String {
 }
 
 /// The newest entry of a chain: its position (0 for an empty chain) and hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Head {
     /// The position of the newest entry (1 for the first).
     pub position: i64,
@@ -230,7 +234,7 @@ impl Head {
 }
 
 /// One stored entry, as the store reads it back for verification.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredEntry {
     /// The table it lives in.
     pub kind: EntryKind,
@@ -249,7 +253,7 @@ pub struct StoredEntry {
 }
 
 /// One account's entries (any order) and what the ledger holds as its head.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccountEntries {
     /// The account.
     pub account_id: String,
@@ -640,6 +644,18 @@ impl CheckpointDigest {
     pub fn finish(self) -> String {
         hex(&self.hash.finalize())
     }
+}
+
+/// The digest of a checkpoint over `heads` in any order: they are sorted by account id
+/// (bytes) first, so every reader computes it alike whatever order its database keeps.
+pub fn checkpoint_digest(mut heads: Vec<(String, Head)>) -> (i64, i64, String) {
+    heads.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut digest = CheckpointDigest::default();
+    for (account_id, head) in &heads {
+        digest.add(account_id, head);
+    }
+    let (accounts, entries) = (digest.accounts, digest.entries);
+    (accounts, entries, digest.finish())
 }
 
 /// The hash of a checkpoint: it links the checkpoint to the one before it.

@@ -86,7 +86,7 @@ pub(crate) fn decision_content_hash(
 }
 
 /// A global checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     /// Its number (1 for the first).
     pub seq: i64,
@@ -102,6 +102,8 @@ pub struct Checkpoint {
     pub previous: String,
     /// Its own hash ([`chain::checkpoint_hash`]).
     pub hash: String,
+    /// The ed25519 signature of `hash` (base64), when the checkpoint was signed.
+    pub signature: Option<String>,
 }
 
 /// Accounts per page when reading chains back.
@@ -115,6 +117,14 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.chain_page(after, CHAIN_PAGE).await,
             Store::Postgres(store) => store.chain_page(after, CHAIN_PAGE).await,
+        }
+    }
+
+    /// Keeps the signature of a checkpoint's hash.
+    pub async fn sign_checkpoint(&self, seq: i64, signature: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.sign_checkpoint(seq, signature).await,
+            Store::Postgres(store) => store.sign_checkpoint(seq, signature).await,
         }
     }
 

@@ -456,6 +456,7 @@ on_both_stores!(
     an_edited_checkpoint_is_found,
     rows_written_before_the_chains_are_chained_by_the_migration,
     the_api_verifies_the_chains,
+    an_export_verifies_with_the_public_key_alone,
 );
 
 async fn the_api_verifies_the_chains(test: TestStore) {
@@ -565,4 +566,127 @@ async fn the_binary_verifies_exits_5_when_tampered_and_keeps_the_period_audit() 
         None,
     );
     assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+}
+
+async fn an_export_verifies_with_the_public_key_alone(test: TestStore) {
+    use base64::Engine as _;
+    use dunner::audit::signing::{Signer, generate};
+    use dunner::audit::verify::{export, verify_export};
+    write_ledger(&test.store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = generate().unwrap();
+    std::fs::write(dir.path().join("key.pem"), private).unwrap();
+    let signer = Signer::load(&dir.path().join("key.pem")).unwrap();
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(public)
+        .unwrap();
+    let checkpoint = test.store.take_checkpoint(now()).await.unwrap();
+    test.store
+        .sign_checkpoint(checkpoint.seq, &signer.sign(checkpoint.hash.as_bytes()))
+        .await
+        .unwrap();
+    let exported = export(&test.store).await.unwrap();
+    // Through JSON, as a third party receives it.
+    let exported: dunner::audit::verify::Export =
+        serde_json::from_str(&serde_json::to_string(&exported).unwrap()).unwrap();
+    let verification = verify_export(&exported, &public).unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!(verification.entries, 10);
+    // Another key's signature does not verify.
+    let (_, other) = generate().unwrap();
+    let other = base64::engine::general_purpose::STANDARD
+        .decode(other)
+        .unwrap();
+    let verification = verify_export(&exported, &other).unwrap();
+    assert_eq!(found(&verification).0, "edited");
+    // A chain rewritten consistently in the export — the entry, its hashes and its head —
+    // no longer hashes to the signed checkpoint's digest.
+    let mut forged = exported.clone();
+    let chain = forged
+        .accounts
+        .iter_mut()
+        .find(|a| a.account_id == "A-2")
+        .unwrap();
+    chain.entries.retain(|e| e.position != Some(2));
+    let head = chain
+        .entries
+        .iter()
+        .find(|e| e.position == Some(1))
+        .and_then(|e| e.entry_hash.clone())
+        .unwrap();
+    chain.head = Some(dunner::domain::chain::Head {
+        position: 1,
+        hash: head.clone(),
+    });
+    chain.checkpoint = Some(dunner::domain::chain::Head {
+        position: 1,
+        hash: head,
+    });
+    let verification = verify_export(&forged, &public).unwrap();
+    assert_eq!(found(&verification), ("deleted", None, None, None, None));
+    // An export whose newest checkpoint is unsigned vouches for nothing.
+    test.store.take_checkpoint(now()).await.unwrap();
+    assert!(verify_export(&export(&test.store).await.unwrap(), &public).is_err());
+}
+
+/// The real binary: keygen, a signed checkpoint, export, verify with the public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exports_a_log_a_third_party_verifies_with_the_public_key() {
+    let test = sqlite().await;
+    write_ledger(&test.store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("audit.pem");
+    let key_text = key.display().to_string();
+    let public = format!("{key_text}.pub");
+    let export_file = dir.path().join("log.json").display().to_string();
+    let database = test.url.clone();
+    let run = |args: &[&str]| dunner(args, None);
+    let made = run(&["audit", "keygen", "--out", &key_text]);
+    assert_eq!(made.status.code(), Some(0), "{made:?}");
+    assert_eq!(
+        run(&["audit", "keygen", "--out", &key_text]).status.code(),
+        Some(1)
+    );
+    let signed = run(&[
+        "audit",
+        "checkpoint",
+        "--database",
+        &database,
+        "--signing-key",
+        &key_text,
+    ]);
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    let exported = run(&[
+        "audit",
+        "export",
+        "--database",
+        &database,
+        "--out",
+        &export_file,
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{exported:?}");
+    let verified = run(&[
+        "audit",
+        "verify",
+        "--export",
+        &export_file,
+        "--public-key",
+        &public,
+    ]);
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    // An entry's body edited in the file.
+    let text = std::fs::read_to_string(&export_file).unwrap();
+    let edited = text.replacen("no_answer", "conversation", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&export_file, edited).unwrap();
+    let tampered = run(&[
+        "audit",
+        "verify",
+        "--export",
+        &export_file,
+        "--public-key",
+        &public,
+    ]);
+    assert_eq!(tampered.status.code(), Some(5), "{tampered:?}");
+    assert!(String::from_utf8_lossy(&tampered.stdout).contains("TAMPERED: edited"));
 }

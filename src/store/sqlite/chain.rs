@@ -10,8 +10,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{SqliteStore, load_heads, parse_instant, save_heads};
 use crate::domain::chain::{
-    self, AccountEntries, CheckpointDigest, DecisionFields, EntryContent, EntryKind, Head,
-    StoredEntry,
+    self, AccountEntries, DecisionFields, EntryContent, EntryKind, Head, StoredEntry,
 };
 use crate::store::chain::{Checkpoint, Links, decision_content_hash};
 use crate::store::{StoreError, instant_text};
@@ -44,35 +43,47 @@ impl SqliteStore {
                     digest: row.try_get("digest")?,
                     previous: row.try_get("previous")?,
                     hash: row.try_get("hash")?,
+                    signature: row.try_get("signature")?,
                 })
             })
             .collect()
+    }
+
+    pub(in crate::store) async fn sign_checkpoint(
+        &self,
+        seq: i64,
+        signature: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE chain_checkpoints SET signature = ?2 WHERE seq = ?1")
+            .bind(seq)
+            .bind(signature)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The digest over the heads as of the latest checkpoint, as they are stored now.
     pub(in crate::store) async fn checkpoint_digest(
         &self,
     ) -> Result<(i64, i64, String), StoreError> {
-        let mut digest = CheckpointDigest::default();
+        let mut heads = Vec::new();
         let mut rows = sqlx::query(
             "SELECT account_id, checkpoint_position, checkpoint_head FROM chain_heads
-              WHERE checkpoint_position IS NOT NULL ORDER BY account_id",
+              WHERE checkpoint_position IS NOT NULL",
         )
         .fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            let id: String = row.try_get("account_id")?;
-            digest.add(
-                &id,
-                &Head {
+            heads.push((
+                row.try_get("account_id")?,
+                Head {
                     position: row.try_get("checkpoint_position")?,
                     hash: row
                         .try_get::<Option<String>, _>("checkpoint_head")?
                         .unwrap_or_default(),
                 },
-            );
+            ));
         }
-        let (accounts, entries) = (digest.accounts, digest.entries);
-        Ok((accounts, entries, digest.finish()))
+        Ok(chain::checkpoint_digest(heads))
     }
 
     pub(in crate::store) async fn take_checkpoint(
@@ -85,21 +96,18 @@ impl SqliteStore {
         )
         .execute(&mut *tx)
         .await?;
-        let mut digest = CheckpointDigest::default();
+        let mut heads = Vec::new();
         {
-            let mut rows = sqlx::query(
-                "SELECT account_id, position, head FROM chain_heads ORDER BY account_id",
-            )
-            .fetch(&mut *tx);
+            let mut rows =
+                sqlx::query("SELECT account_id, position, head FROM chain_heads").fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
-                let id: String = row.try_get("account_id")?;
-                digest.add(
-                    &id,
-                    &Head {
+                heads.push((
+                    row.try_get("account_id")?,
+                    Head {
                         position: row.try_get("position")?,
                         hash: row.try_get("head")?,
                     },
-                );
+                ));
             }
         }
         let previous: Option<String> =
@@ -107,8 +115,7 @@ impl SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         let previous = previous.unwrap_or_else(|| chain::GENESIS.to_string());
-        let (accounts, entries) = (digest.accounts, digest.entries);
-        let digest = digest.finish();
+        let (accounts, entries, digest) = chain::checkpoint_digest(heads);
         let taken_at = instant_text(now);
         let hash = chain::checkpoint_hash(&previous, &taken_at, accounts, entries, &digest);
         let seq: i64 = sqlx::query_scalar(
@@ -132,6 +139,7 @@ impl SqliteStore {
             digest,
             previous,
             hash,
+            signature: None,
         })
     }
 

@@ -26,7 +26,8 @@ CREATE TABLE chain_heads (
 );
 
 -- Global checkpoints: a digest over every account's head at `taken_at` (with the counts
--- of accounts and entries), each linked to the one before it.
+-- of accounts and entries), each linked to the one before it; `signature` is the
+-- ed25519 signature of `hash` by the daemon's `[audit] signing_key`, when it has one.
 CREATE TABLE chain_checkpoints (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     taken_at   TEXT NOT NULL,
@@ -34,5 +35,6 @@ CREATE TABLE chain_checkpoints (
     entries    INTEGER NOT NULL,
     digest     TEXT NOT NULL,
     previous   TEXT NOT NULL,
-    hash       TEXT NOT NULL
+    hash       TEXT NOT NULL,
+    signature  TEXT
 );
