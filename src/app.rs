@@ -73,6 +73,9 @@ pub enum BuildError {
     /// A courier cannot be set up (an SMTP relay's TLS settings, …).
     #[error("{0}")]
     Courier(String),
+    /// `[audit] signing_key` cannot be used.
+    #[error("[audit] signing_key: {0}")]
+    SigningKey(String),
     /// The address cannot be bound.
     #[error("failed to listen on {address}: {error}")]
     Bind {
@@ -114,6 +117,10 @@ pub struct App {
     outbox: Outbox,
     scheduler: Option<Scheduler>,
     rules_dir: PathBuf,
+    /// How often a global checkpoint of the hash chains is taken (zero: never).
+    checkpoint_interval: std::time::Duration,
+    /// The key that signs each checkpoint, if any.
+    signer: Option<Arc<crate::audit::signing::Signer>>,
 }
 
 impl App {
@@ -236,12 +243,22 @@ impl App {
         let server = Server::bind_with(address, state.clone(), console)
             .await
             .map_err(|error| BuildError::Bind { address, error })?;
+        let signer = config
+            .audit
+            .signing_key
+            .as_deref()
+            .map(crate::audit::signing::Signer::load)
+            .transpose()
+            .map_err(|error| BuildError::SigningKey(error.to_string()))?
+            .map(Arc::new);
         Ok(App {
             server,
             state,
             outbox,
             scheduler,
             rules_dir,
+            checkpoint_interval: config.audit.checkpoint_interval,
+            signer,
         })
     }
 
@@ -269,6 +286,8 @@ impl App {
             outbox,
             scheduler,
             rules_dir,
+            checkpoint_interval,
+            signer,
         } = self;
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -287,6 +306,9 @@ impl App {
             tracker.spawn(supervise("scheduler", Arc::clone(&tasks), move || {
                 scheduler.clone().run(token.clone().cancelled_owned())
             }));
+        }
+        if !checkpoint_interval.is_zero() {
+            spawn_checkpoints(&tracker, &stop, &state, checkpoint_interval, signer);
         }
         // Reloads run on SIGHUP and when a file under the rules directory changes.
         spawn_reload_on_signals(&tracker, &stop, &state.policy);
@@ -314,6 +336,52 @@ impl App {
         drop(shadow_watcher);
         served
     }
+}
+
+/// Takes a global checkpoint of the hash chains every `interval` (the first one
+/// `interval` after the start), until stopped. A failed checkpoint is logged and tried
+/// again at the next interval: it never stops the daemon.
+fn spawn_checkpoints(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    state: &AppState,
+    interval: std::time::Duration,
+    signer: Option<Arc<crate::audit::signing::Signer>>,
+) {
+    let stop = stop.clone();
+    let store = state.store.clone();
+    let clock = Arc::clone(&state.clock);
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            let taken = store.take_checkpoint(clock.now()).await;
+            let signed = match (taken, &signer) {
+                (Ok(checkpoint), Some(signer)) => {
+                    let signature = signer.sign(checkpoint.hash.as_bytes());
+                    store
+                        .sign_checkpoint(checkpoint.seq, &signature)
+                        .await
+                        .map(|()| checkpoint)
+                }
+                (taken, _) => taken,
+            };
+            match signed {
+                Ok(checkpoint) => tracing::info!(
+                    seq = checkpoint.seq,
+                    accounts = checkpoint.accounts,
+                    entries = checkpoint.entries,
+                    hash = %checkpoint.hash,
+                    "took a checkpoint of the hash chains"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "failed to take a checkpoint of the hash chains");
+                }
+            }
+        }
+    });
 }
 
 /// The strategies of `[scheduler] strategies`, loaded and checked.

@@ -18,6 +18,8 @@ pub mod impact;
 mod impact_render;
 pub mod judge;
 mod render;
+pub mod signing;
+pub mod verify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

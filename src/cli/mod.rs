@@ -54,6 +54,9 @@ pub enum Exit {
     /// `decide --fail-if-refused` and the contact was not allowed; `audit` found a
     /// contact the policy refuses; `rules impact` found the candidate loosens the policy.
     Refused = 4,
+    /// `audit verify` found an entry of the tamper-evident log edited, deleted, inserted
+    /// or reordered.
+    Tampered = 5,
 }
 
 impl Termination for Exit {

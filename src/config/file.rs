@@ -43,6 +43,11 @@ impl Config {
                 message,
                 help: None,
             })?;
+        config.audit.check().map_err(|message| ConfigError::File {
+            location: file.to_string(),
+            message,
+            help: None,
+        })?;
         Ok(config)
     }
 

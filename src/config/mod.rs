@@ -46,8 +46,8 @@ pub use crate::secret::{REDACTED, Secret};
 pub use file::{DEFAULT_FILE, Loaded, SHIPPED, load};
 pub use secrets::{ConfiguredKey, MIN_SECRET_CHARS};
 pub use values::{
-    DEFAULT_WEBHOOK_TIMEOUT, DatabaseConfig, LogConfig, LogFormat, OutboxConfig, RulesConfig,
-    SchedulerConfig, ServerConfig,
+    AuditConfig, DEFAULT_WEBHOOK_TIMEOUT, DatabaseConfig, LogConfig, LogFormat, OutboxConfig,
+    RulesConfig, SchedulerConfig, ServerConfig,
 };
 
 /// The daemon's effective settings.
@@ -79,6 +79,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The scheduler: strategies run for the stored accounts.
     pub scheduler: SchedulerConfig,
+    /// The tamper-evident log: how often a checkpoint is taken.
+    pub audit: AuditConfig,
 }
 
 /// Why the configuration could not be read; the daemon does not start.

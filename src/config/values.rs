@@ -268,6 +268,48 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The tamper-evident log (`[audit]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often the daemon takes a global checkpoint of the hash chains (a hash over
+    /// every account's head); `0s` takes none.
+    #[serde(
+        deserialize_with = "deserialize_duration",
+        serialize_with = "serialize_duration"
+    )]
+    pub checkpoint_interval: Duration,
+    /// An ed25519 private key (PKCS#8 PEM) that signs each checkpoint, so that an
+    /// exported log can be verified with the public key alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> AuditConfig {
+        AuditConfig {
+            checkpoint_interval: Duration::from_secs(3600),
+            signing_key: None,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The interval is off (`0s`) or between 1s and 7 days.
+    pub(super) fn check(&self) -> Result<(), String> {
+        let interval = self.checkpoint_interval;
+        if !interval.is_zero()
+            && !(Duration::from_secs(1)..=Duration::from_secs(7 * 86_400)).contains(&interval)
+        {
+            return Err(format!(
+                "[audit] `checkpoint_interval` must be 0s (off) or between 1s and 7 days, not {}",
+                format_duration(interval)
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The shortest interval between ticks.
 const MIN_SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
 

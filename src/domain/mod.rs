@@ -42,6 +42,7 @@ pub(crate) use object_only;
 
 mod account;
 pub mod arrangements;
+pub mod chain;
 mod channel;
 mod event;
 pub mod instant;

@@ -1,7 +1,8 @@
 //! `GET /v1/audit`: every collector-initiated contact of a period judged by the policy in
-//! force when it was made. Thin: check the parameters, have `audit::run` read and judge,
-//! render.
+//! force when it was made; `GET /v1/audit/verify`: the hash chains recomputed. Thin:
+//! check the parameters, have `audit::run` (or `audit::verify`) read and judge, render.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use super::body::QueryParams;
 use super::dto::AuditParams;
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, Unauthorized, Unavailable};
+use crate::audit::verify::Verification;
 use crate::audit::{Audit, AuditError, render, run};
 use crate::report::{Format, Period};
 
@@ -61,4 +63,16 @@ pub async fn audit(
         render(&audit, format),
     )
         .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "reports",
+    description = "The tamper-evident log checked: every account's hash chain of events and decisions recomputed, then the global checkpoints. `status` is `intact`, or `tampered` with the first entry (accounts in id order, entries in chain order) that was edited, deleted, inserted or reordered: its account, position, id and table. Reads the whole ledger: seconds per million entries. Needs the `decide` scope.",
+    security(("bearer" = ["decide"])),
+    responses(
+        (status = 200, description = "What verification found", body = Verification),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 500, response = Internal),
+        (status = 503, response = Unavailable)))]
+pub async fn verify(State(state): State<AppState>) -> Result<Json<Verification>, ApiError> {
+    Ok(Json(crate::audit::verify::verify(&state.store).await?))
 }

@@ -142,6 +142,7 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         })
         .routes(decide(routes!(windows::windows)))
         .routes(decide(routes!(audit::audit)))
+        .routes(decide(routes!(audit::verify)))
         .routes(decide(routes!(policy::policy)))
         .routes(decide(routes!(policy::policy_texts)))
         // Notices.

@@ -10,6 +10,7 @@
 //! history under its lock, asks the judge, and writes what the judge said. The store
 //! knows rows, transactions and the domain's types, not the law.
 
+mod chain;
 mod console;
 mod consumers;
 mod postgres;
@@ -30,6 +31,7 @@ use crate::domain::{
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
+pub use chain::Checkpoint;
 pub use console::{ConsoleSession, KeyListing};
 pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE, ShadowRow};
 pub use postgres::PostgresStore;

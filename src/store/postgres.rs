@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
+mod chain;
 mod reports;
 
+use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
@@ -17,6 +19,7 @@ use super::{
     PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, judge_attempt,
     lookback_start, pending_notice_row, skip_unreadable_notices,
 };
+use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
 
 /// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
 /// bound parameters).
@@ -45,9 +48,21 @@ impl PostgresStore {
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        // The rows of a ledger older than its chains are chained once, when the migration
+        // that adds the chains is applied; a row that lacks its link later was written
+        // outside dunner, and verification names it.
+        let chained: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE version = 9 AND success",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or(None);
         sqlx::migrate!("src/store/migrations/postgres")
             .run(&self.pool)
             .await?;
+        if chained.is_none() {
+            self.chain_unchained().await?;
+        }
         Ok(())
     }
 
@@ -130,9 +145,11 @@ impl PostgresStore {
         {
             return first_response(&mut tx, claim.key).await;
         }
+        let mut links = Links::default();
         for row in rows {
-            append_event(&mut tx, row).await?;
+            append_event(&mut tx, row, &mut links).await?;
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(None)
     }
@@ -149,30 +166,29 @@ impl PostgresStore {
             upsert_accounts(&mut tx, chunk, now).await?;
             progress(chunk.len() as u64);
         }
+        // The chains of the events' accounts are appended to under their accounts' locks,
+        // as every other write does (in id order, so two writers never wait on each other).
+        let mut accounts: Vec<&str> = events.iter().map(|row| row.account_id.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        for chunk in accounts.chunks(IMPORT_CHUNK) {
+            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(chunk)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        let mut links = Links::default();
         for chunk in events.chunks(IMPORT_CHUNK) {
             if chunk.iter().any(|row| row.changes_account.is_some()) {
                 for row in chunk {
-                    append_event(&mut tx, row).await?;
+                    append_event(&mut tx, row, &mut links).await?;
                 }
             } else {
-                let mut insert = QueryBuilder::<Postgres>::new(
-                    "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) ",
-                );
-                insert.push_values(chunk, |mut values, row| {
-                    values
-                        .push_bind(&row.id)
-                        .push_bind(&row.account_id)
-                        .push_bind(row.at)
-                        .push_bind(&row.body)
-                        .push_unseparated("::jsonb")
-                        .push_bind(row.recorded_at)
-                        .push_bind(&row.import_key);
-                });
-                insert.push(" ON CONFLICT (import_key) DO NOTHING");
-                insert.build().execute(&mut *tx).await?;
+                insert_events(&mut tx, chunk, &mut links).await?;
             }
             progress(chunk.len() as u64);
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -291,6 +307,7 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let mut links = Links::default();
         for row in rows {
             let (status, attempts, due_at, error) = row.update.columns(now);
             let changed = sqlx::query(
@@ -314,9 +331,10 @@ impl PostgresStore {
                 return Err(StoreError::NoticeNotFound(row.id.to_string()));
             }
             if let Some(event) = &row.event {
-                append_event(&mut tx, event).await?;
+                append_event(&mut tx, event, &mut links).await?;
             }
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -406,15 +424,33 @@ impl PostgresStore {
             notice.as_ref(),
             sending.as_deref(),
         )?;
+        let mut links = Links::default();
         if let Some(event) = &rows.event {
-            insert_event(&mut tx, event).await?;
+            insert_events(&mut tx, std::slice::from_ref(event), &mut links).await?;
         }
         if let Some(notice) = &rows.notice {
             insert_notice(&mut tx, notice).await?;
         }
+        load_heads(&mut tx, &mut links, &[attempt.account_id.as_str()]).await?;
+        let event_id = rows.event.as_ref().map(|event| event.id.as_str());
+        let link = links.link(
+            &attempt.account_id,
+            decision_content_hash(
+                &rows.decision_id,
+                &attempt.account_id,
+                &DecisionFields {
+                    decided_at: &chain_instant(now),
+                    outcome: &rows.outcome,
+                    policy_digest: judge.policy_digest(),
+                    question: &rows.question,
+                    decision: rows.decision.get(),
+                    event_id,
+                },
+            ),
+        );
         sqlx::query(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb)",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, $10, $11, $12)",
         )
         .bind(&rows.decision_id)
         .bind(&attempt.account_id)
@@ -423,10 +459,14 @@ impl PostgresStore {
         .bind(judge.policy_digest())
         .bind(&rows.question)
         .bind(rows.decision.get())
-        .bind(rows.event.as_ref().map(|event| event.id.as_str()))
+        .bind(event_id)
         .bind(rows.shadow.as_ref().map(|shadow| shadow.get()))
+        .bind(link.position)
+        .bind(&link.content_hash)
+        .bind(&link.entry_hash)
         .execute(&mut *tx)
         .await?;
+        save_heads(&mut tx, &links).await?;
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(judge.policy_digest())
             .bind(judge.policy_texts()?)
@@ -768,6 +808,7 @@ async fn account_and_history(
 async fn append_event(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     row: &EventRow,
+    links: &mut Links,
 ) -> Result<(), StoreError> {
     let account = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1 FOR UPDATE")
         .bind(&row.account_id)
@@ -803,7 +844,7 @@ async fn append_event(
             .execute(&mut **tx)
             .await?;
     }
-    insert_event(tx, row).await
+    insert_events(tx, std::slice::from_ref(row), links).await
 }
 
 async fn insert_notice(
@@ -868,22 +909,121 @@ async fn upsert_accounts(
     Ok(())
 }
 
-async fn insert_event(
+/// Writes events with their chain links (under their accounts' locks). An imported
+/// entry already stored is not written again and takes no place in its chain: such
+/// entries are left out first.
+async fn insert_events(
     tx: &mut sqlx::Transaction<'static, Postgres>,
-    row: &EventRow,
+    rows: &[EventRow],
+    links: &mut Links,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) VALUES ($1, $2, $3, $4::jsonb, $5, $6)
-         ON CONFLICT (import_key) DO NOTHING",
-    )
-        .bind(&row.id)
-        .bind(&row.account_id)
-        .bind(row.at)
-        .bind(&row.body)
-        .bind(row.recorded_at)
-        .bind(&row.import_key)
-        .execute(&mut **tx)
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.import_key.as_deref())
+        .collect();
+    let stored: std::collections::HashSet<String> = if keys.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        sqlx::query_scalar("SELECT import_key FROM events WHERE import_key = ANY($1)")
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let rows: Vec<&EventRow> = rows
+        .iter()
+        .filter(|row| {
+            row.import_key
+                .as_ref()
+                .is_none_or(|key| !stored.contains(key))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<&str> = rows.iter().map(|row| row.account_id.as_str()).collect();
+    load_heads(tx, links, &accounts).await?;
+    let chained: Vec<Link> = rows
+        .iter()
+        .map(|row| links.link(&row.account_id, event_content_hash(row)))
+        .collect();
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash) ",
+    );
+    insert.push_values(rows.iter().zip(&chained), |mut values, (row, link)| {
+        values
+            .push_bind(&row.id)
+            .push_bind(&row.account_id)
+            .push_bind(row.at)
+            .push_bind(&row.body)
+            .push_unseparated("::jsonb")
+            .push_bind(row.recorded_at)
+            .push_bind(&row.import_key)
+            .push_bind(link.position)
+            .push_bind(&link.content_hash)
+            .push_bind(&link.entry_hash);
+    });
+    insert.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Loads the heads of the accounts not yet known to `links`.
+async fn load_heads(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    links: &mut Links,
+    accounts: &[&str],
+) -> Result<(), StoreError> {
+    let mut missing: Vec<&str> = accounts
+        .iter()
+        .copied()
+        .filter(|id| !links.knows(id))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    for chunk in missing.chunks(IMPORT_CHUNK) {
+        let rows = sqlx::query(
+            "SELECT account_id, position, head FROM chain_heads WHERE account_id = ANY($1)",
+        )
+        .bind(chunk)
+        .fetch_all(&mut **tx)
         .await?;
+        for row in rows {
+            let id: String = row.try_get("account_id")?;
+            links.loaded(
+                &id,
+                Some(Head {
+                    position: row.try_get("position")?,
+                    hash: row.try_get("head")?,
+                }),
+            );
+        }
+        for id in chunk {
+            links.loaded(id, None);
+        }
+    }
+    Ok(())
+}
+
+/// Writes back the heads a transaction moved.
+async fn save_heads(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    links: &Links,
+) -> Result<(), StoreError> {
+    for chunk in links.changed().chunks(IMPORT_CHUNK) {
+        let mut upsert =
+            QueryBuilder::<Postgres>::new("INSERT INTO chain_heads (account_id, position, head) ");
+        upsert.push_values(chunk, |mut values, (id, head)| {
+            values
+                .push_bind(*id)
+                .push_bind(head.position)
+                .push_bind(&head.hash);
+        });
+        upsert.push(
+            " ON CONFLICT (account_id) DO UPDATE SET position = excluded.position, head = excluded.head",
+        );
+        upsert.build().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

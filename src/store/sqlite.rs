@@ -22,8 +22,10 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
+mod chain;
 mod reports;
 
+use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
@@ -31,6 +33,7 @@ use super::{
     NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
     instant_text, judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
 };
+use crate::domain::chain::{DecisionFields, Head, Link};
 
 /// The most attempts one commit carries.
 const MAX_GROUP: usize = 256;
@@ -77,9 +80,21 @@ impl SqliteStore {
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        // The rows of a ledger older than its chains are chained once, when the migration
+        // that adds the chains is applied; a row that lacks its link later was written
+        // outside dunner, and verification names it.
+        let chained: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE version = 9 AND success",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or(None);
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&self.pool)
             .await?;
+        if chained.is_none() {
+            self.chain_unchained().await?;
+        }
         Ok(())
     }
 
@@ -139,9 +154,11 @@ impl SqliteStore {
             }
             upsert_key(&mut tx, claim.key, &claim.response, claim.now).await?;
         }
+        let mut links = Links::default();
         for row in rows {
-            append_event(&mut tx, row).await?;
+            append_event(&mut tx, row, &mut links).await?;
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(None)
     }
@@ -158,16 +175,18 @@ impl SqliteStore {
             upsert_accounts(&mut tx, chunk, now).await?;
             progress(chunk.len() as u64);
         }
+        let mut links = Links::default();
         for chunk in events.chunks(IMPORT_CHUNK) {
             if chunk.iter().any(|row| row.changes_account.is_some()) {
                 for row in chunk {
-                    append_event(&mut tx, row).await?;
+                    append_event(&mut tx, row, &mut links).await?;
                 }
             } else {
-                insert_events(&mut tx, chunk).await?;
+                insert_events(&mut tx, chunk, &mut links).await?;
             }
             progress(chunk.len() as u64);
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -293,6 +312,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut links = Links::default();
         for row in rows {
             let (status, attempts, due_at, error) = row.update.columns(now);
             let changed = sqlx::query(
@@ -312,9 +332,10 @@ impl SqliteStore {
                 return Err(StoreError::NoticeNotFound(row.id.to_string()));
             }
             if let Some(event) = &row.event {
-                append_event(&mut tx, event).await?;
+                append_event(&mut tx, event, &mut links).await?;
             }
         }
+        save_heads(&mut tx, &links).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -804,16 +825,43 @@ async fn commit_group(
         ));
         events.extend(rows.event);
     }
+    let mut links = Links::default();
     for chunk in events.chunks(IMPORT_CHUNK) {
-        insert_events(connection, chunk).await?;
+        insert_events(connection, chunk, &mut links).await?;
     }
     for chunk in decisions.chunks(IMPORT_CHUNK) {
+        let accounts: Vec<&str> = chunk
+            .iter()
+            .map(|(job, ..)| job.attempt.account_id.as_str())
+            .collect();
+        load_heads(connection, &mut links, &accounts).await?;
+        let chained: Vec<Link> = chunk
+            .iter()
+            .map(
+                |(job, id, question, decision, outcome, event_id, _shadow)| {
+                    let decided_at = instant_text(job.now);
+                    let hash = decision_content_hash(
+                        id,
+                        &job.attempt.account_id,
+                        &DecisionFields {
+                            decided_at: &decided_at,
+                            outcome,
+                            policy_digest: job.judge.policy_digest(),
+                            question,
+                            decision: decision.get(),
+                            event_id: event_id.as_deref(),
+                        },
+                    );
+                    links.link(&job.attempt.account_id, hash)
+                },
+            )
+            .collect();
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow) ",
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash) ",
         );
         insert.push_values(
-            chunk,
-            |mut values, (job, id, question, decision, outcome, event_id, shadow)| {
+            chunk.iter().zip(&chained),
+            |mut values, ((job, id, question, decision, outcome, event_id, shadow), link)| {
                 values
                     .push_bind(id)
                     .push_bind(&job.attempt.account_id)
@@ -823,11 +871,15 @@ async fn commit_group(
                     .push_bind(question)
                     .push_bind(decision.get())
                     .push_bind(event_id)
-                    .push_bind(shadow.as_ref().map(|shadow| shadow.get()));
+                    .push_bind(shadow.as_ref().map(|shadow| shadow.get()))
+                    .push_bind(link.position)
+                    .push_bind(&link.content_hash)
+                    .push_bind(&link.entry_hash);
             },
         );
         insert.build().execute(&mut *connection).await?;
     }
+    save_heads(connection, &links).await?;
     for job in &new_digests {
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
             .bind(job.judge.policy_digest())
@@ -953,29 +1005,130 @@ async fn account_and_history(
     }))
 }
 
+/// Writes events with their chain links. An imported entry already stored is not
+/// written again and takes no place in its chain: such entries are left out first.
 async fn insert_events(
     connection: &mut SqliteConnection,
     rows: &[EventRow],
+    links: &mut Links,
 ) -> Result<(), StoreError> {
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.import_key.as_deref())
+        .collect();
+    let mut stored = HashSet::new();
+    if !keys.is_empty() {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT import_key FROM events WHERE import_key IN (");
+        let mut list = query.separated(", ");
+        for key in &keys {
+            list.push_bind(*key);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut *connection).await? {
+            stored.insert(row.try_get::<String, _>("import_key")?);
+        }
+    }
+    let rows: Vec<&EventRow> = rows
+        .iter()
+        .filter(|row| {
+            row.import_key
+                .as_ref()
+                .is_none_or(|key| !stored.contains(key))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<&str> = rows.iter().map(|row| row.account_id.as_str()).collect();
+    load_heads(connection, links, &accounts).await?;
+    let chained: Vec<Link> = rows
+        .iter()
+        .map(|row| links.link(&row.account_id, event_content_hash(row)))
+        .collect();
     let mut insert = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) ",
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash) ",
     );
-    insert.push_values(rows, |mut values, row| {
+    insert.push_values(rows.iter().zip(&chained), |mut values, (row, link)| {
         values
             .push_bind(&row.id)
             .push_bind(&row.account_id)
             .push_bind(instant_text(row.at))
             .push_bind(&row.body)
             .push_bind(instant_text(row.recorded_at))
-            .push_bind(&row.import_key);
+            .push_bind(&row.import_key)
+            .push_bind(link.position)
+            .push_bind(&link.content_hash)
+            .push_bind(&link.entry_hash);
     });
-    insert.push(" ON CONFLICT (import_key) DO NOTHING");
     insert.build().execute(&mut *connection).await?;
     Ok(())
 }
 
+/// Loads the heads of the accounts not yet known to `links`.
+async fn load_heads(
+    connection: &mut SqliteConnection,
+    links: &mut Links,
+    accounts: &[&str],
+) -> Result<(), StoreError> {
+    let mut missing: Vec<&str> = accounts
+        .iter()
+        .copied()
+        .filter(|id| !links.knows(id))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    for chunk in missing.chunks(IMPORT_CHUNK) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT account_id, position, head FROM chain_heads WHERE account_id IN (",
+        );
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut *connection).await? {
+            let id: String = row.try_get("account_id")?;
+            links.loaded(
+                &id,
+                Some(Head {
+                    position: row.try_get("position")?,
+                    hash: row.try_get("head")?,
+                }),
+            );
+        }
+        for id in chunk {
+            links.loaded(id, None);
+        }
+    }
+    Ok(())
+}
+
+/// Writes back the heads a transaction moved.
+async fn save_heads(connection: &mut SqliteConnection, links: &Links) -> Result<(), StoreError> {
+    for chunk in links.changed().chunks(IMPORT_CHUNK) {
+        let mut upsert =
+            QueryBuilder::<Sqlite>::new("INSERT INTO chain_heads (account_id, position, head) ");
+        upsert.push_values(chunk, |mut values, (id, head)| {
+            values
+                .push_bind(*id)
+                .push_bind(head.position)
+                .push_bind(&head.hash);
+        });
+        upsert.push(
+            " ON CONFLICT (account_id) DO UPDATE SET position = excluded.position, head = excluded.head",
+        );
+        upsert.build().execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
 /// Appends one event, bringing its account up to date when the event changes it.
-async fn append_event(connection: &mut SqliteConnection, row: &EventRow) -> Result<(), StoreError> {
+async fn append_event(
+    connection: &mut SqliteConnection,
+    row: &EventRow,
+    links: &mut Links,
+) -> Result<(), StoreError> {
     let account = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
         .bind(&row.account_id)
         .fetch_optional(&mut *connection)
@@ -1008,23 +1161,7 @@ async fn append_event(connection: &mut SqliteConnection, row: &EventRow) -> Resu
             .execute(&mut *connection)
             .await?;
     }
-    insert_event(connection, row).await
-}
-
-async fn insert_event(connection: &mut SqliteConnection, row: &EventRow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (import_key) DO NOTHING",
-    )
-    .bind(&row.id)
-    .bind(&row.account_id)
-    .bind(instant_text(row.at))
-    .bind(&row.body)
-    .bind(instant_text(row.recorded_at))
-    .bind(&row.import_key)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
+    insert_events(connection, std::slice::from_ref(row), links).await
 }
 
 async fn insert_notice(

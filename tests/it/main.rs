@@ -10,6 +10,7 @@
 mod api;
 mod architecture;
 mod audit;
+mod chain;
 mod cli;
 mod config;
 mod console;
