@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::report::{format_of, ledger_to_read, open_to_read};
+use super::report::{ledger_to_read, open_to_read, output_format};
 use super::{Exit, fail};
 use crate::audit::signing::{Signer, generate, load_public};
 use crate::audit::verify::{Export, Verification, export, verify, verify_export};
 use crate::audit::{render, run as audit};
 use crate::clock::{Clock, SystemClock};
-use crate::report::{Format, Period};
+use crate::report::Period;
 
 /// Arguments of `dunner audit`: the audit of a period, or a subcommand (`verify`,
 /// `checkpoint`) about the tamper-evident log.
@@ -136,14 +136,9 @@ pub fn run(args: &AuditArgs, config_file: Option<&Path>) -> Exit {
         Ok(period) => period,
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
-    let format = match (&args.format, &args.out) {
-        (Some(name), _) => Format::parse(name.trim()),
-        (None, Some(out)) => Ok(format_of(out)),
-        (None, None) => Ok(Format::Json),
-    };
-    let format = match format {
+    let format = match output_format(args.format.as_deref(), args.out.as_deref()) {
         Ok(format) => format,
-        Err(error) => return fail(Exit::Failure, described(&error)),
+        Err(exit) => return exit,
     };
     let candidate = args.rules.is_some();
     let (database, rules) =

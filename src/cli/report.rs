@@ -71,14 +71,9 @@ pub fn run(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         Ok(query) => query,
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
-    let format = match (&args.format, &args.out) {
-        (Some(name), _) => Format::parse(name.trim()),
-        (None, Some(out)) => Ok(format_of(out)),
-        (None, None) => Ok(Format::Json),
-    };
-    let format = match format {
+    let format = match output_format(args.format.as_deref(), args.out.as_deref()) {
         Ok(format) => format,
-        Err(error) => return fail(Exit::Failure, described(&error)),
+        Err(exit) => return exit,
     };
     let (database, rules) =
         match ledger_to_read(args.database.as_ref(), args.rules.as_ref(), config_file) {
@@ -149,14 +144,9 @@ fn shadow(args: &ReportArgs, config_file: Option<&Path>) -> Exit {
         Ok(period) => period,
         Err(error) => return fail(Exit::Failure, described(&error)),
     };
-    let format = match (&args.format, &args.out) {
-        (Some(name), _) => Format::parse(name.trim()),
-        (None, Some(out)) => Ok(format_of(out)),
-        (None, None) => Ok(Format::Json),
-    };
-    let format = match format {
+    let format = match output_format(args.format.as_deref(), args.out.as_deref()) {
         Ok(format) => format,
-        Err(error) => return fail(Exit::Failure, described(&error)),
+        Err(exit) => return exit,
     };
     let database = match &args.database {
         Some(database) => database.clone(),
@@ -207,6 +197,17 @@ fn described(error: &ReportError) -> String {
     match (error, error.field()) {
         (ReportError::UnknownName { .. }, _) | (_, None) => error.to_string(),
         (_, Some(field)) => format!("--{field}: {error}"),
+    }
+}
+
+/// `--format` when given, else what `--out`'s extension asks for, else JSON.
+pub(super) fn output_format(format: Option<&str>, out: Option<&Path>) -> Result<Format, Exit> {
+    match (format, out) {
+        (Some(name), _) => {
+            Format::parse(name.trim()).map_err(|error| fail(Exit::Failure, described(&error)))
+        }
+        (None, Some(out)) => Ok(format_of(out)),
+        (None, None) => Ok(Format::Json),
     }
 }
 

@@ -14,7 +14,6 @@ use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, Unauthorized, Unavailable};
 use crate::audit::verify::Verification;
 use crate::audit::{Audit, AuditError, render, run};
-use crate::report::{Format, Period};
 
 impl From<AuditError> for ApiError {
     fn from(error: AuditError) -> ApiError {
@@ -42,21 +41,12 @@ pub async fn audit(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {
-    let today = state.clock.now().date_naive();
-    let date = |field: &'static str, text: Option<&str>| {
-        text.map(|text| Period::parse_date(field, text)).transpose()
-    };
-    let period = Period::new(
-        date("from", params.from.as_deref())?,
-        date("to", params.to.as_deref())?,
-        today,
+    let (period, format) = super::reports::period_and_format(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.format.as_deref(),
+        state.clock.now().date_naive(),
     )?;
-    let format = params
-        .format
-        .as_deref()
-        .map(|name| Format::parse(name.trim()))
-        .transpose()?
-        .unwrap_or_default();
     let audit = run(&state.store, state.policy.current(), false, period).await?;
     Ok((
         [(CONTENT_TYPE, format.content_type())],

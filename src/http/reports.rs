@@ -85,25 +85,35 @@ pub async fn shadow(
     State(state): State<AppState>,
     QueryParams(params): QueryParams<ShadowParams>,
 ) -> Result<Response, ApiError> {
-    let today = state.clock.now().date_naive();
-    let date = |field: &'static str, text: Option<&str>| {
-        text.map(|text| Period::parse_date(field, text)).transpose()
-    };
-    let period = Period::new(
-        date("from", params.from.as_deref())?,
-        date("to", params.to.as_deref())?,
-        today,
+    let (period, format) = period_and_format(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.format.as_deref(),
+        state.clock.now().date_naive(),
     )?;
-    let format = params
-        .format
-        .as_deref()
-        .map(|name| Format::parse(name.trim()))
-        .transpose()?
-        .unwrap_or_default();
     let report = shadow_report(&state.store, period).await?;
     Ok((
         [(CONTENT_TYPE, format.content_type())],
         crate::report::shadow::render(&report, format),
     )
         .into_response())
+}
+
+/// The period (`from`, `to`: UTC days, the last 30 by default) and the format (`json`
+/// by default) of a report-like answer, each refused with its parameter named.
+pub(super) fn period_and_format(
+    from: Option<&str>,
+    to: Option<&str>,
+    format: Option<&str>,
+    today: chrono::NaiveDate,
+) -> Result<(Period, Format), ApiError> {
+    let date = |field: &'static str, text: Option<&str>| {
+        text.map(|text| Period::parse_date(field, text)).transpose()
+    };
+    let period = Period::new(date("from", from)?, date("to", to)?, today)?;
+    let format = format
+        .map(|name| Format::parse(name.trim()))
+        .transpose()?
+        .unwrap_or_default();
+    Ok((period, format))
 }

@@ -9,7 +9,7 @@ use dunner::domain::{Account, Channel, LedgerEvent, Outcome};
 use dunner::store::{Attempt, Store};
 use sqlx::Connection;
 
-use crate::helpers::{SHIPPED_SHARED, dunner};
+use crate::helpers::{SHIPPED_SHARED, dunner, on_both_stores};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 fn now() -> DateTime<Utc> {
@@ -418,27 +418,6 @@ async fn rows_written_before_the_chains_are_chained_by_the_migration(test: TestS
     let verification = verified(&test).await;
     assert!(verification.intact(), "{verification:?}");
     assert_eq!(verification.entries, 10);
-}
-
-macro_rules! on_both_stores {
-    ($($story:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::sqlite().await).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::postgres().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(

@@ -14,7 +14,7 @@ use dunner::report::Period;
 use dunner::store::{Attempt, Store};
 use dunner::strategy::StrategySet;
 
-use crate::helpers::{SHIPPED_SHARED, dunner};
+use crate::helpers::{SHIPPED_SHARED, dunner, on_both_stores};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
@@ -360,27 +360,6 @@ async fn the_command_gates_a_loosening(test: TestStore) {
     );
     assert_eq!(bad.status.code(), Some(1), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
-}
-
-macro_rules! on_both_stores {
-    ($($story:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::sqlite().await).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::postgres().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(

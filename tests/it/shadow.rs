@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::api::{account_json, api_configured};
-use crate::helpers::dunner;
+use crate::helpers::{dunner, on_both_stores};
 use crate::impact::{NOON_ONLY, rules_dir};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
@@ -208,27 +208,6 @@ async fn a_queued_notice_is_shadowed_too(test: TestStore) {
     assert_eq!(logged.len(), 1);
     assert_eq!(logged[0].account_id, "N-1");
     assert_eq!(logged[0].outcome, "allow");
-}
-
-macro_rules! on_both_stores {
-    ($($story:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::sqlite().await).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $story() {
-                    super::$story(super::postgres().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_stores!(
