@@ -164,6 +164,7 @@ pub fn routes(settings: Settings) -> Router<AppState> {
         .route("/console/outbox", get(pages::outbox))
         .route("/console/outbox/{id}/retry", post(actions::retry_notice))
         .route("/console/reports", get(pages::reports))
+        .route("/console/reports/shadow", get(pages::shadow_report))
         .route("/console/reports/{name}", get(pages::report))
         .route("/console/audit", get(pages::audit))
         .route("/console/keys", get(pages::keys))

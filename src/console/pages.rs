@@ -103,6 +103,8 @@ pub async fn overview(
         packs => packs,
         loaded_at => status.loaded_at.map(|at| at.to_rfc3339()),
         last_reload_error => status.last_error.as_deref().map(|error| crate::redact::redact(error).into_owned()),
+        shadow_digest => state.policy.shadow().map(|shadow| shadow.digest().to_string()),
+        shadow_error => state.policy.shadow_error().map(|error| crate::redact::redact(&error).into_owned()),
         contacts => value(&report.contacts),
         refusals => value(&report.refusals),
         outbox => outbox,
@@ -512,6 +514,19 @@ pub async fn report(
         .await
         .map_err(report_refusal)?;
     Ok(Html(crate::report::render(&report, Format::Html)).into_response())
+}
+
+/// `GET /console/reports/shadow`: the shadow policy's divergences over a period
+/// (`dunner report shadow`), as the report's HTML page.
+pub async fn shadow_report(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<HashMap<String, String>>,
+) -> Page {
+    viewer.require(Scope::Decide)?;
+    let period = period(&query, state.clock.now().date_naive())?;
+    let report = crate::report::shadow::shadow_report(&state.store, period).await?;
+    Ok(Html(crate::report::shadow::render(&report, Format::Html)).into_response())
 }
 
 /// `GET /console/audit`: the audit of a period (`crate::audit`), readable.

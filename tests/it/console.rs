@@ -242,6 +242,7 @@ const PAGES: &[&str] = &[
     "/console/outbox",
     "/console/reports",
     "/console/reports/summary",
+    "/console/reports/shadow",
     "/console/audit?run=1",
     "/console/keys",
 ];
