@@ -105,6 +105,8 @@ pub struct Metrics {
     scheduled: Family<ScheduledLabels, Counter>,
     scheduler_partitions: Counter,
     scheduler_consumers: Counter,
+    /// When the last tick ended, by the daemon's clock, and whether it succeeded.
+    last_scheduler_tick: std::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, bool)>>,
     outbox_notices: Family<OutboxLabels, Gauge>,
     outbox_oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     outbox_deliveries: Family<DeliveryLabels, Counter>,
@@ -230,6 +232,7 @@ impl Metrics {
             scheduled,
             scheduler_partitions,
             scheduler_consumers,
+            last_scheduler_tick: std::sync::Mutex::default(),
             outbox_notices,
             outbox_oldest_due_age,
             outbox_deliveries,
@@ -270,13 +273,26 @@ impl Metrics {
         self.attempts_recorded.inc();
     }
 
-    /// Counts a scheduler tick and its duration.
-    pub fn observe_scheduler_tick(&self, ok: bool, seconds: f64) {
+    /// Counts a scheduler tick and its duration, ended at `at`.
+    pub fn observe_scheduler_tick(
+        &self,
+        ok: bool,
+        seconds: f64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        if let Ok(mut last) = self.last_scheduler_tick.lock() {
+            *last = Some((at, ok));
+        }
         let result = if ok { "ok" } else { "error" };
         self.scheduler_ticks
             .get_or_create(&ReloadLabels { result })
             .inc();
         self.scheduler_tick_durations.observe(seconds);
+    }
+
+    /// When the last scheduler tick ended and whether it succeeded, for the console.
+    pub fn last_scheduler_tick(&self) -> Option<(chrono::DateTime<chrono::Utc>, bool)> {
+        self.last_scheduler_tick.lock().ok().and_then(|last| *last)
     }
 
     /// Scheduler ticks since the daemon started: (ok, failed), for the console.

@@ -113,7 +113,13 @@ pub async fn overview(
         scheduler_enabled => state.strategies.executed,
         scheduler_ticks => {
             let (ok, failed) = state.metrics.scheduler_tick_counts();
-            context! { ok => ok, failed => failed }
+            let last = state.metrics.last_scheduler_tick();
+            context! {
+                ok => ok,
+                failed => failed,
+                last_at => last.map(|(at, _)| at.to_rfc3339()),
+                last_ok => last.map(|(_, ok)| ok),
+            }
         },
     };
     Ok(console.render("overview.html", page_context(&viewer, "overview", page)))

@@ -206,11 +206,11 @@ impl Scheduler {
                     let seconds = started.elapsed().as_secs_f64();
                     match result {
                         Ok(report) => {
-                            self.metrics.observe_scheduler_tick(true, seconds);
+                            self.metrics.observe_scheduler_tick(true, seconds, self.clock.now());
                             log_tick(&report, seconds);
                         }
                         Err(error) => {
-                            self.metrics.observe_scheduler_tick(false, seconds);
+                            self.metrics.observe_scheduler_tick(false, seconds, self.clock.now());
                             tracing::error!(%error, "the scheduler tick failed; trying again next tick");
                         }
                     }

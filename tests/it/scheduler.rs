@@ -924,3 +924,27 @@ async fn three_daemons_plan_each_consumer_once_per_tick_and_survive_a_kill() {
         assert_eq!(child.wait().unwrap().code(), Some(0));
     }
 }
+
+/// The console's overview says when the last tick ended and whether it succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_tick_is_remembered_for_the_console() {
+    let test = sqlite().await;
+    portfolio(&test.store).await;
+    let (_dir, strategies) = daily_calls();
+    let scheduler = scheduler(&test.store, &strategies, "2026-04-07T11:58:00Z");
+    let metrics = Arc::clone(&scheduler.metrics);
+    assert_eq!(metrics.last_scheduler_tick(), None);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::clone(&stop);
+    let running = tokio::spawn(scheduler.run(async move { stopped.notified().await }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while metrics.last_scheduler_tick().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.notify_one();
+    running.await.unwrap();
+    assert_eq!(
+        metrics.last_scheduler_tick(),
+        Some((at("2026-04-07T11:58:00Z"), true))
+    );
+}
