@@ -165,7 +165,7 @@ pub fn run(args: &AuditArgs, config_file: Option<&Path>) -> Exit {
     // not known ahead, so no length and no eta.
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} accounts audited {per_sec} {elapsed}")
+        ProgressStyle::with_template("{spinner} {pos} accounts audited in {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let result = runtime.block_on(async {
