@@ -172,51 +172,117 @@ pub fn walk_consumer<T>(
             )
         })
         .collect();
-    // Each debt's view of the consumer's ledger (the other debts' entries tagged), built
-    // once: a probe's history is a prefix of it.
+    // Each debt's history, grown entry by entry as the walk goes: a probe's history is
+    // all of it so far. Rebuilding it per probe made an account's walk quadratic in its
+    // ledger's length.
+    let mut histories: Vec<Option<Growing<'_>>> = (0..debts.len()).map(|_| None).collect();
+    // The rare probe that needs a filtered prefix (an outcome recorded after it but placed
+    // before it) builds its history from the debt's view, as `history_of` would.
     let mut views: Vec<Option<Vec<StoredEntry>>> = vec![None; debts.len()];
+    // The highest seq of an outcome report placed before the current position.
+    let mut latest_report: Option<i64> = None;
     let mut placed = placed.into_iter().peekable();
     for position in 0..=merged.len() {
         while let Some((_, seq, probe)) = placed.next_if(|(at, _, _)| *at == position) {
-            let (Some(state), Some(view)) = (states.get(probe.debt), views.get_mut(probe.debt))
+            let (Some(state), Some(history)) =
+                (states.get(probe.debt), histories.get_mut(probe.debt))
             else {
                 continue;
             };
-            let view = view.get_or_insert_with(|| view_of(debts, &merged, probe.debt));
-            let prior = view.get(..position).unwrap_or_default();
             // An outcome reported after the recorded contact was not known when it was made.
-            let reported_later = seq.is_some_and(|seq| {
-                merged
+            let reported_later = seq.filter(|seq| latest_report.is_some_and(|r| r > *seq));
+            if let Some(seq) = reported_later {
+                let Some(view) = views.get_mut(probe.debt) else {
+                    continue;
+                };
+                let view = view.get_or_insert_with(|| view_of(debts, &merged, probe.debt));
+                let known: Vec<StoredEntry> = view
                     .get(..position)
                     .unwrap_or_default()
                     .iter()
-                    .any(|(_, e)| {
-                        e.event.event_type == LedgerEventType::OutcomeReported && e.seq > seq
+                    .zip(merged.iter())
+                    .filter(|(_, (_, e))| {
+                        e.event.event_type != LedgerEventType::OutcomeReported || e.seq < seq
                     })
-            });
-            let history = match seq {
-                Some(seq) if reported_later => {
-                    let known: Vec<StoredEntry> = prior
-                        .iter()
-                        .zip(merged.iter())
-                        .filter(|(_, (_, e))| {
-                            e.event.event_type != LedgerEventType::OutcomeReported || e.seq < seq
-                        })
-                        .map(|(stored, _)| stored.clone())
-                        .collect();
-                    history_of(&known)
-                }
-                _ => history_of(prior),
-            };
-            visit(probe.item, state, &history);
+                    .map(|(stored, _)| stored.clone())
+                    .collect();
+                visit(probe.item, state, &history_of(&known));
+                continue;
+            }
+            let history = history.get_or_insert_with(|| Growing::new(probe.debt));
+            history.advance(debts, merged.get(..position).unwrap_or_default());
+            visit(probe.item, state, &history.events);
         }
         // Once every probe is placed, the rest of the ledger changes nothing.
         if placed.peek().is_some()
             && let Some((index, entry)) = merged.get(position)
-            && let Some(state) = states.get_mut(*index)
         {
-            apply_account_change(entry, state);
+            if entry.event.event_type == LedgerEventType::OutcomeReported {
+                latest_report = latest_report.max(Some(entry.seq));
+            }
+            if let Some(state) = states.get_mut(*index) {
+                apply_account_change(entry, state);
+            }
         }
+    }
+}
+
+/// One debt's history of a consumer's merged ledger up to a place, grown entry by entry:
+/// at every place the same events as [`history_of`] gives for the prefix (the other
+/// debts' entries tagged, an outcome reported so far counted as its attempt's, the last
+/// report winning).
+struct Growing<'e> {
+    /// The debt whose view this is.
+    debt: usize,
+    /// Merged entries taken in so far.
+    taken: usize,
+    events: Vec<crate::domain::Event>,
+    /// Where each event recorded without an outcome is, by ledger id: a later report
+    /// fills it in.
+    awaiting: HashMap<&'e str, usize>,
+    /// The outcomes reported so far, by attempt.
+    reported: HashMap<&'e str, crate::domain::Outcome>,
+}
+
+impl<'e> Growing<'e> {
+    fn new(debt: usize) -> Self {
+        Growing {
+            debt,
+            taken: 0,
+            events: Vec::new(),
+            awaiting: HashMap::new(),
+            reported: HashMap::new(),
+        }
+    }
+
+    /// Takes in the entries of `prefix` not taken yet.
+    fn advance(&mut self, debts: &[AccountEntries], prefix: &[(usize, &'e LedgerEntry)]) {
+        for (other, entry) in prefix.get(self.taken..).unwrap_or_default() {
+            if let Some(mut event) = entry.event.history() {
+                event.account_id = (*other != self.debt)
+                    .then(|| debts.get(*other).map(|debt| debt.account.id.to_string()))
+                    .flatten();
+                if event.outcome.is_none() {
+                    event.outcome = self.reported.get(entry.id.as_str()).copied();
+                    self.awaiting.insert(entry.id.as_str(), self.events.len());
+                }
+                self.events.push(event);
+            }
+            if entry.event.event_type == LedgerEventType::OutcomeReported
+                && let (Some(attempt), Some(outcome)) =
+                    (entry.event.attempt_id.as_deref(), entry.event.outcome)
+            {
+                self.reported.insert(attempt, outcome);
+                if let Some(event) = self
+                    .awaiting
+                    .get(attempt)
+                    .and_then(|index| self.events.get_mut(*index))
+                {
+                    event.outcome = Some(outcome);
+                }
+            }
+        }
+        self.taken = self.taken.max(prefix.len());
     }
 }
 
@@ -427,6 +493,93 @@ mod tests {
             &policy,
         );
         assert!(early.violations.is_empty(), "{:?}", early.violations);
+    }
+
+    #[test]
+    fn the_grown_history_is_the_history_of_the_prefix_at_every_place() {
+        // Two debts of one consumer; outcomes reported late, twice for one attempt, for
+        // an attempt of the other debt, and one recorded after a contact it precedes.
+        let mut other = account();
+        other.id = "A-2".into();
+        let debts = [
+            AccountEntries {
+                account: account(),
+                entries: vec![
+                    entry(1, DIAL),
+                    entry(
+                        4,
+                        r#"{"at": "2026-04-06T16:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "no_answer"}"#,
+                    ),
+                    entry(5, NEXT_DAY),
+                    entry(
+                        6,
+                        r#"{"at": "2026-04-07T16:00:00Z", "type": "outcome_reported", "attempt_id": "e1", "outcome": "conversation"}"#,
+                    ),
+                    entry(
+                        8,
+                        r#"{"at": "2026-04-08T16:00:00Z", "channel": "email", "contact_point": "a@example.com"}"#,
+                    ),
+                ],
+            },
+            AccountEntries {
+                account: other,
+                entries: vec![
+                    entry(
+                        2,
+                        r#"{"at": "2026-04-06T15:30:00Z", "channel": "call", "contact_point": "+12125550100"}"#,
+                    ),
+                    entry(
+                        7,
+                        r#"{"at": "2026-04-06T17:00:00Z", "type": "outcome_reported", "attempt_id": "e2", "outcome": "wrong_party"}"#,
+                    ),
+                    entry(
+                        3,
+                        r#"{"at": "2026-04-09T15:00:00Z", "channel": "call", "contact_point": "+12125550100"}"#,
+                    ),
+                ],
+            },
+        ];
+        let mut probes = Vec::new();
+        for (debt, entries) in debts.iter().enumerate() {
+            for entry in &entries.entries {
+                probes.push(Probe {
+                    debt,
+                    at: entry.event.at,
+                    entry: Some(entry.id.as_str()),
+                    item: (debt, entry.id.clone()),
+                });
+            }
+            probes.push(Probe {
+                debt,
+                at: "2026-04-30T00:00:00Z".parse().unwrap(),
+                entry: None,
+                item: (debt, "end".into()),
+            });
+        }
+        let mut merged: Vec<(usize, &LedgerEntry)> = debts
+            .iter()
+            .enumerate()
+            .flat_map(|(index, debt)| debt.entries.iter().map(move |entry| (index, entry)))
+            .collect();
+        merged.sort_by_key(|(_, entry)| (entry.event.at, entry.seq));
+        let mut seen = 0;
+        walk_consumer(&debts, probes, |(debt, id), _, history| {
+            let view = view_of(&debts, &merged, debt);
+            let place = view.iter().position(|e| e.id == id).unwrap_or(view.len());
+            let seq = merged.get(place).map(|(_, e)| e.seq);
+            let known: Vec<StoredEntry> = view[..place]
+                .iter()
+                .zip(merged.iter())
+                .filter(|(_, (_, e))| {
+                    e.event.event_type != LedgerEventType::OutcomeReported
+                        || seq.is_none_or(|seq| e.seq < seq)
+                })
+                .map(|(stored, _)| stored.clone())
+                .collect();
+            assert_eq!(history, history_of(&known), "{id} of debt {debt}");
+            seen += 1;
+        });
+        assert_eq!(seen, 10);
     }
 
     #[test]

@@ -158,6 +158,18 @@ pub async fn run(
     candidate: bool,
     period: Period,
 ) -> Result<Audit, AuditError> {
+    run_with_progress(store, fallback, candidate, period, &|_| {}).await
+}
+
+/// [`run`], telling `progress` how many accounts each page read held once it is judged
+/// (the command line's progress bar).
+pub async fn run_with_progress(
+    store: &Store,
+    fallback: Arc<Policy>,
+    candidate: bool,
+    period: Period,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Audit, AuditError> {
     let (start, end) = (period.start(), period.end());
     let decisions = store.contact_decisions(start, end).await?;
     let mut in_force: HashMap<String, Arc<Policy>> = HashMap::new();
@@ -177,21 +189,23 @@ pub async fn run(
     let shared = Arc::new((in_force, decisions, fallback));
     let mut totals = judge::Judged::default();
     let mut after: Option<String> = None;
-    let mut pending: Option<tokio::task::JoinHandle<judge::Judged>> = None;
+    let mut pending: Option<(tokio::task::JoinHandle<judge::Judged>, u64)> = None;
     loop {
         let page = store.consumer_entries_page(after.as_deref(), PAGE).await?;
         after.clone_from(&page.next_after);
         // Judge this page while the next one is read.
-        if let Some(previous) = pending.take() {
+        if let Some((previous, accounts)) = pending.take() {
             merge(
                 &mut totals,
                 previous
                     .await
                     .map_err(|e| AuditError::Task(e.to_string()))?,
             );
+            progress(accounts);
         }
+        let accounts = page.consumers.iter().map(|debts| debts.len() as u64).sum();
         let shared = Arc::clone(&shared);
-        pending = Some(tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let (in_force, decisions, fallback) = &*shared;
             let policies = judge::Policies {
                 in_force,
@@ -206,18 +220,20 @@ pub async fn run(
                     merge(&mut a, b);
                     a
                 })
-        }));
+        });
+        pending = Some((task, accounts));
         if after.is_none() {
             break;
         }
     }
-    if let Some(previous) = pending.take() {
+    if let Some((previous, accounts)) = pending.take() {
         merge(
             &mut totals,
             previous
                 .await
                 .map_err(|e| AuditError::Task(e.to_string()))?,
         );
+        progress(accounts);
     }
     let (in_force, _, fallback) = &*shared;
     let mut in_force_digests: Vec<String> = in_force.keys().cloned().collect();

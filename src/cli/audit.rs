@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use super::report::{ledger_to_read, open_to_read, output_format};
 use super::{Exit, fail};
 use crate::audit::signing::{Signer, generate, load_public};
 use crate::audit::verify::{Export, Verification, export, verify, verify_export};
-use crate::audit::{render, run as audit};
+use crate::audit::{render, run_with_progress as audit};
 use crate::clock::{Clock, SystemClock};
 use crate::report::Period;
 
@@ -154,12 +156,22 @@ pub fn run(args: &AuditArgs, config_file: Option<&Path>) -> Exit {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
     };
+    // Drawn only on a terminal (indicatif hides it otherwise); the count of accounts is
+    // not known ahead, so no length and no eta.
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} accounts audited in {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     let result = runtime.block_on(async {
         let store = open_to_read(&database).await?;
-        audit(&store, policy, candidate, period)
-            .await
-            .map_err(|error| format!("failed to audit the ledger: {error}"))
+        audit(&store, policy, candidate, period, &|accounts| {
+            bar.inc(accounts)
+        })
+        .await
+        .map_err(|error| format!("failed to audit the ledger: {error}"))
     });
+    bar.finish_and_clear();
     let result = match result {
         Ok(result) => result,
         Err(message) => return fail(Exit::Failure, message),
