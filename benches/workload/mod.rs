@@ -128,7 +128,7 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn for_account(index: u64) -> Rng {
-        let mut rng = Rng(0x15_d0_11e4 ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = Rng(0x15d0_11e4 ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         rng.next_u64();
         rng
     }
