@@ -32,8 +32,8 @@ pub struct Context<'a> {
     pub events: &'a [PreparedEvent<'a>],
     /// The rules that govern this question, in policy order.
     pub rules: Vec<&'a Rule>,
-    /// A reusable buffer for the slots a cap counts (one cap is counted at a time).
-    pub slots: RefCell<Vec<i64>>,
+    /// The subject's buffer for the slots a cap counts (one cap is counted at a time).
+    pub slots: &'a RefCell<Vec<i64>>,
 }
 
 impl<'a> Context<'a> {
@@ -59,7 +59,7 @@ impl<'a> Context<'a> {
             zones: &subject.zones,
             events: &subject.events,
             rules: Vec::new(),
-            slots: RefCell::new(Vec::new()),
+            slots: &subject.slots,
         };
         context.rules = context.applicable_rules(question.purpose);
         context

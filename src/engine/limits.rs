@@ -205,7 +205,10 @@ fn counted_slots(
             })
             .map(slot),
     );
-    slots.sort_unstable();
+    // Instants come sorted with the history; local days almost always do.
+    if !slots.is_sorted() {
+        slots.sort_unstable();
+    }
 }
 
 /// `None` when a new event at slot `x` keeps every period of length `length` at or
@@ -233,16 +236,17 @@ fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i
     }
     // Nothing improves before an event leaves every period that contains the slot,
     // and the `max`-th most recent past event must have left the trailing period.
-    let relevant: Vec<i64> = slots
-        .iter()
-        .copied()
-        .filter(|&s| s >= first_start)
-        .collect();
+    // `slots` is sorted: both are subslices, no allocation needed.
+    let relevant = slots
+        .get(slots.partition_point(|&s| s < first_start)..)
+        .unwrap_or(&[]);
     let Some(&oldest) = relevant.first() else {
         return Some(None);
     };
     let mut bound = oldest.saturating_add(length);
-    let past: Vec<i64> = relevant.iter().copied().filter(|&s| s <= x).collect();
+    let past = relevant
+        .get(..relevant.partition_point(|&s| s <= x))
+        .unwrap_or(&[]);
     let needed = usize::try_from(max).unwrap_or(usize::MAX);
     if past.len() >= needed
         && let Some(&nth_latest) = past.get(past.len() - needed)

@@ -95,6 +95,9 @@ pub struct Subject<'a> {
     /// Channels with a consent or revocation in the history (most have none, and
     /// then no consent lookup is needed).
     pub(super) consent_channels: Set<Channel>,
+    /// The buffer every question's cap counts fill (one cap is counted at a time),
+    /// kept so that a decision allocates none of its own.
+    pub(super) slots: std::cell::RefCell<Vec<i64>>,
 }
 
 impl<'a> Subject<'a> {
@@ -119,6 +122,7 @@ impl<'a> Subject<'a> {
         Subject {
             policy,
             account,
+            slots: std::cell::RefCell::new(Vec::with_capacity(events.len())),
             event_days: vec![Cell::new(UNKNOWN_DAY); events.len() * zones.len()],
             zones,
             events,

@@ -157,24 +157,68 @@ pub struct Moment {
     /// The instant.
     pub instant: DateTime<Utc>,
     /// One clock per candidate zone, in the zones' order.
-    pub clocks: Vec<LocalClock>,
+    pub clocks: Clocks,
+}
+
+/// How many clocks a [`Moment`] keeps without allocating: the search for the next
+/// allowed instant reads a moment per step, and almost every account has one to three
+/// candidate zones.
+const INLINE_CLOCKS: usize = 4;
+
+/// A moment's clocks: inline up to [`INLINE_CLOCKS`] zones, on the heap beyond.
+#[derive(Debug, Clone)]
+pub enum Clocks {
+    /// The first `len` entries are the clocks.
+    Inline {
+        /// How many of `clocks` are read.
+        len: usize,
+        /// The clocks, then filler.
+        clocks: [LocalClock; INLINE_CLOCKS],
+    },
+    /// More zones than fit inline.
+    Heap(Vec<LocalClock>),
+}
+
+impl std::ops::Deref for Clocks {
+    type Target = [LocalClock];
+
+    fn deref(&self) -> &[LocalClock] {
+        match self {
+            Clocks::Inline { len, clocks } => clocks.get(..*len).unwrap_or(&[]),
+            Clocks::Heap(clocks) => clocks,
+        }
+    }
 }
 
 impl Moment {
     /// Reads the wall clocks of `instant` in `zones`.
     pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
-        let clocks = zones
-            .iter()
-            .map(|zone| {
-                let local = instant.with_timezone(zone);
-                LocalClock {
-                    zone: *zone,
-                    date: local.date_naive(),
-                    weekday: local.weekday().num_days_from_monday() as usize,
-                    seconds: chrono::Timelike::num_seconds_from_midnight(&local),
-                }
-            })
-            .collect();
+        let clock = |zone: &Tz| {
+            let local = instant.with_timezone(zone);
+            LocalClock {
+                zone: *zone,
+                date: local.date_naive(),
+                weekday: local.weekday().num_days_from_monday() as usize,
+                seconds: chrono::Timelike::num_seconds_from_midnight(&local),
+            }
+        };
+        let clocks = if zones.len() <= INLINE_CLOCKS {
+            let mut clocks = [LocalClock {
+                zone: Tz::UTC,
+                date: NaiveDate::MIN,
+                weekday: 0,
+                seconds: 0,
+            }; INLINE_CLOCKS];
+            for (slot, zone) in clocks.iter_mut().zip(zones) {
+                *slot = clock(zone);
+            }
+            Clocks::Inline {
+                len: zones.len(),
+                clocks,
+            }
+        } else {
+            Clocks::Heap(zones.iter().map(clock).collect())
+        };
         Moment { instant, clocks }
     }
 

@@ -20,6 +20,7 @@ mod decision_log;
 mod diagnostics;
 mod email;
 mod engine;
+mod engine_workload;
 mod fuzz;
 mod hardening;
 mod helpers;
