@@ -35,12 +35,7 @@ pub fn show(
     };
     let texts = runtime.block_on(async {
         if let Some(live) = live.as_ref().filter(|live| live.digest() == digest) {
-            return Ok(Some(
-                live.sources()
-                    .iter()
-                    .map(|source| (source.name.to_string(), source.text.to_string()))
-                    .collect::<Vec<_>>(),
-            ));
+            return Ok(Some(live.source_texts()));
         }
         let store = open_to_read(&sources.database).await?;
         store

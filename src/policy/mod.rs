@@ -239,6 +239,15 @@ impl Policy {
         Arc::clone(&self.digest)
     }
 
+    /// The pack files (name, text) the policy was compiled from, as loaded: what a digest
+    /// stands for.
+    pub fn source_texts(&self) -> Vec<(String, String)> {
+        self.sources
+            .iter()
+            .map(|source| (source.name.to_string(), source.text.to_string()))
+            .collect()
+    }
+
     /// Warnings found while loading.
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings

@@ -15,12 +15,7 @@ pub async fn policy_texts(
     digest: &str,
 ) -> Result<Option<Vec<(String, String)>>, ServiceError> {
     if live.digest() == digest {
-        return Ok(Some(
-            live.sources()
-                .iter()
-                .map(|source| (source.name.to_string(), source.text.to_string()))
-                .collect(),
-        ));
+        return Ok(Some(live.source_texts()));
     }
     Ok(store.policy_sources(digest).await?)
 }

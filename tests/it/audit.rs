@@ -6,38 +6,12 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use dunner::audit::{self, Audit};
 use dunner::domain::{Account, Channel, LedgerEvent, Outcome};
-use dunner::policy::{Policy, SourceFile};
+use dunner::policy::Policy;
 use dunner::report::Period;
 use dunner::store::{Attempt, Store};
 
-use crate::helpers::{SHIPPED_SHARED, dunner, on_both_stores};
+use crate::helpers::{NOON_ONLY, SHIPPED_SHARED, dunner, on_both_stores, shipped_with};
 use crate::store_conformance::{TestStore, postgres, sqlite};
-
-/// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
-const NOON_ONLY: &str = r#"
-[pack]
-id = "client-noon"
-title = "Client overlay: calls only at lunchtime"
-version = "1"
-citation = "Client contract 4.2"
-effective_from = 2021-01-01
-
-[pack.scope]
-country = "US"
-
-[[window]]
-id = "client.noon-only"
-citation = "Client contract 4.2"
-message = "Calls only between noon and 1 pm."
-channels = ["call"]
-allow = [{ from = "12:00", to = "13:00" }]
-"#;
-
-fn stricter() -> Arc<Policy> {
-    let mut sources: Vec<SourceFile> = SHIPPED_SHARED.sources().to_vec();
-    sources.push(SourceFile::new("client-noon.toml", NOON_ONLY));
-    Arc::new(Policy::from_sources(sources).unwrap())
-}
 
 fn now() -> DateTime<Utc> {
     "2026-04-20T00:00:00Z".parse().unwrap()
@@ -199,7 +173,7 @@ async fn a_decided_contact_is_judged_by_the_policy_of_its_decision(test: TestSto
     record(store, "2026-04-06T15:00:00Z").await;
     // The live rules are now stricter; the contact is still judged by the rules that
     // allowed it.
-    let audit = audited(store, stricter(), false).await;
+    let audit = audited(store, shipped_with("client-noon.toml", NOON_ONLY), false).await;
     assert!(audit.clean, "{:?}", audit.violations);
     assert_eq!((audit.contacts, audit.decided_contacts), (1, 1));
     assert_eq!(
@@ -212,7 +186,7 @@ async fn a_stricter_candidate_flags_a_contact_the_live_policy_allowed(test: Test
     let store = &test.store;
     store.put_account(&account("A-D"), now()).await.unwrap();
     record(store, "2026-04-06T15:00:00Z").await;
-    let candidate = stricter();
+    let candidate = shipped_with("client-noon.toml", NOON_ONLY);
     let audit = audited(store, Arc::clone(&candidate), true).await;
     assert_eq!(audit.violations.len(), 1);
     let violation = &audit.violations[0];

@@ -2,16 +2,13 @@
 //! accounts and exported, and the exact pack texts behind any digest — over real HTTP
 //! and the real binary, on both stores.
 
-use std::sync::Arc;
-
 use dunner::domain::{Channel, Purpose};
-use dunner::policy::{Policy, SourceFile};
 use dunner::store::Attempt;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api::{Api, account_json, api_configured};
-use crate::helpers::{SHIPPED_SHARED, TEST_NOW, dunner, on_both_stores};
+use crate::helpers::{SHIPPED_SHARED, TEST_NOW, dunner, on_both_stores, shipped_with};
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// A pack that forbids nothing the shipped ones allow: a policy with another digest.
@@ -33,12 +30,6 @@ message = "Calls between 06:00 and 23:00 only."
 channels = ["call"]
 allow = [{ from = "06:00", to = "23:00" }]
 "#;
-
-fn other_policy() -> Arc<Policy> {
-    let mut sources: Vec<SourceFile> = SHIPPED_SHARED.sources().to_vec();
-    sources.push(SourceFile::new("client-extra.toml", EXTRA));
-    Arc::new(Policy::from_sources(sources).unwrap())
-}
 
 async fn ask(api: &Api, question: Value) -> Value {
     let (status, answer) = api
@@ -211,7 +202,7 @@ async fn the_texts_of_any_digest_are_served_and_shown(test: TestStore) {
     );
 
     // A decision made under another policy keeps that policy's texts.
-    let other = other_policy();
+    let other = shipped_with("client-extra.toml", EXTRA);
     let now = TEST_NOW.parse().unwrap();
     let question = Attempt {
         account_id: "T-1".into(),

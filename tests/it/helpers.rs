@@ -20,6 +20,33 @@ pub static SHIPPED: LazyLock<Policy> =
 pub static SHIPPED_SHARED: LazyLock<std::sync::Arc<Policy>> =
     LazyLock::new(|| std::sync::Arc::new(SHIPPED.clone()));
 
+/// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
+pub const NOON_ONLY: &str = r#"
+[pack]
+id = "client-noon"
+title = "Client overlay: calls only at lunchtime"
+version = "1"
+citation = "Client contract 4.2"
+effective_from = 2021-01-01
+
+[pack.scope]
+country = "US"
+
+[[window]]
+id = "client.noon-only"
+citation = "Client contract 4.2"
+message = "Calls only between noon and 1 pm."
+channels = ["call"]
+allow = [{ from = "12:00", to = "13:00" }]
+"#;
+
+/// The shipped packs with one more pack file: an overlay, a candidate, a shadow.
+pub fn shipped_with(name: &str, text: &str) -> std::sync::Arc<Policy> {
+    let mut sources: Vec<SourceFile> = SHIPPED_SHARED.sources().to_vec();
+    sources.push(SourceFile::new(name, text));
+    std::sync::Arc::new(Policy::from_sources(sources).expect("the overlay compiles"))
+}
+
 /// Compiles packs given as (file name, text).
 pub fn compile(files: &[(&str, &str)]) -> Result<Policy, dunner::policy::PolicyError> {
     Policy::from_sources(

@@ -9,33 +9,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dunner::audit::impact::{Ahead, Impact, ImpactRequest, run};
 use dunner::domain::{Account, Channel, Outcome};
 use dunner::planner::Horizon;
-use dunner::policy::{Policy, SourceFile};
+use dunner::policy::Policy;
 use dunner::report::Period;
 use dunner::store::{Attempt, Store};
 use dunner::strategy::StrategySet;
 
-use crate::helpers::{SHIPPED_SHARED, dunner, on_both_stores};
+use crate::helpers::{NOON_ONLY, SHIPPED_SHARED, dunner, on_both_stores, shipped_with};
 use crate::store_conformance::{TestStore, postgres, sqlite};
-
-/// A client overlay stricter than the shipped packs: calls only between noon and 1 pm.
-pub(crate) const NOON_ONLY: &str = r#"
-[pack]
-id = "client-noon"
-title = "Client overlay: calls only at lunchtime"
-version = "1"
-citation = "Client contract 4.2"
-effective_from = 2021-01-01
-
-[pack.scope]
-country = "US"
-
-[[window]]
-id = "client.noon-only"
-citation = "Client contract 4.2"
-message = "Calls only between noon and 1 pm."
-channels = ["call"]
-allow = [{ from = "12:00", to = "13:00" }]
-"#;
 
 /// An overlay no call ever fits: one minute at 3 am, outside the federal hours.
 const NO_CALLS: &str = r#"
@@ -56,12 +36,6 @@ message = "No calls."
 channels = ["call"]
 allow = [{ from = "03:00", to = "03:01" }]
 "#;
-
-fn with_overlay(name: &str, text: &str) -> Arc<Policy> {
-    let mut sources: Vec<SourceFile> = SHIPPED_SHARED.sources().to_vec();
-    sources.push(SourceFile::new(name, text));
-    Arc::new(Policy::from_sources(sources).unwrap())
-}
 
 fn now() -> DateTime<Utc> {
     "2026-04-20T00:00:00Z".parse().unwrap()
@@ -135,7 +109,7 @@ async fn impact(store: &Store, candidate: Arc<Policy>, rules: Option<Arc<Policy>
 
 async fn a_planted_loosening_is_counted(test: TestStore) {
     let store = &test.store;
-    let stricter = with_overlay("client-noon.toml", NOON_ONLY);
+    let stricter = shipped_with("client-noon.toml", NOON_ONLY);
     // Live was the noon-only overlay: the 11:00 call was refused.
     assert!(!log_decisions(store, &stricter).await);
     // The candidate drops the overlay (its window rule): live is the policy in force,
@@ -166,7 +140,7 @@ async fn a_planted_loosening_is_counted(test: TestStore) {
 async fn a_planted_tightening_counts_allow_to_refuse_and_does_not_loosen(test: TestStore) {
     let store = &test.store;
     assert!(log_decisions(store, &SHIPPED_SHARED).await);
-    let found = impact(store, with_overlay("client-noon.toml", NOON_ONLY), None).await;
+    let found = impact(store, shipped_with("client-noon.toml", NOON_ONLY), None).await;
     assert!(!found.loosens);
     let d = &found.decisions;
     // The 11:00 call flips; the 12:30 question stays allowed.
@@ -205,7 +179,7 @@ async fn the_plan_ahead_counts_added_and_removed_items(test: TestStore) {
         )
         .unwrap(),
     );
-    let no_calls = with_overlay("client-no-calls.toml", NO_CALLS);
+    let no_calls = shipped_with("client-no-calls.toml", NO_CALLS);
     let compare = |live: Arc<Policy>, candidate: Arc<Policy>| {
         let strategies = Arc::clone(&strategies);
         async move {
@@ -279,7 +253,7 @@ pub(crate) fn rules_dir(overlay: Option<(&str, &str)>) -> tempfile::TempDir {
 }
 
 async fn the_command_gates_a_loosening(test: TestStore) {
-    let stricter = with_overlay("client-noon.toml", NOON_ONLY);
+    let stricter = shipped_with("client-noon.toml", NOON_ONLY);
     assert!(!log_decisions(&test.store, &stricter).await);
     let shipped = rules_dir(None);
     let strict = rules_dir(Some(("client-noon.toml", NOON_ONLY)));

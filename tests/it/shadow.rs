@@ -6,8 +6,9 @@
 use serde_json::json;
 
 use crate::api::{account_json, api_configured};
+use crate::helpers::NOON_ONLY;
 use crate::helpers::{dunner, on_both_stores};
-use crate::impact::{NOON_ONLY, rules_dir};
+use crate::impact::rules_dir;
 use crate::store_conformance::{TestStore, postgres, sqlite};
 
 /// The metric of the noon-only overlay refusing what live allowed.
@@ -173,12 +174,7 @@ async fn a_queued_notice_is_shadowed_too(test: TestStore) {
                                   "emails": [{"address": "alex@example.com", "kind": "personal"}]}}))
     .unwrap();
     store.put_account(&account, now).await.unwrap();
-    let mut sources = crate::helpers::SHIPPED_SHARED.sources().to_vec();
-    sources.push(dunner::policy::SourceFile::new(
-        "client-email-noon.toml",
-        EMAIL_AT_NOON,
-    ));
-    let shadow = std::sync::Arc::new(dunner::policy::Policy::from_sources(sources).unwrap());
+    let shadow = crate::helpers::shipped_with("client-email-noon.toml", EMAIL_AT_NOON);
     let request: dunner::store::NoticeRequest = serde_json::from_value(json!({
         "account_id": "N-1", "channel": "email", "template": "payment_reminder", "purpose": "payment_reminder",
         "data": {"consumer_name": "Alex Doe", "amount_due": {"amount": "150", "currency": "USD"}, "due_date": "2026-05-01"}}))
