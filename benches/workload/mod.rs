@@ -208,6 +208,7 @@ pub fn case(index: u64) -> Case {
         id: format!("W-{index}"),
         debt_type: None,
         creditor: None,
+        client: None,
         balance: None,
         placed_on: None,
         charged_off_on: None,

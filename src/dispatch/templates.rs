@@ -637,6 +637,7 @@ fn sample_account() -> Account {
         id: "ACC-1001".into(),
         debt_type: Some("credit_card".into()),
         creditor: Some("Example Bank, N.A.".into()),
+        client: None,
         balance: Currency::parse("USD").map(|currency| Money {
             amount: Decimal::new(184_217, 2),
             currency,

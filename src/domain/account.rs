@@ -189,6 +189,23 @@ pub fn deserialize_account_id<'de, D: Deserializer<'de>>(
     Ok(id)
 }
 
+/// `deserialize_with` for an optional client id (the syntax of an account id).
+fn deserialize_client_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let client = Option::<String>::deserialize(deserializer)?;
+    if let Some(client) = &client {
+        check_client_id(client).map_err(serde::de::Error::custom)?;
+    }
+    Ok(client)
+}
+
+/// Checks a client id: the syntax of an account id (it names API key limits,
+/// configuration keys and report filters).
+pub fn check_client_id(client: &str) -> Result<(), String> {
+    check_account_id(client)
+}
+
 /// One debt in collection (Reg F counts calls per debt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
@@ -209,6 +226,20 @@ pub struct Account {
     /// The creditor the debt is owed to; overlay packs may be scoped to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creditor: Option<String>,
+    /// The agency's client this account is collected for (a creditor or a debt buyer):
+    /// API keys limited to clients see only their clients' accounts, and retention may
+    /// be set per client. Same syntax as an account id.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_client_id"
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+    )]
+    pub client: Option<String>,
     /// What is owed now (kept current by posted payments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<Money>,

@@ -393,6 +393,7 @@ impl PackCoverage {
             id: String::new(),
             debt_type,
             creditor,
+            client: None,
             balance: None,
             placed_on: None,
             charged_off_on: None,

@@ -1098,6 +1098,8 @@ pub(crate) struct AccountRow {
     pub body: String,
     /// The consumer's scheduler partition.
     pub partition: i64,
+    /// The agency's client (`accounts.client`, for key limits and filters).
+    pub client: Option<String>,
 }
 
 impl AccountRow {
@@ -1107,6 +1109,7 @@ impl AccountRow {
             consumer_id: account.consumer.id.clone(),
             body: to_json(account)?,
             partition: partition_of(account.consumer.id.as_deref().unwrap_or(&account.id)),
+            client: account.client.clone(),
         })
     }
 }

@@ -1208,7 +1208,7 @@ async fn upsert_accounts(
     let now = instant_text(now);
     for chunk in rows.chunks(IMPORT_CHUNK) {
         let mut upsert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at, sched_partition) ",
+            "INSERT INTO accounts (id, consumer_id, body, created_at, updated_at, sched_partition, client) ",
         );
         upsert.push_values(chunk, |mut values, row| {
             values
@@ -1217,10 +1217,11 @@ async fn upsert_accounts(
                 .push_bind(&row.body)
                 .push_bind(&now)
                 .push_bind(&now)
-                .push_bind(row.partition);
+                .push_bind(row.partition)
+                .push_bind(&row.client);
         });
         upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at, sched_partition = excluded.sched_partition",
+            " ON CONFLICT (id) DO UPDATE SET consumer_id = excluded.consumer_id, body = excluded.body, updated_at = excluded.updated_at, sched_partition = excluded.sched_partition, client = excluded.client",
         );
         upsert.build().execute(&mut *connection).await?;
     }

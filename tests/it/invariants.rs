@@ -83,6 +83,7 @@ pub(crate) fn account() -> impl Strategy<Value = Account> {
             id: "P-1".into(),
             debt_type: Some("credit_card".into()),
             creditor: None,
+            client: None,
             balance: None,
             placed_on: None,
             charged_off_on: None,
