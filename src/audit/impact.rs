@@ -333,7 +333,11 @@ pub fn replay_consumer(
             return;
         };
         let rules = |decision: &Decision| -> Vec<String> {
-            decision.reasons.iter().map(|r| r.rule.clone()).collect()
+            decision
+                .reasons
+                .iter()
+                .map(|r| r.rule.to_string())
+                .collect()
         };
         tally.count(FlipExample {
             flip,

@@ -477,7 +477,7 @@ fn csv_row(item: &PlannedItem, out: &mut String) {
         .map(|d| {
             d.obligations
                 .iter()
-                .map(|o| o.code.as_str())
+                .map(|o| &*o.code)
                 .collect::<Vec<_>>()
                 .join(" ")
         })

@@ -94,7 +94,7 @@ pub async fn overview(
     let packs: Vec<Value> = policy
         .packs()
         .iter()
-        .map(|pack| context! { id => pack.id.clone(), title => pack.title.clone(), version => pack.version.clone() })
+        .map(|pack| context! { id => pack.id.to_string(), title => pack.title.clone(), version => pack.version.clone() })
         .collect();
     let page = context! {
         title => "Overview",
@@ -318,16 +318,16 @@ pub async fn policy(
                 .filter(|rule| rule.pack == index)
                 .map(|rule| {
                     context! {
-                        id => rule.id.clone(),
-                        citation => rule.citation.clone(),
-                        message => rule.message.clone(),
+                        id => rule.id.to_string(),
+                        citation => rule.citation.to_string(),
+                        message => rule.message.to_string(),
                         channels => rule.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                         effective => value(&rule.effective),
                     }
                 })
                 .collect();
             context! {
-                id => pack.id.clone(),
+                id => pack.id.to_string(),
                 title => pack.title.clone(),
                 version => pack.version.clone(),
                 citation => pack.citation.clone(),

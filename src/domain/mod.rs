@@ -50,6 +50,7 @@ mod ledger;
 mod money;
 pub mod notice;
 pub mod partition;
+mod shared_text;
 pub(crate) mod zone_serde;
 
 pub use account::{
@@ -68,3 +69,4 @@ pub use notice::{
     Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeSenders, NoticeStatus,
     WebhookEventType,
 };
+pub use shared_text::SharedText;

@@ -207,7 +207,7 @@ fn render_page(page: &[LoggedDecision], format: DecisionsFormat) -> String {
             .decision
             .reasons
             .iter()
-            .map(|reason| reason.rule.as_str())
+            .map(|reason| &*reason.rule)
             .collect();
         let cells = [
             logged.seq.to_string(),

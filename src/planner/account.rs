@@ -651,10 +651,10 @@ fn try_candidate(
     };
     if points.is_empty() {
         let reason = Reason {
-            rule: "no-contact-point".to_string(),
-            pack: super::STRATEGY_PACK.to_string(),
-            citation: String::new(),
-            message: format!("the account has no {} contact point", step.channel),
+            rule: "no-contact-point".into(),
+            pack: super::STRATEGY_PACK.into(),
+            citation: "".into(),
+            message: format!("the account has no {} contact point", step.channel).into(),
         };
         return unplaced(Verdict::Stop, vec![reason], None);
     }
