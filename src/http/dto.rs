@@ -164,6 +164,9 @@ pub struct DecisionsQuery {
     /// One account.
     #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub account_id: Option<String>,
+    /// Only decisions about accounts of this client (within the key's clients).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
     /// Decided at or after this instant.
     #[serde(
         default,
@@ -339,6 +342,9 @@ pub struct NoticesQuery {
     /// At most this many: 1-1000, default 100.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// Only notices about accounts of this client (within the key's clients).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------

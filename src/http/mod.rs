@@ -136,7 +136,9 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             decisions::list_decisions
         )))
         .routes(if open_evaluate {
-            evaluate
+            evaluate.map(|method_router| {
+                method_router.route_layer(axum::middleware::from_fn(auth::open_access))
+            })
         } else {
             decide(evaluate)
         })

@@ -11,6 +11,7 @@ use super::body::QueryParams;
 use super::dto::{ReportParams, ShadowParams};
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
+use crate::auth::Access;
 use crate::report::shadow::{ShadowReport, shadow_report};
 use crate::report::{Format, Period, RawQuery, Report, ReportError, ReportQuery, build, render};
 
@@ -40,9 +41,20 @@ impl From<ReportError> for ApiError {
         (status = 503, response = Unavailable)))]
 pub async fn report(
     State(state): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
     QueryParams(params): QueryParams<ReportParams>,
 ) -> Result<Response, ApiError> {
+    // A limited key reads one account's heat map (of its clients) and nothing that
+    // counts across the ledger.
+    match params.account.as_deref() {
+        Some(account) if name.trim() == "windows" && access.clients().is_some() => {
+            crate::domain::check_account_id(account)
+                .map_err(|message| ApiError::invalid("account", message))?;
+            crate::service::visible_account(&state.store, &access, account).await?;
+        }
+        _ => every_client(&access)?,
+    }
     let now = state.clock.now();
     let raw = RawQuery {
         from: params.from.as_deref(),
@@ -83,8 +95,10 @@ pub async fn report(
         (status = 503, response = Unavailable)))]
 pub async fn shadow(
     State(state): State<AppState>,
+    access: Access,
     QueryParams(params): QueryParams<ShadowParams>,
 ) -> Result<Response, ApiError> {
+    every_client(&access)?;
     let (period, format) = period_and_format(
         params.from.as_deref(),
         params.to.as_deref(),
@@ -97,6 +111,19 @@ pub async fn shadow(
         crate::report::shadow::render(&report, format),
     )
         .into_response())
+}
+
+/// Refuses (403) a key limited to clients an answer that counts across the whole
+/// ledger (reports, the shadow report, the audit): its counts would tell of other
+/// clients' accounts.
+pub(super) fn every_client(access: &Access) -> Result<(), ApiError> {
+    match access.clients() {
+        None => Ok(()),
+        Some(_) => Err(ApiError::outside_clients(
+            "",
+            "this answer covers every client's accounts; use a key that is not limited",
+        )),
+    }
 }
 
 /// The period (`from`, `to`: UTC days, the last 30 by default) and the format (`json`
