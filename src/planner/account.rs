@@ -319,6 +319,7 @@ fn empty_plan(account: &Account, horizon: &Horizon) -> AccountPlan {
         .unwrap_or_else(|| local_date(horizon.not_before, primary_zone(account)));
     AccountPlan {
         account_id: account.id.clone(),
+        client: account.client.clone(),
         in_segment: false,
         first_day,
         last_day: add_days(first_day, u64::from(horizon.days.max(1)) - 1),
