@@ -156,7 +156,9 @@ pub fn list(database: &str, json: bool) -> Exit {
                 key.name.clone(),
                 key.id.clone(),
                 key.scopes.join(","),
-                key.clients.as_ref().map_or("all".to_string(), |c| c.join(",")),
+                key.clients
+                    .as_ref()
+                    .map_or("all".to_string(), |c| c.join(",")),
                 day(Some(key.created_at), ""),
                 day(key.last_used_at, "never"),
                 day(key.expires_at, "never"),

@@ -71,7 +71,11 @@ impl axum::extract::FromRequestParts<AppState> for AccountIdPath {
         state: &AppState,
     ) -> Result<Self, ApiError> {
         let NewAccountIdPath(id) = NewAccountIdPath::from_request_parts(parts, state).await?;
-        let access = parts.extensions.get::<Access>().cloned().unwrap_or_else(Access::nothing);
+        let access = parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .unwrap_or_else(Access::nothing);
         crate::service::visible_account(&state.store, &access, &id).await?;
         Ok(AccountIdPath(id))
     }

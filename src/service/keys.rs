@@ -28,7 +28,14 @@ pub async fn add_api_key_within(
 ) -> Result<(), StoreError> {
     let scopes: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
     store
-        .add_api_key(&key.id, &key.secret_hash, name, &scopes, access.clients(), now)
+        .add_api_key(
+            &key.id,
+            &key.secret_hash,
+            name,
+            &scopes,
+            access.clients(),
+            now,
+        )
         .await
 }
 

@@ -968,22 +968,24 @@ impl Store {
             Store::Sqlite(store) => store.api_key(id, now).await?,
             Store::Postgres(store) => store.api_key(id, now).await?,
         };
-        Ok(row.map(|(secret_hash, scopes, last_used_at, clients)| StoredKey {
-            last_used_at,
-            secret_hash,
-            clients: clients.map(|clients: String| {
-                clients
+        Ok(
+            row.map(|(secret_hash, scopes, last_used_at, clients)| StoredKey {
+                last_used_at,
+                secret_hash,
+                clients: clients.map(|clients: String| {
+                    clients
+                        .split(',')
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }),
+                scopes: scopes
                     .split(',')
                     .filter(|name| !name.is_empty())
                     .map(str::to_string)
-                    .collect()
+                    .collect(),
             }),
-            scopes: scopes
-                .split(',')
-                .filter(|name| !name.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }))
+        )
     }
 
     /// Whether the database answers.

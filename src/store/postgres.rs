@@ -113,7 +113,9 @@ impl PostgresStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| row.try_get("client")).transpose().map_err(Into::into)
+        row.map(|row| row.try_get("client"))
+            .transpose()
+            .map_err(Into::into)
     }
 
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {

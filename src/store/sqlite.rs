@@ -29,9 +29,10 @@ use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
-    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns,
-    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
-    instant_text, judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
+    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
+    NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
+    from_json, instant_text, judge_attempt, lookback_start, pending_notice_row,
+    skip_unreadable_notices,
 };
 use crate::domain::chain::{DecisionFields, Head, Link};
 
@@ -121,7 +122,9 @@ impl SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| row.try_get("client")).transpose().map_err(Into::into)
+        row.map(|row| row.try_get("client"))
+            .transpose()
+            .map_err(Into::into)
     }
 
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
