@@ -423,6 +423,10 @@ pub struct ReportParams {
     /// "Near" a cap: some of it used and at most this many contacts left; default 1.
     #[param(pattern = "^(100|[1-9]?[0-9])$")]
     pub near: Option<String>,
+    /// Only the accounts of this client (within the key's clients; a key limited to
+    /// clients reads its clients' accounts only, with or without it).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
 }
 
 /// The query parameters of the shadow report; every value is checked as the command

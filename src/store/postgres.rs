@@ -518,23 +518,28 @@ impl PostgresStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        clients: Option<&[String]>,
     ) -> Result<(Vec<super::reports::UnreportedAttempt>, u64), StoreError> {
         const UNREPORTED: &str = "FROM decisions d JOIN events e ON e.id = d.event_id
              WHERE d.event_id IS NOT NULL AND e.at >= $1 AND e.at < $2
                AND e.body->>'outcome' IS NULL
                AND NOT EXISTS (SELECT 1 FROM events r WHERE r.account_id = e.account_id
-                               AND r.body->>'attempt_id' = e.id)";
+                               AND r.body->>'attempt_id' = e.id)
+               AND ($3::text[] IS NULL OR e.account_id IN
+                    (SELECT id FROM accounts WHERE client = ANY($3)))";
         let total: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {UNREPORTED}")))
                 .bind(since)
                 .bind(until)
+                .bind(clients)
                 .fetch_one(&self.pool)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.id, e.account_id, e.at, e.body::text AS body {UNREPORTED} ORDER BY e.at, e.seq LIMIT $3"
+            "SELECT e.id, e.account_id, e.at, e.body::text AS body {UNREPORTED} ORDER BY e.at, e.seq LIMIT $4"
         )))
         .bind(since)
         .bind(until)
+        .bind(clients)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

@@ -441,23 +441,29 @@ impl SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        clients: Option<&[String]>,
     ) -> Result<(Vec<super::reports::UnreportedAttempt>, u64), StoreError> {
         const UNREPORTED: &str = "FROM decisions d JOIN events e ON e.id = d.event_id
              WHERE d.event_id IS NOT NULL AND e.at >= ?1 AND e.at < ?2
                AND json_extract(e.body, '$.outcome') IS NULL
                AND NOT EXISTS (SELECT 1 FROM events r WHERE r.account_id = e.account_id
-                               AND json_extract(r.body, '$.attempt_id') = e.id)";
+                               AND json_extract(r.body, '$.attempt_id') = e.id)
+               AND (?3 IS NULL OR e.account_id IN
+                    (SELECT id FROM accounts WHERE client IN (SELECT value FROM json_each(?3))))";
+        let clients = clients_json(clients)?;
         let total: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {UNREPORTED}")))
                 .bind(instant_text(since))
                 .bind(instant_text(until))
+                .bind(&clients)
                 .fetch_one(&self.pool)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.id, e.account_id, e.at, e.body {UNREPORTED} ORDER BY e.at, e.seq LIMIT ?3"
+            "SELECT e.id, e.account_id, e.at, e.body {UNREPORTED} ORDER BY e.at, e.seq LIMIT ?4"
         )))
         .bind(instant_text(since))
         .bind(instant_text(until))
+        .bind(&clients)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

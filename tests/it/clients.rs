@@ -565,10 +565,84 @@ async fn an_unlimited_key_filters_lists_by_client(test: TestStore) {
     assert_eq!(error["field"], "client");
 }
 
+async fn reports_count_only_the_keys_clients(test: TestStore) {
+    let api = api_on(test).await;
+    seed(
+        &api,
+        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
+    )
+    .await;
+    seed(&api, b_account()).await;
+    // An attempt of B's whose outcome never came: the unreported outcomes name it.
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/v1/accounts/{B_ACCOUNT}/attempts"),
+            Some(json!({"channel": "call", "at": "2026-04-06T15:00:00Z"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // And a hold, which the holds section counts.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/accounts/{B_ACCOUNT}/events"),
+            Some(
+                json!({"at": "2026-04-07T13:30:00Z", "type": "flag_set", "flag": "disputed"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let a_key = key_for(&api, &[A]).await;
+    let summary = "/v1/reports/summary?from=2026-04-01&to=2026-04-07&near=6";
+    let report = |token: Option<String>, uri: String| {
+        let api = &api;
+        async move {
+            let (status, body) = match token {
+                Some(token) => api.call_as(Some(&token), "GET", &uri, None).await,
+                None => api.call("GET", &uri, None).await,
+            };
+            assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+            body
+        }
+    };
+    let everyone = report(None, summary.to_string()).await;
+    let only_a = report(None, format!("{summary}&client={A}")).await;
+    let limited = report(Some(a_key.clone()), summary.to_string()).await;
+    let nobody = report(None, format!("{summary}&client=client-none")).await;
+    assert_eq!(limited, only_a, "a limited key's report is its clients'");
+    assert_ne!(only_a, everyone, "the filter changes the counts");
+    assert_ne!(only_a, nobody);
+    let text = limited.to_string();
+    assert!(!text.contains(B_ACCOUNT), "{text}");
+    assert!(everyone.to_string().contains(B_ACCOUNT), "{everyone}");
+    // Another client asked for by a limited key: as a client without accounts.
+    assert_eq!(
+        report(Some(a_key.clone()), format!("{summary}&client={B}")).await,
+        nobody
+    );
+    // The heat map of B's account: a missing account.
+    let (status, error) = api
+        .call_as(
+            Some(&a_key),
+            "GET",
+            &format!("/v1/reports/summary?account={B_ACCOUNT}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    assert_eq!(
+        error["message"],
+        format!("account `{B_ACCOUNT}` does not exist")
+    );
+}
+
 on_both_stores!(
     a_key_of_client_a_finds_nothing_of_client_b_on_any_route,
     a_limited_key_writes_only_its_clients_accounts,
     an_unlimited_key_filters_lists_by_client,
+    reports_count_only_the_keys_clients,
 );
 
 /// A key of `[[keys]]` in the configuration file limited with `clients = [...]`.
@@ -656,7 +730,12 @@ async fn the_console_of_a_limited_key_shows_only_its_clients() {
     assert!(!page.contains(B_PHONE) && !page.contains(B_EMAIL));
     let (status, page) = get(format!("/console/accounts/{A_ACCOUNT}")).await;
     assert_eq!(status, 200, "{page}");
-    for path in ["/console", "/console/decisions", "/console/outbox"] {
+    for path in [
+        "/console",
+        "/console/decisions",
+        "/console/outbox",
+        "/console/reports/caps",
+    ] {
         let (status, page) = get(path.to_string()).await;
         assert_eq!(status, 200, "{path}: {page}");
         for secret in b
@@ -670,14 +749,15 @@ async fn the_console_of_a_limited_key_shows_only_its_clients() {
     }
     let (_, outbox) = get("/console/outbox".to_string()).await;
     assert!(outbox.contains(A_ACCOUNT), "{outbox}");
-    for path in [
-        "/console/reports",
-        "/console/reports/summary",
-        "/console/audit",
-        "/console/keys",
-    ] {
+    for path in ["/console/reports/shadow", "/console/audit", "/console/keys"] {
         assert_eq!(get(path.to_string()).await.0, 403, "{path}");
     }
+    // Reports count its clients' accounts only.
+    let (status, page) = get("/console/reports/summary".to_string()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains(B_ACCOUNT));
+    let (status, _) = get(format!("/console/reports/windows?account={B_ACCOUNT}")).await;
+    assert_eq!(status, 404);
     // Finding B's account by its id or its phone finds nothing.
     let (_, page) = get("/console".to_string()).await;
     let csrf = page
