@@ -875,3 +875,36 @@ fn keys_create_limits_a_key_to_clients() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--client `no spaces`"));
 }
+
+/// `dunner report --client` counts one client's accounts; a malformed client, or a
+/// client filter on the shadow report (which has none), is a usage error.
+#[test]
+fn report_takes_a_client_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    assert!(
+        dunner(&["migrate", "--database", &database], None)
+            .status
+            .success()
+    );
+    let out = dunner(
+        &["report", "holds", "--database", &database, "--client", A],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [
+        ["report", "holds", "--client", "no spaces"],
+        ["report", "shadow", "--client", A],
+    ] {
+        let out = dunner(&[&args[..], &["--database", &database]].concat(), None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--client"),
+            "{args:?}"
+        );
+    }
+}
