@@ -39,6 +39,10 @@ fn account(id: &str, client: Option<&str>, phone: &str, email: &str) -> Value {
     account
 }
 
+fn a_account() -> Value {
+    account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com")
+}
+
 fn b_account() -> Value {
     account(B_ACCOUNT, Some(B), B_PHONE, B_EMAIL)
 }
@@ -347,11 +351,7 @@ async fn walk(
 
 async fn a_key_of_client_a_finds_nothing_of_client_b_on_any_route(test: TestStore) {
     let api = api_on(test).await;
-    let a = seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    let a = seed(&api, a_account()).await;
     let b = seed(&api, b_account()).await;
     let none = seed(
         &api,
@@ -501,36 +501,26 @@ async fn a_limited_key_writes_only_its_clients_accounts(test: TestStore) {
     );
     // Evaluate with an inline account: only of its clients.
     let mut request: Value = serde_json::from_str(EXAMPLE_REQUEST).unwrap();
-    request["account"]["client"] = json!(B);
-    let (status, error) = api
-        .call_as(
-            Some(&a_key),
-            "POST",
-            "/v1/evaluate",
-            Some(request.to_string()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
-    assert_eq!(error["field"], "account.client");
-    request["account"]["client"] = json!(A);
-    let (status, decision) = api
-        .call_as(
-            Some(&a_key),
-            "POST",
-            "/v1/evaluate",
-            Some(request.to_string()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{decision}");
+    for (client, expected) in [(B, StatusCode::FORBIDDEN), (A, StatusCode::OK)] {
+        request["account"]["client"] = json!(client);
+        let (status, answer) = api
+            .call_as(
+                Some(&a_key),
+                "POST",
+                "/v1/evaluate",
+                Some(request.to_string()),
+            )
+            .await;
+        assert_eq!(status, expected, "{answer}");
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(answer["field"], "account.client");
+        }
+    }
 }
 
 async fn an_unlimited_key_filters_lists_by_client(test: TestStore) {
     let api = api_on(test).await;
-    let a = seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    let a = seed(&api, a_account()).await;
     let b = seed(&api, b_account()).await;
     let (_, decisions) = api
         .call("GET", &format!("/v1/decisions?client={B}"), None)
@@ -567,11 +557,7 @@ async fn an_unlimited_key_filters_lists_by_client(test: TestStore) {
 
 async fn reports_count_only_the_keys_clients(test: TestStore) {
     let api = api_on(test).await;
-    seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    seed(&api, a_account()).await;
     seed(&api, b_account()).await;
     // An attempt of B's whose outcome never came: the unreported outcomes name it.
     let (status, body) = api
@@ -655,11 +641,7 @@ async fn a_configured_key_is_limited_by_its_clients() {
     .unwrap();
     let api = api_configured(sqlite().await, |config| config.keys.push(configured)).await;
     seed(&api, b_account()).await;
-    seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    seed(&api, a_account()).await;
     let (status, _) = api
         .call_as(
             Some(&token),
@@ -691,11 +673,7 @@ async fn a_configured_key_is_limited_by_its_clients() {
 #[tokio::test]
 async fn the_console_of_a_limited_key_shows_only_its_clients() {
     let api = api_on(sqlite().await).await;
-    seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    seed(&api, a_account()).await;
     let b = seed(&api, b_account()).await;
     let a_key = key_for(&api, &[A]).await;
     let client = reqwest::Client::builder()
@@ -786,11 +764,7 @@ async fn the_console_of_a_limited_key_shows_only_its_clients() {
 #[tokio::test]
 async fn metrics_name_no_client_and_no_account() {
     let api = api_on(sqlite().await).await;
-    seed(
-        &api,
-        account(A_ACCOUNT, Some(A), "+12125550100", "alpha@example.com"),
-    )
-    .await;
+    seed(&api, a_account()).await;
     seed(&api, b_account()).await;
     let a_key = key_for(&api, &[A]).await;
     walk(
