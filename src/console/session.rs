@@ -61,7 +61,7 @@ impl Viewer {
         }
     }
 
-    /// Refuses a page over the whole ledger (reports, the audit, key management) to a
+    /// Refuses a page over the whole ledger (the shadow report, the audit, key management) to a
     /// key limited to clients.
     pub fn require_every_client(&self) -> Result<(), Refusal> {
         match self.access.clients() {
