@@ -215,6 +215,7 @@ pub fn plan_consumer(
             if let Some(at) = at.filter(|at| *at < fact.horizon_end) {
                 plan.items.push(PlannedItem {
                     account_id: input.account.id.clone(),
+                    client: input.account.client.clone(),
                     step: escalation.id.clone(),
                     day: local_date(at, fact.zone),
                     at,
@@ -671,6 +672,7 @@ fn try_candidate(
             let point = points.get(index).copied().flatten();
             return Tried::Placed(PlannedItem {
                 account_id: account.id.clone(),
+                client: account.client.clone(),
                 step: step.id.clone(),
                 day: candidate.day,
                 at: candidate.at,

@@ -82,6 +82,9 @@ impl ItemDispatch {
 pub struct PlannedItem {
     /// The account.
     pub account_id: String,
+    /// The account's client, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// The step or escalation of the strategy.
     pub step: String,
     /// The consumer's local day it was planned for.
