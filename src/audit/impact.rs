@@ -801,6 +801,7 @@ mod tests {
         let at: DateTime<Utc> = at.parse().unwrap();
         PlannedItem {
             account_id: "A-1".into(),
+            client: None,
             step: step.into(),
             day: at.date_naive(),
             at,

@@ -56,7 +56,8 @@ pub(crate) mod zone_serde;
 pub use account::{
     Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag,
     Flags, InconvenientTime, MAX_ACCOUNT_ID_LEN, OptOut, Phone, PhoneKind, Place, TimeOfDay,
-    US_STATES, Weekday, check_account_id, check_state, deserialize_account_id, excerpt,
+    US_STATES, Weekday, check_account_id, check_client_id, check_state, deserialize_account_id,
+    excerpt,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
