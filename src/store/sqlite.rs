@@ -1239,6 +1239,30 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
 
 // --- consumer pages (the scheduler; see `consumers.rs`) -------------------------------
 
+/// A page query's rows split into accounts and events.
+fn page_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> (Vec<PageAccount>, Vec<PageEvent>) {
+    let mut accounts = Vec::new();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.get::<i64, _>("part") == 0 {
+            accounts.push(PageAccount {
+                id: row.get("account_id"),
+                consumer_id: row.get("consumer_id"),
+                body: row.get("body"),
+                anchor: row.get::<i64, _>("anchor") != 0,
+            });
+        } else {
+            events.push(PageEvent {
+                account_id: row.get("account_id"),
+                id: row.get("event_id"),
+                seq: row.get("seq"),
+                body: row.get("body"),
+            });
+        }
+    }
+    (accounts, events)
+}
+
 /// One page of consumers: anchors are the next `limit` account ids (after the cursor,
 /// when there is one); every account of their consumers comes along, then every event
 /// of those accounts. One round trip, one snapshot.
@@ -1261,6 +1285,71 @@ macro_rules! sqlite_consumer_page {
 }
 
 impl SqliteStore {
+    pub(super) async fn consumer_page_bounds(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM accounts) AS numbered
+              WHERE n % ?1 = 0 ORDER BY id",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// The rows of the consumers whose first account id is in `(after, upto]`, read with
+    /// rusqlite on a blocking thread, on a connection of its own: sqlx would hand each
+    /// row across threads (see `crate::store::reports`), the most of an audit's time.
+    pub(super) async fn consumer_range(
+        &self,
+        after: Option<&str>,
+        upto: Option<&str>,
+    ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        let path = self.report_path();
+        let (after, upto) = (after.map(str::to_string), upto.map(str::to_string));
+        tokio::task::spawn_blocking(move || {
+            let sql = match (&after, &upto) {
+                (None, None) => sqlite_consumer_page!("SELECT id, consumer_id FROM accounts"),
+                (Some(_), None) => {
+                    sqlite_consumer_page!("SELECT id, consumer_id FROM accounts WHERE id > ?1")
+                }
+                (None, Some(_)) => {
+                    sqlite_consumer_page!("SELECT id, consumer_id FROM accounts WHERE id <= ?1")
+                }
+                (Some(_), Some(_)) => sqlite_consumer_page!(
+                    "SELECT id, consumer_id FROM accounts WHERE id > ?1 AND id <= ?2"
+                ),
+            };
+            let connection = reports::open_reader(&path)?;
+            let mut statement = connection.prepare(sql)?;
+            let mut rows =
+                statement.query(rusqlite::params_from_iter(after.iter().chain(upto.iter())))?;
+            let (mut accounts, mut events) = (Vec::new(), Vec::new());
+            while let Some(row) = rows.next()? {
+                let text = |index: usize| -> Result<String, StoreError> {
+                    Ok(row.get_ref(index)?.as_str()?.to_string())
+                };
+                if row.get::<_, i64>(0)? == 0 {
+                    accounts.push(PageAccount {
+                        id: text(1)?,
+                        consumer_id: row.get_ref(2)?.as_str_or_null()?.map(str::to_string),
+                        body: text(3)?,
+                        anchor: row.get::<_, i64>(4)? != 0,
+                    });
+                } else {
+                    events.push(PageEvent {
+                        account_id: text(1)?,
+                        id: text(6)?,
+                        seq: row.get(5)?,
+                        body: text(3)?,
+                    });
+                }
+            }
+            Ok::<_, StoreError>((accounts, events))
+        })
+        .await
+        .map_err(|error| StoreError::ReportRead(error.to_string()))?
+    }
+
     pub(super) async fn consumer_page(
         &self,
         after: Option<&str>,
@@ -1282,26 +1371,7 @@ impl SqliteStore {
             .bind(partition),
         };
         let rows = query.fetch_all(&self.pool).await?;
-        let mut accounts = Vec::new();
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            if row.get::<i64, _>("part") == 0 {
-                accounts.push(PageAccount {
-                    id: row.get("account_id"),
-                    consumer_id: row.get("consumer_id"),
-                    body: row.get("body"),
-                    anchor: row.get::<i64, _>("anchor") != 0,
-                });
-            } else {
-                events.push(PageEvent {
-                    account_id: row.get("account_id"),
-                    id: row.get("event_id"),
-                    seq: row.get("seq"),
-                    body: row.get("body"),
-                });
-            }
-        }
-        Ok((accounts, events))
+        Ok(page_rows(rows))
     }
 
     pub(super) async fn contact_decisions(

@@ -30,7 +30,7 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
 
 impl SqliteStore {
     /// The database file, for the report readers' own connections.
-    fn report_path(&self) -> PathBuf {
+    pub(super) fn report_path(&self) -> PathBuf {
         self.pool.connect_options().get_filename().to_path_buf()
     }
 
@@ -199,7 +199,7 @@ impl SqliteStore {
 
 /// A connection of its own for one partition. It only reads (`query_only`), and waits
 /// for a writer's lock rather than failing.
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
