@@ -366,36 +366,46 @@ fn parse_account(row: &PageAccount) -> Option<Account> {
 }
 
 /// The parsed rows of a page grouped by consumer, the consumers whose first account
-/// (in the rows' order) is an anchor.
+/// (in the rows' order) is an anchor; each account's entries in ledger order.
 fn group_rows(
     accounts: Vec<(PageAccount, Option<Account>)>,
     events: Vec<(String, LedgerEntry)>,
 ) -> Vec<Vec<AccountEntries>> {
-    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::with_capacity(accounts.len());
     for (account_id, entry) in events {
         ledgers.entry(account_id).or_default().push(entry);
     }
-    let mut consumers: Vec<Vec<AccountEntries>> = Vec::new();
-    // The consumer's place in `consumers`, or `None` when it belongs to an earlier page.
-    let mut places: HashMap<String, Option<usize>> = HashMap::new();
-    for (row, account) in accounts {
-        let key = match &row.consumer_id {
-            Some(consumer) => format!("consumer:{consumer}"),
-            None => format!("account:{}", row.id),
-        };
-        let place = *places.entry(key).or_insert_with(|| {
-            row.anchor.then(|| {
-                consumers.push(Vec::new());
-                consumers.len() - 1
+    // Each row's consumer: its place in the page, or `None` when it belongs to an earlier
+    // page. A consumer is named by its id, an account without one by the account's.
+    let mut groups = 0;
+    let places: Vec<Option<usize>> = {
+        let mut seen: HashMap<(bool, &str), Option<usize>> = HashMap::with_capacity(accounts.len());
+        accounts
+            .iter()
+            .map(|(row, _)| {
+                let key = match &row.consumer_id {
+                    Some(consumer) => (true, consumer.as_str()),
+                    None => (false, row.id.as_str()),
+                };
+                *seen.entry(key).or_insert_with(|| {
+                    row.anchor.then(|| {
+                        groups += 1;
+                        groups - 1
+                    })
+                })
             })
-        });
-        let Some(group) = place.and_then(|place| consumers.get_mut(place)) else {
+            .collect()
+    };
+    let mut consumers: Vec<Vec<AccountEntries>> = (0..groups).map(|_| Vec::new()).collect();
+    for ((row, account), place) in accounts.into_iter().zip(places) {
+        let (Some(group), Some(account)) =
+            (place.and_then(|place| consumers.get_mut(place)), account)
+        else {
             continue;
         };
-        let Some(account) = account else {
-            continue;
-        };
-        let entries = ledgers.remove(&row.id).unwrap_or_default();
+        let mut entries = ledgers.remove(&row.id).unwrap_or_default();
+        // Already in order when the query sorted them (a sorted slice costs one pass).
+        entries.sort_by_key(|entry| entry.seq);
         group.push(AccountEntries { account, entries });
     }
     consumers
