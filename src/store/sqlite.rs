@@ -47,6 +47,9 @@ const IMPORT_CHUNK: usize = 500;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: mpsc::Sender<AttemptJob>,
+    /// The audit's page readers' own connections (rusqlite), kept between pages: a
+    /// fresh one would read the indexes' upper pages again into a fresh page cache.
+    page_readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
 }
 
 /// One check-and-record waiting for the writer.
@@ -76,7 +79,11 @@ impl SqliteStore {
         let connection = SqliteConnection::connect_with(&options).await?;
         let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(run_writer(connection, jobs));
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            page_readers: Arc::default(),
+        })
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
@@ -1263,6 +1270,41 @@ fn page_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> (Vec<PageAccount>, Vec<PageE
     (accounts, events)
 }
 
+/// The rows of one page query (`sqlite_consumer_page!(…, unordered)`), the accounts in
+/// id order (SQLite's BINARY collation is byte order, as `str`'s: the first account of a
+/// consumer decides its page); the events are put in ledger order when grouped.
+fn page_range_rows<'p>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: impl Iterator<Item = &'p String>,
+) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+    let mut statement = connection.prepare(sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let (mut accounts, mut events) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next()? {
+        let text = |index: usize| -> Result<String, StoreError> {
+            Ok(row.get_ref(index)?.as_str()?.to_string())
+        };
+        if row.get::<_, i64>(0)? == 0 {
+            accounts.push(PageAccount {
+                id: text(1)?,
+                consumer_id: row.get_ref(2)?.as_str_or_null()?.map(str::to_string),
+                body: text(3)?,
+                anchor: row.get::<_, i64>(4)? != 0,
+            });
+        } else {
+            events.push(PageEvent {
+                account_id: text(1)?,
+                id: text(6)?,
+                seq: row.get(5)?,
+                body: text(3)?,
+            });
+        }
+    }
+    accounts.sort_unstable_by(|a: &PageAccount, b: &PageAccount| a.id.cmp(&b.id));
+    Ok((accounts, events))
+}
+
 /// One page of consumers: anchors are the next `limit` account ids (after the cursor,
 /// when there is one); every account of their consumers comes along, then every event
 /// of those accounts. One round trip, one snapshot.
@@ -1308,7 +1350,7 @@ impl SqliteStore {
         after: Option<&str>,
         upto: Option<&str>,
     ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
-        let path = self.report_path();
+        let (path, readers) = (self.report_path(), Arc::clone(&self.page_readers));
         let (after, upto) = (after.map(str::to_string), upto.map(str::to_string));
         tokio::task::spawn_blocking(move || {
             let sql = match (&after, &upto) {
@@ -1332,36 +1374,16 @@ impl SqliteStore {
                     unordered
                 ),
             };
-            let connection = reports::open_reader(&path)?;
-            let mut statement = connection.prepare(sql)?;
-            let mut rows =
-                statement.query(rusqlite::params_from_iter(after.iter().chain(upto.iter())))?;
-            let (mut accounts, mut events) = (Vec::new(), Vec::new());
-            while let Some(row) = rows.next()? {
-                let text = |index: usize| -> Result<String, StoreError> {
-                    Ok(row.get_ref(index)?.as_str()?.to_string())
-                };
-                if row.get::<_, i64>(0)? == 0 {
-                    accounts.push(PageAccount {
-                        id: text(1)?,
-                        consumer_id: row.get_ref(2)?.as_str_or_null()?.map(str::to_string),
-                        body: text(3)?,
-                        anchor: row.get::<_, i64>(4)? != 0,
-                    });
-                } else {
-                    events.push(PageEvent {
-                        account_id: text(1)?,
-                        id: text(6)?,
-                        seq: row.get(5)?,
-                        body: text(3)?,
-                    });
-                }
+            let idle = readers.lock().ok().and_then(|mut idle| idle.pop());
+            let connection = match idle {
+                Some(connection) => connection,
+                None => reports::open_reader(&path)?,
+            };
+            let rows = page_range_rows(&connection, sql, after.iter().chain(upto.iter()));
+            if let Ok(mut idle) = readers.lock() {
+                idle.push(connection);
             }
-            // In id order (SQLite's BINARY collation is byte order, as `str`'s): the first
-            // account of a consumer decides its page. The events are put in ledger order
-            // per account when they are grouped.
-            accounts.sort_unstable_by(|a: &PageAccount, b: &PageAccount| a.id.cmp(&b.id));
-            Ok::<_, StoreError>((accounts, events))
+            rows
         })
         .await
         .map_err(|error| StoreError::ReportRead(error.to_string()))?
