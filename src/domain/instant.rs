@@ -133,19 +133,23 @@ fn instant_from_text<E: serde::de::Error>(text: &str) -> Result<DateTime<Utc>, E
     check_instant(at).map_err(E::custom)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` read digit by digit; `None` for any other shape, and for a
-/// date or time that does not exist (a leap second), which the general parser reads.
-fn plain_utc(text: &str) -> Option<DateTime<Utc>> {
+/// An instant in a shape dunner writes, `2026-04-07T14:00:00Z` (bodies) or
+/// `2026-04-07T14:00:00.000000Z` (the store's columns), read digit by digit; `None` for
+/// any other shape, and for a date or time that does not exist (a leap second), which
+/// the general parser then reads.
+pub fn plain_utc(text: &str) -> Option<DateTime<Utc>> {
     let bytes = text.as_bytes();
-    let shape = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'Z'),
-    ];
-    if bytes.len() != 20 || !shape.iter().all(|(at, byte)| bytes.get(*at) == Some(byte)) {
+    let end: &[(usize, u8)] = match bytes.len() {
+        20 => &[(19, b'Z')],
+        27 => &[(19, b'.'), (26, b'Z')],
+        _ => return None,
+    };
+    let shape = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !shape
+        .iter()
+        .chain(end)
+        .all(|(at, byte)| bytes.get(*at) == Some(byte))
+    {
         return None;
     }
     let number = |from: usize, to: usize| -> Option<u32> {
@@ -159,7 +163,13 @@ fn plain_utc(text: &str) -> Option<DateTime<Utc>> {
         number(5, 7)?,
         number(8, 10)?,
     )?;
-    let time = NaiveTime::from_hms_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?)?;
+    let micros = if bytes.len() == 27 {
+        number(20, 26)?
+    } else {
+        0
+    };
+    let time =
+        NaiveTime::from_hms_micro_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, micros)?;
     Some(date.and_time(time).and_utc())
 }
 
@@ -213,6 +223,8 @@ mod tests {
             "2024-02-29T23:59:59Z",
             "1970-01-01T00:00:00Z",
             "2199-12-31T23:59:59Z",
+            "2026-04-07T14:00:00.000000Z",
+            "2026-12-31T23:59:59.999999Z",
         ] {
             let chrono: DateTime<Utc> = text.parse().unwrap();
             assert_eq!(plain_utc(text), Some(chrono), "{text}");
@@ -221,6 +233,7 @@ mod tests {
             "2026-02-30T00:00:00Z",
             "2016-12-31T23:59:60Z",
             "2026-04-07T14:00:00.5Z",
+            "2026-04-07T14:00:00.000000+00:00",
             "2026-04-07T14:00:00+00:00",
             "2026-04-07t14:00:00Z",
             "2026-04-07T1x:00:00Z",
