@@ -24,7 +24,7 @@ use crate::domain::{
     Account, AccountEntries, Flag, InitiatedBy, LedgerEntry, LedgerEventType, OptOut, Purpose,
     StoredEntry, history_of,
 };
-use crate::engine::{Question, Subject};
+use crate::engine::{Question, Standing, Subject};
 use crate::policy::Policy;
 
 /// Which policy judges which contact.
@@ -83,7 +83,7 @@ pub fn judge_consumer(
     policies: &Policies<'_>,
 ) -> Judged {
     let mut judged = Judged::default();
-    let probes: Vec<Probe<&LedgerEntry>> = debts
+    let probes: Vec<Probe<(usize, &LedgerEntry)>> = debts
         .iter()
         .enumerate()
         .flat_map(|(debt, entries)| {
@@ -95,16 +95,44 @@ pub fn judge_consumer(
                     debt,
                     at: entry.event.at,
                     entry: Some(entry.id.as_str()),
-                    item: entry,
+                    item: (debt, entry),
                 })
         })
         .collect();
-    walk_consumer(debts, probes, |entry, account, history| {
-        if let Some(violation) = judge_contact(account, entry, history, policies, &mut judged) {
+    // Each debt's standing under each policy that judges it, computed once: most debts
+    // are judged by one policy at every contact.
+    let mut standings: Vec<(usize, *const Policy, Standing)> = Vec::new();
+    walk_consumer(debts, probes, |(debt, entry), account, history| {
+        let (policy, decided) = policies.of(&entry.id);
+        let key = (debt, std::ptr::from_ref(policy));
+        let standing = match standings.iter().position(|(d, p, _)| (*d, *p) == key) {
+            Some(index) => standings.get(index).map(|(_, _, standing)| standing),
+            None => {
+                standings.push((debt, key.1, Standing::new(policy, account)));
+                standings.last().map(|(_, _, standing)| standing)
+            }
+        };
+        let Some(standing) = standing else {
+            return;
+        };
+        let contact = Contact {
+            entry,
+            policy,
+            decided,
+        };
+        if let Some(violation) = judge_contact(account, &contact, history, standing, &mut judged) {
             judged.violations.push(violation);
         }
     });
     judged
+}
+
+/// A contact to judge and the policy that judges it.
+struct Contact<'e> {
+    entry: &'e LedgerEntry,
+    policy: &'e Policy,
+    /// Whether a logged decision allowed it.
+    decided: bool,
 }
 
 /// A question replayed in a consumer's ledger: the debt it is about and where it
@@ -289,17 +317,21 @@ impl<'e> Growing<'e> {
 /// One contact: the decision of its policy, a violation when it refuses.
 fn judge_contact(
     account: &Account,
-    entry: &LedgerEntry,
+    contact: &Contact<'_>,
     history: &[crate::domain::Event],
-    policies: &Policies<'_>,
+    standing: &Standing,
     judged: &mut Judged,
 ) -> Option<Violation> {
+    let Contact {
+        entry,
+        policy,
+        decided,
+    } = *contact;
     let channel = entry.event.channel?;
-    let (policy, decided) = policies.of(&entry.id);
     judged.contacts += 1;
     judged.decided += u64::from(decided);
     let purpose = entry.event.purpose.unwrap_or(Purpose::Collection);
-    let decision = Subject::new(policy, account, history).decide(&Question {
+    let decision = Subject::with_standing(policy, account, history, standing).decide(&Question {
         at: entry.event.at,
         channel,
         purpose,

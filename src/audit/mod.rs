@@ -21,7 +21,7 @@ mod render;
 pub mod signing;
 pub mod verify;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -187,25 +187,40 @@ pub async fn run_with_progress(
         }
     }
     let shared = Arc::new((in_force, decisions, fallback));
-    let mut totals = judge::Judged::default();
+    // The pages are cut ahead so that several are read at once, each on its own
+    // connection (SQLite's WAL lets readers run side by side); each page read is parsed
+    // and judged on rayon's pool while the next ones are read.
+    let bounds = store.consumer_page_bounds(PAGE).await?;
+    let mut ranges = Vec::with_capacity(bounds.len() + 1);
     let mut after: Option<String> = None;
-    let mut pending: Option<(tokio::task::JoinHandle<judge::Judged>, u64)> = None;
+    for bound in bounds {
+        ranges.push((after.replace(bound.clone()), Some(bound)));
+    }
+    ranges.push((after, None));
+    let mut ranges = ranges.into_iter();
+    let mut reads = VecDeque::new();
+    let mut judging = VecDeque::new();
+    let mut totals = judge::Judged::default();
+    let readers = readers();
     loop {
-        let page = store.consumer_entries_page(after.as_deref(), PAGE).await?;
-        after.clone_from(&page.next_after);
-        // Judge this page while the next one is read.
-        if let Some((previous, accounts)) = pending.take() {
-            merge(
-                &mut totals,
-                previous
+        while reads.len() < readers
+            && let Some((after, upto)) = ranges.next()
+        {
+            let store = store.clone();
+            reads.push_back(tokio::spawn(async move {
+                store
+                    .consumer_entries_between(after.as_deref(), upto.as_deref())
                     .await
-                    .map_err(|e| AuditError::Task(e.to_string()))?,
-            );
-            progress(accounts);
+            }));
         }
-        let accounts = page.consumers.iter().map(|debts| debts.len() as u64).sum();
+        let Some(read) = reads.pop_front() else {
+            break;
+        };
+        let page = read.await.map_err(|e| AuditError::Task(e.to_string()))??;
         let shared = Arc::clone(&shared);
-        let task = tokio::task::spawn_blocking(move || {
+        judging.push_back(tokio::task::spawn_blocking(move || {
+            let consumers = page.parse()?;
+            let accounts: u64 = consumers.iter().map(|debts| debts.len() as u64).sum();
             let (in_force, decisions, fallback) = &*shared;
             let policies = judge::Policies {
                 in_force,
@@ -213,27 +228,23 @@ pub async fn run_with_progress(
                 fallback,
                 candidate,
             };
-            page.consumers
+            let judged = consumers
                 .par_iter()
                 .map(|debts| judge::judge_consumer(debts, start, end, &policies))
                 .reduce(judge::Judged::default, |mut a, b| {
                     merge(&mut a, b);
                     a
-                })
-        });
-        pending = Some((task, accounts));
-        if after.is_none() {
-            break;
+                });
+            Ok::<_, StoreError>((judged, accounts))
+        }));
+        while judging.len() > readers || (reads.is_empty() && !judging.is_empty()) {
+            let Some(task) = judging.pop_front() else {
+                break;
+            };
+            let (judged, accounts) = task.await.map_err(|e| AuditError::Task(e.to_string()))??;
+            merge(&mut totals, judged);
+            progress(accounts);
         }
-    }
-    if let Some((previous, accounts)) = pending.take() {
-        merge(
-            &mut totals,
-            previous
-                .await
-                .map_err(|e| AuditError::Task(e.to_string()))?,
-        );
-        progress(accounts);
     }
     let (in_force, _, fallback) = &*shared;
     let mut in_force_digests: Vec<String> = in_force.keys().cloned().collect();
@@ -269,6 +280,11 @@ async fn kept_policy(store: &Store, digest: &str) -> Result<Policy, AuditError> 
         digest: digest.to_string(),
         reason: error.to_string(),
     })
+}
+
+/// Pages read at once: one per core, at least two (one read while another is parsed).
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 4))
 }
 
 fn merge(into: &mut judge::Judged, from: judge::Judged) {

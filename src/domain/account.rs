@@ -19,13 +19,15 @@ const RESERVED_ACCOUNT_IDS: &[&str] = &["bulk"];
 /// CSV cells, so it carries no spaces, control or bidirectional characters, slashes or
 /// quotes; agencies' account numbers (`ACC-2026.0001`, `bank:1234`) fit.
 pub fn check_account_id(id: &str) -> Result<(), String> {
-    let shown = excerpt(id);
+    // Only a message quotes it: not built for the ids that pass.
+    let shown = || excerpt(id);
     if id.is_empty() {
         return Err("must not be empty".into());
     }
     if id.chars().count() > MAX_ACCOUNT_ID_LEN {
         return Err(format!(
-            "is longer than {MAX_ACCOUNT_ID_LEN} characters (`{shown}…`)"
+            "is longer than {MAX_ACCOUNT_ID_LEN} characters (`{}…`)",
+            shown()
         ));
     }
     if let Some(bad) = id
@@ -33,12 +35,13 @@ pub fn check_account_id(id: &str) -> Result<(), String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
     {
         return Err(format!(
-            "`{shown}` contains `{}`: an account id has only ASCII letters, digits, `-`, `_`, `.` and `:`",
+            "`{}` contains `{}`: an account id has only ASCII letters, digits, `-`, `_`, `.` and `:`",
+            shown(),
             bad.escape_debug()
         ));
     }
     if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(format!("`{shown}` must start with a letter or a digit"));
+        return Err(format!("`{}` must start with a letter or a digit", shown()));
     }
     if RESERVED_ACCOUNT_IDS.contains(&id) {
         return Err(format!("`{id}` is reserved (it names a route)"));
@@ -110,21 +113,23 @@ pub fn check_postal_code(code: &str) -> Result<(), String> {
 /// dots, dashes or parentheses between them. The engine reads the area code from the
 /// digits; a number it cannot read as digits would silently lose its zone and kind.
 pub fn check_phone_number(number: &str) -> Result<(), String> {
-    let shown = excerpt(number);
+    let shown = || excerpt(number);
     let body = number.trim().strip_prefix('+').unwrap_or(number.trim());
     if let Some(bad) = body
         .chars()
         .find(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')')))
     {
         return Err(format!(
-            "`{shown}` is not a phone number: `{}` is neither a digit nor a separator (use E.164, e.g. `+12125550100`)",
+            "`{}` is not a phone number: `{}` is neither a digit nor a separator (use E.164, e.g. `+12125550100`)",
+            shown(),
             bad.escape_debug()
         ));
     }
     let digits = body.chars().filter(char::is_ascii_digit).count();
     if !(7..=15).contains(&digits) {
         return Err(format!(
-            "`{shown}` is not a phone number: it has {digits} digits, not 7 to 15 (use E.164, e.g. `+12125550100`)"
+            "`{}` is not a phone number: it has {digits} digits, not 7 to 15 (use E.164, e.g. `+12125550100`)",
+            shown()
         ));
     }
     Ok(())
@@ -134,7 +139,6 @@ pub fn check_phone_number(number: &str) -> Result<(), String> {
 /// spaces or control characters, at most 254 characters. A contact point that is not an
 /// address would never match the consumer's opt-outs and consents.
 pub fn check_email_address(address: &str) -> Result<(), String> {
-    let shown = excerpt(address);
     let valid = address.len() <= 254
         && !address.chars().any(|c| c.is_whitespace() || c.is_control())
         && address.split_once('@').is_some_and(|(local, domain)| {
@@ -149,7 +153,8 @@ pub fn check_email_address(address: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{shown}` is not an email address (expected `name@example.com`)"
+            "`{}` is not an email address (expected `name@example.com`)",
+            excerpt(address)
         ))
     }
 }

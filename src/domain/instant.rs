@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 /// The earliest UTC instant an accepted text can name, as seconds since the Unix epoch
@@ -122,10 +122,55 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 /// Parses an instant from JSON or a query string: the year as written, then the text.
 fn instant_from_text<E: serde::de::Error>(text: &str) -> Result<DateTime<Utc>, E> {
     check_written_year(text).map_err(E::custom)?;
+    // The shape dunner writes is read without chrono's general parser, which cost a
+    // tenth of reading a stored event.
+    if let Some(at) = plain_utc(text) {
+        return check_instant(at).map_err(E::custom);
+    }
     let at = text
         .parse::<DateTime<Utc>>()
         .map_err(|error| E::custom(format!("`{text}` is not an RFC 3339 instant: {error}")))?;
     check_instant(at).map_err(E::custom)
+}
+
+/// An instant in a shape dunner writes, `2026-04-07T14:00:00Z` (bodies) or
+/// `2026-04-07T14:00:00.000000Z` (the store's columns), read digit by digit; `None` for
+/// any other shape, and for a date or time that does not exist (a leap second), which
+/// the general parser then reads.
+pub fn plain_utc(text: &str) -> Option<DateTime<Utc>> {
+    let bytes = text.as_bytes();
+    let end: &[(usize, u8)] = match bytes.len() {
+        20 => &[(19, b'Z')],
+        27 => &[(19, b'.'), (26, b'Z')],
+        _ => return None,
+    };
+    let shape = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !shape
+        .iter()
+        .chain(end)
+        .all(|(at, byte)| bytes.get(*at) == Some(byte))
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        bytes.get(from..to)?.iter().try_fold(0_u32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?;
+    let micros = if bytes.len() == 27 {
+        number(20, 26)?
+    } else {
+        0
+    };
+    let time =
+        NaiveTime::from_hms_micro_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, micros)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// Parses a date from JSON or a query string: the year as written, then the text.
@@ -170,6 +215,32 @@ pub fn deserialize_optional_date<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_shape_reads_as_chrono_reads_it() {
+        for text in [
+            "2026-04-07T14:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "1970-01-01T00:00:00Z",
+            "2199-12-31T23:59:59Z",
+            "2026-04-07T14:00:00.000000Z",
+            "2026-12-31T23:59:59.999999Z",
+        ] {
+            let chrono: DateTime<Utc> = text.parse().unwrap();
+            assert_eq!(plain_utc(text), Some(chrono), "{text}");
+        }
+        for other in [
+            "2026-02-30T00:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2026-04-07T14:00:00.5Z",
+            "2026-04-07T14:00:00.000000+00:00",
+            "2026-04-07T14:00:00+00:00",
+            "2026-04-07t14:00:00Z",
+            "2026-04-07T1x:00:00Z",
+        ] {
+            assert_eq!(plain_utc(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn the_range_is_the_written_year() {

@@ -23,7 +23,7 @@ pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,
 };
-pub use subject::{Question, Subject};
+pub use subject::{Question, Standing, Subject};
 
 use chrono::{DateTime, Utc};
 

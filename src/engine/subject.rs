@@ -85,7 +85,7 @@ pub struct Subject<'a> {
     /// Each event's local day number per zone (`events.len() × zones.len()`).
     event_days: Vec<Cell<i64>>,
     /// Whether each pack's scope covers the account, by pack index.
-    pub(super) covered_packs: Vec<bool>,
+    pub(super) covered_packs: Arc<[bool]>,
     /// Contact points that had a wrong-party outcome.
     wrong_party_points: Vec<&'a str>,
     /// Channels with a consent or revocation in the history (most have none, and
@@ -96,10 +96,45 @@ pub struct Subject<'a> {
     pub(super) slots: std::cell::RefCell<Vec<i64>>,
 }
 
+/// What a [`Subject`] takes from the account alone, not its history: the candidate
+/// zones and the packs whose scope covers it. A flag or an opt-out does not change it,
+/// so the audit, judging one account at many places of its ledger, computes it once per
+/// account and policy.
+#[derive(Clone)]
+pub struct Standing {
+    zones: Arc<[Tz]>,
+    covered_packs: Arc<[bool]>,
+}
+
+impl Standing {
+    /// The account's standing under `policy`.
+    pub fn new(policy: &Policy, account: &Account) -> Standing {
+        Standing {
+            zones: zones::candidate_zones(&account.consumer).into(),
+            covered_packs: policy
+                .packs()
+                .iter()
+                .map(|pack| scope_covers(&pack.scope, account, policy.collector_of(account)))
+                .collect(),
+        }
+    }
+}
+
 impl<'a> Subject<'a> {
     /// Prepares an account and its history (in any order) for questions.
     pub fn new(policy: &'a Policy, account: &'a Account, history: &'a [Event]) -> Subject<'a> {
-        let zones: Arc<[Tz]> = zones::candidate_zones(&account.consumer).into();
+        Subject::with_standing(policy, account, history, &Standing::new(policy, account))
+    }
+
+    /// [`Subject::new`] with the account's standing under `policy` computed before:
+    /// the account's address, debt type, creditor and collector as they were then.
+    pub fn with_standing(
+        policy: &'a Policy,
+        account: &'a Account,
+        history: &'a [Event],
+        standing: &Standing,
+    ) -> Subject<'a> {
+        let zones = Arc::clone(&standing.zones);
         let mut events: Vec<PreparedEvent<'a>> = history
             .iter()
             .map(|event| PreparedEvent {
@@ -122,11 +157,7 @@ impl<'a> Subject<'a> {
             event_days: vec![Cell::new(UNKNOWN_DAY); events.len() * zones.len()],
             zones,
             events,
-            covered_packs: policy
-                .packs()
-                .iter()
-                .map(|pack| scope_covers(&pack.scope, account, policy.collector_of(account)))
-                .collect(),
+            covered_packs: Arc::clone(&standing.covered_packs),
             wrong_party_points: history
                 .iter()
                 .filter(|e| e.outcome == Some(Outcome::WrongParty))

@@ -145,6 +145,34 @@ impl Store {
         })
     }
 
+    /// The account ids that cut the portfolio into pages of `limit` anchors, in id
+    /// order: the last anchor of every full page. With them every page is known before
+    /// any is read, so that several can be read at once
+    /// ([`Store::consumer_entries_between`]); the ranges they bound never overlap.
+    pub async fn consumer_page_bounds(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let limit = i64::from(limit.clamp(1, MAX_CONSUMER_PAGE));
+        match self {
+            Store::Sqlite(store) => store.consumer_page_bounds(limit).await,
+            Store::Postgres(store) => store.consumer_page_bounds(limit).await,
+        }
+    }
+
+    /// The consumers whose first account id is in `(after, upto]` (`None`: unbounded
+    /// on that side), each with every account of the consumer and their full ledgers,
+    /// read in one query but not parsed: [`RawEntriesPage::parse`] does that (CPU work a
+    /// caller runs off the async runtime, the audit on rayon's pool).
+    pub async fn consumer_entries_between(
+        &self,
+        after: Option<&str>,
+        upto: Option<&str>,
+    ) -> Result<RawEntriesPage, StoreError> {
+        let (accounts, events) = match self {
+            Store::Sqlite(store) => store.consumer_range(after, upto).await?,
+            Store::Postgres(store) => store.consumer_range(after, upto).await?,
+        };
+        Ok(RawEntriesPage { accounts, events })
+    }
+
     /// The recorded contacts of `[since, until)` that a logged decision allowed: each
     /// contact's ledger id with the digest of the policy that allowed it.
     pub async fn contact_decisions(
@@ -251,6 +279,34 @@ impl Store {
     }
 }
 
+/// A page of consumers as read ([`Store::consumer_entries_between`]), bodies not parsed.
+pub struct RawEntriesPage {
+    accounts: Vec<PageAccount>,
+    events: Vec<PageEvent>,
+}
+
+impl RawEntriesPage {
+    /// The consumers of the page, as [`ConsumerEntriesPage::consumers`]; the bodies are
+    /// parsed on rayon's pool.
+    pub fn parse(self) -> Result<Vec<Vec<AccountEntries>>, StoreError> {
+        use rayon::prelude::*;
+        let events = self
+            .events
+            .into_par_iter()
+            .map(parse_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let accounts = self
+            .accounts
+            .into_par_iter()
+            .map(|row| {
+                let account = parse_account(&row);
+                (row, account)
+            })
+            .collect();
+        Ok(group_rows(accounts, events))
+    }
+}
+
 /// Groups a page's rows by consumer, keeping the consumers whose first account (in the
 /// rows' order, the database's) is an anchor: one whose first account came before the
 /// cursor was read with an earlier page.
@@ -269,46 +325,88 @@ fn group_page(
                 .map(|a| a.id.clone())
         })
         .flatten();
-    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
-    for event in events {
-        let parsed: LedgerEvent = from_json("event", &event.body)?;
-        ledgers
-            .entry(event.account_id)
-            .or_default()
-            .push(LedgerEntry {
-                id: event.id,
-                seq: event.seq,
-                event: parsed,
-            });
+    let events = events
+        .into_iter()
+        .map(parse_event)
+        .collect::<Result<Vec<_>, _>>()?;
+    let accounts = accounts
+        .into_iter()
+        .map(|row| {
+            let account = parse_account(&row);
+            (row, account)
+        })
+        .collect();
+    Ok((group_rows(accounts, events), next_after))
+}
+
+/// An event row with its body parsed.
+fn parse_event(event: PageEvent) -> Result<(String, LedgerEntry), StoreError> {
+    let parsed: LedgerEvent = from_json("event", &event.body)?;
+    Ok((
+        event.account_id,
+        LedgerEntry {
+            id: event.id,
+            seq: event.seq,
+            event: parsed,
+        },
+    ))
+}
+
+/// An account row's body parsed; `None` when it no longer parses.
+fn parse_account(row: &PageAccount) -> Option<Account> {
+    // A stored account that no longer parses is not planned (nothing is decided on
+    // it); it is logged, and `dunner ledger check` lists it.
+    match super::stored_account(&row.id, &row.body) {
+        Ok(account) => Some(account),
+        Err(error) => {
+            tracing::error!(account = %row.id, %error, "a stored account is invalid; it is not planned");
+            None
+        }
     }
-    let mut consumers: Vec<Vec<AccountEntries>> = Vec::new();
-    // The consumer's place in `consumers`, or `None` when it belongs to an earlier page.
-    let mut places: HashMap<String, Option<usize>> = HashMap::new();
-    for row in accounts {
-        let key = match &row.consumer_id {
-            Some(consumer) => format!("consumer:{consumer}"),
-            None => format!("account:{}", row.id),
-        };
-        let place = *places.entry(key).or_insert_with(|| {
-            row.anchor.then(|| {
-                consumers.push(Vec::new());
-                consumers.len() - 1
+}
+
+/// The parsed rows of a page grouped by consumer, the consumers whose first account
+/// (in the rows' order) is an anchor; each account's entries in ledger order.
+fn group_rows(
+    accounts: Vec<(PageAccount, Option<Account>)>,
+    events: Vec<(String, LedgerEntry)>,
+) -> Vec<Vec<AccountEntries>> {
+    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::with_capacity(accounts.len());
+    for (account_id, entry) in events {
+        ledgers.entry(account_id).or_default().push(entry);
+    }
+    // Each row's consumer: its place in the page, or `None` when it belongs to an earlier
+    // page. A consumer is named by its id, an account without one by the account's.
+    let mut groups = 0;
+    let places: Vec<Option<usize>> = {
+        let mut seen: HashMap<(bool, &str), Option<usize>> = HashMap::with_capacity(accounts.len());
+        accounts
+            .iter()
+            .map(|(row, _)| {
+                let key = match &row.consumer_id {
+                    Some(consumer) => (true, consumer.as_str()),
+                    None => (false, row.id.as_str()),
+                };
+                *seen.entry(key).or_insert_with(|| {
+                    row.anchor.then(|| {
+                        groups += 1;
+                        groups - 1
+                    })
+                })
             })
-        });
-        let Some(group) = place.and_then(|place| consumers.get_mut(place)) else {
+            .collect()
+    };
+    let mut consumers: Vec<Vec<AccountEntries>> = (0..groups).map(|_| Vec::new()).collect();
+    for ((row, account), place) in accounts.into_iter().zip(places) {
+        let (Some(group), Some(account)) =
+            (place.and_then(|place| consumers.get_mut(place)), account)
+        else {
             continue;
         };
-        // A stored account that no longer parses is not planned (nothing is decided on
-        // it); it is logged, and `dunner ledger check` lists it.
-        let account: Account = match super::stored_account(&row.id, &row.body) {
-            Ok(account) => account,
-            Err(error) => {
-                tracing::error!(account = %row.id, %error, "a stored account is invalid; it is not planned");
-                continue;
-            }
-        };
-        let entries = ledgers.remove(&row.id).unwrap_or_default();
+        let mut entries = ledgers.remove(&row.id).unwrap_or_default();
+        // Already in order when the query sorted them (a sorted slice costs one pass).
+        entries.sort_by_key(|entry| entry.seq);
         group.push(AccountEntries { account, entries });
     }
-    Ok((consumers, next_after))
+    consumers
 }

@@ -33,7 +33,7 @@ use crate::domain::{
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
 pub use chain::Checkpoint;
 pub use console::{ConsoleSession, KeyListing};
-pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE, ShadowRow};
+pub use consumers::{ConsumerPage, MAX_CONSUMER_PAGE, RawEntriesPage, ShadowRow};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -1089,6 +1089,30 @@ async fn save_heads(
 
 // --- consumer pages (the scheduler; see `consumers.rs`) -------------------------------
 
+/// A page query's rows split into accounts and events.
+fn page_rows(rows: Vec<sqlx::postgres::PgRow>) -> (Vec<PageAccount>, Vec<PageEvent>) {
+    let mut accounts = Vec::new();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.get::<i32, _>("part") == 0 {
+            accounts.push(PageAccount {
+                id: row.get("account_id"),
+                consumer_id: row.get("consumer_id"),
+                body: row.get("body"),
+                anchor: row.get("anchor"),
+            });
+        } else {
+            events.push(PageEvent {
+                account_id: row.get("account_id"),
+                id: row.get("event_id"),
+                seq: row.get("seq"),
+                body: row.get("body"),
+            });
+        }
+    }
+    (accounts, events)
+}
+
 /// One page of consumers: anchors are the next `limit` account ids (after the cursor,
 /// when there is one); every account of their consumers comes along, then every event
 /// of those accounts. One round trip, one snapshot.
@@ -1111,6 +1135,45 @@ macro_rules! postgres_consumer_page {
 }
 
 impl PostgresStore {
+    pub(super) async fn consumer_page_bounds(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM accounts) AS numbered
+              WHERE n % $1 = 0 ORDER BY id",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// The rows of the consumers whose first account id is in `(after, upto]`.
+    pub(super) async fn consumer_range(
+        &self,
+        after: Option<&str>,
+        upto: Option<&str>,
+    ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        let query = match (after, upto) {
+            (None, None) => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts"
+            )),
+            (Some(after), None) => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts WHERE id > $1"
+            ))
+            .bind(after.to_string()),
+            (None, Some(upto)) => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts WHERE id <= $1"
+            ))
+            .bind(upto.to_string()),
+            (Some(after), Some(upto)) => sqlx::query(postgres_consumer_page!(
+                "SELECT id, consumer_id FROM accounts WHERE id > $1 AND id <= $2"
+            ))
+            .bind(after.to_string())
+            .bind(upto.to_string()),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(page_rows(rows))
+    }
+
     pub(super) async fn consumer_page(
         &self,
         after: Option<&str>,
@@ -1132,26 +1195,7 @@ impl PostgresStore {
             .bind(partition),
         };
         let rows = query.fetch_all(&self.pool).await?;
-        let mut accounts = Vec::new();
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            if row.get::<i32, _>("part") == 0 {
-                accounts.push(PageAccount {
-                    id: row.get("account_id"),
-                    consumer_id: row.get("consumer_id"),
-                    body: row.get("body"),
-                    anchor: row.get("anchor"),
-                });
-            } else {
-                events.push(PageEvent {
-                    account_id: row.get("account_id"),
-                    id: row.get("event_id"),
-                    seq: row.get("seq"),
-                    body: row.get("body"),
-                });
-            }
-        }
-        Ok((accounts, events))
+        Ok(page_rows(rows))
     }
 
     pub(super) async fn contact_decisions(

@@ -48,6 +48,9 @@ const IMPORT_CHUNK: usize = 500;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: mpsc::Sender<AttemptJob>,
+    /// The audit's page readers' own connections (rusqlite), kept between pages: a
+    /// fresh one would read the indexes' upper pages again into a fresh page cache.
+    page_readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
 }
 
 /// One check-and-record waiting for the writer.
@@ -77,7 +80,11 @@ impl SqliteStore {
         let connection = SqliteConnection::connect_with(&options).await?;
         let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(run_writer(connection, jobs));
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            page_readers: Arc::default(),
+        })
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
@@ -1310,11 +1317,75 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
 
 // --- consumer pages (the scheduler; see `consumers.rs`) -------------------------------
 
+/// A page query's rows split into accounts and events.
+fn page_rows(rows: Vec<sqlx::sqlite::SqliteRow>) -> (Vec<PageAccount>, Vec<PageEvent>) {
+    let mut accounts = Vec::new();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.get::<i64, _>("part") == 0 {
+            accounts.push(PageAccount {
+                id: row.get("account_id"),
+                consumer_id: row.get("consumer_id"),
+                body: row.get("body"),
+                anchor: row.get::<i64, _>("anchor") != 0,
+            });
+        } else {
+            events.push(PageEvent {
+                account_id: row.get("account_id"),
+                id: row.get("event_id"),
+                seq: row.get("seq"),
+                body: row.get("body"),
+            });
+        }
+    }
+    (accounts, events)
+}
+
+/// The rows of one page query (`sqlite_consumer_page!(…, unordered)`), the accounts in
+/// id order (SQLite's BINARY collation is byte order, as `str`'s: the first account of a
+/// consumer decides its page); the events are put in ledger order when grouped.
+fn page_range_rows<'p>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: impl Iterator<Item = &'p String>,
+) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+    let mut statement = connection.prepare(sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let (mut accounts, mut events) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next()? {
+        let text = |index: usize| -> Result<String, StoreError> {
+            Ok(row.get_ref(index)?.as_str()?.to_string())
+        };
+        if row.get::<_, i64>(0)? == 0 {
+            accounts.push(PageAccount {
+                id: text(1)?,
+                consumer_id: row.get_ref(2)?.as_str_or_null()?.map(str::to_string),
+                body: text(3)?,
+                anchor: row.get::<_, i64>(4)? != 0,
+            });
+        } else {
+            events.push(PageEvent {
+                account_id: text(1)?,
+                id: text(6)?,
+                seq: row.get(5)?,
+                body: text(3)?,
+            });
+        }
+    }
+    accounts.sort_unstable_by(|a: &PageAccount, b: &PageAccount| a.id.cmp(&b.id));
+    Ok((accounts, events))
+}
+
 /// One page of consumers: anchors are the next `limit` account ids (after the cursor,
 /// when there is one); every account of their consumers comes along, then every event
 /// of those accounts. One round trip, one snapshot.
 macro_rules! sqlite_consumer_page {
     ($anchors:literal) => {
+        concat!(sqlite_consumer_page!($anchors, unordered), " ORDER BY part, account_id, seq")
+    };
+    // The rows in no order (the audit's reader orders them: SQLite's sort would copy
+    // every body once more).
+    ($anchors:literal, unordered) => {
         concat!(
             "WITH anchors AS (", $anchors, "),
              members AS (SELECT id FROM anchors
@@ -1325,13 +1396,70 @@ macro_rules! sqlite_consumer_page {
                FROM accounts a WHERE a.id IN (SELECT id FROM members)
              UNION ALL
              SELECT 1, e.account_id, NULL, e.body, 0, e.seq, e.id
-               FROM events e WHERE e.account_id IN (SELECT id FROM members)
-             ORDER BY part, account_id, seq"
+               FROM events e WHERE e.account_id IN (SELECT id FROM members)"
         )
     };
 }
 
 impl SqliteStore {
+    pub(super) async fn consumer_page_bounds(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM accounts) AS numbered
+              WHERE n % ?1 = 0 ORDER BY id",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// The rows of the consumers whose first account id is in `(after, upto]`, read with
+    /// rusqlite on a blocking thread, on a connection of its own: sqlx would hand each
+    /// row across threads (see `crate::store::reports`), the most of an audit's time.
+    pub(super) async fn consumer_range(
+        &self,
+        after: Option<&str>,
+        upto: Option<&str>,
+    ) -> Result<(Vec<PageAccount>, Vec<PageEvent>), StoreError> {
+        let (path, readers) = (self.report_path(), Arc::clone(&self.page_readers));
+        let (after, upto) = (after.map(str::to_string), upto.map(str::to_string));
+        tokio::task::spawn_blocking(move || {
+            let sql = match (&after, &upto) {
+                (None, None) => {
+                    sqlite_consumer_page!("SELECT id, consumer_id FROM accounts", unordered)
+                }
+                (Some(_), None) => {
+                    sqlite_consumer_page!(
+                        "SELECT id, consumer_id FROM accounts WHERE id > ?1",
+                        unordered
+                    )
+                }
+                (None, Some(_)) => {
+                    sqlite_consumer_page!(
+                        "SELECT id, consumer_id FROM accounts WHERE id <= ?1",
+                        unordered
+                    )
+                }
+                (Some(_), Some(_)) => sqlite_consumer_page!(
+                    "SELECT id, consumer_id FROM accounts WHERE id > ?1 AND id <= ?2",
+                    unordered
+                ),
+            };
+            let idle = readers.lock().ok().and_then(|mut idle| idle.pop());
+            let connection = match idle {
+                Some(connection) => connection,
+                None => reports::open_reader(&path)?,
+            };
+            let rows = page_range_rows(&connection, sql, after.iter().chain(upto.iter()));
+            if let Ok(mut idle) = readers.lock() {
+                idle.push(connection);
+            }
+            rows
+        })
+        .await
+        .map_err(|error| StoreError::ReportRead(error.to_string()))?
+    }
+
     pub(super) async fn consumer_page(
         &self,
         after: Option<&str>,
@@ -1353,26 +1481,7 @@ impl SqliteStore {
             .bind(partition),
         };
         let rows = query.fetch_all(&self.pool).await?;
-        let mut accounts = Vec::new();
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            if row.get::<i64, _>("part") == 0 {
-                accounts.push(PageAccount {
-                    id: row.get("account_id"),
-                    consumer_id: row.get("consumer_id"),
-                    body: row.get("body"),
-                    anchor: row.get::<i64, _>("anchor") != 0,
-                });
-            } else {
-                events.push(PageEvent {
-                    account_id: row.get("account_id"),
-                    id: row.get("event_id"),
-                    seq: row.get("seq"),
-                    body: row.get("body"),
-                });
-            }
-        }
-        Ok((accounts, events))
+        Ok(page_rows(rows))
     }
 
     pub(super) async fn contact_decisions(

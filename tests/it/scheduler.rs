@@ -153,6 +153,33 @@ async fn consumer_pages_read_every_consumer_once_with_its_siblings_and_full_ledg
     assert_eq!(ledgers["S-3"], 1);
     assert_eq!(ledgers["A-9"], 0);
 
+    // The audit's pages, cut ahead and read by range (several at once): the same
+    // consumers, each once, with the same ledgers in ledger order.
+    let bounds = store.consumer_page_bounds(3).await.unwrap();
+    assert_eq!(bounds, ["M-2", "S-3", "S-6"], "every third id");
+    let mut ranged: Vec<Vec<String>> = Vec::new();
+    let mut after: Option<String> = None;
+    for upto in bounds.into_iter().map(Some).chain([None]) {
+        let page = store
+            .consumer_entries_between(after.as_deref(), upto.as_deref())
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        for consumer in &page {
+            ranged.push(consumer.iter().map(|d| d.account.id.clone()).collect());
+            for debt in consumer {
+                assert_eq!(debt.entries.len(), ledgers[&debt.account.id]);
+                assert!(debt.entries.windows(2).all(|w| w[0].seq < w[1].seq));
+            }
+        }
+        after = upto;
+    }
+    let mut walked = seen.clone();
+    walked.sort();
+    ranged.sort();
+    assert_eq!(ranged, walked);
+
     // One consumer, as the plan endpoint reads it: the same accounts, in id order.
     let consumer = store.consumer_ledgers("Z-1").await.unwrap().unwrap();
     let ids: Vec<&str> = consumer.iter().map(|d| d.account.id.as_str()).collect();

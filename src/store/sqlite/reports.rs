@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, Row, params};
 
 use super::{SqliteStore, clients_json};
+use crate::domain::instant::plain_utc;
 use crate::store::reports::{
     AccountFold, AccountScan, DecisionFold, DecisionScan, EventFold, EventScan, HistoryFold,
     HistoryWanted, Unreadable, seq_ranges,
@@ -30,7 +31,7 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
 
 impl SqliteStore {
     /// The database file, for the report readers' own connections.
-    fn report_path(&self) -> PathBuf {
+    pub(super) fn report_path(&self) -> PathBuf {
         self.pool.connect_options().get_filename().to_path_buf()
     }
 
@@ -212,7 +213,7 @@ const CLIENTS_5: &str = "AND (?5 IS NULL OR account_id IN
 
 /// A connection of its own for one partition. It only reads (`query_only`), and waits
 /// for a writer's lock rather than failing.
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -286,40 +287,11 @@ fn event_scan<'r>(row: &'r Row<'_>) -> Result<EventScan<'r>, StoreError> {
 /// [`instant_text`]) without chrono's general parser, which costs a fifth of a
 /// full scan; anything else goes through RFC 3339.
 fn parse_instant_text(text: &str) -> Option<DateTime<Utc>> {
-    fn number(bytes: &[u8], from: usize, to: usize) -> Option<u32> {
-        bytes.get(from..to)?.iter().try_fold(0_u32, |value, byte| {
-            byte.is_ascii_digit()
-                .then(|| value * 10 + u32::from(byte - b'0'))
-        })
-    }
-    let bytes = text.as_bytes();
-    let shape = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (26, b'Z'),
-    ];
-    let fast = bytes.len() == 27
-        && shape
-            .iter()
-            .all(|(index, expected)| bytes.get(*index) == Some(expected));
-    if fast {
-        let year = i32::try_from(number(bytes, 0, 4)?).ok()?;
-        let date = NaiveDate::from_ymd_opt(year, number(bytes, 5, 7)?, number(bytes, 8, 10)?)?;
-        let time = NaiveTime::from_hms_micro_opt(
-            number(bytes, 11, 13)?,
-            number(bytes, 14, 16)?,
-            number(bytes, 17, 19)?,
-            number(bytes, 20, 26)?,
-        )?;
-        return Some(date.and_time(time).and_utc());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|instant| instant.with_timezone(&Utc))
+    plain_utc(text).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|instant| instant.with_timezone(&Utc))
+    })
 }
 
 #[cfg(test)]
