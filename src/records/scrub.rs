@@ -1,0 +1,163 @@
+//! What a purge leaves of an account's rows: the facts that evidence compliance and that
+//! the caps and reports count (instants, channels, kinds, outcomes, purposes, amounts,
+//! flags, the consumer key, the state), without the personal data (phone numbers, email
+//! addresses, the city and ZIP code, contact points, notice recipients and template data).
+//!
+//! Fields are dropped by name where their meaning is known (an account, a ledger event, a
+//! notice request); in JSON whose shape is not fixed (a logged decision, a shadow
+//! decision, a notice's error), every string that contains one of the account's personal
+//! strings is replaced by [`PURGED`] as well, so free text that quoted a number goes too.
+
+use serde_json::Value;
+
+use crate::domain::{Account, Address, LedgerEvent, OptOut};
+
+/// What replaces a string that held personal data.
+pub const PURGED: &str = "[purged]";
+
+/// Keys whose values are personal wherever they appear in stored JSON.
+const PERSONAL_KEYS: [&str; 7] = [
+    "contact_point",
+    "phones",
+    "emails",
+    "city",
+    "postal_code",
+    "to",
+    "data",
+];
+
+/// The strings of an account that identify its consumer: phone numbers, email addresses,
+/// the city and the ZIP code, and the contact points it opted out of.
+pub fn personal_strings(account: &Account) -> Vec<String> {
+    let consumer = &account.consumer;
+    let mut strings: Vec<String> = consumer
+        .phones
+        .iter()
+        .map(|p| p.number.clone())
+        .chain(consumer.emails.iter().map(|e| e.address.clone()))
+        .chain(
+            consumer
+                .address
+                .iter()
+                .flat_map(|a| [a.city.clone(), a.postal_code.clone()])
+                .flatten(),
+        )
+        .chain(account.opted_out.iter().filter_map(|o| match o {
+            OptOut::ContactPoint(point) => Some(point.clone()),
+            OptOut::Channel(_) => None,
+        }))
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    strings.sort();
+    strings.dedup();
+    strings
+}
+
+/// The account as kept after a purge: the consumer key and state, the flags, balance,
+/// dates, client and creditor; no phones, emails, city, ZIP code or opted-out contact
+/// points (a channel opt-out is kept: it names no one).
+pub fn scrub_account(account: &Account) -> Account {
+    let mut kept = account.clone();
+    kept.consumer.phones.clear();
+    kept.consumer.emails.clear();
+    kept.consumer.address = account.consumer.address.as_ref().map(|a| Address {
+        state: a.state.clone(),
+        city: None,
+        postal_code: None,
+    });
+    kept.opted_out.retain(|o| matches!(o, OptOut::Channel(_)));
+    kept
+}
+
+/// A ledger event as kept after a purge: its facts, without the contact point.
+pub fn scrub_event(event: &LedgerEvent) -> LedgerEvent {
+    let mut kept = event.clone();
+    kept.contact_point = None;
+    kept
+}
+
+/// Removes the personal keys from `value` at every depth, and replaces every string that
+/// contains one of `personal` by [`PURGED`].
+pub fn scrub_json(value: &mut Value, personal: &[String]) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !PERSONAL_KEYS.contains(&key.as_str()));
+            for item in map.values_mut() {
+                scrub_json(item, personal);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                scrub_json(item, personal);
+            }
+        }
+        Value::String(text) => {
+            if personal.iter().any(|p| text.contains(p.as_str())) {
+                *text = PURGED.to_string();
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// JSON text scrubbed by [`scrub_json`]; text that is not JSON is replaced whole (it
+/// cannot be told apart from free text).
+pub fn scrub_json_text(text: &str, personal: &[String]) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut value) => {
+            scrub_json(&mut value, personal);
+            value.to_string()
+        }
+        Err(_) => serde_json::Value::String(PURGED.to_string()).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        serde_json::from_value(serde_json::json!({
+            "id": "A-1",
+            "client": "acme",
+            "balance": {"amount": "0.00", "currency": "USD"},
+            "consumer": {
+                "id": "C-9",
+                "address": {"state": "NY", "city": "Flushing", "postal_code": "11354"},
+                "phones": [{"number": "+12125550142", "kind": "mobile"}],
+                "emails": [{"address": "jane@example.com", "kind": "personal"}]
+            },
+            "opted_out": ["sms", "+12125550199"]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_account_keeps_its_facts_and_loses_the_personal_data() {
+        let account = account();
+        let kept = scrub_account(&account);
+        let text = serde_json::to_string(&kept).unwrap();
+        for personal in personal_strings(&account) {
+            assert!(!text.contains(&personal), "{personal} in {text}");
+        }
+        assert_eq!(personal_strings(&account).len(), 5);
+        assert_eq!(kept.consumer.id.as_deref(), Some("C-9"));
+        assert_eq!(
+            kept.consumer.address.and_then(|a| a.state).as_deref(),
+            Some("NY")
+        );
+        assert_eq!(kept.opted_out.len(), 1);
+        assert_eq!(kept.balance, account.balance);
+    }
+
+    #[test]
+    fn free_text_quoting_a_number_is_purged() {
+        let personal = personal_strings(&account());
+        let text = r#"{"reasons":[{"rule":"r","message":"call +12125550142 later"}],"contact_point":"x","at":"2020-01-01"}"#;
+        let scrubbed = scrub_json_text(text, &personal);
+        assert!(!scrubbed.contains("5550142"), "{scrubbed}");
+        assert!(!scrubbed.contains("contact_point"), "{scrubbed}");
+        assert!(scrubbed.contains("2020-01-01"), "{scrubbed}");
+        assert_eq!(scrub_json_text("not json 11354", &personal), "\"[purged]\"");
+    }
+}
