@@ -14,6 +14,7 @@ mod chain;
 mod console;
 mod consumers;
 mod postgres;
+pub mod records;
 pub mod reports;
 mod sqlite;
 
