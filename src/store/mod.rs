@@ -1384,6 +1384,11 @@ pub(crate) fn new_id(now: DateTime<Utc>) -> String {
     uuid::Uuid::new_v7(timestamp).to_string()
 }
 
+/// A new legal hold's id: `hold-` and a UUID v7.
+pub fn new_hold_id(now: DateTime<Utc>) -> String {
+    format!("hold-{}", new_id(now))
+}
+
 /// Instants as sortable text (SQLite): RFC 3339, UTC, microseconds.
 pub(crate) fn instant_text(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
