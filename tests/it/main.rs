@@ -32,6 +32,7 @@ mod plan_cli;
 mod planner;
 mod policy_packs;
 mod portfolio;
+mod records;
 mod reports;
 mod scheduler;
 mod shadow;
