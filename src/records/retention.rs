@@ -461,7 +461,7 @@ mod tests {
             Verdict::Purge(_)
         ));
         let (selected, held) = select(
-            &[c.clone()],
+            std::slice::from_ref(&c),
             &policy,
             &[hold(HoldScope::Client, "acme")],
             at(2030, 1, 1),

@@ -329,7 +329,7 @@ async fn purge_in(
     .bind(PURGED_REASON)
     .execute(&mut **tx)
     .await?;
-    let facts = facts_of(&mut **tx, Some(id))
+    let facts = facts_of(tx, Some(id))
         .await?
         .into_iter()
         .next()
