@@ -16,15 +16,11 @@ use crate::domain::{Account, Address, LedgerEvent, OptOut};
 pub const PURGED: &str = "[purged]";
 
 /// Keys whose values are personal wherever they appear in stored JSON.
-const PERSONAL_KEYS: [&str; 7] = [
-    "contact_point",
-    "phones",
-    "emails",
-    "city",
-    "postal_code",
-    "to",
-    "data",
-];
+const PERSONAL_KEYS: [&str; 5] = ["contact_point", "phones", "emails", "city", "postal_code"];
+
+/// A notice request's personal keys besides those: its recipient and its template data
+/// (names, addresses, free text).
+const NOTICE_KEYS: [&str; 2] = ["to", "data"];
 
 /// The strings of an account that identify its consumer: phone numbers, email addresses,
 /// the city and the ZIP code, and the contact points it opted out of.
@@ -79,16 +75,22 @@ pub fn scrub_event(event: &LedgerEvent) -> LedgerEvent {
 /// Removes the personal keys from `value` at every depth, and replaces every string that
 /// contains one of `personal` by [`PURGED`].
 pub fn scrub_json(value: &mut Value, personal: &[String]) {
+    scrub_keys(value, personal, &[]);
+}
+
+fn scrub_keys(value: &mut Value, personal: &[String], more: &[&str]) {
     match value {
         Value::Object(map) => {
-            map.retain(|key, _| !PERSONAL_KEYS.contains(&key.as_str()));
+            map.retain(|key, _| {
+                !PERSONAL_KEYS.contains(&key.as_str()) && !more.contains(&key.as_str())
+            });
             for item in map.values_mut() {
-                scrub_json(item, personal);
+                scrub_keys(item, personal, more);
             }
         }
         Value::Array(items) => {
             for item in items {
-                scrub_json(item, personal);
+                scrub_keys(item, personal, more);
             }
         }
         Value::String(text) => {
@@ -103,9 +105,19 @@ pub fn scrub_json(value: &mut Value, personal: &[String]) {
 /// JSON text scrubbed by [`scrub_json`]; text that is not JSON is replaced whole (it
 /// cannot be told apart from free text).
 pub fn scrub_json_text(text: &str, personal: &[String]) -> String {
+    scrub_text(text, personal, &[])
+}
+
+/// A notice request scrubbed like [`scrub_json_text`], without its recipient and its
+/// template data.
+pub fn scrub_notice_text(text: &str, personal: &[String]) -> String {
+    scrub_text(text, personal, &NOTICE_KEYS)
+}
+
+fn scrub_text(text: &str, personal: &[String], more: &[&str]) -> String {
     match serde_json::from_str::<Value>(text) {
         Ok(mut value) => {
-            scrub_json(&mut value, personal);
+            scrub_keys(&mut value, personal, more);
             value.to_string()
         }
         Err(_) => serde_json::Value::String(PURGED.to_string()).to_string(),
@@ -159,5 +171,12 @@ mod tests {
         assert!(!scrubbed.contains("contact_point"), "{scrubbed}");
         assert!(scrubbed.contains("2020-01-01"), "{scrubbed}");
         assert_eq!(scrub_json_text("not json 11354", &personal), "\"[purged]\"");
+        let window = r#"{"window":{"from":"09:00","to":"21:00"}}"#;
+        assert_eq!(scrub_json_text(window, &personal), window);
+        let notice = r#"{"channel":"email","to":"x@example.com","data":{"name":"Jane Roe"}}"#;
+        assert_eq!(
+            scrub_notice_text(notice, &personal),
+            r#"{"channel":"email"}"#
+        );
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::chain::{self, RecordEntry};
 use crate::domain::{Account, LedgerEvent};
 use crate::records::scrub::{
     PURGED, personal_strings, scrub_account, scrub_event, scrub_json, scrub_json_text,
+    scrub_notice_text,
 };
 use crate::records::{Candidate, Hold, Selected};
 
@@ -173,7 +174,7 @@ impl PurgeRows {
         let notices = self
             .notices
             .iter()
-            .map(|(seq, request)| (*seq, scrub_json_text(request, &personal)))
+            .map(|(seq, request)| (*seq, scrub_notice_text(request, &personal)))
             .collect();
         Ok(Scrubbed {
             account: to_json(&scrub_account(&self.account))?,
