@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::audit::chain_ledger;
 use super::report::open_to_read;
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
@@ -91,22 +92,6 @@ pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("`{text}` is neither a day (YYYY-MM-DD) nor an RFC 3339 instant"))
 }
 
-fn ledger(database: Option<&String>, config_file: Option<&Path>) -> Result<String, Exit> {
-    let database = match database {
-        Some(database) => database.clone(),
-        None => super::load_config(config_file)?.config.database.url,
-    };
-    if let Some(path) = super::report::sqlite_file(&database)
-        && !path.exists()
-    {
-        return Err(fail(
-            Exit::Failure,
-            format!("database: the ledger {} does not exist", path.display()),
-        ));
-    }
-    Ok(database)
-}
-
 /// Runs `body` on the opened ledger.
 fn with_store<T>(
     database: &str,
@@ -159,7 +144,7 @@ pub fn purge(args: &PurgeArgs, config_file: Option<&Path>) -> Exit {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
-    let database = match ledger(args.database.as_ref(), config_file) {
+    let database = match chain_ledger(args.database.as_ref(), config_file) {
         Ok(database) => database,
         Err(exit) => return exit,
     };
@@ -279,7 +264,7 @@ pub fn hold(command: HoldCommand, config_file: Option<&Path>) -> Exit {
                 (None, Some(client)) => (HoldScope::Client, client),
                 _ => return fail(Exit::Usage, "give exactly one of --account and --client"),
             };
-            let database = match ledger(database.as_ref(), config_file) {
+            let database = match chain_ledger(database.as_ref(), config_file) {
                 Ok(database) => database,
                 Err(exit) => return exit,
             };
@@ -313,7 +298,7 @@ pub fn hold(command: HoldCommand, config_file: Option<&Path>) -> Exit {
             }
         }
         HoldCommand::Release { id, database } => {
-            let database = match ledger(database.as_ref(), config_file) {
+            let database = match chain_ledger(database.as_ref(), config_file) {
                 Ok(database) => database,
                 Err(exit) => return exit,
             };
@@ -340,7 +325,7 @@ pub fn hold(command: HoldCommand, config_file: Option<&Path>) -> Exit {
             json,
             database,
         } => {
-            let database = match ledger(database.as_ref(), config_file) {
+            let database = match chain_ledger(database.as_ref(), config_file) {
                 Ok(database) => database,
                 Err(exit) => return exit,
             };

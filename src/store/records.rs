@@ -230,6 +230,23 @@ pub(crate) fn fact_text(kind: &str, id: &str, columns: &[&str]) -> String {
     serde_json::Value::Array(parts).to_string()
 }
 
+/// The facts digest of each account, from its purged entries' fact texts in (account,
+/// chain) order.
+pub(crate) fn digests_by_account(
+    texts: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (account_id, text) in texts {
+        match out.last_mut() {
+            Some((last, texts)) if *last == account_id => texts.push(text),
+            _ => out.push((account_id, vec![text])),
+        }
+    }
+    out.into_iter()
+        .map(|(account, texts)| (account, chain::facts_digest(&texts)))
+        .collect()
+}
+
 /// The next records-log entry after `previous`.
 pub(crate) fn record_entry(
     previous: Option<String>,

@@ -132,22 +132,6 @@ async fn everything(test: &TestStore) -> String {
     }
 }
 
-async fn raw(test: &TestStore, sql: &str) {
-    if test.url.starts_with("sqlite:") {
-        let mut connection = sqlx::SqliteConnection::connect(&test.url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    } else {
-        let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-    }
-}
-
 async fn a_purge_leaves_no_personal_data_and_the_history_verifies_and_counts(test: TestStore) {
     let store = &test.store;
     write_ledger(store).await;
@@ -247,11 +231,7 @@ async fn a_purge_leaves_no_personal_data_and_the_history_verifies_and_counts(tes
 }
 
 async fn tamper(test: &TestStore, sqlite_sql: &str, postgres_sql: &str) {
-    if test.url.starts_with("sqlite:") {
-        raw(test, sqlite_sql).await;
-    } else {
-        raw(test, postgres_sql).await;
-    }
+    crate::chain::tamper_at(&test.url, sqlite_sql, postgres_sql).await;
 }
 
 /// The tampered finding's detail, or a panic when verification found nothing.

@@ -12,8 +12,8 @@ use super::PostgresStore;
 use crate::domain::chain::{self, RecordEntry, instant_text};
 use crate::records::{Hold, HoldKind, HoldScope, Selected};
 use crate::store::records::{
-    CandidateRow, PURGED_REASON, PurgeOutcome, PurgeRecord, PurgeRows, Release, fact_text,
-    hold_body, record_entry,
+    CandidateRow, PURGED_REASON, PurgeOutcome, PurgeRecord, PurgeRows, Release, digests_by_account,
+    fact_text, hold_body, record_entry,
 };
 use crate::store::{StoreError, new_id, stored_account, to_json};
 
@@ -398,7 +398,7 @@ async fn facts_of(
     .bind(account)
     .fetch_all(&mut *connection)
     .await?;
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut texts = Vec::with_capacity(rows.len());
     for row in rows {
         let account_id: String = row.try_get("account_id")?;
         let kind: i32 = row.try_get("kind")?;
@@ -413,15 +413,9 @@ async fn facts_of(
         ];
         let columns: Vec<&str> = columns.iter().flatten().map(String::as_str).collect();
         let text = fact_text(if kind == 0 { "event" } else { "decision" }, &id, &columns);
-        match out.last_mut() {
-            Some((last, texts)) if *last == account_id => texts.push(text),
-            _ => out.push((account_id, vec![text])),
-        }
+        texts.push((account_id, text));
     }
-    Ok(out
-        .into_iter()
-        .map(|(account, texts)| (account, chain::facts_digest(&texts)))
-        .collect())
+    Ok(digests_by_account(texts))
 }
 
 fn hold_of(row: &sqlx::postgres::PgRow) -> Result<Hold, StoreError> {
