@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::domain::{Account, Address, LedgerEvent, OptOut};
+use crate::domain::{Account, Address, Channel, LedgerEvent, OptOut};
 
 /// What replaces a string that held personal data.
 pub const PURGED: &str = "[purged]";
@@ -51,7 +51,7 @@ pub fn personal_strings(account: &Account) -> Vec<String> {
 
 /// The account as kept after a purge: the consumer key and state, the flags, balance,
 /// dates, client and creditor; no phones, emails, city, ZIP code or opted-out contact
-/// points (a channel opt-out is kept: it names no one).
+/// points, and every channel opted out.
 pub fn scrub_account(account: &Account) -> Account {
     let mut kept = account.clone();
     kept.consumer.phones.clear();
@@ -61,7 +61,10 @@ pub fn scrub_account(account: &Account) -> Account {
         city: None,
         postal_code: None,
     });
-    kept.opted_out.retain(|o| matches!(o, OptOut::Channel(_)));
+    // The numbers and addresses the consumer opted out of are gone with the rest: a
+    // contact on the account could no longer be checked against them, so every channel
+    // is opted out instead (fail closed: a purged account is never contacted).
+    kept.opted_out = Channel::ALL.into_iter().map(OptOut::Channel).collect();
     kept
 }
 
@@ -158,7 +161,7 @@ mod tests {
             kept.consumer.address.and_then(|a| a.state).as_deref(),
             Some("NY")
         );
-        assert_eq!(kept.opted_out.len(), 1);
+        assert_eq!(kept.opted_out.len(), Channel::ALL.len());
         assert_eq!(kept.balance, account.balance);
     }
 

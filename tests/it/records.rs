@@ -228,6 +228,17 @@ async fn a_purge_leaves_no_personal_data_and_the_history_verifies_and_counts(tes
         "{:?}",
         refused.decision.reasons
     );
+    // The purged debt itself is never contacted again: its opt-outs went with its
+    // numbers, so every channel is opted out (fail closed).
+    let purged = dunner::service::decide_and_log(
+        store,
+        &SHIPPED_SHARED,
+        &call("W-1", "+15095550177", "2026-04-21T17:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(!purged.decision.allowed, "{:?}", purged.decision);
 }
 
 async fn tamper(test: &TestStore, sqlite_sql: &str, postgres_sql: &str) {
