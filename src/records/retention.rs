@@ -214,7 +214,7 @@ pub struct Candidate {
     pub paid: bool,
     /// The consumer has died (the `deceased` flag).
     pub deceased: bool,
-    /// Already purged.
+    /// Purged, with nothing written since.
     pub purged: bool,
 }
 

@@ -457,7 +457,33 @@ async fn the_admin_api_places_holds_and_purges(test: TestStore) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+async fn activity_after_a_purge_is_purged_in_turn(test: TestStore) {
+    let store = &test.store;
+    write_ledger(store).await;
+    let policy = RetentionConfig::default();
+    run_purge(store, &policy, now(), now()).await.unwrap();
+    // A late opt-out on the purged debt: new personal data, new activity.
+    let late: LedgerEvent = serde_json::from_value(json!({
+        "at": "2026-04-19T12:00:00Z", "type": "opted_out", "contact_point": "+15095550199"
+    }))
+    .unwrap();
+    dunner::service::append_event(store, "W-1", &late, now())
+        .await
+        .unwrap();
+    let run = run_purge(store, &policy, now(), now()).await.unwrap();
+    assert!(run.purged.is_empty(), "within its own retention: {run:?}");
+    let later: DateTime<Utc> = "2029-04-20T00:00:00Z".parse().unwrap();
+    let run = run_purge(store, &policy, later, later).await.unwrap();
+    assert_eq!(run.purged.len(), 1, "{run:?}");
+    assert_eq!(run.purged[0].events, 1);
+    assert!(!everything(&test).await.contains("+15095550199"));
+    let verification = verify(store).await.unwrap();
+    assert!(verification.intact(), "{verification:?}");
+    assert_eq!(store.purge_report().await.unwrap().len(), 2);
+}
+
 on_both_stores!(
+    activity_after_a_purge_is_purged_in_turn,
     a_purge_leaves_no_personal_data_and_the_history_verifies_and_counts,
     tampering_after_a_purge_is_still_found,
     an_entry_marked_purged_without_a_purge_is_found,

@@ -100,7 +100,12 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<CandidateRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.body, a.created_at, a.purged_at IS NOT NULL AS purged,
+            "SELECT a.id, a.body, a.created_at,
+                    a.purged_at IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM events
+                                       WHERE account_id = a.id AND purged_at IS NULL)
+                      AND NOT EXISTS (SELECT 1 FROM decisions
+                                       WHERE account_id = a.id AND purged_at IS NULL) AS purged,
                     (SELECT max(at) FROM events WHERE account_id = a.id) AS last_event,
                     (SELECT max(decided_at) FROM decisions WHERE account_id = a.id) AS last_decision,
                     (SELECT max(updated_at) FROM notices WHERE account_id = a.id) AS last_notice
@@ -197,14 +202,22 @@ async fn purge_in(
     now: DateTime<Utc>,
 ) -> Result<PurgeOutcome, StoreError> {
     let id = selected.account_id.as_str();
-    let row = sqlx::query("SELECT body, client, purged_at FROM accounts WHERE id = ?1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    // Purged, and nothing written since: nothing to do. Entries written after a purge
+    // (a late payment) are purged in turn once their own retention has run.
+    let row = sqlx::query(
+        "SELECT body, purged_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM events WHERE account_id = ?1 AND purged_at IS NULL)
+                  AND NOT EXISTS (SELECT 1 FROM decisions WHERE account_id = ?1 AND purged_at IS NULL)
+                  AS purged
+           FROM accounts WHERE id = ?1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(row) = row else {
         return Ok(PurgeOutcome::Skipped("the account is gone"));
     };
-    if row.try_get::<Option<String>, _>("purged_at")?.is_some() {
+    if row.try_get::<bool, _>("purged")? {
         return Ok(PurgeOutcome::Skipped("already purged"));
     }
     let account = stored_account(id, row.try_get("body")?)?;
