@@ -55,6 +55,68 @@ pub fn allows(granted: &[Scope], needed: Scope) -> bool {
         .any(|scope| *scope == needed || *scope == Scope::Admin)
 }
 
+/// Which clients' accounts a key reaches (issue 16): every client's, or only those of
+/// a set. A limited key never reaches an account that names no client: what is not
+/// known to be its client's is not its to see.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Every account (a key with no client named: the behaviour before clients).
+    #[default]
+    All,
+    /// Only accounts naming one of these clients (sorted, without repeats, never empty).
+    Clients(Vec<String>),
+}
+
+impl Access {
+    /// A key's access from the clients it names: none named is every client.
+    pub fn limited_to(clients: impl IntoIterator<Item = String>) -> Access {
+        let mut clients: Vec<String> = clients.into_iter().collect();
+        clients.sort();
+        clients.dedup();
+        if clients.is_empty() {
+            Access::All
+        } else {
+            Access::Clients(clients)
+        }
+    }
+
+    /// Access to nothing at all: what a request that passed no authorizer gets.
+    pub fn nothing() -> Access {
+        Access::Clients(Vec::new())
+    }
+
+    /// The clients a limited key reaches; `None` for every client.
+    pub fn clients(&self) -> Option<&[String]> {
+        match self {
+            Access::All => None,
+            Access::Clients(clients) => Some(clients),
+        }
+    }
+
+    /// Whether an account naming `client` (or none) is within reach.
+    pub fn sees(&self, client: Option<&str>) -> bool {
+        match self {
+            Access::All => true,
+            Access::Clients(clients) => {
+                client.is_some_and(|client| clients.iter().any(|c| c == client))
+            }
+        }
+    }
+
+    /// This access narrowed to one client asked for (a `?client=` filter): `None` when
+    /// the client is out of reach, so the caller answers as for a client with no
+    /// accounts. No client asked: the access as it is.
+    pub fn narrowed(&self, client: Option<&str>) -> Option<Access> {
+        match client {
+            None => Some(self.clone()),
+            Some(client) if self.sees(Some(client)) => {
+                Some(Access::Clients(vec![client.to_string()]))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 /// A freshly issued key: the token is shown once and never stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedKey {
@@ -127,6 +189,24 @@ mod tests {
         assert_eq!(parse_token("Bearer nope"), None);
         assert_eq!(parse_token("dunner__secret"), None);
         assert_eq!(parse_token("dunner_id_"), None);
+    }
+
+    #[test]
+    fn a_limited_access_sees_its_clients_only_and_never_an_account_without_one() {
+        let access = Access::limited_to(["b".to_string(), "a".to_string(), "a".to_string()]);
+        assert_eq!(access, Access::Clients(vec!["a".into(), "b".into()]));
+        assert!(access.sees(Some("a")) && access.sees(Some("b")));
+        assert!(!access.sees(Some("c")));
+        assert!(!access.sees(None));
+        assert!(Access::All.sees(None));
+        assert!(!Access::nothing().sees(Some("a")));
+        assert_eq!(Access::limited_to(Vec::new()), Access::All);
+        assert_eq!(access.narrowed(Some("c")), None);
+        assert_eq!(
+            access.narrowed(Some("a")),
+            Some(Access::Clients(vec!["a".into()]))
+        );
+        assert_eq!(Access::All.narrowed(None), Some(Access::All));
     }
 
     #[test]

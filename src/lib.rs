@@ -20,7 +20,8 @@
 //! - [`clock`]: the only place that reads the time.
 //! - [`secret`]: [`secret::Secret`], a setting printed as `<redacted>`. Pure.
 //! - [`redact`]: masks emails and phone numbers in text before it is logged. Pure.
-//! - [`auth`]: API keys: scopes, token format, hashing, verification. Pure.
+//! - [`auth`]: API keys: scopes, the clients a key reaches, token format, hashing,
+//!   verification. Pure.
 //! - [`policy`]: rule packs from TOML to a compiled [`policy::Policy`], with
 //!   diagnostics that point at file:line:column. Pure but for reading the files.
 //! - [`engine`]: decisions, explanations and the next allowed instant. Pure: the

@@ -249,7 +249,7 @@ impl Metrics {
         for reason in &decision.reasons {
             self.refusals
                 .get_or_create(&RuleLabels {
-                    rule: reason.rule.clone(),
+                    rule: reason.rule.to_string(),
                 })
                 .inc();
         }

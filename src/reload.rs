@@ -301,7 +301,7 @@ impl LivePolicy {
 pub fn missing_required(policy: &Policy, required: &[String]) -> Option<String> {
     let missing: Vec<&str> = required
         .iter()
-        .filter(|id| !policy.packs().iter().any(|pack| pack.id == **id))
+        .filter(|id| !policy.packs().iter().any(|pack| *pack.id == ***id))
         .map(String::as_str)
         .collect();
     (!missing.is_empty()).then(|| {

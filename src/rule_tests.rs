@@ -110,15 +110,15 @@ pub fn coverage(policy: &Policy, report: &TestReport) -> Vec<RuleCoverage> {
                 report
                     .cases
                     .iter()
-                    .filter(|case| pick(&case.exercised).contains(&rule.id))
+                    .filter(|case| pick(&case.exercised).iter().any(|id| **id == *rule.id))
                     .count()
             };
             RuleCoverage {
-                rule: rule.id.clone(),
+                rule: rule.id.to_string(),
                 pack: policy
                     .packs()
                     .get(rule.pack)
-                    .map_or_else(String::new, |pack| pack.id.clone()),
+                    .map_or_else(String::new, |pack| pack.id.to_string()),
                 cited: count(|exercised| &exercised.cited),
                 let_through: count(|exercised| &exercised.let_through),
             }
@@ -132,8 +132,8 @@ fn exercised(policy: &Policy, request: &DecideRequest, decision: &Decision) -> E
         .reasons
         .iter()
         .chain(&decision.warnings)
-        .map(|reason| reason.rule.clone())
-        .chain(decision.obligations.iter().map(|o| o.rule.clone()))
+        .map(|reason| reason.rule.to_string())
+        .chain(decision.obligations.iter().map(|o| o.rule.to_string()))
         .collect();
     if !decision.allowed {
         return Exercised {
@@ -162,9 +162,9 @@ fn exercised(policy: &Policy, request: &DecideRequest, decision: &Decision) -> E
                     RuleKind::Hold(Some(flag)) => holds(flag),
                     _ => true,
                 }
-                && !cited.contains(&rule.id)
+                && !cited.iter().any(|id| **id == *rule.id)
         })
-        .map(|rule| rule.id.clone())
+        .map(|rule| rule.id.to_string())
         .collect();
     Exercised { cited, let_through }
 }
@@ -405,17 +405,17 @@ fn compare(expect: &Expectation, decision: &Decision) -> Vec<String> {
     check_set(
         "rules",
         &expect.rules,
-        ids(&mut decision.reasons.iter().map(|r| r.rule.as_str())),
+        ids(&mut decision.reasons.iter().map(|r| &*r.rule)),
     );
     check_set(
         "warnings",
         &expect.warnings,
-        ids(&mut decision.warnings.iter().map(|r| r.rule.as_str())),
+        ids(&mut decision.warnings.iter().map(|r| &*r.rule)),
     );
     check_set(
         "obligations",
         &expect.obligations,
-        ids(&mut decision.obligations.iter().map(|o| o.code.as_str())),
+        ids(&mut decision.obligations.iter().map(|o| &*o.code)),
     );
     failures
 }

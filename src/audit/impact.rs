@@ -333,7 +333,11 @@ pub fn replay_consumer(
             return;
         };
         let rules = |decision: &Decision| -> Vec<String> {
-            decision.reasons.iter().map(|r| r.rule.clone()).collect()
+            decision
+                .reasons
+                .iter()
+                .map(|r| r.rule.to_string())
+                .collect()
         };
         tally.count(FlipExample {
             flip,
@@ -797,6 +801,7 @@ mod tests {
         let at: DateTime<Utc> = at.parse().unwrap();
         PlannedItem {
             account_id: "A-1".into(),
+            client: None,
             step: step.into(),
             day: at.date_naive(),
             at,

@@ -164,7 +164,7 @@ fn human(impact: &Impact) -> String {
         );
     }
     for v in &c.examples {
-        let rules: Vec<&str> = v.reasons.iter().map(|r| r.rule.as_str()).collect();
+        let rules: Vec<&str> = v.reasons.iter().map(|r| &*r.rule).collect();
         let _ = writeln!(
             out,
             "    {} at {} {}: {}",

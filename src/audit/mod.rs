@@ -295,8 +295,8 @@ pub fn summarise(
     for violation in &violations {
         for reason in &violation.reasons {
             by_rule
-                .entry((reason.rule.clone(), reason.pack.clone()))
-                .or_insert_with(|| (reason.citation.clone(), 0))
+                .entry((reason.rule.to_string(), reason.pack.to_string()))
+                .or_insert_with(|| (reason.citation.to_string(), 0))
                 .1 += 1;
         }
         *by_channel

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::{Exit, fail};
-use crate::auth::{Scope, issue};
+use crate::auth::{Access, Scope, issue};
 use crate::clock::{Clock, SystemClock};
 use crate::store::{KeyListing, Store};
 
@@ -50,7 +50,19 @@ async fn open(database: &str) -> Result<Store, crate::store::StoreError> {
     Ok(store)
 }
 
-pub fn create(database: &str, name: &str, scopes: &[Scope], expiry: Expiry) -> Exit {
+pub fn create(
+    database: &str,
+    name: &str,
+    scopes: &[Scope],
+    clients: &[String],
+    expiry: Expiry,
+) -> Exit {
+    for client in clients {
+        if let Err(message) = crate::domain::check_client_id(client) {
+            return fail(Exit::Usage, format!("--client `{client}`: {message}"));
+        }
+    }
+    let access = Access::limited_to(clients.iter().cloned());
     let runtime = match super::runtime(false) {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
@@ -63,7 +75,7 @@ pub fn create(database: &str, name: &str, scopes: &[Scope], expiry: Expiry) -> E
     let key = issue();
     let result = runtime.block_on(async {
         let store = open(database).await?;
-        crate::service::add_api_key(&store, &key, name, scopes, now).await?;
+        crate::service::add_api_key_within(&store, &key, name, scopes, &access, now).await?;
         if expires_at.is_some() {
             store.set_api_key_expiry(&key.id, expires_at).await?;
         }
@@ -79,8 +91,11 @@ pub fn create(database: &str, name: &str, scopes: &[Scope], expiry: Expiry) -> E
                     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )
             });
+            let reach = access.clients().map_or(String::new(), |clients| {
+                format!(", limited to clients {}", clients.join(", "))
+            });
             eprintln!(
-                "created API key `{name}` ({}) with scopes {}{until}; the token above is not shown again",
+                "created API key `{name}` ({}) with scopes {}{reach}{until}; the token above is not shown again",
                 key.id,
                 scopes.join(", ")
             );
@@ -128,6 +143,7 @@ pub fn list(database: &str, json: bool) -> Exit {
         "NAME",
         "ID",
         "SCOPES",
+        "CLIENTS",
         "CREATED",
         "LAST USED",
         "EXPIRES",
@@ -140,6 +156,9 @@ pub fn list(database: &str, json: bool) -> Exit {
                 key.name.clone(),
                 key.id.clone(),
                 key.scopes.join(","),
+                key.clients
+                    .as_ref()
+                    .map_or("all".to_string(), |c| c.join(",")),
                 day(Some(key.created_at), ""),
                 day(key.last_used_at, "never"),
                 day(key.expires_at, "never"),

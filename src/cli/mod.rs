@@ -263,6 +263,10 @@ pub enum KeysCommand {
         /// What the key may do (repeat for several).
         #[arg(long = "scope", value_enum, required = true)]
         scopes: Vec<crate::auth::Scope>,
+        /// Limit the key to this client's accounts (repeat for several); without, it
+        /// reaches every client's.
+        #[arg(long = "client", value_name = "CLIENT")]
+        clients: Vec<String>,
         /// The ledger [default: the configuration's `database.url`,
         /// `DUNNER_DATABASE_URL`, or `sqlite://dunner.db`].
         #[arg(long = "database")]
@@ -391,6 +395,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Keys(KeysCommand::Create {
             name,
             scopes,
+            clients,
             database,
             expires_in,
             expires_at,
@@ -399,6 +404,7 @@ pub fn run(cli: Cli) -> Exit {
                 &database,
                 &name,
                 &scopes,
+                &clients,
                 keys::Expiry {
                     in_days: expires_in,
                     at: expires_at,

@@ -80,7 +80,7 @@ enum OutFormat {
 }
 
 /// The columns of the CSV schedule.
-const CSV_HEADER: &str = "account_id,step,day,at,channel,purpose,contact_point,dispatch,template_or_event,preferred,escalate_to,outcome,obligations,policy_digest\n";
+const CSV_HEADER: &str = "account_id,step,day,at,channel,purpose,contact_point,dispatch,template_or_event,preferred,escalate_to,outcome,obligations,policy_digest,client\n";
 
 /// Runs `dunner plan`.
 pub fn run(args: &PlanArgs) -> Exit {
@@ -477,13 +477,13 @@ fn csv_row(item: &PlannedItem, out: &mut String) {
         .map(|d| {
             d.obligations
                 .iter()
-                .map(|o| o.code.as_str())
+                .map(|o| &*o.code)
                 .collect::<Vec<_>>()
                 .join(" ")
         })
         .unwrap_or_default();
     let outcome = decision.map_or("", |d| d.outcome.as_str());
-    let fields: [&str; 14] = [
+    let fields: [&str; 15] = [
         &item.account_id,
         &item.step,
         &item.day.to_string(),
@@ -498,6 +498,7 @@ fn csv_row(item: &PlannedItem, out: &mut String) {
         outcome,
         &obligations,
         decision.map_or("", |d| &d.policy_digest),
+        item.client.as_deref().unwrap_or(""),
     ];
     for (index, field) in fields.iter().enumerate() {
         if index > 0 {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::auth::{Scope, hash_secret, parse_token, verify};
+use crate::auth::{Access, Scope, hash_secret, parse_token, verify};
 use crate::secret::REDACTED;
 #[cfg(doc)]
 use crate::secret::Secret;
@@ -27,6 +27,8 @@ pub struct ConfiguredKey {
     secret_hash: String,
     /// What the key may do.
     pub scopes: Vec<Scope>,
+    /// Whose accounts it reaches (`clients = [...]`; none: every client's).
+    pub access: Access,
 }
 
 impl ConfiguredKey {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for ConfiguredKey {
             .field("name", &self.name)
             .field("id", &self.id)
             .field("scopes", &self.scopes)
+            .field("access", &self.access)
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +55,7 @@ impl Serialize for ConfiguredKey {
             name: &self.name,
             token: REDACTED,
             scopes: &self.scopes,
+            clients: self.access.clients(),
         }
         .serialize(serializer)
     }
@@ -62,6 +66,8 @@ struct KeyView<'a> {
     name: &'a str,
     token: &'a str,
     scopes: &'a [Scope],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clients: Option<&'a [String]>,
 }
 
 /// A `[[keys]]` entry as written.
@@ -71,6 +77,9 @@ struct KeyEntry {
     name: String,
     token: String,
     scopes: Vec<String>,
+    /// The clients whose accounts the key reaches; absent or empty: every client's.
+    #[serde(default)]
+    clients: Vec<String>,
 }
 
 impl TryFrom<KeyEntry> for ConfiguredKey {
@@ -107,10 +116,15 @@ impl TryFrom<KeyEntry> for ConfiguredKey {
                 })
             })
             .collect::<Result<Vec<Scope>, String>>()?;
+        for client in &entry.clients {
+            crate::domain::check_client_id(client)
+                .map_err(|message| format!("key `{name}`: client `{client}`: {message}"))?;
+        }
         Ok(ConfiguredKey {
             id: id.to_string(),
             secret_hash: hash_secret(secret),
             scopes,
+            access: Access::limited_to(entry.clients),
             name,
         })
     }

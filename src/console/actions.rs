@@ -39,10 +39,19 @@ pub async fn find_account(
         ));
     }
     let looks_like_id = !lookup.contains('@') && !lookup.starts_with('+');
-    if looks_like_id && state.store.account_exists(lookup).await? {
+    if looks_like_id
+        && state.store.account_exists(lookup).await?
+        && viewer.require_account(&state, lookup).await.is_ok()
+    {
         return Ok(Redirect::to(&account_path(lookup)).into_response());
     }
-    let ids = state.store.accounts_by_contact_point(lookup).await?;
+    // Another client's accounts are not found (a limited key).
+    let mut ids = Vec::new();
+    for id in state.store.accounts_by_contact_point(lookup).await? {
+        if viewer.require_account(&state, &id).await.is_ok() {
+            ids.push(id);
+        }
+    }
     if let [id] = ids.as_slice() {
         return Ok(Redirect::to(&account_path(id)).into_response());
     }
@@ -69,6 +78,12 @@ pub async fn retry_notice(
 ) -> Page {
     viewer.check_form(&form)?;
     viewer.require(Scope::Record)?;
+    if crate::service::visible_notice(&state.store, &viewer.access, &id)
+        .await?
+        .is_none()
+    {
+        return Err(Refusal::NotFound(format!("notice `{id}` does not exist")));
+    }
     match crate::service::retry_notice(&state.store, &id, state.clock.now()).await {
         Ok(_) => {
             state.notices_wake.notify_one();
@@ -93,6 +108,7 @@ pub async fn revoke_key(
 ) -> Page {
     viewer.check_form(&form)?;
     viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
     if !state.store.revoke_api_key(&id, state.clock.now()).await? {
         return Err(Refusal::NotFound(format!(
             "no live stored key has the id `{id}`"
@@ -111,6 +127,7 @@ pub async fn place_hold(
 ) -> Page {
     viewer.check_form(&form)?;
     viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
     let field = |name: &str| form.get(name).map(|text| text.trim()).unwrap_or("");
     let scope = HoldScope::parse(field("scope"))
         .ok_or_else(|| Refusal::Invalid("`scope`: account or client".into()))?;
@@ -143,6 +160,7 @@ pub async fn release_hold(
 ) -> Page {
     viewer.check_form(&form)?;
     viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
     records::release_hold(&state.store, &id, state.clock.now())
         .await
         .map_err(records_refusal)?;

@@ -200,6 +200,8 @@ pub enum Refusal {
     SignedOut,
     /// The key lacks the scope.
     Forbidden(Scope),
+    /// The key is limited to clients and the page covers the whole ledger.
+    OutsideClients,
     /// A form without this session's CSRF token, or from another site.
     Forgery,
     /// Nothing here by that name.
@@ -229,6 +231,12 @@ impl IntoResponse for Refusal {
                 StatusCode::FORBIDDEN,
                 "Not allowed",
                 format!("This needs an API key with the `{}` scope.", scope.as_str()),
+            ),
+            Refusal::OutsideClients => (
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "This API key is limited to clients: this page covers every client's accounts."
+                    .to_string(),
             ),
             Refusal::Forgery => (
                 StatusCode::FORBIDDEN,

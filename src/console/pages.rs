@@ -55,6 +55,10 @@ pub async fn overview(
     viewer: Viewer,
 ) -> Page {
     viewer.require(Scope::Decide)?;
+    if viewer.require_every_client().is_err() {
+        // The overview counts every client's contacts: a limited key starts at the lookup.
+        return accounts(Extension(console), viewer).await;
+    }
     let now = state.clock.now();
     let policy = state.policy.current();
     let status = state.policy.status();
@@ -94,7 +98,7 @@ pub async fn overview(
     let packs: Vec<Value> = policy
         .packs()
         .iter()
-        .map(|pack| context! { id => pack.id.clone(), title => pack.title.clone(), version => pack.version.clone() })
+        .map(|pack| context! { id => pack.id.to_string(), title => pack.title.clone(), version => pack.version.clone() })
         .collect();
     let page = context! {
         title => "Overview",
@@ -156,6 +160,7 @@ pub async fn account(
     Query(query): Query<HashMap<String, String>>,
 ) -> Page {
     viewer.require(Scope::Decide)?;
+    viewer.require_account(&state, &id).await?;
     let now = state.clock.now();
     let channel = match param(&query, "channel") {
         Some(name) => Channel::parse(name)
@@ -318,16 +323,16 @@ pub async fn policy(
                 .filter(|rule| rule.pack == index)
                 .map(|rule| {
                     context! {
-                        id => rule.id.clone(),
-                        citation => rule.citation.clone(),
-                        message => rule.message.clone(),
+                        id => rule.id.to_string(),
+                        citation => rule.citation.to_string(),
+                        message => rule.message.to_string(),
                         channels => rule.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                         effective => value(&rule.effective),
                     }
                 })
                 .collect();
             context! {
-                id => pack.id.clone(),
+                id => pack.id.to_string(),
                 title => pack.title.clone(),
                 version => pack.version.clone(),
                 citation => pack.citation.clone(),
@@ -399,6 +404,7 @@ pub async fn decisions(
         rule: rule.clone(),
         after,
         limit: DECISION_PAGE,
+        clients: crate::service::listed_clients(&viewer.access, param(&query, "client")),
     };
     let rows = state.store.search_decisions(&search).await?;
     let next = (rows.len() == DECISION_PAGE as usize)
@@ -441,15 +447,20 @@ pub async fn outbox(
     State(state): State<AppState>,
     Extension(console): Extension<Arc<Console>>,
     viewer: Viewer,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Page {
     viewer.require(Scope::Decide)?;
+    let clients = crate::service::listed_clients(&viewer.access, param(&query, "client"));
     let mut groups = Vec::new();
     for (status, heading) in [
         (NoticeStatus::Dead, "Dead letters"),
         (NoticeStatus::Pending, "Queued"),
         (NoticeStatus::Cancelled, "Cancelled by the policy"),
     ] {
-        let notices = state.store.list_notices(Some(status), 200).await?;
+        let notices = state
+            .store
+            .list_notices_within(Some(status), 200, clients.as_deref())
+            .await?;
         let notices: Vec<Value> = notices
             .iter()
             .map(|notice| {
@@ -505,6 +516,9 @@ pub async fn report(
 ) -> Page {
     viewer.require(Scope::Decide)?;
     let now = state.clock.now();
+    if let Some(account) = param(&query, "account") {
+        viewer.require_account(&state, account).await?;
+    }
     let raw = RawQuery {
         from: param(&query, "from"),
         to: param(&query, "to"),
@@ -516,6 +530,7 @@ pub async fn report(
     let mut report_query =
         ReportQuery::parse(&name, &raw, now.date_naive()).map_err(report_refusal)?;
     report_query.outcome_grace = state.outcome_grace;
+    report_query.clients = crate::service::listed_clients(&viewer.access, param(&query, "client"));
     let report = crate::report::build(&state.store, state.policy.current(), &report_query, now)
         .await
         .map_err(report_refusal)?;
@@ -531,6 +546,7 @@ pub async fn shadow_report(
 ) -> Page {
     viewer.require(Scope::Decide)?;
     let period = period(&query, state.clock.now().date_naive())?;
+    viewer.require_every_client()?;
     let report = crate::report::shadow::shadow_report(&state.store, period).await?;
     Ok(Html(crate::report::shadow::render(&report, Format::Html)).into_response())
 }
@@ -544,6 +560,7 @@ pub async fn audit(
 ) -> Page {
     viewer.require(Scope::Decide)?;
     let today = state.clock.now().date_naive();
+    viewer.require_every_client()?;
     let period = period(&query, today)?;
     let ran = param(&query, "run").is_some();
     let audit = if ran {
@@ -574,6 +591,7 @@ pub async fn keys(
 ) -> Page {
     viewer.require(Scope::Admin)?;
     let now = state.clock.now();
+    viewer.require_every_client()?;
     let keys: Vec<Value> = state
         .store
         .list_api_keys()
@@ -606,6 +624,7 @@ pub async fn records(
     Query(query): Query<HashMap<String, String>>,
 ) -> Page {
     viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
     let holds = state.store.holds(true).await?;
     let purges = state.store.purge_report().await?;
     let page = context! {

@@ -22,7 +22,7 @@ use axum::{Extension, Form};
 use minijinja::context;
 
 use super::{Console, Refusal};
-use crate::auth::{Scope, allows, hash_secret, parse_token, verify};
+use crate::auth::{Access, Scope, allows, hash_secret, parse_token, verify};
 use crate::http::AppState;
 
 /// The session cookie's name.
@@ -38,6 +38,8 @@ pub struct Viewer {
     pub name: String,
     /// What the key may do now.
     pub scopes: Vec<Scope>,
+    /// Whose accounts the key reaches now.
+    pub access: Access,
     /// The token every form of this session carries.
     pub csrf: String,
     /// The hash of the session id (what the ledger keeps).
@@ -56,6 +58,26 @@ impl Viewer {
             Ok(())
         } else {
             Err(Refusal::Forbidden(scope))
+        }
+    }
+
+    /// Refuses a page over the whole ledger (the shadow report, the audit, key management) to a
+    /// key limited to clients.
+    pub fn require_every_client(&self) -> Result<(), Refusal> {
+        match self.access.clients() {
+            None => Ok(()),
+            Some(_) => Err(Refusal::OutsideClients),
+        }
+    }
+
+    /// Refuses an account out of the key's reach as a missing one.
+    pub async fn require_account(&self, state: &AppState, id: &str) -> Result<(), Refusal> {
+        match crate::service::visible_account(&state.store, &self.access, id).await {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::AccountNotFound(_)) => {
+                Err(Refusal::NotFound(format!("account `{id}` does not exist")))
+            }
+            Err(error) => Err(Refusal::Store(error)),
         }
     }
 
@@ -113,12 +135,19 @@ fn cross_site(headers: &HeaderMap) -> bool {
 
 /// The scopes and name of a key that is still live, found by id: a key of the
 /// configuration file, else one of the ledger (neither revoked nor expired).
-async fn live_key(state: &AppState, key_id: &str) -> Result<Option<(String, Vec<Scope>)>, Refusal> {
+async fn live_key(
+    state: &AppState,
+    key_id: &str,
+) -> Result<Option<(String, Vec<Scope>, Access)>, Refusal> {
     if let Some(key) = state.config_keys.iter().find(|key| key.id == key_id) {
-        return Ok(Some((key.name.clone(), key.scopes.clone())));
+        return Ok(Some((
+            key.name.clone(),
+            key.scopes.clone(),
+            key.access.clone(),
+        )));
     }
     let now = state.clock.now();
-    let Some((_, scopes)) = crate::service::api_key(&state.store, key_id, now).await? else {
+    let Some(key) = crate::service::api_key(&state.store, key_id, now).await? else {
         return Ok(None);
     };
     // The name is for the header only; a listing failure must not sign anyone out.
@@ -129,7 +158,7 @@ async fn live_key(state: &AppState, key_id: &str) -> Result<Option<(String, Vec<
         .ok()
         .and_then(|keys| keys.into_iter().find(|key| key.id == key_id))
         .map_or_else(|| key_id.to_string(), |key| key.name);
-    Ok(Some((name, scopes)))
+    Ok(Some((name, key.scopes, key.access)))
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -155,7 +184,7 @@ impl FromRequestParts<AppState> for Viewer {
         else {
             return Err(signed_out);
         };
-        let Some((name, scopes)) = live_key(state, &session.key_id).await? else {
+        let Some((name, scopes, access)) = live_key(state, &session.key_id).await? else {
             // The key was revoked or expired: the session dies with it.
             state.store.delete_console_session(&id_hash).await?;
             return Err(signed_out);
@@ -164,6 +193,7 @@ impl FromRequestParts<AppState> for Viewer {
             key_id: session.key_id,
             name,
             scopes,
+            access,
             csrf: csrf_token(&session_id),
             id_hash,
         })
@@ -200,7 +230,7 @@ pub async fn sign_in(
     let valid = match state.config_keys.iter().find(|key| key.id == id) {
         Some(key) => key.verify(secret) && !key.scopes.is_empty(),
         None => match crate::service::api_key(&state.store, id, state.clock.now()).await {
-            Ok(Some((secret_hash, scopes))) => verify(secret, &secret_hash) && !scopes.is_empty(),
+            Ok(Some(key)) => verify(secret, &key.secret_hash) && !key.scopes.is_empty(),
             Ok(None) => false,
             Err(error) => return Refusal::Store(error).into_response(),
         },

@@ -50,12 +50,14 @@ mod ledger;
 mod money;
 pub mod notice;
 pub mod partition;
+mod shared_text;
 pub(crate) mod zone_serde;
 
 pub use account::{
     Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag,
     Flags, InconvenientTime, MAX_ACCOUNT_ID_LEN, OptOut, Phone, PhoneKind, Place, TimeOfDay,
-    US_STATES, Weekday, check_account_id, check_state, deserialize_account_id, excerpt,
+    US_STATES, Weekday, check_account_id, check_client_id, check_state, deserialize_account_id,
+    excerpt,
 };
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
@@ -68,3 +70,4 @@ pub use notice::{
     Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeSenders, NoticeStatus,
     WebhookEventType,
 };
+pub use shared_text::SharedText;

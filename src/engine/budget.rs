@@ -163,12 +163,12 @@ fn budget(
     let usage = limits::cap_usage(context, cap, moment)?;
     let policy = context.subject.policy;
     Some(CapBudget {
-        rule: rule.id.clone(),
+        rule: rule.id.to_string(),
         pack: policy
             .pack_of(rule)
-            .map(|p| p.id.clone())
+            .map(|p| p.id.to_string())
             .unwrap_or_default(),
-        citation: rule.citation.clone(),
+        citation: rule.citation.to_string(),
         limit: cap.max,
         period: BudgetPeriod::of(cap.period),
         per: cap.per,

@@ -1,5 +1,6 @@
 //! The `decide` contract: request and decision, as the CLI and the API speak them.
 
+use crate::domain::SharedText;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -227,32 +228,42 @@ impl Verdict {
     }
 }
 
-/// One rule that refused (or warned), with its source in law.
+/// One rule that refused (or warned), with its source in law. The texts are shared with
+/// the compiled policy ([`SharedText`]): a refusal copies no strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// The rule id.
-    pub rule: String,
+    #[schema(value_type = String)]
+    pub rule: SharedText,
     /// The pack id.
-    pub pack: String,
+    #[schema(value_type = String)]
+    pub pack: SharedText,
     /// The citation of the rule.
-    pub citation: String,
+    #[schema(value_type = String)]
+    pub citation: SharedText,
     /// What a person is told.
-    pub message: String,
+    #[schema(value_type = String)]
+    pub message: SharedText,
 }
 
 /// Something an allowed contact must carry or do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Obligation {
     /// A stable code callers act on (`include_opt_out`).
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: SharedText,
     /// The rule id.
-    pub rule: String,
+    #[schema(value_type = String)]
+    pub rule: SharedText,
     /// The pack id.
-    pub pack: String,
+    #[schema(value_type = String)]
+    pub pack: SharedText,
     /// The citation of the rule.
-    pub citation: String,
+    #[schema(value_type = String)]
+    pub citation: SharedText,
     /// What to do.
-    pub message: String,
+    #[schema(value_type = String)]
+    pub message: SharedText,
 }
 
 /// The answer.

@@ -27,8 +27,9 @@ pub struct PreparedEvent<'a> {
     pub event: &'a Event,
     /// About the account being decided (not another debt of the consumer).
     pub same_debt: bool,
-    /// The instant in nanoseconds since the epoch.
-    nanos: Cell<Option<i64>>,
+    /// The instant in nanoseconds since the epoch (a few instructions to compute, so
+    /// computed when the subject is prepared rather than checked for on every read).
+    nanos: i64,
     resolved: Cell<Option<Resolved>>,
 }
 
@@ -36,12 +37,7 @@ impl PreparedEvent<'_> {
     /// The event's instant in nanoseconds since the epoch: rolling periods are counted
     /// to the nanosecond, so an event 1 ns inside a period is inside it.
     pub fn nanos(&self) -> i64 {
-        if let Some(nanos) = self.nanos.get() {
-            return nanos;
-        }
-        let nanos = nanos_since_epoch(self.event.at);
-        self.nanos.set(Some(nanos));
-        nanos
+        self.nanos
     }
 }
 
@@ -112,7 +108,7 @@ impl<'a> Subject<'a> {
                     .account_id
                     .as_deref()
                     .is_none_or(|id| id == account.id),
-                nanos: Cell::new(None),
+                nanos: nanos_since_epoch(event.at),
                 resolved: Cell::new(None),
             })
             .collect();

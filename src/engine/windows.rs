@@ -56,10 +56,16 @@ fn next_opening(
         let date = today.checked_add_days(Days::new(offset))?;
         let weekday = date.weekday().num_days_from_monday() as usize;
         for &(from, to) in window.days.get(weekday).map_or(&[][..], Vec::as_slice) {
-            let Some(start) = zones::instant_of_local(zone, date, from, instant) else {
+            let Some((start, fit)) = zones::local_instant(zone, date, from, instant) else {
                 continue;
             };
-            // An interval swallowed by a DST gap never opens.
+            // An interval swallowed by a DST gap never opens. When `from` occurs exactly
+            // once, every later wall time of the day (`to` > `from`, checked when the
+            // pack is compiled) comes after it: the wall clock can only fall back into
+            // an hour it has already shown, and `from` was shown once.
+            if fit == zones::LocalFit::Single {
+                return Some(start);
+            }
             let end = zones::instant_of_local(zone, date, to, instant);
             if end.is_none_or(|end| end > start) {
                 return Some(start);

@@ -246,6 +246,25 @@ pub fn instant_of_local(
     minutes: u16,
     not_before: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
+    local_instant(zone, date, minutes, not_before).map(|(instant, _)| instant)
+}
+
+/// How [`local_instant`] found its instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalFit {
+    /// The wall time occurs exactly once.
+    Single,
+    /// The wall time occurs twice (an overlap) or not at all (a gap was stepped over).
+    Other,
+}
+
+/// [`instant_of_local`], also saying whether the wall time occurs exactly once.
+pub fn local_instant(
+    zone: Tz,
+    date: NaiveDate,
+    minutes: u16,
+    not_before: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, LocalFit)> {
     let (date, minutes) = if minutes >= 24 * 60 {
         (date.checked_add_days(Days::new(1))?, 0)
     } else {
@@ -253,22 +272,27 @@ pub fn instant_of_local(
     };
     let time = NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0)?;
     let mut wall = NaiveDateTime::new(date, time);
+    let mut fit = LocalFit::Single;
     // Gaps are at most a day long (Samoa skipped 2011-12-30); step minute by minute.
     for _ in 0..=(24 * 60) {
         match zone.from_local_datetime(&wall) {
             LocalResult::Single(instant) => {
                 let instant = instant.with_timezone(&Utc);
-                return (instant >= not_before).then_some(instant);
+                return (instant >= not_before).then_some((instant, fit));
             }
             LocalResult::Ambiguous(first, second) => {
                 let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
-                return if first >= not_before {
+                let instant = if first >= not_before {
                     Some(first)
                 } else {
                     (second >= not_before).then_some(second)
                 };
+                return instant.map(|instant| (instant, LocalFit::Other));
             }
-            LocalResult::None => wall += chrono::TimeDelta::minutes(1),
+            LocalResult::None => {
+                fit = LocalFit::Other;
+                wall += chrono::TimeDelta::minutes(1);
+            }
         }
     }
     None

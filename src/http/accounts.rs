@@ -7,25 +7,30 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::body::{AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES, idempotency_key, mark_replayed};
+use super::body::{
+    AccountIdPath, JsonBody, MAX_BULK_BODY_BYTES, NewAccountIdPath, idempotency_key, mark_replayed,
+};
 use super::dto::{BulkAccounts, BulkUpserted};
 use super::error::ApiError;
 use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
 };
+use crate::auth::Access;
 use crate::domain::Account;
 
 #[utoipa::path(put, path = "/v1/accounts/{id}", tag = "accounts",
-    description = "Creates or replaces an account. Needs the `record` scope.",
+    description = "Creates or replaces an account. Needs the `record` scope. A key limited to clients writes only accounts naming one of its clients (else 403), and an account stored under another client answers 404, as a missing one does elsewhere.",
     params(("id" = String, Path, description = "The account's identifier", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")), request_body = Account, security(("bearer" = ["record"])),
     responses(
         (status = 200, description = "Stored; the account as stored", body = Account),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_account(
     State(state): State<AppState>,
-    AccountIdPath(id): AccountIdPath,
+    access: Access,
+    NewAccountIdPath(id): NewAccountIdPath,
     JsonBody(account): JsonBody<Account>,
 ) -> Result<Response, ApiError> {
     if account.id != id {
@@ -37,8 +42,33 @@ pub async fn put_account(
             ),
         ));
     }
-    state.store.put_account(&account, state.clock.now()).await?;
+    check_writable(&access, "client", &account)?;
+    state
+        .store
+        .put_accounts_within(
+            std::slice::from_ref(&account),
+            state.clock.now(),
+            None,
+            access.clients(),
+        )
+        .await?;
     Ok((StatusCode::OK, Json(account)).into_response())
+}
+
+/// Refuses (403) an account body that names a client the key does not reach, or none:
+/// a limited key writes only its clients' accounts. That the stored account, if any, is
+/// its client's too is checked by the store in the write.
+fn check_writable(access: &Access, field: &str, account: &Account) -> Result<(), ApiError> {
+    if access.sees(account.client.as_deref()) {
+        return Ok(());
+    }
+    Err(ApiError::outside_clients(
+        field,
+        match &account.client {
+            Some(client) => format!("it may not write accounts of client `{client}`"),
+            None => "an account it writes must name one of its clients in `client`".into(),
+        },
+    ))
 }
 
 /// The most accounts one bulk request carries.
@@ -53,11 +83,13 @@ pub const MAX_BULK_ACCOUNTS: usize = 10_000;
     responses(
         (status = 200, description = "Every account stored", body = BulkUpserted),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 413, response = TooLarge),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 413, response = TooLarge),
         (status = 422, response = Unprocessable),
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn put_accounts(
     State(state): State<AppState>,
+    access: Access,
     headers: axum::http::HeaderMap,
     JsonBody(bulk): JsonBody<BulkAccounts, MAX_BULK_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
@@ -78,12 +110,13 @@ pub async fn put_accounts(
                 format!("account `{}` appears twice", account.id),
             ));
         }
+        check_writable(&access, &format!("accounts[{index}].client"), account)?;
     }
     let now = state.clock.now();
     let key = idempotency_key(&headers, &("bulk", &bulk), now, state.idempotency_retention)?;
     let replayed = state
         .store
-        .put_accounts_once(&bulk.accounts, now, key.as_ref())
+        .put_accounts_within(&bulk.accounts, now, key.as_ref(), access.clients())
         .await?;
     let mut response = Json(BulkUpserted {
         upserted: bulk.accounts.len(),

@@ -39,8 +39,10 @@ impl From<AuditError> for ApiError {
         (status = 503, response = Unavailable)))]
 pub async fn audit(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Response, ApiError> {
+    super::reports::every_client(&access)?;
     let (period, format) = super::reports::period_and_format(
         params.from.as_deref(),
         params.to.as_deref(),
@@ -63,6 +65,11 @@ pub async fn audit(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 500, response = Internal),
         (status = 503, response = Unavailable)))]
-pub async fn verify(State(state): State<AppState>) -> Result<Json<Verification>, ApiError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    access: crate::auth::Access,
+) -> Result<Json<Verification>, ApiError> {
+    // A tampered entry is named by its account: of any client.
+    super::reports::every_client(&access)?;
     Ok(Json(crate::audit::verify::verify(&state.store).await?))
 }

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{Scope, allows, parse_token, verify};
+use crate::auth::{Access, Scope, allows, parse_token, verify};
 
-/// Lets the request through only with a live key that has `scope`.
+/// Lets the request through only with a live key that has `scope`, with the key's
+/// [`Access`] (whose accounts it reaches) in the request's extensions for the handlers.
 pub async fn authorize(
     State((state, scope)): State<(AppState, Scope)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let token = request
@@ -32,14 +33,16 @@ pub async fn authorize(
         return if !key.verify(secret) {
             ApiError::unauthorized().into_response()
         } else if allows(&key.scopes, scope) {
+            request.extensions_mut().insert(key.access.clone());
             next.run(request).await
         } else {
             ApiError::forbidden(scope).into_response()
         };
     }
     match crate::service::api_key(&state.store, id, state.clock.now()).await {
-        Ok(Some((secret_hash, scopes))) if verify(secret, &secret_hash) => {
-            if allows(&scopes, scope) {
+        Ok(Some(key)) if verify(secret, &key.secret_hash) => {
+            if allows(&key.scopes, scope) {
+                request.extensions_mut().insert(key.access);
                 next.run(request).await
             } else {
                 ApiError::forbidden(scope).into_response()
@@ -47,6 +50,30 @@ pub async fn authorize(
         }
         Ok(_) => ApiError::unauthorized().into_response(),
         Err(error) => ApiError::unavailable(error).into_response(),
+    }
+}
+
+/// For a route left open (`/v1/evaluate` with `open_evaluate`): every client, as
+/// before clients, since whoever can reach an open route needs no key at all.
+pub async fn open_access(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Access::All);
+    next.run(request).await
+}
+
+/// The caller's access as the authorizer left it; a request that passed no authorizer
+/// reaches nothing (fail closed: a route added without a guard shows no account).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Access {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Access, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .unwrap_or_else(Access::nothing))
     }
 }
 

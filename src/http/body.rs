@@ -2,10 +2,12 @@
 //! bodies over a limit with 413, in the API's one error shape.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use super::error::ApiError;
+use crate::auth::Access;
 
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -55,10 +57,35 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
 }
 
 /// The `{id}` of an account route, checked like every stored account's id
-/// ([`crate::domain::check_account_id`]): a malformed one is a 400 naming `id`.
+/// ([`crate::domain::check_account_id`]): a malformed one is a 400 naming `id`. For a
+/// key limited to clients, an account out of its reach (or missing) is a 404, the same
+/// as a missing one ([`crate::service::visible_account`]): every route that names an
+/// account in its path is guarded here, in one place.
 pub struct AccountIdPath(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AccountIdPath {
+impl axum::extract::FromRequestParts<AppState> for AccountIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let NewAccountIdPath(id) = NewAccountIdPath::from_request_parts(parts, state).await?;
+        let access = parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .unwrap_or_else(Access::nothing);
+        crate::service::visible_account(&state.store, &access, &id).await?;
+        Ok(AccountIdPath(id))
+    }
+}
+
+/// The `{id}` of a route that may create the account (`PUT`): its syntax only; the
+/// handler checks the key's reach where it writes.
+pub struct NewAccountIdPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NewAccountIdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -67,7 +94,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AccountIdPath {
     ) -> Result<Self, ApiError> {
         let id = path_id(parts, state).await?;
         crate::domain::check_account_id(&id).map_err(|message| ApiError::invalid("id", message))?;
-        Ok(AccountIdPath(id))
+        Ok(NewAccountIdPath(id))
     }
 }
 
@@ -98,7 +125,6 @@ async fn path_id<S: Send + Sync>(
     parts: &mut axum::http::request::Parts,
     state: &S,
 ) -> Result<String, ApiError> {
-    use axum::extract::FromRequestParts;
     axum::extract::Path::<String>::from_request_parts(parts, state)
         .await
         .map(|axum::extract::Path(id)| id)

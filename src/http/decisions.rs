@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable, Unprocessable,
 };
+use crate::auth::Access;
 use crate::report::csv_cell;
 use crate::service::{self, LoggedDecision};
 use crate::store::{Attempt, DecisionSearch, MAX_PAGE, Store, instant_text};
@@ -31,9 +32,11 @@ use crate::store::{Attempt, DecisionSearch, MAX_PAGE, Store, instant_text};
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn decide_stored(
     State(state): State<AppState>,
+    access: Access,
     headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<QuestionBody>,
 ) -> Result<Response, ApiError> {
+    service::visible_account(&state.store, &access, &body.account_id).await?;
     let now = state.clock.now();
     let idempotency = idempotency_key(
         &headers,
@@ -90,11 +93,16 @@ pub async fn decide_stored(
         (status = 503, response = Unavailable)))]
 pub async fn list_decisions(
     State(state): State<AppState>,
+    access: Access,
     QueryParams(query): QueryParams<DecisionsQuery>,
 ) -> Result<Response, ApiError> {
     if let Some(account_id) = &query.account_id {
         crate::domain::check_account_id(account_id)
             .map_err(|message| ApiError::invalid("account_id", message))?;
+    }
+    if let Some(client) = &query.client {
+        crate::domain::check_client_id(client)
+            .map_err(|message| ApiError::invalid("client", message))?;
     }
     if let (Some(from), Some(to)) = (query.from, query.to)
         && to <= from
@@ -127,6 +135,8 @@ pub async fn list_decisions(
         rule: query.rule,
         after: query.after,
         limit: page_limit(query.limit, 100)?,
+        // A limited key's search (and export) reads its clients' decisions only.
+        clients: service::listed_clients(&access, query.client.as_deref()),
     };
     match format {
         DecisionsFormat::Json => {
@@ -207,7 +217,7 @@ fn render_page(page: &[LoggedDecision], format: DecisionsFormat) -> String {
             .decision
             .reasons
             .iter()
-            .map(|reason| reason.rule.as_str())
+            .map(|reason| &*reason.rule)
             .collect();
         let cells = [
             logged.seq.to_string(),

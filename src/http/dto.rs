@@ -164,6 +164,9 @@ pub struct DecisionsQuery {
     /// One account.
     #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub account_id: Option<String>,
+    /// Only decisions about accounts of this client (within the key's clients).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
     /// Decided at or after this instant.
     #[serde(
         default,
@@ -339,6 +342,9 @@ pub struct NoticesQuery {
     /// At most this many: 1-1000, default 100.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// Only notices about accounts of this client (within the key's clients).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,6 +423,10 @@ pub struct ReportParams {
     /// "Near" a cap: some of it used and at most this many contacts left; default 1.
     #[param(pattern = "^(100|[1-9]?[0-9])$")]
     pub near: Option<String>,
+    /// Only the accounts of this client (within the key's clients; a key limited to
+    /// clients reads its clients' accounts only, with or without it).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
 }
 
 /// The query parameters of the shadow report; every value is checked as the command

@@ -93,6 +93,19 @@ impl ApiError {
         }
     }
 
+    /// 403: the key is limited to clients, and the request is about another client
+    /// (`client`: the one it names, `None` for an account naming none) or about the
+    /// whole ledger. Says nothing of what is stored: only what the key may not do.
+    pub fn outside_clients(field: impl Into<String>, what: impl Into<String>) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!("this API key is limited to clients: {}", what.into()),
+            field: (!field.is_empty()).then_some(field),
+        }
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {

@@ -20,11 +20,19 @@ use crate::service::shadow::divergence;
         (status = 403, response = Forbidden), (status = 413, response = TooLarge)))]
 pub async fn evaluate(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     JsonBody(request): JsonBody<DecideRequest>,
 ) -> Result<Json<Decision>, ApiError> {
     request
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
+    // Nothing is read, but a limited key asks only about its clients' accounts.
+    if !access.sees(request.account.client.as_deref()) {
+        return Err(ApiError::outside_clients(
+            "account.client",
+            "it may ask only about accounts naming one of its clients",
+        ));
+    }
     let decision = decide(&state.policy.current(), &request);
     state.metrics.observe_decision(&decision);
     // Nothing is logged here (nothing is stored): a divergence is only counted.

@@ -102,7 +102,9 @@ pub struct AppState {
 /// With `state`, each `/v1` route is behind an API key with its scope (`decide` to ask
 /// and read, `record` to write), and `/v1/evaluate` is open when `open_evaluate` is
 /// set; without (the document alone) no guard is applied, which changes no operation:
-/// each attribute names its scope.
+/// each attribute names its scope. The guard leaves the key's [`crate::auth::Access`]
+/// (the clients it reaches) in the request: `AccountIdPath` checks it for every account
+/// a path names, and handlers that list or take an account in a body extract it.
 fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
     let guard = |scope: Scope| {
         move |routes: UtoipaMethodRouter<AppState>| match state {
@@ -143,7 +145,9 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             decisions::list_decisions
         )))
         .routes(if open_evaluate {
-            evaluate
+            evaluate.map(|method_router| {
+                method_router.route_layer(axum::middleware::from_fn(auth::open_access))
+            })
         } else {
             decide(evaluate)
         })

@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::responses::{
     BadRequest, Forbidden, Internal, NotFound, TooLarge, Unauthorized, Unavailable,
 };
+use crate::auth::Access;
 use crate::store::{Notice, NoticeRequest};
 
 #[utoipa::path(post, path = "/v1/notices", tag = "notices",
@@ -29,9 +30,11 @@ use crate::store::{Notice, NoticeRequest};
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn request_notice(
     State(state): State<AppState>,
+    access: Access,
     headers: HeaderMap,
     JsonBody(request): JsonBody<NoticeRequest>,
 ) -> Result<Response, ApiError> {
+    crate::service::visible_account(&state.store, &access, &request.account_id).await?;
     request
         .validate()
         .map_err(|error| ApiError::invalid(error.field, error.message))?;
@@ -92,11 +95,10 @@ pub async fn request_notice(
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn get_notice(
     State(state): State<AppState>,
+    access: Access,
     NoticeIdPath(id): NoticeIdPath,
 ) -> Result<Json<Notice>, ApiError> {
-    state
-        .store
-        .get_notice(&id)
+    crate::service::visible_notice(&state.store, &access, &id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("notice `{id}` does not exist")))
@@ -112,10 +114,21 @@ pub async fn get_notice(
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn list_notices(
     State(state): State<AppState>,
+    access: Access,
     QueryParams(query): QueryParams<NoticesQuery>,
 ) -> Result<Json<Vec<Notice>>, ApiError> {
     let limit = page_limit(query.limit, 100)?;
-    Ok(Json(state.store.list_notices(query.status, limit).await?))
+    if let Some(client) = &query.client {
+        crate::domain::check_client_id(client)
+            .map_err(|message| ApiError::invalid("client", message))?;
+    }
+    let clients = crate::service::listed_clients(&access, query.client.as_deref());
+    Ok(Json(
+        state
+            .store
+            .list_notices_within(query.status, limit, clients.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/notices/{id}/retry", tag = "notices",
@@ -129,8 +142,15 @@ pub async fn list_notices(
         (status = 500, response = Internal), (status = 503, response = Unavailable)))]
 pub async fn retry_notice(
     State(state): State<AppState>,
+    access: Access,
     NoticeIdPath(id): NoticeIdPath,
 ) -> Result<Json<Notice>, ApiError> {
+    if crate::service::visible_notice(&state.store, &access, &id)
+        .await?
+        .is_none()
+    {
+        return Err(crate::store::StoreError::NoticeNotFound(id).into());
+    }
     let notice = crate::service::retry_notice(&state.store, &id, state.clock.now()).await?;
     state.notices_wake.notify_one();
     Ok(Json(notice))

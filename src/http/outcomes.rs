@@ -43,12 +43,12 @@ pub struct AttemptPath {
     attempt_id: String,
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AttemptPath {
+impl axum::extract::FromRequestParts<AppState> for AttemptPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &S,
+        state: &AppState,
     ) -> Result<Self, ApiError> {
         let axum::extract::Path((account_id, attempt_id)) =
             axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
@@ -56,6 +56,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AttemptPath {
                 .map_err(|rejection| ApiError::invalid("id", rejection.body_text()))?;
         crate::domain::check_account_id(&account_id)
             .map_err(|message| ApiError::invalid("id", message))?;
+        // As every account route: another client's account is a missing one.
+        let access = crate::auth::Access::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        crate::service::visible_account(&state.store, &access, &account_id).await?;
         if uuid::Uuid::try_parse(&attempt_id).is_err() {
             return Err(ApiError::not_found(format!(
                 "account `{account_id}` has no attempt `{}`",

@@ -35,7 +35,7 @@ pub async fn policy(
         .iter()
         .enumerate()
         .map(|(index, pack)| PackView {
-            id: pack.id.clone(),
+            id: pack.id.to_string(),
             title: pack.title.clone(),
             version: pack.version.clone(),
             status: pack.status,

@@ -11,6 +11,7 @@ use super::body::QueryParams;
 use super::dto::{ReportParams, ShadowParams};
 use super::error::ApiError;
 use super::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized, Unavailable};
+use crate::auth::Access;
 use crate::report::shadow::{ShadowReport, shadow_report};
 use crate::report::{Format, Period, RawQuery, Report, ReportError, ReportQuery, build, render};
 
@@ -26,7 +27,7 @@ impl From<ReportError> for ApiError {
 }
 
 #[utoipa::path(get, path = "/v1/reports/{name}", tag = "reports",
-    description = "A report over a period of the ledger (UTC days, `from` to `to` included; the last 30 days by default), judged as of the end of the period or now if earlier. Names: `summary` (every section; the heat map too when `account` is given), `contacts` (by channel and day, with the outcome mix), `refusals` (by the rule that refused, deferred or stopped), `caps` (accounts at or near each cap, as the engine counts them), `holds` (accounts under each legal hold), `aging` (accounts and `Decimal` balances per currency in 0-30, 31-60, 61-90, 91-120 and 120+ days since placement or charge-off), `right_party_contacts` (conversations per outbound call), `promises` (promises to pay made in the period: kept, broken, pending), `windows` (one account's permitted contact windows as a week-by-hour heat map). `format=json` answers the `Report` below; `csv` one table per section (for `summary`, each table after a `# section: NAME` line); `html` a self-contained page with inline SVG charts. Needs the `decide` scope.",
+    description = "A report over a period of the ledger (UTC days, `from` to `to` included; the last 30 days by default), judged as of the end of the period or now if earlier. Names: `summary` (every section; the heat map too when `account` is given), `contacts` (by channel and day, with the outcome mix), `refusals` (by the rule that refused, deferred or stopped), `caps` (accounts at or near each cap, as the engine counts them), `holds` (accounts under each legal hold), `aging` (accounts and `Decimal` balances per currency in 0-30, 31-60, 61-90, 91-120 and 120+ days since placement or charge-off), `right_party_contacts` (conversations per outbound call), `promises` (promises to pay made in the period: kept, broken, pending), `windows` (one account's permitted contact windows as a week-by-hour heat map). `format=json` answers the `Report` below; `csv` one table per section (for `summary`, each table after a `# section: NAME` line); `html` a self-contained page with inline SVG charts. `client` counts that client's accounts only; a key limited to clients counts its clients' only. Needs the `decide` scope.",
     params(("name" = String, Path, description = "The report", example = "summary"), ReportParams),
     security(("bearer" = ["decide"])),
     responses(
@@ -40,9 +41,23 @@ impl From<ReportError> for ApiError {
         (status = 503, response = Unavailable)))]
 pub async fn report(
     State(state): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
     QueryParams(params): QueryParams<ReportParams>,
 ) -> Result<Response, ApiError> {
+    // The heat map's account is checked like any account a path names; the counts are
+    // of the key's clients (narrowed by `client`).
+    if let Some(account) = params.account.as_deref()
+        && access.clients().is_some()
+    {
+        crate::domain::check_account_id(account)
+            .map_err(|message| ApiError::invalid("account", message))?;
+        crate::service::visible_account(&state.store, &access, account).await?;
+    }
+    if let Some(client) = &params.client {
+        crate::domain::check_client_id(client)
+            .map_err(|message| ApiError::invalid("client", message))?;
+    }
     let now = state.clock.now();
     let raw = RawQuery {
         from: params.from.as_deref(),
@@ -54,6 +69,7 @@ pub async fn report(
     };
     let mut query = ReportQuery::parse(&name, &raw, now.date_naive())?;
     query.outcome_grace = state.outcome_grace;
+    query.clients = crate::service::listed_clients(&access, params.client.as_deref());
     let format = params
         .format
         .as_deref()
@@ -83,8 +99,10 @@ pub async fn report(
         (status = 503, response = Unavailable)))]
 pub async fn shadow(
     State(state): State<AppState>,
+    access: Access,
     QueryParams(params): QueryParams<ShadowParams>,
 ) -> Result<Response, ApiError> {
+    every_client(&access)?;
     let (period, format) = period_and_format(
         params.from.as_deref(),
         params.to.as_deref(),
@@ -97,6 +115,19 @@ pub async fn shadow(
         crate::report::shadow::render(&report, format),
     )
         .into_response())
+}
+
+/// Refuses (403) a key limited to clients an answer that counts across the whole
+/// ledger (the shadow report, the audit): its counts would tell of other clients'
+/// accounts.
+pub(super) fn every_client(access: &Access) -> Result<(), ApiError> {
+    match access.clients() {
+        None => Ok(()),
+        Some(_) => Err(ApiError::outside_clients(
+            "",
+            "this answer covers every client's accounts; use a key that is not limited",
+        )),
+    }
 }
 
 /// The period (`from`, `to`: UTC days, the last 30 by default) and the format (`json`

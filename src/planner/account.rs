@@ -215,6 +215,7 @@ pub fn plan_consumer(
             if let Some(at) = at.filter(|at| *at < fact.horizon_end) {
                 plan.items.push(PlannedItem {
                     account_id: input.account.id.clone(),
+                    client: input.account.client.clone(),
                     step: escalation.id.clone(),
                     day: local_date(at, fact.zone),
                     at,
@@ -319,6 +320,7 @@ fn empty_plan(account: &Account, horizon: &Horizon) -> AccountPlan {
         .unwrap_or_else(|| local_date(horizon.not_before, primary_zone(account)));
     AccountPlan {
         account_id: account.id.clone(),
+        client: account.client.clone(),
         in_segment: false,
         first_day,
         last_day: add_days(first_day, u64::from(horizon.days.max(1)) - 1),
@@ -651,10 +653,10 @@ fn try_candidate(
     };
     if points.is_empty() {
         let reason = Reason {
-            rule: "no-contact-point".to_string(),
-            pack: super::STRATEGY_PACK.to_string(),
-            citation: String::new(),
-            message: format!("the account has no {} contact point", step.channel),
+            rule: "no-contact-point".into(),
+            pack: super::STRATEGY_PACK.into(),
+            citation: "".into(),
+            message: format!("the account has no {} contact point", step.channel).into(),
         };
         return unplaced(Verdict::Stop, vec![reason], None);
     }
@@ -670,6 +672,7 @@ fn try_candidate(
             let point = points.get(index).copied().flatten();
             return Tried::Placed(PlannedItem {
                 account_id: account.id.clone(),
+                client: account.client.clone(),
                 step: step.id.clone(),
                 day: candidate.day,
                 at: candidate.at,

@@ -82,6 +82,9 @@ impl ItemDispatch {
 pub struct PlannedItem {
     /// The account.
     pub account_id: String,
+    /// The account's client, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// The step or escalation of the strategy.
     pub step: String,
     /// The consumer's local day it was planned for.
@@ -139,6 +142,9 @@ pub struct Stopped {
 pub struct AccountPlan {
     /// The account.
     pub account_id: String,
+    /// The account's client, when it names one (the creditor the agency collects for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Whether the strategy's segment covers the account (if not, nothing is planned).
     pub in_segment: bool,
     /// The local days planned.

@@ -60,14 +60,14 @@ impl Summary {
             let rule = unplaced
                 .reasons
                 .first()
-                .map_or("no allowed instant", |r| r.rule.as_str());
+                .map_or("no allowed instant", |r| &*r.rule);
             // A refusal by the policy's hold, or the strategy's own reason (no
             // contact point on the channel).
             let policy_hold = unplaced.outcome == Verdict::Stop
                 && unplaced
                     .reasons
                     .first()
-                    .is_some_and(|r| r.pack != STRATEGY_PACK);
+                    .is_some_and(|r| &*r.pack != STRATEGY_PACK);
             let reason = if policy_hold {
                 format!("hold: {rule}")
             } else {

@@ -275,7 +275,7 @@ impl FileCompiler<'_> {
             }
         }
         Some(Pack {
-            id,
+            id: id.into(),
             title: meta.title.into_inner(),
             version: meta.version.into_inner(),
             citation: meta.citation.into_inner(),
@@ -616,10 +616,10 @@ impl FileCompiler<'_> {
             return None;
         }
         Some(Rule {
-            id: id?,
+            id: id?.into(),
             pack: 0,
-            citation: rule.citation.into_inner(),
-            message: rule.message.into_inner(),
+            citation: rule.citation.into_inner().into(),
+            message: rule.message.into_inner().into(),
             channels: channels?,
             purposes: purposes?,
             when: when?,
@@ -814,7 +814,7 @@ impl FileCompiler<'_> {
             },
             "obligation" => match &rule.code {
                 Some(code) if !code.get_ref().trim().is_empty() => {
-                    Some(RuleKind::Obligation(code.get_ref().clone()))
+                    Some(RuleKind::Obligation(code.get_ref().as_str().into()))
                 }
                 Some(code) => {
                     self.error(

@@ -108,7 +108,7 @@ pub fn check_overlays(
                 _ => None,
             };
             if let Some(detail) = looser {
-                let floor_pack = packs.get(floor.pack).map_or("", |p| p.id.as_str());
+                let floor_pack = packs.get(floor.pack).map_or("", |p| &*p.id);
                 diagnostics.push(
                     Diagnostic::warning(
                         "rules::looser-than-floor",
@@ -219,11 +219,11 @@ pub fn check_gaps(
             }
             covered = match (covered, pack.effective.until) {
                 (Some((None, previous)), _) => Some((None, previous)),
-                (_, None) => Some((None, pack.id.as_str())),
+                (_, None) => Some((None, &*pack.id)),
                 (Some((Some(end), previous)), Some(until)) if end >= until => {
                     Some((Some(end), previous))
                 }
-                (_, Some(until)) => Some((Some(until), pack.id.as_str())),
+                (_, Some(until)) => Some((Some(until), &*pack.id)),
             };
         }
     }

@@ -184,7 +184,7 @@ impl Policy {
         let configured = settings.digest_entry();
         let digest_input: Vec<(&str, &toml::Table)> = contents
             .iter()
-            .map(|(id, table)| (id.as_str(), table))
+            .map(|(id, table)| (&**id, table))
             // Not a pack id (packs' ids cannot contain `[`), so it cannot collide.
             .chain(configured.iter().map(|table| ("[configuration]", table)))
             .collect();
@@ -283,7 +283,7 @@ fn resolve_dates(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for (id, from) in &settings.effective_from {
-        match packs.iter_mut().find(|pack| pack.id == *id) {
+        match packs.iter_mut().find(|pack| *pack.id == **id) {
             Some(pack) => pack.effective.from = Some(*from),
             None => diagnostics.push(Diagnostic::without_source(
                 "rules::unknown-pack",
@@ -296,7 +296,7 @@ fn resolve_dates(
     }
     let starts: BTreeMap<String, Option<NaiveDate>> = packs
         .iter()
-        .map(|pack| (pack.id.clone(), pack.effective.from))
+        .map(|pack| (pack.id.to_string(), pack.effective.from))
         .collect();
     for (pack, (source, spans)) in packs.iter_mut().zip(spans) {
         let Some(successor) = pack.superseded_by.clone() else {
@@ -338,7 +338,7 @@ fn resolve_dates(
         }
     }
     for (pack, (source, spans)) in packs.iter().zip(spans) {
-        if settings.effective_from.contains_key(&pack.id) && pack.effective.is_empty() {
+        if settings.effective_from.contains_key(&*pack.id) && pack.effective.is_empty() {
             diagnostics.push(Diagnostic::error(
                 "rules::never-applies",
                 source,

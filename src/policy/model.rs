@@ -1,6 +1,7 @@
 //! The compiled policy: what the engine evaluates. Built once by `compile`; no
 //! strings are parsed and nothing is allocated per rule when a decision is made.
 
+use crate::domain::SharedText;
 use std::marker::PhantomData;
 
 use chrono::{NaiveDate, TimeDelta};
@@ -207,7 +208,7 @@ impl Scope {
 #[derive(Debug, Clone)]
 pub struct Pack {
     /// Stable identifier (`us-federal`).
-    pub id: String,
+    pub id: SharedText,
     /// Human title.
     pub title: String,
     /// The pack's own version string.
@@ -232,14 +233,15 @@ pub struct Pack {
 /// One compiled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    /// Identifier, unique across the policy (`reg-f.call-frequency`).
-    pub id: String,
+    /// Identifier, unique across the policy (`reg-f.call-frequency`). The texts a
+    /// decision's reasons carry are shared ([`SharedText`]), never copied per decision.
+    pub id: SharedText,
     /// Index of the pack in [`super::Policy::packs`].
     pub pack: usize,
     /// Where the rule comes from in law.
-    pub citation: String,
+    pub citation: SharedText,
     /// What a person is told when the rule binds.
-    pub message: String,
+    pub message: SharedText,
     /// The channels of requests the rule governs.
     pub channels: Set<Channel>,
     /// The purposes of requests the rule governs (after exemptions).
@@ -306,7 +308,7 @@ pub enum RuleKind {
     /// While its flag holds (or, without a flag, whenever its `when` holds), refuse.
     Hold(Option<Flag>),
     /// An allowed contact must meet this obligation.
-    Obligation(String),
+    Obligation(SharedText),
 }
 
 impl RuleKind {

@@ -37,7 +37,7 @@ pub fn check_shadowed(
             (other_index < index || shadows(rule, other).is_none()).then_some((other, detail))
         });
         if let Some((other, detail)) = stricter {
-            let pack = packs.get(other.pack).map_or("", |p| p.id.as_str());
+            let pack = packs.get(other.pack).map_or("", |p| &*p.id);
             diagnostics.push(
                 Diagnostic::warning(
                     "rules::shadowed",

@@ -684,7 +684,7 @@ impl CapTally {
                         .policy
                         .rules()
                         .get(cap.rule)
-                        .is_some_and(|r| r.id == budget.rule)
+                        .is_some_and(|r| *r.id == *budget.rule)
                 }) else {
                     continue;
                 };
@@ -733,12 +733,12 @@ impl CapTally {
                     return None;
                 };
                 Some(CapCount {
-                    rule: rule.id.clone(),
+                    rule: rule.id.to_string(),
                     pack: policy
                         .pack_of(rule)
-                        .map(|p| p.id.clone())
+                        .map(|p| p.id.to_string())
                         .unwrap_or_default(),
-                    citation: rule.citation.clone(),
+                    citation: rule.citation.to_string(),
                     limit: limit.max,
                     period: BudgetPeriod::of(limit.period),
                     per: limit.per,

@@ -70,7 +70,10 @@ pub async fn build(
                 index: caps.then(IndexPart::default),
             })
             .collect();
-        store.fold_accounts(folds).await.map(Some)
+        store
+            .fold_accounts(folds, query.clients.as_deref())
+            .await
+            .map(Some)
     };
     let decisions = async {
         if !shows(ReportName::Refusals) {
@@ -78,7 +81,7 @@ pub async fn build(
         }
         let folds = (0..parts).map(|_| DecisionsFold::default()).collect();
         store
-            .fold_decisions(period.start(), as_of, folds)
+            .fold_decisions(period.start(), as_of, folds, query.clients.as_deref())
             .await
             .map(Some)
     };
@@ -90,7 +93,12 @@ pub async fn build(
             chrono::TimeDelta::from_std(query.outcome_grace).unwrap_or(chrono::TimeDelta::MAX);
         let made_before = as_of.checked_sub_signed(grace).unwrap_or(period.start());
         let (attempts, total) = store
-            .unreported_attempts(period.start(), made_before, super::outcomes::MAX_LISTED)
+            .unreported_attempts(
+                period.start(),
+                made_before,
+                super::outcomes::MAX_LISTED,
+                query.clients.as_deref(),
+            )
             .await?;
         Ok::<_, crate::store::StoreError>(Some(super::outcomes::section(
             made_before,
@@ -146,7 +154,9 @@ pub async fn build(
             })
             .collect();
         let started = std::time::Instant::now();
-        let folds = store.fold_events(since, as_of, folds).await?;
+        let folds = store
+            .fold_events(since, as_of, folds, query.clients.as_deref())
+            .await?;
         tracing::debug!(elapsed = ?started.elapsed(), "report: events read");
         for fold in folds {
             merge(&mut events.contacts, fold.contacts, ContactTally::merge);

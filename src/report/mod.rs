@@ -337,6 +337,9 @@ pub struct ReportQuery {
     /// How long after an attempt its outcome may arrive (`[server] outcome_grace`; 2 h
     /// by default): attempts older than this without one are listed as unreported.
     pub outcome_grace: std::time::Duration,
+    /// Only the accounts of these clients (a `client` filter, or a key limited to
+    /// clients); `None` for every account.
+    pub clients: Option<Vec<String>>,
 }
 
 /// A report query as callers write it, every value a string: the CLI's flags and the
@@ -423,6 +426,7 @@ impl ReportQuery {
             basis,
             near,
             outcome_grace: std::time::Duration::from_secs(2 * 3600),
+            clients: None,
         })
     }
 }

@@ -408,7 +408,7 @@ impl Scheduler {
                     let rules: Vec<&str> = enqueued
                         .decision
                         .iter()
-                        .flat_map(|d| d.reasons.iter().map(|r| r.rule.as_str()))
+                        .flat_map(|d| d.reasons.iter().map(|r| &*r.rule))
                         .collect();
                     tracing::debug!(key = %crate::logging::redact(&notice.key), ?rules, "the policy stopped a scheduled notice");
                     "stopped"

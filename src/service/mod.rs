@@ -7,6 +7,7 @@
 //! call these; none of them calls the engine and the store's writes separately.
 
 mod attempts;
+mod clients;
 mod events;
 mod keys;
 mod notices;
@@ -18,8 +19,9 @@ pub use attempts::{
     LoggedDecision, PolicyJudge, Recorded, check_and_record, check_and_record_with, decide_and_log,
     decide_and_log_with, list_decisions, search_decisions,
 };
+pub use clients::{listed_clients, visible_account, visible_notice};
 pub use events::{append_event, append_event_once, import, report_outcome};
-pub use keys::{add_api_key, api_key};
+pub use keys::{LiveKey, add_api_key, add_api_key_within, api_key};
 pub use notices::{
     Enqueued, check_notice_send, enqueue_notice, enqueue_notice_with, request_notice, retry_notice,
 };

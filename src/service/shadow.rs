@@ -72,7 +72,11 @@ impl Divergence {
 /// are the same (a moved next allowed instant alone is not a divergence).
 pub fn divergence(live: &Decision, shadow: &Decision) -> Option<Divergence> {
     let rules = |decision: &Decision| -> Vec<String> {
-        let mut rules: Vec<String> = decision.reasons.iter().map(|r| r.rule.clone()).collect();
+        let mut rules: Vec<String> = decision
+            .reasons
+            .iter()
+            .map(|r| r.rule.to_string())
+            .collect();
         rules.sort();
         rules.dedup();
         rules

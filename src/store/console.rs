@@ -35,8 +35,12 @@ pub struct KeyListing {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The clients whose accounts it reaches; absent for every client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<String>>,
 }
 
+/// A comma-joined column (scopes, clients) as its names.
 fn scope_names(scopes: &str) -> Vec<String> {
     scopes
         .split(',')
@@ -163,7 +167,7 @@ impl Store {
     pub async fn list_api_keys(&self) -> Result<Vec<KeyListing>, StoreError> {
         match self {
             Store::Sqlite(store) => {
-                let rows = sqlx::query("SELECT id, name, scopes, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id")
+                let rows = sqlx::query("SELECT id, name, scopes, created_at, last_used_at, expires_at, revoked_at, clients FROM api_keys ORDER BY created_at, id")
                     .fetch_all(store.pool())
                     .await?;
                 rows.into_iter()
@@ -177,12 +181,13 @@ impl Store {
                             last_used_at: instant(row.get("last_used_at"))?,
                             expires_at: instant(row.get("expires_at"))?,
                             revoked_at: instant(row.get("revoked_at"))?,
+                            clients: row.get::<Option<&str>, _>("clients").map(scope_names),
                         })
                     })
                     .collect()
             }
             Store::Postgres(store) => {
-                let rows = sqlx::query("SELECT id, name, scopes, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id")
+                let rows = sqlx::query("SELECT id, name, scopes, created_at, last_used_at, expires_at, revoked_at, clients FROM api_keys ORDER BY created_at, id")
                     .fetch_all(store.pool())
                     .await?;
                 rows.into_iter()
@@ -195,6 +200,7 @@ impl Store {
                             last_used_at: row.try_get("last_used_at")?,
                             expires_at: row.try_get("expires_at")?,
                             revoked_at: row.try_get("revoked_at")?,
+                            clients: row.get::<Option<&str>, _>("clients").map(scope_names),
                         })
                     })
                     .collect()

@@ -288,6 +288,9 @@ pub struct EventQuery {
     pub limit: Option<u32>,
 }
 
+/// A live key's row: secret hash, scope names, last use and client names (joined).
+pub(crate) type KeyRow = (String, String, Option<DateTime<Utc>>, Option<String>);
+
 /// A stored API key, as the authorizer needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
@@ -297,6 +300,8 @@ pub struct StoredKey {
     pub scopes: Vec<String>,
     /// When it was last used (to within a minute), if ever.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The clients whose accounts it reaches; `None` for every client.
+    pub clients: Option<Vec<String>>,
 }
 
 /// A logged decision, with the decision as logged (JSON).
@@ -337,6 +342,9 @@ pub struct DecisionSearch {
     pub after: Option<i64>,
     /// At most this many (capped at [`MAX_PAGE`]).
     pub limit: u32,
+    /// Only decisions about accounts of these clients (an API key limited to clients);
+    /// `None` for every account.
+    pub clients: Option<Vec<String>>,
 }
 
 impl DecisionSearch {
@@ -506,6 +514,15 @@ impl Store {
         body.map(|body| stored_account(id, &body)).transpose()
     }
 
+    /// Whether an account is stored and, if so, the client it names: what an API key
+    /// limited to clients is checked against.
+    pub async fn account_client(&self, id: &str) -> Result<Option<Option<String>>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.account_client(id).await,
+            Store::Postgres(store) => store.account_client(id).await,
+        }
+    }
+
     /// Creates or replaces many accounts in one transaction: all or none.
     pub async fn put_accounts(
         &self,
@@ -527,6 +544,21 @@ impl Store {
         now: DateTime<Utc>,
         key: Option<&IdempotencyKey>,
     ) -> Result<bool, StoreError> {
+        self.put_accounts_within(accounts, now, key, None).await
+    }
+
+    /// [`Store::put_accounts_once`] for a writer limited to `clients`: when one of the
+    /// accounts is stored already under another client (or none), nothing is written and
+    /// the answer is [`StoreError::AccountNotFound`] for it, as if it did not exist. The
+    /// check is in the write's transaction, so no account changes client between the two.
+    /// (That each account's body names one of `clients` is the caller's check.)
+    pub async fn put_accounts_within(
+        &self,
+        accounts: &[Account],
+        now: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+        clients: Option<&[String]>,
+    ) -> Result<bool, StoreError> {
         let rows = accounts
             .iter()
             .map(AccountRow::new)
@@ -537,8 +569,16 @@ impl Store {
             now,
         });
         let replayed = match self {
-            Store::Sqlite(store) => store.put_accounts(&rows, now, claim.as_ref()).await?,
-            Store::Postgres(store) => store.put_accounts(&rows, now, claim.as_ref()).await?,
+            Store::Sqlite(store) => {
+                store
+                    .put_accounts(&rows, now, claim.as_ref(), clients)
+                    .await?
+            }
+            Store::Postgres(store) => {
+                store
+                    .put_accounts(&rows, now, claim.as_ref(), clients)
+                    .await?
+            }
         };
         Ok(replayed.is_some())
     }
@@ -784,11 +824,21 @@ impl Store {
         status: Option<NoticeStatus>,
         limit: u32,
     ) -> Result<Vec<Notice>, StoreError> {
+        self.list_notices_within(status, limit, None).await
+    }
+
+    /// [`Store::list_notices`] about accounts of `clients` only (`None`: every account).
+    pub async fn list_notices_within(
+        &self,
+        status: Option<NoticeStatus>,
+        limit: u32,
+        clients: Option<&[String]>,
+    ) -> Result<Vec<Notice>, StoreError> {
         let status = status.map(NoticeStatus::as_str);
         let limit = i64::from(limit.min(MAX_PAGE));
         match self {
-            Store::Sqlite(store) => store.list_notices(status, limit).await,
-            Store::Postgres(store) => store.list_notices(status, limit).await,
+            Store::Sqlite(store) => store.list_notices(status, limit, clients).await,
+            Store::Postgres(store) => store.list_notices(status, limit, clients).await,
         }
     }
 
@@ -888,12 +938,24 @@ impl Store {
         secret_hash: &str,
         name: &str,
         scopes: &[&str],
+        clients: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let scopes = scopes.join(",");
+        // Client ids hold no comma (`check_client_id`), so the join is unambiguous.
+        let clients = clients.map(|clients| clients.join(","));
+        let clients = clients.as_deref();
         match self {
-            Store::Sqlite(store) => store.add_api_key(id, name, secret_hash, &scopes, now).await,
-            Store::Postgres(store) => store.add_api_key(id, name, secret_hash, &scopes, now).await,
+            Store::Sqlite(store) => {
+                store
+                    .add_api_key(id, name, secret_hash, &scopes, clients, now)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .add_api_key(id, name, secret_hash, &scopes, clients, now)
+                    .await
+            }
         }
     }
 
@@ -907,15 +969,24 @@ impl Store {
             Store::Sqlite(store) => store.api_key(id, now).await?,
             Store::Postgres(store) => store.api_key(id, now).await?,
         };
-        Ok(row.map(|(secret_hash, scopes, last_used_at)| StoredKey {
-            last_used_at,
-            secret_hash,
-            scopes: scopes
-                .split(',')
-                .filter(|name| !name.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }))
+        Ok(
+            row.map(|(secret_hash, scopes, last_used_at, clients)| StoredKey {
+                last_used_at,
+                secret_hash,
+                clients: clients.map(|clients: String| {
+                    clients
+                        .split(',')
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }),
+                scopes: scopes
+                    .split(',')
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            }),
+        )
     }
 
     /// Whether the database answers.

@@ -16,7 +16,7 @@ use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
-    FinishRow, HistoryRow, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
+    FinishRow, HistoryRow, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
     PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, judge_attempt,
     lookback_start, pending_notice_row, skip_unreadable_notices,
 };
@@ -106,6 +106,19 @@ impl PostgresStore {
             .collect()
     }
 
+    pub(super) async fn account_client(
+        &self,
+        id: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let row = sqlx::query("SELECT client FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| row.try_get("client"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT body::text AS body FROM accounts WHERE id = $1")
             .bind(id)
@@ -119,12 +132,16 @@ impl PostgresStore {
         rows: &[AccountRow],
         now: DateTime<Utc>,
         claim: Option<&KeyClaim<'_>>,
+        clients: Option<&[String]>,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         if let Some(claim) = claim
             && !claim_key(&mut tx, claim.key, &claim.response, claim.now).await?
         {
             return first_response(&mut tx, claim.key).await;
+        }
+        if let Some(clients) = clients {
+            refuse_foreign_accounts(&mut tx, rows, clients).await?;
         }
         upsert_accounts(&mut tx, rows, now).await?;
         tx.commit().await?;
@@ -223,13 +240,17 @@ impl PostgresStore {
         &self,
         status: Option<&str>,
         limit: i64,
+        clients: Option<&[String]>,
     ) -> Result<Vec<Notice>, StoreError> {
         let rows = sqlx::query(
             "SELECT *, request::text AS request_text FROM notices
-              WHERE ($1::text IS NULL OR status = $1) ORDER BY seq LIMIT $2",
+              WHERE ($1::text IS NULL OR status = $1)
+                AND ($3::text[] IS NULL OR account_id IN (SELECT id FROM accounts WHERE client = ANY($3)))
+              ORDER BY seq LIMIT $2",
         )
         .bind(status)
         .bind(limit)
+        .bind(clients)
         .fetch_all(&self.pool)
         .await?;
         Ok(skip_unreadable_notices(rows.iter().map(|row| {
@@ -498,23 +519,28 @@ impl PostgresStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        clients: Option<&[String]>,
     ) -> Result<(Vec<super::reports::UnreportedAttempt>, u64), StoreError> {
         const UNREPORTED: &str = "FROM decisions d JOIN events e ON e.id = d.event_id
              WHERE d.event_id IS NOT NULL AND e.at >= $1 AND e.at < $2
                AND e.body->>'outcome' IS NULL
                AND NOT EXISTS (SELECT 1 FROM events r WHERE r.account_id = e.account_id
-                               AND r.body->>'attempt_id' = e.id)";
+                               AND r.body->>'attempt_id' = e.id)
+               AND ($3::text[] IS NULL OR e.account_id IN
+                    (SELECT id FROM accounts WHERE client = ANY($3)))";
         let total: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {UNREPORTED}")))
                 .bind(since)
                 .bind(until)
+                .bind(clients)
                 .fetch_one(&self.pool)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.id, e.account_id, e.at, e.body::text AS body {UNREPORTED} ORDER BY e.at, e.seq LIMIT $3"
+            "SELECT e.id, e.account_id, e.at, e.body::text AS body {UNREPORTED} ORDER BY e.at, e.seq LIMIT $4"
         )))
         .bind(since)
         .bind(until)
+        .bind(clients)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -543,6 +569,12 @@ impl PostgresStore {
             query
                 .push(" AND account_id = ")
                 .push_bind(account_id.as_str());
+        }
+        if let Some(clients) = &search.clients {
+            query
+                .push(" AND account_id IN (SELECT id FROM accounts WHERE client = ANY(")
+                .push_bind(clients.clone())
+                .push("))");
         }
         if let Some(from) = search.from {
             query.push(" AND decided_at >= ").push_bind(from);
@@ -676,14 +708,16 @@ impl PostgresStore {
         name: &str,
         secret_hash: &str,
         scopes: &str,
+        clients: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, clients) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id)
             .bind(name)
             .bind(secret_hash)
             .bind(scopes)
             .bind(now)
+            .bind(clients)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -693,9 +727,9 @@ impl PostgresStore {
         &self,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(String, String, Option<DateTime<Utc>>)>, StoreError> {
+    ) -> Result<Option<KeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT secret_hash, scopes, last_used_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+            "SELECT secret_hash, scopes, last_used_at, clients FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(id)
         .bind(now)
@@ -706,6 +740,7 @@ impl PostgresStore {
                 row.get("secret_hash"),
                 row.get("scopes"),
                 row.try_get("last_used_at")?,
+                row.try_get("clients")?,
             ))
         })
         .transpose()
@@ -881,6 +916,30 @@ fn notice_from_row(row: &sqlx::postgres::PgRow) -> Result<Notice, StoreError> {
         updated_at: row.try_get("updated_at")?,
     }
     .into_notice()
+}
+
+/// Fails with [`StoreError::AccountNotFound`] for the first of `rows` stored already
+/// under a client not in `clients` (or under none).
+async fn refuse_foreign_accounts(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    rows: &[AccountRow],
+    clients: &[String],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|row| row.id.as_str()).collect();
+        let row = sqlx::query(
+            "SELECT id FROM accounts WHERE id = ANY($1)
+               AND (client IS NULL OR NOT client = ANY($2)) ORDER BY id LIMIT 1",
+        )
+        .bind(&ids)
+        .bind(clients)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = row {
+            return Err(StoreError::AccountNotFound(row.try_get("id")?));
+        }
+    }
+    Ok(())
 }
 
 async fn upsert_accounts(

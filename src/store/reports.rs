@@ -143,24 +143,30 @@ pub(crate) fn seq_ranges(min: i64, max: i64, parts: usize) -> Vec<(i64, i64)> {
 }
 
 impl Store {
-    /// Hands every account to the folds, one partition each.
-    pub async fn fold_accounts<F: AccountFold>(&self, folds: Vec<F>) -> Result<Vec<F>, StoreError> {
+    /// Hands every account (of `clients`, when given) to the folds, one partition each.
+    pub async fn fold_accounts<F: AccountFold>(
+        &self,
+        folds: Vec<F>,
+        clients: Option<&[String]>,
+    ) -> Result<Vec<F>, StoreError> {
         match self {
-            Store::Sqlite(store) => store.fold_accounts(folds).await,
-            Store::Postgres(store) => store.fold_accounts(folds).await,
+            Store::Sqlite(store) => store.fold_accounts(folds, clients).await,
+            Store::Postgres(store) => store.fold_accounts(folds, clients).await,
         }
     }
 
-    /// Hands every event with `since <= at < until` to the folds, one partition each.
+    /// Hands every event with `since <= at < until` (about accounts of `clients`, when
+    /// given) to the folds, one partition each.
     pub async fn fold_events<F: EventFold>(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         match self {
-            Store::Sqlite(store) => store.fold_events(since, until, folds).await,
-            Store::Postgres(store) => store.fold_events(since, until, folds).await,
+            Store::Sqlite(store) => store.fold_events(since, until, folds, clients).await,
+            Store::Postgres(store) => store.fold_events(since, until, folds, clients).await,
         }
     }
 
@@ -173,24 +179,34 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        clients: Option<&[String]>,
     ) -> Result<(Vec<UnreportedAttempt>, u64), StoreError> {
         match self {
-            Store::Sqlite(store) => store.unreported_attempts(since, until, limit).await,
-            Store::Postgres(store) => store.unreported_attempts(since, until, limit).await,
+            Store::Sqlite(store) => {
+                store
+                    .unreported_attempts(since, until, limit, clients)
+                    .await
+            }
+            Store::Postgres(store) => {
+                store
+                    .unreported_attempts(since, until, limit, clients)
+                    .await
+            }
         }
     }
 
-    /// Hands every decision logged with `since <= decided_at < until` to the folds, one
-    /// partition each.
+    /// Hands every decision logged with `since <= decided_at < until` (about accounts of
+    /// `clients`, when given) to the folds, one partition each.
     pub async fn fold_decisions<F: DecisionFold>(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         match self {
-            Store::Sqlite(store) => store.fold_decisions(since, until, folds).await,
-            Store::Postgres(store) => store.fold_decisions(since, until, folds).await,
+            Store::Sqlite(store) => store.fold_decisions(since, until, folds, clients).await,
+            Store::Postgres(store) => store.fold_decisions(since, until, folds, clients).await,
         }
     }
 

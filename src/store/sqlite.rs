@@ -30,9 +30,10 @@ use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
-    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, MAX_PAGE, Notice, NoticeColumns,
-    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
-    instant_text, judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
+    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
+    NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
+    from_json, instant_text, judge_attempt, lookback_start, pending_notice_row,
+    skip_unreadable_notices,
 };
 use crate::domain::chain::{DecisionFields, Head, Link};
 
@@ -114,6 +115,19 @@ impl SqliteStore {
             .collect()
     }
 
+    pub(super) async fn account_client(
+        &self,
+        id: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let row = sqlx::query("SELECT client FROM accounts WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| row.try_get("client"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
     pub(super) async fn get_account(&self, id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT body FROM accounts WHERE id = ?1")
             .bind(id)
@@ -127,6 +141,7 @@ impl SqliteStore {
         rows: &[AccountRow],
         now: DateTime<Utc>,
         claim: Option<&KeyClaim<'_>>,
+        clients: Option<&[String]>,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(claim) = claim {
@@ -134,6 +149,9 @@ impl SqliteStore {
                 return Ok(Some(response));
             }
             upsert_key(&mut tx, claim.key, &claim.response, claim.now).await?;
+        }
+        if let Some(clients) = clients {
+            refuse_foreign_accounts(&mut tx, rows, clients).await?;
         }
         upsert_accounts(&mut tx, rows, now).await?;
         tx.commit().await?;
@@ -219,12 +237,16 @@ impl SqliteStore {
         &self,
         status: Option<&str>,
         limit: i64,
+        clients: Option<&[String]>,
     ) -> Result<Vec<Notice>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM notices WHERE (?1 IS NULL OR status = ?1) ORDER BY seq LIMIT ?2",
+            "SELECT * FROM notices WHERE (?1 IS NULL OR status = ?1)
+               AND (?3 IS NULL OR account_id IN (SELECT id FROM accounts WHERE client IN (SELECT value FROM json_each(?3))))
+             ORDER BY seq LIMIT ?2",
         )
         .bind(status)
         .bind(limit)
+        .bind(clients_json(clients)?)
         .fetch_all(&self.pool)
         .await?;
         Ok(skip_unreadable_notices(rows.iter().map(|row| {
@@ -420,23 +442,29 @@ impl SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        clients: Option<&[String]>,
     ) -> Result<(Vec<super::reports::UnreportedAttempt>, u64), StoreError> {
         const UNREPORTED: &str = "FROM decisions d JOIN events e ON e.id = d.event_id
              WHERE d.event_id IS NOT NULL AND e.at >= ?1 AND e.at < ?2
                AND json_extract(e.body, '$.outcome') IS NULL
                AND NOT EXISTS (SELECT 1 FROM events r WHERE r.account_id = e.account_id
-                               AND json_extract(r.body, '$.attempt_id') = e.id)";
+                               AND json_extract(r.body, '$.attempt_id') = e.id)
+               AND (?3 IS NULL OR e.account_id IN
+                    (SELECT id FROM accounts WHERE client IN (SELECT value FROM json_each(?3))))";
+        let clients = clients_json(clients)?;
         let total: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {UNREPORTED}")))
                 .bind(instant_text(since))
                 .bind(instant_text(until))
+                .bind(&clients)
                 .fetch_one(&self.pool)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.id, e.account_id, e.at, e.body {UNREPORTED} ORDER BY e.at, e.seq LIMIT ?3"
+            "SELECT e.id, e.account_id, e.at, e.body {UNREPORTED} ORDER BY e.at, e.seq LIMIT ?4"
         )))
         .bind(instant_text(since))
         .bind(instant_text(until))
+        .bind(&clients)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -465,6 +493,12 @@ impl SqliteStore {
             query
                 .push(" AND account_id = ")
                 .push_bind(account_id.as_str());
+        }
+        if let Some(clients) = clients_json(search.clients.as_deref())? {
+            query
+                .push(" AND account_id IN (SELECT id FROM accounts WHERE client IN (SELECT value FROM json_each(")
+                .push_bind(clients)
+                .push(")))");
         }
         if let Some(from) = search.from {
             query
@@ -597,14 +631,16 @@ impl SqliteStore {
         name: &str,
         secret_hash: &str,
         scopes: &str,
+        clients: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, clients) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .bind(id)
             .bind(name)
             .bind(secret_hash)
             .bind(scopes)
             .bind(instant_text(now))
+            .bind(clients)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -614,9 +650,9 @@ impl SqliteStore {
         &self,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(String, String, Option<DateTime<Utc>>)>, StoreError> {
+    ) -> Result<Option<KeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT secret_hash, scopes, last_used_at FROM api_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            "SELECT secret_hash, scopes, last_used_at, clients FROM api_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
         )
         .bind(id)
         .bind(instant_text(now))
@@ -627,7 +663,12 @@ impl SqliteStore {
                 .get::<Option<&str>, _>("last_used_at")
                 .map(parse_instant)
                 .transpose()?;
-            Ok((row.get("secret_hash"), row.get("scopes"), last_used))
+            Ok((
+                row.get("secret_hash"),
+                row.get("scopes"),
+                last_used,
+                row.try_get("clients")?,
+            ))
         })
         .transpose()
     }
@@ -1199,6 +1240,36 @@ fn notice_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Notice, StoreError> 
         updated_at: parse_instant(row.get("updated_at"))?,
     }
     .into_notice()
+}
+
+/// The clients of a filter as the JSON array `json_each` reads (`None`: no filter).
+fn clients_json(clients: Option<&[String]>) -> Result<Option<String>, StoreError> {
+    clients.map(|clients| super::to_json(&clients)).transpose()
+}
+
+/// Fails with [`StoreError::AccountNotFound`] for the first of `rows` stored already
+/// under a client not in `clients` (or under none).
+async fn refuse_foreign_accounts(
+    connection: &mut SqliteConnection,
+    rows: &[AccountRow],
+    clients: &[String],
+) -> Result<(), StoreError> {
+    let clients = super::to_json(&clients)?;
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM accounts WHERE id IN (");
+        let mut ids = query.separated(", ");
+        for row in chunk {
+            ids.push_bind(&row.id);
+        }
+        query
+            .push(") AND (client IS NULL OR client NOT IN (SELECT value FROM json_each(")
+            .push_bind(&clients)
+            .push("))) ORDER BY id LIMIT 1");
+        if let Some(row) = query.build().fetch_optional(&mut *connection).await? {
+            return Err(StoreError::AccountNotFound(row.try_get("id")?));
+        }
+    }
+    Ok(())
 }
 
 async fn upsert_accounts(

@@ -12,6 +12,7 @@ mod architecture;
 mod audit;
 mod chain;
 mod cli;
+mod clients;
 mod config;
 mod console;
 mod crash;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::helpers::dunner;
 use crate::portfolio::generate;
 
-const HEADER: &str = "account_id,step,day,at,channel,purpose,contact_point,dispatch,template_or_event,preferred,escalate_to,outcome,obligations,policy_digest";
+const HEADER: &str = "account_id,step,day,at,channel,purpose,contact_point,dispatch,template_or_event,preferred,escalate_to,outcome,obligations,policy_digest,client";
 
 fn plan(accounts: &Path, events: &Path, out: &Path) -> std::process::Output {
     dunner(
@@ -62,7 +62,7 @@ fn a_generated_portfolio_is_planned_into_a_schedule_of_allowed_contacts_with_a_s
     );
     let days: BTreeSet<&str> = rows.iter().map(|row| row[2]).collect();
     for row in &rows {
-        assert_eq!(row.len(), 14, "{row:?}");
+        assert_eq!(row.len(), 15, "{row:?}");
         assert!(("2026-11-23"..="2026-11-29").contains(&row[2]), "{row:?}");
         match row[4] {
             // An escalation contacts nobody and carries no decision.
@@ -162,4 +162,45 @@ fn strategies_are_checked_with_file_line_and_column() {
     );
     assert_eq!(output.status.code(), Some(3));
     assert!(!out.exists());
+}
+
+#[test]
+fn each_planned_item_names_its_accounts_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (accounts, events) = generate(dir.path(), "clients", 40, 7);
+    // Every account of an even line belongs to client `acme`; the others name none.
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    let mut acme = BTreeSet::new();
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(index, line)| {
+            let mut account: serde_json::Value = serde_json::from_str(line).unwrap();
+            if index % 2 == 0 {
+                account["client"] = "acme".into();
+                acme.insert(account["id"].as_str().unwrap().to_string());
+            }
+            account.to_string()
+        })
+        .collect();
+    std::fs::write(&accounts, lines.join("\n") + "\n").unwrap();
+    let csv = dir.path().join("schedule.csv");
+    let output = plan(&accounts, &events, &csv);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let expected = if acme.contains(row[0]) { "acme" } else { "" };
+        assert_eq!(row.last().copied(), Some(expected), "{row:?}");
+    }
+    assert!(rows.iter().any(|row| row.last() == Some(&"acme")));
 }

@@ -455,6 +455,34 @@ async fn the_admin_api_places_holds_and_purges(test: TestStore) {
     };
     let (status, _) = api.call_as(Some(&token), "GET", "/v1/purges", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // So is an admin key limited to clients: holds and purges cover every client.
+    let limited = {
+        let key = dunner::auth::issue();
+        dunner::service::add_api_key_within(
+            &api.state.store,
+            &key,
+            "acme only",
+            &[dunner::auth::Scope::Admin],
+            &dunner::auth::Access::limited_to(["acme".to_string()]),
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        key.token
+    };
+    for (method, uri, body) in [
+        ("GET", "/v1/purges", None),
+        ("GET", "/v1/holds", None),
+        ("POST", "/v1/purges", Some("{}".to_string())),
+        (
+            "POST",
+            "/v1/holds",
+            Some(json!({"client": "other", "kind": "dispute", "reason": "x"}).to_string()),
+        ),
+    ] {
+        let (status, body) = api.call_as(Some(&limited), method, uri, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {body}");
+    }
 }
 
 async fn activity_after_a_purge_is_purged_in_turn(test: TestStore) {

@@ -15,6 +15,10 @@ use crate::store::reports::{
     HistoryWanted, seq_ranges,
 };
 
+/// The rows about accounts of the clients in `$5` (NULL: every account).
+const CLIENTS_5: &str =
+    "AND ($5::text[] IS NULL OR account_id IN (SELECT id FROM accounts WHERE client = ANY($5)))";
+
 /// Wanted accounts read per round trip.
 const HISTORY_BATCH: usize = 500;
 
@@ -22,17 +26,22 @@ impl PostgresStore {
     pub(in crate::store) async fn fold_accounts<F: AccountFold>(
         &self,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let parts = i32::try_from(folds.len().max(1)).unwrap_or(1);
+        let clients = clients.map(<[String]>::to_vec);
         let tasks = folds.into_iter().zip(0..).map(|(mut fold, part)| {
             let pool = self.pool.clone();
+            let clients = clients.clone();
             tokio::spawn(async move {
                 let mut rows = sqlx::query(
                     "SELECT id, consumer_id, body::text AS body FROM accounts
-                      WHERE (hashtext(id) & 2147483647) % $1 = $2",
+                      WHERE (hashtext(id) & 2147483647) % $1 = $2
+                        AND ($3::text[] IS NULL OR client = ANY($3))",
                 )
                 .bind(parts)
                 .bind(part)
+                .bind(clients)
                 .fetch(&pool);
                 while let Some(row) = rows.try_next().await? {
                     fold.account(AccountScan {
@@ -52,24 +61,28 @@ impl PostgresStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let ranges = self
             .bounds("SELECT min(seq), max(seq) FROM events", folds.len())
             .await?;
+        let clients = clients.map(<[String]>::to_vec);
         let tasks = folds
             .into_iter()
             .zip(ranges)
             .map(|(mut fold, (start, end))| {
                 let pool = self.pool.clone();
+                let clients = clients.clone();
                 tokio::spawn(async move {
-                    let mut rows = sqlx::query(
+                    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT account_id, at, body::text AS body FROM events
-                      WHERE seq >= $1 AND seq < $2 AND at >= $3 AND at < $4",
-                    )
+                      WHERE seq >= $1 AND seq < $2 AND at >= $3 AND at < $4 {CLIENTS_5}"
+                    )))
                     .bind(start)
                     .bind(end)
                     .bind(since)
                     .bind(until)
+                    .bind(clients)
                     .fetch(&pool);
                     while let Some(row) = rows.try_next().await? {
                         fold.event(EventScan {
@@ -90,23 +103,27 @@ impl PostgresStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let ranges = self
             .bounds("SELECT min(seq), max(seq) FROM decisions", folds.len())
             .await?;
+        let clients = clients.map(<[String]>::to_vec);
         let tasks = folds.into_iter().zip(ranges).map(|(mut fold, (start, end))| {
             let pool = self.pool.clone();
+            let clients = clients.clone();
             tokio::spawn(async move {
                 // Allowed decisions are only counted: their JSON is not sent.
-                let mut rows = sqlx::query(
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT outcome, CASE WHEN outcome = 'allow' THEN NULL ELSE decision::text END AS decision
                        FROM decisions
-                      WHERE seq >= $1 AND seq < $2 AND decided_at >= $3 AND decided_at < $4",
-                )
+                      WHERE seq >= $1 AND seq < $2 AND decided_at >= $3 AND decided_at < $4 {CLIENTS_5}"
+                )))
                 .bind(start)
                 .bind(end)
                 .bind(since)
                 .bind(until)
+                .bind(clients)
                 .fetch(&pool);
                 while let Some(row) = rows.try_next().await? {
                     fold.decision(DecisionScan {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rusqlite::{Connection, OpenFlags, Row, params};
 
-use super::SqliteStore;
+use super::{SqliteStore, clients_json};
 use crate::store::reports::{
     AccountFold, AccountScan, DecisionFold, DecisionScan, EventFold, EventScan, HistoryFold,
     HistoryWanted, Unreadable, seq_ranges,
@@ -37,8 +37,10 @@ impl SqliteStore {
     pub(in crate::store) async fn fold_accounts<F: AccountFold>(
         &self,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let path = self.report_path();
+        let clients = clients_json(clients)?;
         let ranges = bounds(
             &path,
             "SELECT min(rowid), max(rowid) FROM accounts",
@@ -49,13 +51,14 @@ impl SqliteStore {
             .into_iter()
             .zip(ranges)
             .map(|(mut fold, (start, end))| {
-                let path = path.clone();
+                let (path, clients) = (path.clone(), clients.clone());
                 move || {
                     let connection = open_reader(&path)?;
                     let mut statement = connection.prepare(
-                    "SELECT id, consumer_id, body FROM accounts WHERE rowid >= ?1 AND rowid < ?2",
+                    "SELECT id, consumer_id, body FROM accounts WHERE rowid >= ?1 AND rowid < ?2
+                        AND (?3 IS NULL OR client IN (SELECT value FROM json_each(?3)))",
                 )?;
-                    let mut rows = statement.query(params![start, end])?;
+                    let mut rows = statement.query(params![start, end, clients])?;
                     while let Some(row) = rows.next()? {
                         fold.account(account_scan(row)?)?;
                     }
@@ -70,8 +73,10 @@ impl SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let path = self.report_path();
+        let clients = clients_json(clients)?;
         let ranges = bounds(&path, "SELECT min(seq), max(seq) FROM events", folds.len()).await?;
         let (since, until) = (instant_text(since), instant_text(until));
         let parts = folds
@@ -79,13 +84,14 @@ impl SqliteStore {
             .zip(ranges)
             .map(|(mut fold, (start, end))| {
                 let (path, since, until) = (path.clone(), since.clone(), until.clone());
+                let clients = clients.clone();
                 move || {
                     let connection = open_reader(&path)?;
-                    let mut statement = connection.prepare(
+                    let mut statement = connection.prepare(&format!(
                         "SELECT account_id, at, body FROM events
-                      WHERE seq >= ?1 AND seq < ?2 AND at >= ?3 AND at < ?4",
-                    )?;
-                    let mut rows = statement.query(params![start, end, since, until])?;
+                      WHERE seq >= ?1 AND seq < ?2 AND at >= ?3 AND at < ?4 {CLIENTS_5}"
+                    ))?;
+                    let mut rows = statement.query(params![start, end, since, until, clients])?;
                     while let Some(row) = rows.next()? {
                         fold.event(event_scan(row)?)?;
                     }
@@ -101,8 +107,10 @@ impl SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         folds: Vec<F>,
+        clients: Option<&[String]>,
     ) -> Result<Vec<F>, StoreError> {
         let path = self.report_path();
+        let clients = clients_json(clients)?;
         let ranges = bounds(
             &path,
             "SELECT min(seq), max(seq) FROM decisions",
@@ -115,15 +123,16 @@ impl SqliteStore {
             .zip(ranges)
             .map(|(mut fold, (start, end))| {
                 let (path, since, until) = (path.clone(), since.clone(), until.clone());
+                let clients = clients.clone();
                 move || {
                     let connection = open_reader(&path)?;
                     // Allowed decisions are only counted: their JSON is not read.
-                    let mut statement = connection.prepare(
+                    let mut statement = connection.prepare(&format!(
                         "SELECT outcome, CASE WHEN outcome = 'allow' THEN NULL ELSE decision END
                        FROM decisions
-                      WHERE seq >= ?1 AND seq < ?2 AND decided_at >= ?3 AND decided_at < ?4",
-                    )?;
-                    let mut rows = statement.query(params![start, end, since, until])?;
+                      WHERE seq >= ?1 AND seq < ?2 AND decided_at >= ?3 AND decided_at < ?4 {CLIENTS_5}"
+                    ))?;
+                    let mut rows = statement.query(params![start, end, since, until, clients])?;
                     while let Some(row) = rows.next()? {
                         fold.decision(DecisionScan {
                             outcome: row.get_ref(0)?.as_str()?,
@@ -196,6 +205,10 @@ impl SqliteStore {
         run_parts(parts).await
     }
 }
+
+/// The rows about accounts of the clients in `?5` (a JSON array; NULL: every account).
+const CLIENTS_5: &str = "AND (?5 IS NULL OR account_id IN
+     (SELECT id FROM accounts WHERE client IN (SELECT value FROM json_each(?5))))";
 
 /// A connection of its own for one partition. It only reads (`query_only`), and waits
 /// for a writer's lock rather than failing.
