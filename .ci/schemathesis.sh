@@ -221,7 +221,7 @@ parameters = { "query.account" = { dictionary = "accounts", probability = 0.8 } 
 # 400 or a 422 (never a 5xx); every other check, negative data rejection included, stays
 # as it is everywhere.
 [[operations]]
-include-name = ["PUT /v1/accounts/{id}", "POST /v1/accounts/bulk", "POST /v1/evaluate", "POST /v1/accounts/{id}/events", "POST /v1/accounts/{id}/attempts", "POST /v1/accounts/{id}/attempts/{attempt_id}/outcome", "POST /v1/decisions", "POST /v1/notices", "GET /v1/reports/{name}", "GET /v1/audit", "GET /v1/decisions", "GET /v1/reports/shadow"]
+include-name = ["PUT /v1/accounts/{id}", "POST /v1/accounts/bulk", "POST /v1/evaluate", "POST /v1/accounts/{id}/events", "POST /v1/accounts/{id}/attempts", "POST /v1/accounts/{id}/attempts/{attempt_id}/outcome", "POST /v1/decisions", "POST /v1/notices", "GET /v1/reports/{name}", "GET /v1/audit", "GET /v1/decisions", "GET /v1/reports/shadow", "POST /v1/holds", "POST /v1/purges"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 EOF
 

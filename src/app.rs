@@ -234,6 +234,7 @@ impl App {
             tasks: Arc::new(TaskHealth::default()),
             idempotency_retention: config.server.idempotency_retention,
             outcome_grace: config.server.outcome_grace,
+            retention: Arc::new(config.retention.clone()),
         };
         let address = config.server.listen;
         let console = crate::console::routes(crate::console::Settings {

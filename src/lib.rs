@@ -109,6 +109,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod planner;
 pub mod policy;
+pub mod records;
 pub mod redact;
 pub mod reload;
 pub mod report;

@@ -212,6 +212,7 @@ pub fn case(index: u64) -> Case {
         balance: None,
         placed_on: None,
         charged_off_on: None,
+        closed_on: None,
         consumer: Consumer {
             id: None,
             address: Some(Address {

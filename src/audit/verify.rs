@@ -143,6 +143,11 @@ pub async fn verify(store: &Store) -> Result<Verification, StoreError> {
     if tampered.is_none() {
         tampered = check_checkpoints(store, &checkpoints).await?;
     }
+    if tampered.is_none() {
+        let records = store.records_log().await?;
+        let facts = store.purged_facts().await?;
+        tampered = check_records(&records, &facts);
+    }
     Ok(Verification {
         status: if tampered.is_none() {
             "intact"
@@ -161,6 +166,49 @@ pub async fn verify(store: &Store) -> Result<Verification, StoreError> {
         }),
         tampered,
     })
+}
+
+/// The records log (holds and purges) links up, and every account with purged entries
+/// has a purge in it whose facts digest still matches them: an entry marked purged to
+/// hide an edit, or a purged entry's kept facts changed afterwards, shows here.
+fn check_records(
+    records: &[chain::RecordEntry],
+    facts: &[(String, String)],
+) -> Option<TamperReport> {
+    if let Err(tamper) = chain::verify_records(records) {
+        return Some(TamperReport::from(tamper));
+    }
+    for (account, digest) in facts {
+        let purge = records
+            .iter()
+            .rev()
+            .find(|r| r.action == "purge" && r.account_id.as_deref() == Some(account.as_str()));
+        let report = |detail: &str| TamperReport {
+            kind: chain::TamperKind::Edited.as_str(),
+            account_id: Some(account.clone()),
+            position: None,
+            entry_id: None,
+            entry_kind: None,
+            detail: detail.to_string(),
+        };
+        let Some(purge) = purge else {
+            return Some(report(
+                "entries are marked purged but the records log holds no purge of the account",
+            ));
+        };
+        let recorded = serde_json::from_str::<serde_json::Value>(&purge.body)
+            .ok()
+            .and_then(|body| {
+                body.get("facts")
+                    .and_then(|f| f.as_str().map(str::to_string))
+            });
+        if recorded.as_deref() != Some(digest.as_str()) {
+            return Some(report(
+                "the facts kept of its purged entries differ from those its purge recorded",
+            ));
+        }
+    }
+    None
 }
 
 async fn check_checkpoints(

@@ -215,7 +215,10 @@ fn described(error: &crate::report::ReportError) -> String {
 
 /// The ledger of a chain command: the flag, else the configuration's; a SQLite ledger
 /// must exist.
-fn chain_ledger(database: Option<&String>, config_file: Option<&Path>) -> Result<String, Exit> {
+pub(super) fn chain_ledger(
+    database: Option<&String>,
+    config_file: Option<&Path>,
+) -> Result<String, Exit> {
     let database = match database {
         Some(database) => database.clone(),
         None => super::load_config(config_file)?.config.database.url,

@@ -26,6 +26,7 @@ mod keys;
 mod ledger;
 mod migrate;
 mod plan;
+mod records;
 mod report;
 mod rules;
 mod rules_show;
@@ -129,6 +130,14 @@ pub enum Command {
     /// aging, right-party contacts, promises, or one account's permitted windows) as
     /// JSON, CSV or a self-contained HTML page.
     Report(report::ReportArgs),
+    /// Remove the personal data of accounts past retention (12 CFR 1006.100) that are
+    /// closed, paid or a deceased consumer's, unless a legal hold covers them. A dry run
+    /// unless `--yes`.
+    Purge(records::PurgeArgs),
+    /// Place, release and list legal holds (litigation, dispute, regulator), which stop
+    /// purges of an account or of a client's accounts.
+    #[command(subcommand)]
+    Hold(records::HoldCommand),
     /// Audit the past: judge every collector-initiated contact of a period by the
     /// policy in force when it was made (or by `--rules DIR`); exit code 4 when any is
     /// refused.
@@ -368,6 +377,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Webhooks(command) => webhooks::run(command),
         Command::Report(args) => report::run(&args, config_file),
         Command::Audit(args) => audit::run(&args, config_file),
+        Command::Purge(args) => records::purge(&args, config_file),
+        Command::Hold(command) => records::hold(command, config_file),
         Command::Strategies(StrategiesCommand::Check { paths, format }) => {
             strategies::check(&paths, format)
         }

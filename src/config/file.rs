@@ -48,6 +48,14 @@ impl Config {
             message,
             help: None,
         })?;
+        config
+            .retention
+            .check()
+            .map_err(|message| ConfigError::File {
+                location: file.to_string(),
+                message,
+                help: None,
+            })?;
         Ok(config)
     }
 

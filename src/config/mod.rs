@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::dispatch::email::{SmtpConfig, SmtpTls};
 pub use crate::dispatch::templates::{AgencyConfig, DEFAULT_OPT_OUT_LINE, EmailConfig};
 pub use crate::dispatch::webhook::WebhookEndpoint;
+pub use crate::records::{RetentionConfig, RetentionYears};
 pub use crate::secret::{REDACTED, Secret};
 pub use file::{DEFAULT_FILE, Loaded, SHIPPED, load};
 pub use secrets::{ConfiguredKey, MIN_SECRET_CHARS};
@@ -81,6 +82,8 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// The tamper-evident log: how often a checkpoint is taken.
     pub audit: AuditConfig,
+    /// How long records are kept after the last collection activity (12 CFR 1006.100).
+    pub retention: RetentionConfig,
 }
 
 /// Why the configuration could not be read; the daemon does not start.

@@ -14,7 +14,9 @@ use super::session::Viewer;
 use super::{Console, Refusal, page_context};
 use crate::auth::Scope;
 use crate::http::AppState;
+use crate::records::{HoldKind, HoldScope};
 use crate::service::ServiceError;
+use crate::service::records::{self, RecordsError};
 use crate::store::StoreError;
 
 type Page = Result<Response, Refusal>;
@@ -114,4 +116,68 @@ pub async fn revoke_key(
     }
     tracing::info!(revoked = %id, key = %viewer.key_id, "console: API key revoked");
     Ok(Redirect::to("/console/keys").into_response())
+}
+
+/// `POST /console/records/holds` (admin) with `scope`, `target`, `kind` and `reason`:
+/// places a legal hold through `service::records`.
+pub async fn place_hold(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Page {
+    viewer.check_form(&form)?;
+    viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
+    let field = |name: &str| form.get(name).map(|text| text.trim()).unwrap_or("");
+    let scope = HoldScope::parse(field("scope"))
+        .ok_or_else(|| Refusal::Invalid("`scope`: account or client".into()))?;
+    let kind = HoldKind::parse(field("kind"))
+        .ok_or_else(|| Refusal::Invalid("`kind`: litigation, dispute or regulator".into()))?;
+    let hold = records::place_hold(
+        &state.store,
+        scope,
+        field("target"),
+        kind,
+        field("reason"),
+        state.clock.now(),
+    )
+    .await
+    .map_err(records_refusal)?;
+    tracing::info!(hold = %hold.id, key = %viewer.key_id, "console: legal hold placed");
+    Ok(Redirect::to(&format!(
+        "/console/records?placed={}",
+        super::url_part(&hold.id)
+    ))
+    .into_response())
+}
+
+/// `POST /console/records/holds/{id}/release` (admin).
+pub async fn release_hold(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Page {
+    viewer.check_form(&form)?;
+    viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
+    records::release_hold(&state.store, &id, state.clock.now())
+        .await
+        .map_err(records_refusal)?;
+    tracing::info!(hold = %id, key = %viewer.key_id, "console: legal hold released");
+    Ok(Redirect::to("/console/records?released=1").into_response())
+}
+
+fn records_refusal(error: RecordsError) -> Refusal {
+    match error {
+        RecordsError::Invalid { field, message } => {
+            Refusal::Invalid(format!("`{field}`: {message}"))
+        }
+        RecordsError::HoldNotFound(_) => Refusal::NotFound(error.to_string()),
+        RecordsError::HoldReleased(_) => Refusal::Invalid(error.to_string()),
+        RecordsError::Store(StoreError::AccountNotFound(id)) => {
+            Refusal::NotFound(format!("account `{id}` does not exist"))
+        }
+        RecordsError::Store(error) => Refusal::Store(error),
+    }
 }

@@ -11,7 +11,7 @@
 //! HttpOnly, SameSite=Strict cookie, only its hash in the ledger, the key re-checked
 //! on every request so a revoked or expired key's sessions die at once. Every form
 //! carries the session's CSRF token. Looking needs `decide`, acting (retrying a notice)
-//! `record`, administering keys `admin`. Personal data appears only on the pages of a
+//! `record`, administering keys and legal holds `admin`. Personal data appears only on the pages of a
 //! signed-in person, never in a URL: an account is found by phone or email through a
 //! POSTed form, matched exactly.
 //!
@@ -77,6 +77,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reports.html", include_str!("templates/reports.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("keys.html", include_str!("templates/keys.html")),
+    ("records.html", include_str!("templates/records.html")),
     (
         "decision_rows.html",
         include_str!("templates/decision_rows.html"),
@@ -169,6 +170,12 @@ pub fn routes(settings: Settings) -> Router<AppState> {
         .route("/console/audit", get(pages::audit))
         .route("/console/keys", get(pages::keys))
         .route("/console/keys/{id}/revoke", post(actions::revoke_key))
+        .route("/console/records", get(pages::records))
+        .route("/console/records/holds", post(actions::place_hold))
+        .route(
+            "/console/records/holds/{id}/release",
+            post(actions::release_hold),
+        )
         .layer(axum::Extension(console))
 }
 

@@ -614,3 +614,26 @@ pub async fn keys(
     let page = context! { title => "API keys", keys => keys, configured => configured };
     Ok(console.render("keys.html", page_context(&viewer, "keys", page)))
 }
+
+/// `GET /console/records` (admin): the legal holds, a form to place one, and the purge
+/// report (nothing personal in it).
+pub async fn records(
+    State(state): State<AppState>,
+    Extension(console): Extension<Arc<Console>>,
+    viewer: Viewer,
+    Query(query): Query<HashMap<String, String>>,
+) -> Page {
+    viewer.require(Scope::Admin)?;
+    viewer.require_every_client()?;
+    let holds = state.store.holds(true).await?;
+    let purges = state.store.purge_report().await?;
+    let page = context! {
+        title => "Records",
+        years => state.retention.years,
+        holds => value(&holds),
+        purges => value(&purges),
+        placed => query.get("placed").cloned(),
+        released => query.contains_key("released"),
+    };
+    Ok(console.render("records.html", page_context(&viewer, "records", page)))
+}

@@ -644,6 +644,7 @@ fn sample_account() -> Account {
         }),
         placed_on: NaiveDate::from_ymd_opt(2026, 1, 5),
         charged_off_on: NaiveDate::from_ymd_opt(2025, 11, 30),
+        closed_on: None,
         consumer: Consumer {
             id: Some("CONS-1".into()),
             address: Some(Address {

@@ -264,6 +264,15 @@ pub struct Account {
     )]
     #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
     pub charged_off_on: Option<NaiveDate>,
+    /// When the agency closed the account (returned it to the client, settled it,
+    /// recalled it): past its retention, a closed account's personal data may be purged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::deserialize_optional_date"
+    )]
+    #[schema(value_type = Option<crate::domain::instant::DateSchema>)]
+    pub closed_on: Option<NaiveDate>,
     /// The person who owes the debt.
     pub consumer: Consumer,
     /// Legal and consumer-stated conditions that restrict contact.

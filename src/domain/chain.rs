@@ -18,9 +18,10 @@
 //! or its newest entries cut together with its head — a global checkpoint sees: a hash over
 //! every account's head (with the counts of accounts and entries) taken at an interval.
 //!
-//! A future purge can drop an entry's personal content and keep the chain verifiable: the
-//! chain links `content_hash`, not the content, so a purged entry is checked by its stored
-//! `content_hash` alone ([`EntryContent::Purged`]).
+//! A purge (`crate::records`) drops an entry's personal content and keeps the chain
+//! verifiable: the chain links `content_hash`, not the content, so a purged entry is
+//! checked by its stored `content_hash` alone ([`EntryContent::Purged`]); the facts it
+//! kept are covered by the purge's entry in the records log ([`facts_digest`]).
 
 use sha2::{Digest, Sha256};
 
@@ -673,6 +674,104 @@ pub fn checkpoint_hash(
     }
     hash.update(accounts.to_be_bytes());
     hash.update(entries.to_be_bytes());
+    hex(&hash.finalize())
+}
+
+/// One entry of the records log (legal holds placed and released, purges), as stored.
+/// The log is one chain for the whole ledger: its entries are rare and written by an
+/// administrator, so the lock a global chain needs costs nothing there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordEntry {
+    /// Its row number.
+    pub seq: i64,
+    /// Its id.
+    pub id: String,
+    /// When it was written (RFC 3339, microseconds).
+    pub at: String,
+    /// `hold_placed`, `hold_released` or `purge`.
+    pub action: String,
+    /// The account it is about, if one.
+    pub account_id: Option<String>,
+    /// Its content (JSON, nothing personal).
+    pub body: String,
+    /// The hash of the entry before it ([`GENESIS`] for the first).
+    pub previous: String,
+    /// Its own hash ([`record_hash`]).
+    pub hash: String,
+}
+
+/// The hash of a records-log entry: SHA-256 of the previous hash and the entry's
+/// canonical content.
+pub fn record_hash(
+    previous: &str,
+    id: &str,
+    at: &str,
+    action: &str,
+    account_id: Option<&str>,
+    body: &str,
+) -> String {
+    let canonical = canonical_array(&[
+        text(previous),
+        text(id),
+        text(at),
+        text(action),
+        account_id.map_or_else(|| "null".to_string(), text),
+        canonical_json(body),
+    ]);
+    sha256_hex(canonical.as_bytes())
+}
+
+/// Recomputes the records log (entries in `seq` order): each entry must follow the one
+/// before it and hash to its stored hash.
+pub fn verify_records(entries: &[RecordEntry]) -> Result<(), Tamper> {
+    let mut previous = GENESIS.to_string();
+    for entry in entries {
+        let tamper = |kind: TamperKind, detail: &str| Tamper {
+            kind,
+            account_id: entry.account_id.clone(),
+            position: None,
+            entry_id: Some(entry.id.clone()),
+            entry_kind: None,
+            detail: format!(
+                "records log entry {} ({}): {detail}",
+                entry.seq, entry.action
+            ),
+        };
+        if entry.previous != previous {
+            return Err(tamper(
+                TamperKind::Deleted,
+                "it does not follow the entry before it: an entry was removed or inserted",
+            ));
+        }
+        let computed = record_hash(
+            &entry.previous,
+            &entry.id,
+            &entry.at,
+            &entry.action,
+            entry.account_id.as_deref(),
+            &entry.body,
+        );
+        if computed != entry.hash {
+            return Err(tamper(
+                TamperKind::Edited,
+                "its content no longer matches the hash written with it",
+            ));
+        }
+        previous = entry.hash.clone();
+    }
+    Ok(())
+}
+
+/// The digest of the facts a purge kept of an account's entries: SHA-256 over their
+/// canonical contents (each a JSON array of the entry's columns) in chain order. Written
+/// in the purge's record, recomputed by verification: the facts the caps still count
+/// cannot change unseen after the content hashes stopped covering them.
+pub fn facts_digest(entries: &[String]) -> String {
+    let mut hash = Sha256::new();
+    for entry in entries {
+        hash.update(canonical_json(entry).as_bytes());
+        hash.update([0]);
+    }
     hex(&hash.finalize())
 }
 

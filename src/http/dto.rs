@@ -464,3 +464,77 @@ pub struct AuditParams {
     #[param(example = "json", pattern = "^(json|csv|html)$")]
     pub format: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------
+// Records: legal holds and purges.
+
+/// A legal hold to place: on one account (`account_id`) or on every account of a client
+/// (`client`), exactly one of the two.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// The account to hold.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub account_id: Option<String>,
+    /// The client whose accounts to hold.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    pub client: Option<String>,
+    /// Why: litigation, a dispute, a regulator's request.
+    pub kind: crate::records::HoldKind,
+    /// The hold's reference (a case number, a request's reference), 1 to 500
+    /// characters; nothing personal.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+// The query of `GET /v1/holds`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HoldsQuery {
+    /// Released holds too (default: only those in force).
+    pub all: Option<bool>,
+}
+
+/// The legal holds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HoldList {
+    /// Newest first.
+    pub holds: Vec<crate::records::Hold>,
+}
+
+/// A purge to plan or run.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    /// Only list what would be purged (default true): send `false` to purge.
+    pub dry_run: Option<bool>,
+    /// Judge retention as of this instant (default: now); a real purge may not look
+    /// ahead.
+    #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a purge would do (`dry_run`) or did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PurgeResponse {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// The instant retention was judged at.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// The accounts selected, and why.
+    pub selected: Vec<crate::records::Selected>,
+    /// Accounts a legal hold alone keeps.
+    pub held: Vec<crate::service::records::HeldAccount>,
+    /// The accounts purged (empty for a dry run).
+    pub purged: Vec<crate::store::records::PurgeRecord>,
+    /// Selected accounts left alone when checked again under their lock.
+    pub skipped: Vec<crate::service::records::SkippedAccount>,
+}
+
+/// The purge report: every purge, oldest first; nothing personal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PurgeReport {
+    /// The purges.
+    pub purges: Vec<crate::store::records::PurgeRecord>,
+}

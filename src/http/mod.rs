@@ -26,6 +26,7 @@ pub mod openapi;
 mod outcomes;
 mod plans;
 mod policy;
+mod records;
 mod reports;
 mod responses;
 mod windows;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub idempotency_retention: Duration,
     /// How long after an attempt its outcome may still be reported.
     pub outcome_grace: Duration,
+    /// How long records are kept (`[retention]`), for `POST /v1/purges`.
+    pub retention: Arc<crate::records::RetentionConfig>,
 }
 
 /// The API's routes, each with its OpenAPI operation: the one list both the router
@@ -114,7 +117,11 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             None => routes,
         }
     };
-    let (decide, record) = (guard(Scope::Decide), guard(Scope::Record));
+    let (decide, record, admin) = (
+        guard(Scope::Decide),
+        guard(Scope::Record),
+        guard(Scope::Admin),
+    );
     let open_evaluate = state.is_some_and(|state| state.open_evaluate);
     let evaluate = routes!(evaluate::evaluate);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -158,6 +165,10 @@ fn route_list(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(decide(routes!(reports::shadow)))
         .routes(decide(routes!(reports::report)))
         .routes(decide(routes!(plans::account_plan)))
+        // Records: legal holds and purges.
+        .routes(admin(routes!(records::place_hold, records::list_holds)))
+        .routes(admin(routes!(records::release_hold)))
+        .routes(admin(routes!(records::purge, records::purge_report)))
 }
 
 /// The API's router: the routes of `route_list` with their guards, the JSON 404 and

@@ -65,6 +65,7 @@ use crate::domain::{OptOut, TimeOfDay};
         (name = "policy", description = "The rule packs in force"),
         (name = "reports", description = "Contacts, refusals, caps, holds, aging, right-party contacts and promises over a period; one account's permitted windows"),
         (name = "plans", description = "What the strategies plan for an account, and why"),
+        (name = "records", description = "Retention (12 CFR 1006.100), purges of personal data, and the legal holds that stop them; admin only"),
     )
 )]
 pub struct ApiDoc;

@@ -397,6 +397,7 @@ impl PackCoverage {
             balance: None,
             placed_on: None,
             charged_off_on: None,
+            closed_on: None,
             consumer: Consumer {
                 address: Some(Address {
                     state,

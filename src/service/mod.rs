@@ -12,6 +12,7 @@ mod events;
 mod keys;
 mod notices;
 mod policies;
+pub mod records;
 pub mod shadow;
 
 pub use attempts::{

@@ -14,6 +14,7 @@ mod chain;
 mod console;
 mod consumers;
 mod postgres;
+pub mod records;
 pub mod reports;
 mod sqlite;
 
@@ -1452,6 +1453,11 @@ pub(crate) fn new_id(now: DateTime<Utc>) -> String {
     let timestamp =
         uuid::Timestamp::from_unix(uuid::NoContext, seconds, now.timestamp_subsec_nanos());
     uuid::Uuid::new_v7(timestamp).to_string()
+}
+
+/// A new legal hold's id: `hold-` and a UUID v7.
+pub fn new_hold_id(now: DateTime<Utc>) -> String {
+    format!("hold-{}", new_id(now))
 }
 
 /// Instants as sortable text (SQLite): RFC 3339, UTC, microseconds.

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 mod chain;
+mod records;
 mod reports;
 
 use super::chain::{Links, decision_content_hash, event_content_hash};

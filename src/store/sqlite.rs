@@ -23,6 +23,7 @@ use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 mod chain;
+mod records;
 mod reports;
 
 use super::chain::{Links, decision_content_hash, event_content_hash};

@@ -55,6 +55,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
         outcome_grace: std::time::Duration::from_secs(2 * 3600),
+        retention: Arc::default(),
     };
     (state, test)
 }

@@ -45,9 +45,11 @@ const LAYERS: &[(&str, Forbidden)] = &[
     ("report",    Forbidden::These(&["http", "cli"])),
     ("metrics",   Forbidden::These(&["http", "cli", "scheduler"])),
     ("config",    Forbidden::These(&["logging", "http", "cli", "scheduler"])),
+    // Records management's pure core: retention, the purge's choice and its scrubbing.
+    ("records",   Forbidden::AllBut(&["domain", "suggest"])),
     // The store knows rows, transactions and the domain, not the law: the service layer
-    // hands it the engine's step as a `Judge`.
-    ("store",     Forbidden::AllBut(&["domain", "tasks", "redact", "suggest"])),
+    // hands it the engine's step as a `Judge` (and a purge's scrubbing is `records`').
+    ("store",     Forbidden::AllBut(&["domain", "records", "tasks", "redact", "suggest"])),
     ("service",   Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("audit",     Forbidden::These(&["http", "cli", "app", "scheduler", "config", "outbox"])),
     ("app",       Forbidden::These(&["cli"])),

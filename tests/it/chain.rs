@@ -81,7 +81,7 @@ async fn tamper(test: &TestStore, sqlite_sql: &str, postgres_sql: &str) {
     tamper_at(&test.url, sqlite_sql, postgres_sql).await;
 }
 
-async fn tamper_at(url: &str, sqlite_sql: &str, postgres_sql: &str) {
+pub(crate) async fn tamper_at(url: &str, sqlite_sql: &str, postgres_sql: &str) {
     if url.starts_with("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite_sql.to_string()))

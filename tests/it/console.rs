@@ -245,6 +245,7 @@ const PAGES: &[&str] = &[
     "/console/reports/shadow",
     "/console/audit?run=1",
     "/console/keys",
+    "/console/records",
 ];
 
 fn actions(fixture: &Fixture) -> Vec<String> {
@@ -253,6 +254,8 @@ fn actions(fixture: &Fixture) -> Vec<String> {
         "/console/accounts/find".into(),
         format!("/console/outbox/{}/retry", fixture.dead),
         format!("/console/keys/{}/revoke", fixture.admin_id),
+        "/console/records/holds".into(),
+        "/console/records/holds/hold-x/release".into(),
     ]
 }
 
@@ -1466,4 +1469,82 @@ async fn a_key_of_the_configuration_file_signs_in_with_its_scopes() {
         .sign_in_raw("dunner_cfgkey_0123456789abcdef0123456789abcdee", &[])
         .await;
     assert_eq!(wrong_secret.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Records (issue 16): an admin places a legal hold on an account from the console, sees
+/// it listed with the purge report, and releases it; a reader may not.
+async fn legal_holds_are_placed_and_released_in_the_console(fixture: Fixture) {
+    let session = fixture.sign_in(&fixture.admin).await;
+    let (status, location, body) = fixture
+        .post(
+            Some(&session.cookie),
+            "/console/records/holds",
+            &[
+                ("csrf", &session.csrf),
+                ("scope", "account"),
+                ("target", "C-1001"),
+                ("kind", "litigation"),
+                ("reason", "case 26-cv-77"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let location = location.unwrap();
+    assert!(
+        location.starts_with("/console/records?placed=hold-"),
+        "{location}"
+    );
+    let (_, _, page) = fixture.get(Some(&session.cookie), &location).await;
+    assert!(
+        page.contains("case 26-cv-77") && page.contains("in force"),
+        "{page}"
+    );
+    assert!(page.contains("Nothing purged yet."));
+    let holds = fixture.app.state.store.holds(false).await.unwrap();
+    assert_eq!(holds.len(), 1);
+    let (status, _, body) = fixture
+        .post(
+            Some(&session.cookie),
+            "/console/records/holds",
+            &[
+                ("csrf", &session.csrf),
+                ("scope", "account"),
+                ("target", "NOPE-1"),
+                ("kind", "dispute"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let reader = fixture.sign_in(&fixture.reader).await;
+    let release = format!("/console/records/holds/{}/release", holds[0].id);
+    let (status, _, _) = fixture
+        .post(Some(&reader.cookie), &release, &[("csrf", &reader.csrf)])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location, _) = fixture
+        .post(Some(&session.cookie), &release, &[("csrf", &session.csrf)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/console/records?released=1"));
+    assert!(
+        fixture
+            .app
+            .state
+            .store
+            .holds(false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn legal_holds_are_placed_and_released_in_the_console_sqlite() {
+    legal_holds_are_placed_and_released_in_the_console(fixture(sqlite().await).await).await;
+}
+
+#[tokio::test]
+async fn legal_holds_are_placed_and_released_in_the_console_postgres() {
+    legal_holds_are_placed_and_released_in_the_console(fixture(postgres().await).await).await;
 }

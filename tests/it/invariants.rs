@@ -87,6 +87,7 @@ pub(crate) fn account() -> impl Strategy<Value = Account> {
             balance: None,
             placed_on: None,
             charged_off_on: None,
+            closed_on: None,
             consumer: Consumer {
                 id: None,
                 address: state.map(|i| Address { state: Some(STATES[i].into()), city: Some("Somewhere".into()), postal_code: None }),

@@ -33,6 +33,7 @@ mod plan_cli;
 mod planner;
 mod policy_packs;
 mod portfolio;
+mod records;
 mod reports;
 mod scheduler;
 mod shadow;

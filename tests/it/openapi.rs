@@ -106,7 +106,10 @@ fn the_document_is_openapi_3_1_with_bearer_auth_and_the_crate_version() {
                 });
                 assert_eq!(scopes.len(), 1, "{method} {path}: {scopes:?}");
                 let scope = scopes[0].as_str().unwrap();
-                assert!(["decide", "record"].contains(&scope), "{method} {path}");
+                assert!(
+                    ["decide", "record", "admin"].contains(&scope),
+                    "{method} {path}"
+                );
                 let description = operation["description"].as_str().unwrap_or_default();
                 assert!(
                     description.contains(&format!("`{scope}` scope")),

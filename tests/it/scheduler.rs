@@ -325,6 +325,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         tasks: Arc::default(),
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
         outcome_grace: std::time::Duration::from_secs(2 * 3600),
+        retention: Arc::default(),
     };
     let request = Request::builder()
         .uri("/metrics")

@@ -252,7 +252,7 @@ async fn read_page(
     };
     let mut page: BTreeMap<String, AccountEntries> = BTreeMap::new();
     let events = sqlx::query(
-        "SELECT account_id, seq, id, chain_pos, content_hash, entry_hash, at, body, recorded_at
+        "SELECT account_id, seq, id, chain_pos, content_hash, entry_hash, at, body, recorded_at, purged_at IS NOT NULL AS purged
            FROM events WHERE account_id > ?1 AND account_id <= ?2",
     )
     .bind(after)
@@ -267,10 +267,14 @@ async fn read_page(
             position: row.try_get("chain_pos")?,
             content_hash: row.try_get("content_hash")?,
             entry_hash: row.try_get("entry_hash")?,
-            content: EntryContent::Event {
-                at: row.try_get("at")?,
-                body: row.try_get("body")?,
-                recorded_at: row.try_get("recorded_at")?,
+            content: if row.try_get::<bool, _>("purged")? {
+                EntryContent::Purged
+            } else {
+                EntryContent::Event {
+                    at: row.try_get("at")?,
+                    body: row.try_get("body")?,
+                    recorded_at: row.try_get("recorded_at")?,
+                }
             },
         };
         chain_of(&mut page, row.try_get("account_id")?)
@@ -279,7 +283,7 @@ async fn read_page(
     }
     let decisions = sqlx::query(
         "SELECT account_id, seq, id, chain_pos, content_hash, entry_hash, decided_at, outcome,
-                policy_digest, question, decision, event_id
+                policy_digest, question, decision, event_id, purged_at IS NOT NULL AS purged
            FROM decisions WHERE account_id > ?1 AND account_id <= ?2",
     )
     .bind(after)
@@ -294,13 +298,17 @@ async fn read_page(
             position: row.try_get("chain_pos")?,
             content_hash: row.try_get("content_hash")?,
             entry_hash: row.try_get("entry_hash")?,
-            content: EntryContent::Decision {
-                decided_at: row.try_get("decided_at")?,
-                outcome: row.try_get("outcome")?,
-                policy_digest: row.try_get("policy_digest")?,
-                question: row.try_get("question")?,
-                decision: row.try_get("decision")?,
-                event_id: row.try_get("event_id")?,
+            content: if row.try_get::<bool, _>("purged")? {
+                EntryContent::Purged
+            } else {
+                EntryContent::Decision {
+                    decided_at: row.try_get("decided_at")?,
+                    outcome: row.try_get("outcome")?,
+                    policy_digest: row.try_get("policy_digest")?,
+                    question: row.try_get("question")?,
+                    decision: row.try_get("decision")?,
+                    event_id: row.try_get("event_id")?,
+                }
             },
         };
         chain_of(&mut page, row.try_get("account_id")?)
