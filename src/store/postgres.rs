@@ -135,6 +135,8 @@ impl PostgresStore {
         clients: Option<&[String]>,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Accounts before the key, as every writer takes them (see `lock_accounts`).
+        lock_accounts(&mut tx, rows.iter().map(|row| row.id.as_str())).await?;
         if let Some(claim) = claim
             && !claim_key(&mut tx, claim.key, &claim.response, claim.now).await?
         {
@@ -149,15 +151,16 @@ impl PostgresStore {
     }
 
     /// Appends events in one transaction; under a key already claimed by the same request,
-    /// writes nothing and returns the first response. The key is claimed first: a
-    /// concurrent repeat's insert waits on the key's unique index until the first commits,
-    /// then finds it.
+    /// writes nothing and returns the first response. The accounts are locked, then the
+    /// key claimed: a concurrent repeat waits on the account (or on the key's unique
+    /// index) until the first commits, then finds it.
     pub(super) async fn append_events(
         &self,
         rows: &[EventRow],
         claim: Option<&KeyClaim<'_>>,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_accounts(&mut tx, rows.iter().map(|row| row.account_id.as_str())).await?;
         if let Some(claim) = claim
             && !claim_key(&mut tx, claim.key, &claim.response, claim.now).await?
         {
@@ -185,16 +188,8 @@ impl PostgresStore {
             progress(chunk.len() as u64);
         }
         // The chains of the events' accounts are appended to under their accounts' locks,
-        // as every other write does (in id order, so two writers never wait on each other).
-        let mut accounts: Vec<&str> = events.iter().map(|row| row.account_id.as_str()).collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        for chunk in accounts.chunks(IMPORT_CHUNK) {
-            sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(chunk)
-                .fetch_all(&mut *tx)
-                .await?;
-        }
+        // as every other write does.
+        lock_accounts(&mut tx, events.iter().map(|row| row.account_id.as_str())).await?;
         let mut links = Links::default();
         for chunk in events.chunks(IMPORT_CHUNK) {
             if chunk.iter().any(|row| row.changes_account.is_some()) {
@@ -1287,6 +1282,26 @@ impl PostgresStore {
         .await?;
         Ok(keys)
     }
+}
+
+/// Locks the stored accounts among `ids`, in id order. Every writer takes its accounts'
+/// locks first and anything else (an idempotency key, the chain heads) after, and in id
+/// order, so two writers never wait on each other in a cycle (PostgreSQL would end one
+/// with "deadlock detected"). Ids not stored lock nothing.
+async fn lock_accounts<'a>(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let mut ids: Vec<&str> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(IMPORT_CHUNK) {
+        sqlx::query("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(chunk)
+            .fetch_all(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Keeps a key with its response, unless a key of that name is still remembered (one older

@@ -1172,3 +1172,52 @@ async fn an_invalid_stored_account_is_refused_and_listed_on_postgres() {
     )
     .await;
 }
+
+/// One `Idempotency-Key` sent at once with an attempt (which locks the account, then
+/// claims the key) and with an event (which used to claim the key, then lock the
+/// account): PostgreSQL ended one of them with "deadlock detected", a 500. Every writer
+/// now takes the account first: one request wins the key, the other is told the key
+/// belongs to another request (422), and nothing is a 500.
+async fn one_key_on_an_attempt_and_an_event_at_once_never_deadlocks(api: Api) {
+    let api = std::sync::Arc::new(api);
+    let attempt = json!({"at": "2026-04-07T14:00:00Z", "channel": "letter"});
+    let event = json!({"at": "2026-04-07T13:00:00Z", "channel": "call", "outcome": "voicemail"});
+    let mut concurrent = tokio::task::JoinSet::new();
+    for round in 0..20 {
+        let key = format!("shared-{round}");
+        for (uri, body) in [
+            ("/v1/accounts/NY-1/attempts", attempt.clone()),
+            ("/v1/accounts/NY-1/events", event.clone()),
+        ] {
+            let (api, key) = (std::sync::Arc::clone(&api), key.clone());
+            concurrent.spawn(async move { post_with_key(&api, uri, &key, &body).await });
+        }
+    }
+    let mut created = 0;
+    while let Some(answer) = concurrent.join_next().await {
+        let (status, body, _) = answer.unwrap();
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{status} {body}"
+        );
+        created += usize::from(status == StatusCode::CREATED);
+    }
+    assert_eq!(created, 20, "one request of each pair wins its key");
+    assert_eq!(events_of(&api, "NY-1").await, 20);
+}
+
+#[tokio::test]
+async fn one_key_on_an_attempt_and_an_event_at_once_never_deadlocks_on_sqlite() {
+    one_key_on_an_attempt_and_an_event_at_once_never_deadlocks(
+        api_with_account(sqlite().await).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_on_an_attempt_and_an_event_at_once_never_deadlocks_on_postgres() {
+    one_key_on_an_attempt_and_an_event_at_once_never_deadlocks(
+        api_with_account(postgres().await).await,
+    )
+    .await;
+}

@@ -411,6 +411,12 @@ async fn the_admin_api_places_holds_and_purges(test: TestStore) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["holds"].as_array().unwrap().len(), 1);
     // The clock of the test app is 2026-04-07: W-1's retention ended 2023-04-07.
+    // A body that is not an object is refused, not read positionally (`[false]` would
+    // otherwise have run a purge).
+    let (status, body) = api
+        .call("POST", "/v1/purges", Some("[false, null]".to_string()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = api.call("POST", "/v1/purges", Some("{}".to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["dry_run"], true);
