@@ -27,6 +27,17 @@ impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S>
         let body = axum::body::to_bytes(request.into_body(), LIMIT)
             .await
             .map_err(|_| ApiError::too_large(LIMIT))?;
+        // Every body of the API is an object. Serde's derive would also read an array
+        // positionally (`[false]` as `{"dry_run": false}`), so well-formed JSON of
+        // another shape is refused first (malformed JSON is reported as such below).
+        if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()
+        {
+            return Err(ApiError::invalid(
+                ".".to_string(),
+                "the body must be a JSON object (`{...}`)".to_string(),
+            ));
+        }
         parse(&body).map(JsonBody)
     }
 }

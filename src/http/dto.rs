@@ -505,7 +505,7 @@ pub struct HoldList {
 
 /// A purge to plan or run.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, remote = "Self")]
+#[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     /// Only list what would be purged (default true): send `false` to purge.
     pub dry_run: Option<bool>,
@@ -514,8 +514,6 @@ pub struct PurgeRequest {
     #[schema(value_type = Option<crate::domain::instant::InstantSchema>)]
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
-// Every field is optional, so serde's derive would also take `[null, null]` positionally.
-crate::domain::object_only!(@deserialize PurgeRequest);
 
 /// What a purge would do (`dry_run`) or did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

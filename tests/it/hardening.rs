@@ -1173,6 +1173,33 @@ async fn an_invalid_stored_account_is_refused_and_listed_on_postgres() {
     .await;
 }
 
+/// A body that is not a JSON object is refused on every route that takes one, never
+/// read positionally (serde's derive reads `[at, channel, …]` as the struct's fields).
+async fn a_body_that_is_not_an_object_is_refused(api: Api) {
+    for (uri, body) in [
+        (
+            "/v1/accounts/NY-1/attempts",
+            r#"["2026-04-07T14:00:00Z", "letter", "collection", null, null]"#,
+        ),
+        (
+            "/v1/decisions",
+            r#"["NY-1", null, "letter", "collection", null]"#,
+        ),
+        ("/v1/evaluate", "[]"),
+        ("/v1/accounts/NY-1/events", " \n\"text\""),
+    ] {
+        let (status, answer) = api.call("POST", uri, Some(body.to_string())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+        assert_eq!(answer["field"], ".", "{uri}: {answer}");
+    }
+    assert_eq!(events_of(&api, "NY-1").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_on_sqlite() {
+    a_body_that_is_not_an_object_is_refused(api_with_account(sqlite().await).await).await;
+}
+
 /// One `Idempotency-Key` sent at once with an attempt (which locks the account, then
 /// claims the key) and with an event (which used to claim the key, then lock the
 /// account): PostgreSQL ended one of them with "deadlock detected", a 500. Every writer
