@@ -79,7 +79,7 @@ pub fn check_cap(
                     let last = zones::day_number(until);
                     slots.retain(|slot| *slot <= last);
                 }
-                match period_check(&slots, zones::day_number(clock.date), length, max) {
+                match period_check(&slots, clock.day, length, max) {
                     None => Check::Pass,
                     Some(reopen_day) => Check::refuse(
                         reopen_day
@@ -132,7 +132,7 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
             for (zone_index, clock) in moment.clocks.iter().enumerate() {
                 let day = |index: usize| context.event_day(index, zone_index);
                 counted_slots(context, cap, instant, reach, day, &mut slots);
-                let in_period = trailing_slots(&slots, zones::day_number(clock.date), length);
+                let in_period = trailing_slots(&slots, clock.day, length);
                 trailing.push((in_period.to_vec(), Some(clock.zone)));
             }
             length
@@ -280,7 +280,7 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     };
     Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
         let trigger_day = context.event_day(latest, zone_index);
-        if zones::day_number(clock.date) - trigger_day < i64::from(cooldown.days) {
+        if clock.day - trigger_day < i64::from(cooldown.days) {
             Check::refuse(
                 zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
                     .and_then(|d| zones::start_of_local_date(clock.zone, d)),

@@ -11,6 +11,7 @@ mod context;
 mod decide;
 mod limits;
 mod next_allowed;
+mod offsets;
 mod request;
 mod rules;
 mod subject;

@@ -147,8 +147,9 @@ impl<'a> Subject<'a> {
                 resolved: Cell::new(None),
             })
             .collect();
-        if !events.is_sorted_by_key(|e| e.event.at) {
-            events.sort_by_key(|e| e.event.at);
+        // By the nanoseconds (the same order as the instants, read inline).
+        if !events.is_sorted_by_key(|e| e.nanos) {
+            events.sort_by_key(|e| e.nanos);
         }
         Subject {
             policy,
@@ -183,10 +184,10 @@ impl<'a> Subject<'a> {
             return UNKNOWN_DAY;
         };
         let Some(cell) = self.event_days.get(index * self.zones.len() + zone_index) else {
-            return zones::day_number(zones::local_date(event.event.at, *zone));
+            return zones::local_day_number(event.event.at, *zone);
         };
         if cell.get() == UNKNOWN_DAY {
-            cell.set(zones::day_number(zones::local_date(event.event.at, *zone)));
+            cell.set(zones::local_day_number(event.event.at, *zone));
         }
         cell.get()
     }

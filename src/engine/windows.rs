@@ -2,7 +2,7 @@
 //! checked in every candidate zone, with DST gaps and overlaps resolved by
 //! [`zones::instant_of_local`].
 
-use chrono::{DateTime, Datelike, Days, Utc};
+use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 
 use super::Check;
@@ -27,9 +27,10 @@ fn check_window_in(window: &Window, moment: &Moment) -> Check {
     Check::all(moment.clocks.iter().map(
         |&LocalClock {
              zone,
-             date,
+             day,
              weekday,
              seconds,
+             ..
          }| {
             let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
             if intervals
@@ -38,7 +39,7 @@ fn check_window_in(window: &Window, moment: &Moment) -> Check {
             {
                 Check::Pass
             } else {
-                Check::refuse(next_opening(window, zone, date, moment.instant))
+                Check::refuse(next_opening(window, zone, day, moment.instant))
             }
         },
     ))
@@ -49,14 +50,13 @@ fn check_window_in(window: &Window, moment: &Moment) -> Check {
 fn next_opening(
     window: &Window,
     zone: Tz,
-    today: chrono::NaiveDate,
+    today: i64,
     instant: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    for offset in 0..=8u64 {
-        let date = today.checked_add_days(Days::new(offset))?;
-        let weekday = date.weekday().num_days_from_monday() as usize;
+    for day in today..=today.checked_add(8)? {
+        let weekday = zones::weekday_of_day_number(day);
         for &(from, to) in window.days.get(weekday).map_or(&[][..], Vec::as_slice) {
-            let Some((start, fit)) = zones::local_instant(zone, date, from, instant) else {
+            let Some((start, fit)) = zones::local_instant(zone, day, from, instant) else {
                 continue;
             };
             // An interval swallowed by a DST gap never opens. When `from` occurs exactly
@@ -66,7 +66,7 @@ fn next_opening(
             if fit == zones::LocalFit::Single {
                 return Some(start);
             }
-            let end = zones::instant_of_local(zone, date, to, instant);
+            let end = zones::local_instant(zone, day, to, instant).map(|(end, _)| end);
             if end.is_none_or(|end| end > start) {
                 return Some(start);
             }
@@ -88,6 +88,7 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
              date,
              weekday,
              seconds,
+             ..
          }| {
             times.iter().map(move |time| {
                 let today = Weekday::ALL.get(weekday).copied();

@@ -11,11 +11,10 @@
 
 use std::sync::LazyLock;
 
-use chrono::{
-    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::offsets;
 use crate::domain::Consumer;
 
 const AREA_CODES_CSV: &str = include_str!("../../data/nanp-area-codes.csv");
@@ -144,6 +143,9 @@ pub struct LocalClock {
     pub zone: Tz,
     /// The local date.
     pub date: NaiveDate,
+    /// The local date as a day number ([`day_number`]): counting days needs no
+    /// calendar arithmetic.
+    pub day: i64,
     /// The local weekday, Monday = 0.
     pub weekday: usize,
     /// Seconds after local midnight.
@@ -194,18 +196,20 @@ impl Moment {
     /// Reads the wall clocks of `instant` in `zones`.
     pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
         let clock = |zone: &Tz| {
-            let local = instant.with_timezone(zone);
+            let (day, seconds) = local_day_and_second(instant, *zone);
             LocalClock {
                 zone: *zone,
-                date: local.date_naive(),
-                weekday: local.weekday().num_days_from_monday() as usize,
-                seconds: chrono::Timelike::num_seconds_from_midnight(&local),
+                date: date_of_day_number(day).unwrap_or(NaiveDate::MIN),
+                day,
+                weekday: weekday_of_day_number(day),
+                seconds,
             }
         };
         let clocks = if zones.len() <= INLINE_CLOCKS {
             let mut clocks = [LocalClock {
                 zone: Tz::UTC,
                 date: NaiveDate::MIN,
+                day: 0,
                 weekday: 0,
                 seconds: 0,
             }; INLINE_CLOCKS];
@@ -232,7 +236,25 @@ impl Moment {
 
 /// The local calendar date of an instant.
 pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    instant.with_timezone(&zone).date_naive()
+    date_of_day_number(local_day_and_second(instant, zone).0).unwrap_or(NaiveDate::MIN)
+}
+
+/// The local day number ([`day_number`]) of an instant.
+pub fn local_day_number(instant: DateTime<Utc>, zone: Tz) -> i64 {
+    local_day_and_second(instant, zone).0
+}
+
+/// Days from 0001-01-01 (day 1) to 1970-01-01, the epoch of the offset tables.
+const EPOCH_DAY_NUMBER: i64 = 719_163;
+
+/// The local day number and the seconds after local midnight of an instant.
+fn local_day_and_second(instant: DateTime<Utc>, zone: Tz) -> (i64, u32) {
+    let utc = instant.timestamp();
+    let local = utc.saturating_add(offsets::offset_at(zone, utc));
+    (
+        local.div_euclid(86_400) + EPOCH_DAY_NUMBER,
+        u32::try_from(local.rem_euclid(86_400)).unwrap_or(0),
+    )
 }
 
 /// The earliest instant at or after `not_before` whose local wall time in `zone` is
@@ -246,7 +268,7 @@ pub fn instant_of_local(
     minutes: u16,
     not_before: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    local_instant(zone, date, minutes, not_before).map(|(instant, _)| instant)
+    local_instant(zone, day_number(date), minutes, not_before).map(|(instant, _)| instant)
 }
 
 /// How [`local_instant`] found its instant.
@@ -258,30 +280,34 @@ pub enum LocalFit {
     Other,
 }
 
-/// [`instant_of_local`], also saying whether the wall time occurs exactly once.
+/// [`instant_of_local`] on the local day numbered `day` ([`day_number`]), also saying
+/// whether the wall time occurs exactly once.
 pub fn local_instant(
     zone: Tz,
-    date: NaiveDate,
+    day: i64,
     minutes: u16,
     not_before: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, LocalFit)> {
-    let (date, minutes) = if minutes >= 24 * 60 {
-        (date.checked_add_days(Days::new(1))?, 0)
+    let (day, minutes) = if minutes >= 24 * 60 {
+        (day.checked_add(1)?, 0)
     } else {
-        (date, minutes)
+        (day, minutes)
     };
-    let time = NaiveTime::from_hms_opt(u32::from(minutes / 60), u32::from(minutes % 60), 0)?;
-    let mut wall = NaiveDateTime::new(date, time);
+    let mut wall = day
+        .checked_sub(EPOCH_DAY_NUMBER)?
+        .checked_mul(86_400)?
+        .checked_add(i64::from(minutes) * 60)?;
     let mut fit = LocalFit::Single;
+    let instant = |utc: i64| DateTime::from_timestamp(utc, 0);
     // Gaps are at most a day long (Samoa skipped 2011-12-30); step minute by minute.
     for _ in 0..=(24 * 60) {
-        match zone.from_local_datetime(&wall) {
-            LocalResult::Single(instant) => {
-                let instant = instant.with_timezone(&Utc);
+        match offsets::utc_of_wall(zone, wall) {
+            LocalResult::Single(utc) => {
+                let instant = instant(utc)?;
                 return (instant >= not_before).then_some((instant, fit));
             }
             LocalResult::Ambiguous(first, second) => {
-                let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
+                let (first, second) = (instant(first)?, instant(second)?);
                 let instant = if first >= not_before {
                     Some(first)
                 } else {
@@ -291,7 +317,7 @@ pub fn local_instant(
             }
             LocalResult::None => {
                 fit = LocalFit::Other;
-                wall += chrono::TimeDelta::minutes(1);
+                wall += 60;
             }
         }
     }
@@ -306,6 +332,11 @@ pub fn start_of_local_date(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
 /// Days since the Common Era of a date, as a slot for calendar-day counting.
 pub fn day_number(date: NaiveDate) -> i64 {
     i64::from(date.num_days_from_ce())
+}
+
+/// The weekday of a day number, Monday = 0 (day 1, 0001-01-01, was a Monday).
+pub fn weekday_of_day_number(day: i64) -> usize {
+    usize::try_from(day.wrapping_sub(1).rem_euclid(7)).unwrap_or(0)
 }
 
 /// The date of a day number.

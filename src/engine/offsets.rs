@@ -1,0 +1,270 @@
+//! Each zone's UTC offsets as a table of transitions, read off chrono-tz once per zone
+//! and then looked up with one binary search over a few hundred integers.
+//!
+//! chrono-tz answers the same questions through `NaiveDateTime` arithmetic and a search
+//! of its own per conversion; a decision converts dozens of instants (every evaluation
+//! reads each candidate zone's wall clock, every refused window converts its opening
+//! back), and that was a third of the engine's instructions. The table holds only what
+//! the engine reads, the offset in seconds, and answers exactly as chrono-tz does: it
+//! is built by asking chrono-tz, and outside the years it covers every question goes to
+//! chrono-tz itself.
+
+use std::sync::{LazyLock, OnceLock};
+
+use chrono::{DateTime, LocalResult, Offset, TimeZone};
+use chrono_tz::{TZ_VARIANTS, Tz};
+
+/// The first instant the tables cover: 1970-01-01T00:00:00Z.
+const COVERED_FROM: i64 = 0;
+/// The first instant past the tables: 2200-01-01T00:00:00Z (instants the engine accepts
+/// end with 2199).
+const COVERED_UNTIL: i64 = 7_258_118_400;
+/// How far apart the instants are at which chrono-tz is asked while building a table. A
+/// transition is then found to the second by bisection; two transitions within one step
+/// that return to the same offset would be missed, and the tz database has none since
+/// 1970 (a test compares every zone's table with hourly samples).
+const SAMPLE_STEP: i64 = 86_400;
+/// Offsets in the tz database stay within a day of UTC.
+const MAX_OFFSET: i64 = 86_400;
+
+/// One zone's offsets: `offsets[i]` (local minus UTC, in seconds) holds from
+/// `starts[i]` until `starts[i + 1]` (UTC seconds), the last until [`COVERED_UNTIL`].
+#[derive(Debug)]
+struct Table {
+    starts: Vec<i64>,
+    offsets: Vec<i64>,
+}
+
+/// The tables, by the zone's place in [`TZ_VARIANTS`], each built on first use.
+static TABLES: LazyLock<Box<[OnceLock<Table>]>> =
+    LazyLock::new(|| TZ_VARIANTS.iter().map(|_| OnceLock::new()).collect());
+
+/// The table of `zone`, built on first use.
+fn table(zone: Tz) -> Option<&'static Table> {
+    // `Tz` is a field-less enum declared in the order of `TZ_VARIANTS`.
+    let slot = TABLES.get(zone as usize)?;
+    Some(slot.get_or_init(|| Table::build(zone)))
+}
+
+/// The offset chrono-tz gives at a UTC second.
+fn chrono_offset(zone: Tz, utc: i64) -> i64 {
+    DateTime::from_timestamp(utc, 0).map_or(0, |instant| {
+        i64::from(
+            zone.offset_from_utc_datetime(&instant.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
+    })
+}
+
+impl Table {
+    fn build(zone: Tz) -> Table {
+        let mut current = chrono_offset(zone, COVERED_FROM);
+        let mut table = Table {
+            starts: vec![COVERED_FROM],
+            offsets: vec![current],
+        };
+        let mut at = COVERED_FROM;
+        while at < COVERED_UNTIL {
+            let next = (at + SAMPLE_STEP).min(COVERED_UNTIL);
+            if chrono_offset(zone, next) == current {
+                at = next;
+                continue;
+            }
+            // The offset is `current` at `low` and another at `high`: bisect to the
+            // first second of the new offset.
+            let (mut low, mut high) = (at, next);
+            while high - low > 1 {
+                let middle = low + (high - low) / 2;
+                if chrono_offset(zone, middle) == current {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            current = chrono_offset(zone, high);
+            if high < COVERED_UNTIL {
+                table.starts.push(high);
+                table.offsets.push(current);
+            }
+            at = high;
+        }
+        table
+    }
+
+    /// The index of the span holding the UTC second `utc` (within the covered years).
+    fn span_of(&self, utc: i64) -> usize {
+        self.starts
+            .partition_point(|&start| start <= utc)
+            .saturating_sub(1)
+    }
+
+    /// The first UTC second after span `index`.
+    fn end_of(&self, index: usize) -> i64 {
+        self.starts.get(index + 1).copied().unwrap_or(COVERED_UNTIL)
+    }
+}
+
+fn covered(utc: i64) -> bool {
+    (COVERED_FROM..COVERED_UNTIL).contains(&utc)
+}
+
+/// The offset of `zone` (local minus UTC, in seconds) at the UTC second `utc`.
+pub fn offset_at(zone: Tz, utc: i64) -> i64 {
+    match table(zone) {
+        Some(table) if covered(utc) => table
+            .offsets
+            .get(table.span_of(utc))
+            .copied()
+            .unwrap_or_else(|| chrono_offset(zone, utc)),
+        _ => chrono_offset(zone, utc),
+    }
+}
+
+/// The UTC seconds at which a wall time (local seconds since 1970-01-01T00:00 on the
+/// zone's clock) occurs: once, twice in an overlap (earlier first), or never in a gap.
+pub fn utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
+    let Some(table) = table(zone).filter(|_| {
+        covered(wall.saturating_sub(MAX_OFFSET)) && covered(wall.saturating_add(MAX_OFFSET))
+    }) else {
+        return chrono_utc_of_wall(zone, wall);
+    };
+    let first = table.span_of(wall - MAX_OFFSET);
+    let last = table.span_of(wall + MAX_OFFSET);
+    let mut found = (None, None);
+    for index in first..=last {
+        let (Some(&start), Some(&offset)) = (table.starts.get(index), table.offsets.get(index))
+        else {
+            continue;
+        };
+        let utc = wall - offset;
+        if start <= utc && utc < table.end_of(index) {
+            found = match found {
+                (None, _) => (Some(utc), None),
+                (Some(earlier), None) => (Some(earlier), Some(utc)),
+                // Never in the tz database: ask chrono-tz rather than guess.
+                (Some(_), Some(_)) => return chrono_utc_of_wall(zone, wall),
+            };
+        }
+    }
+    match found {
+        (Some(single), None) => LocalResult::Single(single),
+        (Some(earlier), Some(later)) => LocalResult::Ambiguous(earlier, later),
+        _ => LocalResult::None,
+    }
+}
+
+fn chrono_utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
+    let Some(naive) = DateTime::from_timestamp(wall, 0).map(|w| w.naive_utc()) else {
+        return LocalResult::None;
+    };
+    let utc = |local: DateTime<Tz>| local.timestamp();
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(local) => LocalResult::Single(utc(local)),
+        LocalResult::Ambiguous(first, second) => LocalResult::Ambiguous(utc(first), utc(second)),
+        LocalResult::None => LocalResult::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+    use proptest::prelude::*;
+
+    /// Zones with every kind of history: US zones with and without DST, half-hour and
+    /// 45-minute offsets, negative DST (Dublin), a skipped day (Apia), a 30-minute DST
+    /// (Lord Howe), a 2-hour DST (Troll), and the southern hemisphere.
+    const ZONES: [Tz; 14] = [
+        chrono_tz::America::New_York,
+        chrono_tz::America::Phoenix,
+        chrono_tz::America::Anchorage,
+        chrono_tz::Pacific::Honolulu,
+        chrono_tz::America::Puerto_Rico,
+        chrono_tz::America::Indiana::Indianapolis,
+        chrono_tz::America::St_Johns,
+        chrono_tz::Asia::Kathmandu,
+        chrono_tz::Europe::Dublin,
+        chrono_tz::Pacific::Apia,
+        chrono_tz::Australia::Lord_Howe,
+        chrono_tz::Antarctica::Troll,
+        chrono_tz::America::Santiago,
+        chrono_tz::Asia::Tehran,
+    ];
+
+    proptest! {
+        #[test]
+        fn offsets_are_chrono_tz_offsets(zone in 0..ZONES.len(), utc in -100_000_000i64..8_000_000_000) {
+            let zone = ZONES[zone];
+            prop_assert_eq!(offset_at(zone, utc), chrono_offset(zone, utc));
+        }
+
+        #[test]
+        fn wall_times_resolve_as_chrono_tz_resolves_them(zone in 0..ZONES.len(), wall in -100_000_000i64..8_000_000_000) {
+            let zone = ZONES[zone];
+            prop_assert_eq!(utc_of_wall(zone, wall), chrono_utc_of_wall(zone, wall));
+        }
+    }
+
+    #[test]
+    fn every_transition_of_these_zones_is_found_to_the_second() {
+        for zone in ZONES {
+            let table = table(zone).unwrap();
+            for (&start, &offset) in table.starts.iter().zip(&table.offsets).skip(1) {
+                assert_eq!(chrono_offset(zone, start), offset, "{zone} at {start}");
+                assert_ne!(chrono_offset(zone, start - 1), offset, "{zone} at {start}");
+                for wall in [start - 1, start, start + 1].map(|utc| utc + offset) {
+                    assert_eq!(
+                        utc_of_wall(zone, wall),
+                        chrono_utc_of_wall(zone, wall),
+                        "{zone} wall {wall}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The sampling step is a day: this checks, for every zone of the tz database,
+    /// that sampling every hour finds no transition the table lacks. Slow in a debug
+    /// build, so run with `cargo test --release -- --ignored`.
+    #[test]
+    #[ignore = "every zone sampled hourly over 230 years: run in release"]
+    fn no_zone_has_a_transition_the_daily_samples_miss() {
+        for zone in TZ_VARIANTS {
+            let table = table(zone).unwrap();
+            let mut utc = COVERED_FROM;
+            while utc < COVERED_UNTIL {
+                assert_eq!(
+                    offset_at(zone, utc),
+                    chrono_offset(zone, utc),
+                    "{zone} at {utc}"
+                );
+                utc += 3_600;
+            }
+            assert!(!table.starts.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_spring_gap_and_fall_overlap_of_new_york_2026() {
+        let zone = chrono_tz::America::New_York;
+        let wall = |h: u32, m: u32, d: u32, mo: u32| {
+            NaiveDate::from_ymd_opt(2026, mo, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        let utc = |text: &str| text.parse::<DateTime<Utc>>().unwrap().timestamp();
+        assert_eq!(utc_of_wall(zone, wall(2, 30, 8, 3)), LocalResult::None);
+        assert_eq!(
+            utc_of_wall(zone, wall(1, 30, 1, 11)),
+            LocalResult::Ambiguous(utc("2026-11-01T05:30:00Z"), utc("2026-11-01T06:30:00Z"))
+        );
+        assert_eq!(
+            utc_of_wall(zone, wall(12, 0, 1, 7)),
+            LocalResult::Single(utc("2026-07-01T16:00:00Z"))
+        );
+    }
+}
