@@ -32,8 +32,7 @@ use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
     NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
-    from_json, instant_text, pending_notice_row,
-    skip_unreadable_notices,
+    from_json, instant_text, pending_notice_row, skip_unreadable_notices,
 };
 use crate::domain::chain::{Head, Link};
 
@@ -777,13 +776,11 @@ async fn account_and_history(
     account_id: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<AccountHistoryRows>, StoreError> {
-    let rows = sqlx::query(
-        ACCOUNT_AND_HISTORY,
-    )
-    .bind(account_id)
-    .bind(instant_text(since))
-    .fetch_all(&mut *connection)
-    .await?;
+    let rows = sqlx::query(ACCOUNT_AND_HISTORY)
+        .bind(account_id)
+        .bind(instant_text(since))
+        .fetch_all(&mut *connection)
+        .await?;
     let mut account = None;
     let mut history = Vec::with_capacity(rows.len());
     for row in rows {

@@ -357,7 +357,12 @@ fn upsert_key(
                response = excluded.response, created_at = excluded.created_at",
         )
         .map_err(db)?
-        .execute(params![key.key, key.request_hash, response, instant_text(now)])
+        .execute(params![
+            key.key,
+            key.request_hash,
+            response,
+            instant_text(now)
+        ])
         .map_err(db)?;
     Ok(())
 }
@@ -412,7 +417,11 @@ fn from_sql(error: rusqlite::types::FromSqlError) -> StoreError {
 }
 
 /// Loads the head of `account_id` unless this transaction already holds it.
-fn load_head(connection: &Connection, links: &mut Links, account_id: &str) -> Result<(), StoreError> {
+fn load_head(
+    connection: &Connection,
+    links: &mut Links,
+    account_id: &str,
+) -> Result<(), StoreError> {
     if links.knows(account_id) {
         return Ok(());
     }
