@@ -1385,9 +1385,9 @@ pub(crate) struct ParseCache {
 }
 
 impl ParseCache {
-    /// The most entries kept (about 40 MiB of events at the most); beyond it the cache
-    /// starts again empty rather than track what was used last.
-    const MAX_ENTRIES: usize = 100_000;
+    /// The most entries kept of each kind (about 25 MiB of events, each with its text);
+    /// beyond it the cache starts again empty rather than track what was used last.
+    const MAX_ENTRIES: usize = 50_000;
 
     fn bound(&mut self) {
         if self.events.len() > Self::MAX_ENTRIES {
