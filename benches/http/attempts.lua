@@ -1,5 +1,6 @@
 -- wrk script: check-and-record a letter for one of 1,000 accounts (L-0 … L-999) at
--- random. Letters meet no cap in the shipped packs, so every request is a durable write.
+-- random. Letters meet no cap in the shipped packs for these accounts (Pennsylvania, see
+-- setup.py), so every request is a durable write.
 -- Needs DUNNER_KEY (a token with the `record` scope) in the environment.
 local key = os.getenv("DUNNER_KEY")
 math.randomseed(os.time())

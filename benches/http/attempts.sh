@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Durable check-and-record throughput on SQLite: a fresh ledger, 1,000 accounts, then
-# wrk posting letters to random accounts. Usage: benches/http/attempts.sh [connections] [seconds]
+# wrk posting letters to random accounts; then, in the same run, the floor under it: raw
+# SQLite committing the same rows in groups (benches/http/raw_sqlite.py), and the ratio.
+# Usage: benches/http/attempts.sh [connections] [seconds]
 set -euo pipefail
 connections=${1:-16}
 seconds=${2:-15}
@@ -11,7 +13,23 @@ token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/nul
 DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
-sleep 1.5
-python3 benches/http/setup.py http://127.0.0.1:18081 "$token" >/dev/null
-DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:18081
+# Waits for the daemon (a loaded machine may take more than a second to start it).
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/18081) 2>/dev/null && break; sleep 0.1; done
+python3 benches/http/setup.py http://127.0.0.1:18081 "$token" PA >/dev/null
+uptime
+DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:18081 | tee "$dir/wrk.txt"
 python3 -c "import sqlite3,sys; print('events in the ledger:', sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$dir/dunner.db"
+kill $daemon
+wait $daemon 2>/dev/null || true
+# The raw loop on a ledger of its own (the same migrations), in groups as large as the
+# connections (the most the writer can hold at once).
+$bin keys create --name raw --scope record --database "sqlite://$dir/raw.db" >/dev/null 2>&1
+python3 benches/http/raw_sqlite.py "$dir/raw.db" "$connections" 5 | tee "$dir/raw.txt"
+uptime
+python3 - "$dir/wrk.txt" "$dir/raw.txt" <<'PY'
+import re, sys
+daemon = float(re.search(r"Requests/sec:\s+([0-9.]+)", open(sys.argv[1]).read()).group(1))
+for line in open(sys.argv[2]):
+    mode, rate = re.match(r"(raw-\w+): ([0-9]+)/s", line).groups()
+    print(f"daemon/{mode}: {daemon / float(rate):.2f}")
+PY

@@ -18,6 +18,7 @@ pub mod records;
 pub mod reports;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -739,7 +740,9 @@ impl Store {
         let account = stored_account(account_id, &read.body)?;
         Ok(Some((
             account,
-            history_events(account_id, &read.history, None)?,
+            history_events(account_id, &read.history, None, |row| {
+                from_json("event", &row.body)
+            })?,
         )))
     }
 
@@ -1340,8 +1343,94 @@ pub(crate) fn judge_attempt(
     sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = stored_account(&attempt.account_id, account_body)?;
-    let history = history_events(&attempt.account_id, history_rows, sending)?;
-    let judgement = judge.judge(&account, &history, attempt)?;
+    let history = history_events(&attempt.account_id, history_rows, sending, |row| {
+        from_json("event", &row.body)
+    })?;
+    judged(judge, &account, &history, attempt, now, notice)
+}
+
+/// [`judge_attempt`] for a writer that decides many attempts in a row (SQLite's): the
+/// account and events it has parsed before are taken from `cache` when the stored
+/// bytes are the same, so an account's history is not parsed again for every attempt.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn judge_attempt_cached(
+    cache: &mut ParseCache,
+    judge: &dyn Judge,
+    account_body: &str,
+    history_rows: &[HistoryRow],
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    notice: Option<&QueuedNotice>,
+    sending: Option<&str>,
+) -> Result<AttemptRows, StoreError> {
+    cache.bound();
+    let ParseCache { accounts, events } = cache;
+    let account = parsed(accounts, &attempt.account_id, account_body, |body| {
+        stored_account(&attempt.account_id, body)
+    })?;
+    let history = history_events(&attempt.account_id, history_rows, sending, |row| {
+        parsed(events, &row.id, &row.body, |body| from_json("event", body)).cloned()
+    })?;
+    judged(judge, account, &history, attempt, now, notice)
+}
+
+/// Stored JSON already parsed, by row id, with the exact text it was parsed from: an
+/// entry is used only when the text read now is byte for byte the same, so a row
+/// changed by anyone (an account updated by an event, a redacted event) is parsed
+/// afresh — the cache can make a decision faster, never different.
+#[derive(Default)]
+pub(crate) struct ParseCache {
+    accounts: HashMap<String, (String, Account)>,
+    events: HashMap<String, (String, LedgerEvent)>,
+}
+
+impl ParseCache {
+    /// The most entries kept of each kind (about 25 MiB of events, each with its text);
+    /// beyond it the cache starts again empty rather than track what was used last.
+    const MAX_ENTRIES: usize = 50_000;
+
+    fn bound(&mut self) {
+        if self.events.len() > Self::MAX_ENTRIES {
+            self.events.clear();
+        }
+        if self.accounts.len() > Self::MAX_ENTRIES {
+            self.accounts.clear();
+        }
+    }
+}
+
+/// The value parsed from `text` for row `id`: from `cache` when `text` is what it was
+/// parsed from, else parsed now and kept.
+fn parsed<'c, T>(
+    cache: &'c mut HashMap<String, (String, T)>,
+    id: &str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, StoreError>,
+) -> Result<&'c T, StoreError> {
+    let fresh = cache.get(id).is_some_and(|(kept, _)| kept == text);
+    if !fresh {
+        let value = parse(text)?;
+        cache.insert(id.to_string(), (text.to_string(), value));
+    }
+    cache
+        .get(id)
+        .map(|(_, value)| value)
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "parsed row",
+            reason: format!("`{id}` vanished from the writer's cache"),
+        })
+}
+
+/// The judge's step and the rows it makes, over a parsed account and history.
+fn judged(
+    judge: &dyn Judge,
+    account: &Account,
+    history: &[Event],
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    notice: Option<&QueuedNotice>,
+) -> Result<AttemptRows, StoreError> {
+    let judgement = judge.judge(account, history, attempt)?;
     let event = judgement
         .contact
         .as_ref()
@@ -1378,6 +1467,7 @@ fn history_events(
     account_id: &str,
     rows: &[HistoryRow],
     sending: Option<&str>,
+    mut event: impl FnMut(&HistoryRow) -> Result<LedgerEvent, StoreError>,
 ) -> Result<Vec<Event>, StoreError> {
     let own_place = sending.map(pending_row_id);
     let entries = rows
@@ -1387,7 +1477,7 @@ fn history_events(
             Ok(StoredEntry {
                 id: row.id.clone(),
                 other_account: (row.account_id != account_id).then(|| row.account_id.clone()),
-                event: from_json("event", &row.body)?,
+                event: event(row)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

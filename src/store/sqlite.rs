@@ -1,41 +1,40 @@
 //! The embedded SQLite ledger: one file, WAL, `synchronous = FULL` (a commit that
 //! returned survives a crash).
 //!
-//! Check-and-record goes through one writer task with its own connection: it takes
+//! Check-and-record goes through one writer thread with its own connection (`writer`): it takes
 //! the attempts waiting in its queue, decides and writes each in turn inside one
 //! `BEGIN IMMEDIATE` transaction (a savepoint per attempt, so one failure does not undo
 //! the others) and commits them together. Each attempt reads the ledger as the earlier
 //! ones left it, so racing dialers cannot break a cap; one fsync serves the whole group,
 //! which is what makes durable commits fast. Other writes queue on SQLite's own lock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Executor, QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 mod chain;
 mod records;
 mod reports;
+mod writer;
 
-use super::chain::{Links, decision_content_hash, event_content_hash};
+use super::chain::{Links, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
     FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
     NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
-    from_json, instant_text, judge_attempt, lookback_start, pending_notice_row,
-    skip_unreadable_notices,
+    from_json, instant_text, pending_notice_row, skip_unreadable_notices,
 };
-use crate::domain::chain::{DecisionFields, Head, Link};
+use crate::domain::chain::{Head, Link};
 
 /// The most attempts one commit carries.
 const MAX_GROUP: usize = 256;
@@ -78,9 +77,12 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options.clone())
             .await?;
-        let connection = SqliteConnection::connect_with(&options).await?;
+        let connection = writer::open(options.get_filename())?;
         let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(run_writer(connection, jobs));
+        std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || writer::run(connection, jobs))
+            .map_err(|error| StoreError::CommitFailed(format!("no writer thread: {error}")))?;
         Ok(SqliteStore {
             pool,
             writer,
@@ -703,255 +705,6 @@ impl SqliteStore {
     }
 }
 
-/// The writer task: commits queued attempts in groups until every sender is gone.
-async fn run_writer(mut connection: SqliteConnection, mut jobs: mpsc::Receiver<AttemptJob>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    // Digests whose texts are already stored: the texts are written once, not per attempt.
-    let mut stored_digests = HashSet::new();
-    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
-        // A panic while committing a group (a bug, never input: input is checked before
-        // it is queued) fails that group, not the writer: every later attempt on every
-        // account would otherwise be refused until a restart.
-        let committed = std::panic::AssertUnwindSafe(commit_group(
-            &mut connection,
-            &group,
-            &mut stored_digests,
-        ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            let cause = crate::tasks::panic_message(panic.as_ref());
-            tracing::error!(%cause, "the ledger's writer panicked; the group is rolled back");
-            Err(StoreError::CommitFailed(format!(
-                "the writer panicked: {cause}"
-            )))
-        });
-        match committed {
-            Ok(results) => {
-                for (job, result) in group.drain(..).zip(results) {
-                    // A caller that went away still had its attempt recorded: the ledger
-                    // errs on the side of counting.
-                    let _ = job.reply.send(result);
-                }
-            }
-            Err(error) => {
-                let _ = connection.execute("ROLLBACK").await;
-                tracing::error!(%error, "the ledger could not commit a group of attempts");
-                for job in group.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::CommitFailed(error.to_string())));
-                }
-            }
-        }
-    }
-}
-
-/// Decides every attempt of the group in one transaction and writes the group's events
-/// and decisions with one multi-row insert each. Each attempt is decided against the
-/// ledger plus the events recorded by the attempts before it in the group. An attempt
-/// that cannot be decided (an unknown account) is answered with its error and writes
-/// nothing; a failure of the database fails the whole group, which is rolled back.
-async fn commit_group(
-    connection: &mut SqliteConnection,
-    group: &[AttemptJob],
-    stored_digests: &mut HashSet<String>,
-) -> Result<Vec<Result<RecordedRow, StoreError>>, StoreError> {
-    connection.execute("BEGIN IMMEDIATE").await?;
-    let mut results: Vec<Result<RecordedRow, StoreError>> = Vec::with_capacity(group.len());
-    // Events recorded earlier in the group, by consumer (or by account when the
-    // account names no consumer).
-    let mut recorded: HashMap<String, Vec<HistoryRow>> = HashMap::new();
-    let mut events = Vec::new();
-    let mut decisions = Vec::with_capacity(group.len());
-    let mut new_digests: Vec<&AttemptJob> = Vec::new();
-    // Idempotency keys first seen in this group: key → (request hash, index of the result).
-    let mut keyed: HashMap<&str, (&str, usize)> = HashMap::new();
-    let mut new_keys: Vec<(&IdempotencyKey, usize, DateTime<Utc>)> = Vec::new();
-    for job in group {
-        let attempt = &job.attempt;
-        if let Some(key) = &attempt.idempotency {
-            if let Some((hash, index)) = keyed.get(key.key.as_str()) {
-                results.push(if *hash == key.request_hash {
-                    match results.get(*index) {
-                        Some(Ok(first)) => Ok(RecordedRow {
-                            replayed: true,
-                            ..first.clone()
-                        }),
-                        _ => Err(StoreError::CommitFailed(
-                            "the first request with this idempotency key failed".into(),
-                        )),
-                    }
-                } else {
-                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
-                });
-                continue;
-            }
-            match first_response(connection, key).await {
-                Ok(Some(kept)) => {
-                    results.push(RecordedRow::replayed(&kept));
-                    continue;
-                }
-                Ok(None) => {
-                    keyed.insert(&key.key, (&key.request_hash, results.len()));
-                }
-                Err(error @ StoreError::IdempotencyMismatch(_)) => {
-                    results.push(Err(error));
-                    continue;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        let Some(AccountHistoryRows {
-            body: account,
-            debtor,
-            mut history,
-        }) = account_and_history(connection, &attempt.account_id, lookback_start(attempt.at))
-            .await?
-        else {
-            results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
-            continue;
-        };
-        if let Some(earlier) = recorded.get(&debtor) {
-            history.extend(earlier.iter().map(|row| HistoryRow {
-                id: row.id.clone(),
-                account_id: row.account_id.clone(),
-                body: row.body.clone(),
-            }));
-        }
-        let rows = match judge_attempt(
-            &*job.judge,
-            &account,
-            &history,
-            attempt,
-            job.now,
-            job.notice.as_ref(),
-            job.sending.as_deref(),
-        ) {
-            Ok(rows) => rows,
-            Err(error) => {
-                results.push(Err(error));
-                continue;
-            }
-        };
-        let digest = job.judge.policy_digest();
-        if !stored_digests.contains(digest)
-            && !new_digests
-                .iter()
-                .any(|j| j.judge.policy_digest() == digest)
-        {
-            new_digests.push(job);
-        }
-        if let Some(event) = &rows.event {
-            recorded.entry(debtor).or_default().push(HistoryRow {
-                id: event.id.clone(),
-                account_id: attempt.account_id.clone(),
-                body: event.body.clone(),
-            });
-        }
-        if let Some(key) = &attempt.idempotency {
-            new_keys.push((key, results.len(), job.now));
-        }
-        results.push(Ok(RecordedRow {
-            decision: rows.decision.clone(),
-            decision_id: rows.decision_id.clone(),
-            event_id: rows.event.as_ref().map(|e| e.id.clone()),
-            notice_id: rows.notice.as_ref().map(|n| n.id.clone()),
-            replayed: false,
-            shadow: rows.shadow.clone(),
-        }));
-        if let Some(notice) = &rows.notice {
-            insert_notice(connection, notice).await?;
-        }
-        decisions.push((
-            job,
-            rows.decision_id,
-            rows.question,
-            rows.decision,
-            rows.outcome,
-            rows.event.as_ref().map(|event| event.id.clone()),
-            rows.shadow,
-        ));
-        events.extend(rows.event);
-    }
-    let mut links = Links::default();
-    for chunk in events.chunks(IMPORT_CHUNK) {
-        insert_events(connection, chunk, &mut links).await?;
-    }
-    for chunk in decisions.chunks(IMPORT_CHUNK) {
-        let accounts: Vec<&str> = chunk
-            .iter()
-            .map(|(job, ..)| job.attempt.account_id.as_str())
-            .collect();
-        load_heads(connection, &mut links, &accounts).await?;
-        let chained: Vec<Link> = chunk
-            .iter()
-            .map(
-                |(job, id, question, decision, outcome, event_id, _shadow)| {
-                    let decided_at = instant_text(job.now);
-                    let hash = decision_content_hash(
-                        id,
-                        &job.attempt.account_id,
-                        &DecisionFields {
-                            decided_at: &decided_at,
-                            outcome,
-                            policy_digest: job.judge.policy_digest(),
-                            question,
-                            decision: decision.get(),
-                            event_id: event_id.as_deref(),
-                        },
-                    );
-                    links.link(&job.attempt.account_id, hash)
-                },
-            )
-            .collect();
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash) ",
-        );
-        insert.push_values(
-            chunk.iter().zip(&chained),
-            |mut values, ((job, id, question, decision, outcome, event_id, shadow), link)| {
-                values
-                    .push_bind(id)
-                    .push_bind(&job.attempt.account_id)
-                    .push_bind(instant_text(job.now))
-                    .push_bind(outcome)
-                    .push_bind(job.judge.policy_digest())
-                    .push_bind(question)
-                    .push_bind(decision.get())
-                    .push_bind(event_id)
-                    .push_bind(shadow.as_ref().map(|shadow| shadow.get()))
-                    .push_bind(link.position)
-                    .push_bind(&link.content_hash)
-                    .push_bind(&link.entry_hash);
-            },
-        );
-        insert.build().execute(&mut *connection).await?;
-    }
-    save_heads(connection, &links).await?;
-    for job in &new_digests {
-        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING")
-            .bind(job.judge.policy_digest())
-            .bind(job.judge.policy_texts()?)
-            .bind(instant_text(job.now))
-            .execute(&mut *connection)
-            .await?;
-    }
-    for (key, index, now) in new_keys {
-        let Some(Ok(recorded)) = results.get(index) else {
-            continue;
-        };
-        upsert_key(connection, key, &recorded.kept()?, now).await?;
-    }
-    connection.execute("COMMIT").await?;
-    stored_digests.extend(
-        new_digests
-            .into_iter()
-            .map(|j| j.judge.policy_digest().to_string()),
-    );
-    Ok(results)
-}
-
 /// The response kept for a remembered key; a key sent with another request is refused.
 async fn first_response(
     connection: &mut SqliteConnection,
@@ -996,17 +749,10 @@ async fn upsert_key(
     Ok(())
 }
 
-/// An account's stored body, the key of its consumer (`consumer.id`, or the account's
-/// own id when it names none) and its history from `since` on — with the events of
-/// the consumer's other accounts and the places of their pending notices — in one
-/// statement (one consistent read); `None` when the account does not exist.
-async fn account_and_history(
-    connection: &mut SqliteConnection,
-    account_id: &str,
-    since: DateTime<Utc>,
-) -> Result<Option<AccountHistoryRows>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT 0 AS part, id, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
+/// The one read of a check-and-record (the pool's and the writer's): the account's
+/// body and consumer key (part 0), its consumer's events since `?2` (part 1) and the
+/// places of their pending notices (part 2, the due instant in the `debtor` column).
+const ACCOUNT_AND_HISTORY: &str = "SELECT 0 AS part, id, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
            FROM accounts WHERE id = ?1
          UNION ALL
          SELECT 1, id, account_id, NULL, body FROM events
@@ -1019,12 +765,22 @@ async fn account_and_history(
           WHERE status = 'pending' AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
-                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))",
-    )
-    .bind(account_id)
-    .bind(instant_text(since))
-    .fetch_all(&mut *connection)
-    .await?;
+                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))";
+
+/// An account's stored body, the key of its consumer (`consumer.id`, or the account's
+/// own id when it names none) and its history from `since` on — with the events of
+/// the consumer's other accounts and the places of their pending notices — in one
+/// statement (one consistent read); `None` when the account does not exist.
+async fn account_and_history(
+    connection: &mut SqliteConnection,
+    account_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<AccountHistoryRows>, StoreError> {
+    let rows = sqlx::query(ACCOUNT_AND_HISTORY)
+        .bind(account_id)
+        .bind(instant_text(since))
+        .fetch_all(&mut *connection)
+        .await?;
     let mut account = None;
     let mut history = Vec::with_capacity(rows.len());
     for row in rows {

@@ -132,6 +132,145 @@ fn voicemail(at: DateTime<Utc>) -> Event {
     }
 }
 
+/// A burst of attempts the SQLite writer takes as one group (several accounts, a repeated
+/// idempotency key, a key reused with another request, an unknown account, calls past
+/// the cap) answers and writes what the same attempts recorded one by one do: the same
+/// number allowed per account, one write per key, the same errors, intact chains.
+async fn a_burst_of_mixed_attempts_writes_what_one_by_one_recording_does(test: TestStore) {
+    use dunner::store::IdempotencyKey;
+    let store = Arc::new(test.store.clone());
+    let keyed = |attempt: Attempt, key: &str, hash: &str| Attempt {
+        idempotency: Some(IdempotencyKey {
+            key: key.into(),
+            request_hash: hash.into(),
+            since: now() - Duration::days(1),
+        }),
+        ..attempt
+    };
+    // The attempts of one run, on accounts `{prefix}-1` and `{prefix}-2`: ten calls each
+    // (the Reg F cap lets 7 through), a key sent twice alike, a key sent with another
+    // request, and an account that does not exist.
+    let attempts = |prefix: &str| {
+        let mut attempts = Vec::new();
+        for i in 0..10 {
+            for n in 1..=2 {
+                attempts.push(call(
+                    &format!("{prefix}-{n}"),
+                    &format!("2026-04-07T14:{:02}:00Z", i),
+                ));
+            }
+        }
+        let same = call(&format!("{prefix}-1"), "2026-04-07T15:00:00Z");
+        attempts.push(keyed(same.clone(), &format!("{prefix}-k1"), "h1"));
+        attempts.push(keyed(same, &format!("{prefix}-k1"), "h1"));
+        let other = call(&format!("{prefix}-2"), "2026-04-07T15:01:00Z");
+        attempts.push(keyed(other.clone(), &format!("{prefix}-k2"), "h2"));
+        attempts.push(keyed(other, &format!("{prefix}-k2"), "h2-other"));
+        attempts.push(call(&format!("{prefix}-ghost"), "2026-04-07T14:00:00Z"));
+        attempts
+    };
+    for id in ["S-1", "S-2", "B-1", "B-2"] {
+        store.put_account(&account(id), now()).await.unwrap();
+    }
+    let mut one_by_one = Vec::new();
+    for attempt in attempts("S") {
+        one_by_one.push(
+            dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now()).await,
+        );
+    }
+    let mut tasks = Vec::new();
+    for attempt in attempts("B") {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now()).await
+        }));
+    }
+    let mut burst = Vec::new();
+    for task in tasks {
+        burst.push(task.await.unwrap());
+    }
+    // What a run did, without the ids and the order racing callers were taken in.
+    #[derive(Debug, PartialEq)]
+    struct Tally {
+        recorded: usize,
+        refused: usize,
+        replayed: usize,
+        mismatched: usize,
+        unknown: usize,
+        other_errors: Vec<String>,
+    }
+    let tally = |results: &[Result<dunner::service::Recorded, ServiceError>]| {
+        let mut tally = Tally {
+            recorded: 0,
+            refused: 0,
+            replayed: 0,
+            mismatched: 0,
+            unknown: 0,
+            other_errors: Vec::new(),
+        };
+        for result in results {
+            match result {
+                Ok(recorded) if recorded.replayed => tally.replayed += 1,
+                Ok(recorded) if recorded.event_id.is_some() => tally.recorded += 1,
+                Ok(_) => tally.refused += 1,
+                Err(ServiceError::Store(StoreError::IdempotencyMismatch(_))) => {
+                    tally.mismatched += 1;
+                }
+                Err(ServiceError::Store(StoreError::AccountNotFound(_))) => tally.unknown += 1,
+                Err(error) => tally.other_errors.push(error.to_string()),
+            }
+        }
+        tally
+    };
+    let expected = Tally {
+        // 7 calls per account in the rolling week; the keyed ones come on top, refused.
+        recorded: 14,
+        refused: 6 + 2,
+        replayed: 1,
+        mismatched: 1,
+        unknown: 1,
+        other_errors: Vec::new(),
+    };
+    assert_eq!(tally(&one_by_one), expected);
+    assert_eq!(tally(&burst), expected);
+    // The replay answers the first request's decision, not a new one.
+    let replays: Vec<_> = burst
+        .iter()
+        .flatten()
+        .filter(|recorded| recorded.replayed)
+        .collect();
+    assert!(
+        burst
+            .iter()
+            .flatten()
+            .any(|r| !r.replayed && r.decision_id == replays[0].decision_id)
+    );
+    for prefix in ["S", "B"] {
+        for (n, decisions) in [(1, 11), (2, 11)] {
+            let id = format!("{prefix}-{n}");
+            let events = store
+                .list_events(&id, &EventQuery::default())
+                .await
+                .unwrap();
+            assert_eq!(events.len(), 7, "{id}");
+            let logged = dunner::service::list_decisions(&store, &id, 100)
+                .await
+                .unwrap();
+            assert_eq!(
+                logged.len(),
+                decisions,
+                "{id}: one decision per write, none per replay"
+            );
+        }
+    }
+    assert!(
+        dunner::audit::verify::verify(&store)
+            .await
+            .unwrap()
+            .intact()
+    );
+}
+
 async fn migrations_are_idempotent(test: TestStore) {
     test.store.migrate().await.unwrap();
     test.store.migrate().await.unwrap();
@@ -1190,4 +1329,5 @@ conformance!(
     notices_are_queued_when_the_policy_allows_leased_once_and_finished,
     an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives,
     dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap,
+    a_burst_of_mixed_attempts_writes_what_one_by_one_recording_does,
 );
