@@ -275,11 +275,12 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     {
         return Check::Pass;
     }
-    let reach = instant
-        .checked_sub_signed(TimeDelta::days(i64::from(cooldown.days) + 1))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let start = context.events.partition_point(|e| e.event.at < reach);
-    let end = context.events.partition_point(|e| e.event.at <= instant);
+    let at = nanos_since_epoch(instant);
+    let reach = TimeDelta::days(i64::from(cooldown.days) + 1)
+        .num_nanoseconds()
+        .map_or(i64::MIN, |reach| at.saturating_sub(reach));
+    let start = context.events.partition_point(|e| e.nanos() < reach);
+    let end = context.events.partition_point(|e| e.nanos() <= at);
     let Some(latest) = (start..end).rev().find(|&index| {
         context
             .events
