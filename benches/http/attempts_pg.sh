@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Durable check-and-record throughput on PostgreSQL: a fresh database on the local server
+# (default `synchronous_commit=on`, every 201 committed), 1,000 accounts L-0 … L-999 in
+# Texas, then wrk posting letters to random accounts (benches/http/attempts.lua). No cap
+# of the shipped packs refuses a letter in Texas, so every request is a durable write and
+# a 201 (setup.py's New York accounts now meet New York City's 2-in-7-days rule after two
+# letters each). Set DUNNER_BIN to measure another build. In the same run, the server's
+# own commit rate for comparison: pgbench inserting one row per transaction with as many
+# clients as wrk has connections (the ceiling of durable commits on this machine).
+# Usage: benches/http/attempts_pg.sh [connections] [seconds] [base URL without database]
+set -euo pipefail
+connections=${1:-16}
+seconds=${2:-15}
+server=${3:-postgres://root@127.0.0.1:5432}
+name="wt_pg_bench_$$"
+dir=$(mktemp -d)
+bin=${DUNNER_BIN:-target/release/dunner}
+db="$server/$name"
+psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
+daemon=
+cleanup() {
+  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
+DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
+daemon=$!
+sleep 1.5
+python3 - "$token" <<'PY'
+import json, sys, urllib.request
+accounts = [{"id": f"L-{i}", "consumer": {"address": {"state": "TX"}, "time_zones": ["America/Chicago"]},
+             "balance": {"amount": "100.00", "currency": "USD"}} for i in range(1000)]
+request = urllib.request.Request("http://127.0.0.1:18081/v1/accounts/bulk", method="POST",
+    data=json.dumps({"accounts": accounts}).encode(),
+    headers={"Authorization": f"Bearer {sys.argv[1]}", "Content-Type": "application/json"})
+urllib.request.urlopen(request).read()
+PY
+# CPU seconds (user + system) of the daemon and of the PostgreSQL backends serving this
+# database (those opened during the run count from zero), so the report can say whose
+# CPU the attempts cost.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+backends() { pgrep -f "postgres: .* $name " || true; }
+declare -A pg_before
+for pid in $(backends); do pg_before[$pid]=$(ticks "$pid"); done
+echo "load before: $(uptime)"
+daemon_before=$(ticks "$daemon")
+DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:18081
+hz=$(getconf CLK_TCK)
+pg_used=0; n=0
+for pid in $(backends); do
+  pg_used=$((pg_used + $(ticks "$pid") - ${pg_before[$pid]:-0})); n=$((n + 1))
+done
+echo "cpu: daemon $(( ($(ticks "$daemon") - daemon_before) * 100 / hz / seconds ))% of a core, postgres backends $(( pg_used * 100 / hz / seconds ))% of a core ($n backends)"
+echo "load after: $(uptime)"
+psql "$db" -Atc "SELECT 'events in the ledger: ' || count(*) FROM events"
+psql "$db" -Atc "SELECT 'decisions in the ledger: ' || count(*) FROM decisions"
+# The ledger's size per attempt (an event, a decision, their indexes and chain links).
+psql "$db" -Atc "SELECT 'bytes per recorded attempt (events + decisions + indexes): ' ||
+  (pg_total_relation_size('events') + pg_total_relation_size('decisions')) / greatest(count(*), 1) FROM events"
+kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
+# The ceiling: one-row INSERT transactions at the same concurrency, same server.
+psql "$db" -qc "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, body jsonb NOT NULL)"
+echo 'INSERT INTO bench_raw (body) VALUES ('"'"'{"channel":"letter"}'"'"');' >"$dir/raw.sql"
+if command -v pgbench >/dev/null; then
+  pgbench -n -c"$connections" -j1 -T"$seconds" -f "$dir/raw.sql" "$db" 2>/dev/null | grep -E "tps|latency average"
+else
+  echo "pgbench not installed: no raw commit rate"
+fi
