@@ -1,26 +1,23 @@
 #!/usr/bin/env bash
 # Durable check-and-record throughput on PostgreSQL: a fresh database on the local server
 # (default `synchronous_commit=on`, every 201 committed), 1,000 accounts L-0 … L-999 in
-# Texas, then wrk posting letters to random accounts (benches/http/attempts.lua). No cap
-# of the shipped packs refuses a letter in Texas, so every request is a durable write and
-# a 201 (setup.py's New York accounts now meet New York City's 2-in-7-days rule after two
-# letters each). Set DUNNER_BIN to measure another build. In the same run, the server's
-# own commit rate for comparison: pgbench inserting one row per transaction with as many
-# clients as wrk has connections (the ceiling of durable commits on this machine).
+# Texas (pg_lib.sh: every request is a durable write and a 201), then wrk posting letters
+# to random accounts (benches/http/attempts.lua). In the same run, the server's own commit
+# rate for comparison: pgbench inserting one row per transaction with as many clients as
+# wrk has connections (the ceiling of durable commits on this machine), and the CPU of the
+# daemon and of the database's backends. Set DUNNER_BIN to measure another build.
 # Usage: benches/http/attempts_pg.sh [connections] [seconds] [base URL without database]
 set -euo pipefail
 connections=${1:-16}
 seconds=${2:-15}
-server=${3:-postgres://root@127.0.0.1:5432}
-name="wt_pg_bench_$$"
+source benches/http/pg_lib.sh
+pg_fresh_database attempts "${3:-}"
 dir=$(mktemp -d)
 bin=${DUNNER_BIN:-target/release/dunner}
-db="$server/$name"
-psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
 daemon=
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true
+  pg_drop_database
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -28,15 +25,7 @@ token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/nul
 DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
 daemon=$!
 sleep 1.5
-python3 - "$token" <<'PY'
-import json, sys, urllib.request
-accounts = [{"id": f"L-{i}", "consumer": {"address": {"state": "TX"}, "time_zones": ["America/Chicago"]},
-             "balance": {"amount": "100.00", "currency": "USD"}} for i in range(1000)]
-request = urllib.request.Request("http://127.0.0.1:18081/v1/accounts/bulk", method="POST",
-    data=json.dumps({"accounts": accounts}).encode(),
-    headers={"Authorization": f"Bearer {sys.argv[1]}", "Content-Type": "application/json"})
-urllib.request.urlopen(request).read()
-PY
+texas_accounts http://127.0.0.1:18081 "$token"
 # CPU seconds (user + system) of the daemon and of the PostgreSQL backends serving this
 # database (those opened during the run count from zero), so the report can say whose
 # CPU the attempts cost.

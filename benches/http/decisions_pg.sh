@@ -3,21 +3,19 @@
 # (`POST /v1/evaluate`, benches/http/evaluate.lua: no ledger read) and the logged one
 # (`POST /v1/decisions`, benches/http/decisions_pg.lua: the account's history read under
 # its lock and the decision written, durably, in the group-commit writers' batches).
-# A fresh database on the local server, 1,000 accounts in Texas.
+# A fresh database on the local server, 1,000 accounts in Texas (pg_lib.sh).
 # Usage: benches/http/decisions_pg.sh [connections] [seconds] [base URL without database]
 set -euo pipefail
 connections=${1:-16}
 seconds=${2:-10}
-server=${3:-postgres://root@127.0.0.1:5432}
-name="wt_pg_bench_dec_$$"
+source benches/http/pg_lib.sh
+pg_fresh_database decisions "${3:-}"
 dir=$(mktemp -d)
 bin=${DUNNER_BIN:-target/release/dunner}
-db="$server/$name"
-psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
 daemon=
 cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true
+  pg_drop_database
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -25,15 +23,7 @@ token=$($bin keys create --name bench --scope decide --scope record --database "
 DUNNER_LOG=warn $bin serve --open-evaluate --database "$db" --listen 127.0.0.1:18083 >"$dir/serve.log" 2>&1 &
 daemon=$!
 sleep 1.5
-python3 - "$token" <<'PY'
-import json, sys, urllib.request
-accounts = [{"id": f"L-{i}", "consumer": {"address": {"state": "TX"}, "time_zones": ["America/Chicago"]},
-             "balance": {"amount": "100.00", "currency": "USD"}} for i in range(1000)]
-request = urllib.request.Request("http://127.0.0.1:18083/v1/accounts/bulk", method="POST",
-    data=json.dumps({"accounts": accounts}).encode(),
-    headers={"Authorization": f"Bearer {sys.argv[1]}", "Content-Type": "application/json"})
-urllib.request.urlopen(request).read()
-PY
+texas_accounts http://127.0.0.1:18083 "$token"
 echo "== POST /v1/evaluate, load before: $(uptime)"
 wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/evaluate.lua http://127.0.0.1:18083/v1/evaluate
 echo "== POST /v1/decisions, load before: $(uptime)"

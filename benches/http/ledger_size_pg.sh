@@ -5,13 +5,11 @@
 # Usage: benches/http/ledger_size_pg.sh [accounts] [base URL without database]
 set -euo pipefail
 accounts=${1:-100000}
-server=${2:-postgres://root@127.0.0.1:5432}
-name="wt_pg_bench_size_$$"
+source benches/http/pg_lib.sh
+pg_fresh_database size "${2:-}"
 dir=$(mktemp -d)
 bin=${DUNNER_BIN:-target/release/dunner}
-db="$server/$name"
-trap 'psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null; rm -rf "$dir"' EXIT
-psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
+trap 'pg_drop_database; rm -rf "$dir"' EXIT
 python3 examples/generate_portfolio.py --accounts "$accounts" --seed 7 --as-of 2026-11-23 \
   --out-accounts "$dir/accounts.jsonl" --out-events "$dir/events.jsonl"
 $bin migrate --database "$db" >/dev/null

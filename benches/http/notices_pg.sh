@@ -1,64 +1,11 @@
 #!/usr/bin/env bash
-# Webhook delivery throughput of one daemon on a PostgreSQL ledger (a fresh database on the
-# local server) to a local receiver: benches/http/notices.sh with the ledger in PostgreSQL.
-# Queues N notices due at the same instant (`not_before` a few seconds ahead), then the
-# receiver reports how fast they arrived.
+# Webhook delivery throughput of one daemon on a PostgreSQL ledger: benches/http/notices.sh
+# with the ledger in a fresh database on the local server (dropped after).
 # Usage: benches/http/notices_pg.sh [N] [base URL without database]
 set -euo pipefail
-n=${1:-5000}
-server=${2:-postgres://root@127.0.0.1:5432}
-name="wt_pg_bench_notices_$$"
-dir=$(mktemp -d)
-bin=${DUNNER_BIN:-target/release/dunner}
-db="$server/$name"
-psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
+source benches/http/pg_lib.sh
+pg_fresh_database notices "${2:-}"
+trap pg_drop_database EXIT
 echo "load before: $(uptime)"
-python3 benches/http/receiver.py 18092 >"$dir/receiver.log" 2>&1 &
-receiver=$!
-cat >"$dir/dunner.toml" <<TOML
-[[webhooks]]
-name = "bench"
-url = "http://127.0.0.1:18092/hooks"
-secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-event_types = ["account.escalated"]
-TOML
-token=$($bin keys create --name bench --scope record --scope decide --database "$db" 2>/dev/null | tail -1)
-DUNNER_LOG=warn $bin --config "$dir/dunner.toml" serve --database "$db" --listen 127.0.0.1:18091 >"$dir/serve.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon $receiver 2>/dev/null; wait $daemon 2>/dev/null; psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null; rm -rf "$dir"' EXIT
-sleep 1.5
-python3 - "$token" "$n" <<'PY'
-import datetime, json, sys, urllib.request, concurrent.futures
-token, n = sys.argv[1], int(sys.argv[2])
-base = "http://127.0.0.1:18091"
-def call(method, path, body):
-    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return response.status
-# 1,000 accounts, as a portfolio would have: every delivery is recorded in its
-# account's ledger (webhook_delivered), which the next check of that account reads.
-call("POST", "/v1/accounts/bulk", {"accounts": [{"id": f"W-{i}", "consumer": {"address": {"state": "NY"}}} for i in range(1000)]})
-due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=8 + n / 1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
-body = lambda i: {"account_id": f"W-{i % 1000}", "channel": "webhook", "event_type": "account.escalated", "not_before": due}
-with concurrent.futures.ThreadPoolExecutor(16) as pool:
-    statuses = list(pool.map(lambda i: call("POST", "/v1/notices", body(i)), range(n)))
-print(f"queued {statuses.count(201)} notices due at {due}", flush=True)
-PY
-python3 - "$token" "$n" <<'PY'
-import json, sys, time, urllib.request
-token, n = sys.argv[1], int(sys.argv[2])
-request = lambda: urllib.request.Request("http://127.0.0.1:18091/v1/notices?status=delivered&limit=1000",
-    headers={"Authorization": f"Bearer {token}"})
-deadline = time.time() + 120
-while time.time() < deadline:
-    with urllib.request.urlopen(request()) as response:
-        pending = urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:18091/v1/notices?status=pending&limit=1",
-            headers={"Authorization": f"Bearer {token}"})).read()
-    if pending == b"[]":
-        break
-    time.sleep(0.5)
-PY
-kill -INT $receiver; wait $receiver 2>/dev/null || true
-cat "$dir/receiver.log"
+DUNNER_DATABASE=$db benches/http/notices.sh "${1:-5000}"
 echo "load after: $(uptime)"

@@ -799,6 +799,17 @@ async fn check_and_record_one(
     Ok(recorded)
 }
 
+/// The history of accounts `$1` from `$2` on: their events (part 1), then their pending
+/// notices (part 2), each in time order. One statement, one snapshot: a notice delivered
+/// meanwhile (its place closed and its contact written in one transaction) is seen
+/// either as pending or as sent, never as neither.
+const HISTORY: &str = "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+  WHERE account_id = ANY($1) AND at >= $2
+ UNION ALL
+ SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+  WHERE account_id = ANY($1) AND status = 'pending'
+ ORDER BY part, at, seq";
+
 /// An account's stored body, the key of its consumer and its history from `since` on,
 /// with the events of the consumer's other accounts; `None` when the account does not
 /// exist. With `lock`, the rows of the consumer's accounts are locked first (in id order,
@@ -835,37 +846,27 @@ async fn account_and_history(
     else {
         return Ok(None);
     };
-    // One statement, one snapshot: a notice delivered meanwhile (its place closed and
-    // its contact written in one transaction) is seen either as pending or as sent,
-    // never as neither.
-    let history = sqlx::query(
-        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
-          WHERE account_id = ANY($1) AND at >= $2
-         UNION ALL
-         SELECT 2, id, account_id, request::text, due_at, seq FROM notices
-          WHERE account_id = ANY($1) AND status = 'pending'
-         ORDER BY part, at, seq",
-    )
-    .bind(&debts)
-    .bind(since)
-    .fetch_all(&mut *connection)
-    .await?
-    .into_iter()
-    .map(|row| {
-        let id: String = row.try_get("id")?;
-        let account_id: String = row.try_get("account_id")?;
-        let body: String = row.try_get("body")?;
-        if row.try_get::<i32, _>("part")? == 2 {
-            return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
-        }
-        Ok(Some(HistoryRow {
-            id,
-            account_id,
-            body,
-        }))
-    })
-    .filter_map(Result::transpose)
-    .collect::<Result<_, StoreError>>()?;
+    let history = sqlx::query(HISTORY)
+        .bind(&debts)
+        .bind(since)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let account_id: String = row.try_get("account_id")?;
+            let body: String = row.try_get("body")?;
+            if row.try_get::<i32, _>("part")? == 2 {
+                return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
+            }
+            Ok(Some(HistoryRow {
+                id,
+                account_id,
+                body,
+            }))
+        })
+        .filter_map(Result::transpose)
+        .collect::<Result<_, StoreError>>()?;
     Ok(Some(AccountHistoryRows {
         body: account.try_get("body")?,
         debtor: account.try_get("debtor")?,

@@ -233,18 +233,11 @@ async fn commit_batch(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let every: Vec<&str> = locked.keys().map(String::as_str).collect();
     let mut histories: HashMap<&str, DebtorHistory> = HashMap::new();
-    for row in sqlx::query(
-        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
-          WHERE account_id = ANY($1) AND at >= $2
-         UNION ALL
-         SELECT 2, id, account_id, request::text, due_at, seq FROM notices
-          WHERE account_id = ANY($1) AND status = 'pending'
-         ORDER BY part, at, seq",
-    )
-    .bind(&every)
-    .bind(since)
-    .fetch_all(&mut *tx)
-    .await?
+    for row in sqlx::query(super::HISTORY)
+        .bind(&every)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?
     {
         let id: String = row.try_get("id")?;
         let account_id: String = row.try_get("account_id")?;
