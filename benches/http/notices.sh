@@ -2,11 +2,12 @@
 # Webhook delivery throughput of one daemon (SQLite ledger) to a local receiver: queues
 # N notices due at the same instant (`not_before` a few seconds ahead), then the receiver
 # reports how fast they arrived. Usage: benches/http/notices.sh [N]
+# (DUNNER_DATABASE picks another ledger: benches/http/notices_pg.sh runs it on PostgreSQL.)
 set -euo pipefail
 n=${1:-5000}
 dir=$(mktemp -d)
 bin=target/release/dunner
-db="sqlite://$dir/dunner.db"
+db=${DUNNER_DATABASE:-"sqlite://$dir/dunner.db"}
 python3 benches/http/receiver.py 18092 >"$dir/receiver.log" 2>&1 &
 receiver=$!
 cat >"$dir/dunner.toml" <<TOML

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row};
 
+mod batch;
 mod chain;
 mod records;
 mod reports;
@@ -30,6 +31,8 @@ const IMPORT_CHUNK: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The queue of the group-commit writers of check-and-record (`batch.rs`).
+    writer: tokio::sync::mpsc::Sender<batch::AttemptJob>,
 }
 
 impl PostgresStore {
@@ -41,11 +44,14 @@ impl PostgresStore {
 
     /// Connects with explicit options (a test uses its own `search_path`).
     pub async fn connect(options: PgConnectOptions) -> Result<PostgresStore, StoreError> {
+        // Sixteen connections for the reads and other writes, and one for each writer of
+        // check-and-record, so that a burst of attempts never waits behind the reads.
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(16 + u32::try_from(batch::WRITERS).unwrap_or(16))
             .connect_with(options)
             .await?;
-        Ok(PostgresStore { pool })
+        let writer = batch::spawn_writers(pool.clone());
+        Ok(PostgresStore { pool, writer })
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
@@ -406,6 +412,7 @@ impl PostgresStore {
         account_and_history(&mut connection, account_id, since, false).await
     }
 
+    /// Queues the attempt for the group-commit writers and waits for its answer.
     pub(super) async fn check_and_record(
         &self,
         judge: &Arc<dyn Judge>,
@@ -414,99 +421,20 @@ impl PostgresStore {
         notice: Option<QueuedNotice>,
         sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
-            &mut tx,
-            &attempt.account_id,
-            lookback_start(attempt.at),
-            true,
-        )
-        .await?
-        else {
-            return Err(StoreError::AccountNotFound(attempt.account_id.clone()));
-        };
-        // The account's rows are locked: a concurrent repeat of the key waits for the
-        // first to commit, then finds its response.
-        if let Some(key) = &attempt.idempotency
-            && let Some(kept) = first_response(&mut tx, key).await?
-        {
-            return RecordedRow::replayed(&kept);
-        }
-        let rows = judge_attempt(
-            &**judge,
-            &body,
-            &history,
-            attempt,
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = batch::AttemptJob {
+            judge: Arc::clone(judge),
+            attempt: attempt.clone(),
             now,
-            notice.as_ref(),
-            sending.as_deref(),
-        )?;
-        let mut links = Links::default();
-        if let Some(event) = &rows.event {
-            insert_events(&mut tx, std::slice::from_ref(event), &mut links).await?;
-        }
-        if let Some(notice) = &rows.notice {
-            insert_notice(&mut tx, notice).await?;
-        }
-        load_heads(&mut tx, &mut links, &[attempt.account_id.as_str()]).await?;
-        let event_id = rows.event.as_ref().map(|event| event.id.as_str());
-        let link = links.link(
-            &attempt.account_id,
-            decision_content_hash(
-                &rows.decision_id,
-                &attempt.account_id,
-                &DecisionFields {
-                    decided_at: &chain_instant(now),
-                    outcome: &rows.outcome,
-                    policy_digest: judge.policy_digest(),
-                    question: &rows.question,
-                    decision: rows.decision.get(),
-                    event_id,
-                },
-            ),
-        );
-        sqlx::query(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, $10, $11, $12)",
-        )
-        .bind(&rows.decision_id)
-        .bind(&attempt.account_id)
-        .bind(now)
-        .bind(&rows.outcome)
-        .bind(judge.policy_digest())
-        .bind(&rows.question)
-        .bind(rows.decision.get())
-        .bind(event_id)
-        .bind(rows.shadow.as_ref().map(|shadow| shadow.get()))
-        .bind(link.position)
-        .bind(&link.content_hash)
-        .bind(&link.entry_hash)
-        .execute(&mut *tx)
-        .await?;
-        save_heads(&mut tx, &links).await?;
-        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
-            .bind(judge.policy_digest())
-            .bind(judge.policy_texts()?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let recorded = RecordedRow {
-            decision: rows.decision,
-            decision_id: rows.decision_id,
-            event_id: rows.event.map(|e| e.id),
-            notice_id: rows.notice.map(|n| n.id),
-            replayed: false,
-            shadow: rows.shadow,
+            notice,
+            sending,
+            reply,
         };
-        // Only a concurrent write of another account under the same key can hold it now:
-        // the key is theirs, and this attempt is rolled back.
-        if let Some(key) = &attempt.idempotency
-            && !claim_key(&mut tx, key, &recorded.kept()?, now).await?
-        {
-            return Err(StoreError::IdempotencyMismatch(key.key.clone()));
-        }
-        tx.commit().await?;
-        Ok(recorded)
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     pub(super) async fn unreported_attempts(
@@ -747,6 +675,10 @@ impl PostgresStore {
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        // Reachable is not enough: without its writers the ledger records no attempt.
+        if self.writer.is_closed() {
+            return Err(StoreError::WriterStopped);
+        }
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -762,6 +694,122 @@ impl PostgresStore {
 
 /// Appends one event under the account's row lock, bringing the account up to date
 /// when the event changes it.
+/// Check-and-record of one attempt in its own transaction: the path of an attempt whose
+/// batch failed before its commit (`batch.rs`), which answers each attempt on its own.
+async fn check_and_record_one(
+    pool: &PgPool,
+    judge: &Arc<dyn Judge>,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    notice: Option<QueuedNotice>,
+    sending: Option<String>,
+) -> Result<RecordedRow, StoreError> {
+    let mut tx = pool.begin().await?;
+    let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
+        &mut tx,
+        &attempt.account_id,
+        lookback_start(attempt.at),
+        true,
+    )
+    .await?
+    else {
+        return Err(StoreError::AccountNotFound(attempt.account_id.clone()));
+    };
+    // The account's rows are locked: a concurrent repeat of the key waits for the
+    // first to commit, then finds its response.
+    if let Some(key) = &attempt.idempotency
+        && let Some(kept) = first_response(&mut tx, key).await?
+    {
+        return RecordedRow::replayed(&kept);
+    }
+    let rows = judge_attempt(
+        &**judge,
+        &body,
+        &history,
+        attempt,
+        now,
+        notice.as_ref(),
+        sending.as_deref(),
+    )?;
+    let mut links = Links::default();
+    if let Some(event) = &rows.event {
+        insert_events(&mut tx, std::slice::from_ref(event), &mut links).await?;
+    }
+    if let Some(notice) = &rows.notice {
+        insert_notice(&mut tx, notice).await?;
+    }
+    load_heads(&mut tx, &mut links, &[attempt.account_id.as_str()]).await?;
+    let event_id = rows.event.as_ref().map(|event| event.id.as_str());
+    let link = links.link(
+        &attempt.account_id,
+        decision_content_hash(
+            &rows.decision_id,
+            &attempt.account_id,
+            &DecisionFields {
+                decided_at: &chain_instant(now),
+                outcome: &rows.outcome,
+                policy_digest: judge.policy_digest(),
+                question: &rows.question,
+                decision: rows.decision.get(),
+                event_id,
+            },
+        ),
+    );
+    sqlx::query(
+        "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, $10, $11, $12)",
+    )
+    .bind(&rows.decision_id)
+    .bind(&attempt.account_id)
+    .bind(now)
+    .bind(&rows.outcome)
+    .bind(judge.policy_digest())
+    .bind(&rows.question)
+    .bind(rows.decision.get())
+    .bind(event_id)
+    .bind(rows.shadow.as_ref().map(|shadow| shadow.get()))
+    .bind(link.position)
+    .bind(&link.content_hash)
+    .bind(&link.entry_hash)
+    .execute(&mut *tx)
+    .await?;
+    save_heads(&mut tx, &links).await?;
+    sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
+        .bind(judge.policy_digest())
+        .bind(judge.policy_texts()?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let recorded = RecordedRow {
+        decision: rows.decision,
+        decision_id: rows.decision_id,
+        event_id: rows.event.map(|e| e.id),
+        notice_id: rows.notice.map(|n| n.id),
+        replayed: false,
+        shadow: rows.shadow,
+    };
+    // Only a concurrent write of another account under the same key can hold it now:
+    // the key is theirs, and this attempt is rolled back.
+    if let Some(key) = &attempt.idempotency
+        && !claim_key(&mut tx, key, &recorded.kept()?, now).await?
+    {
+        return Err(StoreError::IdempotencyMismatch(key.key.clone()));
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// The history of accounts `$1` from `$2` on: their events (part 1), then their pending
+/// notices (part 2), each in time order. One statement, one snapshot: a notice delivered
+/// meanwhile (its place closed and its contact written in one transaction) is seen
+/// either as pending or as sent, never as neither.
+const HISTORY: &str = "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+  WHERE account_id = ANY($1) AND at >= $2
+ UNION ALL
+ SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+  WHERE account_id = ANY($1) AND status = 'pending'
+ ORDER BY part, at, seq";
+
 /// An account's stored body, the key of its consumer and its history from `since` on,
 /// with the events of the consumer's other accounts; `None` when the account does not
 /// exist. With `lock`, the rows of the consumer's accounts are locked first (in id order,
@@ -798,37 +846,27 @@ async fn account_and_history(
     else {
         return Ok(None);
     };
-    // One statement, one snapshot: a notice delivered meanwhile (its place closed and
-    // its contact written in one transaction) is seen either as pending or as sent,
-    // never as neither.
-    let history = sqlx::query(
-        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
-          WHERE account_id = ANY($1) AND at >= $2
-         UNION ALL
-         SELECT 2, id, account_id, request::text, due_at, seq FROM notices
-          WHERE account_id = ANY($1) AND status = 'pending'
-         ORDER BY part, at, seq",
-    )
-    .bind(&debts)
-    .bind(since)
-    .fetch_all(&mut *connection)
-    .await?
-    .into_iter()
-    .map(|row| {
-        let id: String = row.try_get("id")?;
-        let account_id: String = row.try_get("account_id")?;
-        let body: String = row.try_get("body")?;
-        if row.try_get::<i32, _>("part")? == 2 {
-            return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
-        }
-        Ok(Some(HistoryRow {
-            id,
-            account_id,
-            body,
-        }))
-    })
-    .filter_map(Result::transpose)
-    .collect::<Result<_, StoreError>>()?;
+    let history = sqlx::query(HISTORY)
+        .bind(&debts)
+        .bind(since)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let account_id: String = row.try_get("account_id")?;
+            let body: String = row.try_get("body")?;
+            if row.try_get::<i32, _>("part")? == 2 {
+                return pending_notice_row(&id, &account_id, row.try_get("at")?, &body);
+            }
+            Ok(Some(HistoryRow {
+                id,
+                account_id,
+                body,
+            }))
+        })
+        .filter_map(Result::transpose)
+        .collect::<Result<_, StoreError>>()?;
     Ok(Some(AccountHistoryRows {
         body: account.try_get("body")?,
         debtor: account.try_get("debtor")?,

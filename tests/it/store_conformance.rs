@@ -16,7 +16,7 @@ use dunner::store::{
 use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::helpers::{SHIPPED, SHIPPED_SHARED};
+use crate::helpers::{NOON_ONLY, SHIPPED, SHIPPED_SHARED, shipped_with};
 
 /// A store and what it cleans up: the temporary directory of a SQLite file, or the
 /// PostgreSQL schema made for the test.
@@ -1294,6 +1294,130 @@ async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: Te
     );
 }
 
+/// The texts behind a digest are stored with the first decision under it, also when the
+/// policy is reloaded into a new digest after the store has seen (and cached) the first.
+async fn every_new_policy_digest_has_its_texts_kept(test: TestStore) {
+    let store = &test.store;
+    store.put_account(&account("P-1"), now()).await.unwrap();
+    dunner::service::check_and_record(
+        store,
+        &SHIPPED_SHARED,
+        &call("P-1", "2026-04-07T14:00:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
+    let reloaded = shipped_with("client-noon.toml", NOON_ONLY);
+    assert_ne!(reloaded.digest(), SHIPPED.digest());
+    let later = dunner::service::check_and_record(
+        store,
+        &reloaded,
+        &call("P-1", "2026-04-07T16:30:00Z"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(&*later.decision.policy_digest, reloaded.digest());
+    let kept = store
+        .policy_sources(reloaded.digest())
+        .await
+        .unwrap()
+        .expect("the reloaded policy's texts are kept");
+    assert_eq!(kept.len(), SHIPPED.sources().len() + 1);
+    assert!(kept.iter().any(|(name, _)| name == "client-noon.toml"));
+    assert!(
+        store
+            .policy_sources(SHIPPED.digest())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A burst of concurrent attempts (decided in batches on PostgreSQL) over many accounts
+/// and one consumer with two debts: every cap holds (the same counts as one at a time), repeats of an idempotency key are
+/// answered with the first response, and every hash chain verifies.
+async fn a_burst_over_many_accounts_keeps_caps_keys_and_chains(test: TestStore) {
+    let store = Arc::new(test.store.clone());
+    let mut accounts: Vec<Account> = (0..6).map(|i| account(&format!("B-{i}"))).collect();
+    accounts.push(washington_debt("W-1"));
+    accounts.push(washington_debt("W-2"));
+    store.put_accounts(&accounts, now()).await.unwrap();
+    let mut tasks = Vec::new();
+    for round in 0..10 {
+        for i in 0..6 {
+            let store = Arc::clone(&store);
+            let mut attempt = call(&format!("B-{i}"), &format!("2026-04-07T14:{round:02}:00Z"));
+            // Rounds 0 and 1 of B-0 share a key and a request: one recorded, one replayed.
+            if i == 0 && round < 2 {
+                attempt.at = "2026-04-07T14:00:00Z".parse().unwrap();
+                attempt.idempotency = Some(dunner::store::IdempotencyKey {
+                    key: "burst-key".into(),
+                    request_hash: "same".into(),
+                    since: "2026-04-06T16:00:00Z".parse().unwrap(),
+                });
+            }
+            tasks.push(tokio::spawn(async move {
+                dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now())
+                    .await
+                    .unwrap()
+            }));
+        }
+        let store = Arc::clone(&store);
+        let debt = if round % 2 == 0 { "W-1" } else { "W-2" };
+        let attempt = wa_call(debt, &format!("2026-04-07T17:{round:02}:00Z"));
+        tasks.push(tokio::spawn(async move {
+            dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut replayed = 0;
+    for task in tasks {
+        if task.await.unwrap().replayed {
+            replayed += 1;
+        }
+    }
+    assert_eq!(
+        replayed, 1,
+        "the repeated key is answered once from the first"
+    );
+    for i in 0..6 {
+        let events = store
+            .list_events(&format!("B-{i}"), &EventQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 7, "B-{i}: the Reg F cap of 7 calls");
+    }
+    let washington: usize = [
+        store
+            .list_events("W-1", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        store
+            .list_events("W-2", &EventQuery::default())
+            .await
+            .unwrap()
+            .len(),
+    ]
+    .iter()
+    .sum();
+    // Both debts are called on one number within a day: Washington's two calls a day
+    // to a number bind, across the consumer's debts.
+    assert_eq!(
+        washington, 2,
+        "Washington: 2 calls a day to one number, all debts"
+    );
+    assert!(
+        dunner::audit::verify::verify(&store)
+            .await
+            .unwrap()
+            .intact(),
+        "every chain verifies after the burst"
+    );
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1330,4 +1454,6 @@ conformance!(
     an_attempt_without_an_outcome_counts_strictly_until_its_outcome_arrives,
     dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap,
     a_burst_of_mixed_attempts_writes_what_one_by_one_recording_does,
+    every_new_policy_digest_has_its_texts_kept,
+    a_burst_over_many_accounts_keeps_caps_keys_and_chains,
 );

@@ -1,0 +1,533 @@
+//! Group commit of check-and-record on PostgreSQL. One attempt in its own transaction
+//! costs about ten round trips and one WAL flush; a few writer tasks instead take the
+//! attempts queued meanwhile and decide a whole batch in one transaction of about ten
+//! statements (locks, reads and multi-row inserts for the batch) and one flush.
+//!
+//! Every guarantee of the single-attempt path holds, because a batch takes the same locks
+//! in the same order (every account of every consumer in the batch, in id order, before
+//! anything else) and reads the history only once they are held; attempts of one
+//! consumer within a batch see each other as the SQLite writer's group does. A batch that
+//! fails before its `COMMIT` (a deadlock with another daemon, an idempotency key held by a
+//! concurrent write, any database error) is rolled back whole and its attempts are run
+//! again one by one on the single-attempt path, which answers each with its own error.
+//! A failed `COMMIT` is not retried: it may have committed, and an attempt counts once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Row};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::{insert_events, insert_notice, load_heads, save_heads};
+use crate::domain::chain::{DecisionFields, Link, instant_text as chain_instant};
+use crate::store::chain::{Links, decision_content_hash};
+use crate::store::{
+    Attempt, HistoryRow, IdempotencyKey, Judge, QueuedNotice, RecordedRow, StoreError,
+    judge_attempt, lookback_start, pending_notice_row,
+};
+
+/// Attempts decided in one transaction at most: enough to cover every connection of a
+/// busy dialer floor's burst, few enough that a batch's locks are held briefly.
+const MAX_BATCH: usize = 256;
+
+/// Writer tasks, each with its own batch in flight: while one waits for its WAL flush,
+/// another decides the next batch.
+pub(super) const WRITERS: usize = 8;
+
+/// Rows per multi-row `INSERT` of decisions (12 columns; PostgreSQL allows 65,535 bound
+/// parameters).
+const DECISION_CHUNK: usize = 1000;
+
+/// One queued check-and-record and where its answer goes.
+pub(super) struct AttemptJob {
+    pub judge: Arc<dyn Judge>,
+    pub attempt: Attempt,
+    pub now: DateTime<Utc>,
+    pub notice: Option<QueuedNotice>,
+    /// The notice whose send this checks (its own place is not counted against it).
+    pub sending: Option<String>,
+    pub reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
+}
+
+/// Starts the writers; they stop when every sender is gone.
+pub(super) fn spawn_writers(pool: PgPool) -> mpsc::Sender<AttemptJob> {
+    let (sender, receiver) = mpsc::channel(MAX_BATCH * WRITERS);
+    let receiver = Arc::new(Mutex::new(receiver));
+    // Digests whose texts are stored: the texts are written once per digest, not with
+    // every attempt (shared, so that each writer does not store them again).
+    let stored_digests = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    for _ in 0..WRITERS {
+        tokio::spawn(run_writer(
+            pool.clone(),
+            Arc::clone(&receiver),
+            Arc::clone(&stored_digests),
+        ));
+    }
+    sender
+}
+
+type StoredDigests = Arc<std::sync::Mutex<HashSet<String>>>;
+
+async fn run_writer(
+    pool: PgPool,
+    jobs: Arc<Mutex<mpsc::Receiver<AttemptJob>>>,
+    stored_digests: StoredDigests,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // One writer at a time waits for work; it lets go of the queue as soon as it has
+        // a batch, so the next writer collects the attempts that arrive meanwhile.
+        let received = jobs.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if received == 0 {
+            return;
+        }
+        let outcome = std::panic::AssertUnwindSafe(commit_batch(&pool, &batch, &stored_digests))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let cause = crate::tasks::panic_message(panic.as_ref());
+                tracing::error!(%cause, "the ledger's writer panicked; the batch is rolled back");
+                Err(BatchError::Committing(StoreError::CommitFailed(format!(
+                    "the writer panicked: {cause}"
+                ))))
+            });
+        match outcome {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    // A caller that went away still had its attempt recorded: the ledger
+                    // errs on the side of counting.
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(BatchError::Before(error)) => {
+                tracing::debug!(%error, attempts = batch.len(), "a batch of attempts is retried one by one");
+                for job in batch.drain(..) {
+                    let result = std::panic::AssertUnwindSafe(super::check_and_record_one(
+                        &pool,
+                        &job.judge,
+                        &job.attempt,
+                        job.now,
+                        job.notice,
+                        job.sending,
+                    ))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| {
+                        Err(StoreError::CommitFailed(format!(
+                            "the writer panicked: {}",
+                            crate::tasks::panic_message(panic.as_ref())
+                        )))
+                    });
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(BatchError::Committing(error)) => {
+                tracing::error!(%error, "the ledger could not commit a batch of attempts");
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::CommitFailed(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Why a batch was not committed.
+enum BatchError {
+    /// Before `COMMIT` was sent: nothing was written, each attempt may be run again.
+    Before(StoreError),
+    /// While committing (or a panic): the outcome is unknown, nothing is run again.
+    Committing(StoreError),
+}
+
+impl From<StoreError> for BatchError {
+    fn from(error: StoreError) -> Self {
+        BatchError::Before(error)
+    }
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(error: sqlx::Error) -> Self {
+        BatchError::Before(error.into())
+    }
+}
+
+/// A row of a consumer's history with the instant it is ordered by.
+struct Dated {
+    at: DateTime<Utc>,
+    row: HistoryRow,
+}
+
+/// A consumer's stored history, read once for the batch: its events since the earliest
+/// lookback of the batch, and the places of its pending notices.
+#[derive(Default)]
+struct DebtorHistory {
+    events: Vec<Dated>,
+    pending: Vec<Dated>,
+}
+
+/// A locked account: its stored body and its consumer's key.
+struct Locked {
+    body: String,
+    debtor: String,
+}
+
+/// An attempt decided within the batch, waiting for its rows to be written.
+struct Decided<'a> {
+    job: &'a AttemptJob,
+    decision_id: String,
+    question: String,
+    decision: Box<serde_json::value::RawValue>,
+    outcome: String,
+    event_id: Option<String>,
+    shadow: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// Decides every attempt of the batch in one transaction, each against the ledger plus
+/// what the attempts before it in the batch recorded for the same consumer.
+async fn commit_batch(
+    pool: &PgPool,
+    batch: &[AttemptJob],
+    stored_digests: &StoredDigests,
+) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
+    let mut tx = pool.begin().await?;
+    let mut ids: Vec<&str> = batch
+        .iter()
+        .map(|j| j.attempt.account_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // The same lock as the single-attempt path: every account of each consumer, in id
+    // order. `FOR UPDATE` returns each row as it is once locked (the latest body).
+    let locked: HashMap<String, Locked> = sqlx::query(
+        "SELECT id, body::text AS body, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor
+           FROM accounts
+          WHERE id = ANY($1)
+             OR consumer_id IN (SELECT consumer_id FROM accounts WHERE id = ANY($1))
+          ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| {
+        Ok((
+            row.try_get("id")?,
+            Locked {
+                body: row.try_get("body")?,
+                debtor: row.try_get("debtor")?,
+            },
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    // The history, read under the locks (a new statement, so a new snapshot that sees
+    // every write committed before the locks were granted).
+    let since = batch
+        .iter()
+        .map(|job| lookback_start(job.attempt.at))
+        .min()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let every: Vec<&str> = locked.keys().map(String::as_str).collect();
+    let mut histories: HashMap<&str, DebtorHistory> = HashMap::new();
+    for row in sqlx::query(super::HISTORY)
+        .bind(&every)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        let id: String = row.try_get("id")?;
+        let account_id: String = row.try_get("account_id")?;
+        let body: String = row.try_get("body")?;
+        let at: DateTime<Utc> = row.try_get("at")?;
+        let Some(debtor) = locked.get(&account_id).map(|a| a.debtor.as_str()) else {
+            continue;
+        };
+        let history = histories.entry(debtor).or_default();
+        if row.try_get::<i32, _>("part")? == 2 {
+            if let Some(row) = pending_notice_row(&id, &account_id, at, &body)? {
+                history.pending.push(Dated { at, row });
+            }
+        } else {
+            history.events.push(Dated {
+                at,
+                row: HistoryRow {
+                    id,
+                    account_id,
+                    body,
+                },
+            });
+        }
+    }
+    let remembered = remembered_keys(&mut tx, batch).await?;
+    let mut results: Vec<Result<RecordedRow, StoreError>> = Vec::with_capacity(batch.len());
+    let mut events = Vec::new();
+    let mut notices = Vec::new();
+    let mut decided: Vec<Decided<'_>> = Vec::with_capacity(batch.len());
+    // Idempotency keys first seen in this batch: key → (request hash, index of the result).
+    let mut keyed: HashMap<&str, (&str, usize)> = HashMap::new();
+    let mut new_keys: Vec<(&IdempotencyKey, usize, DateTime<Utc>)> = Vec::new();
+    let mut new_digests: Vec<&AttemptJob> = Vec::new();
+    let known_digests: HashSet<String> = stored_digests
+        .lock()
+        .map(|set| set.clone())
+        .unwrap_or_default();
+    for job in batch {
+        let attempt = &job.attempt;
+        // As on the single-attempt path: an unknown account first, then the key.
+        let Some(account) = locked.get(&attempt.account_id) else {
+            results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
+            continue;
+        };
+        if let Some(key) = &attempt.idempotency {
+            if let Some((hash, index)) = keyed.get(key.key.as_str()) {
+                results.push(if *hash == key.request_hash {
+                    match results.get(*index) {
+                        Some(Ok(first)) => Ok(RecordedRow {
+                            replayed: true,
+                            ..first.clone()
+                        }),
+                        _ => Err(StoreError::CommitFailed(
+                            "the first request with this idempotency key failed".into(),
+                        )),
+                    }
+                } else {
+                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
+                });
+                continue;
+            }
+            if let Some((hash, response)) = remembered
+                .get(key.key.as_str())
+                .filter(|(_, _, created_at)| *created_at >= key.since)
+                .map(|(hash, response, _)| (hash, response))
+            {
+                results.push(if *hash == key.request_hash {
+                    RecordedRow::replayed(response)
+                } else {
+                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
+                });
+                continue;
+            }
+            keyed.insert(&key.key, (&key.request_hash, results.len()));
+        }
+        let history = history_for(histories.get(account.debtor.as_str()), attempt.at);
+        let rows = match judge_attempt(
+            &*job.judge,
+            &account.body,
+            &history,
+            attempt,
+            job.now,
+            job.notice.as_ref(),
+            job.sending.as_deref(),
+        ) {
+            Ok(rows) => rows,
+            Err(error) => {
+                results.push(Err(error));
+                continue;
+            }
+        };
+        let digest = job.judge.policy_digest();
+        if !known_digests.contains(digest)
+            && !new_digests
+                .iter()
+                .any(|j| j.judge.policy_digest() == digest)
+        {
+            new_digests.push(job);
+        }
+        // What this attempt wrote is history for the next attempts of its consumer.
+        let history = histories.entry(account.debtor.as_str()).or_default();
+        if let Some(event) = &rows.event {
+            history.events.push(Dated {
+                at: event.at,
+                row: HistoryRow {
+                    id: event.id.clone(),
+                    account_id: attempt.account_id.clone(),
+                    body: event.body.clone(),
+                },
+            });
+        }
+        if let Some(notice) = &rows.notice
+            && let Some(row) = pending_notice_row(
+                &notice.id,
+                &notice.account_id,
+                notice.due_at,
+                &notice.request,
+            )?
+        {
+            history.pending.push(Dated {
+                at: notice.due_at,
+                row,
+            });
+        }
+        if let Some(key) = &attempt.idempotency {
+            new_keys.push((key, results.len(), job.now));
+        }
+        results.push(Ok(RecordedRow {
+            decision: rows.decision.clone(),
+            decision_id: rows.decision_id.clone(),
+            event_id: rows.event.as_ref().map(|e| e.id.clone()),
+            notice_id: rows.notice.as_ref().map(|n| n.id.clone()),
+            replayed: false,
+            shadow: rows.shadow.clone(),
+        }));
+        decided.push(Decided {
+            job,
+            decision_id: rows.decision_id,
+            question: rows.question,
+            decision: rows.decision,
+            outcome: rows.outcome,
+            event_id: rows.event.as_ref().map(|event| event.id.clone()),
+            shadow: rows.shadow,
+        });
+        events.extend(rows.event);
+        notices.extend(rows.notice);
+    }
+    let mut links = Links::default();
+    let accounts: Vec<&str> = decided
+        .iter()
+        .map(|d| d.job.attempt.account_id.as_str())
+        .collect();
+    load_heads(&mut tx, &mut links, &accounts).await?;
+    for chunk in events.chunks(super::IMPORT_CHUNK) {
+        insert_events(&mut tx, chunk, &mut links).await?;
+    }
+    for notice in &notices {
+        insert_notice(&mut tx, notice).await?;
+    }
+    for chunk in decided.chunks(DECISION_CHUNK) {
+        let chained: Vec<Link> = chunk
+            .iter()
+            .map(|d| {
+                let hash = decision_content_hash(
+                    &d.decision_id,
+                    &d.job.attempt.account_id,
+                    &DecisionFields {
+                        decided_at: &chain_instant(d.job.now),
+                        outcome: &d.outcome,
+                        policy_digest: d.job.judge.policy_digest(),
+                        question: &d.question,
+                        decision: d.decision.get(),
+                        event_id: d.event_id.as_deref(),
+                    },
+                );
+                links.link(&d.job.attempt.account_id, hash)
+            })
+            .collect();
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash) ",
+        );
+        insert.push_values(chunk.iter().zip(&chained), |mut values, (d, link)| {
+            values
+                .push_bind(&d.decision_id)
+                .push_bind(&d.job.attempt.account_id)
+                .push_bind(d.job.now)
+                .push_bind(&d.outcome)
+                .push_bind(d.job.judge.policy_digest())
+                .push_bind(&d.question)
+                .push_unseparated("::jsonb")
+                .push_bind(d.decision.get())
+                .push_unseparated("::jsonb")
+                .push_bind(&d.event_id)
+                .push_bind(d.shadow.as_ref().map(|shadow| shadow.get()))
+                .push_unseparated("::jsonb")
+                .push_bind(link.position)
+                .push_bind(&link.content_hash)
+                .push_bind(&link.entry_hash);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    save_heads(&mut tx, &links).await?;
+    for job in &new_digests {
+        sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
+            .bind(job.judge.policy_digest())
+            .bind(job.judge.policy_texts()?)
+            .bind(job.now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Keys last, in key order (two batches claiming the same keys take them in the same
+    // order). A key held by a concurrent write of another account fails the batch, whose
+    // attempts then run one by one and that one is refused.
+    new_keys.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    for (key, index, now) in new_keys {
+        let Some(Ok(recorded)) = results.get(index) else {
+            continue;
+        };
+        if !super::claim_key(&mut tx, key, &recorded.kept()?, now).await? {
+            return Err(BatchError::Before(StoreError::IdempotencyMismatch(
+                key.key.clone(),
+            )));
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(|error| BatchError::Committing(error.into()))?;
+    if let Ok(mut stored) = stored_digests.lock() {
+        stored.extend(
+            new_digests
+                .into_iter()
+                .map(|j| j.judge.policy_digest().to_string()),
+        );
+    }
+    Ok(results)
+}
+
+/// The remembered keys among the batch's (request hash, response, when kept), read
+/// under the accounts' locks.
+async fn remembered_keys(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    batch: &[AttemptJob],
+) -> Result<HashMap<String, (String, String, DateTime<Utc>)>, sqlx::Error> {
+    let keys: Vec<&str> = batch
+        .iter()
+        .filter_map(|job| job.attempt.idempotency.as_ref())
+        .map(|key| key.key.as_str())
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    sqlx::query(
+        "SELECT key, request_hash, response, created_at FROM idempotency_keys WHERE key = ANY($1)",
+    )
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|row| {
+        Ok((
+            row.try_get("key")?,
+            (
+                row.try_get("request_hash")?,
+                row.try_get("response")?,
+                row.try_get("created_at")?,
+            ),
+        ))
+    })
+    .collect()
+}
+
+/// The history one attempt reads, as the single-attempt path would have read it: the
+/// consumer's events from the attempt's lookback on, in time order (stored rows before
+/// the batch's own at the same instant), then the pending notices' places by due time.
+fn history_for(history: Option<&DebtorHistory>, at: DateTime<Utc>) -> Vec<HistoryRow> {
+    let Some(history) = history else {
+        return Vec::new();
+    };
+    let since = lookback_start(at);
+    let mut events: Vec<&Dated> = history.events.iter().filter(|e| e.at >= since).collect();
+    events.sort_by_key(|e| e.at);
+    let mut pending: Vec<&Dated> = history.pending.iter().collect();
+    pending.sort_by_key(|e| e.at);
+    events
+        .into_iter()
+        .chain(pending)
+        .map(|dated| HistoryRow {
+            id: dated.row.id.clone(),
+            account_id: dated.row.account_id.clone(),
+            body: dated.row.body.clone(),
+        })
+        .collect()
+}
