@@ -275,7 +275,10 @@ impl Schedule {
 
     /// Starts again from an empty schedule (the streamed one is thrown away).
     fn restart(&mut self) -> Result<(), Exit> {
-        self.out = std::io::BufWriter::with_capacity(1 << 20, Self::open(&self.temporary)?);
+        let fresh = std::io::BufWriter::with_capacity(1 << 20, Self::open(&self.temporary)?);
+        // What the old writer still buffers is dropped unwritten: flushed, it would
+        // land in the new file at the old offset.
+        let (_file, _unwritten) = std::mem::replace(&mut self.out, fresh).into_parts();
         self.header()
     }
 

@@ -379,7 +379,7 @@ fn bad_lines_of_streamed_files_are_named_by_their_line_and_nothing_is_written() 
     event["at"] = "not a time".into();
     event_lines[400] = event.to_string();
     event_lines.insert(401, String::new());
-    // Line 701 (after the blank line): an event without an account.
+    // Line 701 (the blank line moved it from 700): an event without an account.
     let mut event: Value = serde_json::from_str(&event_lines[700]).unwrap();
     event.as_object_mut().unwrap().remove("account_id");
     event_lines[700] = event.to_string();
@@ -396,7 +396,7 @@ fn bad_lines_of_streamed_files_are_named_by_their_line_and_nothing_is_written() 
         );
         assert!(stderr.contains("lines-events.jsonl:401: "), "{stderr}");
         assert!(
-            stderr.contains("lines-events.jsonl:702: account_id: missing field `account_id`"),
+            stderr.contains("lines-events.jsonl:701: account_id: missing field `account_id`"),
             "{stderr}"
         );
         assert!(

@@ -201,7 +201,7 @@ struct Reader<'a, 'j> {
     seen_accounts: Fingerprints,
     seen_consumers: Fingerprints,
     /// The consumer of the previous account line.
-    last_consumer: Option<u64>,
+    last_consumer: Option<String>,
     /// The last consumer of the previous block, whose accounts may go on in the next.
     pending: Vec<ParsedAccount>,
 }
@@ -246,6 +246,7 @@ impl Reader<'_, '_> {
             .map(|&(line, text)| parse_account(file, line, text))
             .collect();
         drop(lines);
+        self.accounts.recycle(block);
         let mut rejects = Vec::new();
         let mut ready = std::mem::take(&mut self.pending);
         ready.reserve(parsed.len());
@@ -262,17 +263,19 @@ impl Reader<'_, '_> {
                     format!("account `{id}` appears twice (or shares a fingerprint)"),
                 ));
             }
-            let consumer = account.consumer.as_deref().map(fingerprint);
-            if let (Some(name), Some(print)) = (&account.consumer, consumer)
-                && self.last_consumer != Some(print)
-                && !self.seen_consumers.insert_print(print)
+            // The run is told by the id itself, so that two consumers sharing a
+            // fingerprint can only be taken for one seen twice (the slower path), never
+            // for one run.
+            if let Some(name) = &account.consumer
+                && self.last_consumer.as_ref() != Some(name)
+                && !self.seen_consumers.insert(name)
             {
                 return Err(self.out_of_order(
                     account.line,
                     format!("consumer `{name}` has accounts apart from each other"),
                 ));
             }
-            self.last_consumer = consumer;
+            self.last_consumer.clone_from(&account.consumer);
             ready.push(account);
         }
         // The last consumer may go on in the next block: it waits for it.
@@ -406,10 +409,10 @@ impl Events<'_> {
     /// The next event, reading and parsing the next block when needed.
     fn peek(&mut self) -> Result<Option<&ParsedEvent>, Stop> {
         while self.queue.is_empty() {
-            let Some(lines) = &mut self.lines else {
+            let Some(reader) = &mut self.lines else {
                 return Ok(None);
             };
-            let block = lines.block().map_err(|error| {
+            let block = reader.block().map_err(|error| {
                 Stop::Failed(fail(
                     Exit::Failure,
                     format!("cannot read {}: {error}", self.file),
@@ -425,6 +428,8 @@ impl Events<'_> {
                 .par_iter()
                 .map(|&(line, text)| parse_event(file, line, text))
                 .collect();
+            drop(lines);
+            reader.recycle(block);
             self.queue.extend(parsed);
         }
         Ok(self.queue.front())
@@ -516,6 +521,8 @@ struct Lines {
     carry: Vec<u8>,
     /// The number of the next block's first line.
     next_line: usize,
+    /// The buffer of the last block, for the next.
+    spare: Vec<u8>,
     done: bool,
 }
 
@@ -546,25 +553,32 @@ impl Lines {
             size: size.max(1),
             carry: Vec::new(),
             next_line: 1,
+            spare: Vec::new(),
             done: false,
         })
     }
 
     /// The next block; `None` at the end of the file.
     fn block(&mut self) -> std::io::Result<Option<Block>> {
-        let mut data = std::mem::take(&mut self.carry);
+        // The previous block's buffer, read into without zeroing it first: fresh
+        // buffers cost a page fault (and the kernel's zeroing) per page, as much as
+        // the reading.
+        let mut data = std::mem::take(&mut self.spare);
+        data.clear();
+        data.append(&mut self.carry);
         while !self.done {
             if data.len() >= self.size
                 && let Some(end) = data.iter().rposition(|&byte| byte == b'\n')
             {
-                self.carry = data.split_off(end + 1);
+                self.carry
+                    .extend_from_slice(data.get(end + 1..).unwrap_or_default());
+                data.truncate(end + 1);
                 break;
             }
-            let start = data.len();
-            data.resize(start + self.size.max(1 << 16), 0);
-            let read = self.file.read(data.get_mut(start..).unwrap_or_default())?;
-            data.truncate(start + read);
-            self.done = read == 0;
+            let want = self.size as u64;
+            let read = (&mut self.file).take(want).read_to_end(&mut data)? as u64;
+            // `read_to_end` stops short of `want` only at the end of the file.
+            self.done = read < want;
         }
         if data.is_empty() {
             return Ok(None);
@@ -579,6 +593,11 @@ impl Lines {
         self.next_line += text.bytes().filter(|&byte| byte == b'\n').count();
         Ok(Some(Block { first_line, text }))
     }
+
+    /// Takes back a block read and parsed, to read the next one into its buffer.
+    fn recycle(&mut self, block: Block) {
+        self.spare = block.text.into_bytes();
+    }
 }
 
 /// Ids seen, as 64-bit fingerprints: a tenth of the memory of the ids themselves. Two
@@ -590,11 +609,7 @@ struct Fingerprints(HashSet<u64, BuildHasherDefault<Prehashed>>);
 impl Fingerprints {
     /// Whether `id` is new.
     fn insert(&mut self, id: &str) -> bool {
-        self.insert_print(fingerprint(id))
-    }
-
-    fn insert_print(&mut self, print: u64) -> bool {
-        self.0.insert(print)
+        self.0.insert(fingerprint(id))
     }
 }
 
@@ -628,6 +643,7 @@ impl Hasher for Prehashed {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     /// What the direct parse accepts, the general one accepts the same; what it leaves
