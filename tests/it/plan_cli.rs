@@ -13,24 +13,7 @@ use crate::portfolio::generate;
 const HEADER: &str = "account_id,step,day,at,channel,purpose,contact_point,dispatch,template_or_event,preferred,escalate_to,outcome,obligations,policy_digest,client";
 
 fn plan(accounts: &Path, events: &Path, out: &Path) -> std::process::Output {
-    dunner(
-        &[
-            "plan",
-            "--accounts",
-            accounts.to_str().unwrap(),
-            "--events",
-            events.to_str().unwrap(),
-            "--strategy",
-            "strategies/standard-consumer.toml",
-            "--from",
-            "2026-11-23",
-            "--days",
-            "7",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    )
+    plan_with(accounts, events, out, &[])
 }
 
 #[test]
