@@ -1,11 +1,17 @@
 //! `dunner plan`: fit a strategy into the policy for a whole portfolio, over a horizon
 //! of days, and write the schedule (CSV or JSON lines) with a summary on stderr.
 //!
-//! Built for a million accounts on a small machine: the files are read once into
-//! memory and indexed by a light first pass (account ids, consumer ids, the account of
-//! each event); accounts are then parsed in full, planned a consumer at a time on every
-//! core, and written in batches. One bad line and no schedule is written (the output
-//! goes to a temporary file that is renamed only when everything was good).
+//! Built for ten million accounts on a small machine: files in consumer order (a
+//! consumer's accounts together, the events grouped by account in the accounts' order,
+//! as exports and the generator write them) are streamed — read in blocks, parsed and
+//! joined as they come, planned a block at a time on every core (see [`stream`]).
+//! Files in any other order are noticed and planned in memory instead: read whole and
+//! indexed by a light first pass (account ids, consumer ids, the account of each
+//! event), slower and bounded by the machine's memory, but the same schedule. One bad
+//! line and no schedule is written (the output goes to a temporary file that is
+//! renamed only when everything was good).
+
+mod stream;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -41,6 +47,9 @@ const PART: usize = 256;
 /// The most rejected lines printed; the count of the rest follows.
 const MAX_SHOWN_REJECTS: usize = 50;
 
+/// The largest `--block-bytes`.
+const MAX_BLOCK_BYTES: usize = 1 << 30;
+
 /// The longest horizon, in days.
 const MAX_DAYS: u32 = 366;
 
@@ -70,6 +79,10 @@ pub struct PlanArgs {
     /// The rules directory.
     #[arg(long, default_value = "rules")]
     pub rules: PathBuf,
+    /// How much of the accounts file is read, parsed and planned at a time when the
+    /// files are streamed (tests set it small to cross block boundaries).
+    #[arg(long, default_value_t = 8 << 20, hide = true)]
+    pub block_bytes: usize,
 }
 
 /// The schedule's file format.
@@ -112,92 +125,42 @@ fn plan(args: &PlanArgs) -> Result<Exit, Exit> {
             days: args.days,
         },
     };
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|error| {
-            fail(
-                Exit::Failure,
-                format!("cannot read {}: {error}", path.display()),
-            )
-        })
+    let job = Job {
+        accounts_file: args.accounts.display().to_string(),
+        events_file: args
+            .events
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        strategy: &strategy,
+        policy: &policy,
+        horizon: &horizon,
+        format,
     };
-    let accounts_text = read(&args.accounts)?;
-    let events_text = args.events.as_deref().map(read).transpose()?;
-    let accounts_file = args.accounts.display().to_string();
-    let events_file = args
-        .events
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
 
-    let portfolio = Portfolio::index(
-        &accounts_file,
-        &accounts_text,
-        &events_file,
-        events_text.as_deref().unwrap_or(""),
-    );
-    let mut rejects = portfolio.rejects.clone();
-
-    let temporary = temporary_path(&args.out);
-    let file = std::fs::File::create(&temporary).map_err(|error| {
-        fail(
-            Exit::Failure,
-            format!("cannot write {}: {error}", temporary.display()),
-        )
-    })?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let write_failed = |error: std::io::Error| {
-        let _ = std::fs::remove_file(&temporary);
-        fail(
-            Exit::Failure,
-            format!("cannot write {}: {error}", temporary.display()),
-        )
-    };
-    if format == OutFormat::Csv {
-        out.write_all(CSV_HEADER.as_bytes()).map_err(write_failed)?;
-    }
-
-    let bar = ProgressBar::new(portfolio.accounts.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} accounts {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut summary = Summary::default();
-    let mut items = 0u64;
-    for batch in portfolio.consumers.chunks(BATCH) {
-        let plan = rejects.is_empty();
-        let planned: Vec<Batch> = batch
-            .par_chunks(PART)
-            .map(|consumers| {
-                let mut part = Batch::default();
-                for consumer in consumers {
-                    portfolio.plan_consumer(
-                        consumer,
-                        (&accounts_file, &events_file),
-                        (&strategy, &policy, &horizon),
-                        format,
-                        plan,
-                        &mut part,
-                    );
-                }
-                part
-            })
-            .collect();
-        for part in planned {
-            bar.inc(part.accounts);
-            rejects.extend(part.rejects);
-            if rejects.is_empty() {
-                out.write_all(part.output.as_bytes())
-                    .map_err(write_failed)?;
-                summary.merge(part.summary);
-                items += part.items;
-            }
+    let mut schedule = Schedule::create(&args.out, format)?;
+    let block_bytes = args.block_bytes.clamp(1, MAX_BLOCK_BYTES);
+    let totals = match stream::plan(args, &job, block_bytes, &mut schedule)? {
+        stream::Streamed::Done(totals) => totals,
+        stream::Streamed::OutOfOrder { file, line, why } => {
+            eprintln!(
+                "{file}:{line}: {why}; the files are not in consumer order, so they are \
+                 planned in memory instead (slower, and both files must fit in memory; \
+                 put a consumer's accounts together and the events in the accounts' order \
+                 to stream them)"
+            );
+            schedule.restart()?;
+            plan_in_memory(args, &job, &mut schedule)?
         }
-    }
-    bar.finish_and_clear();
+    };
+    let Totals {
+        summary,
+        items,
+        mut rejects,
+    } = totals;
 
     if !rejects.is_empty() {
-        drop(out);
-        let _ = std::fs::remove_file(&temporary);
+        schedule.discard();
         rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         for reject in rejects.iter().take(MAX_SHOWN_REJECTS) {
             eprintln!("{reject}");
@@ -213,15 +176,7 @@ fn plan(args: &PlanArgs) -> Result<Exit, Exit> {
             ),
         ));
     }
-    out.flush().map_err(write_failed)?;
-    drop(out);
-    std::fs::rename(&temporary, &args.out).map_err(|error| {
-        let _ = std::fs::remove_file(&temporary);
-        fail(
-            Exit::Failure,
-            format!("cannot write {}: {error}", args.out.display()),
-        )
-    })?;
+    schedule.commit(&args.out)?;
     eprint!("{}", summary.render());
     eprintln!(
         "\nplanned {items} item(s) for {} account(s) with strategy `{}` and policy {} in {:.1} s → {}",
@@ -232,6 +187,172 @@ fn plan(args: &PlanArgs) -> Result<Exit, Exit> {
         args.out.display()
     );
     Ok(Exit::Ok)
+}
+
+/// What a run plans with, shared by both ways of reading the files.
+struct Job<'a> {
+    accounts_file: String,
+    events_file: String,
+    strategy: &'a Strategy,
+    policy: &'a Policy,
+    horizon: &'a Horizon,
+    format: OutFormat,
+}
+
+/// What a run comes to.
+#[derive(Default)]
+struct Totals {
+    summary: Summary,
+    items: u64,
+    rejects: Vec<Reject>,
+}
+
+impl Totals {
+    /// Takes one share of a batch, in the schedule's order: its lines are written only
+    /// while no line was rejected (then nothing will be kept, but every bad line is
+    /// still named).
+    fn take(&mut self, part: Batch, schedule: &mut Schedule) -> Result<(), Exit> {
+        self.rejects.extend(part.rejects);
+        if self.rejects.is_empty() {
+            schedule.write(&part.output)?;
+            self.summary.merge(part.summary);
+            self.items += part.items;
+        }
+        Ok(())
+    }
+}
+
+/// The schedule being written: a temporary file beside `--out`, renamed over it only
+/// when every line was good.
+struct Schedule {
+    temporary: PathBuf,
+    format: OutFormat,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Schedule {
+    fn create(out: &Path, format: OutFormat) -> Result<Schedule, Exit> {
+        let temporary = temporary_path(out);
+        let file = Self::open(&temporary)?;
+        let mut schedule = Schedule {
+            temporary,
+            format,
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+        };
+        schedule.header()?;
+        Ok(schedule)
+    }
+
+    fn open(temporary: &Path) -> Result<std::fs::File, Exit> {
+        std::fs::File::create(temporary).map_err(|error| {
+            fail(
+                Exit::Failure,
+                format!("cannot write {}: {error}", temporary.display()),
+            )
+        })
+    }
+
+    fn header(&mut self) -> Result<(), Exit> {
+        if self.format == OutFormat::Csv {
+            self.write(CSV_HEADER)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), Exit> {
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|error| self.failed(&error))
+    }
+
+    fn failed(&self, error: &std::io::Error) -> Exit {
+        let _ = std::fs::remove_file(&self.temporary);
+        fail(
+            Exit::Failure,
+            format!("cannot write {}: {error}", self.temporary.display()),
+        )
+    }
+
+    /// Starts again from an empty schedule (the streamed one is thrown away).
+    fn restart(&mut self) -> Result<(), Exit> {
+        let fresh = std::io::BufWriter::with_capacity(1 << 20, Self::open(&self.temporary)?);
+        // What the old writer still buffers is dropped unwritten: flushed, it would
+        // land in the new file at the old offset.
+        let (_file, _unwritten) = std::mem::replace(&mut self.out, fresh).into_parts();
+        self.header()
+    }
+
+    fn discard(self) {
+        drop(self.out);
+        let _ = std::fs::remove_file(&self.temporary);
+    }
+
+    fn commit(mut self, out: &Path) -> Result<(), Exit> {
+        self.out.flush().map_err(|error| self.failed(&error))?;
+        let Schedule { temporary, .. } = self;
+        std::fs::rename(&temporary, out).map_err(|error| {
+            let _ = std::fs::remove_file(&temporary);
+            fail(
+                Exit::Failure,
+                format!("cannot write {}: {error}", out.display()),
+            )
+        })
+    }
+}
+
+/// Plans files in any order: both read whole, indexed, then planned in batches.
+fn plan_in_memory(args: &PlanArgs, job: &Job<'_>, schedule: &mut Schedule) -> Result<Totals, Exit> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|error| {
+            fail(
+                Exit::Failure,
+                format!("cannot read {}: {error}", path.display()),
+            )
+        })
+    };
+    let accounts_text = read(&args.accounts)?;
+    let events_text = args.events.as_deref().map(read).transpose()?;
+    let portfolio = Portfolio::index(
+        &job.accounts_file,
+        &accounts_text,
+        &job.events_file,
+        events_text.as_deref().unwrap_or(""),
+    );
+    let mut totals = Totals {
+        rejects: portfolio.rejects.clone(),
+        ..Totals::default()
+    };
+    let bar = progress_bar(portfolio.accounts.len() as u64, "accounts");
+    for batch in portfolio.consumers.chunks(BATCH) {
+        let plan = totals.rejects.is_empty();
+        let planned: Vec<Batch> = batch
+            .par_chunks(PART)
+            .map(|consumers| {
+                let mut part = Batch::default();
+                for consumer in consumers {
+                    portfolio.plan_consumer(consumer, job, plan, &mut part);
+                }
+                part
+            })
+            .collect();
+        for part in planned {
+            bar.inc(part.accounts);
+            totals.take(part, schedule)?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(totals)
+}
+
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 fn out_format(path: &Path) -> Result<OutFormat, Exit> {
@@ -398,15 +519,8 @@ impl<'t> Portfolio<'t> {
     /// Parses and plans one consumer's debts, rendering the schedule's lines. With
     /// `plan` false (a bad line was seen already) it only parses, to report every bad
     /// line at once.
-    fn plan_consumer(
-        &self,
-        consumer: &[usize],
-        (accounts_file, events_file): (&str, &str),
-        (strategy, policy, horizon): (&Strategy, &Policy, &Horizon),
-        format: OutFormat,
-        plan: bool,
-        batch: &mut Batch,
-    ) {
+    fn plan_consumer(&self, consumer: &[usize], job: &Job<'_>, plan: bool, batch: &mut Batch) {
+        let (accounts_file, events_file) = (&job.accounts_file, &job.events_file);
         batch.accounts += consumer.len() as u64;
         let rejects_before = batch.rejects.len();
         let mut debts = Vec::with_capacity(consumer.len());
@@ -452,16 +566,24 @@ impl<'t> Portfolio<'t> {
             return;
         }
         let debts: Vec<&AccountLedger> = debts.iter().collect();
-        for account_plan in plan_consumer(&debts, strategy, policy, horizon) {
-            batch.summary.add(&account_plan);
+        batch.plan(&debts, job);
+    }
+}
+
+impl Batch {
+    /// Plans one consumer's debts (every one parsed), rendering the schedule's lines
+    /// and counting the plans.
+    fn plan(&mut self, debts: &[&AccountLedger], job: &Job<'_>) {
+        for account_plan in plan_consumer(debts, job.strategy, job.policy, job.horizon) {
+            self.summary.add(&account_plan);
             for item in &account_plan.items {
-                batch.items += 1;
-                match format {
-                    OutFormat::Csv => csv_row(item, &mut batch.output),
+                self.items += 1;
+                match job.format {
+                    OutFormat::Csv => csv_row(item, &mut self.output),
                     OutFormat::JsonLines => {
                         if let Ok(line) = serde_json::to_string(item) {
-                            batch.output.push_str(&line);
-                            batch.output.push('\n');
+                            self.output.push_str(&line);
+                            self.output.push('\n');
                         }
                     }
                 }
