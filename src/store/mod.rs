@@ -1331,6 +1331,28 @@ pub struct NoticeRow {
     pub now: DateTime<Utc>,
 }
 
+/// The answer to an attempt whose idempotency key an earlier attempt of the same group
+/// (one commit of a group-commit writer) carried, with `first_hash` and answer `first`:
+/// that answer replayed for the same request, a mismatch for another.
+pub(crate) fn repeat_in_group(
+    key: &IdempotencyKey,
+    first_hash: &str,
+    first: Option<&Result<RecordedRow, StoreError>>,
+) -> Result<RecordedRow, StoreError> {
+    if first_hash != key.request_hash {
+        return Err(StoreError::IdempotencyMismatch(key.key.clone()));
+    }
+    match first {
+        Some(Ok(first)) => Ok(RecordedRow {
+            replayed: true,
+            ..first.clone()
+        }),
+        _ => Err(StoreError::CommitFailed(
+            "the first request with this idempotency key failed".into(),
+        )),
+    }
+}
+
 /// Check-and-record between its read and its write: parses the stored account and
 /// history, asks the judge, and builds the rows to write.
 pub(crate) fn judge_attempt(

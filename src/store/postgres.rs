@@ -692,8 +692,6 @@ impl PostgresStore {
     }
 }
 
-/// Appends one event under the account's row lock, bringing the account up to date
-/// when the event changes it.
 /// Check-and-record of one attempt in its own transaction: the path of an attempt whose
 /// batch failed before its commit (`batch.rs`), which answers each attempt on its own.
 async fn check_and_record_one(
@@ -874,6 +872,8 @@ async fn account_and_history(
     }))
 }
 
+/// Appends one event under the account's row lock, bringing the account up to date
+/// when the event changes it.
 async fn append_event(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     row: &EventRow,

@@ -26,7 +26,7 @@ use crate::domain::chain::{DecisionFields, Link, instant_text as chain_instant};
 use crate::store::chain::{Links, decision_content_hash};
 use crate::store::{
     Attempt, HistoryRow, IdempotencyKey, Judge, QueuedNotice, RecordedRow, StoreError,
-    judge_attempt, lookback_start, pending_notice_row,
+    judge_attempt, lookback_start, pending_notice_row, repeat_in_group,
 };
 
 /// Attempts decided in one transaction at most: enough to cover every connection of a
@@ -284,19 +284,7 @@ async fn commit_batch(
         };
         if let Some(key) = &attempt.idempotency {
             if let Some((hash, index)) = keyed.get(key.key.as_str()) {
-                results.push(if *hash == key.request_hash {
-                    match results.get(*index) {
-                        Some(Ok(first)) => Ok(RecordedRow {
-                            replayed: true,
-                            ..first.clone()
-                        }),
-                        _ => Err(StoreError::CommitFailed(
-                            "the first request with this idempotency key failed".into(),
-                        )),
-                    }
-                } else {
-                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
-                });
+                results.push(repeat_in_group(key, hash, results.get(*index)));
                 continue;
             }
             if let Some((hash, response)) = remembered

@@ -27,6 +27,7 @@ use crate::store::chain::{Links, decision_content_hash, event_content_hash};
 use crate::store::{
     AccountHistoryRows, EventRow, HistoryRow, IdempotencyKey, NoticeRow, ParseCache, RecordedRow,
     StoreError, instant_text, judge_attempt_cached, lookback_start, pending_notice_row,
+    repeat_in_group,
 };
 
 /// A database failure inside the writer: it fails the group it happened in.
@@ -150,19 +151,7 @@ fn commit_group(
         let attempt = &job.attempt;
         if let Some(key) = &attempt.idempotency {
             if let Some((hash, index)) = keyed.get(key.key.as_str()) {
-                results.push(if *hash == key.request_hash {
-                    match results.get(*index) {
-                        Some(Ok(first)) => Ok(RecordedRow {
-                            replayed: true,
-                            ..first.clone()
-                        }),
-                        _ => Err(StoreError::CommitFailed(
-                            "the first request with this idempotency key failed".into(),
-                        )),
-                    }
-                } else {
-                    Err(StoreError::IdempotencyMismatch(key.key.clone()))
-                });
+                results.push(repeat_in_group(key, hash, results.get(*index)));
                 continue;
             }
             match first_response(connection, key) {
