@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use smallvec::SmallVec;
 
 use super::subject::{
     PreparedEvent, Question, Subject, channel_of_point, kind_of, same_contact_point,
@@ -14,6 +15,9 @@ use crate::domain::{
     Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome, Purpose,
 };
 use crate::policy::model::{EventFilter, Per, Rule, Set};
+
+/// How many governing rules a [`Context`] holds without allocating.
+pub const INLINE_RULES: usize = 16;
 
 /// Everything one question needs, computed once for its evaluations.
 pub struct Context<'a> {
@@ -30,8 +34,9 @@ pub struct Context<'a> {
     pub zones: &'a [Tz],
     /// Sorted by instant.
     pub events: &'a [PreparedEvent<'a>],
-    /// The rules that govern this question, in policy order.
-    pub rules: Vec<&'a Rule>,
+    /// The rules that govern this question, in policy order (inline: a question is
+    /// governed by a handful, and a decision allocates nothing for them).
+    pub rules: SmallVec<[&'a Rule; INLINE_RULES]>,
     /// The subject's buffer for the slots a cap counts (one cap is counted at a time).
     pub slots: &'a RefCell<Vec<i64>>,
 }
@@ -58,7 +63,7 @@ impl<'a> Context<'a> {
             contact_kind,
             zones: &subject.zones,
             events: &subject.events,
-            rules: Vec::new(),
+            rules: SmallVec::new(),
             slots: &subject.slots,
         };
         context.rules = context.applicable_rules(question.purpose);
@@ -74,10 +79,9 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn applicable_rules(&self, purpose: Purpose) -> Vec<&'a Rule> {
+    fn applicable_rules(&self, purpose: Purpose) -> SmallVec<[&'a Rule; INLINE_RULES]> {
         let subject = self.subject;
-        // Sized up front: growing a filtered Vec reallocates several times.
-        let mut rules = Vec::with_capacity(subject.policy.rules().len());
+        let mut rules = SmallVec::new();
         rules.extend(
             subject
                 .policy

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use smallvec::SmallVec;
 
 use super::Check;
 use super::context::Context;
@@ -155,10 +156,13 @@ pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict>
     verdicts
 }
 
-/// Every refusal and warning at one instant.
+/// A refusing rule and the earliest instant it might pass (`None`: not by time alone).
+type Refusal<'a> = (&'a Rule, Option<DateTime<Utc>>);
+
+/// Every refusal and warning at one instant (inline: a decision allocates none).
 pub(super) struct Evaluation<'a> {
-    pub refusals: Vec<(&'a Rule, Option<DateTime<Utc>>)>,
-    pub warnings: Vec<&'a Rule>,
+    pub refusals: SmallVec<[Refusal<'a>; 4]>,
+    pub warnings: SmallVec<[&'a Rule; 4]>,
 }
 
 impl Evaluation<'_> {
@@ -176,8 +180,8 @@ impl Evaluation<'_> {
 /// Evaluates every governing rule at `instant`.
 pub(super) fn evaluate<'a>(context: &Context<'a>, moment: &Moment) -> Evaluation<'a> {
     let mut evaluation = Evaluation {
-        refusals: Vec::new(),
-        warnings: Vec::new(),
+        refusals: SmallVec::new(),
+        warnings: SmallVec::new(),
     };
     for rule in context.rules.iter().copied() {
         if !moment.in_force(&rule.effective) {

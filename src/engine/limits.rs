@@ -225,6 +225,10 @@ fn sort_days(slots: &mut [i64]) {
 /// under `max`; otherwise `Some(reopen)` with a lower bound of the first slot at
 /// which it could (`Some(None)`: never, by the passing of time alone).
 fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i64>> {
+    // No period holds more than every slot: fewer than `max` leave room in all of them.
+    if i64::try_from(slots.len()).unwrap_or(i64::MAX) < max {
+        return None;
+    }
     let in_range = |from: i64, to: i64| -> i64 {
         let start = slots.partition_point(|&s| s < from);
         let end = slots.partition_point(|&s| s < to);

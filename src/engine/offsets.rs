@@ -27,12 +27,18 @@ const SAMPLE_STEP: i64 = 86_400;
 /// Offsets in the tz database stay within a day of UTC.
 const MAX_OFFSET: i64 = 86_400;
 
+/// The span index is kept for every 2^22 seconds (about 48.5 days): a lookup starts
+/// there and steps over the few transitions since, instead of searching the table.
+const BUCKET_SHIFT: u32 = 22;
+
 /// One zone's offsets: `offsets[i]` (local minus UTC, in seconds) holds from
 /// `starts[i]` until `starts[i + 1]` (UTC seconds), the last until [`COVERED_UNTIL`].
 #[derive(Debug)]
 struct Table {
     starts: Vec<i64>,
     offsets: Vec<i64>,
+    /// `buckets[b]`: the span holding the UTC second `COVERED_FROM + (b << BUCKET_SHIFT)`.
+    buckets: Vec<u32>,
 }
 
 /// The tables, by the zone's place in [`TZ_VARIANTS`], each built on first use.
@@ -63,6 +69,7 @@ impl Table {
         let mut table = Table {
             starts: vec![COVERED_FROM],
             offsets: vec![current],
+            buckets: Vec::new(),
         };
         let mut at = COVERED_FROM;
         while at < COVERED_UNTIL {
@@ -89,11 +96,30 @@ impl Table {
             }
             at = high;
         }
+        let mut bucket_start = COVERED_FROM;
+        while bucket_start < COVERED_UNTIL {
+            let span = table.searched_span_of(bucket_start);
+            table.buckets.push(u32::try_from(span).unwrap_or(u32::MAX));
+            bucket_start += 1 << BUCKET_SHIFT;
+        }
         table
     }
 
     /// The index of the span holding the UTC second `utc` (within the covered years).
     fn span_of(&self, utc: i64) -> usize {
+        let bucket = usize::try_from((utc - COVERED_FROM) >> BUCKET_SHIFT).ok();
+        let Some(&first) = bucket.and_then(|bucket| self.buckets.get(bucket)) else {
+            return self.searched_span_of(utc);
+        };
+        let mut span = usize::try_from(first).unwrap_or(usize::MAX);
+        while self.starts.get(span + 1).is_some_and(|&next| next <= utc) {
+            span += 1;
+        }
+        span
+    }
+
+    /// [`Table::span_of`] by a binary search of the whole table.
+    fn searched_span_of(&self, utc: i64) -> usize {
         self.starts
             .partition_point(|&start| start <= utc)
             .saturating_sub(1)

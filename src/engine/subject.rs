@@ -110,7 +110,7 @@ impl Standing {
     /// The account's standing under `policy`.
     pub fn new(policy: &Policy, account: &Account) -> Standing {
         Standing {
-            zones: zones::candidate_zones(&account.consumer).into(),
+            zones: Arc::from(zones::candidate_zones_inline(&account.consumer).as_slice()),
             covered_packs: policy
                 .packs()
                 .iter()

@@ -83,13 +83,13 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
     }
     let instant = moment.instant;
     Check::all(moment.clocks.iter().flat_map(
-        |&LocalClock {
+        |clock @ &LocalClock {
              zone,
-             date,
              weekday,
              seconds,
              ..
          }| {
+            let date = clock.date();
             times.iter().map(move |time| {
                 let today = Weekday::ALL.get(weekday).copied();
                 let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));

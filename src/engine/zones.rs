@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Utc};
 use chrono_tz::Tz;
+use smallvec::SmallVec;
 
 use super::offsets;
 use crate::domain::Consumer;
@@ -110,14 +111,19 @@ pub fn area_code(number: &str) -> Option<u16> {
 
 /// Every zone the consumer might be in, without duplicates, never empty.
 pub fn candidate_zones(consumer: &Consumer) -> Vec<Tz> {
-    fn add(zones: &mut Vec<Tz>, list: &[Tz]) {
+    candidate_zones_inline(consumer).to_vec()
+}
+
+/// [`candidate_zones`] without a heap allocation for the usual few zones.
+pub fn candidate_zones_inline(consumer: &Consumer) -> SmallVec<[Tz; 8]> {
+    fn add(zones: &mut SmallVec<[Tz; 8]>, list: &[Tz]) {
         for zone in list {
             if !zones.contains(zone) {
                 zones.push(*zone);
             }
         }
     }
-    let mut zones: Vec<Tz> = Vec::with_capacity(4);
+    let mut zones = SmallVec::new();
     if !consumer.time_zones.is_empty() {
         add(&mut zones, &consumer.time_zones);
         return zones;
@@ -141,8 +147,6 @@ pub fn candidate_zones(consumer: &Consumer) -> Vec<Tz> {
 pub struct LocalClock {
     /// The zone.
     pub zone: Tz,
-    /// The local date.
-    pub date: NaiveDate,
     /// The local date as a day number ([`day_number`]): counting days needs no
     /// calendar arithmetic.
     pub day: i64,
@@ -199,7 +203,6 @@ impl Moment {
             let (day, seconds) = local_day_and_second(instant, *zone);
             LocalClock {
                 zone: *zone,
-                date: date_of_day_number(day).unwrap_or(NaiveDate::MIN),
                 day,
                 weekday: weekday_of_day_number(day),
                 seconds,
@@ -208,7 +211,6 @@ impl Moment {
         let clocks = if zones.len() <= INLINE_CLOCKS {
             let mut clocks = [LocalClock {
                 zone: Tz::UTC,
-                date: NaiveDate::MIN,
                 day: 0,
                 weekday: 0,
                 seconds: 0,
@@ -229,8 +231,23 @@ impl Moment {
     /// Whether a date range holds the local date in any zone (a restriction in force
     /// anywhere the consumer might be applies).
     pub fn in_force(&self, range: &crate::policy::model::DateRange) -> bool {
-        (range.from.is_none() && range.until.is_none())
-            || self.clocks.iter().any(|clock| range.contains(clock.date))
+        if range.from.is_none() && range.until.is_none() {
+            return true;
+        }
+        // By day numbers, which order as the dates do: no calendar conversion per clock.
+        let from = range.from.map(day_number);
+        let until = range.until.map(day_number);
+        self.clocks.iter().any(|clock| {
+            from.is_none_or(|from| clock.day >= from)
+                && until.is_none_or(|until| clock.day <= until)
+        })
+    }
+}
+
+impl LocalClock {
+    /// The local date (a calendar conversion: most rules need only [`LocalClock::day`]).
+    pub fn date(&self) -> NaiveDate {
+        date_of_day_number(self.day).unwrap_or(NaiveDate::MIN)
     }
 }
 
