@@ -3,10 +3,12 @@
 //!
 //! Check-and-record goes through one writer thread with its own connection (`writer`): it takes
 //! the attempts waiting in its queue, decides and writes each in turn inside one
-//! `BEGIN IMMEDIATE` transaction (a savepoint per attempt, so one failure does not undo
-//! the others) and commits them together. Each attempt reads the ledger as the earlier
-//! ones left it, so racing dialers cannot break a cap; one fsync serves the whole group,
-//! which is what makes durable commits fast. Other writes queue on SQLite's own lock.
+//! `BEGIN IMMEDIATE` transaction (an attempt that cannot be decided writes nothing; a
+//! database failure rolls the whole group back) and commits them together. Each attempt
+//! reads the ledger as the earlier ones left it, so racing dialers cannot break a cap;
+//! one fsync serves the whole group, which is what makes durable commits fast. The
+//! writer keeps the histories it has read (`histories`), dropped whenever another
+//! connection commits. Other writes queue on SQLite's own lock.
 
 use std::collections::HashSet;
 use std::str::FromStr;
