@@ -1163,16 +1163,11 @@ impl dunner::dispatch::Courier for Accepting {
     }
 }
 
-/// Issue 12 part 4: a queued email holds its place in the caps from the moment it is
-/// queued, and the send-time check runs under the dialers' lock. New York City allows 3
-/// contacts per 7 days across calls and emails: dialers racing a queue of emails (queued
-/// and then sent by the outbox worker) record never more than 3.
-async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: TestStore) {
-    let store = test.store.clone();
-    // Tuesday 2027-01-12, 10:00 in New York: the SHIELD pack is in force.
-    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+/// A New York City debt (its SHIELD pack allows 3 contacts in 7 days across calls and
+/// emails) with a phone and an email address, consented to by email on 2027-01-04.
+async fn nyc_debt_with_email_consent(store: &Store, id: &str, at: DateTime<Utc>) {
     let account: Account = serde_json::from_value(serde_json::json!({
-        "id": "NYC-1",
+        "id": id,
         "consumer": {"address": {"state": "NY", "city": "New York"}, "time_zones": ["America/New_York"],
                      "phones": [{"number": "+12125550100", "kind": "mobile"}],
                      "emails": [{"address": "alex@example.com", "kind": "personal"}]}
@@ -1182,9 +1177,20 @@ async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: Te
     let consent = ledger(
         serde_json::json!({"at": "2027-01-04T15:00:00Z", "type": "consent", "channel": "email"}),
     );
-    dunner::service::append_event(&store, "NYC-1", &consent, at)
+    dunner::service::append_event(store, id, &consent, at)
         .await
         .unwrap();
+}
+
+/// Issue 12 part 4: a queued email holds its place in the caps from the moment it is
+/// queued, and the send-time check runs under the dialers' lock. New York City allows 3
+/// contacts per 7 days across calls and emails: dialers racing a queue of emails (queued
+/// and then sent by the outbox worker) record never more than 3.
+async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: TestStore) {
+    let store = test.store.clone();
+    // Tuesday 2027-01-12, 10:00 in New York: the SHIELD pack is in force.
+    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+    nyc_debt_with_email_consent(&store, "NYC-1", at).await;
     let email = notice(
         serde_json::json!({"account_id": "NYC-1", "channel": "email",
         "template": "payment_reminder", "purpose": "payment_reminder"}),
@@ -1490,16 +1496,11 @@ async fn writes_through_another_connection_are_seen_by_the_next_attempt(test: Te
     let mut ceased = account("X-2");
     ceased.flags.cease_and_desist = true;
     other.put_account(&ceased, now()).await.unwrap();
-    let refused = record(call("X-2", "2026-04-07T14:01:00Z"), now()).await;
-    assert!(
-        refused
-            .decision
-            .reasons
-            .iter()
-            .any(|r| r.rule.contains("cease")),
-        "{:?}",
-        refused.decision
-    );
+    let refused = record(call("X-2", "2026-04-07T14:01:00Z"), now())
+        .await
+        .decision;
+    let cease = |reason: &dunner::engine::Reason| reason.rule.contains("cease");
+    assert!(refused.reasons.iter().any(cease), "{refused:?}");
     other.put_account(&account("X-2"), now()).await.unwrap();
     let allowed = record(call("X-2", "2026-04-07T14:02:00Z"), now()).await;
     assert!(allowed.event_id.is_some(), "{:?}", allowed.decision);
@@ -1507,20 +1508,7 @@ async fn writes_through_another_connection_are_seen_by_the_next_attempt(test: Te
     // A pending email holds its place until it is cancelled elsewhere. New York City
     // allows 3 contacts in 7 days across calls and emails (in force on 2027-01-12).
     let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
-    let nyc: Account = serde_json::from_value(serde_json::json!({
-        "id": "X-3",
-        "consumer": {"address": {"state": "NY", "city": "New York"}, "time_zones": ["America/New_York"],
-                     "phones": [{"number": "+12125550100", "kind": "mobile"}],
-                     "emails": [{"address": "alex@example.com", "kind": "personal"}]}
-    }))
-    .unwrap();
-    store.put_account(&nyc, at).await.unwrap();
-    let consent = ledger(
-        serde_json::json!({"at": "2027-01-04T15:00:00Z", "type": "consent", "channel": "email"}),
-    );
-    dunner::service::append_event(store, "X-3", &consent, at)
-        .await
-        .unwrap();
+    nyc_debt_with_email_consent(store, "X-3", at).await;
     let email = notice(serde_json::json!({"account_id": "X-3", "channel": "email",
         "template": "payment_reminder", "purpose": "payment_reminder"}));
     let mut queued = Vec::new();
