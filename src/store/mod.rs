@@ -18,7 +18,6 @@ pub mod records;
 pub mod reports;
 mod sqlite;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -1189,12 +1188,10 @@ impl AccountRow {
     }
 }
 
-/// An account's stored body, the key of its consumer (`consumer:ID`, or `account:ID`
-/// when it names none) and its history from a lookback on, with the events of the
+/// An account's stored body and its history from a lookback on, with the events of the
 /// consumer's other accounts, in ledger order.
 pub(crate) struct AccountHistoryRows {
     pub body: String,
-    pub debtor: String,
     pub history: Vec<HistoryRow>,
 }
 
@@ -1371,76 +1368,40 @@ pub(crate) fn judge_attempt(
     judged(judge, &account, &history, attempt, now, notice)
 }
 
-/// [`judge_attempt`] for a writer that decides many attempts in a row (SQLite's): the
-/// account and events it has parsed before are taken from `cache` when the stored
-/// bytes are the same, so an account's history is not parsed again for every attempt.
+/// [`judge_attempt`] for a writer that keeps the rows it read already parsed (SQLite's,
+/// `sqlite::history`): the account and the history rows, in the order the read returns
+/// them, give the same history and so the same decision as parsing them afresh.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn judge_attempt_cached(
-    cache: &mut ParseCache,
+pub(crate) fn judge_attempt_parsed<'r>(
     judge: &dyn Judge,
-    account_body: &str,
-    history_rows: &[HistoryRow],
+    account: &Account,
+    rows: impl Iterator<Item = ParsedRow<'r>>,
     attempt: &Attempt,
     now: DateTime<Utc>,
     notice: Option<&QueuedNotice>,
     sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
-    cache.bound();
-    let ParseCache { accounts, events } = cache;
-    let account = parsed(accounts, &attempt.account_id, account_body, |body| {
-        stored_account(&attempt.account_id, body)
-    })?;
-    let history = history_events(&attempt.account_id, history_rows, sending, |row| {
-        parsed(events, &row.id, &row.body, |body| from_json("event", body)).cloned()
-    })?;
-    judged(judge, account, &history, attempt, now, notice)
-}
-
-/// Stored JSON already parsed, by row id, with the exact text it was parsed from: an
-/// entry is used only when the text read now is byte for byte the same, so a row
-/// changed by anyone (an account updated by an event, a redacted event) is parsed
-/// afresh — the cache can make a decision faster, never different.
-#[derive(Default)]
-pub(crate) struct ParseCache {
-    accounts: HashMap<String, (String, Account)>,
-    events: HashMap<String, (String, LedgerEvent)>,
-}
-
-impl ParseCache {
-    /// The most entries kept of each kind (about 25 MiB of events, each with its text);
-    /// beyond it the cache starts again empty rather than track what was used last.
-    const MAX_ENTRIES: usize = 50_000;
-
-    fn bound(&mut self) {
-        if self.events.len() > Self::MAX_ENTRIES {
-            self.events.clear();
-        }
-        if self.accounts.len() > Self::MAX_ENTRIES {
-            self.accounts.clear();
-        }
-    }
-}
-
-/// The value parsed from `text` for row `id`: from `cache` when `text` is what it was
-/// parsed from, else parsed now and kept.
-fn parsed<'c, T>(
-    cache: &'c mut HashMap<String, (String, T)>,
-    id: &str,
-    text: &str,
-    parse: impl FnOnce(&str) -> Result<T, StoreError>,
-) -> Result<&'c T, StoreError> {
-    let fresh = cache.get(id).is_some_and(|(kept, _)| kept == text);
-    if !fresh {
-        let value = parse(text)?;
-        cache.insert(id.to_string(), (text.to_string(), value));
-    }
-    cache
-        .get(id)
-        .map(|(_, value)| value)
-        .ok_or_else(|| StoreError::Corrupt {
-            what: "parsed row",
-            reason: format!("`{id}` vanished from the writer's cache"),
+    let own_place = sending.map(pending_row_id);
+    let entries: Vec<StoredEntry> = rows
+        .filter(|row| own_place.as_deref() != Some(row.id))
+        .map(|row| {
+            stored_entry(
+                &attempt.account_id,
+                row.id,
+                row.account_id,
+                row.event.clone(),
+            )
         })
+        .collect();
+    judged(judge, account, &history_of(&entries), attempt, now, notice)
+}
+
+/// A history row already parsed: its id, the debt it is about and the event.
+#[derive(Clone, Copy)]
+pub(crate) struct ParsedRow<'r> {
+    pub id: &'r str,
+    pub account_id: &'r str,
+    pub event: &'r LedgerEvent,
 }
 
 /// The judge's step and the rows it makes, over a parsed account and history.
@@ -1496,14 +1457,25 @@ fn history_events(
         .iter()
         .filter(|row| own_place.as_deref() != Some(row.id.as_str()))
         .map(|row| {
-            Ok(StoredEntry {
-                id: row.id.clone(),
-                other_account: (row.account_id != account_id).then(|| row.account_id.clone()),
-                event: event(row)?,
-            })
+            Ok(stored_entry(
+                account_id,
+                &row.id,
+                &row.account_id,
+                event(row)?,
+            ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(history_of(&entries))
+}
+
+/// A history row as the engine's history reads it: the consumer's other debts tagged
+/// with their account.
+fn stored_entry(account_id: &str, id: &str, of: &str, event: LedgerEvent) -> StoredEntry {
+    StoredEntry {
+        id: id.to_string(),
+        other_account: (of != account_id).then(|| of.to_string()),
+        event,
+    }
 }
 
 /// The history row id of a pending notice's place in the caps.

@@ -867,7 +867,6 @@ async fn account_and_history(
         .collect::<Result<_, StoreError>>()?;
     Ok(Some(AccountHistoryRows {
         body: account.try_get("body")?,
-        debtor: account.try_get("debtor")?,
         history,
     }))
 }

@@ -3,10 +3,12 @@
 //!
 //! Check-and-record goes through one writer thread with its own connection (`writer`): it takes
 //! the attempts waiting in its queue, decides and writes each in turn inside one
-//! `BEGIN IMMEDIATE` transaction (a savepoint per attempt, so one failure does not undo
-//! the others) and commits them together. Each attempt reads the ledger as the earlier
-//! ones left it, so racing dialers cannot break a cap; one fsync serves the whole group,
-//! which is what makes durable commits fast. Other writes queue on SQLite's own lock.
+//! `BEGIN IMMEDIATE` transaction (an attempt that cannot be decided writes nothing; a
+//! database failure rolls the whole group back) and commits them together. Each attempt
+//! reads the ledger as the earlier ones left it, so racing dialers cannot break a cap;
+//! one fsync serves the whole group, which is what makes durable commits fast. The
+//! writer keeps the histories it has read (`histories`), dropped whenever another
+//! connection commits. Other writes queue on SQLite's own lock.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -22,6 +24,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 mod chain;
+mod histories;
 mod records;
 mod reports;
 mod writer;
@@ -752,20 +755,24 @@ async fn upsert_key(
 /// The one read of a check-and-record (the pool's and the writer's): the account's
 /// body and consumer key (part 0), its consumer's events since `?2` (part 1) and the
 /// places of their pending notices (part 2, the due instant in the `debtor` column).
-const ACCOUNT_AND_HISTORY: &str = "SELECT 0 AS part, id, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body
+/// The rows come in a defined order — by part, debt, instant, then ledger position —
+/// so that the writer's cache of decoded histories (`histories::Histories`), which keeps
+/// its rows in that order as it appends its own, hands the judge what this read would.
+const ACCOUNT_AND_HISTORY: &str = "SELECT 0 AS part, id, id AS account_id, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor, body, NULL AS at, NULL AS seq
            FROM accounts WHERE id = ?1
          UNION ALL
-         SELECT 1, id, account_id, NULL, body FROM events
+         SELECT 1, id, account_id, NULL, body, at, seq FROM events
           WHERE at >= ?2 AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
                  WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))
          UNION ALL
-         SELECT 2, id, account_id, due_at, request FROM notices
+         SELECT 2, id, account_id, due_at, request, due_at, seq FROM notices
           WHERE status = 'pending' AND account_id IN (
                 SELECT ?1
                 UNION SELECT id FROM accounts
-                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))";
+                 WHERE consumer_id = (SELECT consumer_id FROM accounts WHERE id = ?1))
+         ORDER BY part, account_id, at, seq";
 
 /// An account's stored body, the key of its consumer (`consumer.id`, or the account's
 /// own id when it names none) and its history from `since` on — with the events of
@@ -786,7 +793,7 @@ async fn account_and_history(
     for row in rows {
         let part = row.get::<i64, _>("part");
         if part == 0 {
-            account = Some((row.get("body"), row.get("debtor")));
+            account = Some(row.get("body"));
         } else if part == 2 {
             let due_at = parse_instant(&row.get::<String, _>("debtor"))?;
             history.extend(pending_notice_row(
@@ -803,11 +810,7 @@ async fn account_and_history(
             });
         }
     }
-    Ok(account.map(|(body, debtor)| AccountHistoryRows {
-        body,
-        debtor,
-        history,
-    }))
+    Ok(account.map(|body| AccountHistoryRows { body, history }))
 }
 
 /// Writes events with their chain links. An imported entry already stored is not

@@ -1163,16 +1163,11 @@ impl dunner::dispatch::Courier for Accepting {
     }
 }
 
-/// Issue 12 part 4: a queued email holds its place in the caps from the moment it is
-/// queued, and the send-time check runs under the dialers' lock. New York City allows 3
-/// contacts per 7 days across calls and emails: dialers racing a queue of emails (queued
-/// and then sent by the outbox worker) record never more than 3.
-async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: TestStore) {
-    let store = test.store.clone();
-    // Tuesday 2027-01-12, 10:00 in New York: the SHIELD pack is in force.
-    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+/// A New York City debt (its SHIELD pack allows 3 contacts in 7 days across calls and
+/// emails) with a phone and an email address, consented to by email on 2027-01-04.
+async fn nyc_debt_with_email_consent(store: &Store, id: &str, at: DateTime<Utc>) {
     let account: Account = serde_json::from_value(serde_json::json!({
-        "id": "NYC-1",
+        "id": id,
         "consumer": {"address": {"state": "NY", "city": "New York"}, "time_zones": ["America/New_York"],
                      "phones": [{"number": "+12125550100", "kind": "mobile"}],
                      "emails": [{"address": "alex@example.com", "kind": "personal"}]}
@@ -1182,9 +1177,20 @@ async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: Te
     let consent = ledger(
         serde_json::json!({"at": "2027-01-04T15:00:00Z", "type": "consent", "channel": "email"}),
     );
-    dunner::service::append_event(&store, "NYC-1", &consent, at)
+    dunner::service::append_event(store, id, &consent, at)
         .await
         .unwrap();
+}
+
+/// Issue 12 part 4: a queued email holds its place in the caps from the moment it is
+/// queued, and the send-time check runs under the dialers' lock. New York City allows 3
+/// contacts per 7 days across calls and emails: dialers racing a queue of emails (queued
+/// and then sent by the outbox worker) record never more than 3.
+async fn dialers_and_a_queue_of_emails_never_exceed_a_cross_channel_cap(test: TestStore) {
+    let store = test.store.clone();
+    // Tuesday 2027-01-12, 10:00 in New York: the SHIELD pack is in force.
+    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+    nyc_debt_with_email_consent(&store, "NYC-1", at).await;
     let email = notice(
         serde_json::json!({"account_id": "NYC-1", "channel": "email",
         "template": "payment_reminder", "purpose": "payment_reminder"}),
@@ -1439,6 +1445,101 @@ macro_rules! conformance {
     };
 }
 
+/// Whatever the check-and-record path keeps between attempts (the SQLite writer keeps
+/// each debtor's parsed history), a write through another connection — another store
+/// on the same ledger, as another daemon or the pool's imports, account updates and
+/// the outbox's notice updates are — is seen by the very next attempt.
+async fn writes_through_another_connection_are_seen_by_the_next_attempt(test: TestStore) {
+    let store = &test.store;
+    let other = Store::open(&test.url).await.unwrap();
+    let record = |attempt: Attempt, at: DateTime<Utc>| async move {
+        dunner::service::check_and_record(store, &SHIPPED_SHARED, &attempt, at)
+            .await
+            .unwrap()
+    };
+
+    // An event imported elsewhere counts: 5 calls here, 1 there, then the 7th of the
+    // week is allowed and the 8th refused.
+    store.put_account(&account("X-1"), now()).await.unwrap();
+    for minute in 0..5 {
+        let at = format!("2026-04-07T14:{minute:02}:00Z");
+        assert!(record(call("X-1", &at), now()).await.event_id.is_some());
+    }
+    let elsewhere = ledger(
+        serde_json::json!({"at": "2026-04-07T14:10:00Z", "type": "contact",
+        "channel": "call", "outcome": "no_answer", "initiated_by": "collector"}),
+    );
+    dunner::service::append_event(&other, "X-1", &elsewhere, now())
+        .await
+        .unwrap();
+    assert!(
+        record(call("X-1", "2026-04-07T14:20:00Z"), now())
+            .await
+            .event_id
+            .is_some()
+    );
+    let eighth = record(call("X-1", "2026-04-07T14:21:00Z"), now()).await;
+    assert!(
+        eighth.event_id.is_none(),
+        "the call imported through another connection was not counted: {:?}",
+        eighth.decision
+    );
+
+    // An account updated elsewhere is decided as it now stands, both ways.
+    store.put_account(&account("X-2"), now()).await.unwrap();
+    assert!(
+        record(call("X-2", "2026-04-07T14:00:00Z"), now())
+            .await
+            .event_id
+            .is_some()
+    );
+    let mut ceased = account("X-2");
+    ceased.flags.cease_and_desist = true;
+    other.put_account(&ceased, now()).await.unwrap();
+    let refused = record(call("X-2", "2026-04-07T14:01:00Z"), now())
+        .await
+        .decision;
+    let cease = |reason: &dunner::engine::Reason| reason.rule.contains("cease");
+    assert!(refused.reasons.iter().any(cease), "{refused:?}");
+    other.put_account(&account("X-2"), now()).await.unwrap();
+    let allowed = record(call("X-2", "2026-04-07T14:02:00Z"), now()).await;
+    assert!(allowed.event_id.is_some(), "{:?}", allowed.decision);
+
+    // A pending email holds its place until it is cancelled elsewhere. New York City
+    // allows 3 contacts in 7 days across calls and emails (in force on 2027-01-12).
+    let at: DateTime<Utc> = "2027-01-12T15:00:00Z".parse().unwrap();
+    nyc_debt_with_email_consent(store, "X-3", at).await;
+    let email = notice(serde_json::json!({"account_id": "X-3", "channel": "email",
+        "template": "payment_reminder", "purpose": "payment_reminder"}));
+    let mut queued = Vec::new();
+    for _ in 0..2 {
+        let notice = dunner::service::enqueue_notice(store, &SHIPPED_SHARED, &email, None, at)
+            .await
+            .unwrap()
+            .notice
+            .unwrap();
+        assert_eq!(notice.due_at, at);
+        queued.push(notice.id);
+    }
+    let nyc_call = || call("X-3", "2027-01-12T15:00:00Z");
+    assert!(record(nyc_call(), at).await.event_id.is_some());
+    assert!(record(nyc_call(), at).await.event_id.is_none());
+    for id in &queued {
+        let cancel = NoticeUpdate::Close {
+            status: NoticeStatus::Cancelled,
+            attempts: 0,
+            error: "cancelled by hand".into(),
+        };
+        other.finish_notice(id, &cancel, at).await.unwrap();
+    }
+    let freed = record(nyc_call(), at).await;
+    assert!(
+        freed.event_id.is_some(),
+        "the cancelled emails still held their places: {:?}",
+        freed.decision
+    );
+}
+
 conformance!(
     migrations_are_idempotent,
     accounts_round_trip_and_are_replaced,
@@ -1456,4 +1557,5 @@ conformance!(
     a_burst_of_mixed_attempts_writes_what_one_by_one_recording_does,
     every_new_policy_digest_has_its_texts_kept,
     a_burst_over_many_accounts_keeps_caps_keys_and_chains,
+    writes_through_another_connection_are_seen_by_the_next_attempt,
 );

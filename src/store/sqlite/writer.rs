@@ -21,13 +21,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::mpsc;
 
-use super::{AttemptJob, MAX_GROUP, parse_instant};
+use super::histories::{Histories, Lookup};
+use super::{AttemptJob, MAX_GROUP};
 use crate::domain::chain::{DecisionFields, Head, Link};
 use crate::store::chain::{Links, decision_content_hash, event_content_hash};
 use crate::store::{
-    AccountHistoryRows, EventRow, HistoryRow, IdempotencyKey, NoticeRow, ParseCache, RecordedRow,
-    StoreError, instant_text, judge_attempt_cached, lookback_start, pending_notice_row,
-    repeat_in_group,
+    EventRow, IdempotencyKey, NoticeRow, RecordedRow, StoreError, instant_text,
+    judge_attempt_parsed, lookback_start, repeat_in_group,
 };
 
 /// A database failure inside the writer: it fails the group it happened in.
@@ -75,20 +75,21 @@ pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) 
     let mut group = Vec::with_capacity(MAX_GROUP);
     // Digests whose texts are already stored: the texts are written once, not per attempt.
     let mut stored_digests = HashSet::new();
-    // Stored JSON already parsed, checked against the bytes read each time.
-    let mut parsed = ParseCache::default();
+    // Debtors' accounts and histories already read and parsed, dropped whenever
+    // another connection commits (see `histories`).
+    let mut histories = Histories::default();
     while jobs.blocking_recv_many(&mut group, MAX_GROUP) > 0 {
         // A panic while committing a group (a bug, never input: input is checked before
         // it is queued) fails that group, not the writer: every later attempt on every
         // account would otherwise be refused until a restart.
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&connection, &group, &mut stored_digests, &mut parsed)
+            commit_group(&connection, &group, &mut stored_digests, &mut histories)
         }))
         .unwrap_or_else(|panic| {
             let cause = crate::tasks::panic_message(panic.as_ref());
             tracing::error!(%cause, "the ledger's writer panicked; the group is rolled back");
             // What the panic left half-built is not trusted for the next group.
-            parsed = ParseCache::default();
+            histories = Histories::default();
             Err(StoreError::CommitFailed(format!(
                 "the writer panicked: {cause}"
             )))
@@ -105,6 +106,8 @@ pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) 
                 if !connection.is_autocommit() {
                     let _ = connection.execute_batch("ROLLBACK");
                 }
+                // The group's events and notices were rolled back with it.
+                histories.clear();
                 tracing::error!(%error, "the ledger could not commit a group of attempts");
                 for job in group.drain(..) {
                     let _ = job
@@ -127,21 +130,21 @@ struct DecisionToWrite<'g> {
     shadow: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// Decides every attempt of the group in one transaction, then writes the group's
-/// events and decisions with their chain links. Each attempt is decided against the
-/// ledger plus the events recorded by the attempts before it in the group.
+/// Decides every attempt of the group in one transaction and writes its event and
+/// notice at once, so that the attempts after it read them; then writes the group's
+/// decisions. Each attempt is decided against the ledger as the attempts before it in
+/// the group left it. The chains advance as before grouping: the group's events in
+/// order, then its decisions.
 fn commit_group(
     connection: &Connection,
     group: &[AttemptJob],
     stored_digests: &mut HashSet<String>,
-    parsed: &mut ParseCache,
+    histories: &mut Histories,
 ) -> Result<Vec<Result<RecordedRow, StoreError>>, StoreError> {
     connection.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+    histories.check(connection)?;
     let mut results: Vec<Result<RecordedRow, StoreError>> = Vec::with_capacity(group.len());
-    // Events recorded earlier in the group, by consumer (or by account when the
-    // account names no consumer).
-    let mut recorded: HashMap<String, Vec<HistoryRow>> = HashMap::new();
-    let mut events = Vec::new();
+    let mut links = Links::default();
     let mut decisions = Vec::with_capacity(group.len());
     let mut new_digests: Vec<&AttemptJob> = Vec::new();
     // Idempotency keys first seen in this group: key → (request hash, index of the result).
@@ -169,32 +172,29 @@ fn commit_group(
                 Err(error) => return Err(error),
             }
         }
-        let Some(AccountHistoryRows {
-            body: account,
-            debtor,
-            mut history,
-        }) = account_and_history(connection, &attempt.account_id, lookback_start(attempt.at))?
-        else {
-            results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
-            continue;
-        };
-        if let Some(earlier) = recorded.get(&debtor) {
-            history.extend(earlier.iter().map(|row| HistoryRow {
-                id: row.id.clone(),
-                account_id: row.account_id.clone(),
-                body: row.body.clone(),
-            }));
-        }
-        let rows = match judge_attempt_cached(
-            parsed,
+        let read =
+            match histories.read(connection, &attempt.account_id, lookback_start(attempt.at))? {
+                Lookup::Found(read) => read,
+                Lookup::Missing => {
+                    results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
+                    continue;
+                }
+                Lookup::Unreadable(error) => {
+                    results.push(Err(error));
+                    continue;
+                }
+            };
+        let judged = judge_attempt_parsed(
             &*job.judge,
-            &account,
-            &history,
+            read.account,
+            read.rows(),
             attempt,
             job.now,
             job.notice.as_ref(),
             job.sending.as_deref(),
-        ) {
+        );
+        let debtor = read.debtor.to_string();
+        let rows = match judged {
             Ok(rows) => rows,
             Err(error) => {
                 results.push(Err(error));
@@ -209,13 +209,6 @@ fn commit_group(
         {
             new_digests.push(job);
         }
-        if let Some(event) = &rows.event {
-            recorded.entry(debtor).or_default().push(HistoryRow {
-                id: event.id.clone(),
-                account_id: attempt.account_id.clone(),
-                body: event.body.clone(),
-            });
-        }
         if let Some(key) = &attempt.idempotency {
             new_keys.push((key, results.len(), job.now));
         }
@@ -227,9 +220,16 @@ fn commit_group(
             replayed: false,
             shadow: rows.shadow.clone(),
         }));
-        // Written now, not with the group's events: the next attempt's read sees its place.
-        if let Some(notice) = &rows.notice {
-            insert_notice(connection, notice)?;
+        if let Some(event) = &rows.event {
+            load_head(connection, &mut links, &event.account_id)?;
+            let link = links.link(&event.account_id, event_content_hash(event));
+            insert_event(connection, event, &link)?;
+            histories.recorded_event(&debtor, event, connection.last_insert_rowid());
+        }
+        if let Some(notice) = &rows.notice
+            && insert_notice(connection, notice)?
+        {
+            histories.recorded_notice(&debtor, notice, connection.last_insert_rowid());
         }
         decisions.push(DecisionToWrite {
             job,
@@ -240,14 +240,6 @@ fn commit_group(
             event_id: rows.event.as_ref().map(|event| event.id.clone()),
             shadow: rows.shadow,
         });
-        events.extend(rows.event);
-    }
-    // The chains advance as before: the group's events in order, then its decisions.
-    let mut links = Links::default();
-    for row in &events {
-        load_head(connection, &mut links, &row.account_id)?;
-        let link = links.link(&row.account_id, event_content_hash(row));
-        insert_event(connection, row, &link)?;
     }
     for decision in &decisions {
         let account_id = &decision.job.attempt.account_id;
@@ -356,55 +348,6 @@ fn upsert_key(
     Ok(())
 }
 
-/// The account's body, its consumer's key and its history with the places of pending
-/// notices: the same statement as the pool's `account_and_history`, so both read alike.
-fn account_and_history(
-    connection: &Connection,
-    account_id: &str,
-    since: DateTime<Utc>,
-) -> Result<Option<AccountHistoryRows>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(super::ACCOUNT_AND_HISTORY)
-        .map_err(db)?;
-    let mut rows = statement
-        .query(params![account_id, instant_text(since)])
-        .map_err(db)?;
-    let mut account = None;
-    let mut history = Vec::new();
-    while let Some(row) = rows.next().map_err(db)? {
-        let part: i64 = row.get(0).map_err(db)?;
-        if part == 0 {
-            account = Some((
-                row.get::<_, String>(4).map_err(db)?,
-                row.get::<_, String>(3).map_err(db)?,
-            ));
-        } else if part == 2 {
-            let due_at = parse_instant(row.get_ref(3).map_err(db)?.as_str().map_err(from_sql)?)?;
-            history.extend(pending_notice_row(
-                row.get_ref(1).map_err(db)?.as_str().map_err(from_sql)?,
-                row.get_ref(2).map_err(db)?.as_str().map_err(from_sql)?,
-                due_at,
-                row.get_ref(4).map_err(db)?.as_str().map_err(from_sql)?,
-            )?);
-        } else {
-            history.push(HistoryRow {
-                id: row.get(1).map_err(db)?,
-                account_id: row.get(2).map_err(db)?,
-                body: row.get(4).map_err(db)?,
-            });
-        }
-    }
-    Ok(account.map(|(body, debtor)| AccountHistoryRows {
-        body,
-        debtor,
-        history,
-    }))
-}
-
-fn from_sql(error: rusqlite::types::FromSqlError) -> StoreError {
-    StoreError::CommitFailed(error.to_string())
-}
-
 /// Loads the head of `account_id` unless this transaction already holds it.
 fn load_head(
     connection: &Connection,
@@ -482,7 +425,9 @@ fn insert_decision(
     Ok(())
 }
 
-fn insert_notice(connection: &Connection, row: &NoticeRow) -> Result<(), StoreError> {
+/// Queues a notice; `false` when a notice with its idempotency key is already queued
+/// (nothing was written).
+fn insert_notice(connection: &Connection, row: &NoticeRow) -> Result<bool, StoreError> {
     let now = instant_text(row.now);
     connection
         .prepare_cached(
@@ -499,6 +444,6 @@ fn insert_notice(connection: &Connection, row: &NoticeRow) -> Result<(), StoreEr
             row.request,
             now,
         ])
-        .map_err(db)?;
-    Ok(())
+        .map_err(db)
+        .map(|written| written == 1)
 }
