@@ -46,6 +46,9 @@ pub fn check_cap(
     let max = i64::from(cap.max);
     match cap.period {
         Period::Rolling(duration) => {
+            if too_few_to_refuse(context, instant, duration, max) {
+                return Check::Pass;
+            }
             let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
             let mut slots = context.slots.borrow_mut();
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
@@ -71,6 +74,9 @@ pub fn check_cap(
         Period::CalendarDays(days) => {
             let length = i64::from(days);
             let reach = TimeDelta::days(length + 1);
+            if too_few_to_refuse(context, instant, reach, max) {
+                return Check::Pass;
+            }
             let mut slots = context.slots.borrow_mut();
             Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
                 let day = |index: usize| context.event_day(index, zone_index);
@@ -189,18 +195,42 @@ fn counted_slots(
     slots: &mut Vec<i64>,
 ) {
     let events = &context.events;
+    let near = events_in_reach(context, instant, reach);
+    slots.clear();
+    // A plain loop: the iterator chain it replaces cost a closure call per event.
+    for (index, event) in events.iter().enumerate().take(near.end).skip(near.start) {
+        if counts_event(context, cap, event) {
+            slots.push(slot(index));
+        }
+    }
+}
+
+/// The indices of the history's events within `reach` of `instant` (exclusive at both
+/// ends): every event a period of that length containing the instant can hold.
+fn events_in_reach(
+    context: &Context<'_>,
+    instant: DateTime<Utc>,
+    reach: TimeDelta,
+) -> std::ops::Range<usize> {
+    let events = &context.events;
     let reach = reach.num_nanoseconds().unwrap_or(i64::MAX);
     let at = nanos_since_epoch(instant);
     let (low, high) = (at.saturating_sub(reach), at.saturating_add(reach));
     let start = events.partition_point(|e| e.nanos() <= low);
     let end = events.partition_point(|e| e.nanos() < high);
-    slots.clear();
-    // A plain loop: the iterator chain it replaces cost a closure call per event.
-    for (index, event) in events.iter().enumerate().take(end).skip(start) {
-        if counts_event(context, cap, event) {
-            slots.push(slot(index));
-        }
-    }
+    start..end.max(start)
+}
+
+/// Whether fewer events than `max` lie within `reach` of `instant`: then no period
+/// counts `max`, whatever the cap's filter, and the contact fits (it refuses at a
+/// count of `max` with the request's own).
+fn too_few_to_refuse(
+    context: &Context<'_>,
+    instant: DateTime<Utc>,
+    reach: TimeDelta,
+    max: i64,
+) -> bool {
+    i64::try_from(events_in_reach(context, instant, reach).len()).unwrap_or(i64::MAX) < max
 }
 
 /// Whether the cap counts a recorded event.
