@@ -89,9 +89,7 @@ pub fn check_cap(
                 match period_check(&slots, clock.day, length, max) {
                     None => Check::Pass,
                     Some(reopen_day) => Check::refuse(
-                        reopen_day
-                            .and_then(zones::date_of_day_number)
-                            .and_then(|d| zones::start_of_local_date(clock.zone, d)),
+                        reopen_day.and_then(|day| zones::start_of_local_day(clock.zone, day)),
                     ),
                 }
             }))
@@ -160,8 +158,7 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
             })
             .map(|(slot, zone)| match zone {
                 None => Some(DateTime::from_timestamp_nanos(slot)),
-                Some(zone) => zones::date_of_day_number(slot)
-                    .and_then(|date| zones::start_of_local_date(zone, date)),
+                Some(zone) => zones::start_of_local_day(zone, slot),
             })
             .try_fold(DateTime::<Utc>::MIN_UTC, |latest, reset| {
                 reset.map(|r| latest.max(r))
@@ -327,8 +324,7 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
         let trigger_day = context.event_day(latest, zone_index);
         if clock.day - trigger_day < i64::from(cooldown.days) {
             Check::refuse(
-                zones::date_of_day_number(trigger_day + i64::from(cooldown.days))
-                    .and_then(|d| zones::start_of_local_date(clock.zone, d)),
+                zones::start_of_local_day(clock.zone, trigger_day + i64::from(cooldown.days)),
             )
         } else {
             Check::Pass

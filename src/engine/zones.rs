@@ -343,7 +343,12 @@ pub fn local_instant(
 
 /// The first instant of a local date (midnight, or the end of a DST gap at midnight).
 pub fn start_of_local_date(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
-    instant_of_local(zone, date, 0, DateTime::<Utc>::MIN_UTC)
+    start_of_local_day(zone, day_number(date))
+}
+
+/// [`start_of_local_date`] of the day numbered `day` ([`day_number`]).
+pub fn start_of_local_day(zone: Tz, day: i64) -> Option<DateTime<Utc>> {
+    local_instant(zone, day, 0, DateTime::<Utc>::MIN_UTC).map(|(instant, _)| instant)
 }
 
 /// Days since the Common Era of a date, as a slot for calendar-day counting.
