@@ -227,6 +227,7 @@ impl App {
             clock,
             open_evaluate: config.server.open_evaluate,
             config_keys: config.keys.clone().into(),
+            key_cache: Arc::default(),
             metrics,
             notices_wake,
             notice_senders,

@@ -33,6 +33,10 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 backends() { pgrep -f "postgres: .* $name " || true; }
 declare -A pg_before
 for pid in $(backends); do pg_before[$pid]=$(ticks "$pid"); done
+# Transactions the database committed during the run (the writers' batches and every
+# other statement sent outside one, such as key look-ups), per recorded attempt below.
+commits() { psql "$db" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$name'"; }
+commits_before=$(commits)
 echo "load before: $(uptime)"
 daemon_before=$(ticks "$daemon")
 DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:18081
@@ -45,6 +49,10 @@ echo "cpu: daemon $(( ($(ticks "$daemon") - daemon_before) * 100 / hz / seconds 
 echo "load after: $(uptime)"
 psql "$db" -Atc "SELECT 'events in the ledger: ' || count(*) FROM events"
 psql "$db" -Atc "SELECT 'decisions in the ledger: ' || count(*) FROM decisions"
+# pg_stat_database is updated by each backend when it goes idle: give it a moment.
+sleep 1
+recorded=$(psql "$db" -Atc "SELECT count(*) FROM events")
+echo "transactions committed during the run: $(( $(commits) - commits_before )) for $recorded attempts"
 # The ledger's size per attempt (an event, a decision, their indexes and chain links).
 psql "$db" -Atc "SELECT 'bytes per recorded attempt (events + decisions + indexes): ' ||
   (pg_total_relation_size('events') + pg_total_relation_size('decisions')) / greatest(count(*), 1) FROM events"

@@ -3,12 +3,13 @@
 # benches write for (no cap of the shipped packs refuses a letter in Texas, so every
 # attempt is a 201; setup.py's New York accounts meet New York City's 2-in-7-days rule).
 
-# Creates database wt_pg_bench_<what>_<pid> on server $1 (default the local one); sets
-# `server`, `name` and `db` (its URL).
+# Creates database wt_pg_bench_<what>_<pid> on server $2 (default the local one); sets
+# `server`, `name` and `db` (its URL, with the connection parameters of
+# `PG_PARAMS`, e.g. `?sslmode=disable`, for the daemon, psql and pgbench alike).
 pg_fresh_database() {
   server=${2:-postgres://root@127.0.0.1:5432}
   name="wt_pg_bench_$1_$$"
-  db="$server/$name"
+  db="$server/$name${PG_PARAMS:-}"
   psql "$server/test" -qc "CREATE DATABASE $name" >/dev/null
 }
 

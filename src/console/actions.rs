@@ -98,8 +98,9 @@ pub async fn retry_notice(
     }
 }
 
-/// `POST /console/keys/{id}/revoke` (admin): the key is refused from now on, on every
-/// daemon sharing the ledger, and its sessions end.
+/// `POST /console/keys/{id}/revoke` (admin): the key is refused from now on by this
+/// daemon, within `service::KEY_CACHE_TTL` by every other daemon sharing the ledger, and
+/// its sessions end.
 pub async fn revoke_key(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -109,7 +110,10 @@ pub async fn revoke_key(
     viewer.check_form(&form)?;
     viewer.require(Scope::Admin)?;
     viewer.require_every_client()?;
-    if !state.store.revoke_api_key(&id, state.clock.now()).await? {
+    let revoked = state.store.revoke_api_key(&id, state.clock.now()).await;
+    // Forgotten whatever the answer: a revocation that may have committed takes effect.
+    state.key_cache.forget_all();
+    if !revoked? {
         return Err(Refusal::NotFound(format!(
             "no live stored key has the id `{id}`"
         )));

@@ -1,7 +1,10 @@
 //! Bearer API keys with scopes: 401 without a valid key, 403 without the scope.
 //! Keys come from the configuration file (held as hashes in `AppState::config_keys`)
-//! or the ledger (read per request, so a key revoked or expired on any daemon sharing
-//! the ledger is refused at once); secrets are compared in constant time (`crate::auth::verify`).
+//! or the ledger, read through `AppState::key_cache`: a key revoked through this daemon
+//! is refused at once; one revoked, or given an earlier expiry, elsewhere (the CLI,
+//! another daemon sharing the ledger) within `service::KEY_CACHE_TTL` (1 s); a key is
+//! never accepted past an expiry it already had when it was read.
+//! Secrets are compared in constant time (`crate::auth::verify`) on every request.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -39,10 +42,11 @@ pub async fn authorize(
             ApiError::forbidden(scope).into_response()
         };
     }
-    match crate::service::api_key(&state.store, id, state.clock.now()).await {
+    let now = state.clock.now();
+    match crate::service::cached_api_key(&state.store, &state.key_cache, id, now).await {
         Ok(Some(key)) if verify(secret, &key.secret_hash) => {
             if allows(&key.scopes, scope) {
-                request.extensions_mut().insert(key.access);
+                request.extensions_mut().insert(key.access.clone());
                 next.run(request).await
             } else {
                 ApiError::forbidden(scope).into_response()

@@ -66,6 +66,9 @@ pub struct AppState {
     pub open_evaluate: bool,
     /// API keys from the configuration file (hashed), accepted besides stored ones.
     pub config_keys: Arc<[ConfiguredKey]>,
+    /// Stored keys read less than `service::KEY_CACHE_TTL` ago; emptied when a key is
+    /// revoked through this daemon.
+    pub key_cache: Arc<crate::service::KeyCache>,
     /// The counters `GET /metrics` exposes.
     pub metrics: Arc<Metrics>,
     /// Rung when a notice is queued, to wake the outbox worker.

@@ -1,6 +1,9 @@
 //! API keys kept in the ledger: the store keeps the hash and the scope names, the
 //! authorizer reads them back as scopes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::auth::{Access, IssuedKey, Scope};
@@ -59,7 +62,17 @@ pub async fn api_key(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveKey>, StoreError> {
-    let Some(key) = store.api_key(id, now).await? else {
+    live_key(store, id, now, now).await
+}
+
+/// [`api_key`] for a key live at `live_at` (not before `now`), its use noted at `now`.
+async fn live_key(
+    store: &Store,
+    id: &str,
+    live_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<LiveKey>, StoreError> {
+    let Some(key) = store.api_key(id, live_at).await? else {
         return Ok(None);
     };
     let stale = key
@@ -85,4 +98,87 @@ pub async fn api_key(
         scopes,
         access,
     }))
+}
+
+/// How long a stored key, once read, is taken as live without asking the ledger again
+/// (the authorizer's [`KeyCache`]). A revocation made through this daemon empties the
+/// cache at once ([`KeyCache::forget_all`]); one made elsewhere (`dunner keys revoke`,
+/// another daemon sharing the ledger), like an expiry moved earlier elsewhere, takes
+/// effect on this daemon within this bound. An expiry the key had when it was read is
+/// never passed: a key is cached only when it is still live at the end of the bound.
+pub const KEY_CACHE_TTL: TimeDelta = TimeDelta::seconds(1);
+
+/// Live stored keys by id, as read from the ledger less than [`KEY_CACHE_TTL`] ago: a
+/// busy daemon reads each key about once a second instead of once per request. Only
+/// live keys are kept (an unknown, revoked or expired id is asked again every time), so
+/// its size is bounded by the keys in use.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    inner: std::sync::RwLock<CachedKeys>,
+}
+
+#[derive(Debug, Default)]
+struct CachedKeys {
+    /// Bumped by every [`KeyCache::forget_all`]: a read that began before it is not kept.
+    generation: u64,
+    keys: HashMap<String, (Arc<LiveKey>, DateTime<Utc>)>,
+}
+
+impl KeyCache {
+    /// The key read at most [`KEY_CACHE_TTL`] before `now` (and not after it: a clock
+    /// that went back asks the ledger again).
+    fn get(&self, id: &str, now: DateTime<Utc>) -> Option<Arc<LiveKey>> {
+        let cached = self.inner.read().ok()?;
+        let (key, read_at) = cached.keys.get(id)?;
+        (*read_at <= now && now - *read_at < KEY_CACHE_TTL).then(|| Arc::clone(key))
+    }
+
+    fn generation(&self) -> Option<u64> {
+        self.inner.read().ok().map(|cached| cached.generation)
+    }
+
+    /// Keeps a key read at `read_at`, unless the cache was emptied since the read began.
+    fn keep(&self, id: &str, key: Arc<LiveKey>, read_at: DateTime<Utc>, generation: u64) {
+        if let Ok(mut cached) = self.inner.write()
+            && cached.generation == generation
+        {
+            cached.keys.insert(id.to_string(), (key, read_at));
+        }
+    }
+
+    /// Forgets every key (a key was revoked here): the next request of each asks the
+    /// ledger, and no read that began before this is kept.
+    pub fn forget_all(&self) {
+        let mut cached = match self.inner.write() {
+            Ok(cached) => cached,
+            // A poisoned lock still holds the map: empty it all the same.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        cached.generation = cached.generation.wrapping_add(1);
+        cached.keys.clear();
+    }
+}
+
+/// [`api_key`] through a [`KeyCache`]: a key read less than [`KEY_CACHE_TTL`] ago is
+/// answered from the cache. A key is cached only when it is live at `now` +
+/// [`KEY_CACHE_TTL`], so that no cached answer outlives its expiry; a key expiring
+/// sooner is read from the ledger on every request.
+pub async fn cached_api_key(
+    store: &Store,
+    cache: &KeyCache,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Arc<LiveKey>>, StoreError> {
+    if let Some(key) = cache.get(id, now) {
+        return Ok(Some(key));
+    }
+    let generation = cache.generation();
+    if let (Some(generation), Some(until)) = (generation, now.checked_add_signed(KEY_CACHE_TTL))
+        && let Some(key) = live_key(store, id, until, now).await?
+    {
+        let key = Arc::new(key);
+        cache.keep(id, Arc::clone(&key), now, generation);
+        return Ok(Some(key));
+    }
+    Ok(api_key(store, id, now).await?.map(Arc::new))
 }

@@ -21,7 +21,9 @@ pub use attempts::{
 };
 pub use clients::{listed_clients, visible_account, visible_notice};
 pub use events::{append_event, append_event_once, import, report_outcome};
-pub use keys::{LiveKey, add_api_key, add_api_key_within, api_key};
+pub use keys::{
+    KEY_CACHE_TTL, KeyCache, LiveKey, add_api_key, add_api_key_within, api_key, cached_api_key,
+};
 pub use notices::{
     Enqueued, check_notice_send, enqueue_notice, enqueue_notice_with, request_notice, retry_notice,
 };

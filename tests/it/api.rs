@@ -49,6 +49,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         clock: Arc::new(FixedClock("2026-04-07T14:00:00Z".parse().unwrap())),
         open_evaluate,
         config_keys: Arc::new([]),
+        key_cache: Arc::default(),
         notices_wake: Arc::default(),
         notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
         strategies: Arc::default(),

@@ -469,6 +469,14 @@ async fn a_revoked_keys_session_dies(fixture: Fixture) {
         .unwrap()
         .0
         .to_string();
+    // The key is in use on the API (so the daemon's key cache holds it) when revoked.
+    let api = client()
+        .get(fixture.url("/v1/policy"))
+        .bearer_auth(&fixture.reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
     let (status, _, body) = fixture
         .post(
             Some(&admin.cookie),
@@ -482,7 +490,8 @@ async fn a_revoked_keys_session_dies(fixture: Fixture) {
         (status, location.as_deref()),
         (StatusCode::SEE_OTHER, Some("/console/sign-in"))
     );
-    // And the API refuses the key at once.
+    // And the API refuses the key at once: a revocation through this daemon empties its
+    // key cache.
     let api = client()
         .get(fixture.url("/v1/policy"))
         .bearer_auth(&fixture.reader)
@@ -1259,6 +1268,12 @@ async fn an_expired_key_is_refused_by_the_api_and_the_console_at_once() {
             .await
             .unwrap()
     );
+    // Expired by a write to the ledger outside the daemon's API (as `dunner keys` or
+    // another daemon would): the API refuses it once the key cache forgets the key it
+    // read, within `KEY_CACHE_TTL` (this fixture's clock stands still, so the test
+    // empties the cache as the bound's end would; the bound itself is tested in
+    // store_conformance::the_key_cache_never_outlives_a_revocation_or_an_expiry).
+    fixture.app.state.key_cache.forget_all();
     assert_eq!(
         api(fixture.reader.clone()).await.unwrap().status(),
         StatusCode::UNAUTHORIZED

@@ -318,6 +318,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         clock: Arc::clone(&scheduler.clock),
         open_evaluate: false,
         config_keys: Arc::new([]),
+        key_cache: Arc::default(),
         metrics: Arc::clone(&scheduler.metrics),
         notices_wake: Arc::default(),
         notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),

@@ -1424,6 +1424,199 @@ async fn a_burst_over_many_accounts_keeps_caps_keys_and_chains(test: TestStore) 
     );
 }
 
+/// Keys claimed together: a burst of attempts each with its own idempotency key
+/// (decided in batches on PostgreSQL, whose keys are claimed in the batch's one write),
+/// then the same burst again. Every first attempt is recorded once, every repeat answers
+/// the first response and writes nothing, and a key kept before its `since` (a name
+/// free again) is taken afresh rather than replayed.
+async fn a_burst_of_keyed_attempts_claims_every_key_once(test: TestStore) {
+    use dunner::store::IdempotencyKey;
+    let store = Arc::new(test.store.clone());
+    let accounts: Vec<Account> = (0..8).map(|i| account(&format!("K-{i}"))).collect();
+    store.put_accounts(&accounts, now()).await.unwrap();
+    let since = now() - Duration::hours(1);
+    // Kept two hours before the burst, so `k-0-0` is free again for it.
+    let mut old = call("K-0", "2026-04-07T13:00:00Z");
+    old.idempotency = Some(IdempotencyKey {
+        key: "k-0-0".into(),
+        request_hash: "old".into(),
+        since: now() - Duration::days(1),
+    });
+    let kept = dunner::service::check_and_record(
+        &store,
+        &SHIPPED_SHARED,
+        &old,
+        now() - Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    assert!(kept.event_id.is_some() && !kept.replayed);
+    let burst = |store: &Arc<dunner::store::Store>| {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            for round in 0..3 {
+                let store = Arc::clone(store);
+                let mut attempt = call(&format!("K-{i}"), &format!("2026-04-07T14:{round:02}:00Z"));
+                attempt.idempotency = Some(IdempotencyKey {
+                    key: format!("k-{i}-{round}"),
+                    request_hash: "new".into(),
+                    since,
+                });
+                tasks.push(tokio::spawn(async move {
+                    dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now())
+                        .await
+                        .unwrap()
+                }));
+            }
+        }
+        tasks
+    };
+    let mut first = Vec::new();
+    for task in burst(&store) {
+        first.push(task.await.unwrap());
+    }
+    assert!(
+        first.iter().all(|r| r.event_id.is_some() && !r.replayed),
+        "every first attempt is recorded, the expired key's too"
+    );
+    let mut again = Vec::new();
+    for task in burst(&store) {
+        again.push(task.await.unwrap());
+    }
+    assert!(again.iter().all(|r| r.replayed), "every repeat is a replay");
+    let first_ids: Vec<&str> = first.iter().map(|r| r.decision_id.as_str()).collect();
+    let again_ids: Vec<&str> = again.iter().map(|r| r.decision_id.as_str()).collect();
+    assert_eq!(
+        again_ids, first_ids,
+        "each repeat answers its own first response"
+    );
+    for i in 0..8 {
+        let events = store
+            .list_events(&format!("K-{i}"), &EventQuery::default())
+            .await
+            .unwrap();
+        let expected = if i == 0 { 4 } else { 3 };
+        assert_eq!(events.len(), expected, "K-{i}: one event per key");
+    }
+    assert!(
+        dunner::audit::verify::verify(&store)
+            .await
+            .unwrap()
+            .intact(),
+        "every chain verifies"
+    );
+}
+
+/// The authorizer's key cache (`service::cached_api_key`) over a real ledger: a key is
+/// read once and then answered from the cache for at most `KEY_CACHE_TTL`; a revocation
+/// made elsewhere takes effect once that has passed, and at once after `forget_all` (a
+/// revocation through this daemon); an expiry is never late; an unknown id is not
+/// remembered as unknown.
+async fn the_key_cache_never_outlives_a_revocation_or_an_expiry(test: TestStore) {
+    use dunner::service::{KEY_CACHE_TTL, KeyCache, cached_api_key};
+    let store = &test.store;
+    let t0 = now();
+    let half = KEY_CACHE_TTL / 2;
+    let key = dunner::auth::issue();
+    let cache = KeyCache::default();
+    assert!(
+        cached_api_key(store, &cache, &key.id, t0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    dunner::service::add_api_key(store, &key, "cached", &[dunner::auth::Scope::Record], t0)
+        .await
+        .unwrap();
+    // Not remembered as unknown: the key is found as soon as it exists.
+    let found = cached_api_key(store, &cache, &key.id, t0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.secret_hash, key.secret_hash);
+    assert!(store.revoke_api_key(&key.id, t0).await.unwrap());
+    // Revoked elsewhere: answered from the cache within the bound, refused after it.
+    assert!(
+        cached_api_key(store, &cache, &key.id, t0 + half)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        cached_api_key(store, &cache, &key.id, t0 + KEY_CACHE_TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Revoked through this daemon: refused at once.
+    let other = dunner::auth::issue();
+    dunner::service::add_api_key(store, &other, "other", &[dunner::auth::Scope::Record], t0)
+        .await
+        .unwrap();
+    assert!(
+        cached_api_key(store, &cache, &other.id, t0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.revoke_api_key(&other.id, t0).await.unwrap());
+    cache.forget_all();
+    assert!(
+        cached_api_key(store, &cache, &other.id, t0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A key expiring within the bound is not cached past its expiry.
+    let brief = dunner::auth::issue();
+    dunner::service::add_api_key(store, &brief, "brief", &[dunner::auth::Scope::Record], t0)
+        .await
+        .unwrap();
+    store
+        .set_api_key_expiry(&brief.id, Some(t0 + half))
+        .await
+        .unwrap();
+    assert!(
+        cached_api_key(store, &cache, &brief.id, t0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        cached_api_key(store, &cache, &brief.id, t0 + half)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An expiry moved earlier elsewhere after the key was cached: refused within the bound.
+    let shortened = dunner::auth::issue();
+    dunner::service::add_api_key(
+        store,
+        &shortened,
+        "shortened",
+        &[dunner::auth::Scope::Record],
+        t0,
+    )
+    .await
+    .unwrap();
+    assert!(
+        cached_api_key(store, &cache, &shortened.id, t0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .set_api_key_expiry(&shortened.id, Some(t0))
+        .await
+        .unwrap();
+    assert!(
+        cached_api_key(store, &cache, &shortened.id, t0 + KEY_CACHE_TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1558,4 +1751,6 @@ conformance!(
     every_new_policy_digest_has_its_texts_kept,
     a_burst_over_many_accounts_keeps_caps_keys_and_chains,
     writes_through_another_connection_are_seen_by_the_next_attempt,
+    a_burst_of_keyed_attempts_claims_every_key_once,
+    the_key_cache_never_outlives_a_revocation_or_an_expiry,
 );
