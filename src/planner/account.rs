@@ -8,6 +8,7 @@
 //! preference gives way); or listed as unplaced, with the rule that kept it out
 //! first and when it would next be allowed, when nothing opens before the deadline.
 
+use std::cell::OnceCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -21,7 +22,7 @@ use crate::domain::{
     Purpose, Weekday,
 };
 use crate::engine::zones::{candidate_zones, instant_of_local, local_date, start_of_local_date};
-use crate::engine::{DEFAULT_HORIZON_DAYS, Decision, Question, Reason, Subject, Verdict};
+use crate::engine::{DEFAULT_HORIZON_DAYS, Decision, Question, Reason, Standing, Subject, Verdict};
 use crate::policy::Policy;
 use crate::policy::model::RuleKind;
 use crate::strategy::{Dispatch, Preference, Step, StopCondition, Strategy, Timing, Trigger};
@@ -73,6 +74,9 @@ struct Facts<'a> {
     arrangements: Arrangements,
     conversation: bool,
     on_hold: bool,
+    /// The account's standing under the policy (its zones and the packs covering it),
+    /// the same for every question about it: worked out at the first and kept.
+    standing: OnceCell<Standing>,
 }
 
 /// Plans one account (whose consumer has no other debt in the portfolio).
@@ -262,6 +266,7 @@ fn prepare<'a>(
         placed_on,
         placed_at,
         arrangements: Arrangements::from_ledger(&input.ledger, plan.first_day),
+        standing: OnceCell::new(),
         conversation: input.ledger.iter().any(|e| {
             e.event_type == LedgerEventType::Contact
                 && e.outcome == Some(Outcome::Conversation)
@@ -660,7 +665,10 @@ fn try_candidate(
         };
         return unplaced(Verdict::Stop, vec![reason], None);
     }
-    let subject = Subject::new(policy, account, events);
+    let standing = facts
+        .standing
+        .get_or_init(|| Standing::new(policy, account));
+    let subject = Subject::with_standing(policy, account, events, standing);
     let days_left = (candidate.deadline - candidate.at).num_days() + 1;
     let horizon_days = u32::try_from(days_left.clamp(1, 366)).unwrap_or(1);
     // The search for the next allowed instant runs past the deadline, so that an

@@ -391,3 +391,58 @@ fn bad_lines_of_streamed_files_are_named_by_their_line_and_nothing_is_written() 
         assert!(!dir.path().join("schedule.csv.partial").exists());
     }
 }
+
+#[test]
+fn events_of_a_blocks_accounts_out_of_their_order_within_the_block_still_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (accounts, events) = generate(dir.path(), "within", 400, 19);
+    let (expected, expected_err) =
+        schedule_of(&accounts, &events, &dir.path().join("expected.csv"), &[]);
+    // The events of the first two accounts with events, swapped: both accounts are in
+    // the first block, so the join finds the second's events before the first's.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for line in lines_of(&events) {
+        let account = account_of(&line);
+        match groups.last_mut() {
+            Some((id, lines)) if *id == account => lines.push(line),
+            _ => groups.push((account, vec![line])),
+        }
+    }
+    assert!(groups.len() > 10, "accounts with events");
+    groups.swap(0, 1);
+    let swapped = dir.path().join("swapped-events.jsonl");
+    let lines: Vec<String> = groups.into_iter().flat_map(|(_, l)| l).collect();
+    write_lines(&swapped, &lines);
+    let out = dir.path().join("schedule.csv");
+    let (schedule, stderr) = schedule_of(&accounts, &swapped, &out, &[]);
+    assert!(schedule == expected, "another schedule");
+    assert!(!stderr.contains(IN_MEMORY), "streamed: {stderr}");
+    assert_eq!(planned_line(&stderr), planned_line(&expected_err));
+    // In blocks of a few accounts the two may fall apart: planned in memory then, to
+    // the same schedule.
+    let (schedule, _) = schedule_of(&accounts, &swapped, &out, &["--block-bytes", "300"]);
+    assert!(schedule == expected, "small blocks: another schedule");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_stops_the_streamed_plan_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (accounts, events) = generate(dir.path(), "bytes", 200, 23);
+    let mut bytes = std::fs::read(&events).unwrap();
+    let middle = bytes.len() / 2;
+    let quote = middle + bytes[middle..].iter().position(|&b| b == b'"').unwrap();
+    bytes.insert(quote + 1, 0xFF);
+    std::fs::write(&events, bytes).unwrap();
+    for extra in [&[][..], &["--block-bytes", "2000"][..]] {
+        let out = dir.path().join("schedule.csv");
+        let output = plan_with(&accounts, &events, &out, extra);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("bytes-events.jsonl: stream did not contain valid UTF-8"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+        assert!(!dir.path().join("schedule.csv.partial").exists());
+    }
+}

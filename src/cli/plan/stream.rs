@@ -17,14 +17,14 @@
 //! memory to about three blocks plus the fingerprints (16 bytes per account and per
 //! consumer).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use rayon::prelude::*;
 
-use super::super::import::{Reject, numbered_lines, parse_event_line};
+use super::super::import::{Reject, parse_event_line};
 use super::super::{Exit, fail};
 use super::{AccountKey, Batch, EventKey, Job, PART, PlanArgs, Schedule, Totals, progress_bar};
 use crate::domain::{Account, AccountLedger, LedgerEvent};
@@ -63,7 +63,7 @@ pub(super) fn plan(
             accounts,
             events: Events {
                 lines: events,
-                queue: VecDeque::new(),
+                queue: Vec::new().into_iter(),
                 file: &job.events_file,
             },
             seen_accounts: Fingerprints::default(),
@@ -101,13 +101,16 @@ fn plan_chunks(
         };
         totals.rejects.extend(chunk.rejects);
         let plan = totals.rejects.is_empty();
+        // The workers own the consumers, so that their parsed accounts and events are
+        // freed on every core rather than on this thread.
         let planned: Vec<Batch> = chunk
             .consumers
-            .par_chunks(PART)
+            .into_par_iter()
+            .chunks(PART)
             .map(|consumers| {
                 let mut part = Batch::default();
                 for consumer in consumers {
-                    plan_consumer(consumer, job, plan, &mut part);
+                    plan_consumer(&consumer, job, plan, &mut part);
                 }
                 part
             })
@@ -180,14 +183,19 @@ struct ParsedAccount {
     /// account is otherwise bad: its events still belong to it).
     id: Option<String>,
     consumer: Option<String>,
+    /// Their fingerprints, taken by the parsing worker (hashing on every core) so that
+    /// the reading thread only looks them up.
+    id_print: u64,
+    consumer_print: u64,
     account: Result<Account, Reject>,
 }
 
 /// An event line, parsed.
 struct ParsedEvent {
     line: usize,
-    /// Its account, when the line names one.
+    /// Its account, when the line names one, and that id's fingerprint.
     account: Option<String>,
+    account_print: u64,
     event: Result<LedgerEvent, Reject>,
 }
 
@@ -238,15 +246,16 @@ impl Reader<'_, '_> {
             self.events.check_drained()?;
             return Ok(None);
         };
-        let bytes = block.text.len() as u64;
-        let lines: Vec<(usize, &str)> = block.lines().collect();
+        let bytes = block.data.len() as u64;
         let file = &self.job.accounts_file;
-        let parsed: Vec<ParsedAccount> = lines
-            .par_iter()
-            .map(|&(line, text)| parse_account(file, line, text))
-            .collect();
-        drop(lines);
+        let parsed = parse_lines(
+            &block,
+            file,
+            || (),
+            |(), line, text| parse_account(file, line, text),
+        );
         self.accounts.recycle(block);
+        let parsed = parsed?;
         let mut rejects = Vec::new();
         let mut ready = std::mem::take(&mut self.pending);
         ready.reserve(parsed.len());
@@ -257,7 +266,7 @@ impl Reader<'_, '_> {
                 }
                 continue;
             };
-            if !self.seen_accounts.insert(id) {
+            if !self.seen_accounts.insert(account.id_print) {
                 return Err(self.out_of_order(
                     account.line,
                     format!("account `{id}` appears twice (or shares a fingerprint)"),
@@ -268,7 +277,7 @@ impl Reader<'_, '_> {
             // for one run.
             if let Some(name) = &account.consumer
                 && self.last_consumer.as_ref() != Some(name)
-                && !self.seen_consumers.insert(name)
+                && !self.seen_consumers.insert(account.consumer_print)
             {
                 return Err(self.out_of_order(
                     account.line,
@@ -298,13 +307,14 @@ impl Reader<'_, '_> {
         bytes: u64,
         last: bool,
     ) -> Result<Chunk, Stop> {
-        let index: HashMap<&str, usize> = ready
-            .iter()
-            .enumerate()
-            .filter_map(|(position, account)| Some((account.id.as_deref()?, position)))
-            .collect();
         let mut ledgers: Vec<(Vec<LedgerEvent>, Vec<Reject>)> = Vec::new();
         ledgers.resize_with(ready.len(), Default::default);
+        // Events come in the accounts' order, so each is looked for from the account
+        // of the one before on: a merge, with no index. An event for an earlier account
+        // of the block (allowed, as it is still before the block is planned) is found
+        // by an index built the first time one is seen.
+        let mut at = 0;
+        let mut index: Option<HashMap<&str, usize>> = None;
         while let Some(event) = self.events.peek()? {
             let Some(account) = &event.account else {
                 if let Some(ParsedEvent {
@@ -315,10 +325,40 @@ impl Reader<'_, '_> {
                 }
                 continue;
             };
-            let Some(slot) = index
-                .get(account.as_str())
-                .and_then(|&position| ledgers.get_mut(position))
-            else {
+            let ahead = ready
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .position(|debt| debt.id.as_deref() == Some(account.as_str()))
+                .map(|offset| at + offset);
+            let position = match ahead {
+                Some(position) => {
+                    at = position;
+                    Some(position)
+                }
+                // Every account of the block is among those seen: an account never seen
+                // belongs to a later block (the usual end of a block's events), as do
+                // those of the consumer held back for the next block.
+                None if !self.seen_accounts.contains(event.account_print)
+                    || self
+                        .pending
+                        .iter()
+                        .any(|debt| debt.id.as_deref() == Some(account.as_str())) =>
+                {
+                    None
+                }
+                None => index
+                    .get_or_insert_with(|| {
+                        ready
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(position, debt)| Some((debt.id.as_deref()?, position)))
+                            .collect()
+                    })
+                    .get(account.as_str())
+                    .copied(),
+            };
+            let Some(slot) = position.and_then(|position| ledgers.get_mut(position)) else {
                 // Another block's account (or an error the end will show).
                 break;
             };
@@ -370,12 +410,18 @@ impl Reader<'_, '_> {
 /// events are still recognised as its own.
 fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
     match parse_json::<Account>(text.as_bytes()) {
-        Ok(account) => ParsedAccount {
-            line,
-            id: Some(account.id.to_string()),
-            consumer: account.consumer.id.clone(),
-            account: Ok(account),
-        },
+        Ok(account) => {
+            let id = account.id.to_string();
+            let consumer = account.consumer.id.clone();
+            ParsedAccount {
+                line,
+                id_print: fingerprint(&id),
+                consumer_print: consumer.as_deref().map_or(0, fingerprint),
+                id: Some(id),
+                consumer,
+                account: Ok(account),
+            }
+        }
         Err(error) => {
             let key = serde_json::from_str::<AccountKey<'_>>(text).ok();
             let consumer = key
@@ -383,9 +429,12 @@ fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
                 .and_then(|k| k.consumer.as_ref())
                 .and_then(|c| c.id.as_deref())
                 .map(str::to_string);
+            let id = key.map(|k| k.id.into_owned());
             ParsedAccount {
                 line,
-                id: key.map(|k| k.id.into_owned()),
+                id_print: id.as_deref().map_or(0, fingerprint),
+                consumer_print: consumer.as_deref().map_or(0, fingerprint),
+                id,
                 consumer,
                 account: Err(Reject {
                     file: file.to_string(),
@@ -401,14 +450,15 @@ fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
 /// The events file, read a block at a time as the join asks for more.
 struct Events<'a> {
     lines: Option<Lines>,
-    queue: VecDeque<ParsedEvent>,
+    /// The parsed events of the last block read, not yet joined.
+    queue: std::vec::IntoIter<ParsedEvent>,
     file: &'a str,
 }
 
 impl Events<'_> {
     /// The next event, reading and parsing the next block when needed.
     fn peek(&mut self) -> Result<Option<&ParsedEvent>, Stop> {
-        while self.queue.is_empty() {
+        while self.queue.as_slice().is_empty() {
             let Some(reader) = &mut self.lines else {
                 return Ok(None);
             };
@@ -422,21 +472,18 @@ impl Events<'_> {
                 self.lines = None;
                 return Ok(None);
             };
-            let lines: Vec<(usize, &str)> = block.lines().collect();
             let file = self.file;
-            let parsed: Vec<ParsedEvent> = lines
-                .par_iter()
-                .map(|&(line, text)| parse_event(file, line, text))
-                .collect();
-            drop(lines);
+            let parsed = parse_lines(&block, file, Vec::new, |scratch, line, text| {
+                parse_event(file, line, text, scratch)
+            });
             reader.recycle(block);
-            self.queue.extend(parsed);
+            self.queue = parsed?.into_iter();
         }
-        Ok(self.queue.front())
+        Ok(self.queue.as_slice().first())
     }
 
     fn pop(&mut self) -> Option<ParsedEvent> {
-        self.queue.pop_front()
+        self.queue.next()
     }
 
     /// After the last account: an event still unread belongs to an account planned
@@ -458,33 +505,31 @@ impl Events<'_> {
     }
 }
 
-/// Parses an event line; a bad one is parsed again for its account alone.
-fn parse_event(file: &str, line: usize, text: &str) -> ParsedEvent {
-    if let Some((account, event)) = parse_event_directly(text) {
-        return ParsedEvent {
-            line,
-            account: Some(account),
-            event: Ok(event),
-        };
-    }
-    match parse_event_line(text, &mut |_| true) {
-        Ok((account, event)) => ParsedEvent {
-            line,
-            account: Some(account),
-            event: Ok(event),
+/// Parses an event line (`scratch` a buffer the worker reuses); a bad one is parsed
+/// again for its account alone.
+fn parse_event(file: &str, line: usize, text: &str, scratch: &mut Vec<u8>) -> ParsedEvent {
+    let (account, event) = match parse_event_directly(text, scratch) {
+        Some((account, event)) => (Some(account), Ok(event)),
+        None => match parse_event_line(text, &mut |_| true) {
+            Ok((account, event)) => (Some(account), Ok(event)),
+            Err((field, message)) => (
+                serde_json::from_str::<EventKey<'_>>(text)
+                    .ok()
+                    .map(|key| key.account_id.into_owned()),
+                Err(Reject {
+                    file: file.to_string(),
+                    line,
+                    field,
+                    message,
+                }),
+            ),
         },
-        Err((field, message)) => ParsedEvent {
-            line,
-            account: serde_json::from_str::<EventKey<'_>>(text)
-                .ok()
-                .map(|key| key.account_id.into_owned()),
-            event: Err(Reject {
-                file: file.to_string(),
-                line,
-                field,
-                message,
-            }),
-        },
+    };
+    ParsedEvent {
+        line,
+        account_print: account.as_deref().map_or(0, fingerprint),
+        account,
+        event,
     }
 }
 
@@ -494,7 +539,7 @@ fn parse_event(file: &str, line: usize, text: &str) -> ParsedEvent {
 /// and any error, is `None` and goes that general way (which names the error): what
 /// this accepts, it accepts the same (no duplicate key can pass, as the event refuses
 /// them and an `account_id` among its fields).
-fn parse_event_directly(text: &str) -> Option<(String, LedgerEvent)> {
+fn parse_event_directly(text: &str, scratch: &mut Vec<u8>) -> Option<(String, LedgerEvent)> {
     let rest = text.strip_prefix(r#"{"account_id":""#)?;
     let end = rest.find('"')?;
     let account = rest.get(..end)?;
@@ -504,12 +549,44 @@ fn parse_event_directly(text: &str) -> Option<(String, LedgerEvent)> {
         return None;
     }
     let fields = rest.get(end + 1..)?.strip_prefix(',')?;
-    let mut object = String::with_capacity(fields.len() + 1);
-    object.push('{');
-    object.push_str(fields);
-    let event: LedgerEvent = parse_json(object.as_bytes()).ok()?;
+    scratch.clear();
+    scratch.push(b'{');
+    scratch.extend_from_slice(fields.as_bytes());
+    let event: LedgerEvent = parse_json(scratch).ok()?;
     event.validate().ok()?;
     Some((account.to_string(), event))
+}
+
+/// Parses a block's lines on every core (`init` makes a worker's scratch state),
+/// skipping blank ones; a line that is not UTF-8 fails the run as reading the file as
+/// text does. The workers check and trim the lines, so that the reading thread only
+/// finds where they end.
+fn parse_lines<T: Send, S>(
+    block: &Block,
+    file: &str,
+    init: impl Fn() -> S + Sync + Send,
+    parse: impl Fn(&mut S, usize, &str) -> T + Sync + Send,
+) -> Result<Vec<T>, Stop> {
+    block
+        .lines()
+        .par_iter()
+        .map_init(init, |scratch, &(line, bytes)| {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    let text = text.trim();
+                    (!text.is_empty()).then(|| Ok(parse(scratch, line, text)))
+                }
+                Err(_) => Some(Err(())),
+            }
+        })
+        .filter_map(std::convert::identity)
+        .collect::<Result<Vec<T>, ()>>()
+        .map_err(|()| {
+            Stop::Failed(fail(
+                Exit::Failure,
+                format!("cannot read {file}: stream did not contain valid UTF-8"),
+            ))
+        })
 }
 
 /// A JSON-lines file read in blocks of whole lines.
@@ -521,22 +598,28 @@ struct Lines {
     carry: Vec<u8>,
     /// The number of the next block's first line.
     next_line: usize,
-    /// The buffer of the last block, for the next.
-    spare: Vec<u8>,
+    /// The buffers of the last block, for the next.
+    spare: Block,
     done: bool,
 }
 
-/// Whole lines of a file, and the number of the first.
+/// Whole lines of a file (bytes, not yet checked to be text), and the number of the
+/// first.
+#[derive(Default)]
 struct Block {
     first_line: usize,
-    text: String,
+    data: Vec<u8>,
+    /// Where each line starts and ends in `data`, without its `\n`.
+    spans: Vec<(usize, usize)>,
 }
 
 impl Block {
-    /// Non-blank lines, trimmed, with their 1-based numbers in the file.
-    fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
-        let offset = self.first_line.saturating_sub(1);
-        numbered_lines(&self.text).map(move |(line, text)| (line + offset, text))
+    /// Every line with its 1-based number in the file, blank ones too.
+    fn lines(&self) -> Vec<(usize, &[u8])> {
+        (self.first_line..)
+            .zip(&self.spans)
+            .map(|(number, &(start, end))| (number, self.data.get(start..end).unwrap_or_default()))
+            .collect()
     }
 }
 
@@ -553,22 +636,26 @@ impl Lines {
             size: size.max(1),
             carry: Vec::new(),
             next_line: 1,
-            spare: Vec::new(),
+            spare: Block::default(),
             done: false,
         })
     }
 
     /// The next block; `None` at the end of the file.
     fn block(&mut self) -> std::io::Result<Option<Block>> {
-        // The previous block's buffer, read into without zeroing it first: fresh
+        // The previous block's buffers, read into without zeroing them first: fresh
         // buffers cost a page fault (and the kernel's zeroing) per page, as much as
         // the reading.
-        let mut data = std::mem::take(&mut self.spare);
+        let Block {
+            mut data,
+            mut spans,
+            ..
+        } = std::mem::take(&mut self.spare);
         data.clear();
         data.append(&mut self.carry);
         while !self.done {
             if data.len() >= self.size
-                && let Some(end) = data.iter().rposition(|&byte| byte == b'\n')
+                && let Some(end) = memchr::memrchr(b'\n', &data)
             {
                 self.carry
                     .extend_from_slice(data.get(end + 1..).unwrap_or_default());
@@ -583,20 +670,27 @@ impl Lines {
         if data.is_empty() {
             return Ok(None);
         }
-        let text = String::from_utf8(data).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )
-        })?;
+        spans.clear();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &data) {
+            spans.push((start, end));
+            start = end + 1;
+        }
+        if start < data.len() {
+            spans.push((start, data.len()));
+        }
         let first_line = self.next_line;
-        self.next_line += text.bytes().filter(|&byte| byte == b'\n').count();
-        Ok(Some(Block { first_line, text }))
+        self.next_line += spans.len();
+        Ok(Some(Block {
+            first_line,
+            data,
+            spans,
+        }))
     }
 
-    /// Takes back a block read and parsed, to read the next one into its buffer.
+    /// Takes back a block read and parsed, to read the next one into its buffers.
     fn recycle(&mut self, block: Block) {
-        self.spare = block.text.into_bytes();
+        self.spare = block;
     }
 }
 
@@ -607,9 +701,14 @@ impl Lines {
 struct Fingerprints(HashSet<u64, BuildHasherDefault<Prehashed>>);
 
 impl Fingerprints {
-    /// Whether `id` is new.
-    fn insert(&mut self, id: &str) -> bool {
-        self.0.insert(fingerprint(id))
+    /// Whether the id of this [`fingerprint`] is new.
+    fn insert(&mut self, print: u64) -> bool {
+        self.0.insert(print)
+    }
+
+    /// Whether the id of this fingerprint may have been seen.
+    fn contains(&self, print: u64) -> bool {
+        self.0.contains(&print)
     }
 }
 
@@ -656,7 +755,7 @@ mod tests {
             r#"{"account_id":"A é 2","at":"2026-11-10T21:31:30Z","type":"contact","channel":"call","outcome":"no_answer","contact_point":"+14635550112"}"#,
         ];
         for line in same {
-            let direct = parse_event_directly(line).expect(line);
+            let direct = parse_event_directly(line, &mut Vec::new()).expect(line);
             assert_eq!(Ok(direct), parse_event_line(line, &mut |_| true), "{line}");
         }
         let general = [
@@ -671,7 +770,7 @@ mod tests {
             "{\"account_id\":\"A\t1\",\"at\":\"2026-10-30T18:04:56Z\",\"type\":\"contact\",\"channel\":\"letter\",\"outcome\":\"sent\"}",
         ];
         for line in general {
-            assert_eq!(parse_event_directly(line), None, "{line}");
+            assert_eq!(parse_event_directly(line, &mut Vec::new()), None, "{line}");
         }
         // The general parse takes the last of two values; the direct one left it.
         assert!(parse_event_line(general[1], &mut |_| true).is_ok());
@@ -686,8 +785,11 @@ mod tests {
             let mut lines = Lines::open(&path, size).unwrap_or_else(|_| panic!("opens"));
             let mut all = Vec::new();
             while let Some(block) = lines.block().unwrap() {
-                assert!(block.text.ends_with('\n') || block.text.ends_with("last"));
-                all.extend(block.lines().map(|(n, t)| (n, t.to_string())));
+                assert!(block.data.ends_with(b"\n") || block.data.ends_with(b"last"));
+                let parsed =
+                    parse_lines(&block, "lines.jsonl", || (), |(), n, t| (n, t.to_string()));
+                all.extend(parsed.unwrap_or_else(|_| panic!("text")));
+                lines.recycle(block);
             }
             let expected: Vec<(usize, String)> = [(1, "a"), (3, "bb"), (4, "ccc"), (5, "last")]
                 .into_iter()
