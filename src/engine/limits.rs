@@ -323,9 +323,10 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
         let trigger_day = context.event_day(latest, zone_index);
         if clock.day - trigger_day < i64::from(cooldown.days) {
-            Check::refuse(
-                zones::start_of_local_day(clock.zone, trigger_day + i64::from(cooldown.days)),
-            )
+            Check::refuse(zones::start_of_local_day(
+                clock.zone,
+                trigger_day + i64::from(cooldown.days),
+            ))
         } else {
             Check::Pass
         }

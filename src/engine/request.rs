@@ -157,7 +157,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
 /// or message needs one. A raw NUL cannot occur inside a JSON string, so only the
 /// escape `\u0000` is searched for; the slow walk that names the field runs only then.
 fn refuse_nul(bytes: &[u8]) -> Result<(), RequestError> {
-    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+    // Only at a backslash (found by memchr) can an escaped NUL start.
+    let escaped_nul = memchr::memchr_iter(b'\\', bytes).any(|at| {
+        bytes
+            .get(at..at + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+    });
+    if !escaped_nul {
         return Ok(());
     }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
