@@ -797,29 +797,16 @@ async fn check_and_record_one(
     Ok(recorded)
 }
 
-/// The parts of [`HISTORY`]: the events of accounts `$1` from `$2` on (part 1), and
-/// their pending notices (part 2). A macro so that the batch's read (`batch.rs`) reads
-/// the same rows in the same statement as the chain heads and keys.
-macro_rules! history_parts {
-    () => {
-        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
-  WHERE account_id = ANY($1) AND at >= $2
- UNION ALL
- SELECT 2, id, account_id, request::text, due_at, seq FROM notices
-  WHERE account_id = ANY($1) AND status = 'pending'"
-    };
-}
-use history_parts;
-
 /// The history of accounts `$1` from `$2` on: their events (part 1), then their pending
 /// notices (part 2), each in time order. One statement, one snapshot: a notice delivered
 /// meanwhile (its place closed and its contact written in one transaction) is seen
 /// either as pending or as sent, never as neither.
-const HISTORY: &str = concat!(
-    history_parts!(),
-    "
- ORDER BY part, at, seq"
-);
+const HISTORY: &str = "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+  WHERE account_id = ANY($1) AND at >= $2
+ UNION ALL
+ SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+  WHERE account_id = ANY($1) AND status = 'pending'
+ ORDER BY part, at, seq";
 
 /// An account's stored body, the key of its consumer and its history from `since` on,
 /// with the events of the consumer's other accounts; `None` when the account does not

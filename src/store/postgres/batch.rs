@@ -1,10 +1,7 @@
 //! Group commit of check-and-record on PostgreSQL. One attempt in its own transaction
 //! costs about ten round trips and one WAL flush; a few writer tasks instead take the
-//! attempts queued meanwhile and decide a whole batch in one transaction of three
-//! statements besides `BEGIN` and `COMMIT` (the locks; one read of the histories, chain
-//! heads and idempotency keys; one write of every row) and one flush. The statements'
-//! texts do not depend on the batch's size (arrays, not `VALUES` lists), so each
-//! connection parses and plans them once.
+//! attempts queued meanwhile and decide a whole batch in one transaction of about ten
+//! statements (locks, reads and multi-row inserts for the batch) and one flush.
 //!
 //! Every guarantee of the single-attempt path holds, because a batch takes the same locks
 //! in the same order (every account of every consumer in the batch, in id order, before
@@ -21,14 +18,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Row};
+use sqlx::{Postgres, QueryBuilder, Row};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{history_parts, insert_notice};
-use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
-use crate::store::chain::{Links, decision_content_hash, event_content_hash};
+use super::{insert_events, insert_notice, load_heads, save_heads};
+use crate::domain::chain::{DecisionFields, Link, instant_text as chain_instant};
+use crate::store::chain::{Links, decision_content_hash};
 use crate::store::{
-    Attempt, EventRow, HistoryRow, IdempotencyKey, Judge, QueuedNotice, RecordedRow, StoreError,
+    Attempt, HistoryRow, IdempotencyKey, Judge, QueuedNotice, RecordedRow, StoreError,
     judge_attempt, lookback_start, pending_notice_row, repeat_in_group,
 };
 
@@ -40,64 +37,9 @@ const MAX_BATCH: usize = 256;
 /// another decides the next batch.
 pub(super) const WRITERS: usize = 8;
 
-/// What the batch reads under its locks, in one statement: the history of every locked
-/// account (parts 1 and 2, as [`super::HISTORY`] reads them for one attempt), their
-/// chain heads (part 3: the head's hash in `body`, its position in `seq`) and the
-/// remembered idempotency keys among `$3` (part 4: the key in `id`, its request hash in
-/// `account_id`, its response in `body`, when it was kept in `at`).
-const READ: &str = concat!(
-    history_parts!(),
-    " UNION ALL
- SELECT 3, NULL, account_id, head, NULL, position FROM chain_heads WHERE account_id = ANY($1)
- UNION ALL
- SELECT 4, key, request_hash, response, created_at, NULL FROM idempotency_keys WHERE key = ANY($3)
- ORDER BY part, at, seq"
-);
-const PENDING: i32 = 2;
-const HEAD: i32 = 3;
-const KEY: i32 = 4;
-
-/// Everything a batch writes, in one statement whose text does not depend on the
-/// batch's size (arrays bound and `unnest`ed, so each connection prepares it once): its
-/// events, its decisions, the chain heads they moved and the idempotency keys they
-/// claim. `WITH ORDINALITY … ORDER BY n` keeps the rows' order, so sequence numbers
-/// follow the order the chains were linked in. A key is claimed unless one of that
-/// name is still remembered (kept at or after `$29`, the earliest `since` of the batch's
-/// keys: a key the batch could have replaced later than that is taken as remembered, the
-/// batch fails and its attempts run one by one, each with its own `since`); the keys go
-/// in key order, so two batches claiming the same keys take them in the same order.
-/// The statement answers how many keys it claimed.
-const WRITE: &str = "WITH ev AS (
-  INSERT INTO events (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash)
-  SELECT id, account_id, at, body::jsonb, recorded_at, import_key, chain_pos, content_hash, entry_hash
-    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[],
-                $7::bigint[], $8::text[], $9::text[])
-         WITH ORDINALITY AS r (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash, n)
-   ORDER BY n
-), de AS (
-  INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash)
-  SELECT id, account_id, decided_at, outcome, policy_digest, question::jsonb, decision::jsonb, event_id, shadow::jsonb, chain_pos, content_hash, entry_hash
-    FROM unnest($10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
-                $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[])
-         WITH ORDINALITY AS r (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash, n)
-   ORDER BY n
-), he AS (
-  INSERT INTO chain_heads (account_id, position, head)
-  SELECT account_id, position, head
-    FROM unnest($22::text[], $23::bigint[], $24::text[]) WITH ORDINALITY AS r (account_id, position, head, n)
-   ORDER BY n
-  ON CONFLICT (account_id) DO UPDATE SET position = excluded.position, head = excluded.head
-), ke AS (
-  INSERT INTO idempotency_keys (key, request_hash, response, created_at)
-  SELECT key, request_hash, response, created_at
-    FROM unnest($25::text[], $26::text[], $27::text[], $28::timestamptz[]) WITH ORDINALITY AS r (key, request_hash, response, created_at, n)
-   ORDER BY n
-  ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-    response = excluded.response, created_at = excluded.created_at
-  WHERE idempotency_keys.created_at < $29
-  RETURNING key
-)
-SELECT count(*) AS claimed FROM ke";
+/// Rows per multi-row `INSERT` of decisions (12 columns; PostgreSQL allows 65,535 bound
+/// parameters).
+const DECISION_CHUNK: usize = 1000;
 
 /// One queued check-and-record and where its answer goes.
 pub(super) struct AttemptJob {
@@ -252,13 +194,7 @@ async fn commit_batch(
     batch: &[AttemptJob],
     stored_digests: &StoredDigests,
 ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
-    // Generic plans for the batch's statements, in the same round trip as `BEGIN` and
-    // for this transaction only: with arrays bound, PostgreSQL otherwise judged a plan
-    // made for each batch's sizes cheaper and planned every statement again on every
-    // batch (≈ a quarter of its CPU for the batches), though one plan fits every size.
-    let mut tx = pool
-        .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-        .await?;
+    let mut tx = pool.begin().await?;
     let mut ids: Vec<&str> = batch
         .iter()
         .map(|j| j.attempt.account_id.as_str())
@@ -291,62 +227,30 @@ async fn commit_batch(
         ))
     })
     .collect::<Result<_, sqlx::Error>>()?;
-    // The history, the chain heads and the remembered idempotency keys, read under the
-    // locks in one statement (a new statement, so a new snapshot that sees every write
-    // committed before the locks were granted).
+    // The history, read under the locks (a new statement, so a new snapshot that sees
+    // every write committed before the locks were granted).
     let since = batch
         .iter()
         .map(|job| lookback_start(job.attempt.at))
         .min()
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let every: Vec<&str> = locked.keys().map(String::as_str).collect();
-    let keys: Vec<&str> = batch
-        .iter()
-        .filter_map(|job| job.attempt.idempotency.as_ref())
-        .map(|key| key.key.as_str())
-        .collect();
     let mut histories: HashMap<&str, DebtorHistory> = HashMap::new();
-    let mut links = Links::default();
-    let mut remembered: HashMap<String, (String, String, DateTime<Utc>)> = HashMap::new();
-    for row in sqlx::query(READ)
+    for row in sqlx::query(super::HISTORY)
         .bind(&every)
         .bind(since)
-        .bind(&keys)
         .fetch_all(&mut *tx)
         .await?
     {
-        let part: i32 = row.try_get("part")?;
-        let id: Option<String> = row.try_get("id")?;
+        let id: String = row.try_get("id")?;
         let account_id: String = row.try_get("account_id")?;
         let body: String = row.try_get("body")?;
-        match part {
-            HEAD => {
-                links.loaded(
-                    &account_id,
-                    Some(Head {
-                        position: row.try_get("seq")?,
-                        hash: body,
-                    }),
-                );
-                continue;
-            }
-            KEY => {
-                // A key's row: the key, its request hash, its response, when kept.
-                if let Some(key) = id {
-                    remembered.insert(key, (account_id, body, row.try_get("at")?));
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let (Some(id), Some(at)) = (id, row.try_get::<Option<DateTime<Utc>>, _>("at")?) else {
-            continue;
-        };
+        let at: DateTime<Utc> = row.try_get("at")?;
         let Some(debtor) = locked.get(&account_id).map(|a| a.debtor.as_str()) else {
             continue;
         };
         let history = histories.entry(debtor).or_default();
-        if part == PENDING {
+        if row.try_get::<i32, _>("part")? == 2 {
             if let Some(row) = pending_notice_row(&id, &account_id, at, &body)? {
                 history.pending.push(Dated { at, row });
             }
@@ -361,10 +265,7 @@ async fn commit_batch(
             });
         }
     }
-    // Every locked account's chain starts from its stored head, or from genesis.
-    for id in &every {
-        links.loaded(id, None);
-    }
+    let remembered = remembered_keys(&mut tx, batch).await?;
     let mut results: Vec<Result<RecordedRow, StoreError>> = Vec::with_capacity(batch.len());
     let mut events = Vec::new();
     let mut notices = Vec::new();
@@ -475,6 +376,61 @@ async fn commit_batch(
         events.extend(rows.event);
         notices.extend(rows.notice);
     }
+    let mut links = Links::default();
+    let accounts: Vec<&str> = decided
+        .iter()
+        .map(|d| d.job.attempt.account_id.as_str())
+        .collect();
+    load_heads(&mut tx, &mut links, &accounts).await?;
+    for chunk in events.chunks(super::IMPORT_CHUNK) {
+        insert_events(&mut tx, chunk, &mut links).await?;
+    }
+    for notice in &notices {
+        insert_notice(&mut tx, notice).await?;
+    }
+    for chunk in decided.chunks(DECISION_CHUNK) {
+        let chained: Vec<Link> = chunk
+            .iter()
+            .map(|d| {
+                let hash = decision_content_hash(
+                    &d.decision_id,
+                    &d.job.attempt.account_id,
+                    &DecisionFields {
+                        decided_at: &chain_instant(d.job.now),
+                        outcome: &d.outcome,
+                        policy_digest: d.job.judge.policy_digest(),
+                        question: &d.question,
+                        decision: d.decision.get(),
+                        event_id: d.event_id.as_deref(),
+                    },
+                );
+                links.link(&d.job.attempt.account_id, hash)
+            })
+            .collect();
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash) ",
+        );
+        insert.push_values(chunk.iter().zip(&chained), |mut values, (d, link)| {
+            values
+                .push_bind(&d.decision_id)
+                .push_bind(&d.job.attempt.account_id)
+                .push_bind(d.job.now)
+                .push_bind(&d.outcome)
+                .push_bind(d.job.judge.policy_digest())
+                .push_bind(&d.question)
+                .push_unseparated("::jsonb")
+                .push_bind(d.decision.get())
+                .push_unseparated("::jsonb")
+                .push_bind(&d.event_id)
+                .push_bind(d.shadow.as_ref().map(|shadow| shadow.get()))
+                .push_unseparated("::jsonb")
+                .push_bind(link.position)
+                .push_bind(&link.content_hash)
+                .push_bind(&link.entry_hash);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    save_heads(&mut tx, &links).await?;
     for job in &new_digests {
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(job.judge.policy_digest())
@@ -483,10 +439,20 @@ async fn commit_batch(
             .execute(&mut *tx)
             .await?;
     }
-    for notice in &notices {
-        insert_notice(&mut tx, notice).await?;
+    // Keys last, in key order (two batches claiming the same keys take them in the same
+    // order). A key held by a concurrent write of another account fails the batch, whose
+    // attempts then run one by one and that one is refused.
+    new_keys.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    for (key, index, now) in new_keys {
+        let Some(Ok(recorded)) = results.get(index) else {
+            continue;
+        };
+        if !super::claim_key(&mut tx, key, &recorded.kept()?, now).await? {
+            return Err(BatchError::Before(StoreError::IdempotencyMismatch(
+                key.key.clone(),
+            )));
+        }
     }
-    write_rows(&mut tx, &events, &decided, &results, new_keys, links).await?;
     tx.commit()
         .await
         .map_err(|error| BatchError::Committing(error.into()))?;
@@ -500,187 +466,38 @@ async fn commit_batch(
     Ok(results)
 }
 
-/// Writes the batch's rows in one statement ([`WRITE`]): its events, its decisions
-/// (linked after the events, as the chains were before), the moved heads and the new
-/// idempotency keys. A key held meanwhile by another write fails the batch before its
-/// commit, and its attempts run again one by one.
-async fn write_rows(
+/// The remembered keys among the batch's (request hash, response, when kept), read
+/// under the accounts' locks.
+async fn remembered_keys(
     tx: &mut sqlx::Transaction<'static, Postgres>,
-    events: &[EventRow],
-    decided: &[Decided<'_>],
-    results: &[Result<RecordedRow, StoreError>],
-    mut new_keys: Vec<(&IdempotencyKey, usize, DateTime<Utc>)>,
-    mut links: Links,
-) -> Result<(), BatchError> {
-    if events.is_empty() && decided.is_empty() && new_keys.is_empty() {
-        return Ok(());
-    }
-    let event_links: Vec<Link> = events
+    batch: &[AttemptJob],
+) -> Result<HashMap<String, (String, String, DateTime<Utc>)>, sqlx::Error> {
+    let keys: Vec<&str> = batch
         .iter()
-        .map(|row| links.link(&row.account_id, event_content_hash(row)))
+        .filter_map(|job| job.attempt.idempotency.as_ref())
+        .map(|key| key.key.as_str())
         .collect();
-    let decision_links: Vec<Link> = decided
-        .iter()
-        .map(|d| {
-            let hash = decision_content_hash(
-                &d.decision_id,
-                &d.job.attempt.account_id,
-                &DecisionFields {
-                    decided_at: &chain_instant(d.job.now),
-                    outcome: &d.outcome,
-                    policy_digest: d.job.judge.policy_digest(),
-                    question: &d.question,
-                    decision: d.decision.get(),
-                    event_id: d.event_id.as_deref(),
-                },
-            );
-            links.link(&d.job.attempt.account_id, hash)
-        })
-        .collect();
-    let heads = links.changed();
-    new_keys.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-    let mut kept = Vec::with_capacity(new_keys.len());
-    for (_, index, _) in &new_keys {
-        // A key is only ever new for an attempt that was decided.
-        let Some(Ok(recorded)) = results.get(*index) else {
-            return Err(BatchError::Before(StoreError::CommitFailed(
-                "an idempotency key without its attempt's answer".to_string(),
-            )));
-        };
-        kept.push(recorded.kept()?);
+    if keys.is_empty() {
+        return Ok(HashMap::new());
     }
-    // NULL when the batch claims no key (the condition is then never evaluated).
-    let keys_since: Option<DateTime<Utc>> = new_keys.iter().map(|(key, _, _)| key.since).min();
-    let claimed: i64 = sqlx::query_scalar(WRITE)
-        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.account_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.body.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.import_key.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(event_links.iter().map(|l| l.position).collect::<Vec<_>>())
-        .bind(
-            event_links
-                .iter()
-                .map(|l| l.content_hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            event_links
-                .iter()
-                .map(|l| l.entry_hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.decision_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.job.attempt.account_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(decided.iter().map(|d| d.job.now).collect::<Vec<_>>())
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.outcome.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.job.judge.policy_digest())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.question.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(decided.iter().map(|d| d.decision.get()).collect::<Vec<_>>())
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.event_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decided
-                .iter()
-                .map(|d| d.shadow.as_ref().map(|shadow| shadow.get()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decision_links
-                .iter()
-                .map(|l| l.position)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decision_links
-                .iter()
-                .map(|l| l.content_hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            decision_links
-                .iter()
-                .map(|l| l.entry_hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(heads.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(
-            heads
-                .iter()
-                .map(|(_, head)| head.position)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            heads
-                .iter()
-                .map(|(_, head)| head.hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            new_keys
-                .iter()
-                .map(|(key, _, _)| key.key.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            new_keys
-                .iter()
-                .map(|(key, _, _)| key.request_hash.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(&kept)
-        .bind(new_keys.iter().map(|(_, _, now)| *now).collect::<Vec<_>>())
-        .bind(keys_since)
-        .fetch_one(&mut **tx)
-        .await?;
-    if usize::try_from(claimed).ok() != Some(new_keys.len()) {
-        // Some key is remembered by a write committed since it was read: the attempts
-        // run again one by one, and that one is answered as its key's repeat.
-        return Err(BatchError::Before(StoreError::IdempotencyMismatch(
-            "an idempotency key claimed meanwhile".to_string(),
-        )));
-    }
-    Ok(())
+    sqlx::query(
+        "SELECT key, request_hash, response, created_at FROM idempotency_keys WHERE key = ANY($1)",
+    )
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|row| {
+        Ok((
+            row.try_get("key")?,
+            (
+                row.try_get("request_hash")?,
+                row.try_get("response")?,
+                row.try_get("created_at")?,
+            ),
+        ))
+    })
+    .collect()
 }
 
 /// The history one attempt reads, as the single-attempt path would have read it: the
