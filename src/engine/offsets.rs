@@ -1,5 +1,5 @@
 //! Each zone's UTC offsets as a table of transitions, read off chrono-tz once per zone
-//! and then looked up with one binary search over a few hundred integers.
+//! and then looked up through an index of ~48-day buckets (a step or two, no search).
 //!
 //! chrono-tz answers the same questions through `NaiveDateTime` arithmetic and a search
 //! of its own per conversion; a decision converts dozens of instants (every evaluation
