@@ -9,16 +9,7 @@ set -euo pipefail
 connections=${1:-16}
 seconds=${2:-10}
 source benches/http/pg_lib.sh
-pg_fresh_database decisions "${3:-}"
-dir=$(mktemp -d)
-bin=${DUNNER_BIN:-target/release/dunner}
-daemon=
-cleanup() {
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  pg_drop_database
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+pg_bench_start decisions "${3:-}"
 token=$($bin keys create --name bench --scope decide --scope record --database "$db" 2>/dev/null | tail -1)
 DUNNER_LOG=warn $bin serve --open-evaluate --database "$db" --listen 127.0.0.1:18083 >"$dir/serve.log" 2>&1 &
 daemon=$!

@@ -17,6 +17,23 @@ pg_drop_database() {
   psql "$server/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true
 }
 
+# A fresh database (as pg_fresh_database $1 $2), a scratch directory `dir`, the binary
+# `bin` (DUNNER_BIN, else this checkout's release build) and an exit trap that stops
+# the daemon whose pid the bench puts in `daemon`, drops the database and removes `dir`.
+pg_bench_start() {
+  pg_fresh_database "$1" "$2"
+  dir=$(mktemp -d)
+  bin=${DUNNER_BIN:-target/release/dunner}
+  daemon=
+  trap pg_bench_cleanup EXIT
+}
+
+pg_bench_cleanup() {
+  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  pg_drop_database
+  rm -rf "$dir"
+}
+
 # Creates L-0 … L-999 in Texas through the daemon at $1 with the token $2.
 texas_accounts() {
   python3 - "$1" "$2" <<'PY'
