@@ -62,17 +62,16 @@ pub async fn api_key(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveKey>, StoreError> {
-    live_key(store, id, now, now).await
+    Ok(live_key(store, id, now).await?.map(|(key, _)| key))
 }
 
-/// [`api_key`] for a key live at `live_at` (not before `now`), its use noted at `now`.
+/// [`api_key`] with the key's expiry, if it has one.
 async fn live_key(
     store: &Store,
     id: &str,
-    live_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<Option<LiveKey>, StoreError> {
-    let Some(key) = store.api_key(id, live_at).await? else {
+) -> Result<Option<(LiveKey, Option<DateTime<Utc>>)>, StoreError> {
+    let Some(key) = store.api_key(id, now).await? else {
         return Ok(None);
     };
     let stale = key
@@ -93,11 +92,14 @@ async fn live_key(
         Some(clients) if clients.is_empty() => Access::nothing(),
         Some(clients) => Access::limited_to(clients),
     };
-    Ok(Some(LiveKey {
-        secret_hash: key.secret_hash,
-        scopes,
-        access,
-    }))
+    Ok(Some((
+        LiveKey {
+            secret_hash: key.secret_hash,
+            scopes,
+            access,
+        },
+        key.expires_at,
+    )))
 }
 
 /// How long a stored key, once read, is taken as live without asking the ledger again
@@ -173,12 +175,19 @@ pub async fn cached_api_key(
         return Ok(Some(key));
     }
     let generation = cache.generation();
-    if let (Some(generation), Some(until)) = (generation, now.checked_add_signed(KEY_CACHE_TTL))
-        && let Some(key) = live_key(store, id, until, now).await?
+    let Some((key, expires_at)) = live_key(store, id, now).await? else {
+        return Ok(None);
+    };
+    let key = Arc::new(key);
+    // Kept only when still live at the end of the bound (one read, its expiry checked
+    // here rather than by a second read at `now + KEY_CACHE_TTL`).
+    let live_past_bound = now
+        .checked_add_signed(KEY_CACHE_TTL)
+        .is_some_and(|until| expires_at.is_none_or(|expires| expires > until));
+    if let Some(generation) = generation
+        && live_past_bound
     {
-        let key = Arc::new(key);
         cache.keep(id, Arc::clone(&key), now, generation);
-        return Ok(Some(key));
     }
-    Ok(api_key(store, id, now).await?.map(Arc::new))
+    Ok(Some(key))
 }

@@ -289,7 +289,14 @@ pub struct EventQuery {
 }
 
 /// A live key's row: secret hash, scope names, last use and client names (joined).
-pub(crate) type KeyRow = (String, String, Option<DateTime<Utc>>, Option<String>);
+/// A stored key's hash, scopes, last use, clients and expiry.
+pub(crate) type KeyRow = (
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
 
 /// A stored API key, as the authorizer needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +309,8 @@ pub struct StoredKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// The clients whose accounts it reaches; `None` for every client.
     pub clients: Option<Vec<String>>,
+    /// When it stops being live, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A logged decision, with the decision as logged (JSON).
@@ -971,9 +980,10 @@ impl Store {
             Store::Sqlite(store) => store.api_key(id, now).await?,
             Store::Postgres(store) => store.api_key(id, now).await?,
         };
-        Ok(
-            row.map(|(secret_hash, scopes, last_used_at, clients)| StoredKey {
+        Ok(row.map(
+            |(secret_hash, scopes, last_used_at, clients, expires_at)| StoredKey {
                 last_used_at,
+                expires_at,
                 secret_hash,
                 clients: clients.map(|clients: String| {
                     clients
@@ -987,8 +997,8 @@ impl Store {
                     .filter(|name| !name.is_empty())
                     .map(str::to_string)
                     .collect(),
-            }),
-        )
+            },
+        ))
     }
 
     /// Whether the database answers.

@@ -652,7 +652,7 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Option<KeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT secret_hash, scopes, last_used_at, clients FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+            "SELECT secret_hash, scopes, last_used_at, clients, expires_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(id)
         .bind(now)
@@ -664,6 +664,7 @@ impl PostgresStore {
                 row.get("scopes"),
                 row.try_get("last_used_at")?,
                 row.try_get("clients")?,
+                row.try_get("expires_at")?,
             ))
         })
         .transpose()

@@ -664,7 +664,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<KeyRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT secret_hash, scopes, last_used_at, clients FROM api_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            "SELECT secret_hash, scopes, last_used_at, clients, expires_at FROM api_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
         )
         .bind(id)
         .bind(instant_text(now))
@@ -675,11 +675,16 @@ impl SqliteStore {
                 .get::<Option<&str>, _>("last_used_at")
                 .map(parse_instant)
                 .transpose()?;
+            let expires_at = row
+                .get::<Option<&str>, _>("expires_at")
+                .map(parse_instant)
+                .transpose()?;
             Ok((
                 row.get("secret_hash"),
                 row.get("scopes"),
                 last_used,
                 row.try_get("clients")?,
+                expires_at,
             ))
         })
         .transpose()
