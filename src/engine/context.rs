@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use smallvec::SmallVec;
 
 use super::subject::{
-    PreparedEvent, Question, Subject, channel_of_point, kind_of, same_contact_point,
+    PreparedEvent, Question, Slots, Subject, channel_of_point, kind_of, same_contact_point,
 };
 use super::zones;
 use crate::domain::{
@@ -38,7 +38,7 @@ pub struct Context<'a> {
     /// governed by a handful, and a decision allocates nothing for them).
     pub rules: SmallVec<[&'a Rule; INLINE_RULES]>,
     /// The subject's buffer for the slots a cap counts (one cap is counted at a time).
-    pub slots: &'a RefCell<Vec<i64>>,
+    pub slots: &'a RefCell<Slots>,
 }
 
 impl<'a> Context<'a> {
@@ -86,13 +86,7 @@ impl<'a> Context<'a> {
             subject
                 .policy
                 .governing(self.channel, purpose)
-                .filter(|rule| {
-                    subject
-                        .covered_packs
-                        .get(rule.pack)
-                        .copied()
-                        .unwrap_or(false)
-                })
+                .filter(|rule| subject.covered_packs.contains(rule.pack))
                 .filter(|rule| self.condition_holds(rule)),
         );
         rules

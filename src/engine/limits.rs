@@ -46,13 +46,14 @@ pub fn check_cap(
     let max = i64::from(cap.max);
     match cap.period {
         Period::Rolling(duration) => {
-            if too_few_to_refuse(context, instant, duration, max) {
+            let near = events_in_reach(context, instant, duration);
+            if too_few_to_refuse(&near, max) {
                 return Check::Pass;
             }
             let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
             let mut slots = context.slots.borrow_mut();
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
-            counted_slots(context, cap, instant, duration, nanos, &mut slots);
+            counted_slots(context, cap, near, nanos, &mut slots);
             // The rule's end in the zone where it ends last (counting more: stricter).
             let end = until
                 .and_then(|until| until.checked_add_days(Days::new(1)))
@@ -74,13 +75,14 @@ pub fn check_cap(
         Period::CalendarDays(days) => {
             let length = i64::from(days);
             let reach = TimeDelta::days(length + 1);
-            if too_few_to_refuse(context, instant, reach, max) {
+            let near = events_in_reach(context, instant, reach);
+            if too_few_to_refuse(&near, max) {
                 return Check::Pass;
             }
             let mut slots = context.slots.borrow_mut();
             Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
                 let day = |index: usize| context.event_day(index, zone_index);
-                counted_slots(context, cap, instant, reach, day, &mut slots);
+                counted_slots(context, cap, near.clone(), day, &mut slots);
                 sort_days(&mut slots);
                 if let Some(until) = until {
                     let last = zones::day_number(until);
@@ -126,7 +128,8 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
         Period::Rolling(duration) => {
             let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
-            counted_slots(context, cap, instant, duration, nanos, &mut slots);
+            let near = events_in_reach(context, instant, duration);
+            counted_slots(context, cap, near, nanos, &mut slots);
             let in_period = trailing_slots(&slots, nanos_since_epoch(instant), length);
             trailing.push((in_period.to_vec(), None));
             length
@@ -136,7 +139,8 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
             let reach = TimeDelta::days(length + 1);
             for (zone_index, clock) in moment.clocks.iter().enumerate() {
                 let day = |index: usize| context.event_day(index, zone_index);
-                counted_slots(context, cap, instant, reach, day, &mut slots);
+                let near = events_in_reach(context, instant, reach);
+                counted_slots(context, cap, near, day, &mut slots);
                 sort_days(&mut slots);
                 let in_period = trailing_slots(&slots, clock.day, length);
                 trailing.push((in_period.to_vec(), Some(clock.zone)));
@@ -179,23 +183,26 @@ fn trailing_slots(slots: &[i64], x: i64, length: i64) -> &[i64] {
     slots.get(start..end).unwrap_or(&[])
 }
 
-/// Fills `slots` with the slots of the counted events within `reach` of `instant`, in
-/// the history's order; `slot` maps an event's index in the prepared history to its
-/// slot. Instants come sorted with the history; local days almost always do, so a
-/// calendar count puts them in order with [`sort_days`].
+/// Fills `slots` with the slots of the counted events among `near` (indices into the
+/// prepared history, [`events_in_reach`]), in the history's order; `slot` maps an
+/// event's index to its slot. Instants come sorted with the history; local days almost
+/// always do, so a calendar count puts them in order with [`sort_days`].
 fn counted_slots(
     context: &Context<'_>,
     cap: &Cap,
-    instant: DateTime<Utc>,
-    reach: TimeDelta,
+    near: std::ops::Range<usize>,
     slot: impl Fn(usize) -> i64,
-    slots: &mut Vec<i64>,
+    slots: &mut super::subject::Slots,
 ) {
-    let events = &context.events;
-    let near = events_in_reach(context, instant, reach);
     slots.clear();
     // A plain loop: the iterator chain it replaces cost a closure call per event.
-    for (index, event) in events.iter().enumerate().take(near.end).skip(near.start) {
+    for (index, event) in context
+        .events
+        .iter()
+        .enumerate()
+        .take(near.end)
+        .skip(near.start)
+    {
         if counts_event(context, cap, event) {
             slots.push(slot(index));
         }
@@ -218,16 +225,11 @@ fn events_in_reach(
     start..end.max(start)
 }
 
-/// Whether fewer events than `max` lie within `reach` of `instant`: then no period
-/// counts `max`, whatever the cap's filter, and the contact fits (it refuses at a
-/// count of `max` with the request's own).
-fn too_few_to_refuse(
-    context: &Context<'_>,
-    instant: DateTime<Utc>,
-    reach: TimeDelta,
-    max: i64,
-) -> bool {
-    i64::try_from(events_in_reach(context, instant, reach).len()).unwrap_or(i64::MAX) < max
+/// Whether fewer events than `max` lie `near` the instant ([`events_in_reach`]):
+/// then no period counts `max`, whatever the cap's filter, and the contact fits (it
+/// refuses at a count of `max` with the request's own).
+fn too_few_to_refuse(near: &std::ops::Range<usize>, max: i64) -> bool {
+    i64::try_from(near.len()).unwrap_or(i64::MAX) < max
 }
 
 /// Whether the cap counts a recorded event.

@@ -6,10 +6,11 @@
 //! daemon, which ask many questions of one account, keep it. Asking it questions
 //! ([`Subject::decide`], [`Subject::permitted_intervals`]) is in [`super::decide`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
+use smallvec::SmallVec;
 
 use super::zones;
 use crate::domain::{
@@ -20,6 +21,13 @@ use crate::policy::{Policy, scope_covers};
 
 /// Marks a day not computed yet in [`Subject::event_day`]'s cache.
 const UNKNOWN_DAY: i64 = i64::MIN;
+
+/// How many history events a [`Subject`] holds without allocating: most accounts'
+/// histories within the caps' reach are shorter (a longer one spills to the heap).
+const INLINE_EVENTS: usize = 32;
+
+/// The slots one cap counts (see [`super::limits`]), inline up to [`INLINE_EVENTS`].
+pub(super) type Slots = SmallVec<[i64; INLINE_EVENTS]>;
 
 /// One history event. What the rules ask of it beyond its fields is computed on first
 /// use: a decision looks at the few events near its instant, not the whole ledger.
@@ -81,11 +89,12 @@ pub struct Subject<'a> {
     pub(super) account: &'a Account,
     pub(super) zones: Arc<[Tz]>,
     /// Sorted by instant.
+    /// (A `Vec`: an inline `SmallVec` of them would make `Subject` invariant in `'a`.)
     pub(super) events: Vec<PreparedEvent<'a>>,
     /// Each event's local day number per zone (`events.len() × zones.len()`).
-    event_days: Vec<Cell<i64>>,
-    /// Whether each pack's scope covers the account, by pack index.
-    pub(super) covered_packs: Arc<[bool]>,
+    event_days: SmallVec<[Cell<i64>; INLINE_EVENTS]>,
+    /// The packs whose scope covers the account.
+    pub(super) covered_packs: PackSet,
     /// Contact points that had a wrong-party outcome.
     wrong_party_points: Vec<&'a str>,
     /// Channels with a consent or revocation in the history (most have none, and
@@ -93,7 +102,31 @@ pub struct Subject<'a> {
     pub(super) consent_channels: Set<Channel>,
     /// The buffer every question's cap counts fill (one cap is counted at a time),
     /// kept so that a decision allocates none of its own.
-    pub(super) slots: std::cell::RefCell<Vec<i64>>,
+    pub(super) slots: RefCell<Slots>,
+}
+
+/// A set of packs by index: which packs' scopes cover an account. Inline for the
+/// first 128 packs, so that preparing an account allocates nothing for it.
+#[derive(Clone, Default)]
+pub(super) struct PackSet(SmallVec<[u64; 2]>);
+
+impl PackSet {
+    /// Whether the pack at `index` is in the set.
+    pub fn contains(&self, index: usize) -> bool {
+        self.0
+            .get(index / 64)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+    }
+
+    fn insert(&mut self, index: usize) {
+        let word = index / 64;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        if let Some(bits) = self.0.get_mut(word) {
+            *bits |= 1 << (index % 64);
+        }
+    }
 }
 
 /// What a [`Subject`] takes from the account alone, not its history: the candidate
@@ -103,19 +136,22 @@ pub struct Subject<'a> {
 #[derive(Clone)]
 pub struct Standing {
     zones: Arc<[Tz]>,
-    covered_packs: Arc<[bool]>,
+    covered_packs: PackSet,
 }
 
 impl Standing {
     /// The account's standing under `policy`.
     pub fn new(policy: &Policy, account: &Account) -> Standing {
+        let collector = policy.collector_of(account);
+        let mut covered_packs = PackSet::default();
+        for (index, pack) in policy.packs().iter().enumerate() {
+            if scope_covers(&pack.scope, account, collector) {
+                covered_packs.insert(index);
+            }
+        }
         Standing {
             zones: Arc::from(zones::candidate_zones_inline(&account.consumer).as_slice()),
-            covered_packs: policy
-                .packs()
-                .iter()
-                .map(|pack| scope_covers(&pack.scope, account, policy.collector_of(account)))
-                .collect(),
+            covered_packs,
         }
     }
 }
@@ -151,14 +187,16 @@ impl<'a> Subject<'a> {
         if !events.is_sorted_by_key(|e| e.nanos) {
             events.sort_by_key(|e| e.nanos);
         }
+        let mut event_days = SmallVec::new();
+        event_days.resize(events.len() * zones.len(), Cell::new(UNKNOWN_DAY));
         Subject {
             policy,
             account,
-            slots: std::cell::RefCell::new(Vec::with_capacity(events.len())),
-            event_days: vec![Cell::new(UNKNOWN_DAY); events.len() * zones.len()],
+            slots: RefCell::new(Slots::new()),
+            event_days,
             zones,
             events,
-            covered_packs: Arc::clone(&standing.covered_packs),
+            covered_packs: standing.covered_packs.clone(),
             wrong_party_points: history
                 .iter()
                 .filter(|e| e.outcome == Some(Outcome::WrongParty))

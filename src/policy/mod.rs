@@ -371,10 +371,12 @@ impl Applicability {
 /// Whether a pack's scope covers an account: the fast form of [`scope_applies`],
 /// used on every decision (no explanation is built).
 pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<CollectorKind>) -> bool {
+    // A baseline pack (most packs, asked of every account) has no criteria to read.
     collector_covered(scope, collector)
-        && scope_criteria(scope, account)
-            .iter()
-            .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
+        && (scope.is_baseline()
+            || scope_criteria(scope, account)
+                .iter()
+                .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_))))
 }
 
 /// Whether the pack binds this collector. An unknown collector is covered by every
