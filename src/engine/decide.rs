@@ -57,15 +57,15 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
         .map(|rule| reason(rule))
         .collect();
     let allowed = reasons.is_empty();
-    let horizon = TimeDelta::days(i64::from(
-        question.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
-    ));
-    let horizon_end = at
-        .checked_add_signed(horizon)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let next_allowed = if allowed {
         Some(at)
     } else {
+        let horizon = TimeDelta::days(i64::from(
+            question.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
+        ));
+        let horizon_end = at
+            .checked_add_signed(horizon)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         evaluation
             .reopen()
             .and_then(|from| next_allowed_at(context, from, horizon_end))
