@@ -550,7 +550,7 @@ fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> Par
 /// them and an `account_id` among its fields).
 fn parse_event_directly(text: &str, scratch: &mut String) -> Option<(String, LedgerEvent)> {
     let rest = text.strip_prefix(r#"{"account_id":""#)?;
-    let end = rest.find('"')?;
+    let end = memchr::memchr(b'"', rest.as_bytes())?;
     let account = rest.get(..end)?;
     // An escape or a control character: JSON decides what the id is (or that it is
     // none).
