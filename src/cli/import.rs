@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Account, LedgerEvent};
-use crate::engine::parse_json;
+use crate::engine::parse_json_str;
 use crate::store::Store;
 
 /// The most rejected lines printed; the count of the rest follows.
@@ -73,7 +73,7 @@ pub fn parse_accounts(file: &str, text: &str) -> Parsed<Account> {
             field: field.to_string(),
             message,
         };
-        match parse_json::<Account>(line.as_bytes()) {
+        match parse_json_str::<Account>(line) {
             Ok(account) if !seen.insert(account.id.clone()) => parsed.rejects.push(reject(
                 "id",
                 format!("account `{}` appears twice in the file", account.id),
@@ -112,7 +112,7 @@ pub(super) fn parse_event_line(
     known: &mut dyn FnMut(&str) -> bool,
 ) -> Result<(String, LedgerEvent), (String, String)> {
     let mut object: serde_json::Map<String, serde_json::Value> =
-        parse_json(line.as_bytes()).map_err(|error| (error.field, error.message))?;
+        parse_json_str(line).map_err(|error| (error.field, error.message))?;
     let account_id = match object.remove("account_id") {
         Some(serde_json::Value::String(id)) => id,
         Some(_) => return Err(("account_id".into(), "must be a string".into())),

@@ -28,7 +28,7 @@ use super::import::{Reject, numbered_lines, parse_event_line};
 use super::{Exit, fail};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Account, LedgerEvent};
-use crate::engine::parse_json;
+use crate::engine::parse_json_str;
 use crate::planner::{
     AccountLedger, Horizon, PlannedItem, Summary, group_by_consumer, plan_consumer,
 };
@@ -458,12 +458,12 @@ impl<'t> Portfolio<'t> {
             .map(|&(_, text)| serde_json::from_str::<AccountKey<'t>>(text).ok())
             .collect();
         let account_reject = |line: usize, text: &str| {
-            let error = parse_json::<Account>(text.as_bytes())
-                .err()
-                .unwrap_or_else(|| crate::engine::RequestError {
+            let error = parse_json_str::<Account>(text).err().unwrap_or_else(|| {
+                crate::engine::RequestError {
                     field: "id".into(),
                     message: "missing field `id`".into(),
-                });
+                }
+            });
             reject(accounts_file, line, &error.field, error.message)
         };
         let mut rejects = Vec::new();
@@ -539,7 +539,7 @@ impl<'t> Portfolio<'t> {
             let Some(&(line, text)) = self.accounts.get(index) else {
                 continue;
             };
-            let account = match parse_json::<Account>(text.as_bytes()) {
+            let account = match parse_json_str::<Account>(text) {
                 Ok(account) => account,
                 Err(error) => {
                     batch.rejects.push(Reject {

@@ -60,10 +60,15 @@ pub const US_STATES: [&str; 56] = [
 /// Checks a state code (any case, surrounding spaces ignored) against [`US_STATES`],
 /// suggesting the nearest code.
 pub fn check_state(state: &str) -> Result<(), String> {
-    let code = state.trim().to_ascii_uppercase();
-    if US_STATES.contains(&code.as_str()) {
+    // Compared without building the upper-case copy (a state on every account read).
+    let trimmed = state.trim();
+    if US_STATES
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(trimmed))
+    {
         return Ok(());
     }
+    let code = trimmed.to_ascii_uppercase();
     let help = crate::suggest::did_you_mean(&code, US_STATES)
         .map_or(String::new(), |best| format!("; did you mean `{best}`?"));
     Err(format!(

@@ -14,7 +14,7 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserializer;
 
 /// The earliest UTC instant an accepted text can name, as seconds since the Unix epoch
 /// (1969-12-31T00:00:00Z, below `1970-01-01T00:00:00+23:59`).
@@ -120,17 +120,17 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Parses an instant from JSON or a query string: the year as written, then the text.
-fn instant_from_text<E: serde::de::Error>(text: &str) -> Result<DateTime<Utc>, E> {
-    check_written_year(text).map_err(E::custom)?;
+fn instant_from_text(text: &str) -> Result<DateTime<Utc>, String> {
+    check_written_year(text).map_err(|error| error.to_string())?;
     // The shape dunner writes is read without chrono's general parser, which cost a
     // tenth of reading a stored event.
     if let Some(at) = plain_utc(text) {
-        return check_instant(at).map_err(E::custom);
+        return check_instant(at).map_err(|error| error.to_string());
     }
     let at = text
         .parse::<DateTime<Utc>>()
-        .map_err(|error| E::custom(format!("`{text}` is not an RFC 3339 instant: {error}")))?;
-    check_instant(at).map_err(E::custom)
+        .map_err(|error| format!("`{text}` is not an RFC 3339 instant: {error}"))?;
+    check_instant(at).map_err(|error| error.to_string())
 }
 
 /// An instant in a shape dunner writes, `2026-04-07T14:00:00Z` (bodies) or
@@ -174,42 +174,38 @@ pub fn plain_utc(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses a date from JSON or a query string: the year as written, then the text.
-fn date_from_text<E: serde::de::Error>(text: &str) -> Result<NaiveDate, E> {
-    check_written_year(text).map_err(E::custom)?;
+fn date_from_text(text: &str) -> Result<NaiveDate, String> {
+    check_written_year(text).map_err(|error| error.to_string())?;
     let date = text
         .parse::<NaiveDate>()
-        .map_err(|error| E::custom(format!("`{text}` is not a date (YYYY-MM-DD): {error}")))?;
-    check_date(date).map_err(E::custom)
+        .map_err(|error| format!("`{text}` is not a date (YYYY-MM-DD): {error}"))?;
+    check_date(date).map_err(|error| error.to_string())
 }
 
 /// `deserialize_with` for an instant field.
 pub fn deserialize_instant<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<DateTime<Utc>, D::Error> {
-    instant_from_text(&String::deserialize(deserializer)?)
+    super::with_text(deserializer, instant_from_text)
 }
 
 /// `deserialize_with` for an optional instant field (use with `default`).
 pub fn deserialize_optional_instant<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Option::<String>::deserialize(deserializer)?
-        .map(|text| instant_from_text(&text))
-        .transpose()
+    super::with_optional_text(deserializer, instant_from_text)
 }
 
 /// `deserialize_with` for a date field.
 pub fn deserialize_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
-    date_from_text(&String::deserialize(deserializer)?)
+    super::with_text(deserializer, date_from_text)
 }
 
 /// `deserialize_with` for an optional date field (use with `default`).
 pub fn deserialize_optional_date<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<NaiveDate>, D::Error> {
-    Option::<String>::deserialize(deserializer)?
-        .map(|text| date_from_text(&text))
-        .transpose()
+    super::with_optional_text(deserializer, date_from_text)
 }
 
 #[cfg(test)]

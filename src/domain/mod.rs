@@ -51,7 +51,9 @@ mod money;
 pub mod notice;
 pub mod partition;
 mod shared_text;
+mod text;
 pub(crate) mod zone_serde;
+pub(crate) use text::{with_optional_text, with_text};
 
 pub use account::{
     Account, Address, CollectorKind, Consumer, ContactPointKind, EmailAddress, EmailKind, Flag,

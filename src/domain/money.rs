@@ -63,8 +63,12 @@ impl Serialize for Currency {
 /// An amount as a decimal string: an optional `-`, 1 to 15 digits, and optionally a
 /// point and 1 to 12 digits (always within `Decimal`'s 28 significant digits).
 fn deserialize_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    let digits = text.strip_prefix('-').unwrap_or(&text);
+    super::with_text(deserializer, amount_from_text)
+}
+
+/// An amount from its text (see [`deserialize_amount`]).
+fn amount_from_text(text: &str) -> Result<Decimal, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     let well_formed = (1..=15).contains(&whole.len())
@@ -72,21 +76,22 @@ fn deserialize_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Deci
         && (fraction.is_empty() || ((1..=12).contains(&fraction.len()) && all_digits(fraction)))
         && !(digits.ends_with('.'));
     if !well_formed {
-        return Err(serde::de::Error::custom(format!(
+        return Err(format!(
             "`{text}` is not an amount: write a decimal string like \"1234.56\" (up to 15 digits, a point, up to 12 digits)"
-        )));
+        ));
     }
     text.parse::<Decimal>()
-        .map_err(|error| serde::de::Error::custom(format!("`{text}` is not an amount: {error}")))
+        .map_err(|error| format!("`{text}` is not an amount: {error}"))
 }
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let code = String::deserialize(deserializer)?;
-        Currency::parse(&code).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "`{code}` is not an ISO 4217 currency code (three upper-case letters, like `USD`)"
-            ))
+        super::with_text(deserializer, |code| {
+            Currency::parse(code).ok_or_else(|| {
+                format!(
+                    "`{code}` is not an ISO 4217 currency code (three upper-case letters, like `USD`)"
+                )
+            })
         })
     }
 }

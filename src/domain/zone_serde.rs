@@ -8,10 +8,9 @@ struct ZoneName(Tz);
 
 impl<'de> Deserialize<'de> for ZoneName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        crate::suggest::parse_time_zone(&name)
-            .map(ZoneName)
-            .map_err(serde::de::Error::custom)
+        super::with_text(deserializer, |name| {
+            crate::suggest::parse_time_zone(name).map(ZoneName)
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub use decide::Interval;
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,
+    parse_json_str,
 };
 pub use subject::{Question, Standing, Subject};
 

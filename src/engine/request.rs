@@ -84,6 +84,21 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Req
     if let Ok(value) = serde_json::from_slice(bytes) {
         return refuse_nul(bytes).map(|()| value);
     }
+    parse_json_tracked(bytes)
+}
+
+/// [`parse_json`] of text known to be UTF-8 (a line of a file read as text): the plain
+/// parse does not check every string's UTF-8 again, which cost a sixth of reading an
+/// event. The answer, and every error, is `parse_json`'s.
+pub fn parse_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, RequestError> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return refuse_nul(text.as_bytes()).map(|()| value);
+    }
+    parse_json_tracked(text.as_bytes())
+}
+
+/// The parse that names the field at fault, for input the plain parse refused.
+fn parse_json_tracked<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -309,4 +324,72 @@ pub struct ChannelVerdict {
     /// The budget left in every cap that governs that channel and contact point.
     #[serde(default)]
     pub caps: Vec<super::CapBudget>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Account, LedgerEvent};
+
+    /// Text parses as its bytes do: the same value, or the same error naming the same
+    /// field.
+    #[test]
+    fn text_parses_as_its_bytes_do() {
+        let accounts = [
+            r#"{"id":"A-1","consumer":{"address":{"state":"ny"},"phones":[{"number":"+12125550100","kind":"mobile"}]}}"#,
+            r#"{"id":"A-1","placed_on":"2026-10-30","balance":{"amount":"12.50","currency":"USD"},"consumer":{}}"#,
+            r#"{"id":"A-1","consumer":{"address":{"state":"XX"}}}"#,
+            r#"{"id":"A-1","placed_on":5,"consumer":{}}"#,
+            r#"{"id":"A-1","placed_on":"2026-02-30","consumer":{}}"#,
+            r#"{"id":"A-1","balance":{"amount":"1e3","currency":"USD"},"consumer":{}}"#,
+            r#"{"id":"A-1","balance":{"amount":"1","currency":"usd"},"consumer":{}}"#,
+            r#"{"id":"A-1","consumer":{"time_zones":["America/Chicgo"]}}"#,
+            r#"{"id":"A\u0000","consumer":{}}"#,
+            r#"{"id":"A-1","consumer":{"address":{"city":"\u0000"}}}"#,
+            r#"{"id":"A-1","consumer":{}}{}"#,
+            r#"{"id":"A-1","consumer":"#,
+            r#"{"id":"Ä-1","consumer":{}}"#,
+            r#"["A-1"]"#,
+        ];
+        for text in accounts {
+            assert_eq!(
+                parse_json_str::<Account>(text),
+                parse_json::<Account>(text.as_bytes()),
+                "{text}"
+            );
+        }
+        let events = [
+            r#"{"at":"2026-10-30T18:04:56Z","type":"contact","channel":"call","outcome":"no_answer"}"#,
+            r#"{"at":"2026-10-30T18:04:56+02:00","type":"contact","channel":"call"}"#,
+            r#"{"at":"2026-10-30","type":"contact","channel":"call"}"#,
+            r#"{"at":null,"type":"contact","channel":"call"}"#,
+            r#"{"at":"2200-01-01T00:00:00Z","type":"contact","channel":"call"}"#,
+            r#"{"at":"2026-10-30T18:04:56Z","type":"promise_to_pay","due_on":"2026-13-01"}"#,
+            r#"{"at":"2026-10-30T18:04:56Z","type":"payment_plan","installments":[{"due_on":"2026-11-01","amount":{"amount":"5","currency":"EUR"}}]}"#,
+            r#"{"at":"2026-10-30T18:04:56Z","type":"contact","channel":"pigeon"}"#,
+        ];
+        for text in events {
+            assert_eq!(
+                parse_json_str::<LedgerEvent>(text),
+                parse_json::<LedgerEvent>(text.as_bytes()),
+                "{text}"
+            );
+        }
+        // The ones meant to be good are good, and a wrong type is named as before.
+        let good = accounts
+            .iter()
+            .filter(|t| parse_json_str::<Account>(t).is_ok());
+        assert_eq!(good.count(), 2);
+        let good = events
+            .iter()
+            .filter(|t| parse_json_str::<LedgerEvent>(t).is_ok());
+        assert_eq!(good.count(), 3);
+        assert_eq!(
+            parse_json_str::<Account>(r#"{"id":"A-1","placed_on":5,"consumer":{}}"#).map(|_| ()),
+            Err(RequestError {
+                field: "placed_on".into(),
+                message: "invalid type: integer `5`, expected a string".into(),
+            })
+        );
+    }
 }

@@ -107,14 +107,17 @@ pub fn plan_consumer(
         plans.push(plan);
         facts.push(fact);
     }
-    // Every event carries its debt, so that each debt's decisions tell its own
-    // contacts from the consumer's other debts'.
+    // With other debts, every event carries its debt, so that each debt's decisions
+    // tell its own contacts from the consumer's other debts'. A consumer's only debt
+    // owns every event, which an event without a debt says as well (and costs no copy
+    // of the id per event).
+    let several = debts.len() > 1;
     let mut events: Vec<Event> = debts
         .iter()
         .flat_map(|input| {
             input.ledger.iter().filter_map(move |e| {
                 let mut event = e.history()?;
-                event.account_id = Some(input.account.id.clone());
+                event.account_id = several.then(|| input.account.id.clone());
                 Some(event)
             })
         })
@@ -161,7 +164,7 @@ pub fn plan_consumer(
                         outcome: planned_outcome(channel),
                         initiated_by: InitiatedBy::Collector,
                         contact_point: item.contact_point.clone(),
-                        account_id: Some(item.account_id.clone()),
+                        account_id: several.then(|| item.account_id.clone()),
                         purpose: Some(item.purpose),
                     });
                 }
@@ -403,7 +406,8 @@ impl Facts<'_> {
                 e.event_type == EventType::Contact
                     && e.channel == Channel::Call
                     && e.initiated_by == InitiatedBy::Collector
-                    && e.account_id.as_deref() == Some(self.account.id.as_str())
+                    // No debt named: the consumer's only debt, this one.
+                    && e.account_id.as_deref().is_none_or(|id| id == self.account.id)
             })
             .map(|e| e.at)
             .collect();

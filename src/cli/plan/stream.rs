@@ -20,6 +20,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use rayon::prelude::*;
@@ -28,7 +29,7 @@ use super::super::import::{Reject, parse_event_line};
 use super::super::{Exit, fail};
 use super::{AccountKey, Batch, EventKey, Job, PART, PlanArgs, Schedule, Totals, progress_bar};
 use crate::domain::{Account, AccountLedger, LedgerEvent};
-use crate::engine::parse_json;
+use crate::engine::parse_json_str;
 
 /// How a streamed run ended.
 pub(super) enum Streamed {
@@ -259,7 +260,7 @@ impl Reader<'_, '_> {
         let mut rejects = Vec::new();
         let mut ready = std::mem::take(&mut self.pending);
         ready.reserve(parsed.len());
-        for account in parsed {
+        for account in parsed.into_iter().flatten() {
             let Some(id) = &account.id else {
                 if let Err(reject) = account.account {
                     rejects.push(reject);
@@ -409,7 +410,7 @@ impl Reader<'_, '_> {
 /// Parses an account line; a bad one is parsed again for its keys alone, so that its
 /// events are still recognised as its own.
 fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
-    match parse_json::<Account>(text.as_bytes()) {
+    match parse_json_str::<Account>(text) {
         Ok(account) => {
             let id = account.id.to_string();
             let consumer = account.consumer.id.clone();
@@ -450,15 +451,22 @@ fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
 /// The events file, read a block at a time as the join asks for more.
 struct Events<'a> {
     lines: Option<Lines>,
-    /// The parsed events of the last block read, not yet joined.
-    queue: std::vec::IntoIter<ParsedEvent>,
+    /// The parsed events of the last block read, not yet joined (`None` for a blank
+    /// line).
+    queue: std::vec::IntoIter<Option<ParsedEvent>>,
     file: &'a str,
 }
 
 impl Events<'_> {
     /// The next event, reading and parsing the next block when needed.
     fn peek(&mut self) -> Result<Option<&ParsedEvent>, Stop> {
-        while self.queue.as_slice().is_empty() {
+        loop {
+            while let Some(None) = self.queue.as_slice().first() {
+                self.queue.next();
+            }
+            if !self.queue.as_slice().is_empty() {
+                break;
+            }
             let Some(reader) = &mut self.lines else {
                 return Ok(None);
             };
@@ -473,17 +481,18 @@ impl Events<'_> {
                 return Ok(None);
             };
             let file = self.file;
-            let parsed = parse_lines(&block, file, Vec::new, |scratch, line, text| {
+            let parsed = parse_lines(&block, file, String::new, |scratch, line, text| {
                 parse_event(file, line, text, scratch)
             });
             reader.recycle(block);
             self.queue = parsed?.into_iter();
         }
-        Ok(self.queue.as_slice().first())
+        Ok(self.queue.as_slice().first().and_then(Option::as_ref))
     }
 
+    /// The event [`Events::peek`] showed.
     fn pop(&mut self) -> Option<ParsedEvent> {
-        self.queue.next()
+        self.queue.next().flatten()
     }
 
     /// After the last account: an event still unread belongs to an account planned
@@ -507,7 +516,7 @@ impl Events<'_> {
 
 /// Parses an event line (`scratch` a buffer the worker reuses); a bad one is parsed
 /// again for its account alone.
-fn parse_event(file: &str, line: usize, text: &str, scratch: &mut Vec<u8>) -> ParsedEvent {
+fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> ParsedEvent {
     let (account, event) = match parse_event_directly(text, scratch) {
         Some((account, event)) => (Some(account), Ok(event)),
         None => match parse_event_line(text, &mut |_| true) {
@@ -539,9 +548,9 @@ fn parse_event(file: &str, line: usize, text: &str, scratch: &mut Vec<u8>) -> Pa
 /// and any error, is `None` and goes that general way (which names the error): what
 /// this accepts, it accepts the same (no duplicate key can pass, as the event refuses
 /// them and an `account_id` among its fields).
-fn parse_event_directly(text: &str, scratch: &mut Vec<u8>) -> Option<(String, LedgerEvent)> {
+fn parse_event_directly(text: &str, scratch: &mut String) -> Option<(String, LedgerEvent)> {
     let rest = text.strip_prefix(r#"{"account_id":""#)?;
-    let end = rest.find('"')?;
+    let end = memchr::memchr(b'"', rest.as_bytes())?;
     let account = rest.get(..end)?;
     // An escape or a control character: JSON decides what the id is (or that it is
     // none).
@@ -550,43 +559,49 @@ fn parse_event_directly(text: &str, scratch: &mut Vec<u8>) -> Option<(String, Le
     }
     let fields = rest.get(end + 1..)?.strip_prefix(',')?;
     scratch.clear();
-    scratch.push(b'{');
-    scratch.extend_from_slice(fields.as_bytes());
-    let event: LedgerEvent = parse_json(scratch).ok()?;
+    scratch.push('{');
+    scratch.push_str(fields);
+    let event: LedgerEvent = parse_json_str(scratch).ok()?;
     event.validate().ok()?;
     Some((account.to_string(), event))
 }
 
-/// Parses a block's lines on every core (`init` makes a worker's scratch state),
-/// skipping blank ones; a line that is not UTF-8 fails the run as reading the file as
-/// text does. The workers check and trim the lines, so that the reading thread only
-/// finds where they end.
+/// Parses a block's lines on every core (`init` makes a worker's scratch state), in
+/// their places: a blank line is `None`. A line that is not UTF-8 fails the run as
+/// reading the file as text does. The workers check and trim the lines, so that the
+/// reading thread only finds where they end; each parsed line is written once, into its
+/// place (leaving the blank ones out would gather the results in pieces and copy them
+/// again).
 fn parse_lines<T: Send, S>(
     block: &Block,
     file: &str,
     init: impl Fn() -> S + Sync + Send,
     parse: impl Fn(&mut S, usize, &str) -> T + Sync + Send,
-) -> Result<Vec<T>, Stop> {
-    block
+) -> Result<Vec<Option<T>>, Stop> {
+    let not_text = AtomicBool::new(false);
+    let parsed: Vec<Option<T>> = block
         .lines()
         .par_iter()
         .map_init(init, |scratch, &(line, bytes)| {
             match std::str::from_utf8(bytes) {
                 Ok(text) => {
                     let text = text.trim();
-                    (!text.is_empty()).then(|| Ok(parse(scratch, line, text)))
+                    (!text.is_empty()).then(|| parse(scratch, line, text))
                 }
-                Err(_) => Some(Err(())),
+                Err(_) => {
+                    not_text.store(true, Ordering::Relaxed);
+                    None
+                }
             }
         })
-        .filter_map(std::convert::identity)
-        .collect::<Result<Vec<T>, ()>>()
-        .map_err(|()| {
-            Stop::Failed(fail(
-                Exit::Failure,
-                format!("cannot read {file}: stream did not contain valid UTF-8"),
-            ))
-        })
+        .collect();
+    if not_text.load(Ordering::Relaxed) {
+        return Err(Stop::Failed(fail(
+            Exit::Failure,
+            format!("cannot read {file}: stream did not contain valid UTF-8"),
+        )));
+    }
+    Ok(parsed)
 }
 
 /// A JSON-lines file read in blocks of whole lines.
@@ -755,7 +770,7 @@ mod tests {
             r#"{"account_id":"A é 2","at":"2026-11-10T21:31:30Z","type":"contact","channel":"call","outcome":"no_answer","contact_point":"+14635550112"}"#,
         ];
         for line in same {
-            let direct = parse_event_directly(line, &mut Vec::new()).expect(line);
+            let direct = parse_event_directly(line, &mut String::new()).expect(line);
             assert_eq!(Ok(direct), parse_event_line(line, &mut |_| true), "{line}");
         }
         let general = [
@@ -770,7 +785,11 @@ mod tests {
             "{\"account_id\":\"A\t1\",\"at\":\"2026-10-30T18:04:56Z\",\"type\":\"contact\",\"channel\":\"letter\",\"outcome\":\"sent\"}",
         ];
         for line in general {
-            assert_eq!(parse_event_directly(line, &mut Vec::new()), None, "{line}");
+            assert_eq!(
+                parse_event_directly(line, &mut String::new()),
+                None,
+                "{line}"
+            );
         }
         // The general parse takes the last of two values; the direct one left it.
         assert!(parse_event_line(general[1], &mut |_| true).is_ok());
@@ -788,7 +807,12 @@ mod tests {
                 assert!(block.data.ends_with(b"\n") || block.data.ends_with(b"last"));
                 let parsed =
                     parse_lines(&block, "lines.jsonl", || (), |(), n, t| (n, t.to_string()));
-                all.extend(parsed.unwrap_or_else(|_| panic!("text")));
+                all.extend(
+                    parsed
+                        .unwrap_or_else(|_| panic!("text"))
+                        .into_iter()
+                        .flatten(),
+                );
                 lines.recycle(block);
             }
             let expected: Vec<(usize, String)> = [(1, "a"), (3, "bb"), (4, "ccc"), (5, "last")]
