@@ -831,8 +831,9 @@ async fn insert_events(
         .collect();
     let mut stored = HashSet::new();
     if !keys.is_empty() {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT import_key FROM events WHERE import_key IN (");
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT import_key FROM events WHERE import_key IS NOT NULL AND import_key IN (",
+        );
         let mut list = query.separated(", ");
         for key in &keys {
             list.push_bind(*key);
