@@ -30,6 +30,9 @@ use crate::store::{
     judge_attempt_parsed, lookback_start, repeat_in_group,
 };
 
+/// The WAL size (in pages) past which the writer checkpoints after a commit.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
 /// A database failure inside the writer: it fails the group it happened in.
 fn db(error: rusqlite::Error) -> StoreError {
     StoreError::CommitFailed(error.to_string())
@@ -64,6 +67,14 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
         .map_err(db)?;
     connection
         .pragma_update(None, "mmap_size", 268_435_456)
+        .map_err(db)?;
+    // Checkpoints run on this thread, after a commit, whenever the WAL has grown past
+    // this many pages: 16 MiB instead of SQLite's 4 MiB, so a page that several groups
+    // rewrite (an account's index page) is copied to the database once per checkpoint,
+    // and the checkpoints' pauses come a quarter as often (issue 15: +9% attempts/s over
+    // 30 s at 64 connections). Durability is the WAL's fsync at each commit, untouched.
+    connection
+        .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
         .map_err(db)?;
     // Every statement of a group stays prepared (the default cache holds 16).
     connection.set_prepared_statement_cache_capacity(32);
