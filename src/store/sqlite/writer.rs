@@ -81,8 +81,28 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// Groups committed between two nudges of the checkpointer.
+const GROUPS_PER_CHECKPOINT: u32 = 8;
+
+/// The checkpointer thread: copies the WAL's committed pages into the database
+/// (`PASSIVE`: never waits for, nor blocks, the writer) whenever the writer nudges it,
+/// so that the writer's own checkpoint (at `WAL_AUTOCHECKPOINT_PAGES`, which resets the
+/// WAL) finds little left to copy. Ends with the writer (its sender dropped).
+pub(super) fn checkpoint(connection: &Connection, nudges: &std::sync::mpsc::Receiver<()>) {
+    while nudges.recv().is_ok() {
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "the ledger's checkpointer could not checkpoint");
+        }
+    }
+}
+
 /// The writer thread: commits queued attempts in groups until every sender is gone.
-pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) {
+pub(super) fn run(
+    connection: Connection,
+    mut jobs: mpsc::Receiver<AttemptJob>,
+    checkpointer: &std::sync::mpsc::SyncSender<()>,
+) {
+    let mut since_nudge = 0_u32;
     let mut group = Vec::with_capacity(MAX_GROUP);
     // Digests whose texts are already stored: the texts are written once, not per attempt.
     let mut stored_digests = HashSet::new();
@@ -107,6 +127,12 @@ pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) 
         });
         match committed {
             Ok(results) => {
+                since_nudge += 1;
+                if since_nudge >= GROUPS_PER_CHECKPOINT {
+                    since_nudge = 0;
+                    // Full (a checkpoint already asked for) or gone: nothing to do.
+                    let _ = checkpointer.try_send(());
+                }
                 for (job, result) in group.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger
                     // errs on the side of counting.
