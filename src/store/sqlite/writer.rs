@@ -68,11 +68,13 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     connection
         .pragma_update(None, "mmap_size", 268_435_456)
         .map_err(db)?;
-    // Checkpoints run on this thread, after a commit, whenever the WAL has grown past
-    // this many pages: 16 MiB instead of SQLite's 4 MiB, so a page that several groups
-    // rewrite (an account's index page) is copied to the database once per checkpoint,
-    // and the checkpoints' pauses come a quarter as often (issue 15: +9% attempts/s over
-    // 30 s at 64 connections). Durability is the WAL's fsync at each commit, untouched.
+    // The writer checkpoints after a commit whenever the WAL has grown past this many
+    // pages: 16 MiB instead of SQLite's 4 MiB, so a page that several groups rewrite (an
+    // account's index page) is copied to the database once per checkpoint, and its
+    // pauses come a quarter as often (issue 15: +9% attempts/s over 30 s at 64
+    // connections). Most of the copying is done before by the checkpointer thread
+    // (`checkpoint`); the writer's checkpoint is what lets the WAL start over.
+    // Durability is the WAL's fsync at each commit, untouched.
     connection
         .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
         .map_err(db)?;
