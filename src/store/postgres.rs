@@ -1018,12 +1018,14 @@ async fn insert_events(
     let stored: std::collections::HashSet<String> = if keys.is_empty() {
         std::collections::HashSet::new()
     } else {
-        sqlx::query_scalar("SELECT import_key FROM events WHERE import_key = ANY($1)")
-            .bind(&keys)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect()
+        sqlx::query_scalar(
+            "SELECT import_key FROM events WHERE import_key IS NOT NULL AND import_key = ANY($1)",
+        )
+        .bind(&keys)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect()
     };
     let rows: Vec<&EventRow> = rows
         .iter()

@@ -81,10 +81,16 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         let connection = writer::open(options.get_filename())?;
+        let checkpointer = writer::open(options.get_filename())?;
+        let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("ledger-checkpointer".into())
+            .spawn(move || writer::checkpoint(&checkpointer, &nudges))
+            .map_err(|error| StoreError::CommitFailed(format!("no checkpoint thread: {error}")))?;
         let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || writer::run(connection, jobs))
+            .spawn(move || writer::run(connection, jobs, &nudge))
             .map_err(|error| StoreError::CommitFailed(format!("no writer thread: {error}")))?;
         Ok(SqliteStore {
             pool,
@@ -831,8 +837,9 @@ async fn insert_events(
         .collect();
     let mut stored = HashSet::new();
     if !keys.is_empty() {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT import_key FROM events WHERE import_key IN (");
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT import_key FROM events WHERE import_key IS NOT NULL AND import_key IN (",
+        );
         let mut list = query.separated(", ");
         for key in &keys {
             list.push_bind(*key);

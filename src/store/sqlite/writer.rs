@@ -30,6 +30,9 @@ use crate::store::{
     judge_attempt_parsed, lookback_start, repeat_in_group,
 };
 
+/// The WAL size (in pages) past which the writer checkpoints after a commit.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
 /// A database failure inside the writer: it fails the group it happened in.
 fn db(error: rusqlite::Error) -> StoreError {
     StoreError::CommitFailed(error.to_string())
@@ -65,13 +68,43 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     connection
         .pragma_update(None, "mmap_size", 268_435_456)
         .map_err(db)?;
+    // The writer checkpoints after a commit whenever the WAL has grown past this many
+    // pages: 16 MiB instead of SQLite's 4 MiB, so a page that several groups rewrite (an
+    // account's index page) is copied to the database once per checkpoint, and its
+    // pauses come a quarter as often (issue 15: +9% attempts/s over 30 s at 64
+    // connections). Most of the copying is done before by the checkpointer thread
+    // (`checkpoint`); the writer's checkpoint is what lets the WAL start over.
+    // Durability is the WAL's fsync at each commit, untouched.
+    connection
+        .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        .map_err(db)?;
     // Every statement of a group stays prepared (the default cache holds 16).
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
 }
 
+/// Groups committed between two nudges of the checkpointer.
+const GROUPS_PER_CHECKPOINT: u32 = 8;
+
+/// The checkpointer thread: copies the WAL's committed pages into the database
+/// (`PASSIVE`: never waits for, nor blocks, the writer) whenever the writer nudges it,
+/// so that the writer's own checkpoint (at `WAL_AUTOCHECKPOINT_PAGES`, which resets the
+/// WAL) finds little left to copy. Ends with the writer (its sender dropped).
+pub(super) fn checkpoint(connection: &Connection, nudges: &std::sync::mpsc::Receiver<()>) {
+    while nudges.recv().is_ok() {
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "the ledger's checkpointer could not checkpoint");
+        }
+    }
+}
+
 /// The writer thread: commits queued attempts in groups until every sender is gone.
-pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) {
+pub(super) fn run(
+    connection: Connection,
+    mut jobs: mpsc::Receiver<AttemptJob>,
+    checkpointer: &std::sync::mpsc::SyncSender<()>,
+) {
+    let mut since_nudge = 0_u32;
     let mut group = Vec::with_capacity(MAX_GROUP);
     // Digests whose texts are already stored: the texts are written once, not per attempt.
     let mut stored_digests = HashSet::new();
@@ -96,6 +129,12 @@ pub(super) fn run(connection: Connection, mut jobs: mpsc::Receiver<AttemptJob>) 
         });
         match committed {
             Ok(results) => {
+                since_nudge += 1;
+                if since_nudge >= GROUPS_PER_CHECKPOINT {
+                    since_nudge = 0;
+                    // Full (a checkpoint already asked for) or gone: nothing to do.
+                    let _ = checkpointer.try_send(());
+                }
                 for (job, result) in group.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger
                     // errs on the side of counting.
