@@ -1338,6 +1338,46 @@ pub struct NoticeRow {
     pub now: DateTime<Utc>,
 }
 
+/// One check-and-record queued for a store's group-commit writer (SQLite's writer
+/// thread, PostgreSQL's writer tasks), and where its answer goes.
+pub(crate) struct AttemptJob {
+    pub judge: Arc<dyn Judge>,
+    pub attempt: Attempt,
+    pub now: DateTime<Utc>,
+    pub notice: Option<QueuedNotice>,
+    /// The notice whose send this checks (its own place is not counted against it).
+    pub sending: Option<String>,
+    pub reply: tokio::sync::oneshot::Sender<Result<RecordedRow, StoreError>>,
+}
+
+impl AttemptJob {
+    /// Queues an attempt for `writer` and waits for its answer; a writer gone (its
+    /// thread or tasks ended) is an error, never an attempt silently dropped.
+    pub(crate) async fn queue(
+        writer: &tokio::sync::mpsc::Sender<AttemptJob>,
+        judge: &Arc<dyn Judge>,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+        notice: Option<QueuedNotice>,
+        sending: Option<String>,
+    ) -> Result<RecordedRow, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = AttemptJob {
+            judge: Arc::clone(judge),
+            attempt: attempt.clone(),
+            now,
+            notice,
+            sending,
+            reply,
+        };
+        writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
 /// The answer to an attempt whose idempotency key an earlier attempt of the same group
 /// (one commit of a group-commit writer) carried, with `first_hash` and answer `first`:
 /// that answer replayed for the same request, a mismatch for another.

@@ -16,10 +16,10 @@ mod reports;
 use super::chain::{Links, decision_content_hash, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
-    AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
-    FinishRow, HistoryRow, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns, NoticeRow,
-    PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json, judge_attempt,
-    lookback_start, pending_notice_row, skip_unreadable_notices,
+    AccountHistoryRows, AccountRow, Attempt, AttemptJob, DecisionRow, DecisionSearch, EventQuery,
+    EventRow, FinishRow, HistoryRow, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns,
+    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
+    judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
 };
 use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
 
@@ -32,7 +32,7 @@ const IMPORT_CHUNK: usize = 1000;
 pub struct PostgresStore {
     pool: PgPool,
     /// The queue of the group-commit writers of check-and-record (`batch.rs`).
-    writer: tokio::sync::mpsc::Sender<batch::AttemptJob>,
+    writer: tokio::sync::mpsc::Sender<AttemptJob>,
 }
 
 impl PostgresStore {
@@ -421,20 +421,7 @@ impl PostgresStore {
         notice: Option<QueuedNotice>,
         sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = batch::AttemptJob {
-            judge: Arc::clone(judge),
-            attempt: attempt.clone(),
-            now,
-            notice,
-            sending,
-            reply,
-        };
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        AttemptJob::queue(&self.writer, judge, attempt, now, notice, sending).await
     }
 
     pub(super) async fn unreported_attempts(

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 mod chain;
 mod histories;
@@ -32,8 +32,8 @@ mod writer;
 use super::chain::{Links, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
-    AccountHistoryRows, AccountRow, Attempt, DecisionRow, DecisionSearch, EventQuery, EventRow,
-    FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
+    AccountHistoryRows, AccountRow, Attempt, AttemptJob, DecisionRow, DecisionSearch, EventQuery,
+    EventRow, FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
     NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
     from_json, instant_text, pending_notice_row, skip_unreadable_notices,
 };
@@ -54,17 +54,6 @@ pub struct SqliteStore {
     /// The audit's page readers' own connections (rusqlite), kept between pages: a
     /// fresh one would read the indexes' upper pages again into a fresh page cache.
     page_readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
-}
-
-/// One check-and-record waiting for the writer.
-struct AttemptJob {
-    judge: Arc<dyn Judge>,
-    attempt: Attempt,
-    now: DateTime<Utc>,
-    notice: Option<QueuedNotice>,
-    /// The notice whose send this checks (its own place is not counted against it).
-    sending: Option<String>,
-    reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
 }
 
 impl SqliteStore {
@@ -430,20 +419,7 @@ impl SqliteStore {
         notice: Option<QueuedNotice>,
         sending: Option<String>,
     ) -> Result<RecordedRow, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let job = AttemptJob {
-            judge: Arc::clone(judge),
-            attempt: attempt.clone(),
-            now,
-            notice,
-            sending,
-            reply,
-        };
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        AttemptJob::queue(&self.writer, judge, attempt, now, notice, sending).await
     }
 
     pub(super) async fn account_and_history(

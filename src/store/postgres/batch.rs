@@ -19,14 +19,14 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, QueryBuilder, Row};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc};
 
 use super::{insert_events, insert_notice, load_heads, save_heads};
 use crate::domain::chain::{DecisionFields, Link, instant_text as chain_instant};
 use crate::store::chain::{Links, decision_content_hash};
 use crate::store::{
-    Attempt, HistoryRow, IdempotencyKey, Judge, QueuedNotice, RecordedRow, StoreError,
-    judge_attempt, lookback_start, pending_notice_row, repeat_in_group,
+    AttemptJob, HistoryRow, IdempotencyKey, RecordedRow, StoreError, judge_attempt, lookback_start,
+    pending_notice_row, repeat_in_group,
 };
 
 /// Attempts decided in one transaction at most: enough to cover every connection of a
@@ -40,17 +40,6 @@ pub(super) const WRITERS: usize = 8;
 /// Rows per multi-row `INSERT` of decisions (12 columns; PostgreSQL allows 65,535 bound
 /// parameters).
 const DECISION_CHUNK: usize = 1000;
-
-/// One queued check-and-record and where its answer goes.
-pub(super) struct AttemptJob {
-    pub judge: Arc<dyn Judge>,
-    pub attempt: Attempt,
-    pub now: DateTime<Utc>,
-    pub notice: Option<QueuedNotice>,
-    /// The notice whose send this checks (its own place is not counted against it).
-    pub sending: Option<String>,
-    pub reply: oneshot::Sender<Result<RecordedRow, StoreError>>,
-}
 
 /// Starts the writers; they stop when every sender is gone.
 pub(super) fn spawn_writers(pool: PgPool) -> mpsc::Sender<AttemptJob> {

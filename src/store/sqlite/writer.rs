@@ -21,12 +21,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::mpsc;
 
+use super::MAX_GROUP;
 use super::histories::{Histories, Lookup};
-use super::{AttemptJob, MAX_GROUP};
 use crate::domain::chain::{DecisionFields, Head, Link};
 use crate::store::chain::{Links, decision_content_hash, event_content_hash};
 use crate::store::{
-    EventRow, IdempotencyKey, NoticeRow, RecordedRow, StoreError, instant_text,
+    AttemptJob, EventRow, IdempotencyKey, NoticeRow, RecordedRow, StoreError, instant_text,
     judge_attempt_parsed, lookback_start, repeat_in_group,
 };
 
