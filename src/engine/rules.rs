@@ -68,6 +68,13 @@ pub(super) fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Chec
 
 /// A refusing rule stops binding when it goes out of force; the reopen bound is the
 /// earlier of that and the rule's own.
+///
+/// A rule is in force while its dates hold the local date in any candidate zone, so it
+/// goes out of force when the day after `until` has begun in every zone: the latest of
+/// those starts. (The earliest, used before, is no bound once passed: with New York and
+/// Phoenix the search stood at New York's midnight, where the rule still binds in
+/// Phoenix, and crept on by the second until its steps ran out, answering no
+/// `next_allowed_at` for a contact allowed two hours later.)
 pub(super) fn earliest_with_expiry(
     context: &Context<'_>,
     rule: &Rule,
@@ -79,7 +86,7 @@ pub(super) fn earliest_with_expiry(
             .zones
             .iter()
             .filter_map(|zone| zones::start_of_local_date(*zone, next))
-            .min()
+            .max()
     });
     match (reopen, expiry) {
         (Some(r), Some(e)) => Some(r.min(e)),
