@@ -140,4 +140,12 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<super::Purpose>,
 }
+
+impl Event {
+    /// Whether the event is about the debt (account) `account_id`: one that names no
+    /// account is about the account being decided, a consumer's only debt.
+    pub fn is_about_debt(&self, account_id: &str) -> bool {
+        self.account_id.as_deref().is_none_or(|id| id == account_id)
+    }
+}
 super::object_only!(Event);

@@ -8,7 +8,7 @@
 //! `max` counted events with it. History is sorted, so only the events near the
 //! instant are looked at.
 
-use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::Check;
@@ -55,17 +55,10 @@ pub fn check_cap(
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
             counted_slots(context, cap, near, nanos, &mut slots);
             // The rule's end in the zone where it ends last (counting more: stricter).
-            let end = until
-                .and_then(|until| until.checked_add_days(Days::new(1)))
-                .and_then(|next| {
-                    context
-                        .zones
-                        .iter()
-                        .filter_map(|zone| zones::start_of_local_date(*zone, next))
-                        .max()
-                });
-            if let Some(end) = end {
-                slots.retain(|slot| *slot < nanos_since_epoch(end));
+            let end =
+                until.and_then(|until| zones::end_of_local_date_everywhere(context.zones, until));
+            if let Some(end) = end.map(nanos_since_epoch) {
+                slots.retain(|slot| *slot < end);
             }
             match period_check(&slots, nanos_since_epoch(instant), length, max) {
                 None => Check::Pass,

@@ -3,7 +3,7 @@
 //! ([`super::decide`]) and by the search for the next allowed instant
 //! ([`super::next_allowed`]). Pure.
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Utc};
 
 use super::Check;
 use super::context::Context;
@@ -80,14 +80,10 @@ pub(super) fn earliest_with_expiry(
     rule: &Rule,
     reopen: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
-    let expiry = rule.effective.until.and_then(|until| {
-        let next = until.checked_add_days(Days::new(1))?;
-        context
-            .zones
-            .iter()
-            .filter_map(|zone| zones::start_of_local_date(*zone, next))
-            .max()
-    });
+    let expiry = rule
+        .effective
+        .until
+        .and_then(|until| zones::end_of_local_date_everywhere(context.zones, until));
     match (reopen, expiry) {
         (Some(r), Some(e)) => Some(r.min(e)),
         (r, e) => r.or(e),

@@ -175,10 +175,7 @@ impl<'a> Subject<'a> {
             .iter()
             .map(|event| PreparedEvent {
                 event,
-                same_debt: event
-                    .account_id
-                    .as_deref()
-                    .is_none_or(|id| id == account.id),
+                same_debt: event.is_about_debt(&account.id),
                 nanos: nanos_since_epoch(event.at),
                 resolved: Cell::new(None),
             })

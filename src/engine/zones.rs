@@ -346,6 +346,17 @@ pub fn start_of_local_date(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
     start_of_local_day(zone, day_number(date))
 }
 
+/// The first instant at which the local date `last` is over in every one of `zones`
+/// (the latest of the next day's starts): when a rule in force through `last` stops
+/// binding, since a rule binds while its dates hold the local date in any zone.
+pub fn end_of_local_date_everywhere(zones: &[Tz], last: NaiveDate) -> Option<DateTime<Utc>> {
+    let next = last.checked_add_days(chrono::Days::new(1))?;
+    zones
+        .iter()
+        .filter_map(|zone| start_of_local_date(*zone, next))
+        .max()
+}
+
 /// [`start_of_local_date`] of the day numbered `day` ([`day_number`]).
 pub fn start_of_local_day(zone: Tz, day: i64) -> Option<DateTime<Utc>> {
     local_instant(zone, day, 0, DateTime::<Utc>::MIN_UTC).map(|(instant, _)| instant)

@@ -406,8 +406,7 @@ impl Facts<'_> {
                 e.event_type == EventType::Contact
                     && e.channel == Channel::Call
                     && e.initiated_by == InitiatedBy::Collector
-                    // No debt named: the consumer's only debt, this one.
-                    && e.account_id.as_deref().is_none_or(|id| id == self.account.id)
+                    && e.is_about_debt(&self.account.id)
             })
             .map(|e| e.at)
             .collect();
