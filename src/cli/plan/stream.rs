@@ -11,11 +11,14 @@
 //! already planned, or for none) stop the stream with [`Streamed::OutOfOrder`], and the
 //! caller plans the files in memory instead. The schedule written so far is thrown away.
 //!
-//! Three stages overlap: this thread's reader parses a block of accounts and the events
-//! that follow them (in parallel), the caller's thread plans the block before (in
-//! parallel) and writes it in input order; a channel of one block between them bounds
-//! memory to about three blocks plus the fingerprints (16 bytes per account and per
-//! consumer).
+//! Four stages overlap: a thread per file reads its blocks and parses them (in
+//! parallel) one block ahead; the joining thread checks the order and joins each block
+//! of accounts to the events that follow them; the caller's thread plans the block
+//! before (in parallel) and writes it in input order. The join is serial, so reading and
+//! parsing the next blocks meanwhile keeps both cores busy (it used to parse them
+//! itself, leaving a core idle while it joined). Channels of one block between the
+//! stages bound memory to about six blocks plus the fingerprints (16 bytes per account
+//! and per consumer).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -59,13 +62,30 @@ pub(super) fn plan(
     let bar = progress_bar(total, "bytes of accounts");
     let (sender, receiver) = sync_channel::<Result<Chunk, Stop>>(1);
     let streamed = std::thread::scope(|scope| {
+        let accounts_file = job.accounts_file.as_str();
+        let accounts = Ahead::spawn(
+            scope,
+            accounts,
+            accounts_file,
+            || (),
+            move |(), line, text| parse_account(accounts_file, line, text),
+        );
+        let events_file = job.events_file.as_str();
+        let events = events.map(|lines| {
+            Ahead::spawn(
+                scope,
+                lines,
+                events_file,
+                String::new,
+                move |scratch, line, text| parse_event(events_file, line, text, scratch),
+            )
+        });
         let reader = Reader {
             job,
             accounts,
             events: Events {
-                lines: events,
+                ahead: events,
                 queue: Vec::new().into_iter(),
-                file: &job.events_file,
             },
             seen_accounts: Fingerprints::default(),
             seen_consumers: Fingerprints::default(),
@@ -74,7 +94,7 @@ pub(super) fn plan(
         };
         scope.spawn(move || reader.run(&sender));
         // The receiver is dropped when planning stops, so that a reader blocked on a
-        // full channel ends too.
+        // full channel ends too (and with it the threads reading ahead for it).
         plan_chunks(receiver, job, schedule, &bar)
     });
     bar.finish_and_clear();
@@ -180,15 +200,34 @@ enum Stop {
 /// An account line, parsed.
 struct ParsedAccount {
     line: usize,
-    /// The account's id and its consumer's, when the line has them (even if the
-    /// account is otherwise bad: its events still belong to it).
-    id: Option<String>,
-    consumer: Option<String>,
+    /// A bad line's account id and consumer id, when it has them (its events still
+    /// belong to it); a good line's are the account's own, not copied (see
+    /// [`ParsedAccount::id`]).
+    bad_id: Option<String>,
+    bad_consumer: Option<String>,
     /// Their fingerprints, taken by the parsing worker (hashing on every core) so that
     /// the reading thread only looks them up.
     id_print: u64,
     consumer_print: u64,
     account: Result<Account, Reject>,
+}
+
+impl ParsedAccount {
+    /// The account's id, when the line has one (even if the account is otherwise bad).
+    fn id(&self) -> Option<&str> {
+        match &self.account {
+            Ok(account) => Some(&account.id),
+            Err(_) => self.bad_id.as_deref(),
+        }
+    }
+
+    /// Its consumer's id, when the line has one.
+    fn consumer(&self) -> Option<&str> {
+        match &self.account {
+            Ok(account) => account.consumer.id.as_deref(),
+            Err(_) => self.bad_consumer.as_deref(),
+        }
+    }
 }
 
 /// An event line, parsed.
@@ -204,7 +243,7 @@ struct ParsedEvent {
 /// in consumer order.
 struct Reader<'a, 'j> {
     job: &'a Job<'j>,
-    accounts: Lines,
+    accounts: Ahead<'a, ParsedAccount>,
     events: Events<'a>,
     /// Every account id read so far, and every consumer id whose run of accounts ended.
     seen_accounts: Fingerprints,
@@ -232,14 +271,11 @@ impl Reader<'_, '_> {
 
     /// The next block of accounts with their events; `None` after the last.
     fn next_chunk(&mut self) -> Result<Option<Chunk>, Stop> {
-        let read = |error: std::io::Error, file: &str| {
-            Stop::Failed(fail(Exit::Failure, format!("cannot read {file}: {error}")))
-        };
-        let block = self
-            .accounts
-            .block()
-            .map_err(|error| read(error, &self.job.accounts_file))?;
-        let Some(block) = block else {
+        let Some(Parsed {
+            lines: parsed,
+            bytes,
+        }) = self.accounts.next()?
+        else {
             if !self.pending.is_empty() {
                 let ready = std::mem::take(&mut self.pending);
                 return self.join(ready, Vec::new(), 0, true).map(Some);
@@ -247,21 +283,11 @@ impl Reader<'_, '_> {
             self.events.check_drained()?;
             return Ok(None);
         };
-        let bytes = block.data.len() as u64;
-        let file = &self.job.accounts_file;
-        let parsed = parse_lines(
-            &block,
-            file,
-            || (),
-            |(), line, text| parse_account(file, line, text),
-        );
-        self.accounts.recycle(block);
-        let parsed = parsed?;
         let mut rejects = Vec::new();
         let mut ready = std::mem::take(&mut self.pending);
         ready.reserve(parsed.len());
         for account in parsed.into_iter().flatten() {
-            let Some(id) = &account.id else {
+            let Some(id) = account.id() else {
                 if let Err(reject) = account.account {
                     rejects.push(reject);
                 }
@@ -276,8 +302,8 @@ impl Reader<'_, '_> {
             // The run is told by the id itself, so that two consumers sharing a
             // fingerprint can only be taken for one seen twice (the slower path), never
             // for one run.
-            if let Some(name) = &account.consumer
-                && self.last_consumer.as_ref() != Some(name)
+            if let Some(name) = account.consumer()
+                && self.last_consumer.as_deref() != Some(name)
                 && !self.seen_consumers.insert(account.consumer_print)
             {
                 return Err(self.out_of_order(
@@ -285,14 +311,14 @@ impl Reader<'_, '_> {
                     format!("consumer `{name}` has accounts apart from each other"),
                 ));
             }
-            self.last_consumer.clone_from(&account.consumer);
+            remember(&mut self.last_consumer, account.consumer());
             ready.push(account);
         }
         // The last consumer may go on in the next block: it waits for it.
-        if let Some(last) = ready.last().and_then(|a| a.consumer.clone()) {
+        if let Some(last) = ready.last().and_then(ParsedAccount::consumer) {
             let start = ready
                 .iter()
-                .rposition(|a| a.consumer.as_deref() != Some(&last))
+                .rposition(|a| a.consumer() != Some(last))
                 .map_or(0, |index| index + 1);
             self.pending = ready.split_off(start);
         }
@@ -330,7 +356,7 @@ impl Reader<'_, '_> {
                 .get(at..)
                 .unwrap_or_default()
                 .iter()
-                .position(|debt| debt.id.as_deref() == Some(account.as_str()))
+                .position(|debt| debt.id() == Some(account.as_str()))
                 .map(|offset| at + offset);
             let position = match ahead {
                 Some(position) => {
@@ -344,7 +370,7 @@ impl Reader<'_, '_> {
                     || self
                         .pending
                         .iter()
-                        .any(|debt| debt.id.as_deref() == Some(account.as_str())) =>
+                        .any(|debt| debt.id() == Some(account.as_str())) =>
                 {
                     None
                 }
@@ -353,7 +379,7 @@ impl Reader<'_, '_> {
                         ready
                             .iter()
                             .enumerate()
-                            .filter_map(|(position, debt)| Some((debt.id.as_deref()?, position)))
+                            .filter_map(|(position, debt)| Some((debt.id()?, position)))
                             .collect()
                     })
                     .get(account.as_str())
@@ -377,19 +403,21 @@ impl Reader<'_, '_> {
         let mut consumers: Vec<Vec<Debt>> = Vec::new();
         let mut previous: Option<String> = None;
         for (account, (ledger, event_rejects)) in ready.into_iter().zip(ledgers) {
+            let consumer = account.consumer();
+            let same_consumer = consumer.is_some() && previous.as_deref() == consumer;
+            if !same_consumer {
+                remember(&mut previous, consumer);
+            }
             let debt = Debt {
                 ledger: account
                     .account
                     .map(|account| AccountLedger { account, ledger }),
                 event_rejects,
             };
-            match (&account.consumer, consumers.last_mut()) {
-                (Some(consumer), Some(group)) if previous.as_ref() == Some(consumer) => {
-                    group.push(debt);
-                }
+            match consumers.last_mut() {
+                Some(group) if same_consumer => group.push(debt),
                 _ => consumers.push(vec![debt]),
             }
-            previous = account.consumer;
         }
         Ok(Chunk {
             consumers,
@@ -407,22 +435,27 @@ impl Reader<'_, '_> {
     }
 }
 
+/// Keeps a copy of `consumer` in `last`, in its buffer when it has one (a consumer id
+/// per account would otherwise be allocated on the joining thread).
+fn remember(last: &mut Option<String>, consumer: Option<&str>) {
+    match (consumer, last) {
+        (Some(consumer), Some(last)) => consumer.clone_into(last),
+        (consumer, last) => *last = consumer.map(str::to_string),
+    }
+}
+
 /// Parses an account line; a bad one is parsed again for its keys alone, so that its
 /// events are still recognised as its own.
 fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
     match parse_json_str::<Account>(text) {
-        Ok(account) => {
-            let id = account.id.to_string();
-            let consumer = account.consumer.id.clone();
-            ParsedAccount {
-                line,
-                id_print: fingerprint(&id),
-                consumer_print: consumer.as_deref().map_or(0, fingerprint),
-                id: Some(id),
-                consumer,
-                account: Ok(account),
-            }
-        }
+        Ok(account) => ParsedAccount {
+            line,
+            id_print: fingerprint(&account.id),
+            consumer_print: account.consumer.id.as_deref().map_or(0, fingerprint),
+            bad_id: None,
+            bad_consumer: None,
+            account: Ok(account),
+        },
         Err(error) => {
             let key = serde_json::from_str::<AccountKey<'_>>(text).ok();
             let consumer = key
@@ -435,8 +468,8 @@ fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
                 line,
                 id_print: id.as_deref().map_or(0, fingerprint),
                 consumer_print: consumer.as_deref().map_or(0, fingerprint),
-                id,
-                consumer,
+                bad_id: id,
+                bad_consumer: consumer,
                 account: Err(Reject {
                     file: file.to_string(),
                     line,
@@ -448,17 +481,16 @@ fn parse_account(file: &str, line: usize, text: &str) -> ParsedAccount {
     }
 }
 
-/// The events file, read a block at a time as the join asks for more.
+/// The events file, a block at a time as the join asks for more (none without a file).
 struct Events<'a> {
-    lines: Option<Lines>,
+    ahead: Option<Ahead<'a, ParsedEvent>>,
     /// The parsed events of the last block read, not yet joined (`None` for a blank
     /// line).
     queue: std::vec::IntoIter<Option<ParsedEvent>>,
-    file: &'a str,
 }
 
 impl Events<'_> {
-    /// The next event, reading and parsing the next block when needed.
+    /// The next event, taking the next parsed block when needed.
     fn peek(&mut self) -> Result<Option<&ParsedEvent>, Stop> {
         loop {
             while let Some(None) = self.queue.as_slice().first() {
@@ -467,25 +499,13 @@ impl Events<'_> {
             if !self.queue.as_slice().is_empty() {
                 break;
             }
-            let Some(reader) = &mut self.lines else {
+            let Some(ahead) = &mut self.ahead else {
                 return Ok(None);
             };
-            let block = reader.block().map_err(|error| {
-                Stop::Failed(fail(
-                    Exit::Failure,
-                    format!("cannot read {}: {error}", self.file),
-                ))
-            })?;
-            let Some(block) = block else {
-                self.lines = None;
+            let Some(block) = ahead.next()? else {
                 return Ok(None);
             };
-            let file = self.file;
-            let parsed = parse_lines(&block, file, String::new, |scratch, line, text| {
-                parse_event(file, line, text, scratch)
-            });
-            reader.recycle(block);
-            self.queue = parsed?.into_iter();
+            self.queue = block.lines.into_iter();
         }
         Ok(self.queue.as_slice().first().and_then(Option::as_ref))
     }
@@ -498,7 +518,11 @@ impl Events<'_> {
     /// After the last account: an event still unread belongs to an account planned
     /// already, or to none.
     fn check_drained(&mut self) -> Result<(), Stop> {
-        let file = self.file.to_string();
+        let file = self
+            .ahead
+            .as_ref()
+            .map(|ahead| ahead.file.to_string())
+            .unwrap_or_default();
         match self.peek()? {
             None => Ok(()),
             Some(event) => Err(Stop::OutOfOrder {
@@ -602,6 +626,91 @@ fn parse_lines<T: Send, S>(
         )));
     }
     Ok(parsed)
+}
+
+/// A file's blocks, read and parsed on a thread of their own one block ahead of the
+/// join, so that the join of one block overlaps the reading and parsing of the next.
+struct Ahead<'a, T> {
+    /// `None` once the end was received.
+    receiver: Option<Receiver<Result<Option<Parsed<T>>, Stop>>>,
+    file: &'a str,
+}
+
+/// A block's lines, parsed in their places (`None` for a blank line).
+struct Parsed<T> {
+    lines: Vec<Option<T>>,
+    /// The bytes of the file they were (for the progress bar).
+    bytes: u64,
+}
+
+impl<'a, T: Send + 'a> Ahead<'a, T> {
+    /// Starts reading `lines` on a thread of the scope, parsing each block on every
+    /// core (`init` makes a worker's scratch state).
+    fn spawn<'scope, S>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        mut lines: Lines,
+        file: &'a str,
+        init: impl Fn() -> S + Sync + Send + 'scope,
+        parse: impl Fn(&mut S, usize, &str) -> T + Sync + Send + 'scope,
+    ) -> Ahead<'a, T>
+    where
+        'a: 'scope,
+        T: 'scope,
+    {
+        let (sender, receiver) = sync_channel(1);
+        scope.spawn(move || {
+            loop {
+                let message = match lines.block() {
+                    Ok(Some(block)) => {
+                        let parsed = parse_lines(&block, file, &init, &parse);
+                        let bytes = block.data.len() as u64;
+                        lines.recycle(block);
+                        parsed.map(|parsed| {
+                            Some(Parsed {
+                                lines: parsed,
+                                bytes,
+                            })
+                        })
+                    }
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(Stop::Failed(fail(
+                        Exit::Failure,
+                        format!("cannot read {file}: {error}"),
+                    ))),
+                };
+                let last = !matches!(message, Ok(Some(_)));
+                // A closed channel: the join stopped (and the planning side says why).
+                if sender.send(message).is_err() || last {
+                    return;
+                }
+            }
+        });
+        Ahead {
+            receiver: Some(receiver),
+            file,
+        }
+    }
+
+    /// The next parsed block; `None` after the last (and on every call after it). The
+    /// end is a message of its own, so that a thread that stopped without it is a
+    /// failure, never the end of the file.
+    fn next(&mut self) -> Result<Option<Parsed<T>>, Stop> {
+        let Some(receiver) = &self.receiver else {
+            return Ok(None);
+        };
+        match receiver.recv() {
+            Ok(Ok(Some(parsed))) => Ok(Some(parsed)),
+            Ok(Ok(None)) => {
+                self.receiver = None;
+                Ok(None)
+            }
+            Ok(Err(stop)) => Err(stop),
+            Err(_) => Err(Stop::Failed(fail(
+                Exit::Failure,
+                format!("the thread reading {} stopped without a word", self.file),
+            ))),
+        }
+    }
 }
 
 /// A JSON-lines file read in blocks of whole lines.
