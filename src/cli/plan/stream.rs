@@ -904,6 +904,36 @@ mod tests {
         assert!(parse_event_line(general[1], &mut |_| true).is_ok());
     }
 
+    /// A reading thread that stops without sending the end (here, a parse that panics
+    /// on the second block) is a failure, never the end of the file.
+    #[test]
+    fn a_reading_thread_that_stops_without_the_end_is_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        std::fs::write(&path, "a\nb\n").unwrap();
+        let mut received = Vec::new();
+        let scope = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::thread::scope(|scope| {
+                let lines = Lines::open(&path, 1).unwrap_or_else(|_| panic!("opens"));
+                let parse = |(): &mut (), _: usize, text: &str| {
+                    assert_ne!(text, "b", "the parse of the second block fails");
+                    text.to_string()
+                };
+                let mut ahead = Ahead::spawn(scope, lines, "lines.jsonl", || (), parse);
+                for _ in 0..3 {
+                    received.push(match ahead.next() {
+                        Ok(Some(parsed)) => format!("{} line(s)", parsed.lines.len()),
+                        Ok(None) => "end".to_string(),
+                        Err(Stop::Failed(_)) => "failed".to_string(),
+                        Err(_) => "stopped".to_string(),
+                    });
+                }
+            });
+        }));
+        assert!(scope.is_err(), "the reading thread panicked");
+        assert_eq!(received, ["1 line(s)", "failed", "failed"]);
+    }
+
     #[test]
     fn blocks_end_at_line_ends_and_number_every_line() {
         let dir = tempfile::tempdir().unwrap();
