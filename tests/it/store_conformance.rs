@@ -1754,3 +1754,54 @@ conformance!(
     a_burst_of_keyed_attempts_claims_every_key_once,
     the_key_cache_never_outlives_a_revocation_or_an_expiry,
 );
+
+/// PostgreSQL only: check-and-record reaches the ledger's rows through its indexes even
+/// when its plans were made on empty tables and the server never analyzes them
+/// (autovacuum off). A plan that scans the events table whole would read every event of
+/// the ledger on every batch, the others' accounts too: once events exist, a scan reads
+/// rows, so the table's `seq_tup_read` stays 0 only if no attempt's statement scanned it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn check_and_record_never_scans_the_events_table_on_postgres() {
+    let test = postgres().await;
+    // A store of its own, so that its connections (the ones that made the plans) end
+    // when it is dropped and their statistics reach the server's views.
+    let store = Store::open(&test.url).await.unwrap();
+    let accounts: Vec<String> = (0..12).map(|i| format!("S-{i}")).collect();
+    for id in &accounts {
+        store.put_account(&account(id), now()).await.unwrap();
+    }
+    let mut recorded = 0;
+    for minute in 0..4 {
+        for id in &accounts {
+            let at = format!("2026-04-07T14:{minute:02}:00Z");
+            let outcome =
+                dunner::service::check_and_record(&store, &SHIPPED_SHARED, &call(id, &at), now())
+                    .await
+                    .unwrap();
+            recorded += usize::from(outcome.event_id.is_some());
+        }
+    }
+    assert!(
+        recorded > accounts.len(),
+        "only {recorded} calls were recorded"
+    );
+    drop(store);
+    let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
+    let mut seen = None;
+    for _ in 0..100 {
+        let (inserted, scanned): (i64, i64) = sqlx::query_as(
+            "SELECT n_tup_ins, seq_tup_read FROM pg_stat_user_tables
+              WHERE schemaname = current_schema() AND relname = 'events'",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+        if usize::try_from(inserted).unwrap() >= recorded {
+            seen = Some(scanned);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let scanned = seen.expect("the store's connections never reported their statistics");
+    assert_eq!(scanned, 0, "check-and-record read the events table whole");
+}

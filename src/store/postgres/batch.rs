@@ -183,7 +183,7 @@ async fn commit_batch(
     batch: &[AttemptJob],
     stored_digests: &StoredDigests,
 ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(super::BEGIN_CHECK_AND_RECORD).await?;
     let mut ids: Vec<&str> = batch
         .iter()
         .map(|j| j.attempt.account_id.as_str())
