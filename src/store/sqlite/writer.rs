@@ -58,12 +58,15 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     connection
         .pragma_update(None, "foreign_keys", true)
         .map_err(db)?;
-    // The writer reads every attempt's history: a page cache large enough for the hot
-    // accounts' events and indexes (64 MiB at most, not allocated until used) and the
-    // file mapped for reading, instead of a `pread` per page missed (a profile under
-    // `wrk` showed those reads at a sixth of the writer's time with the default 2 MiB).
+    // A page cache for the indexes' hot pages (16 MiB at most, not allocated until used)
+    // and the file mapped for reading, instead of a `pread` per page missed (a profile
+    // under `wrk` showed those reads at a sixth of the writer's time with the default
+    // 2 MiB). 64 MiB served the history reads the decoded histories (`histories`) now
+    // spare; each commit's truncation of the cache scans its hash table, so the smaller
+    // cache costs the writer less per group (issue 15: 56-61 against 55-66 µs of the
+    // writer's CPU per attempt, same minutes).
     connection
-        .pragma_update(None, "cache_size", -65_536)
+        .pragma_update(None, "cache_size", -16_384)
         .map_err(db)?;
     connection
         .pragma_update(None, "mmap_size", 268_435_456)
