@@ -8,6 +8,7 @@ connections=${1:-16}
 seconds=${2:-15}
 dir=$(mktemp -d)
 bin=${DUNNER_BIN:-target/release/dunner}   # DUNNER_BIN: another build, to compare
+port=${PORT:-18081}                         # PORT: another port (attempts_pg.sh also takes 18081)
 db="sqlite://$dir/dunner.db"
 # HISTORY_ACCOUNTS=N: the seeded variant (issue 15's workload): N accounts H-0 … with
 # 0–30 prior events each (mean 15, benches/http/history.py), imported before the run, and
@@ -18,14 +19,14 @@ if [ -n "${HISTORY_ACCOUNTS:-}" ]; then
   export ACCOUNTS=$HISTORY_ACCOUNTS PREFIX=H-
 fi
 token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
-DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
+DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
 # Waits for the daemon (a loaded machine may take more than a second to start it).
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/18081) 2>/dev/null && break; sleep 0.1; done
-[ -n "${HISTORY_ACCOUNTS:-}" ] || python3 benches/http/setup.py http://127.0.0.1:18081 "$token" PA >/dev/null
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+[ -n "${HISTORY_ACCOUNTS:-}" ] || python3 benches/http/setup.py http://127.0.0.1:$port "$token" PA >/dev/null
 uptime
-DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:18081 | tee "$dir/wrk.txt"
+DUNNER_KEY=$token wrk -t1 -c"$connections" -d"${seconds}s" --latency -s benches/http/attempts.lua http://127.0.0.1:$port | tee "$dir/wrk.txt"
 python3 -c "import sqlite3,sys; print('events in the ledger:', sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$dir/dunner.db"
 kill $daemon
 wait $daemon 2>/dev/null || true

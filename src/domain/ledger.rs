@@ -553,10 +553,40 @@ pub struct StoredEntry {
     pub event: LedgerEvent,
 }
 
+impl StoredEntry {
+    /// The entry, borrowed.
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            id: &self.id,
+            other_account: self.other_account.as_deref(),
+            event: &self.event,
+        }
+    }
+}
+
+/// A stored ledger entry borrowed from wherever it is kept (see [`StoredEntry`]): the
+/// ledger's writer keeps each debtor's parsed history and judges every attempt over it,
+/// without copying each of its events first.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    /// The entry's id in the ledger.
+    pub id: &'a str,
+    /// The account, when it is another debt of the consumer's; `None` for the account
+    /// decided on.
+    pub other_account: Option<&'a str>,
+    /// The entry.
+    pub event: &'a LedgerEvent,
+}
+
 /// The history the engine counts, from stored entries: contacts and consents, with an
 /// outcome reported later for an attempt counted as that attempt's outcome (until it
 /// arrives, the attempt counts as any outcome would — the strict way).
 pub fn history_of(entries: &[StoredEntry]) -> Vec<Event> {
+    history_of_refs(&entries.iter().map(StoredEntry::as_ref).collect::<Vec<_>>())
+}
+
+/// [`history_of`] over borrowed entries.
+pub fn history_of_refs(entries: &[EntryRef<'_>]) -> Vec<Event> {
     let reported: std::collections::HashMap<&str, Outcome> = entries
         .iter()
         .filter(|entry| entry.event.event_type == LedgerEventType::OutcomeReported)
@@ -566,9 +596,9 @@ pub fn history_of(entries: &[StoredEntry]) -> Vec<Event> {
         .iter()
         .filter_map(|entry| {
             let mut event = entry.event.history()?;
-            event.account_id.clone_from(&entry.other_account);
+            event.account_id = entry.other_account.map(str::to_string);
             if event.outcome.is_none() {
-                event.outcome = reported.get(entry.id.as_str()).copied();
+                event.outcome = reported.get(entry.id).copied();
             }
             Some(event)
         })

@@ -64,8 +64,8 @@ pub use account::{
 pub use channel::{Channel, Purpose};
 pub use event::{Event, EventType, InitiatedBy, Outcome};
 pub use ledger::{
-    AccountEntries, AccountLedger, Installment, LedgerEntry, LedgerEvent, LedgerEventError,
-    LedgerEventType, StoredEntry, history_of,
+    AccountEntries, AccountLedger, EntryRef, Installment, LedgerEntry, LedgerEvent,
+    LedgerEventError, LedgerEventType, StoredEntry, history_of, history_of_refs,
 };
 pub use money::{Currency, Money};
 pub use notice::{

@@ -27,8 +27,8 @@ use serde_json::value::RawValue;
 
 use crate::domain::partition::partition_of;
 use crate::domain::{
-    Account, Channel, Event, LedgerEvent, LedgerEventError, Outcome, Purpose, StoredEntry,
-    history_of,
+    Account, Channel, EntryRef, Event, LedgerEvent, LedgerEventError, Outcome, Purpose,
+    StoredEntry, history_of, history_of_refs,
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
@@ -1432,18 +1432,22 @@ pub(crate) fn judge_attempt_parsed<'r>(
     sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
     let own_place = sending.map(pending_row_id);
-    let entries: Vec<StoredEntry> = rows
+    let entries: Vec<EntryRef<'r>> = rows
         .filter(|row| own_place.as_deref() != Some(row.id))
-        .map(|row| {
-            stored_entry(
-                &attempt.account_id,
-                row.id,
-                row.account_id,
-                row.event.clone(),
-            )
+        .map(|row| EntryRef {
+            id: row.id,
+            other_account: (row.account_id != attempt.account_id).then_some(row.account_id),
+            event: row.event,
         })
         .collect();
-    judged(judge, account, &history_of(&entries), attempt, now, notice)
+    judged(
+        judge,
+        account,
+        &history_of_refs(&entries),
+        attempt,
+        now,
+        notice,
+    )
 }
 
 /// A history row already parsed: its id, the debt it is about and the event.

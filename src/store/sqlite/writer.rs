@@ -58,12 +58,15 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     connection
         .pragma_update(None, "foreign_keys", true)
         .map_err(db)?;
-    // The writer reads every attempt's history: a page cache large enough for the hot
-    // accounts' events and indexes (64 MiB at most, not allocated until used) and the
-    // file mapped for reading, instead of a `pread` per page missed (a profile under
-    // `wrk` showed those reads at a sixth of the writer's time with the default 2 MiB).
+    // A page cache for the indexes' hot pages (16 MiB at most, not allocated until used)
+    // and the file mapped for reading, instead of a `pread` per page missed (a profile
+    // under `wrk` showed those reads at a sixth of the writer's time with the default
+    // 2 MiB). 64 MiB served the history reads the decoded histories (`histories`) now
+    // spare; each commit's truncation of the cache scans its hash table, so the smaller
+    // cache costs the writer less per group (issue 15: 56-61 against 55-66 µs of the
+    // writer's CPU per attempt, same minutes).
     connection
-        .pragma_update(None, "cache_size", -65_536)
+        .pragma_update(None, "cache_size", -16_384)
         .map_err(db)?;
     connection
         .pragma_update(None, "mmap_size", 268_435_456)
@@ -91,10 +94,44 @@ const GROUPS_PER_CHECKPOINT: u32 = 8;
 /// so that the writer's own checkpoint (at `WAL_AUTOCHECKPOINT_PAGES`, which resets the
 /// WAL) finds little left to copy. Ends with the writer (its sender dropped).
 pub(super) fn checkpoint(connection: &Connection, nudges: &std::sync::mpsc::Receiver<()>) {
+    checkpoint_on_nudges(nudges, || {
+        connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
+    });
+}
+
+/// Runs `step` at every nudge until the writer is gone. A failed or panicking step is
+/// logged and the next nudge tries again: a checkpointer that died silently would leave
+/// all the copying to the writer's thread, and no one would know why it slowed down.
+fn checkpoint_on_nudges(
+    nudges: &std::sync::mpsc::Receiver<()>,
+    mut step: impl FnMut() -> Result<(), rusqlite::Error>,
+) {
     while nudges.recv().is_ok() {
-        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(%error, "the ledger's checkpointer could not checkpoint");
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut step)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the ledger's checkpointer could not checkpoint");
+            }
+            Err(panic) => {
+                let cause = crate::tasks::panic_message(panic.as_ref());
+                tracing::error!(%cause, "the ledger's checkpointer panicked; it tries again at the next nudge");
+            }
         }
+    }
+}
+
+/// Asks the checkpointer for a checkpoint. A checkpointer already busy is asked nothing
+/// more; one that is gone (its thread ended, which `checkpoint_on_nudges` should make
+/// impossible) is logged once: the writer's own checkpoints still bound the WAL, more
+/// slowly.
+fn nudge(checkpointer: &std::sync::mpsc::SyncSender<()>, reported_gone: &mut bool) {
+    if let Err(std::sync::mpsc::TrySendError::Disconnected(())) = checkpointer.try_send(())
+        && !*reported_gone
+    {
+        *reported_gone = true;
+        tracing::error!(
+            "the ledger's checkpointer has stopped; the writer checkpoints by itself from now on"
+        );
     }
 }
 
@@ -105,6 +142,7 @@ pub(super) fn run(
     checkpointer: &std::sync::mpsc::SyncSender<()>,
 ) {
     let mut since_nudge = 0_u32;
+    let mut checkpointer_gone = false;
     let mut group = Vec::with_capacity(MAX_GROUP);
     // Digests whose texts are already stored: the texts are written once, not per attempt.
     let mut stored_digests = HashSet::new();
@@ -132,8 +170,7 @@ pub(super) fn run(
                 since_nudge += 1;
                 if since_nudge >= GROUPS_PER_CHECKPOINT {
                     since_nudge = 0;
-                    // Full (a checkpoint already asked for) or gone: nothing to do.
-                    let _ = checkpointer.try_send(());
+                    nudge(checkpointer, &mut checkpointer_gone);
                 }
                 for (job, result) in group.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger
@@ -485,4 +522,41 @@ fn insert_notice(connection: &Connection, row: &NoticeRow) -> Result<bool, Store
         ])
         .map_err(db)
         .map(|written| written == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_that_panics_or_fails_does_not_end_the_checkpointer() {
+        let (nudges_sender, nudges) = std::sync::mpsc::sync_channel(4);
+        for _ in 0..3 {
+            nudges_sender.send(()).unwrap();
+        }
+        drop(nudges_sender);
+        let mut steps = 0;
+        checkpoint_on_nudges(&nudges, || {
+            steps += 1;
+            match steps {
+                1 => panic!("a bug in a checkpoint"),
+                2 => Err(rusqlite::Error::InvalidQuery),
+                _ => Ok(()),
+            }
+        });
+        // Every nudge after the panic and the failure was still served.
+        assert_eq!(steps, 3);
+    }
+
+    #[test]
+    fn a_gone_checkpointer_is_reported_once() {
+        let (checkpointer, nudges) = std::sync::mpsc::sync_channel(1);
+        let mut reported_gone = false;
+        nudge(&checkpointer, &mut reported_gone);
+        nudge(&checkpointer, &mut reported_gone);
+        assert!(!reported_gone, "a busy checkpointer is not a gone one");
+        drop(nudges);
+        nudge(&checkpointer, &mut reported_gone);
+        assert!(reported_gone);
+    }
 }
