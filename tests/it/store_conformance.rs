@@ -1617,6 +1617,50 @@ async fn the_key_cache_never_outlives_a_revocation_or_an_expiry(test: TestStore)
     );
 }
 
+/// The pending notices of the accounts being decided are read with their history by
+/// every check-and-record: through an index keyed by account (migration 0016), not by
+/// walking every pending notice of the ledger (`notices_by_status`), whose cost grows
+/// with the outbox's queue. The read's shape, planned by each store's own planner.
+async fn pending_notices_are_read_by_account_through_an_index(test: TestStore) {
+    let plan: String = if test.url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(&test.url).await.unwrap();
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT id, due_at, request FROM notices
+              WHERE status = 'pending' AND account_id IN ('A-1', 'A-2')",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|row| row.3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        let mut connection = sqlx::PgConnection::connect(&test.url).await.unwrap();
+        // As check-and-record's transactions plan: no whole-table scans, generic plans.
+        let mut tx = connection.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "EXPLAIN SELECT id, due_at, request FROM notices
+              WHERE account_id = ANY(ARRAY['A-1', 'A-2']) AND status = 'pending'",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|row| row.0)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        plan.contains("notices_by_account"),
+        "the pending notices of two accounts are not read by account:\n{plan}"
+    );
+}
+
 macro_rules! conformance {
     ($($story:ident),* $(,)?) => {
         mod on_sqlite {
@@ -1734,6 +1778,7 @@ async fn writes_through_another_connection_are_seen_by_the_next_attempt(test: Te
 }
 
 conformance!(
+    pending_notices_are_read_by_account_through_an_index,
     migrations_are_idempotent,
     accounts_round_trip_and_are_replaced,
     events_append_list_filter_and_page,
