@@ -14,7 +14,7 @@ use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome, Purpose,
 };
-use crate::policy::model::{EventFilter, Per, Rule, Set};
+use crate::policy::model::{EventFilter, Per, Rule, RuleKind, Set};
 
 /// How many governing rules a [`Context`] holds without allocating.
 pub const INLINE_RULES: usize = 16;
@@ -66,8 +66,26 @@ impl<'a> Context<'a> {
             rules: SmallVec::new(),
             slots: &subject.slots,
         };
-        context.rules = context.applicable_rules(question.purpose);
+        // Filled in place: the inline vector is large, and moving it costs a copy.
+        for rule in subject.policy.governing(channel, question.purpose) {
+            if subject.covered_packs.contains(rule.pack)
+                && context.condition_holds(rule)
+                && !context.hold_lifted(rule)
+            {
+                context.rules.push(rule);
+            }
+        }
         context
+    }
+
+    /// Whether a hold's flag does not hold for this question: then the hold passes at
+    /// every instant of its evaluations (the flag does not move with the search), and
+    /// leaving it out spares every evaluation its check.
+    fn hold_lifted(&self, rule: &Rule) -> bool {
+        match rule.kind {
+            RuleKind::Hold(Some(flag)) => !self.flag_holds(flag),
+            _ => false,
+        }
     }
 
     /// Whether an event was made to the question's contact point (either unknown
@@ -77,19 +95,6 @@ impl<'a> Context<'a> {
             (Some(point), Some(requested)) => same_contact_point(point, requested),
             _ => true,
         }
-    }
-
-    fn applicable_rules(&self, purpose: Purpose) -> SmallVec<[&'a Rule; INLINE_RULES]> {
-        let subject = self.subject;
-        let mut rules = SmallVec::new();
-        rules.extend(
-            subject
-                .policy
-                .governing(self.channel, purpose)
-                .filter(|rule| subject.covered_packs.contains(rule.pack))
-                .filter(|rule| self.condition_holds(rule)),
-        );
-        rules
     }
 
     fn condition_holds(&self, rule: &Rule) -> bool {
@@ -346,6 +351,7 @@ impl<'a> Context<'a> {
     }
 
     /// Whether an event falls under a filter and a per-scope.
+    #[inline]
     pub fn event_matches(
         &self,
         prepared: &PreparedEvent<'_>,
@@ -361,13 +367,15 @@ impl<'a> Context<'a> {
                 Per::Debt => prepared.same_debt,
                 Per::Consumer | Per::ContactPoint => true,
             };
-        if !cheap {
-            return false;
-        }
-        let needs_point = per == Per::ContactPoint || !filter.contact_point_kinds.is_full();
-        if !needs_point {
-            return true;
-        }
+        cheap
+            && (per != Per::ContactPoint && filter.contact_point_kinds.is_full()
+                || self.point_matches(prepared, filter, per))
+    }
+
+    /// The part of [`Context::event_matches`] that reads the event's contact point (out
+    /// of line: most filters do not ask, and the common test stays small).
+    #[inline(never)]
+    fn point_matches(&self, prepared: &PreparedEvent<'_>, filter: &EventFilter, per: Per) -> bool {
         let kind_ok = filter.contact_point_kinds.is_full()
             || self
                 .resolve(prepared)

@@ -13,7 +13,8 @@ use chrono_tz::Tz;
 
 use super::Check;
 use super::context::Context;
-use super::subject::{PreparedEvent, nanos_since_epoch};
+use super::instants::nanos_since_epoch;
+use super::subject::PreparedEvent;
 use super::zones::{self, Moment};
 use crate::policy::model::{Cap, Cooldown, Period};
 
@@ -39,14 +40,13 @@ pub fn check_cap(
     moment: &Moment,
     until: Option<NaiveDate>,
 ) -> Check {
-    let instant = moment.instant;
     if !counts_request(context, cap, moment.instant) {
         return Check::Pass;
     }
     let max = i64::from(cap.max);
     match cap.period {
         Period::Rolling(duration) => {
-            let near = events_in_reach(context, instant, duration);
+            let near = events_in_reach(context, moment.nanos, duration);
             if too_few_to_refuse(&near, max) {
                 return Check::Pass;
             }
@@ -60,7 +60,7 @@ pub fn check_cap(
             if let Some(end) = end.map(nanos_since_epoch) {
                 slots.retain(|slot| *slot < end);
             }
-            match period_check(&slots, nanos_since_epoch(instant), length, max) {
+            match period_check(&slots, moment.nanos, length, max) {
                 None => Check::Pass,
                 Some(reopen) => Check::refuse(reopen.map(DateTime::from_timestamp_nanos)),
             }
@@ -68,7 +68,7 @@ pub fn check_cap(
         Period::CalendarDays(days) => {
             let length = i64::from(days);
             let reach = TimeDelta::days(length + 1);
-            let near = events_in_reach(context, instant, reach);
+            let near = events_in_reach(context, moment.nanos, reach);
             if too_few_to_refuse(&near, max) {
                 return Check::Pass;
             }
@@ -121,9 +121,9 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
         Period::Rolling(duration) => {
             let length = duration.num_nanoseconds().unwrap_or(i64::MAX);
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
-            let near = events_in_reach(context, instant, duration);
+            let near = events_in_reach(context, moment.nanos, duration);
             counted_slots(context, cap, near, nanos, &mut slots);
-            let in_period = trailing_slots(&slots, nanos_since_epoch(instant), length);
+            let in_period = trailing_slots(&slots, moment.nanos, length);
             trailing.push((in_period.to_vec(), None));
             length
         }
@@ -132,7 +132,7 @@ pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Us
             let reach = TimeDelta::days(length + 1);
             for (zone_index, clock) in moment.clocks.iter().enumerate() {
                 let day = |index: usize| context.event_day(index, zone_index);
-                let near = events_in_reach(context, instant, reach);
+                let near = events_in_reach(context, moment.nanos, reach);
                 counted_slots(context, cap, near, day, &mut slots);
                 sort_days(&mut slots);
                 let in_period = trailing_slots(&slots, clock.day, length);
@@ -202,16 +202,12 @@ fn counted_slots(
     }
 }
 
-/// The indices of the history's events within `reach` of `instant` (exclusive at both
-/// ends): every event a period of that length containing the instant can hold.
-fn events_in_reach(
-    context: &Context<'_>,
-    instant: DateTime<Utc>,
-    reach: TimeDelta,
-) -> std::ops::Range<usize> {
+/// The indices of the history's events within `reach` of the instant `at` (in
+/// nanoseconds; exclusive at both ends): every event a period of that length containing
+/// the instant can hold.
+fn events_in_reach(context: &Context<'_>, at: i64, reach: TimeDelta) -> std::ops::Range<usize> {
     let events = &context.events;
     let reach = reach.num_nanoseconds().unwrap_or(i64::MAX);
-    let at = nanos_since_epoch(instant);
     let (low, high) = (at.saturating_sub(reach), at.saturating_add(reach));
     let start = events.partition_point(|e| e.nanos() <= low);
     let end = events.partition_point(|e| e.nanos() < high);
@@ -301,7 +297,7 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     {
         return Check::Pass;
     }
-    let at = nanos_since_epoch(instant);
+    let at = moment.nanos;
     let reach = TimeDelta::days(i64::from(cooldown.days) + 1)
         .num_nanoseconds()
         .map_or(i64::MIN, |reach| at.saturating_sub(reach));

@@ -9,6 +9,7 @@
 mod budget;
 mod context;
 mod decide;
+mod instants;
 mod limits;
 mod next_allowed;
 mod offsets;

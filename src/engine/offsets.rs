@@ -9,6 +9,7 @@
 //! is built by asking chrono-tz, and outside the years it covers every question goes to
 //! chrono-tz itself.
 
+use std::cell::Cell;
 use std::sync::{LazyLock, OnceLock};
 
 use chrono::{DateTime, LocalResult, Offset, TimeZone};
@@ -135,14 +136,71 @@ fn covered(utc: i64) -> bool {
     (COVERED_FROM..COVERED_UNTIL).contains(&utc)
 }
 
+/// One span of constant offset, `[start, end)` in UTC seconds, as a thread last read it.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: i64,
+    end: i64,
+    offset: i64,
+}
+
+impl Span {
+    /// Holds no second: the first lookup of a zone always misses.
+    const EMPTY: Span = Span {
+        start: 0,
+        end: 0,
+        offset: 0,
+    };
+
+    fn holds(&self, utc: i64) -> bool {
+        self.start <= utc && utc < self.end
+    }
+}
+
+/// How many zones the per-thread cache of spans has room for (chrono-tz has 597); a zone
+/// beyond it is looked up in its table every time.
+const CACHED_ZONES: usize = 640;
+
+thread_local! {
+    /// The span each zone was last read in, per thread: a decision reads the same few
+    /// zones at instants days apart, almost always within one span (US offsets change
+    /// twice a year), so most reads are two comparisons instead of a table walk. A
+    /// memo of a pure function: what it answers does not depend on it.
+    static LAST_SPANS: [Cell<Span>; CACHED_ZONES] =
+        const { [const { Cell::new(Span::EMPTY) }; CACHED_ZONES] };
+}
+
+/// The span of `zone` holding the UTC second `utc` (within the covered years), from
+/// the thread's cache or its table.
+fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
+    let cached = LAST_SPANS
+        .try_with(|spans| spans.get(zone as usize).map(Cell::get))
+        .ok()
+        .flatten();
+    if let Some(span) = cached.filter(|span| span.holds(utc)) {
+        return Some(span);
+    }
+    let index = table.span_of(utc);
+    let span = Span {
+        start: *table.starts.get(index)?,
+        end: table.end_of(index),
+        offset: *table.offsets.get(index)?,
+    };
+    // A thread being torn down has no cache: the answer is the same without it.
+    let _ = LAST_SPANS.try_with(|spans| {
+        if let Some(slot) = spans.get(zone as usize) {
+            slot.set(span);
+        }
+    });
+    Some(span)
+}
+
 /// The offset of `zone` (local minus UTC, in seconds) at the UTC second `utc`.
 pub fn offset_at(zone: Tz, utc: i64) -> i64 {
     match table(zone) {
-        Some(table) if covered(utc) => table
-            .offsets
-            .get(table.span_of(utc))
-            .copied()
-            .unwrap_or_else(|| chrono_offset(zone, utc)),
+        Some(table) if covered(utc) => {
+            span_at(zone, table, utc).map_or_else(|| chrono_offset(zone, utc), |span| span.offset)
+        }
         _ => chrono_offset(zone, utc),
     }
 }
@@ -155,6 +213,15 @@ pub fn utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
     }) else {
         return chrono_utc_of_wall(zone, wall);
     };
+    // Every UTC second at which the wall clock shows `wall` lies within two days of
+    // `wall - offset` for any offset (offsets stay within a day of UTC): when the span
+    // last read holds all of those seconds, its offset is the only one in play.
+    if let Some(span) = span_at(zone, table, wall) {
+        let utc = wall - span.offset;
+        if span.holds(utc - 2 * MAX_OFFSET) && span.holds(utc + 2 * MAX_OFFSET) {
+            return LocalResult::Single(utc);
+        }
+    }
     let first = table.span_of(wall - MAX_OFFSET);
     let last = table.span_of(wall + MAX_OFFSET);
     let mut found = (None, None);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use smallvec::SmallVec;
 
+use super::instants::nanos_since_epoch;
 use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EmailKind, Event, EventType, Outcome, PhoneKind, Purpose,
@@ -47,16 +48,6 @@ impl PreparedEvent<'_> {
     pub fn nanos(&self) -> i64 {
         self.nanos
     }
-}
-
-/// Nanoseconds since the epoch; every accepted instant (years 1970 to 2199) has them,
-/// and one beyond i64's reach (after 2262) saturates, which keeps the order.
-pub fn nanos_since_epoch(at: chrono::DateTime<chrono::Utc>) -> i64 {
-    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() > 0 {
-        i64::MAX
-    } else {
-        i64::MIN
-    })
 }
 
 /// What the rules ask of an event's contact point, independent of the question.
@@ -171,18 +162,27 @@ impl<'a> Subject<'a> {
         standing: &Standing,
     ) -> Subject<'a> {
         let zones = Arc::clone(&standing.zones);
-        let mut events: Vec<PreparedEvent<'a>> = history
+        // Sorted as (instant, place in the history) keys, small to move, then prepared
+        // in that order: equal instants keep the history's order.
+        let mut order: SmallVec<[(i64, usize); INLINE_EVENTS]> = history
             .iter()
-            .map(|event| PreparedEvent {
-                event,
-                same_debt: event.is_about_debt(&account.id),
-                nanos: nanos_since_epoch(event.at),
-                resolved: Cell::new(None),
-            })
+            .enumerate()
+            .map(|(index, event)| (nanos_since_epoch(event.at), index))
             .collect();
-        // By the nanoseconds (the same order as the instants, read inline).
-        if !events.is_sorted_by_key(|e| e.nanos) {
-            events.sort_by_key(|e| e.nanos);
+        if !order.is_sorted() {
+            // The keys are distinct: the unstable sort gives the stable order.
+            order.sort_unstable();
+        }
+        let mut events: Vec<PreparedEvent<'a>> = Vec::with_capacity(order.len());
+        for &(nanos, index) in &order {
+            if let Some(event) = history.get(index) {
+                events.push(PreparedEvent {
+                    event,
+                    same_debt: event.is_about_debt(&account.id),
+                    nanos,
+                    resolved: Cell::new(None),
+                });
+            }
         }
         let mut event_days = SmallVec::new();
         event_days.resize(events.len() * zones.len(), Cell::new(UNKNOWN_DAY));

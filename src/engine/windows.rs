@@ -32,7 +32,10 @@ fn check_window_in(window: &Window, moment: &Moment) -> Check {
              seconds,
              ..
          }| {
-            let intervals = window.days.get(weekday).map_or(&[][..], Vec::as_slice);
+            let intervals = window
+                .days
+                .get(usize::from(weekday))
+                .map_or(&[][..], Vec::as_slice);
             if intervals
                 .iter()
                 .any(|&(from, to)| inside(seconds, from, to))
@@ -91,7 +94,7 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
          }| {
             let date = clock.date();
             times.iter().map(move |time| {
-                let today = Weekday::ALL.get(weekday).copied();
+                let today = Weekday::ALL.get(usize::from(weekday)).copied();
                 let on_day = time.days.is_empty() || today.is_some_and(|d| time.days.contains(&d));
                 let in_force = time.until.is_none_or(|until| date <= until);
                 if !(on_day && in_force && inside(seconds, time.from.minutes(), time.to.minutes()))

@@ -151,7 +151,7 @@ pub struct LocalClock {
     /// calendar arithmetic.
     pub day: i64,
     /// The local weekday, Monday = 0.
-    pub weekday: usize,
+    pub weekday: u8,
     /// Seconds after local midnight.
     pub seconds: u32,
 }
@@ -162,6 +162,9 @@ pub struct LocalClock {
 pub struct Moment {
     /// The instant.
     pub instant: DateTime<Utc>,
+    /// The instant in nanoseconds since the epoch (what the history's events are
+    /// compared by), read once for every rule of the evaluation.
+    pub nanos: i64,
     /// One clock per candidate zone, in the zones' order.
     pub clocks: Clocks,
 }
@@ -199,12 +202,15 @@ impl std::ops::Deref for Clocks {
 impl Moment {
     /// Reads the wall clocks of `instant` in `zones`.
     pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
+        // Once for every zone: a chrono instant's seconds cost a calendar conversion.
+        let utc = super::instants::seconds_since_epoch(instant);
         let clock = |zone: &Tz| {
-            let (day, seconds) = local_day_and_second(instant, *zone);
+            let (day, seconds) = local_day_and_second_of(utc, *zone);
             LocalClock {
                 zone: *zone,
                 day,
-                weekday: weekday_of_day_number(day),
+                // Below 7.
+                weekday: u8::try_from(weekday_of_day_number(day)).unwrap_or(0),
                 seconds,
             }
         };
@@ -225,7 +231,11 @@ impl Moment {
         } else {
             Clocks::Heap(zones.iter().map(clock).collect())
         };
-        Moment { instant, clocks }
+        Moment {
+            instant,
+            nanos: super::instants::nanos_since_epoch(instant),
+            clocks,
+        }
     }
 
     /// Whether a date range holds the local date in any zone (a restriction in force
@@ -266,7 +276,11 @@ const EPOCH_DAY_NUMBER: i64 = 719_163;
 
 /// The local day number and the seconds after local midnight of an instant.
 fn local_day_and_second(instant: DateTime<Utc>, zone: Tz) -> (i64, u32) {
-    let utc = instant.timestamp();
+    local_day_and_second_of(super::instants::seconds_since_epoch(instant), zone)
+}
+
+/// [`local_day_and_second`] of the UTC second `utc`.
+fn local_day_and_second_of(utc: i64, zone: Tz) -> (i64, u32) {
     let local = utc.saturating_add(offsets::offset_at(zone, utc));
     (
         local.div_euclid(86_400) + EPOCH_DAY_NUMBER,
