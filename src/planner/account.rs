@@ -14,6 +14,7 @@ use std::collections::BinaryHeap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
+use smallvec::{SmallVec, smallvec};
 
 use super::{AccountLedger, AccountPlan, Horizon, ItemDispatch, PlannedItem, Stopped, Unplaced};
 use crate::domain::arrangements::{Arrangements, PlanState, PromiseState};
@@ -634,7 +635,8 @@ fn try_candidate(
     candidate: Candidate,
 ) -> Tried {
     let account = facts.account;
-    let points: Vec<Option<&str>> = match step.channel {
+    // Inline: a try per candidate, and rarely more than four contact points.
+    let points: SmallVec<[Option<&str>; 4]> = match step.channel {
         Channel::Call | Channel::Sms => account
             .consumer
             .phones
@@ -647,7 +649,7 @@ fn try_candidate(
             .iter()
             .map(|e| Some(e.address.as_str()))
             .collect(),
-        Channel::Letter | Channel::Visit => vec![None],
+        Channel::Letter | Channel::Visit => smallvec![None],
     };
     let unplaced = |outcome, reasons, next_allowed_at| {
         Tried::Unplaced(Unplaced {
