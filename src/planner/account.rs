@@ -432,12 +432,16 @@ impl Facts<'_> {
     }
 }
 
+/// The occurrences of a step known before planning, inline (at most one but for
+/// installment reminders; asked for every step of every account).
+type Occurrences = SmallVec<[(NaiveDate, NaiveDate); 2]>;
+
 /// The occurrences of a step known before planning: `(day, deadline day)`.
 fn first_occurrences(
     step: &Step,
     facts: &Facts<'_>,
     ledger: &[LedgerEvent],
-) -> Vec<(NaiveDate, NaiveDate)> {
+) -> Occurrences {
     let same_step = |e: &&LedgerEvent| match e.event_type {
         LedgerEventType::Contact => {
             e.channel == Some(step.channel)
@@ -465,9 +469,9 @@ fn first_occurrences(
             let stale = add_days(wanted, ON_DAY_CATCH_UP_DAYS) < facts.first_day;
             let due = wanted.max(facts.first_day);
             if done || stale || due > facts.last_day {
-                Vec::new()
+                Occurrences::new()
             } else {
-                vec![(due, after_horizon)]
+                smallvec![(due, after_horizon)]
             }
         }
         Timing::Every {
@@ -490,17 +494,17 @@ fn first_occurrences(
                     .min(add_days(facts.placed_on, u64::from(until)))
             });
             if due > limit {
-                Vec::new()
+                Occurrences::new()
             } else {
-                vec![(due, add_days(due, u64::from(days)).min(add_days(limit, 1)))]
+                smallvec![(due, add_days(due, u64::from(days)).min(add_days(limit, 1)))]
             }
         }
         Timing::BeforeInstallment(before) => {
             let Some(plan) = &facts.arrangements.plan else {
-                return Vec::new();
+                return Occurrences::new();
             };
             if !matches!(plan.state, PlanState::Active | PlanState::Broken) {
-                return Vec::new();
+                return Occurrences::new();
             }
             plan.installments
                 .iter()

@@ -102,6 +102,11 @@ pub(super) fn plan(
     streamed
 }
 
+/// About the bytes of schedule a consumer comes to (320 on the generated portfolios'
+/// CSV): a share's output is sized for them at once, not doubled (and copied) as it
+/// grows.
+const OUTPUT_PER_CONSUMER: usize = 384;
+
 /// Plans every chunk the reader sends, in order, until the end or a stop.
 fn plan_chunks(
     receiver: Receiver<Result<Chunk, Stop>>,
@@ -130,7 +135,10 @@ fn plan_chunks(
             .into_par_iter()
             .chunks(PART)
             .map(|consumers| {
-                let mut part = Batch::default();
+                let mut part = Batch {
+                    output: Vec::with_capacity(consumers.len() * OUTPUT_PER_CONSUMER),
+                    ..Batch::default()
+                };
                 for consumer in consumers {
                     plan_consumer(&consumer, job, plan, &mut part);
                 }
@@ -386,9 +394,7 @@ impl Reader<'_, '_> {
                         ready
                             .iter()
                             .enumerate()
-                            .filter_map(|(position, debt)| {
-                                Some((debt.id()?.as_bytes(), position))
-                            })
+                            .filter_map(|(position, debt)| Some((debt.id()?.as_bytes(), position)))
                             .collect()
                     })
                     .get(&account[..])
@@ -603,10 +609,7 @@ fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> Par
 /// and any error, is `None` and goes that general way (which names the error): what
 /// this accepts, it accepts the same (no duplicate key can pass, as the event refuses
 /// them and an `account_id` among its fields).
-fn parse_event_directly<'t>(
-    text: &'t str,
-    scratch: &mut String,
-) -> Option<(&'t str, LedgerEvent)> {
+fn parse_event_directly<'t>(text: &'t str, scratch: &mut String) -> Option<(&'t str, LedgerEvent)> {
     let rest = text.strip_prefix(r#"{"account_id":""#)?;
     let end = memchr::memchr(b'"', rest.as_bytes())?;
     let account = rest.get(..end)?;
@@ -759,6 +762,8 @@ struct Lines {
     /// The buffers of the last block, for the next.
     spare: Block,
     done: bool,
+    /// The bytes of the file not read yet, as its length said at the start (a hint).
+    left: usize,
 }
 
 /// Whole lines of a file (bytes, not yet checked to be text), and the number of the
@@ -789,8 +794,12 @@ impl Lines {
                 format!("cannot read {}: {error}", path.display()),
             )
         })?;
+        let left = file.metadata().map_or(usize::MAX, |m| {
+            usize::try_from(m.len()).unwrap_or(usize::MAX)
+        });
         Ok(Lines {
             file,
+            left,
             size: size.max(1),
             carry: Vec::new(),
             next_line: 1,
@@ -811,6 +820,10 @@ impl Lines {
         } = std::mem::take(&mut self.spare);
         data.clear();
         data.append(&mut self.carry);
+        // Room for a whole read at once (the first block's buffer would otherwise grow
+        // by doubling, copied at each step): reserved only, so untouched pages cost
+        // nothing, and a file smaller than a block takes no more than its size.
+        data.reserve(self.size.min(self.left));
         while !self.done {
             if data.len() >= self.size
                 && let Some(end) = memchr::memrchr(b'\n', &data)
@@ -822,6 +835,9 @@ impl Lines {
             }
             let want = self.size as u64;
             let read = (&mut self.file).take(want).read_to_end(&mut data)? as u64;
+            self.left = self
+                .left
+                .saturating_sub(usize::try_from(read).unwrap_or(usize::MAX));
             // `read_to_end` stops short of `want` only at the end of the file.
             self.done = read < want;
         }
