@@ -437,11 +437,7 @@ impl Facts<'_> {
 type Occurrences = SmallVec<[(NaiveDate, NaiveDate); 2]>;
 
 /// The occurrences of a step known before planning: `(day, deadline day)`.
-fn first_occurrences(
-    step: &Step,
-    facts: &Facts<'_>,
-    ledger: &[LedgerEvent],
-) -> Occurrences {
+fn first_occurrences(step: &Step, facts: &Facts<'_>, ledger: &[LedgerEvent]) -> Occurrences {
     let same_step = |e: &&LedgerEvent| match e.event_type {
         LedgerEventType::Contact => {
             e.channel == Some(step.channel)
