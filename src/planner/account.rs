@@ -14,6 +14,7 @@ use std::collections::BinaryHeap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
+use smallvec::{SmallVec, smallvec};
 
 use super::{AccountLedger, AccountPlan, Horizon, ItemDispatch, PlannedItem, Stopped, Unplaced};
 use crate::domain::arrangements::{Arrangements, PlanState, PromiseState};
@@ -431,12 +432,12 @@ impl Facts<'_> {
     }
 }
 
+/// The occurrences of a step known before planning, inline (at most one but for
+/// installment reminders; asked for every step of every account).
+type Occurrences = SmallVec<[(NaiveDate, NaiveDate); 2]>;
+
 /// The occurrences of a step known before planning: `(day, deadline day)`.
-fn first_occurrences(
-    step: &Step,
-    facts: &Facts<'_>,
-    ledger: &[LedgerEvent],
-) -> Vec<(NaiveDate, NaiveDate)> {
+fn first_occurrences(step: &Step, facts: &Facts<'_>, ledger: &[LedgerEvent]) -> Occurrences {
     let same_step = |e: &&LedgerEvent| match e.event_type {
         LedgerEventType::Contact => {
             e.channel == Some(step.channel)
@@ -464,9 +465,9 @@ fn first_occurrences(
             let stale = add_days(wanted, ON_DAY_CATCH_UP_DAYS) < facts.first_day;
             let due = wanted.max(facts.first_day);
             if done || stale || due > facts.last_day {
-                Vec::new()
+                Occurrences::new()
             } else {
-                vec![(due, after_horizon)]
+                smallvec![(due, after_horizon)]
             }
         }
         Timing::Every {
@@ -489,17 +490,17 @@ fn first_occurrences(
                     .min(add_days(facts.placed_on, u64::from(until)))
             });
             if due > limit {
-                Vec::new()
+                Occurrences::new()
             } else {
-                vec![(due, add_days(due, u64::from(days)).min(add_days(limit, 1)))]
+                smallvec![(due, add_days(due, u64::from(days)).min(add_days(limit, 1)))]
             }
         }
         Timing::BeforeInstallment(before) => {
             let Some(plan) = &facts.arrangements.plan else {
-                return Vec::new();
+                return Occurrences::new();
             };
             if !matches!(plan.state, PlanState::Active | PlanState::Broken) {
-                return Vec::new();
+                return Occurrences::new();
             }
             plan.installments
                 .iter()
@@ -634,7 +635,8 @@ fn try_candidate(
     candidate: Candidate,
 ) -> Tried {
     let account = facts.account;
-    let points: Vec<Option<&str>> = match step.channel {
+    // Inline: a try per candidate, and rarely more than four contact points.
+    let points: SmallVec<[Option<&str>; 4]> = match step.channel {
         Channel::Call | Channel::Sms => account
             .consumer
             .phones
@@ -647,7 +649,7 @@ fn try_candidate(
             .iter()
             .map(|e| Some(e.address.as_str()))
             .collect(),
-        Channel::Letter | Channel::Visit => vec![None],
+        Channel::Letter | Channel::Visit => smallvec![None],
     };
     let unplaced = |outcome, reasons, next_allowed_at| {
         Tried::Unplaced(Unplaced {

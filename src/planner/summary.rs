@@ -33,6 +33,27 @@ pub struct Summary {
     pub stopped: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// Counts one more under `key`, copying the key only the first time it is seen (every
+/// planned item is counted: `entry` would copy it every time).
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// Counts one more under a step and a reason, copying them only the first time.
+fn count_step(table: &mut BTreeMap<String, BTreeMap<String, u64>>, step: &str, reason: &str) {
+    match table.get_mut(step) {
+        Some(reasons) => count(reasons, reason),
+        None => {
+            table.insert(step.to_string(), BTreeMap::from([(reason.to_string(), 1)]));
+        }
+    }
+}
+
 impl Summary {
     /// Counts one account's plan.
     pub fn add(&mut self, plan: &AccountPlan) {
@@ -46,14 +67,9 @@ impl Summary {
         for item in &plan.items {
             match item.channel {
                 Some(channel) => {
-                    *self
-                        .contacts
-                        .entry(item.day)
-                        .or_default()
-                        .entry(channel.as_str().to_string())
-                        .or_default() += 1;
+                    count(self.contacts.entry(item.day).or_default(), channel.as_str());
                 }
-                None => *self.escalations.entry(item.step.clone()).or_default() += 1,
+                None => count(&mut self.escalations, &item.step),
             }
         }
         for unplaced in &plan.unplaced {
@@ -68,25 +84,14 @@ impl Summary {
                     .reasons
                     .first()
                     .is_some_and(|r| &*r.pack != STRATEGY_PACK);
-            let reason = if policy_hold {
-                format!("hold: {rule}")
+            if policy_hold {
+                count_step(&mut self.unplaced, &unplaced.step, &format!("hold: {rule}"));
             } else {
-                rule.to_string()
-            };
-            *self
-                .unplaced
-                .entry(unplaced.step.clone())
-                .or_default()
-                .entry(reason)
-                .or_default() += 1;
+                count_step(&mut self.unplaced, &unplaced.step, rule);
+            }
         }
         for stopped in &plan.stopped {
-            *self
-                .stopped
-                .entry(stopped.step.clone())
-                .or_default()
-                .entry(stopped.condition.as_str().to_string())
-                .or_default() += 1;
+            count_step(&mut self.stopped, &stopped.step, stopped.condition.as_str());
         }
     }
 

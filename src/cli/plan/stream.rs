@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use super::super::import::{Reject, parse_event_line};
 use super::super::{Exit, fail};
@@ -101,6 +102,11 @@ pub(super) fn plan(
     streamed
 }
 
+/// About the bytes of schedule a consumer comes to (320 on the generated portfolios'
+/// CSV): a share's output is sized for them at once, not doubled (and copied) as it
+/// grows.
+const OUTPUT_PER_CONSUMER: usize = 384;
+
 /// Plans every chunk the reader sends, in order, until the end or a stop.
 fn plan_chunks(
     receiver: Receiver<Result<Chunk, Stop>>,
@@ -129,7 +135,10 @@ fn plan_chunks(
             .into_par_iter()
             .chunks(PART)
             .map(|consumers| {
-                let mut part = Batch::default();
+                let mut part = Batch {
+                    output: Vec::with_capacity(consumers.len() * OUTPUT_PER_CONSUMER),
+                    ..Batch::default()
+                };
                 for consumer in consumers {
                     plan_consumer(&consumer, job, plan, &mut part);
                 }
@@ -233,11 +242,15 @@ impl ParsedAccount {
 /// An event line, parsed.
 struct ParsedEvent {
     line: usize,
-    /// Its account, when the line names one, and that id's fingerprint.
-    account: Option<String>,
-    account_print: u64,
+    /// Its account, when the line names one.
+    account: Option<EventAccount>,
     event: Result<LedgerEvent, Reject>,
 }
+
+/// An event's account id, as bytes of UTF-8, inline when it is short (as every id the
+/// generator writes): the parsing worker would allocate one per event and the joining
+/// thread free it, across threads. Compared as bytes, as the accounts' ids are.
+type EventAccount = SmallVec<[u8; 24]>;
 
 /// The reading stage: blocks of accounts, the events that follow them, checked to be
 /// in consumer order.
@@ -341,7 +354,7 @@ impl Reader<'_, '_> {
         // of the block (allowed, as it is still before the block is planned) is found
         // by an index built the first time one is seen.
         let mut at = 0;
-        let mut index: Option<HashMap<&str, usize>> = None;
+        let mut index: Option<HashMap<&[u8], usize>> = None;
         while let Some(event) = self.events.peek()? {
             let Some(account) = &event.account else {
                 if let Some(ParsedEvent {
@@ -356,7 +369,7 @@ impl Reader<'_, '_> {
                 .get(at..)
                 .unwrap_or_default()
                 .iter()
-                .position(|debt| debt.id() == Some(account.as_str()))
+                .position(|debt| debt.id().map(str::as_bytes) == Some(&account[..]))
                 .map(|offset| at + offset);
             let position = match ahead {
                 Some(position) => {
@@ -365,12 +378,14 @@ impl Reader<'_, '_> {
                 }
                 // Every account of the block is among those seen: an account never seen
                 // belongs to a later block (the usual end of a block's events), as do
-                // those of the consumer held back for the next block.
-                None if !self.seen_accounts.contains(event.account_print)
+                // those of the consumer held back for the next block. The id is hashed
+                // here, about once a block, rather than for every event by the parsing
+                // workers.
+                None if !self.seen_accounts.contains(fingerprint(&account[..]))
                     || self
                         .pending
                         .iter()
-                        .any(|debt| debt.id() == Some(account.as_str())) =>
+                        .any(|debt| debt.id().map(str::as_bytes) == Some(&account[..])) =>
                 {
                     None
                 }
@@ -379,16 +394,21 @@ impl Reader<'_, '_> {
                         ready
                             .iter()
                             .enumerate()
-                            .filter_map(|(position, debt)| Some((debt.id()?, position)))
+                            .filter_map(|(position, debt)| Some((debt.id()?.as_bytes(), position)))
                             .collect()
                     })
-                    .get(account.as_str())
+                    .get(&account[..])
                     .copied(),
             };
             let Some(slot) = position.and_then(|position| ledgers.get_mut(position)) else {
                 // Another block's account (or an error the end will show).
                 break;
             };
+            // An account's events come together: its ledger is sized for them once
+            // rather than grown (and moved) as they are pushed.
+            if slot.0.capacity() == 0 {
+                slot.0.reserve_exact(self.events.run());
+            }
             if let Some(event) = self.events.pop() {
                 match event.event {
                     Ok(event) => slot.0.push(event),
@@ -510,6 +530,23 @@ impl Events<'_> {
         Ok(self.queue.as_slice().first().and_then(Option::as_ref))
     }
 
+    /// How many good events of the next event's account follow one another from it
+    /// on, among those parsed already.
+    fn run(&self) -> usize {
+        let queued = self.queue.as_slice();
+        let account = queued
+            .first()
+            .and_then(|event| event.as_ref()?.account.as_deref());
+        queued
+            .iter()
+            .take_while(|event| {
+                event.as_ref().is_some_and(|e| {
+                    e.event.is_ok() && account.is_some() && e.account.as_deref() == account
+                })
+            })
+            .count()
+    }
+
     /// The event [`Events::peek`] showed.
     fn pop(&mut self) -> Option<ParsedEvent> {
         self.queue.next().flatten()
@@ -531,7 +568,7 @@ impl Events<'_> {
                 why: format!(
                     "the event of account `{}` does not follow that account's earlier \
                      events in the order of the accounts file (or the account is not in it)",
-                    event.account.as_deref().unwrap_or_default()
+                    String::from_utf8_lossy(event.account.as_deref().unwrap_or_default())
                 ),
             }),
         }
@@ -541,14 +578,15 @@ impl Events<'_> {
 /// Parses an event line (`scratch` a buffer the worker reuses); a bad one is parsed
 /// again for its account alone.
 fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> ParsedEvent {
+    let id = |account: &str| EventAccount::from_slice(account.as_bytes());
     let (account, event) = match parse_event_directly(text, scratch) {
-        Some((account, event)) => (Some(account), Ok(event)),
+        Some((account, event)) => (Some(id(account)), Ok(event)),
         None => match parse_event_line(text, &mut |_| true) {
-            Ok((account, event)) => (Some(account), Ok(event)),
+            Ok((account, event)) => (Some(id(&account)), Ok(event)),
             Err((field, message)) => (
                 serde_json::from_str::<EventKey<'_>>(text)
                     .ok()
-                    .map(|key| key.account_id.into_owned()),
+                    .map(|key| id(&key.account_id)),
                 Err(Reject {
                     file: file.to_string(),
                     line,
@@ -560,7 +598,6 @@ fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> Par
     };
     ParsedEvent {
         line,
-        account_print: account.as_deref().map_or(0, fingerprint),
         account,
         event,
     }
@@ -572,7 +609,7 @@ fn parse_event(file: &str, line: usize, text: &str, scratch: &mut String) -> Par
 /// and any error, is `None` and goes that general way (which names the error): what
 /// this accepts, it accepts the same (no duplicate key can pass, as the event refuses
 /// them and an `account_id` among its fields).
-fn parse_event_directly(text: &str, scratch: &mut String) -> Option<(String, LedgerEvent)> {
+fn parse_event_directly<'t>(text: &'t str, scratch: &mut String) -> Option<(&'t str, LedgerEvent)> {
     let rest = text.strip_prefix(r#"{"account_id":""#)?;
     let end = memchr::memchr(b'"', rest.as_bytes())?;
     let account = rest.get(..end)?;
@@ -587,7 +624,7 @@ fn parse_event_directly(text: &str, scratch: &mut String) -> Option<(String, Led
     scratch.push_str(fields);
     let event: LedgerEvent = parse_json_str(scratch).ok()?;
     event.validate().ok()?;
-    Some((account.to_string(), event))
+    Some((account, event))
 }
 
 /// Parses a block's lines on every core (`init` makes a worker's scratch state), in
@@ -725,6 +762,8 @@ struct Lines {
     /// The buffers of the last block, for the next.
     spare: Block,
     done: bool,
+    /// The bytes of the file not read yet, as its length said at the start (a hint).
+    left: usize,
 }
 
 /// Whole lines of a file (bytes, not yet checked to be text), and the number of the
@@ -755,8 +794,12 @@ impl Lines {
                 format!("cannot read {}: {error}", path.display()),
             )
         })?;
+        let left = file.metadata().map_or(usize::MAX, |m| {
+            usize::try_from(m.len()).unwrap_or(usize::MAX)
+        });
         Ok(Lines {
             file,
+            left,
             size: size.max(1),
             carry: Vec::new(),
             next_line: 1,
@@ -777,6 +820,10 @@ impl Lines {
         } = std::mem::take(&mut self.spare);
         data.clear();
         data.append(&mut self.carry);
+        // Room for a whole read at once (the first block's buffer would otherwise grow
+        // by doubling, copied at each step): reserved only, so untouched pages cost
+        // nothing, and a file smaller than a block takes no more than its size.
+        data.reserve(self.size.min(self.left));
         while !self.done {
             if data.len() >= self.size
                 && let Some(end) = memchr::memrchr(b'\n', &data)
@@ -788,6 +835,9 @@ impl Lines {
             }
             let want = self.size as u64;
             let read = (&mut self.file).take(want).read_to_end(&mut data)? as u64;
+            self.left = self
+                .left
+                .saturating_sub(usize::try_from(read).unwrap_or(usize::MAX));
             // `read_to_end` stops short of `want` only at the end of the file.
             self.done = read < want;
         }
@@ -838,9 +888,9 @@ impl Fingerprints {
 
 /// A hash of an id, with the fixed keys of `DefaultHasher::new` (the same throughout a
 /// run, which is all the sets need).
-fn fingerprint(id: &str) -> u64 {
+fn fingerprint<I: AsRef<[u8]> + ?Sized>(id: &I) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    id.hash(&mut hasher);
+    id.as_ref().hash(&mut hasher);
     hasher.finish()
 }
 
@@ -879,8 +929,12 @@ mod tests {
             r#"{"account_id":"A é 2","at":"2026-11-10T21:31:30Z","type":"contact","channel":"call","outcome":"no_answer","contact_point":"+14635550112"}"#,
         ];
         for line in same {
-            let direct = parse_event_directly(line, &mut String::new()).expect(line);
-            assert_eq!(Ok(direct), parse_event_line(line, &mut |_| true), "{line}");
+            let (account, event) = parse_event_directly(line, &mut String::new()).expect(line);
+            assert_eq!(
+                Ok((account.to_string(), event)),
+                parse_event_line(line, &mut |_| true),
+                "{line}"
+            );
         }
         let general = [
             // An escape in the id, a duplicate field, the id twice, a trailing comma,
