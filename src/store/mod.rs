@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use crate::domain::partition::partition_of;
 use crate::domain::{
     Account, Channel, EntryRef, Event, LedgerEvent, LedgerEventError, Outcome, Purpose,
-    StoredEntry, history_of, history_of_refs,
+    history_of_refs,
 };
 
 pub use crate::domain::{Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeStatus};
@@ -748,9 +748,7 @@ impl Store {
         let account = stored_account(account_id, &read.body)?;
         Ok(Some((
             account,
-            history_events(account_id, &read.history, None, |row| {
-                from_json("event", &row.body)
-            })?,
+            history_events(account_id, &read.history, None)?,
         )))
     }
 
@@ -1412,9 +1410,7 @@ pub(crate) fn judge_attempt(
     sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
     let account: Account = stored_account(&attempt.account_id, account_body)?;
-    let history = history_events(&attempt.account_id, history_rows, sending, |row| {
-        from_json("event", &row.body)
-    })?;
+    let history = history_events(&attempt.account_id, history_rows, sending)?;
     judged(judge, &account, &history, attempt, now, notice)
 }
 
@@ -1431,32 +1427,21 @@ pub(crate) fn judge_attempt_parsed<'r>(
     notice: Option<&QueuedNotice>,
     sending: Option<&str>,
 ) -> Result<AttemptRows, StoreError> {
-    let own_place = sending.map(pending_row_id);
-    let entries: Vec<EntryRef<'r>> = rows
-        .filter(|row| own_place.as_deref() != Some(row.id))
-        .map(|row| EntryRef {
-            id: row.id,
-            other_account: (row.account_id != attempt.account_id).then_some(row.account_id),
-            event: row.event,
-        })
-        .collect();
-    judged(
-        judge,
-        account,
-        &history_of_refs(&entries),
-        attempt,
-        now,
-        notice,
-    )
+    let history = history_from_rows(&attempt.account_id, rows, sending, Ok)?;
+    judged(judge, account, &history, attempt, now, notice)
 }
 
-/// A history row already parsed: its id, the debt it is about and the event.
+/// A history row: its id, the debt it is about and its event (`B`: its JSON body as
+/// read, or the event already parsed).
 #[derive(Clone, Copy)]
-pub(crate) struct ParsedRow<'r> {
+pub(crate) struct StoredRow<'r, B> {
     pub id: &'r str,
     pub account_id: &'r str,
-    pub event: &'r LedgerEvent,
+    pub event: B,
 }
+
+/// A history row already parsed.
+pub(crate) type ParsedRow<'r> = StoredRow<'r, &'r LedgerEvent>;
 
 /// The judge's step and the rows it makes, over a parsed account and history.
 fn judged(
@@ -1495,41 +1480,51 @@ fn judged(
     })
 }
 
-/// The history a decision reads from stored rows (see [`crate::domain::history_of`]):
-/// the facts the engine counts, those of the consumer's other debts tagged with their
-/// account (they count for `per = "consumer"`), outcomes reported later in place, and
-/// the pending email notices as contacts at their due instants — except the place of
-/// the notice being sent (`sending`), which is the very contact being decided.
+/// [`history_from_rows`] over rows as read, each event parsed from its JSON body.
 fn history_events(
     account_id: &str,
     rows: &[HistoryRow],
     sending: Option<&str>,
-    mut event: impl FnMut(&HistoryRow) -> Result<LedgerEvent, StoreError>,
 ) -> Result<Vec<Event>, StoreError> {
-    let own_place = sending.map(pending_row_id);
-    let entries = rows
-        .iter()
-        .filter(|row| own_place.as_deref() != Some(row.id.as_str()))
-        .map(|row| {
-            Ok(stored_entry(
-                account_id,
-                &row.id,
-                &row.account_id,
-                event(row)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(history_of(&entries))
+    let rows = rows.iter().map(|row| StoredRow {
+        id: row.id.as_str(),
+        account_id: row.account_id.as_str(),
+        event: row.body.as_str(),
+    });
+    history_from_rows(account_id, rows, sending, |body| {
+        from_json::<LedgerEvent>("event", body)
+    })
 }
 
-/// A history row as the engine's history reads it: the consumer's other debts tagged
-/// with their account.
-fn stored_entry(account_id: &str, id: &str, of: &str, event: LedgerEvent) -> StoredEntry {
-    StoredEntry {
-        id: id.to_string(),
-        other_account: (of != account_id).then(|| of.to_string()),
-        event,
-    }
+/// The history a decision reads from stored rows (see [`crate::domain::history_of`]):
+/// the facts the engine counts, those of the consumer's other debts tagged with their
+/// account (they count for `per = "consumer"`), outcomes reported later in place, and
+/// the pending email notices as contacts at their due instants — except the place of
+/// the notice being sent (`sending`), which is the very contact being decided. That
+/// place is left out before `event` parses it: what it holds cannot refuse the attempt.
+fn history_from_rows<'r, B, E: std::borrow::Borrow<LedgerEvent>>(
+    account_id: &str,
+    rows: impl Iterator<Item = StoredRow<'r, B>>,
+    sending: Option<&str>,
+    mut event: impl FnMut(B) -> Result<E, StoreError>,
+) -> Result<Vec<Event>, StoreError> {
+    let own_place = sending.map(pending_row_id);
+    let parsed = rows
+        .filter(|row| own_place.as_deref() != Some(row.id))
+        .map(|row| {
+            let other = (row.account_id != account_id).then_some(row.account_id);
+            Ok((row.id, other, event(row.event)?))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let entries: Vec<EntryRef<'_>> = parsed
+        .iter()
+        .map(|(id, other_account, event)| EntryRef {
+            id,
+            other_account: *other_account,
+            event: event.borrow(),
+        })
+        .collect();
+    Ok(history_of_refs(&entries))
 }
 
 /// The history row id of a pending notice's place in the caps.

@@ -420,7 +420,56 @@ async fn rows_written_before_the_chains_are_chained_by_the_migration(test: TestS
     assert_eq!(verification.entries, 10);
 }
 
+/// Bursts of attempts (on SQLite, groups of more decisions than one of the writer's
+/// inserts takes), with heads moved in between through another connection — an
+/// appended event, a checkpoint — which the writer must read afresh: every chain stays
+/// whole, with every entry written.
+async fn bursts_and_heads_moved_elsewhere_leave_every_chain_whole(test: TestStore) {
+    let store = &test.store;
+    let ids = ["G-1", "G-2", "G-3"];
+    for id in ids {
+        store.put_account(&account(id), now()).await.unwrap();
+    }
+    let burst = |round: usize, size: usize| {
+        futures_util::future::join_all((0..size).map(move |i| {
+            let attempt = Attempt {
+                account_id: ids[i % ids.len()].into(),
+                at: format!("2026-04-{:02}T15:{:02}:00Z", 6 + round, i)
+                    .parse()
+                    .unwrap(),
+                channel: Channel::Call,
+                purpose: Default::default(),
+                contact_point: Some("+12125550100".into()),
+                outcome: Some(Outcome::NoAnswer),
+                idempotency: None,
+            };
+            async move {
+                dunner::service::check_and_record(store, &SHIPPED_SHARED, &attempt, now())
+                    .await
+                    .unwrap()
+            }
+        }))
+    };
+    let mut recorded = burst(0, 60).await;
+    let other = Store::open(&test.url).await.unwrap();
+    dunner::service::append_event(&other, "G-1", &call_at("2026-04-07T09:00:00Z"), now())
+        .await
+        .unwrap();
+    other.take_checkpoint(now()).await.unwrap();
+    recorded.extend(burst(1, 30).await);
+    let events = recorded.iter().filter(|r| r.event_id.is_some()).count();
+    assert!(
+        events > 0 && events < recorded.len(),
+        "both kinds of answer"
+    );
+    let verification = verified(&test).await;
+    assert!(verification.intact(), "{verification:?}");
+    // Every decision, every recorded call and the appended one.
+    assert_eq!(verification.entries, (recorded.len() + events + 1) as u64);
+}
+
 on_both_stores!(
+    bursts_and_heads_moved_elsewhere_leave_every_chain_whole,
     a_clean_ledger_verifies_with_every_entry_chained,
     an_edited_event_body_is_named,
     an_edited_decision_with_recomputed_content_hash_is_named,

@@ -13,6 +13,10 @@
 //! the writer reads inside each group's `BEGIN IMMEDIATE` (no one else can commit while
 //! the group holds the lock): when it moved, or a group failed and rolled back, the
 //! whole cache is dropped and the next attempts read the file afresh.
+//!
+//! The accounts' chain heads are kept the same way: each as the writer last read it or
+//! wrote it back in a committed group (a head moves only by the writer's own commits or
+//! another connection's, which the version check sees).
 
 use std::collections::HashMap;
 
@@ -20,6 +24,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 use super::{ACCOUNT_AND_HISTORY, parse_instant};
+use crate::domain::chain::Head;
 use crate::domain::{Account, LedgerEvent};
 use crate::store::{
     EventRow, NoticeRow, ParsedRow, StoreError, from_json, instant_text, pending_notice_row,
@@ -43,6 +48,8 @@ pub(super) struct Histories {
     debtors: HashMap<String, History>,
     /// Rows held across every debtor (the cache's bound).
     rows: usize,
+    /// Chain heads by account (`None`: the account has no chain yet).
+    heads: HashMap<String, Option<Head>>,
 }
 
 /// An account already parsed, with its debtor's key (`consumer:ID` or `account:ID`).
@@ -121,7 +128,10 @@ impl Histories {
         let version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(db)?;
-        if self.version != Some(version) || self.rows > Self::MAX_ROWS {
+        if self.version != Some(version)
+            || self.rows > Self::MAX_ROWS
+            || self.heads.len() > Self::MAX_ROWS
+        {
             self.clear();
         }
         self.version = Some(version);
@@ -133,6 +143,19 @@ impl Histories {
         self.accounts.clear();
         self.debtors.clear();
         self.rows = 0;
+        self.heads.clear();
+    }
+
+    /// The chain head of `account_id` as last read or committed, if kept.
+    pub fn head(&self, account_id: &str) -> Option<&Option<Head>> {
+        self.heads.get(account_id)
+    }
+
+    /// Keeps the head of `account_id` as read in this group's transaction, or as this
+    /// group wrote it back (called only once the group has committed: a group that
+    /// fails clears everything).
+    pub fn keep_head(&mut self, account_id: &str, head: Option<Head>) {
+        self.heads.insert(account_id.to_string(), head);
     }
 
     /// The account and its debtor's history from `since` on, read from the file unless
