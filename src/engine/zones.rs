@@ -334,6 +334,11 @@ pub fn local_instant(
     for _ in 0..=(24 * 60) {
         match offsets::utc_of_wall(zone, wall) {
             LocalResult::Single(utc) => {
+                // Compared in seconds first: an opening already past (a window asked in
+                // the evening) needs no instant built.
+                if utc < super::instants::seconds_since_epoch(not_before) {
+                    return None;
+                }
                 let instant = instant(utc)?;
                 return (instant >= not_before).then_some((instant, fit));
             }

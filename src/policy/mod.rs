@@ -373,10 +373,19 @@ impl Applicability {
 pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<CollectorKind>) -> bool {
     // A baseline pack (most packs, asked of every account) has no criteria to read.
     collector_covered(scope, collector)
-        && (scope.is_baseline()
-            || scope_criteria(scope, account)
-                .iter()
-                .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_))))
+        && (scope.is_baseline() || {
+            // The state first: it rules most accounts out of a state's pack before the
+            // other criteria are read.
+            let state = account
+                .consumer
+                .address
+                .as_ref()
+                .and_then(|a| a.state.as_deref());
+            !matches!(criterion(&scope.states, state), Criterion::Differs(_))
+                && scope_criteria(scope, account)
+                    .iter()
+                    .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
+        })
 }
 
 /// Whether the pack binds this collector. An unknown collector is covered by every
