@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -492,17 +493,21 @@ fn insert_event(connection: &Connection, row: &EventRow, link: &Link) -> Result<
 /// `benches/http/attempts_callgrind.sh`).
 const DECISION_CHUNKS: [usize; 3] = [16, 4, 1];
 
+/// Each size of [`DECISION_CHUNKS`] with its `INSERT`, written once: the cached
+/// statement is looked up by its text for every chunk of every group.
+static INSERT_DECISIONS: LazyLock<[(usize, String); 3]> =
+    LazyLock::new(|| DECISION_CHUNKS.map(|rows| (rows, insert_decisions_sql(rows))));
+
 /// Writes the group's decisions with their links, in order.
 fn insert_decisions(
     connection: &Connection,
     decisions: &[(&DecisionToWrite<'_>, String, Link)],
 ) -> Result<(), StoreError> {
     let mut rest = decisions;
-    for size in DECISION_CHUNKS {
+    for (size, sql) in INSERT_DECISIONS.iter() {
+        let size = *size;
         while let Some((chunk, tail)) = rest.split_at_checked(size) {
-            let mut statement = connection
-                .prepare_cached(&insert_decisions_sql(size))
-                .map_err(db)?;
+            let mut statement = connection.prepare_cached(sql).map_err(db)?;
             let mut values = Vec::with_capacity(size * 12);
             for (decision, decided_at, link) in chunk {
                 values.extend([
