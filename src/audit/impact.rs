@@ -346,12 +346,7 @@ pub fn replay_consumer(
             at: asked.at,
             channel: asked.channel,
             purpose: asked.purpose,
-            state: account
-                .consumer
-                .address
-                .as_ref()
-                .and_then(|address| address.state.as_deref())
-                .map(str::to_ascii_uppercase),
+            state: account.consumer.state().map(str::to_ascii_uppercase),
             live_digest: live_policy.digest().to_string(),
             live: live.outcome,
             candidate: decided.outcome,

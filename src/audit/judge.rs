@@ -348,12 +348,7 @@ fn judge_contact(
         at: entry.event.at,
         channel,
         purpose,
-        state: account
-            .consumer
-            .address
-            .as_ref()
-            .and_then(|address| address.state.as_deref())
-            .map(str::to_ascii_uppercase),
+        state: account.consumer.state().map(str::to_ascii_uppercase),
         decided,
         policy_digest: policy.digest().to_string(),
         reasons: decision.reasons,

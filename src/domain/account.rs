@@ -376,6 +376,14 @@ pub struct Consumer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<EmailAddress>,
 }
+
+impl Consumer {
+    /// The state of the consumer's address, as written (scopes, strategies and audits
+    /// match it; the time zones read it).
+    pub fn state(&self) -> Option<&str> {
+        self.address.as_ref().and_then(|a| a.state.as_deref())
+    }
+}
 super::object_only!(Consumer);
 
 /// A postal address. Only the parts the rules need are kept.

@@ -128,7 +128,7 @@ pub fn candidate_zones_inline(consumer: &Consumer) -> SmallVec<[Tz; 8]> {
         add(&mut zones, &consumer.time_zones);
         return zones;
     }
-    if let Some(state) = consumer.address.as_ref().and_then(|a| a.state.as_deref()) {
+    if let Some(state) = consumer.state() {
         add(&mut zones, zones_of_state(state).unwrap_or(&CONTIGUOUS_US));
     }
     for phone in &consumer.phones {

@@ -376,15 +376,12 @@ pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<Collecto
         && (scope.is_baseline() || {
             // The state first: it rules most accounts out of a state's pack before the
             // other criteria are read.
-            let state = account
-                .consumer
-                .address
-                .as_ref()
-                .and_then(|a| a.state.as_deref());
-            !matches!(criterion(&scope.states, state), Criterion::Differs(_))
-                && scope_criteria(scope, account)
-                    .iter()
-                    .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
+            !matches!(
+                criterion(&scope.states, account.consumer.state()),
+                Criterion::Differs(_)
+            ) && scope_criteria(scope, account)
+                .iter()
+                .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
         })
 }
 
@@ -458,7 +455,7 @@ fn scope_criteria<'a>(
     account: &'a Account,
 ) -> [(ScopeKind, &'a [String], Criterion<'a>); 4] {
     let address = account.consumer.address.as_ref();
-    let state = address.and_then(|a| a.state.as_deref());
+    let state = account.consumer.state();
     let city = address.and_then(|a| a.city.as_deref());
     let postal_code = address.and_then(|a| a.postal_code.as_deref());
     [

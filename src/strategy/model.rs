@@ -53,11 +53,7 @@ impl Segment {
                 value.is_some_and(|value| list.iter().any(|item| item.eq_ignore_ascii_case(value)))
             })
         };
-        let state = account
-            .consumer
-            .address
-            .as_ref()
-            .and_then(|a| a.state.as_deref());
+        let state = account.consumer.state();
         let balance = account.balance.as_ref().map(|b| b.amount);
         let within = |min: Option<Decimal>, max: Option<Decimal>| {
             (min.is_none() && max.is_none())
