@@ -644,6 +644,11 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// A bit for compact flag sets.
+    pub(crate) fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
     /// Every flag, in a stable order.
     pub const ALL: [Flag; 10] = [
         Flag::CeaseAndDesist,

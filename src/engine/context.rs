@@ -14,7 +14,7 @@ use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome, Purpose,
 };
-use crate::policy::model::{EventFilter, Per, Rule, RuleKind, Set};
+use crate::policy::model::{EventFilter, Per, Rule, Set};
 
 /// How many governing rules a [`Context`] holds without allocating.
 pub const INLINE_RULES: usize = 16;
@@ -67,25 +67,35 @@ impl<'a> Context<'a> {
             slots: &subject.slots,
         };
         // Filled in place: the inline vector is large, and moving it costs a copy.
-        for rule in subject.policy.governing(channel, question.purpose) {
-            if subject.covered_packs.contains(rule.pack)
-                && context.condition_holds(rule)
-                && !context.hold_lifted(rule)
+        let rules = subject.policy.rules();
+        for gate in subject.policy.governing_gates(channel, question.purpose) {
+            // An unknown contact point could be of any kind: the rule applies (fail
+            // closed).
+            if !subject.covered_packs.contains(gate.pack)
+                || context
+                    .contact_kind
+                    .is_some_and(|kind| !gate.kinds.contains(kind))
             {
-                context.rules.push(rule);
+                continue;
             }
+            // The flags the rule needs that the account does not settle as held: one
+            // the account settles as not held rules it out; the rest the question
+            // decides.
+            let asked = gate.flags.without(subject.held_flags);
+            if asked.intersects(subject.settled_flags) {
+                continue;
+            }
+            let Some(rule) = rules.get(gate.rule) else {
+                continue;
+            };
+            if (gate.debt_types && !context.debt_type_matches(rule))
+                || (!asked.is_empty() && !asked.iter().all(|flag| context.flag_holds(flag)))
+            {
+                continue;
+            }
+            context.rules.push(rule);
         }
         context
-    }
-
-    /// Whether a hold's flag does not hold for this question: then the hold passes at
-    /// every instant of its evaluations (the flag does not move with the search), and
-    /// leaving it out spares every evaluation its check.
-    fn hold_lifted(&self, rule: &Rule) -> bool {
-        match rule.kind {
-            RuleKind::Hold(Some(flag)) => !self.flag_holds(flag),
-            _ => false,
-        }
     }
 
     /// Whether an event was made to the question's contact point (either unknown
@@ -97,18 +107,14 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn condition_holds(&self, rule: &Rule) -> bool {
-        let when = &rule.when;
-        // An unknown contact point could be of any kind: the rule applies (fail closed).
-        let kind_ok = self
-            .contact_kind
-            .is_none_or(|kind| when.contact_point_kinds.contains(kind));
-        let debt_ok =
-            when.debt_types.is_empty()
-                || self.account.debt_type.as_deref().is_none_or(|debt| {
-                    when.debt_types.iter().any(|d| d.eq_ignore_ascii_case(debt))
-                });
-        kind_ok && debt_ok && when.flags.iter().all(|flag| self.flag_holds(*flag))
+    /// Whether the account's debt type is one the rule names (an unknown type could
+    /// be any: fail closed).
+    fn debt_type_matches(&self, rule: &Rule) -> bool {
+        let named = &rule.when.debt_types;
+        self.account
+            .debt_type
+            .as_deref()
+            .is_none_or(|debt| named.iter().any(|d| d.eq_ignore_ascii_case(debt)))
     }
 
     /// Whether a hold's flag holds for this request. Where the request leaves it open
@@ -210,14 +216,14 @@ impl<'a> Context<'a> {
     /// naming it, at or before `instant`) and has not opted out of it since (no opt-out
     /// of it or of the channel on the account). No contact point named, or none recorded
     /// on the consumer's contact: no (fail closed).
-    pub fn consumer_used_this_point(&self, instant: DateTime<Utc>) -> bool {
+    pub fn consumer_used_this_point(&self, instant: i64) -> bool {
         let Some(requested) = self.contact_point else {
             return false;
         };
         if self.point_opted_out(requested) {
             return false;
         }
-        let before = self.events.partition_point(|e| e.event.at <= instant);
+        let before = self.events.partition_point(|e| e.nanos() <= instant);
         self.events
             .get(..before)
             .unwrap_or(&[])
@@ -240,11 +246,11 @@ impl<'a> Context<'a> {
     /// record on the channel about this debt, at or before `instant`, that names this
     /// point (or is a revocation of any kind) is a consent naming it. A consent to the
     /// channel that names no address does not name this one (fail closed).
-    pub fn consumer_consented_to_this_point(&self, instant: DateTime<Utc>) -> bool {
+    pub fn consumer_consented_to_this_point(&self, instant: i64) -> bool {
         let Some(requested) = self.contact_point else {
             return false;
         };
-        let before = self.events.partition_point(|e| e.event.at <= instant);
+        let before = self.events.partition_point(|e| e.nanos() <= instant);
         self.events
             .get(..before)
             .unwrap_or(&[])
@@ -270,11 +276,11 @@ impl<'a> Context<'a> {
     /// being day 1) covers a contact on `channel` at `instant`: the latest consent on
     /// the channel, not revoked and not ended by a conversation since (Reg F
     /// 1006.14(b)(3)(i); comment 14(b)(3)(i)-2), in every candidate zone.
-    pub fn consent_active(&self, channel: Channel, instant: DateTime<Utc>, days: u32) -> bool {
+    pub fn consent_active(&self, channel: Channel, instant: i64, days: u32) -> bool {
         if !self.subject.consent_channels.contains(channel) {
             return false;
         }
-        let before = self.events.partition_point(|e| e.event.at <= instant);
+        let before = self.events.partition_point(|e| e.nanos() <= instant);
         let Some(earlier) = self.events.get(..before) else {
             return false;
         };
@@ -291,13 +297,13 @@ impl<'a> Context<'a> {
                         return false;
                     }
                     return self.zones.iter().all(|zone| {
-                        let elapsed =
-                            zones::local_date(instant, *zone) - zones::local_date(event.at, *zone);
-                        elapsed.num_days() < i64::from(days)
+                        let elapsed = zones::local_day_of_nanos(instant, *zone)
+                            - zones::local_day_of_nanos(prepared.nanos(), *zone);
+                        elapsed < i64::from(days)
                     });
                 }
                 EventType::Contact => {
-                    if event.outcome == Some(Outcome::Conversation) && event.at < instant {
+                    if event.outcome == Some(Outcome::Conversation) && prepared.nanos() < instant {
                         ended = true;
                     }
                 }
@@ -311,11 +317,11 @@ impl<'a> Context<'a> {
     /// `instant`, the day of that contact being day 1, in every candidate zone. With no
     /// contact point named, or a past contact whose point is not recorded, nothing
     /// shows the consumer used this one: no (fail closed).
-    pub fn consumer_used_point(&self, instant: DateTime<Utc>, days: u32) -> bool {
+    pub fn consumer_used_point(&self, instant: i64, days: u32) -> bool {
         let Some(requested) = self.contact_point else {
             return false;
         };
-        let before = self.events.partition_point(|e| e.event.at <= instant);
+        let before = self.events.partition_point(|e| e.nanos() <= instant);
         self.events
             .get(..before)
             .unwrap_or(&[])
@@ -333,9 +339,9 @@ impl<'a> Context<'a> {
             })
             .any(|prepared| {
                 self.zones.iter().all(|zone| {
-                    let elapsed = zones::local_date(instant, *zone)
-                        - zones::local_date(prepared.event.at, *zone);
-                    elapsed.num_days() < i64::from(days)
+                    let elapsed = zones::local_day_of_nanos(instant, *zone)
+                        - zones::local_day_of_nanos(prepared.nanos(), *zone);
+                    elapsed < i64::from(days)
                 })
             })
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::DateTime;
 use smallvec::SmallVec;
 
 use super::Check;
@@ -19,6 +19,8 @@ use crate::policy::model::{Rule, RuleKind};
 
 /// How far ahead `next_allowed_at` is searched by default, in days.
 pub const DEFAULT_HORIZON_DAYS: u32 = 35;
+
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
@@ -60,15 +62,14 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
     let next_allowed = if allowed {
         Some(at)
     } else {
-        let horizon = TimeDelta::days(i64::from(
-            question.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS),
-        ));
-        let horizon_end = at
-            .checked_add_signed(horizon)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let horizon_days = i64::from(question.horizon_days.unwrap_or(DEFAULT_HORIZON_DAYS));
+        let horizon_end = moment
+            .nanos
+            .saturating_add(horizon_days.saturating_mul(NANOS_PER_DAY));
         evaluation
             .reopen()
             .and_then(|from| next_allowed_at(context, from, horizon_end))
+            .map(DateTime::from_timestamp_nanos)
     };
     let obligations = if allowed {
         context
@@ -156,8 +157,9 @@ pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict>
     verdicts
 }
 
-/// A refusing rule and the earliest instant it might pass (`None`: not by time alone).
-type Refusal<'a> = (&'a Rule, Option<DateTime<Utc>>);
+/// A refusing rule and the earliest instant it might pass, in nanoseconds since the
+/// epoch (`None`: not by time alone).
+type Refusal<'a> = (&'a Rule, Option<i64>);
 
 /// Every refusal and warning at one instant (inline: a decision allocates none).
 pub(super) struct Evaluation<'a> {
@@ -168,10 +170,10 @@ pub(super) struct Evaluation<'a> {
 impl Evaluation<'_> {
     /// The lower bound of the first instant every refusing rule might pass, `None`
     /// when one of them never will by time alone.
-    pub fn reopen(&self) -> Option<DateTime<Utc>> {
+    pub fn reopen(&self) -> Option<i64> {
         self.refusals
             .iter()
-            .try_fold(DateTime::<Utc>::MIN_UTC, |latest, (_, reopen)| {
+            .try_fold(i64::MIN, |latest, (_, reopen)| {
                 reopen.map(|r| latest.max(r))
             })
     }

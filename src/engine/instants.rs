@@ -39,28 +39,33 @@ fn days_since_epoch(at: DateTime<Utc>) -> Option<i64> {
 
 /// Seconds since the epoch (what `DateTime::timestamp` gives).
 pub fn seconds_since_epoch(at: DateTime<Utc>) -> i64 {
+    seconds_and_nanos_since_epoch(at).0
+}
+
+/// [`seconds_since_epoch`] and [`nanos_since_epoch`] from one reading of the date.
+pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
     match days_since_epoch(at) {
-        Some(days) => days * 86_400 + i64::from(at.naive_utc().num_seconds_from_midnight()),
-        None => at.timestamp(),
+        // A leap second's nanoseconds run past a billion, as chrono counts them too.
+        Some(days) => {
+            let time = at.naive_utc().time();
+            let seconds = days * 86_400 + i64::from(time.num_seconds_from_midnight());
+            (
+                seconds,
+                seconds * 1_000_000_000 + i64::from(time.nanosecond()),
+            )
+        }
+        None => {
+            let seconds = at.timestamp();
+            let saturated = if seconds > 0 { i64::MAX } else { i64::MIN };
+            (seconds, at.timestamp_nanos_opt().unwrap_or(saturated))
+        }
     }
 }
 
 /// Nanoseconds since the epoch; every accepted instant (years 1970 to 2199) has them,
 /// and one beyond i64's reach (after 2262) saturates, which keeps the order.
 pub fn nanos_since_epoch(at: DateTime<Utc>) -> i64 {
-    match days_since_epoch(at) {
-        // A leap second's nanoseconds run past a billion, as chrono counts them too.
-        Some(days) => {
-            let time = at.naive_utc().time();
-            (days * 86_400 + i64::from(time.num_seconds_from_midnight())) * 1_000_000_000
-                + i64::from(time.nanosecond())
-        }
-        None => at.timestamp_nanos_opt().unwrap_or(if at.timestamp() > 0 {
-            i64::MAX
-        } else {
-            i64::MIN
-        }),
-    }
+    seconds_and_nanos_since_epoch(at).1
 }
 
 #[cfg(test)]
@@ -78,6 +83,7 @@ mod tests {
             prop_assert_eq!(seconds_since_epoch(at), at.timestamp());
             let chrono_nanos = at.timestamp_nanos_opt().unwrap_or(if seconds > 0 { i64::MAX } else { i64::MIN });
             prop_assert_eq!(nanos_since_epoch(at), chrono_nanos);
+            prop_assert_eq!(seconds_and_nanos_since_epoch(at), (at.timestamp(), chrono_nanos));
         }
     }
 

@@ -13,14 +13,13 @@ use chrono_tz::Tz;
 
 use super::Check;
 use super::context::Context;
-use super::instants::nanos_since_epoch;
 use super::subject::PreparedEvent;
 use super::zones::{self, Moment};
 use crate::policy::model::{Cap, Cooldown, Period};
 
 /// Whether the cap would count the requested contact at `instant`: one it would not
 /// count cannot exceed it.
-fn counts_request(context: &Context<'_>, cap: &Cap, instant: DateTime<Utc>) -> bool {
+fn counts_request(context: &Context<'_>, cap: &Cap, instant: i64) -> bool {
     // A contact placed under consent is not counted, nor one whose purpose the cap
     // leaves out (a response to the consumer, a communication required by law).
     !cap.not_counting.contains(context.purpose)
@@ -40,7 +39,7 @@ pub fn check_cap(
     moment: &Moment,
     until: Option<NaiveDate>,
 ) -> Check {
-    if !counts_request(context, cap, moment.instant) {
+    if !counts_request(context, cap, moment.nanos) {
         return Check::Pass;
     }
     let max = i64::from(cap.max);
@@ -55,14 +54,14 @@ pub fn check_cap(
             let nanos = |index: usize| context.events.get(index).map_or(i64::MIN, |e| e.nanos());
             counted_slots(context, cap, near, nanos, &mut slots);
             // The rule's end in the zone where it ends last (counting more: stricter).
-            let end =
-                until.and_then(|until| zones::end_of_local_date_everywhere(context.zones, until));
-            if let Some(end) = end.map(nanos_since_epoch) {
+            let end = until
+                .and_then(|until| zones::end_of_local_date_everywhere_nanos(context.zones, until));
+            if let Some(end) = end {
                 slots.retain(|slot| *slot < end);
             }
             match period_check(&slots, moment.nanos, length, max) {
                 None => Check::Pass,
-                Some(reopen) => Check::refuse(reopen.map(DateTime::from_timestamp_nanos)),
+                Some(reopen) => Check::refuse(reopen),
             }
         }
         Period::CalendarDays(days) => {
@@ -84,7 +83,7 @@ pub fn check_cap(
                 match period_check(&slots, clock.day, length, max) {
                     None => Check::Pass,
                     Some(reopen_day) => Check::refuse(
-                        reopen_day.and_then(|day| zones::start_of_local_day(clock.zone, day)),
+                        reopen_day.and_then(|day| zones::start_of_local_day_nanos(clock.zone, day)),
                     ),
                 }
             }))
@@ -109,8 +108,7 @@ pub struct Usage {
 /// `used` counts the trailing period only; a refusal also looks at later periods that
 /// contain the instant, which matters only when the history holds events after it.
 pub fn cap_usage(context: &Context<'_>, cap: &Cap, moment: &Moment) -> Option<Usage> {
-    let instant = moment.instant;
-    if !counts_request(context, cap, instant) {
+    if !counts_request(context, cap, moment.nanos) {
         return None;
     }
     let mut slots = context.slots.borrow_mut();
@@ -231,7 +229,7 @@ fn counts_event(context: &Context<'_>, cap: &Cap, event: &PreparedEvent<'_>) -> 
         && !(cap.exclude_wrong_party && context.resolve(event).wrong_party)
         && cap
             .exclude_consent_days
-            .is_none_or(|days| !context.consent_active(event.event.channel, event.event.at, days))
+            .is_none_or(|days| !context.consent_active(event.event.channel, event.nanos(), days))
 }
 
 /// Puts local day numbers in order: a zone's clock going back over midnight can give
@@ -294,9 +292,8 @@ fn period_check(slots: &[i64], x: i64, length: i64, max: i64) -> Option<Option<i
 /// Checks a cooldown: nothing while fewer than `days` calendar days have begun since
 /// the latest triggering event, its day being day 1.
 pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Moment) -> Check {
-    let instant = moment.instant;
     if let Some(days) = cooldown.exclude_consent_days
-        && context.consent_active(context.channel, instant, days)
+        && context.consent_active(context.channel, moment.nanos, days)
     {
         return Check::Pass;
     }
@@ -317,7 +314,7 @@ pub fn check_cooldown(context: &Context<'_>, cooldown: &Cooldown, moment: &Momen
     Check::all(moment.clocks.iter().enumerate().map(|(zone_index, clock)| {
         let trigger_day = context.event_day(latest, zone_index);
         if clock.day - trigger_day < i64::from(cooldown.days) {
-            Check::refuse(zones::start_of_local_day(
+            Check::refuse(zones::start_of_local_day_nanos(
                 clock.zone,
                 trigger_day + i64::from(cooldown.days),
             ))

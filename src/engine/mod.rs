@@ -28,20 +28,19 @@ pub use request::{
 };
 pub use subject::{Question, Standing, Subject};
 
-use chrono::{DateTime, Utc};
-
 /// What one rule says about one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Check {
     /// The rule does not refuse.
     Pass,
     /// The rule refuses; `reopen` is a lower bound of the first instant it might
-    /// not (never earlier than the truth), `None` when it never will by time alone.
-    Refuse { reopen: Option<DateTime<Utc>> },
+    /// not (never earlier than the truth), in nanoseconds since the epoch as the search
+    /// counts, `None` when it never will by time alone.
+    Refuse { reopen: Option<i64> },
 }
 
 impl Check {
-    pub(crate) fn refuse(reopen: Option<DateTime<Utc>>) -> Check {
+    pub(crate) fn refuse(reopen: Option<i64>) -> Check {
         Check::Refuse { reopen }
     }
 

@@ -3,22 +3,18 @@
 //! ([`super::decide`]) and by the search for the next allowed instant
 //! ([`super::next_allowed`]). Pure.
 
-use chrono::{DateTime, Utc};
-
 use super::Check;
 use super::context::Context;
 use super::zones::{self, Moment};
 use super::{limits, windows};
 use crate::policy::model::{Rule, RuleKind};
 
-/// Whether any refusing (non-warning) rule refuses at `instant`, and the reopen bound.
-pub(super) fn first_pass_bound(
-    context: &Context<'_>,
-    instant: DateTime<Utc>,
-) -> Option<Option<DateTime<Utc>>> {
+/// Whether any refusing (non-warning) rule refuses at `instant` (nanoseconds since
+/// the epoch), and the reopen bound.
+pub(super) fn first_pass_bound(context: &Context<'_>, instant: i64) -> Option<Option<i64>> {
     let mut refused = false;
     let mut bound = instant;
-    let moment = Moment::new(instant, context.zones);
+    let moment = Moment::at_nanos(instant, context.zones);
     for rule in context.rules.iter().copied() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
             || !moment.in_force(&rule.effective)
@@ -51,11 +47,11 @@ pub(super) fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Chec
             let holds = flag.is_none_or(|flag| context.flag_holds(flag));
             let exempt = rule
                 .unless_consumer_used_days
-                .is_some_and(|days| context.consumer_used_point(moment.instant, days))
+                .is_some_and(|days| context.consumer_used_point(moment.nanos, days))
                 || (rule.unless.consumer_used_point
-                    && context.consumer_used_this_point(moment.instant))
+                    && context.consumer_used_this_point(moment.nanos))
                 || (rule.unless.consumer_consented_to_point
-                    && context.consumer_consented_to_this_point(moment.instant));
+                    && context.consumer_consented_to_this_point(moment.nanos));
             if holds && !exempt {
                 Check::refuse(None)
             } else {
@@ -78,12 +74,12 @@ pub(super) fn check(context: &Context<'_>, rule: &Rule, moment: &Moment) -> Chec
 pub(super) fn earliest_with_expiry(
     context: &Context<'_>,
     rule: &Rule,
-    reopen: Option<DateTime<Utc>>,
-) -> Option<DateTime<Utc>> {
+    reopen: Option<i64>,
+) -> Option<i64> {
     let expiry = rule
         .effective
         .until
-        .and_then(|until| zones::end_of_local_date_everywhere(context.zones, until));
+        .and_then(|until| zones::end_of_local_date_everywhere_nanos(context.zones, until));
     match (reopen, expiry) {
         (Some(r), Some(e)) => Some(r.min(e)),
         (r, e) => r.or(e),

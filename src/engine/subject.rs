@@ -15,7 +15,8 @@ use smallvec::SmallVec;
 use super::instants::nanos_since_epoch;
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Outcome, PhoneKind, Purpose,
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Outcome, PhoneKind,
+    Purpose,
 };
 use crate::policy::model::Set;
 use crate::policy::{Policy, scope_covers};
@@ -94,7 +95,22 @@ pub struct Subject<'a> {
     /// The buffer every question's cap counts fill (one cap is counted at a time),
     /// kept so that a decision allocates none of its own.
     pub(super) slots: RefCell<Slots>,
+    /// The flags the account alone settles (its own, whatever the question), and which
+    /// of them hold: a rule needing one that does not hold governs no question.
+    pub(super) settled_flags: Set<Flag>,
+    pub(super) held_flags: Set<Flag>,
 }
+
+/// The flags an account settles by itself: the others depend on the question's
+/// channel and contact point ([`super::context::Context::flag_holds`]).
+const ACCOUNT_FLAGS: [Flag; 6] = [
+    Flag::CeaseAndDesist,
+    Flag::AttorneyRepresented,
+    Flag::Disputed,
+    Flag::Bankruptcy,
+    Flag::Deceased,
+    Flag::IdentityTheft,
+];
 
 /// A set of packs by index: which packs' scopes cover an account. Inline for the
 /// first 128 packs, so that preparing an account allocates nothing for it.
@@ -186,7 +202,14 @@ impl<'a> Subject<'a> {
         }
         let mut event_days = SmallVec::new();
         event_days.resize(events.len() * zones.len(), Cell::new(UNKNOWN_DAY));
+        // An unknown answer holds (fail closed), as `Context::flag_holds` reads it.
+        let held_flags = ACCOUNT_FLAGS
+            .into_iter()
+            .filter(|flag| account.flags.get(*flag).unwrap_or(true))
+            .collect();
         Subject {
+            settled_flags: ACCOUNT_FLAGS.into_iter().collect(),
+            held_flags,
             policy,
             account,
             slots: RefCell::new(Slots::new()),

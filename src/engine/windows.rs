@@ -2,7 +2,6 @@
 //! checked in every candidate zone, with DST gaps and overlaps resolved by
 //! [`zones::instant_of_local`].
 
-use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 
 use super::Check;
@@ -18,7 +17,7 @@ fn inside(seconds: u32, from: u16, to: u16) -> bool {
 pub fn check_window(window: &Window, moment: &Moment) -> Check {
     if let Some(zone) = window.time_zone {
         // The law named the zone: the consumer's candidates do not matter here.
-        return check_window_in(window, &Moment::new(moment.instant, &[zone]));
+        return check_window_in(window, &Moment::at_nanos(moment.nanos, &[zone]));
     }
     check_window_in(window, moment)
 }
@@ -42,24 +41,20 @@ fn check_window_in(window: &Window, moment: &Moment) -> Check {
             {
                 Check::Pass
             } else {
-                Check::refuse(next_opening(window, zone, day, moment.instant))
+                Check::refuse(next_opening(window, zone, day, moment.nanos))
             }
         },
     ))
 }
 
-/// The first instant at or after `instant` when the window opens in `zone`, looking
-/// a week and a day ahead (every weekday pattern repeats within that).
-fn next_opening(
-    window: &Window,
-    zone: Tz,
-    today: i64,
-    instant: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+/// The first instant at or after `instant` (nanoseconds since the epoch) when the
+/// window opens in `zone`, looking a week and a day ahead (every weekday pattern
+/// repeats within that).
+fn next_opening(window: &Window, zone: Tz, today: i64, instant: i64) -> Option<i64> {
     for day in today..=today.checked_add(8)? {
         let weekday = zones::weekday_of_day_number(day);
         for &(from, to) in window.days.get(weekday).map_or(&[][..], Vec::as_slice) {
-            let Some((start, fit)) = zones::local_instant(zone, day, from, instant) else {
+            let Some((start, fit)) = zones::local_instant_nanos(zone, day, from, instant) else {
                 continue;
             };
             // An interval swallowed by a DST gap never opens. When `from` occurs exactly
@@ -69,7 +64,7 @@ fn next_opening(
             if fit == zones::LocalFit::Single {
                 return Some(start);
             }
-            let end = zones::local_instant(zone, day, to, instant).map(|(end, _)| end);
+            let end = zones::local_instant_nanos(zone, day, to, instant).map(|(end, _)| end);
             if end.is_none_or(|end| end > start) {
                 return Some(start);
             }
@@ -84,7 +79,7 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
     if times.is_empty() {
         return Check::Pass;
     }
-    let instant = moment.instant;
+    let instant = moment.nanos;
     Check::all(moment.clocks.iter().flat_map(
         |clock @ &LocalClock {
              zone,
@@ -102,11 +97,12 @@ pub fn check_consumer_times(times: &[InconvenientTime], moment: &Moment) -> Chec
                     return Check::Pass;
                 }
                 // Convenient again at the end of the interval, or once `until` has passed.
-                let end = zones::instant_of_local(zone, date, time.to.minutes(), instant);
+                let end = zones::local_instant_nanos(zone, clock.day, time.to.minutes(), instant)
+                    .map(|(end, _)| end);
                 let after_until = time
                     .until
-                    .and_then(|until| until.checked_add_days(Days::new(1)))
-                    .and_then(|day| zones::start_of_local_date(zone, day));
+                    .and_then(|until| zones::day_number(until).checked_add(1))
+                    .and_then(|day| zones::start_of_local_day_nanos(zone, day));
                 Check::refuse(match (end, after_until) {
                     (Some(end), Some(after)) => Some(end.min(after)),
                     (end, after) => end.or(after),

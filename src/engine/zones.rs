@@ -160,10 +160,9 @@ pub struct LocalClock {
 /// evaluation: every window, dated rule and calendar count of that evaluation asks.
 #[derive(Debug, Clone)]
 pub struct Moment {
-    /// The instant.
-    pub instant: DateTime<Utc>,
     /// The instant in nanoseconds since the epoch (what the history's events are
-    /// compared by), read once for every rule of the evaluation.
+    /// compared by and the search counts in), read once for every rule of the
+    /// evaluation.
     pub nanos: i64,
     /// One clock per candidate zone, in the zones' order.
     pub clocks: Clocks,
@@ -203,7 +202,18 @@ impl Moment {
     /// Reads the wall clocks of `instant` in `zones`.
     pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
         // Once for every zone: a chrono instant's seconds cost a calendar conversion.
-        let utc = super::instants::seconds_since_epoch(instant);
+        let (utc, nanos) = super::instants::seconds_and_nanos_since_epoch(instant);
+        Moment::of(utc, nanos, zones)
+    }
+
+    /// Reads the wall clocks of the instant `nanos` nanoseconds after the epoch (the
+    /// search's steps, which count in nanoseconds).
+    pub fn at_nanos(nanos: i64, zones: &[Tz]) -> Moment {
+        Moment::of(nanos.div_euclid(NANOS_PER_SECOND), nanos, zones)
+    }
+
+    /// The moment of the UTC second `utc` and the nanosecond `nanos` within it.
+    fn of(utc: i64, nanos: i64, zones: &[Tz]) -> Moment {
         let clock = |zone: &Tz| {
             let (day, seconds) = local_day_and_second_of(utc, *zone);
             LocalClock {
@@ -214,28 +224,30 @@ impl Moment {
                 seconds,
             }
         };
-        let clocks = if zones.len() <= INLINE_CLOCKS {
-            let mut clocks = [LocalClock {
-                zone: Tz::UTC,
-                day: 0,
-                weekday: 0,
-                seconds: 0,
-            }; INLINE_CLOCKS];
-            for (slot, zone) in clocks.iter_mut().zip(zones) {
-                *slot = clock(zone);
-            }
-            Clocks::Inline {
-                len: zones.len(),
-                clocks,
-            }
-        } else {
-            Clocks::Heap(zones.iter().map(clock).collect())
+        // The clocks are written where the moment is returned: built apart and moved in,
+        // the inline array was copied twice, a tenth of the moment's cost.
+        let mut moment = Moment {
+            nanos,
+            clocks: Clocks::Inline {
+                len: 0,
+                clocks: [LocalClock {
+                    zone: Tz::UTC,
+                    day: 0,
+                    weekday: 0,
+                    seconds: 0,
+                }; INLINE_CLOCKS],
+            },
         };
-        Moment {
-            instant,
-            nanos: super::instants::nanos_since_epoch(instant),
-            clocks,
+        match &mut moment.clocks {
+            Clocks::Inline { len, clocks } if zones.len() <= INLINE_CLOCKS => {
+                for (slot, zone) in clocks.iter_mut().zip(zones) {
+                    *slot = clock(zone);
+                }
+                *len = zones.len();
+            }
+            other => *other = Clocks::Heap(zones.iter().map(clock).collect()),
         }
+        moment
     }
 
     /// Whether a date range holds the local date in any zone (a restriction in force
@@ -319,6 +331,33 @@ pub fn local_instant(
     minutes: u16,
     not_before: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, LocalFit)> {
+    // The first whole second not before `not_before`, exactly, whatever its year.
+    let not_before = not_before
+        .timestamp()
+        .checked_add(i64::from(not_before.timestamp_subsec_nanos() > 0))?;
+    let (seconds, fit) = local_second(zone, day, minutes, not_before)?;
+    Some((DateTime::from_timestamp(seconds, 0)?, fit))
+}
+
+/// [`local_instant`] in nanoseconds since the epoch (what the engine's checks and its
+/// search count in: no calendar conversion per step).
+pub fn local_instant_nanos(
+    zone: Tz,
+    day: i64,
+    minutes: u16,
+    not_before: i64,
+) -> Option<(i64, LocalFit)> {
+    let whole = not_before.div_euclid(NANOS_PER_SECOND);
+    let not_before = whole + i64::from(not_before.rem_euclid(NANOS_PER_SECOND) > 0);
+    let (seconds, fit) = local_second(zone, day, minutes, not_before)?;
+    Some((seconds.saturating_mul(NANOS_PER_SECOND), fit))
+}
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+/// [`local_instant`] in whole seconds since the epoch, not before the second
+/// `not_before`.
+fn local_second(zone: Tz, day: i64, minutes: u16, not_before: i64) -> Option<(i64, LocalFit)> {
     let (day, minutes) = if minutes >= 24 * 60 {
         (day.checked_add(1)?, 0)
     } else {
@@ -329,27 +368,17 @@ pub fn local_instant(
         .checked_mul(86_400)?
         .checked_add(i64::from(minutes) * 60)?;
     let mut fit = LocalFit::Single;
-    let instant = |utc: i64| DateTime::from_timestamp(utc, 0);
     // Gaps are at most a day long (Samoa skipped 2011-12-30); step minute by minute.
     for _ in 0..=(24 * 60) {
         match offsets::utc_of_wall(zone, wall) {
-            LocalResult::Single(utc) => {
-                // Compared in seconds first: an opening already past (a window asked in
-                // the evening) needs no instant built.
-                if utc < super::instants::seconds_since_epoch(not_before) {
-                    return None;
-                }
-                let instant = instant(utc)?;
-                return (instant >= not_before).then_some((instant, fit));
-            }
+            LocalResult::Single(utc) => return (utc >= not_before).then_some((utc, fit)),
             LocalResult::Ambiguous(first, second) => {
-                let (first, second) = (instant(first)?, instant(second)?);
-                let instant = if first >= not_before {
+                let utc = if first >= not_before {
                     Some(first)
                 } else {
                     (second >= not_before).then_some(second)
                 };
-                return instant.map(|instant| (instant, LocalFit::Other));
+                return utc.map(|utc| (utc, LocalFit::Other));
             }
             LocalResult::None => {
                 fit = LocalFit::Other;
@@ -379,6 +408,26 @@ pub fn end_of_local_date_everywhere(zones: &[Tz], last: NaiveDate) -> Option<Dat
 /// [`start_of_local_date`] of the day numbered `day` ([`day_number`]).
 pub fn start_of_local_day(zone: Tz, day: i64) -> Option<DateTime<Utc>> {
     local_instant(zone, day, 0, DateTime::<Utc>::MIN_UTC).map(|(instant, _)| instant)
+}
+
+/// [`start_of_local_day`] in nanoseconds since the epoch.
+pub fn start_of_local_day_nanos(zone: Tz, day: i64) -> Option<i64> {
+    local_instant_nanos(zone, day, 0, i64::MIN).map(|(instant, _)| instant)
+}
+
+/// [`end_of_local_date_everywhere`] in nanoseconds since the epoch.
+pub fn end_of_local_date_everywhere_nanos(zones: &[Tz], last: NaiveDate) -> Option<i64> {
+    let next = day_number(last).checked_add(1)?;
+    zones
+        .iter()
+        .filter_map(|zone| start_of_local_day_nanos(*zone, next))
+        .max()
+}
+
+/// The local day number ([`day_number`]) of the instant `nanos` nanoseconds after the
+/// epoch.
+pub fn local_day_of_nanos(nanos: i64, zone: Tz) -> i64 {
+    local_day_and_second_of(nanos.div_euclid(NANOS_PER_SECOND), zone).0
 }
 
 /// Days since the Common Era of a date, as a slot for calendar-day counting.

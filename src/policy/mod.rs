@@ -25,7 +25,7 @@ pub(crate) use compile::unknown_field_help;
 pub use compile::{US_STATES, kinds_of, parse_rolling};
 pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;
-pub use model::{Pack, PackStatus, Rule, RuleKind, Scope};
+pub use model::{Gate, Pack, PackStatus, Rule, RuleKind, Scope};
 
 use crate::domain::{Account, Channel, CollectorKind, Purpose};
 use crate::suggest::did_you_mean;
@@ -85,9 +85,9 @@ impl Settings {
 pub struct Policy {
     packs: Vec<Pack>,
     rules: Vec<Rule>,
-    /// For each (channel, purpose), the indices of the rules that govern it, in
-    /// policy order: a decision filters only by scope and `when`.
-    governing: Vec<Vec<usize>>,
+    /// For each (channel, purpose), the rules that govern it, in policy order, as
+    /// [`Gate`]s: a decision filters only by scope and `when`.
+    governing: Vec<Vec<Gate>>,
     digest: Arc<str>,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
@@ -222,11 +222,17 @@ impl Policy {
 
     /// The rules that govern a channel and purpose, before scope and `when`.
     pub fn governing(&self, channel: Channel, purpose: Purpose) -> impl Iterator<Item = &Rule> {
+        self.governing_gates(channel, purpose)
+            .iter()
+            .filter_map(|gate| self.rules.get(gate.rule))
+    }
+
+    /// [`Policy::governing`] as gates, which say whether a rule applies to a question
+    /// without reading the rule.
+    pub fn governing_gates(&self, channel: Channel, purpose: Purpose) -> &[Gate] {
         self.governing
             .get(governing_slot(channel, purpose))
-            .into_iter()
-            .flatten()
-            .filter_map(|&index| self.rules.get(index))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// `sha256:…` of the canonical content of every pack.
@@ -625,7 +631,7 @@ fn governing_slot(channel: Channel, purpose: Purpose) -> usize {
     channel as usize * Purpose::ALL.len() + purpose as usize
 }
 
-fn governing_index(rules: &[Rule]) -> Vec<Vec<usize>> {
+fn governing_index(rules: &[Rule]) -> Vec<Vec<Gate>> {
     let mut index = vec![Vec::new(); Channel::ALL.len() * Purpose::ALL.len()];
     for channel in Channel::ALL {
         for purpose in Purpose::ALL {
@@ -637,7 +643,7 @@ fn governing_index(rules: &[Rule]) -> Vec<Vec<usize>> {
                         .filter(|(_, rule)| {
                             rule.channels.contains(channel) && governs(rule, channel, purpose)
                         })
-                        .map(|(i, _)| i),
+                        .map(|(index, rule)| Gate::of(index, rule)),
                 );
             }
         }

@@ -33,6 +33,7 @@ macro_rules! member {
 }
 member!(Channel);
 member!(ContactPointKind);
+member!(Flag);
 member!(Weekday);
 impl Member for Purpose {
     fn all() -> &'static [Self] {
@@ -290,6 +291,41 @@ pub struct Condition {
     pub debt_types: Vec<String>,
     /// Flags that must all hold.
     pub flags: Vec<Flag>,
+}
+
+/// What decides whether a governing rule applies to a question, beside the rule's
+/// index: a question reads this small record for every rule of its channel and
+/// purpose, and the rule itself only for those that apply (issue 15).
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    /// The rule's index in [`super::Policy::rules`].
+    pub rule: usize,
+    /// The rule's pack ([`Rule::pack`]).
+    pub pack: usize,
+    /// [`Condition::contact_point_kinds`].
+    pub kinds: Set<ContactPointKind>,
+    /// Whether the rule names debt types ([`Condition::debt_types`]).
+    pub debt_types: bool,
+    /// The flags that must all hold for the rule to bind: [`Condition::flags`] and a
+    /// hold's own flag (a hold whose flag does not hold passes at every instant).
+    pub flags: Set<Flag>,
+}
+
+impl Gate {
+    /// The gate of the rule at `index`.
+    pub fn of(index: usize, rule: &Rule) -> Gate {
+        let mut flags: Set<Flag> = rule.when.flags.iter().copied().collect();
+        if let RuleKind::Hold(Some(flag)) = rule.kind {
+            flags.insert(flag);
+        }
+        Gate {
+            rule: index,
+            pack: rule.pack,
+            kinds: rule.when.contact_point_kinds,
+            debt_types: !rule.when.debt_types.is_empty(),
+            flags,
+        }
+    }
 }
 
 /// The kinds of rules.
