@@ -6,7 +6,7 @@
 //! daemon, which ask many questions of one account, keep it. Asking it questions
 //! ([`Subject::decide`], [`Subject::permitted_intervals`]) is in [`super::decide`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -21,8 +21,11 @@ use crate::domain::{
 use crate::policy::model::Set;
 use crate::policy::{Policy, scope_covers};
 
-/// Marks a day not computed yet in [`Subject::event_day`]'s cache.
+/// The day [`Subject::event_day`] answers for an event or zone it does not have.
 const UNKNOWN_DAY: i64 = i64::MIN;
+
+/// Marks a day not converted yet in [`Subject::event_day`]'s cells.
+const UNCONVERTED: i32 = i32::MIN;
 
 /// How many history events a [`Subject`] holds without allocating: most accounts'
 /// histories within the caps' reach are shorter (a longer one spills to the heap).
@@ -41,7 +44,18 @@ pub struct PreparedEvent<'a> {
     /// computed when the subject is prepared rather than checked for on every read).
     nanos: i64,
     resolved: Cell<Option<Resolved>>,
+    /// The event's local day number in the first [`INLINE_ZONES`] candidate zones,
+    /// converted on first ask ([`Subject::event_day`]).
+    /// (Day numbers of the accepted years fit an `i32`, which keeps the event at 32
+    /// bytes: the caps' scans index the history by it.)
+    days: [Cell<i32>; INLINE_ZONES],
 }
+
+/// How many zones' local days a prepared event keeps itself: almost every account has
+/// one to three candidate zones, so a subject allocates nothing for them; the days in
+/// further zones (an account with nothing known has five) go to one buffer made on the
+/// first ask.
+const INLINE_ZONES: usize = 3;
 
 impl PreparedEvent<'_> {
     /// The event's instant in nanoseconds since the epoch: rolling periods are counted
@@ -83,8 +97,9 @@ pub struct Subject<'a> {
     /// Sorted by instant.
     /// (A `Vec`: an inline `SmallVec` of them would make `Subject` invariant in `'a`.)
     pub(super) events: Vec<PreparedEvent<'a>>,
-    /// Each event's local day number per zone (`events.len() × zones.len()`).
-    event_days: SmallVec<[Cell<i64>; INLINE_EVENTS]>,
+    /// Each event's local day number in the zones after the first [`INLINE_ZONES`]
+    /// (`events.len() × (zones.len() - INLINE_ZONES)`), made on the first ask.
+    more_event_days: OnceCell<Box<[Cell<i32>]>>,
     /// The packs whose scope covers the account.
     pub(super) covered_packs: PackSet,
     /// Contact points that had a wrong-party outcome.
@@ -190,6 +205,9 @@ impl<'a> Subject<'a> {
             order.sort_unstable();
         }
         let mut events: Vec<PreparedEvent<'a>> = Vec::with_capacity(order.len());
+        // The points and channels the rules look up, gathered in the same pass.
+        let mut wrong_party_points = Vec::new();
+        let mut consent_channels = Set::empty();
         for &(nanos, index) in &order {
             if let Some(event) = history.get(index) {
                 events.push(PreparedEvent {
@@ -197,11 +215,18 @@ impl<'a> Subject<'a> {
                     same_debt: event.is_about_debt(&account.id),
                     nanos,
                     resolved: Cell::new(None),
+                    days: [const { Cell::new(UNCONVERTED) }; INLINE_ZONES],
                 });
+                if event.outcome == Some(Outcome::WrongParty)
+                    && let Some(point) = event.contact_point.as_deref()
+                {
+                    wrong_party_points.push(point);
+                }
+                if event.event_type != EventType::Contact {
+                    consent_channels.insert(event.channel);
+                }
             }
         }
-        let mut event_days = SmallVec::new();
-        event_days.resize(events.len() * zones.len(), Cell::new(UNKNOWN_DAY));
         // An unknown answer holds (fail closed), as `Context::flag_holds` reads it.
         let held_flags = ACCOUNT_FLAGS
             .into_iter()
@@ -213,20 +238,12 @@ impl<'a> Subject<'a> {
             policy,
             account,
             slots: RefCell::new(Slots::new()),
-            event_days,
+            more_event_days: OnceCell::new(),
             zones,
             events,
             covered_packs: standing.covered_packs.clone(),
-            wrong_party_points: history
-                .iter()
-                .filter(|e| e.outcome == Some(Outcome::WrongParty))
-                .filter_map(|e| e.contact_point.as_deref())
-                .collect(),
-            consent_channels: history
-                .iter()
-                .filter(|e| e.event_type != EventType::Contact)
-                .map(|e| e.channel)
-                .collect(),
+            wrong_party_points,
+            consent_channels,
         }
     }
 
@@ -241,13 +258,27 @@ impl<'a> Subject<'a> {
         let (Some(event), Some(zone)) = (self.events.get(index), self.zones.get(zone_index)) else {
             return UNKNOWN_DAY;
         };
-        let Some(cell) = self.event_days.get(index * self.zones.len() + zone_index) else {
-            return zones::local_day_number(event.event.at, *zone);
+        let cell = match event.days.get(zone_index) {
+            Some(cell) => Some(cell),
+            None => {
+                let more_zones = self.zones.len().saturating_sub(INLINE_ZONES);
+                let more = self.more_event_days.get_or_init(|| {
+                    std::iter::repeat_with(|| Cell::new(UNCONVERTED))
+                        .take(self.events.len() * more_zones)
+                        .collect()
+                });
+                more.get(index * more_zones + zone_index - INLINE_ZONES)
+            }
         };
-        if cell.get() == UNKNOWN_DAY {
-            cell.set(zones::local_day_number(event.event.at, *zone));
+        if let Some(known) = cell.map(Cell::get).filter(|day| *day != UNCONVERTED) {
+            return i64::from(known);
         }
-        cell.get()
+        let day = zones::local_day_number(event.event.at, *zone);
+        // Kept when it fits the cell (every day of the years the engine accepts does).
+        if let (Some(cell), Ok(kept)) = (cell, i32::try_from(day)) {
+            cell.set(kept);
+        }
+        day
     }
 
     /// Resolves (once) an event's contact point against the account.
