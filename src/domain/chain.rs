@@ -778,12 +778,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// Four hashes an attempt (two content, two entry): digits looked up, where
+/// `char::from_digit` and a `char` push per nibble cost the ledger's writer 4,000
+/// instructions an attempt (issue 15).
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        for digit in [byte >> 4, byte & 0x0f] {
-            // A nibble is always a hex digit: `from_digit` cannot answer `None` here.
-            out.push(char::from_digit(u32::from(digit), 16).unwrap_or('0'));
+        for nibble in [byte >> 4, byte & 0x0f] {
+            // A nibble is always below 16: the fallback is never taken.
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
         }
     }
     out

@@ -296,6 +296,7 @@ pub struct Decision {
     pub outcome: Verdict,
     /// The earliest instant at or after the request's when the same contact would be
     /// allowed, assuming no new events; `null` when there is none within the horizon.
+    #[serde(serialize_with = "crate::domain::instant::serialize_optional_instant")]
     pub next_allowed_at: Option<DateTime<Utc>>,
     /// Every refusing rule.
     pub reasons: Vec<Reason>,
