@@ -778,12 +778,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// Four hashes an attempt (two content, two entry): digits looked up, where
+/// `char::from_digit` and a `char` push per nibble cost the ledger's writer 4,000
+/// instructions an attempt (issue 15).
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        for digit in [byte >> 4, byte & 0x0f] {
-            // A nibble is always a hex digit: `from_digit` cannot answer `None` here.
-            out.push(char::from_digit(u32::from(digit), 16).unwrap_or('0'));
+        for nibble in [byte >> 4, byte & 0x0f] {
+            // A nibble is always below 16: the fallback is never taken.
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
         }
     }
     out
@@ -857,9 +863,232 @@ pub fn canonical_json(text_value: &str) -> String {
 
 /// Appends the canonical form of `text_value` (see [`canonical_json`]).
 fn write_canonical_text(text_value: &str, out: &mut Vec<u8>) {
+    let start = out.len();
+    if serde_text::write_sorted(text_value.as_bytes(), out).is_some() {
+        return;
+    }
+    out.truncate(start);
+    write_reparsed(text_value, out);
+}
+
+/// The canonical form of any text: parsed into a `Value` and written back, sorted.
+fn write_reparsed(text_value: &str, out: &mut Vec<u8>) {
     match serde_json::from_str::<serde_json::Value>(text_value) {
         Ok(value) => write_canonical(&value, out),
         Err(_) => push_text(out, text_value),
+    }
+}
+
+/// [`canonical_json`] by the slow path alone, for tests to hold the fast one to.
+#[cfg(test)]
+pub(crate) fn canonical_json_reparsed(text_value: &str) -> String {
+    let mut out = Vec::new();
+    write_reparsed(text_value, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Whether [`canonical_json`] takes its fast path for `text_value`.
+#[cfg(test)]
+pub(crate) fn takes_fast_path(text_value: &str) -> bool {
+    serde_text::write_sorted(text_value.as_bytes(), &mut Vec::new()).is_some()
+}
+
+/// The fast path of [`write_canonical_text`] for text that `serde_json` wrote itself
+/// (every question, decision and event body the store writes): such text is already
+/// compact with every scalar as `serde_json` writes it, so only its objects' keys need
+/// sorting, done here on the text without building a `Value` — the re-parse cost the
+/// ledger's writer a seventh of its instructions (issue 15).
+///
+/// The fast path accepts only text whose canonical form it can prove is the text with
+/// its keys sorted: no whitespace; strings with exactly the escapes `serde_json` writes
+/// (so re-escaping them gives the same bytes) and keys with none (so their bytes sort
+/// as the keys do); integers that fit `i64`/`u64` (a float may not round-trip through
+/// `serde_json`'s parse); no duplicate keys; a bounded depth. Anything else answers
+/// `None`, and the caller takes the slow path, which alone decides what other text
+/// hashes as.
+mod serde_text {
+    /// Deeper text takes the slow path (`serde_json` gives up at 128).
+    const MAX_DEPTH: usize = 64;
+
+    /// Appends `text` with its keys sorted at every depth; `None` (with `out` to be
+    /// truncated by the caller) when `text` is not in the form described above.
+    pub(super) fn write_sorted(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        let end = value(text, 0, 0, out)?;
+        (end == text.len()).then_some(())
+    }
+
+    /// Writes the value at `at`, sorted; the position after it.
+    fn value(text: &[u8], at: usize, depth: usize, out: &mut Vec<u8>) -> Option<usize> {
+        match *text.get(at)? {
+            b'{' => object(text, at, depth, out),
+            b'[' => array(text, at, depth, out),
+            b'"' => {
+                let (end, _) = string(text, at)?;
+                out.extend_from_slice(text.get(at..end)?);
+                Some(end)
+            }
+            b't' => literal(text, at, b"true", out),
+            b'f' => literal(text, at, b"false", out),
+            b'n' => literal(text, at, b"null", out),
+            b'-' | b'0'..=b'9' => integer(text, at, out),
+            _ => None,
+        }
+    }
+
+    fn literal(text: &[u8], at: usize, word: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        let end = at + word.len();
+        (text.get(at..end)? == word).then(|| out.extend_from_slice(word))?;
+        Some(end)
+    }
+
+    /// An integer as `serde_json` writes an `i64` or a `u64`: no leading zero, no `-0`
+    /// (which `serde_json` parses as a float), at most 18 digits (always in range).
+    fn integer(text: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+        let negative = text.get(at) == Some(&b'-');
+        let digits = at + usize::from(negative);
+        let count = text
+            .get(digits..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let leading_zero = text.get(digits) == Some(&b'0') && (negative || count > 1);
+        if count == 0 || count > 18 || leading_zero {
+            return None;
+        }
+        let end = digits + count;
+        out.extend_from_slice(text.get(at..end)?);
+        Some(end)
+    }
+
+    /// The end of the string at `at` (after its closing quote), and whether it holds
+    /// an escape; `None` unless every escape is one `serde_json` writes for its
+    /// character and no control character is left raw.
+    fn string(text: &[u8], at: usize) -> Option<(usize, bool)> {
+        let mut pos = at + 1;
+        let mut escaped = false;
+        loop {
+            match *text.get(pos)? {
+                b'"' => return Some((pos + 1, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    pos += match *text.get(pos + 1)? {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                        b'u' => {
+                            control_escape(text.get(pos + 2..pos + 6)?)?;
+                            6
+                        }
+                        _ => return None,
+                    };
+                }
+                byte if byte < 0x20 => return None,
+                _ => pos += 1,
+            }
+        }
+    }
+
+    /// `\u00xx` as `serde_json` writes it: lower-case hex, only for a control
+    /// character without a short escape.
+    fn control_escape(hex: &[u8]) -> Option<()> {
+        let [b'0', b'0', high @ (b'0' | b'1'), low] = *hex else {
+            return None;
+        };
+        let low = match low {
+            b'0'..=b'9' => low - b'0',
+            b'a'..=b'f' => low - b'a' + 10,
+            _ => return None,
+        };
+        let code = (high - b'0') * 16 + low;
+        (!matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)).then_some(())
+    }
+
+    fn array(text: &[u8], at: usize, depth: usize, out: &mut Vec<u8>) -> Option<usize> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        out.push(b'[');
+        let mut pos = at + 1;
+        if text.get(pos) == Some(&b']') {
+            out.push(b']');
+            return Some(pos + 1);
+        }
+        loop {
+            pos = value(text, pos, depth + 1, out)?;
+            let separator = *text.get(pos)?;
+            out.push(separator);
+            pos += 1;
+            match separator {
+                b',' => {}
+                b']' => return Some(pos),
+                _ => return None,
+            }
+        }
+    }
+
+    /// An object's members are written as they come, then, unless their keys already
+    /// ascend, moved into key order.
+    fn object(text: &[u8], at: usize, depth: usize, out: &mut Vec<u8>) -> Option<usize> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        out.push(b'{');
+        let body = out.len();
+        let mut pos = at + 1;
+        if text.get(pos) == Some(&b'}') {
+            out.push(b'}');
+            return Some(pos + 1);
+        }
+        // Each member's key (without its quotes) and whole text, as offsets from `body`.
+        let mut members: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+        let mut ascending = true;
+        loop {
+            if text.get(pos) != Some(&b'"') {
+                return None;
+            }
+            let (key_end, escaped) = string(text, pos)?;
+            if escaped {
+                return None;
+            }
+            let member = out.len() - body;
+            out.extend_from_slice(text.get(pos..key_end)?);
+            let key = member + 1..out.len() - body - 1;
+            if text.get(key_end) != Some(&b':') {
+                return None;
+            }
+            out.push(b':');
+            pos = value(text, key_end + 1, depth + 1, out)?;
+            if let Some((last, _)) = members.last() {
+                ascending &= out.get(body + last.start..body + last.end)
+                    < out.get(body + key.start..body + key.end);
+            }
+            members.push((key, member..out.len() - body));
+            let separator = *text.get(pos)?;
+            pos += 1;
+            match separator {
+                b',' => out.push(b','),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        if !ascending {
+            let written = out.split_off(body);
+            members
+                .sort_unstable_by(|a, b| written.get(a.0.clone()).cmp(&written.get(b.0.clone())));
+            // A repeated key: `serde_json` keeps only one of them (the slow path's business).
+            if members
+                .windows(2)
+                .any(|pair| matches!(pair, [a, b] if written.get(a.0.clone()) == written.get(b.0.clone())))
+            {
+                return None;
+            }
+            for (index, (_, member)) in members.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(written.get(member)?);
+            }
+        }
+        out.push(b'}');
+        Some(pos)
     }
 }
 
@@ -1042,6 +1271,157 @@ mod tests {
         }
         // And the hex digits are the lower-case ones, two per byte, high nibble first.
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+
+    #[test]
+    fn the_fast_path_takes_only_what_serde_json_writes() {
+        let fast = [
+            r#"{"b":1,"a":{"z":[3,-2,null,true],"é☃":"\"q\" \u0000\u001f\b\n ☃\\"}}"#,
+            r#"{"allowed":true,"reasons":[],"next_allowed_at":null,"n":-999999999999999999}"#,
+            "[]",
+            "{}",
+            r#"[{},[],{"":0}]"#,
+            "\"just a string\"",
+            "0",
+            r#"{"nested":{"y":{"b":[{"d":1,"c":2}],"a":false}},"A":"upper before lower"}"#,
+        ];
+        let slow = [
+            // Whitespace, floats, integers out of range or as floats, `-0`.
+            r#"{"b": 1}"#,
+            " 1",
+            "1 ",
+            "0.1",
+            "1e3",
+            "-0",
+            "01",
+            "1234567890123456789",
+            // Escapes `serde_json` does not write, escaped keys, raw control characters.
+            r#""\/""#,
+            r#""\u0041""#,
+            r#""\u000A""#,
+            r#""\u000a""#,
+            r#""\ud83d\ude00""#,
+            r#"{"\n":1}"#,
+            "\"\u{1}\"",
+            // Repeated keys (`serde_json` keeps the last), not JSON, too deep.
+            r#"{"a":1,"a":2}"#,
+            r#"{"b":1,"a":1,"b":2}"#,
+            "not json {",
+            r#"{"a":1,}"#,
+            "[1,]",
+            "tru",
+            "",
+            &"[".repeat(200),
+            &format!("{}{}", "[".repeat(100), "]".repeat(100)),
+        ];
+        for text in fast {
+            assert!(takes_fast_path(text), "{text}");
+            assert_eq!(
+                canonical_json(text),
+                canonical_json_reparsed(text),
+                "{text}"
+            );
+        }
+        for text in slow {
+            assert!(!takes_fast_path(text), "{text}");
+            assert_eq!(
+                canonical_json(text),
+                canonical_json_reparsed(text),
+                "{text}"
+            );
+        }
+    }
+
+    /// Any JSON value: strings with every kind of character, integers and floats of any
+    /// size, nested objects whose keys collide in case and prefix.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let text = prop_oneof![
+            "[a-dA-D]{0,3}",
+            any::<String>(),
+            "[\\u{0}-\\u{1f}\"\\\\/é☃\\u{2028}a]{0,6}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1000i64..1000).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `value` as `serde_json` writes it, but every object's keys in descending order
+    /// (as a struct's fields may come).
+    fn reversed_text(value: &serde_json::Value) -> String {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                let members: Vec<String> = map
+                    .iter()
+                    .rev()
+                    .map(|(key, item)| {
+                        format!("{}:{}", Value::from(key.as_str()), reversed_text(item))
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(reversed_text).collect();
+                format!("[{}]", items.join(","))
+            }
+            scalar => scalar.to_string(),
+        }
+    }
+
+    /// Whether the fast path must take `serde_json`'s text of `value`: no floats, no
+    /// integers past 18 digits, no key that needs an escape.
+    fn fast_path_expected(value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Number(number) => {
+                number.is_i64()
+                    && number
+                        .as_i64()
+                        .is_some_and(|n| n.unsigned_abs() < 10u64.pow(18))
+                    || number.is_u64() && number.as_u64().is_some_and(|n| n < 10u64.pow(18))
+            }
+            Value::Array(items) => items.iter().all(fast_path_expected),
+            Value::Object(map) => map.iter().all(|(key, item)| {
+                !key.chars().any(|c| c == '"' || c == '\\' || c < ' ') && fast_path_expected(item)
+            }),
+            _ => true,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_path_gives_the_bytes_of_the_reparse(value in any_json()) {
+            let texts = [
+                serde_json::to_string(&value).unwrap(),
+                reversed_text(&value),
+                serde_json::to_string_pretty(&value).unwrap(),
+            ];
+            for text in &texts {
+                prop_assert_eq!(canonical_json(text), canonical_json_reparsed(text));
+            }
+            let [sorted, reversed, _] = &texts;
+            prop_assert_eq!(takes_fast_path(sorted), fast_path_expected(&value));
+            prop_assert_eq!(takes_fast_path(reversed), fast_path_expected(&value));
+        }
+
+        #[test]
+        fn any_text_hashes_as_its_reparse(text in "[\\[\\]{}\":,0-9ab\\\\u -]{0,24}") {
+            prop_assert_eq!(canonical_json(&text), canonical_json_reparsed(&text));
+        }
     }
 
     fn content(n: i64) -> EntryContent {

@@ -14,7 +14,7 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::Deserializer;
+use serde::{Deserializer, Serialize, Serializer};
 
 /// The earliest UTC instant an accepted text can name, as seconds since the Unix epoch
 /// (1969-12-31T00:00:00Z, below `1970-01-01T00:00:00+23:59`).
@@ -196,6 +196,37 @@ pub fn deserialize_optional_instant<'de, D: Deserializer<'de>>(
     super::with_optional_text(deserializer, instant_from_text)
 }
 
+/// `serialize_with` for an instant field: the text chrono's own `Serialize` writes
+/// (RFC 3339, `Z`, fractional digits in threes as needed), formatted into one `String`
+/// and handed over whole. Chrono's impl goes through `collect_str`, which `serde_json`
+/// escapes a fragment at a time — a call per character, 4,500 of the ledger writer's
+/// instructions an attempt for the question's, the event's and the decision's instants
+/// (issue 15).
+pub fn serialize_instant<S: Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// `serialize_with` for an optional instant field (see [`serialize_instant`]).
+pub fn serialize_optional_instant<S: Serializer>(
+    at: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    /// An instant serialized by [`serialize_instant`].
+    struct Written<'a>(&'a DateTime<Utc>);
+    impl Serialize for Written<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serialize_instant(self.0, serializer)
+        }
+    }
+    match at {
+        Some(at) => serializer.serialize_some(&Written(at)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// `deserialize_with` for a date field.
 pub fn deserialize_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
     super::with_text(deserializer, date_from_text)
@@ -211,6 +242,38 @@ pub fn deserialize_optional_date<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Serialize)]
+    struct Written {
+        #[serde(serialize_with = "serialize_instant")]
+        at: DateTime<Utc>,
+        #[serde(serialize_with = "serialize_optional_instant")]
+        maybe: Option<DateTime<Utc>>,
+    }
+
+    #[derive(Serialize)]
+    struct AsChronoWrites {
+        at: DateTime<Utc>,
+        maybe: Option<DateTime<Utc>>,
+    }
+
+    proptest! {
+        /// Whole seconds, milliseconds, microseconds and nanoseconds: the same text.
+        #[test]
+        fn an_instant_is_written_as_chrono_writes_it(
+            seconds in EARLIEST_SECONDS..END_SECONDS,
+            nanos in prop_oneof![Just(0u32), (0u32..1000).prop_map(|n| n * 1_000_000), (0u32..1_000_000).prop_map(|n| n * 1000), 0u32..1_000_000_000],
+            some in any::<bool>(),
+        ) {
+            let at = DateTime::from_timestamp(seconds, nanos).unwrap();
+            let maybe = some.then_some(at);
+            prop_assert_eq!(
+                serde_json::to_string(&Written { at, maybe }).unwrap(),
+                serde_json::to_string(&AsChronoWrites { at, maybe }).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn the_plain_shape_reads_as_chrono_reads_it() {

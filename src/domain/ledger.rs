@@ -93,7 +93,10 @@ impl LedgerEventType {
 #[derive(utoipa::ToSchema)]
 pub struct LedgerEvent {
     /// When it happened.
-    #[serde(deserialize_with = "super::instant::deserialize_instant")]
+    #[serde(
+        deserialize_with = "super::instant::deserialize_instant",
+        serialize_with = "super::instant::serialize_instant"
+    )]
     #[schema(value_type = crate::domain::instant::InstantSchema)]
     pub at: DateTime<Utc>,
     /// What kind of fact this is.

@@ -296,6 +296,7 @@ pub struct Decision {
     pub outcome: Verdict,
     /// The earliest instant at or after the request's when the same contact would be
     /// allowed, assuming no new events; `null` when there is none within the horizon.
+    #[serde(serialize_with = "crate::domain::instant::serialize_optional_instant")]
     pub next_allowed_at: Option<DateTime<Utc>>,
     /// Every refusing rule.
     pub reasons: Vec<Reason>,
@@ -330,6 +331,87 @@ pub struct ChannelVerdict {
 mod tests {
     use super::*;
     use crate::domain::{Account, LedgerEvent};
+    use proptest::prelude::*;
+
+    fn any_text() -> impl Strategy<Value = SharedText> {
+        prop_oneof![
+            any::<String>(),
+            "[a-z \"\\\\\u{0}-\u{1f}\u{7f}é☃\u{2028}]{0,12}",
+        ]
+        .prop_map(|text| SharedText::from(text.as_str()))
+    }
+
+    fn any_reason() -> impl Strategy<Value = Reason> {
+        (any_text(), any_text(), any_text(), any_text()).prop_map(
+            |(rule, pack, citation, message)| Reason {
+                rule,
+                pack,
+                citation,
+                message,
+            },
+        )
+    }
+
+    fn any_obligation() -> impl Strategy<Value = Obligation> {
+        (any_reason(), any_text()).prop_map(|(reason, code)| Obligation {
+            code,
+            rule: reason.rule,
+            pack: reason.pack,
+            citation: reason.citation,
+            message: reason.message,
+        })
+    }
+
+    fn any_decision() -> impl Strategy<Value = Decision> {
+        let zones = prop::sample::subsequence(
+            vec![
+                chrono_tz::America::New_York,
+                chrono_tz::America::Chicago,
+                chrono_tz::America::Los_Angeles,
+                chrono_tz::Pacific::Honolulu,
+            ],
+            0..4,
+        );
+        (
+            any::<bool>(),
+            prop::sample::select(vec![Verdict::Allow, Verdict::Defer, Verdict::Stop]),
+            prop::option::of(0i64..8_000_000_000_000_000),
+            prop::collection::vec(any_reason(), 0..4),
+            prop::collection::vec(any_reason(), 0..3),
+            prop::collection::vec(any_obligation(), 0..3),
+            zones,
+            any_text(),
+        )
+            .prop_map(
+                |(allowed, outcome, next, reasons, warnings, obligations, zones, digest)| {
+                    Decision {
+                        allowed,
+                        outcome,
+                        next_allowed_at: next.and_then(DateTime::from_timestamp_micros),
+                        reasons,
+                        warnings,
+                        obligations,
+                        time_zones: zones.into(),
+                        policy_digest: Arc::from(digest.as_str()),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        /// A decision as the judge logs it hashes by the chain's fast path, and to the
+        /// bytes the re-parse of the text gives (what the chain hashed before it).
+        #[test]
+        fn a_logged_decision_hashes_by_the_fast_path_as_by_the_reparse(decision in any_decision()) {
+            let logged = serde_json::value::to_raw_value(&decision).unwrap();
+            let text = logged.get();
+            prop_assert!(crate::domain::chain::takes_fast_path(text), "{}", text);
+            prop_assert_eq!(
+                crate::domain::chain::canonical_json(text),
+                crate::domain::chain::canonical_json_reparsed(text)
+            );
+        }
+    }
 
     /// Text parses as its bytes do: the same value, or the same error naming the same
     /// field.

@@ -141,6 +141,7 @@ pub struct Attempt {
     /// The account.
     pub account_id: String,
     /// When the attempt is made.
+    #[serde(serialize_with = "crate::domain::instant::serialize_instant")]
     pub at: DateTime<Utc>,
     /// The channel.
     pub channel: Channel,
