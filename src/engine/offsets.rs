@@ -170,14 +170,19 @@ thread_local! {
         const { [const { Cell::new(Span::EMPTY) }; CACHED_ZONES] };
 }
 
+/// The span the thread last read `zone` in, if any. Spans come from the tables, so one
+/// holds only covered seconds: a hit needs neither the table nor the coverage test.
+fn cached_span(zone: Tz) -> Option<Span> {
+    LAST_SPANS
+        .try_with(|spans| spans.get(zone as usize).map(Cell::get))
+        .ok()
+        .flatten()
+}
+
 /// The span of `zone` holding the UTC second `utc` (within the covered years), from
 /// the thread's cache or its table.
 fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
-    let cached = LAST_SPANS
-        .try_with(|spans| spans.get(zone as usize).map(Cell::get))
-        .ok()
-        .flatten();
-    if let Some(span) = cached.filter(|span| span.holds(utc)) {
+    if let Some(span) = cached_span(zone).filter(|span| span.holds(utc)) {
         return Some(span);
     }
     let index = table.span_of(utc);
@@ -196,7 +201,19 @@ fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
 }
 
 /// The offset of `zone` (local minus UTC, in seconds) at the UTC second `utc`.
+// Inline, with the lookup out of line: most reads hit the cache, and a call that saved
+// the lookup's registers cost more than the hit.
+#[inline]
 pub fn offset_at(zone: Tz, utc: i64) -> i64 {
+    match cached_span(zone).filter(|span| span.holds(utc)) {
+        Some(span) => span.offset,
+        None => looked_up_offset_at(zone, utc),
+    }
+}
+
+/// [`offset_at`] when the thread's cache misses.
+#[inline(never)]
+fn looked_up_offset_at(zone: Tz, utc: i64) -> i64 {
     match table(zone) {
         Some(table) if covered(utc) => {
             span_at(zone, table, utc).map_or_else(|| chrono_offset(zone, utc), |span| span.offset)
@@ -207,20 +224,40 @@ pub fn offset_at(zone: Tz, utc: i64) -> i64 {
 
 /// The UTC seconds at which a wall time (local seconds since 1970-01-01T00:00 on the
 /// zone's clock) occurs: once, twice in an overlap (earlier first), or never in a gap.
+// Inline, with the lookup out of line, as `offset_at`.
+#[inline]
 pub fn utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
+    match cached_span(zone).and_then(|span| unique_utc_of_wall(span, wall)) {
+        Some(utc) => LocalResult::Single(utc),
+        None => looked_up_utc_of_wall(zone, wall),
+    }
+}
+
+/// The one UTC second at which the wall clock shows `wall`, when `span` settles it.
+///
+/// Every UTC second at which the wall clock shows `wall` lies within two days of
+/// `wall - offset` for any offset (offsets stay within a day of UTC): when `span` holds
+/// all of those seconds, its offset is the only one in play.
+fn unique_utc_of_wall(span: Span, wall: i64) -> Option<i64> {
+    // Saturating: `wall` is not yet known to be within the covered years.
+    let utc = wall.saturating_sub(span.offset);
+    (span.holds(utc.saturating_sub(2 * MAX_OFFSET))
+        && span.holds(utc.saturating_add(2 * MAX_OFFSET)))
+    .then_some(utc)
+}
+
+/// [`utc_of_wall`] when the thread's cache does not settle it.
+#[inline(never)]
+fn looked_up_utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
     let Some(table) = table(zone).filter(|_| {
         covered(wall.saturating_sub(MAX_OFFSET)) && covered(wall.saturating_add(MAX_OFFSET))
     }) else {
         return chrono_utc_of_wall(zone, wall);
     };
-    // Every UTC second at which the wall clock shows `wall` lies within two days of
-    // `wall - offset` for any offset (offsets stay within a day of UTC): when the span
-    // last read holds all of those seconds, its offset is the only one in play.
-    if let Some(span) = span_at(zone, table, wall) {
-        let utc = wall - span.offset;
-        if span.holds(utc - 2 * MAX_OFFSET) && span.holds(utc + 2 * MAX_OFFSET) {
-            return LocalResult::Single(utc);
-        }
+    // The span holding `wall` read as a UTC second is most likely the one in play (and
+    // is kept for the next lookup).
+    if let Some(utc) = span_at(zone, table, wall).and_then(|span| unique_utc_of_wall(span, wall)) {
+        return LocalResult::Single(utc);
     }
     let first = table.span_of(wall - MAX_OFFSET);
     let last = table.span_of(wall + MAX_OFFSET);
