@@ -15,8 +15,8 @@ use smallvec::SmallVec;
 use super::instants::nanos_since_epoch;
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Outcome, PhoneKind,
-    Purpose,
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Flags, Outcome,
+    PhoneKind, Purpose,
 };
 use crate::policy::model::Set;
 use crate::policy::{Policy, scope_covers};
@@ -115,17 +115,6 @@ pub struct Subject<'a> {
     pub(super) settled_flags: Set<Flag>,
     pub(super) held_flags: Set<Flag>,
 }
-
-/// The flags an account settles by itself: the others depend on the question's
-/// channel and contact point ([`super::context::Context::flag_holds`]).
-const ACCOUNT_FLAGS: [Flag; 6] = [
-    Flag::CeaseAndDesist,
-    Flag::AttorneyRepresented,
-    Flag::Disputed,
-    Flag::Bankruptcy,
-    Flag::Deceased,
-    Flag::IdentityTheft,
-];
 
 /// A set of packs by index: which packs' scopes cover an account. Inline for the
 /// first 128 packs, so that preparing an account allocates nothing for it.
@@ -227,14 +216,11 @@ impl<'a> Subject<'a> {
                 }
             }
         }
-        // An unknown answer holds (fail closed), as `Context::flag_holds` reads it.
-        let held_flags = ACCOUNT_FLAGS
-            .into_iter()
-            .filter(|flag| account.flags.get(*flag).unwrap_or(true))
-            .collect();
         Subject {
-            settled_flags: ACCOUNT_FLAGS.into_iter().collect(),
-            held_flags,
+            // The legal holds are the account's own flags; the others depend on the
+            // question's channel and contact point (`Context::flag_holds`).
+            settled_flags: Flags::HOLDS.into_iter().collect(),
+            held_flags: account.flags.holds().collect(),
             policy,
             account,
             slots: RefCell::new(Slots::new()),
