@@ -8,6 +8,7 @@ use smallvec::SmallVec;
 
 use super::Check;
 use super::context::Context;
+use super::instants::NANOS_PER_SECOND;
 use super::next_allowed::next_allowed_at;
 use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
 use super::rules::{check, earliest_with_expiry};
@@ -20,7 +21,7 @@ use crate::policy::model::{Rule, RuleKind};
 /// How far ahead `next_allowed_at` is searched by default, in days.
 pub const DEFAULT_HORIZON_DAYS: u32 = 35;
 
-const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {

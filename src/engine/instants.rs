@@ -9,6 +9,9 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
+/// Nanoseconds in a second: the unit the engine's instants and bounds are counted in.
+pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
 /// The first year of [`YEAR_STARTS`].
 const FIRST_YEAR: i32 = 1970;
 /// How many years the table covers (1970 to 2199, the years the engine accepts).
@@ -51,7 +54,7 @@ pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
             let seconds = days * 86_400 + i64::from(time.num_seconds_from_midnight());
             (
                 seconds,
-                seconds * 1_000_000_000 + i64::from(time.nanosecond()),
+                seconds * NANOS_PER_SECOND + i64::from(time.nanosecond()),
             )
         }
         None => {

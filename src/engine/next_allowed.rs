@@ -6,6 +6,7 @@
 //! horizon is reached.
 
 use super::context::Context;
+use super::instants::NANOS_PER_SECOND;
 use super::rules::first_pass_bound;
 
 /// A bound on the iterations; reaching it ends the search with no answer (fail closed).
@@ -28,7 +29,7 @@ pub fn next_allowed_at(context: &Context<'_>, from: i64, horizon_end: i64) -> Op
                 instant = if bound > instant {
                     bound
                 } else {
-                    instant.saturating_add(1_000_000_000)
+                    instant.saturating_add(NANOS_PER_SECOND)
                 };
             }
         }

@@ -259,7 +259,7 @@ impl<'a> Subject<'a> {
         if let Some(known) = cell.map(Cell::get).filter(|day| *day != UNCONVERTED) {
             return i64::from(known);
         }
-        let day = zones::local_day_number(event.event.at, *zone);
+        let day = zones::local_day_of_nanos(event.nanos(), *zone);
         // Kept when it fits the cell (every day of the years the engine accepts does).
         if let (Some(cell), Ok(kept)) = (cell, i32::try_from(day)) {
             cell.set(kept);

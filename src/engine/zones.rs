@@ -15,6 +15,7 @@ use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Utc};
 use chrono_tz::Tz;
 use smallvec::SmallVec;
 
+use super::instants::NANOS_PER_SECOND;
 use super::offsets;
 use crate::domain::Consumer;
 
@@ -278,11 +279,6 @@ pub fn local_date(instant: DateTime<Utc>, zone: Tz) -> NaiveDate {
     date_of_day_number(local_day_and_second(instant, zone).0).unwrap_or(NaiveDate::MIN)
 }
 
-/// The local day number ([`day_number`]) of an instant.
-pub fn local_day_number(instant: DateTime<Utc>, zone: Tz) -> i64 {
-    local_day_and_second(instant, zone).0
-}
-
 /// Days from 0001-01-01 (day 1) to 1970-01-01, the epoch of the offset tables.
 const EPOCH_DAY_NUMBER: i64 = 719_163;
 
@@ -352,8 +348,6 @@ pub fn local_instant_nanos(
     let (seconds, fit) = local_second(zone, day, minutes, not_before)?;
     Some((seconds.saturating_mul(NANOS_PER_SECOND), fit))
 }
-
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// [`local_instant`] in whole seconds since the epoch, not before the second
 /// `not_before`.
