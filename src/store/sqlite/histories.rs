@@ -118,24 +118,52 @@ impl<'h> Read<'h> {
 }
 
 impl Histories {
-    /// The most rows kept (a few hundred bytes each); beyond it the cache starts again
-    /// empty rather than track what was used last.
-    const MAX_ROWS: usize = 100_000;
+    /// The most rows kept: ≈ 250 bytes each (the daemon's resident memory grew by
+    /// 54 MB holding 221,000 under `benches/http/attempts.sh`), so ≈ 100 MB at most.
+    const MAX_ROWS: usize = 400_000;
+
+    /// The most chain heads kept (one short row each to read again).
+    const MAX_HEADS: usize = 400_000;
 
     /// Called inside each group's transaction, before its first read: drops everything
-    /// when another connection has committed since the last check.
+    /// when another connection has committed since the last check, and keeps the cache
+    /// within its bounds.
     pub fn check(&mut self, connection: &Connection) -> Result<(), StoreError> {
         let version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(db)?;
-        if self.version != Some(version)
-            || self.rows > Self::MAX_ROWS
-            || self.heads.len() > Self::MAX_ROWS
-        {
+        if self.version != Some(version) {
             self.clear();
         }
         self.version = Some(version);
+        self.bound(Self::MAX_ROWS, Self::MAX_HEADS);
         Ok(())
+    }
+
+    /// Past `max_rows`, forgets debtors (whichever the map yields first: no use is
+    /// tracked) until a quarter of the bound is free. Dropping them all instead made
+    /// every debtor in use load again at once, and a working set just over the bound
+    /// did so over and over (issue 15: 36 times in 15 s under `attempts.sh`, a third
+    /// of the writer's time). Past `max_heads`, forgets the heads.
+    fn bound(&mut self, max_rows: usize, max_heads: usize) {
+        if self.rows > max_rows {
+            let target = max_rows - max_rows / 4;
+            let mut rows = self.rows;
+            self.debtors.retain(|_, history| {
+                if rows <= target {
+                    return true;
+                }
+                rows = rows.saturating_sub(history.events.len() + history.places.len());
+                false
+            });
+            self.rows = rows;
+            let debtors = &self.debtors;
+            self.accounts
+                .retain(|_, known| debtors.contains_key(&known.debtor));
+        }
+        if self.heads.len() > max_heads {
+            self.heads.clear();
+        }
     }
 
     /// Forgets everything (a group rolled back: what it added was never committed).
@@ -362,4 +390,92 @@ enum Loaded {
 fn place(rows: &mut Vec<Row>, row: Row) {
     let at = rows.partition_point(|kept| kept.key() <= row.key());
     rows.insert(at, row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Histories, History, Known, Row};
+    use crate::domain::{Account, LedgerEvent};
+
+    /// A cache of `debtors` debtors with `rows` rows and two accounts each.
+    fn filled(debtors: usize, rows: usize) -> Histories {
+        let mut histories = Histories::default();
+        let event: LedgerEvent = serde_json::from_str(
+            r#"{"at": "2026-04-07T15:00:00Z", "type": "contact", "channel": "letter"}"#,
+        )
+        .unwrap();
+        for debtor in 0..debtors {
+            let key = format!("consumer:{debtor}");
+            let events = (0..rows)
+                .map(|seq| Row {
+                    account_id: format!("A-{debtor}"),
+                    at: "2026-04-07T15:00:00.000000000Z".to_string(),
+                    seq: i64::try_from(seq).unwrap(),
+                    id: format!("E-{debtor}-{seq}"),
+                    event: event.clone(),
+                })
+                .collect();
+            histories.debtors.insert(
+                key.clone(),
+                History {
+                    since: String::new(),
+                    events,
+                    places: Vec::new(),
+                },
+            );
+            histories.rows += rows;
+            for account in [format!("A-{debtor}"), format!("B-{debtor}")] {
+                let parsed: Account =
+                    serde_json::from_str(&format!(r#"{{"id": "{account}", "consumer": {{}}}}"#))
+                        .unwrap();
+                histories.accounts.insert(
+                    account,
+                    Known {
+                        account: parsed,
+                        debtor: key.clone(),
+                    },
+                );
+            }
+            histories.heads.insert(format!("A-{debtor}"), None);
+        }
+        histories
+    }
+
+    #[test]
+    fn within_its_bound_the_cache_keeps_everything() {
+        let mut histories = filled(100, 10);
+        histories.bound(1_000, 100);
+        assert_eq!(histories.rows, 1_000);
+        assert_eq!(histories.debtors.len(), 100);
+        assert_eq!(histories.accounts.len(), 200);
+        assert_eq!(histories.heads.len(), 100);
+    }
+
+    #[test]
+    fn past_its_bound_the_cache_forgets_some_debtors_not_all() {
+        let mut histories = filled(100, 10);
+        histories.bound(999, 1_000);
+        // Down to three quarters of the bound, in whole debtors.
+        assert!(histories.rows <= 750, "{} rows kept", histories.rows);
+        assert!(histories.rows >= 740, "{} rows kept", histories.rows);
+        let counted: usize = histories
+            .debtors
+            .values()
+            .map(|history| history.events.len() + history.places.len())
+            .sum();
+        assert_eq!(histories.rows, counted);
+        // Every account kept has its debtor's history; none of a forgotten debtor stays.
+        assert_eq!(histories.accounts.len(), 2 * histories.debtors.len());
+        assert!(
+            histories
+                .accounts
+                .values()
+                .all(|known| histories.debtors.contains_key(&known.debtor))
+        );
+        // The heads are bounded apart.
+        assert_eq!(histories.heads.len(), 100);
+        histories.bound(999, 99);
+        assert!(histories.heads.is_empty());
+        assert_eq!(histories.debtors.len() * 10, histories.rows);
+    }
 }
