@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use smallvec::SmallVec;
 
 use super::subject::{
-    PreparedEvent, Question, Slots, Subject, channel_of_point, kind_of, same_contact_point,
+    PreparedEvent, Question, Slots, Subject, channel_of_point, kind_of, same_contact_point, trimmed,
 };
 use super::zones;
 use crate::domain::{
@@ -47,7 +47,7 @@ impl<'a> Context<'a> {
         let channel = question.channel;
         let contact_point = question
             .contact_point
-            .map(str::trim)
+            .map(trimmed)
             .filter(|p| !p.is_empty());
         let contact_kind = match channel {
             Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
