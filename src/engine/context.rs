@@ -98,6 +98,24 @@ impl<'a> Context<'a> {
         context
     }
 
+    /// How many events are at or before `instant` (nanoseconds since the epoch): all
+    /// of them, without a search, when the latest is (most questions come after the
+    /// whole history).
+    pub fn events_through(&self, instant: i64) -> usize {
+        match self.events.last() {
+            Some(latest) if latest.nanos() <= instant => self.events.len(),
+            _ => self.events.partition_point(|e| e.nanos() <= instant),
+        }
+    }
+
+    /// How many events are before `instant`, as [`Context::events_through`] counts.
+    pub fn events_before(&self, instant: i64) -> usize {
+        match self.events.last() {
+            Some(latest) if latest.nanos() < instant => self.events.len(),
+            _ => self.events.partition_point(|e| e.nanos() < instant),
+        }
+    }
+
     /// Whether an event was made to the question's contact point (either unknown
     /// counts as the same: fail closed).
     fn same_point(&self, prepared: &PreparedEvent<'_>) -> bool {
@@ -223,7 +241,7 @@ impl<'a> Context<'a> {
         if self.point_opted_out(requested) {
             return false;
         }
-        let before = self.events.partition_point(|e| e.nanos() <= instant);
+        let before = self.events_through(instant);
         self.events
             .get(..before)
             .unwrap_or(&[])
@@ -250,7 +268,7 @@ impl<'a> Context<'a> {
         let Some(requested) = self.contact_point else {
             return false;
         };
-        let before = self.events.partition_point(|e| e.nanos() <= instant);
+        let before = self.events_through(instant);
         self.events
             .get(..before)
             .unwrap_or(&[])
@@ -280,7 +298,7 @@ impl<'a> Context<'a> {
         if !self.subject.consent_channels.contains(channel) {
             return false;
         }
-        let before = self.events.partition_point(|e| e.nanos() <= instant);
+        let before = self.events_through(instant);
         let Some(earlier) = self.events.get(..before) else {
             return false;
         };
@@ -321,7 +339,7 @@ impl<'a> Context<'a> {
         let Some(requested) = self.contact_point else {
             return false;
         };
-        let before = self.events.partition_point(|e| e.nanos() <= instant);
+        let before = self.events_through(instant);
         self.events
             .get(..before)
             .unwrap_or(&[])

@@ -11,7 +11,7 @@ use super::context::Context;
 use super::instants::NANOS_PER_SECOND;
 use super::next_allowed::next_allowed_at;
 use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
-use super::rules::{check, earliest_with_expiry};
+use super::rules::{Passed, check, earliest_with_expiry};
 use super::subject::{Question, Subject};
 use super::zones::Moment;
 use crate::domain::Channel;
@@ -69,7 +69,7 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
             .saturating_add(horizon_days.saturating_mul(NANOS_PER_DAY));
         evaluation
             .reopen()
-            .and_then(|from| next_allowed_at(context, from, horizon_end))
+            .and_then(|from| next_allowed_at(context, from, horizon_end, &evaluation.passed))
             .map(DateTime::from_timestamp_nanos)
     };
     let obligations = if allowed {
@@ -162,13 +162,15 @@ pub fn overview(policy: &Policy, request: &DecideRequest) -> Vec<ChannelVerdict>
 /// epoch (`None`: not by time alone).
 type Refusal<'a> = (&'a Rule, Option<i64>);
 
-/// Every refusal and warning at one instant (inline: a decision allocates none).
-pub(super) struct Evaluation<'a> {
+/// Every refusal and warning at one instant (inline: a decision allocates none), and
+/// the rules that passed there for good.
+pub(super) struct Evaluation<'a, 'm> {
     pub refusals: SmallVec<[Refusal<'a>; 4]>,
     pub warnings: SmallVec<[&'a Rule; 4]>,
+    pub passed: Passed<'m>,
 }
 
-impl Evaluation<'_> {
+impl Evaluation<'_, '_> {
     /// The lower bound of the first instant every refusing rule might pass, `None`
     /// when one of them never will by time alone.
     pub fn reopen(&self) -> Option<i64> {
@@ -180,18 +182,29 @@ impl Evaluation<'_> {
     }
 }
 
-/// Evaluates every governing rule at `instant`.
-pub(super) fn evaluate<'a>(context: &Context<'a>, moment: &Moment) -> Evaluation<'a> {
+/// Evaluates every governing rule at `moment`.
+pub(super) fn evaluate<'a, 'm>(context: &Context<'a>, moment: &'m Moment) -> Evaluation<'a, 'm> {
     let mut evaluation = Evaluation {
         refusals: SmallVec::new(),
         warnings: SmallVec::new(),
+        passed: Passed::none(moment),
     };
-    for rule in context.rules.iter().copied() {
+    // A rule's pass holds for later instants only while no event after this one can
+    // enter its counts.
+    let nothing_later = context
+        .events
+        .last()
+        .is_none_or(|latest| latest.nanos() <= moment.nanos);
+    for (index, rule) in context.rules.iter().copied().enumerate() {
         if !moment.in_force(&rule.effective) {
             continue;
         }
         match check(context, rule, moment) {
-            Check::Pass => {}
+            Check::Pass => {
+                if nothing_later {
+                    evaluation.passed.note(index, rule);
+                }
+            }
             Check::Refuse { reopen } => {
                 if matches!(rule.kind, RuleKind::Warning(_)) {
                     evaluation.warnings.push(rule);

@@ -7,21 +7,27 @@
 
 use super::context::Context;
 use super::instants::NANOS_PER_SECOND;
-use super::rules::first_pass_bound;
+use super::rules::{Passed, first_pass_bound};
 
 /// A bound on the iterations; reaching it ends the search with no answer (fail closed).
 const MAX_STEPS: usize = 4096;
 
 /// The earliest instant at or after `from` and at or before `horizon_end` when no
 /// rule refuses, assuming no new events; in nanoseconds since the epoch, as every
-/// bound is counted (no calendar conversion per step).
-pub fn next_allowed_at(context: &Context<'_>, from: i64, horizon_end: i64) -> Option<i64> {
+/// bound is counted (no calendar conversion per step). The rules `passed` at the
+/// question's instant are not asked again.
+pub(super) fn next_allowed_at(
+    context: &Context<'_>,
+    from: i64,
+    horizon_end: i64,
+    passed: &Passed<'_>,
+) -> Option<i64> {
     let mut instant = from;
     for _ in 0..MAX_STEPS {
         if instant > horizon_end {
             return None;
         }
-        match first_pass_bound(context, instant) {
+        match first_pass_bound(context, instant, passed) {
             None => return Some(instant),
             Some(None) => return None,
             Some(Some(bound)) => {

@@ -9,14 +9,80 @@ use super::zones::{self, Moment};
 use super::{limits, windows};
 use crate::policy::model::{Rule, RuleKind};
 
+/// The rules of a question that passed at its instant and cannot refuse a later one
+/// ([`stays_passed`]): the search for the next allowed instant does not ask them again.
+pub(super) struct Passed<'m> {
+    /// Bit `i`: `context.rules[i]` (the first 64).
+    rules: u64,
+    /// The moment they passed at.
+    at: &'m Moment,
+}
+
+impl<'m> Passed<'m> {
+    /// None passed that the search could skip.
+    pub fn none(at: &'m Moment) -> Passed<'m> {
+        Passed { rules: 0, at }
+    }
+
+    /// Notes that the rule at `index` of the context's rules passed at the moment.
+    pub fn note(&mut self, index: usize, rule: &Rule) {
+        if index < 64 && stays_passed(rule) {
+            self.rules |= 1 << index;
+        }
+    }
+
+    /// Which rules need not be asked at `later`: none when it is not later, or when a
+    /// zone's local date there is before its date at the passing moment (a clock set
+    /// back over midnight), where calendar days would count backwards.
+    fn skipped_at(&self, later: &Moment) -> u64 {
+        let forward = later.nanos >= self.at.nanos
+            && later.clocks.len() == self.at.clocks.len()
+            && later
+                .clocks
+                .iter()
+                .zip(self.at.clocks.iter())
+                .all(|(later, then)| later.day >= then.day);
+        if forward { self.rules } else { 0 }
+    }
+}
+
+/// Whether a rule that passes at a moment passes at every later one whose local date
+/// is not earlier in any zone, while the history holds nothing after that moment (the
+/// caller's condition): a cap's periods then hold only fewer of its events, and a
+/// cooldown's trigger only ages; a hold's flags do not change with time. Not so for
+/// windows (the clock), rules excluding contacts under consent (a consent lapses), holds
+/// lifted by the consumer's recent use of a point (the use ages out), warnings and
+/// obligations (which the search does not ask).
+fn stays_passed(rule: &Rule) -> bool {
+    match &rule.kind {
+        RuleKind::Cap(cap) => cap.exclude_consent_days.is_none(),
+        RuleKind::Cooldown(cooldown) => cooldown.exclude_consent_days.is_none(),
+        RuleKind::Hold(_) => {
+            rule.unless_consumer_used_days.is_none()
+                && !rule.unless.consumer_used_point
+                && !rule.unless.consumer_consented_to_point
+        }
+        RuleKind::Window(_)
+        | RuleKind::ConsumerTimes
+        | RuleKind::Warning(_)
+        | RuleKind::Obligation(_) => false,
+    }
+}
+
 /// Whether any refusing (non-warning) rule refuses at `instant` (nanoseconds since
-/// the epoch), and the reopen bound.
-pub(super) fn first_pass_bound(context: &Context<'_>, instant: i64) -> Option<Option<i64>> {
+/// the epoch), and the reopen bound. Rules `passed` before are not asked again.
+pub(super) fn first_pass_bound(
+    context: &Context<'_>,
+    instant: i64,
+    passed: &Passed<'_>,
+) -> Option<Option<i64>> {
     let mut refused = false;
     let mut bound = instant;
     let moment = Moment::at_nanos(instant, context.zones);
-    for rule in context.rules.iter().copied() {
+    let skipped = passed.skipped_at(&moment);
+    for (index, rule) in context.rules.iter().copied().enumerate() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
+            || (index < 64 && skipped & (1 << index) != 0)
             || !moment.in_force(&rule.effective)
         {
             continue;
