@@ -7,7 +7,7 @@ use super::Check;
 use super::context::Context;
 use super::zones::{self, Moment};
 use super::{limits, windows};
-use crate::policy::model::{Rule, RuleKind};
+use crate::policy::model::{Period, Rule, RuleKind};
 
 /// The rules of a question that passed at its instant and cannot refuse a later one
 /// ([`stays_passed`]): the search for the next allowed instant does not ask them again.
@@ -48,14 +48,18 @@ impl<'m> Passed<'m> {
 
 /// Whether a rule that passes at a moment passes at every later one whose local date
 /// is not earlier in any zone, while the history holds nothing after that moment (the
-/// caller's condition): a cap's periods then hold only fewer of its events, and a
-/// cooldown's trigger only ages; a hold's flags do not change with time. Not so for
-/// windows (the clock), rules excluding contacts under consent (a consent lapses), holds
-/// lifted by the consumer's recent use of a point (the use ages out), warnings and
-/// obligations (which the search does not ask).
+/// caller's condition): a rolling cap's periods then hold only fewer of its events, and
+/// a cooldown's trigger only ages; a hold's flags do not change with time. Not so for
+/// windows (the clock), calendar-day caps (an event before the moment can fall on a
+/// later local day than the moment where a zone's clock went back over midnight, and a
+/// later day's period can then hold more), rules excluding contacts under consent (a
+/// consent lapses), holds lifted by the consumer's recent use of a point (the use ages
+/// out), warnings and obligations (which the search does not ask).
 fn stays_passed(rule: &Rule) -> bool {
     match &rule.kind {
-        RuleKind::Cap(cap) => cap.exclude_consent_days.is_none(),
+        RuleKind::Cap(cap) => {
+            cap.exclude_consent_days.is_none() && matches!(cap.period, Period::Rolling(_))
+        }
         RuleKind::Cooldown(cooldown) => cooldown.exclude_consent_days.is_none(),
         RuleKind::Hold(_) => {
             rule.unless_consumer_used_days.is_none()

@@ -454,3 +454,47 @@ fn a_rolling_period_counts_an_event_one_nanosecond_inside_it() {
     let outside = decide_with("2026-04-08T15:00:00Z", "2026-04-01T15:00:00Z");
     assert!(outside.allowed, "{outside:?}");
 }
+
+#[test]
+fn a_calendar_cap_is_asked_again_where_the_search_lands_on_a_local_day_that_came_back() {
+    // Antarctica/Casey went from +11 to +08 at 2010-03-04 15:00Z: its clock read
+    // 01:59 on March 5th, then 23:00 on March 4th. A call made at 01:30 on the 5th comes
+    // before a question at 23:30 on the 4th, yet falls on a later local day. At the
+    // question's instant the one-call-a-day cap passes (the 4th holds no call); where the
+    // search lands, 08:00 on the 5th, it refuses (the 5th holds that call). The search
+    // must not carry the cap's pass forward.
+    let pack = format!(
+        "{MINIMAL_PACK}\n{}",
+        r#"
+[[cap]]
+id = "test.one-a-day"
+citation = "none"
+message = "one call a calendar day"
+channels = ["call"]
+max = 1
+calendar_days = 1
+per = "debt"
+count = { channels = ["call"] }
+"#
+    );
+    let policy = compile(&[("casey.toml", &pack)]).unwrap();
+    let request = DecideRequest::from_json(
+        r#"{"at": "2010-03-04T15:30:00Z", "channel": "call",
+            "account": {"id": "Z", "consumer": {"time_zones": ["Antarctica/Casey"]}},
+            "history": [{"at": "2010-03-04T14:30:00Z", "channel": "call", "outcome": "no_answer"}]}"#,
+    )
+    .unwrap();
+    let decision = decide(&policy, &request);
+    assert!(!decision.allowed);
+    let next = decision.next_allowed_at.unwrap();
+    // 08:00 on the 5th (00:00Z) is refused by the cap: 08:00 on the 6th.
+    assert_eq!(next.to_rfc3339(), "2010-03-06T00:00:00+00:00");
+    let at_next = decide(
+        &policy,
+        &DecideRequest {
+            at: next,
+            ..request.clone()
+        },
+    );
+    assert!(at_next.allowed, "{at_next:?}");
+}
