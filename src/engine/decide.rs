@@ -191,10 +191,7 @@ pub(super) fn evaluate<'a, 'm>(context: &Context<'a>, moment: &'m Moment) -> Eva
     };
     // A rule's pass holds for later instants only while no event after this one can
     // enter its counts.
-    let nothing_later = context
-        .events
-        .last()
-        .is_none_or(|latest| latest.nanos() <= moment.nanos);
+    let nothing_later = context.events_through(moment.nanos) == context.events.len();
     for (index, rule) in context.rules.iter().copied().enumerate() {
         if !moment.in_force(&rule.effective) {
             continue;

@@ -66,6 +66,13 @@ struct History {
     places: Vec<Row>,
 }
 
+impl History {
+    /// How many rows it holds (what the cache's bound counts).
+    fn rows(&self) -> usize {
+        self.events.len() + self.places.len()
+    }
+}
+
 /// A history row with the key the read orders it by: its debt, its instant as stored
 /// (the event's `at`, the notice's `due_at`) and its ledger position.
 struct Row {
@@ -154,7 +161,7 @@ impl Histories {
                 if rows <= target {
                     return true;
                 }
-                rows = rows.saturating_sub(history.events.len() + history.places.len());
+                rows = rows.saturating_sub(history.rows());
                 false
             });
             self.rows = rows;
@@ -306,9 +313,7 @@ impl Histories {
                 places,
             },
         ) {
-            self.rows = self
-                .rows
-                .saturating_sub(old.events.len() + old.places.len());
+            self.rows = self.rows.saturating_sub(old.rows());
         }
         self.rows += held;
         self.accounts
@@ -373,9 +378,7 @@ impl Histories {
 
     fn forget(&mut self, debtor: &str) {
         if let Some(old) = self.debtors.remove(debtor) {
-            self.rows = self
-                .rows
-                .saturating_sub(old.events.len() + old.places.len());
+            self.rows = self.rows.saturating_sub(old.rows());
         }
     }
 }
@@ -459,11 +462,7 @@ mod tests {
         // Down to three quarters of the bound, in whole debtors.
         assert!(histories.rows <= 750, "{} rows kept", histories.rows);
         assert!(histories.rows >= 740, "{} rows kept", histories.rows);
-        let counted: usize = histories
-            .debtors
-            .values()
-            .map(|history| history.events.len() + history.places.len())
-            .sum();
+        let counted: usize = histories.debtors.values().map(History::rows).sum();
         assert_eq!(histories.rows, counted);
         // Every account kept has its debtor's history; none of a forgotten debtor stays.
         assert_eq!(histories.accounts.len(), 2 * histories.debtors.len());
