@@ -26,8 +26,8 @@ impl<'m> Passed<'m> {
 
     /// Notes that the rule at `index` of the context's rules passed at the moment.
     pub fn note(&mut self, index: usize, rule: &Rule) {
-        if stays_passed(rule) {
-            self.rules |= rule_bit(index);
+        if index < 64 && stays_passed(rule) {
+            self.rules |= 1 << index;
         }
     }
 
@@ -44,15 +44,6 @@ impl<'m> Passed<'m> {
                 .all(|(later, then)| later.day >= then.day);
         if forward { self.rules } else { 0 }
     }
-}
-
-/// The bit of the rule at `index` in [`Passed`]'s set: none past the first 64 rules,
-/// which the search always asks.
-fn rule_bit(index: usize) -> u64 {
-    u32::try_from(index)
-        .ok()
-        .and_then(|shift| 1u64.checked_shl(shift))
-        .unwrap_or(0)
 }
 
 /// Whether a rule that passes at a moment passes at every later one whose local date
@@ -95,7 +86,7 @@ pub(super) fn first_pass_bound(
     let skipped = passed.skipped_at(&moment);
     for (index, rule) in context.rules.iter().copied().enumerate() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
-            || skipped & rule_bit(index) != 0
+            || (index < 64 && skipped & (1 << index) != 0)
             || !moment.in_force(&rule.effective)
         {
             continue;
