@@ -351,7 +351,7 @@ fn judge_contact(
         state: account.consumer.state().map(str::to_ascii_uppercase),
         decided,
         policy_digest: policy.digest().to_string(),
-        reasons: decision.reasons,
+        reasons: decision.reasons.into_vec(),
     })
 }
 

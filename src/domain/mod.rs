@@ -50,6 +50,7 @@ mod ledger;
 mod money;
 pub mod notice;
 pub mod partition;
+mod reason;
 mod shared_text;
 mod text;
 pub(crate) mod zone_serde;
@@ -72,4 +73,5 @@ pub use notice::{
     Notice, NoticeChannel, NoticeError, NoticeRequest, NoticeSenders, NoticeStatus,
     WebhookEventType,
 };
+pub use reason::{Reason, ReasonText, Reasons};
 pub use shared_text::SharedText;

@@ -43,6 +43,15 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     pub fn new(subject: &'a Subject<'a>, question: &Question<'a>) -> Context<'a> {
+        let mut context = Context::ungoverned(subject, question);
+        context.govern();
+        context
+    }
+
+    /// The context without its governing rules yet ([`Context::govern`] adds them): a
+    /// caller that keeps the context in its own frame fills it there (the inline rules
+    /// are large, and a context returned by value is copied).
+    pub fn ungoverned(subject: &'a Subject<'a>, question: &Question<'a>) -> Context<'a> {
         let account = subject.account;
         let channel = question.channel;
         let contact_point = question
@@ -53,7 +62,7 @@ impl<'a> Context<'a> {
             Channel::Letter | Channel::Visit => Some(ContactPointKind::Address),
             _ => contact_point.and_then(|point| kind_of(account, channel, point)),
         };
-        let mut context = Context {
+        Context {
             subject,
             at: question.at,
             account,
@@ -65,14 +74,19 @@ impl<'a> Context<'a> {
             events: &subject.events,
             rules: SmallVec::new(),
             slots: &subject.slots,
-        };
-        // Filled in place: the inline vector is large, and moving it costs a copy.
+        }
+    }
+
+    /// Adds the rules that govern the question, in policy order (once, after
+    /// [`Context::ungoverned`]).
+    pub fn govern(&mut self) {
+        let subject = self.subject;
         let rules = subject.policy.rules();
-        for gate in subject.policy.governing_gates(channel, question.purpose) {
+        for gate in subject.policy.governing_gates(self.channel, self.purpose) {
             // An unknown contact point could be of any kind: the rule applies (fail
             // closed).
             if !subject.covered_packs.contains(gate.pack)
-                || context
+                || self
                     .contact_kind
                     .is_some_and(|kind| !gate.kinds.contains(kind))
             {
@@ -88,14 +102,13 @@ impl<'a> Context<'a> {
             let Some(rule) = rules.get(gate.rule) else {
                 continue;
             };
-            if (gate.debt_types && !context.debt_type_matches(rule))
-                || (!asked.is_empty() && !asked.iter().all(|flag| context.flag_holds(flag)))
+            if (gate.debt_types && !self.debt_type_matches(rule))
+                || (!asked.is_empty() && !asked.iter().all(|flag| self.flag_holds(flag)))
             {
                 continue;
             }
-            context.rules.push(rule);
+            self.rules.push(rule);
         }
-        context
     }
 
     /// How many events are at or before `instant` (nanoseconds since the epoch): all

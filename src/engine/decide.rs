@@ -10,7 +10,9 @@ use super::Check;
 use super::context::Context;
 use super::instants::NANOS_PER_SECOND;
 use super::next_allowed::next_allowed_at;
-use super::request::{ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Verdict};
+use super::request::{
+    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Reasons, Verdict,
+};
 use super::rules::{Passed, check, earliest_with_expiry};
 use super::subject::{Question, Subject};
 use super::zones::Moment;
@@ -39,17 +41,10 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
     let policy = context.subject.policy;
     let at = question.at;
     let moment = Moment::new(at, context.zones);
-    let evaluation = evaluate(context, &moment);
-    let reason = |rule: &Rule| Reason {
-        rule: rule.id.clone(),
-        pack: policy
-            .pack_of(rule)
-            .map(|p| p.id.clone())
-            .unwrap_or_default(),
-        citation: rule.citation.clone(),
-        message: rule.message.clone(),
-    };
-    let reasons: Vec<Reason> = evaluation
+    let mut evaluation = Evaluation::none(&moment);
+    evaluate(context, &moment, &mut evaluation);
+    let reason = |rule: &Rule| rule.reason.clone();
+    let reasons: Reasons = evaluation
         .refusals
         .iter()
         .map(|(rule, _)| reason(rule))
@@ -79,13 +74,13 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
             .filter(|rule| moment.in_force(&rule.effective))
             .filter_map(|rule| match &rule.kind {
                 RuleKind::Obligation(code) => {
-                    let reason = reason(rule);
+                    let reason = &rule.reason;
                     Some(Obligation {
                         code: code.clone(),
-                        rule: reason.rule,
-                        pack: reason.pack,
-                        citation: reason.citation,
-                        message: reason.message,
+                        rule: reason.rule.clone(),
+                        pack: reason.pack.clone(),
+                        citation: reason.citation.clone(),
+                        message: reason.message.clone(),
                     })
                 }
                 _ => None,
@@ -170,7 +165,16 @@ pub(super) struct Evaluation<'a, 'm> {
     pub passed: Passed<'m>,
 }
 
-impl Evaluation<'_, '_> {
+impl<'a, 'm> Evaluation<'a, 'm> {
+    /// Nothing refused, warned or passed yet.
+    pub fn none(moment: &'m Moment) -> Evaluation<'a, 'm> {
+        Evaluation {
+            refusals: SmallVec::new(),
+            warnings: SmallVec::new(),
+            passed: Passed::none(moment),
+        }
+    }
+
     /// The lower bound of the first instant every refusing rule might pass, `None`
     /// when one of them never will by time alone.
     pub fn reopen(&self) -> Option<i64> {
@@ -182,13 +186,13 @@ impl Evaluation<'_, '_> {
     }
 }
 
-/// Evaluates every governing rule at `moment`.
-pub(super) fn evaluate<'a, 'm>(context: &Context<'a>, moment: &'m Moment) -> Evaluation<'a, 'm> {
-    let mut evaluation = Evaluation {
-        refusals: SmallVec::new(),
-        warnings: SmallVec::new(),
-        passed: Passed::none(moment),
-    };
+/// Evaluates every governing rule at `moment` into `evaluation` (filled where the
+/// caller keeps it: returned by value, its inline vectors were copied).
+pub(super) fn evaluate<'a, 'm>(
+    context: &Context<'a>,
+    moment: &'m Moment,
+    evaluation: &mut Evaluation<'a, 'm>,
+) {
     // A rule's pass holds for later instants only while no event after this one can
     // enter its counts.
     let nothing_later = context.events_through(moment.nanos) == context.events.len();
@@ -213,7 +217,6 @@ pub(super) fn evaluate<'a, 'm>(context: &Context<'a>, moment: &'m Moment) -> Eva
             }
         }
     }
-    evaluation
 }
 
 /// One permitted interval: contact is allowed from `start` (inclusive) to `end`
@@ -231,7 +234,10 @@ pub struct Interval {
 impl Subject<'_> {
     /// Decides one question, assuming no events beyond the history.
     pub fn decide(&self, question: &Question<'_>) -> Decision {
-        decide_question(&Context::new(self, question), question)
+        // Governed in this frame: see `Context::ungoverned`.
+        let mut context = Context::ungoverned(self, question);
+        context.govern();
+        decide_question(&context, question)
     }
 
     /// The intervals in `[from, until)` during which the question would be allowed,

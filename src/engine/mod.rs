@@ -23,8 +23,8 @@ pub use budget::{BudgetPeriod, CapBudget};
 pub use decide::Interval;
 pub use decide::{DEFAULT_HORIZON_DAYS, decide, overview};
 pub use request::{
-    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, RequestError, Verdict, parse_json,
-    parse_json_str,
+    ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Reasons, RequestError, Verdict,
+    parse_json, parse_json_str,
 };
 pub use subject::{Question, Standing, Subject};
 

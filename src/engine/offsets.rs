@@ -40,6 +40,9 @@ struct Table {
     offsets: Vec<i64>,
     /// `buckets[b]`: the span holding the UTC second `COVERED_FROM + (b << BUCKET_SHIFT)`.
     buckets: Vec<u32>,
+    /// The largest offset minus the smallest: how far apart two instants showing the
+    /// same wall time can be within the covered years.
+    spread: i64,
 }
 
 /// The tables, by the zone's place in [`TZ_VARIANTS`], each built on first use.
@@ -71,6 +74,7 @@ impl Table {
             starts: vec![COVERED_FROM],
             offsets: vec![current],
             buckets: Vec::new(),
+            spread: 0,
         };
         let mut at = COVERED_FROM;
         while at < COVERED_UNTIL {
@@ -97,6 +101,9 @@ impl Table {
             }
             at = high;
         }
+        let highest = table.offsets.iter().max().copied().unwrap_or(0);
+        let lowest = table.offsets.iter().min().copied().unwrap_or(0);
+        table.spread = highest - lowest;
         let mut bucket_start = COVERED_FROM;
         while bucket_start < COVERED_UNTIL {
             let span = table.searched_span_of(bucket_start);
@@ -142,6 +149,8 @@ struct Span {
     start: i64,
     end: i64,
     offset: i64,
+    /// Its zone's [`Table::spread`].
+    spread: i64,
 }
 
 impl Span {
@@ -150,6 +159,7 @@ impl Span {
         start: 0,
         end: 0,
         offset: 0,
+        spread: 0,
     };
 
     fn holds(&self, utc: i64) -> bool {
@@ -190,6 +200,7 @@ fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
         start: *table.starts.get(index)?,
         end: table.end_of(index),
         offset: *table.offsets.get(index)?,
+        spread: table.spread,
     };
     // A thread being torn down has no cache: the answer is the same without it.
     let _ = LAST_SPANS.try_with(|spans| {
@@ -235,14 +246,20 @@ pub fn utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
 
 /// The one UTC second at which the wall clock shows `wall`, when `span` settles it.
 ///
-/// Every UTC second at which the wall clock shows `wall` lies within two days of
-/// `wall - offset` for any offset (offsets stay within a day of UTC): when `span` holds
-/// all of those seconds, its offset is the only one in play.
+/// Every UTC second at which the wall clock shows `wall` is `wall - o` for an offset
+/// `o` the zone has there, so lies within two days of `utc = wall - offset` (offsets
+/// stay within a day of UTC). When those two days are within the covered years, every
+/// such `o` is one of the table's, and the second lies within the zone's spread of
+/// `utc`: when `span` holds all of those, its offset is the only one in play. (The
+/// spread is an hour for most zones: a wall time days from a change of offset is
+/// settled by the span, where a margin of two days sent it to the table.)
 fn unique_utc_of_wall(span: Span, wall: i64) -> Option<i64> {
     // Saturating: `wall` is not yet known to be within the covered years.
     let utc = wall.saturating_sub(span.offset);
-    (span.holds(utc.saturating_sub(2 * MAX_OFFSET))
-        && span.holds(utc.saturating_add(2 * MAX_OFFSET)))
+    (span.holds(utc.saturating_sub(span.spread))
+        && span.holds(utc.saturating_add(span.spread))
+        && covered(utc.saturating_sub(2 * MAX_OFFSET))
+        && covered(utc.saturating_add(2 * MAX_OFFSET)))
     .then_some(utc)
 }
 
@@ -349,6 +366,45 @@ mod tests {
                         chrono_utc_of_wall(zone, wall),
                         "{zone} wall {wall}"
                     );
+                }
+            }
+        }
+    }
+
+    /// The thread's cached span settles a wall time only when no other offset can show
+    /// it: every wall time near each transition, read with the span before and the span
+    /// after it cached, resolves as chrono-tz resolves it.
+    #[test]
+    fn wall_times_near_a_transition_resolve_whichever_span_is_cached() {
+        for zone in ZONES {
+            let table = table(zone).unwrap();
+            let spread = table.spread;
+            for (index, &start) in table.starts.iter().enumerate().skip(1) {
+                let offsets = [table.offsets[index - 1], table.offsets[index]];
+                for offset in offsets {
+                    for delta in [
+                        -2 * MAX_OFFSET,
+                        -spread - 1,
+                        -spread,
+                        -spread + 1,
+                        -1,
+                        0,
+                        1,
+                        spread - 1,
+                        spread,
+                        spread + 1,
+                        2 * MAX_OFFSET,
+                    ] {
+                        let wall = start + offset + delta;
+                        for cached in [start - 1, start] {
+                            offset_at(zone, cached);
+                            assert_eq!(
+                                utc_of_wall(zone, wall),
+                                chrono_utc_of_wall(zone, wall),
+                                "{zone}: wall {wall}, the span of {cached} cached"
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Account, Channel, Event, Purpose};
+pub use crate::domain::{Reason, Reasons};
 
 /// One question: may we contact this account like this at this instant?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,24 +250,6 @@ impl Verdict {
     }
 }
 
-/// One rule that refused (or warned), with its source in law. The texts are shared with
-/// the compiled policy ([`SharedText`]): a refusal copies no strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Reason {
-    /// The rule id.
-    #[schema(value_type = String)]
-    pub rule: SharedText,
-    /// The pack id.
-    #[schema(value_type = String)]
-    pub pack: SharedText,
-    /// The citation of the rule.
-    #[schema(value_type = String)]
-    pub citation: SharedText,
-    /// What a person is told.
-    #[schema(value_type = String)]
-    pub message: SharedText,
-}
-
 /// Something an allowed contact must carry or do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Obligation {
@@ -298,8 +281,9 @@ pub struct Decision {
     /// allowed, assuming no new events; `null` when there is none within the horizon.
     #[serde(serialize_with = "crate::domain::instant::serialize_optional_instant")]
     pub next_allowed_at: Option<DateTime<Utc>>,
-    /// Every refusing rule.
-    pub reasons: Vec<Reason>,
+    /// Every refusing rule (inline up to two: a decision allocates nothing for them).
+    #[schema(value_type = Vec<Reason>)]
+    pub reasons: Reasons,
     /// Rules that do not refuse but flag a risk.
     pub warnings: Vec<Reason>,
     /// What an allowed contact must do.
@@ -342,23 +326,17 @@ mod tests {
     }
 
     fn any_reason() -> impl Strategy<Value = Reason> {
-        (any_text(), any_text(), any_text(), any_text()).prop_map(
-            |(rule, pack, citation, message)| Reason {
-                rule,
-                pack,
-                citation,
-                message,
-            },
-        )
+        (any_text(), any_text(), any_text(), any_text())
+            .prop_map(|(rule, pack, citation, message)| Reason::new(rule, pack, citation, message))
     }
 
     fn any_obligation() -> impl Strategy<Value = Obligation> {
         (any_reason(), any_text()).prop_map(|(reason, code)| Obligation {
             code,
-            rule: reason.rule,
-            pack: reason.pack,
-            citation: reason.citation,
-            message: reason.message,
+            rule: reason.rule.clone(),
+            pack: reason.pack.clone(),
+            citation: reason.citation.clone(),
+            message: reason.message.clone(),
         })
     }
 
@@ -388,7 +366,7 @@ mod tests {
                         allowed,
                         outcome,
                         next_allowed_at: next.and_then(DateTime::from_timestamp_micros),
-                        reasons,
+                        reasons: reasons.into(),
                         warnings,
                         obligations,
                         time_zones: zones.into(),

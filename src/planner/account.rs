@@ -662,12 +662,12 @@ fn try_candidate(
         })
     };
     if points.is_empty() {
-        let reason = Reason {
-            rule: "no-contact-point".into(),
-            pack: super::STRATEGY_PACK.into(),
-            citation: "".into(),
-            message: format!("the account has no {} contact point", step.channel).into(),
-        };
+        let reason = Reason::new(
+            "no-contact-point",
+            super::STRATEGY_PACK,
+            "",
+            format!("the account has no {} contact point", step.channel),
+        );
         return unplaced(Verdict::Stop, vec![reason], None);
     }
     let standing = facts
@@ -713,14 +713,14 @@ fn try_candidate(
             refusal,
             ..
         } => {
-            let reasons = refusal.map(|d| d.reasons).unwrap_or_default();
+            let reasons = refusal.map(|d| d.reasons.into_vec()).unwrap_or_default();
             return unplaced(Verdict::Stop, lasting_first(policy, reasons), None);
         }
         Asked::Refused { next, refusal, .. } => (next, refusal),
     };
     let Some(next) = next.filter(|n| *n < candidate.deadline && *n > candidate.at) else {
         let (outcome, reasons) = refusal
-            .map(|d| (d.outcome, d.reasons))
+            .map(|d| (d.outcome, d.reasons.into_vec()))
             .unwrap_or((Verdict::Stop, Vec::new()));
         return unplaced(outcome, lasting_first(policy, reasons), next);
     };

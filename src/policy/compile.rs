@@ -20,8 +20,8 @@ use super::source::{
     ConditionSource, EventFilterSource, PackMetaSource, RuleSource, ScopeSource, Text,
 };
 use crate::domain::{
-    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, TimeOfDay,
-    Weekday,
+    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Reason,
+    SharedText, TimeOfDay, Weekday,
 };
 use crate::suggest::did_you_mean;
 
@@ -615,11 +615,18 @@ impl FileCompiler<'_> {
         if count_errors(self.diagnostics) > errors_before {
             return None;
         }
+        let (id, citation, message): (SharedText, SharedText, SharedText) = (
+            id?.into(),
+            rule.citation.into_inner().into(),
+            rule.message.into_inner().into(),
+        );
         Some(Rule {
-            id: id?.into(),
+            // The pack's place and id are given when the policy gathers its packs.
             pack: 0,
-            citation: rule.citation.into_inner().into(),
-            message: rule.message.into_inner().into(),
+            reason: Reason::new(id.clone(), "", citation.clone(), message.clone()),
+            id,
+            citation,
+            message,
             channels: channels?,
             purposes: purposes?,
             when: when?,

@@ -27,7 +27,7 @@ pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;
 pub use model::{Gate, Pack, PackStatus, Rule, RuleKind, Scope};
 
-use crate::domain::{Account, Channel, CollectorKind, Purpose};
+use crate::domain::{Account, Channel, CollectorKind, Purpose, Reason};
 use crate::suggest::did_you_mean;
 
 /// Why a policy could not be built.
@@ -145,6 +145,12 @@ impl Policy {
                 let pack_index = packs.len();
                 for (mut rule, span) in file.rules {
                     rule.pack = pack_index;
+                    rule.reason = Reason::new(
+                        rule.id.clone(),
+                        file.pack.id.clone(),
+                        rule.citation.clone(),
+                        rule.message.clone(),
+                    );
                     rules.push(rule);
                     rule_spans.push((source.clone(), span));
                 }

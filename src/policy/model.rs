@@ -8,7 +8,7 @@ use chrono::{NaiveDate, TimeDelta};
 use serde::Serialize;
 
 use crate::domain::{
-    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Weekday,
+    Channel, CollectorKind, ContactPointKind, Flag, InitiatedBy, Outcome, Purpose, Reason, Weekday,
 };
 
 /// A member of a small closed set that fits in a bit mask.
@@ -239,6 +239,8 @@ pub struct Rule {
     pub id: SharedText,
     /// Index of the pack in [`super::Policy::packs`].
     pub pack: usize,
+    /// The rule as its decisions cite it: made once, shared by every refusal.
+    pub reason: Reason,
     /// Where the rule comes from in law.
     pub citation: SharedText,
     /// What a person is told when the rule binds.

@@ -383,7 +383,7 @@ proptest! {
             prop_assert_eq!(budget.remaining, budget.limit.saturating_sub(budget.used));
             prop_assert_eq!(budget.resets_at.is_some(), budget.used > 0 && budget.limit > 0, "{:?}", budget);
             prop_assert!(budget.resets_at.is_none_or(|reset| reset > request.at));
-            let flagged = if budget.warning { &decision.warnings } else { &decision.reasons };
+            let flagged: &[dunner::domain::Reason] = if budget.warning { &decision.warnings } else { &decision.reasons };
             if budget.remaining == 0 {
                 prop_assert!(flagged.iter().any(|r| r.rule == budget.rule), "{:?} has nothing left, but {:?}", budget, decision);
             }
