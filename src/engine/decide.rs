@@ -43,16 +43,15 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
     let moment = Moment::new(at, context.zones);
     let mut evaluation = Evaluation::none(&moment);
     evaluate(context, &moment, &mut evaluation);
-    let reason = |rule: &Rule| rule.reason.clone();
     let reasons: Reasons = evaluation
         .refusals
         .iter()
-        .map(|(rule, _)| reason(rule))
+        .map(|(rule, _)| rule.reason.clone())
         .collect();
     let warnings: Vec<Reason> = evaluation
         .warnings
         .iter()
-        .map(|rule| reason(rule))
+        .map(|rule| rule.reason.clone())
         .collect();
     let allowed = reasons.is_empty();
     let next_allowed = if allowed {
