@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::SharedText;
 
-/// One rule that refused (or warned), with its source in law; the texts are read
-/// through it (`reason.rule`, `reason.citation`).
+/// A [`ReasonText`] shared with the compiled policy: the texts are read through it
+/// (`reason.rule`, `reason.citation`), and a refusal copies one pointer.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Reason(Arc<ReasonText>);
@@ -23,7 +23,7 @@ pub struct Reason(Arc<ReasonText>);
 /// decision allocates nothing for them.
 pub type Reasons = smallvec::SmallVec<[Reason; 2]>;
 
-/// The texts of a [`Reason`].
+/// One rule that refused (or warned), with its source in law.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReasonText {
     /// The rule id.

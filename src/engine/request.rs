@@ -281,7 +281,8 @@ pub struct Decision {
     /// allowed, assuming no new events; `null` when there is none within the horizon.
     #[serde(serialize_with = "crate::domain::instant::serialize_optional_instant")]
     pub next_allowed_at: Option<DateTime<Utc>>,
-    /// Every refusing rule (inline up to two: a decision allocates nothing for them).
+    /// Every refusing rule.
+    // Inline up to two: a decision allocates nothing for them.
     #[schema(value_type = Vec<Reason>)]
     pub reasons: Reasons,
     /// Rules that do not refuse but flag a risk.
