@@ -170,7 +170,8 @@ impl App {
         }
         let policy = Arc::new(live);
         let strategies = Arc::new(strategies(config)?);
-        let store = Store::open(&config.database.url).await?;
+        let store =
+            Store::open_with(&config.database.url, &config.database.store_options()).await?;
         if migrate || matches!(store, Store::Sqlite(_)) {
             store.migrate().await?;
         }

@@ -111,6 +111,7 @@ pub struct Metrics {
     outbox_oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     outbox_deliveries: Family<DeliveryLabels, Counter>,
     outbox_dead_letters: Family<ChannelLabels, Counter>,
+    history_cache_rows: Gauge,
 }
 
 impl Metrics {
@@ -207,6 +208,12 @@ impl Metrics {
             Unit::Seconds,
             outbox_oldest_due_age.clone(),
         );
+        let history_cache_rows = Gauge::default();
+        registry.register(
+            "dunner_ledger_history_cache_rows",
+            "SQLite: the history rows the ledger's writer holds decoded after its last group of attempts (at most `[database] history_cache_rows`; an attempt on a debtor it holds reads nothing)",
+            history_cache_rows.clone(),
+        );
         let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "dunner_outbox_deliveries",
@@ -237,6 +244,7 @@ impl Metrics {
             outbox_oldest_due_age,
             outbox_deliveries,
             outbox_dead_letters,
+            history_cache_rows,
         }
     }
 
@@ -344,6 +352,12 @@ impl Metrics {
             (now - due).num_milliseconds().max(0) as f64 / 1000.0
         });
         self.outbox_oldest_due_age.set(age);
+    }
+
+    /// Sets how many history rows the SQLite ledger's writer holds.
+    pub fn set_history_cache_rows(&self, rows: usize) {
+        self.history_cache_rows
+            .set(i64::try_from(rows).unwrap_or(i64::MAX));
     }
 
     /// Counts one try of the outbox worker.

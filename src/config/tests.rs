@@ -431,3 +431,20 @@ fn a_bad_scheduler_setting_names_its_place_or_its_variable() {
         "{error}"
     );
 }
+
+#[test]
+fn the_writers_history_cache_is_sized_in_the_database_section() {
+    assert_eq!(
+        Config::default().database.history_cache_rows,
+        crate::store::StoreOptions::default().history_cache_rows
+    );
+    let file = Config::from_toml(
+        "dunner.toml",
+        "[database]\nurl = \"sqlite://ledger.db\"\nhistory_cache_rows = 1000000\n",
+    )
+    .unwrap();
+    assert_eq!(file.database.store_options().history_cache_rows, 1_000_000);
+    let (location, message, _) = file_error("[database]\nhistory_cache_rows = -1\n");
+    assert!(location.starts_with("dunner.toml:2"), "{location}");
+    assert!(message.contains("history_cache_rows"), "{message}");
+}

@@ -75,12 +75,27 @@ pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; a password in it is redacted when shown.
     #[serde(serialize_with = "serialize_database_url")]
     pub url: String,
+    /// SQLite: the most history rows the ledger's writer keeps decoded between
+    /// attempts, ≈ 250 bytes each at most (0: none). A debtor it keeps costs an attempt
+    /// no read; past the bound it forgets some debtors, read again when next asked.
+    #[serde(deserialize_with = "deserialize_row_count")]
+    pub history_cache_rows: usize,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://dunner.db".into(),
+            history_cache_rows: crate::store::StoreOptions::default().history_cache_rows,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// How the store is run.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            history_cache_rows: self.history_cache_rows,
         }
     }
 }
@@ -337,6 +352,17 @@ impl SchedulerConfig {
         }
         Ok(())
     }
+}
+
+fn deserialize_row_count<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    let count = i64::deserialize(deserializer)?;
+    usize::try_from(count).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`history_cache_rows` is a number of rows, 0 or more, not {count}"
+        ))
+    })
 }
 
 fn deserialize_duration<'de, D: serde::Deserializer<'de>>(

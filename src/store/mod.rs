@@ -384,15 +384,45 @@ pub enum Store {
     Postgres(PostgresStore),
 }
 
+/// How a store is run, beyond its URL (`[database]` in the daemon's configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite: the most history rows the ledger's writer keeps decoded between attempts
+    /// (≈ 250 bytes each at most); PostgreSQL keeps none.
+    pub history_cache_rows: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            history_cache_rows: sqlite::HISTORY_CACHE_ROWS,
+        }
+    }
+}
+
 impl Store {
     /// Opens a store from a URL: `sqlite://PATH` (created if missing) or `postgres://…`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with the daemon's settings.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+            Ok(Store::Sqlite(SqliteStore::open_with(url, options).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(PostgresStore::open(url).await?))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// SQLite: the history rows the ledger's writer holds decoded after its last group
+    /// (`None` on PostgreSQL, which keeps none).
+    pub fn held_history_rows(&self) -> Option<usize> {
+        match self {
+            Store::Sqlite(store) => Some(store.held_history_rows()),
+            Store::Postgres(_) => None,
         }
     }
 

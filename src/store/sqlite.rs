@@ -29,13 +29,15 @@ mod records;
 mod reports;
 mod writer;
 
+pub(super) use histories::HISTORY_CACHE_ROWS;
+
 use super::chain::{Links, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, AttemptJob, DecisionRow, DecisionSearch, EventQuery,
     EventRow, FinishRow, HistoryRow, IdempotencyKey, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice,
-    NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent,
-    from_json, instant_text, pending_notice_row, skip_unreadable_notices,
+    NoticeColumns, NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoreOptions,
+    StoredEvent, from_json, instant_text, pending_notice_row, skip_unreadable_notices,
 };
 use crate::domain::chain::{Head, Link};
 
@@ -54,11 +56,20 @@ pub struct SqliteStore {
     /// The audit's page readers' own connections (rusqlite), kept between pages: a
     /// fresh one would read the indexes' upper pages again into a fresh page cache.
     page_readers: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+    /// The history rows the writer holds decoded after its last group.
+    held_history_rows: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file of a `sqlite://PATH` URL.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`] with the daemon's settings.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
+        let history_cache_rows = options.history_cache_rows;
+        let held_history_rows = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -79,13 +90,23 @@ impl SqliteStore {
         let (writer, jobs) = mpsc::channel(4 * MAX_GROUP);
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || writer::run(connection, jobs, &nudge))
+            .spawn({
+                let held = Arc::clone(&held_history_rows);
+                move || writer::run(connection, history_cache_rows, &held, jobs, &nudge)
+            })
             .map_err(|error| StoreError::CommitFailed(format!("no writer thread: {error}")))?;
         Ok(SqliteStore {
             pool,
             writer,
             page_readers: Arc::default(),
+            held_history_rows,
         })
+    }
+
+    /// The history rows the ledger's writer holds decoded after its last group.
+    pub fn held_history_rows(&self) -> usize {
+        self.held_history_rows
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {

@@ -1256,3 +1256,68 @@ async fn the_outcome_arrives_after_the_dial_on_postgres() {
     the_outcome_arrives_after_the_dial(api_on(crate::store_conformance::postgres().await).await)
         .await;
 }
+
+/// `[database] history_cache_rows = 0`: the SQLite writer keeps no decoded history
+/// between groups (`/metrics` says it holds none), so every attempt reads its debtor's
+/// history again; the caps count exactly as with the cache (the same attempts recorded,
+/// the same refused), which holds the debtor's rows.
+#[tokio::test]
+async fn without_the_writers_history_cache_the_caps_count_the_same_attempts() {
+    let mut answers = Vec::new();
+    for rows in [
+        0,
+        dunner::config::Config::default()
+            .database
+            .history_cache_rows,
+    ] {
+        let api = api_configured(sqlite().await, |config| {
+            config.database.history_cache_rows = rows;
+        })
+        .await;
+        api.call("PUT", "/v1/accounts/A-9", Some(account_json("A-9")))
+            .await;
+        let mut statuses = Vec::new();
+        let mut refused_by = None;
+        for minute in 0..12 {
+            let at = format!("2026-04-07T13:{minute:02}:00Z");
+            let attempt = json!({"channel": "call", "outcome": "no_answer", "at": at});
+            let (status, result) = api
+                .call(
+                    "POST",
+                    "/v1/accounts/A-9/attempts",
+                    Some(attempt.to_string()),
+                )
+                .await;
+            if status == StatusCode::CONFLICT && refused_by.is_none() {
+                refused_by = Some(result["decision"]["reasons"][0]["rule"].clone());
+            }
+            statuses.push(status);
+        }
+        let (_, page) = api.call("GET", "/v1/accounts/A-9/events", None).await;
+        let recorded = page["events"].as_array().map_or(0, Vec::len);
+        let metrics = api.app.request("GET", "/metrics").send().await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        let held: usize = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("dunner_ledger_history_cache_rows "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no history cache gauge in {metrics}"));
+        if rows == 0 {
+            assert_eq!(held, 0, "a bound of 0 keeps nothing between groups");
+        } else {
+            assert!(
+                held >= recorded,
+                "the debtor's rows are held: {held} of {recorded}"
+            );
+        }
+        answers.push((statuses, refused_by, recorded));
+    }
+    let (without, with) = (&answers[0], &answers[1]);
+    assert_eq!(without, with, "the cache changes no answer");
+    assert!(without.0.contains(&StatusCode::CREATED), "{without:?}");
+    assert!(
+        without.0.contains(&StatusCode::CONFLICT),
+        "a cap refuses at last: {without:?}"
+    );
+    assert!(without.1.is_some(), "{without:?}");
+}

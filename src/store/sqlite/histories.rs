@@ -40,8 +40,9 @@ fn from_sql(error: rusqlite::types::FromSqlError) -> StoreError {
 }
 
 /// Debtors' accounts and histories as the writer last knew them (see the module's doc).
-#[derive(Default)]
 pub(super) struct Histories {
+    /// The most history rows kept ([`HISTORY_CACHE_ROWS`] unless configured).
+    max_rows: usize,
     /// `PRAGMA data_version` when the cache was last checked against the file.
     version: Option<i64>,
     accounts: HashMap<String, Known>,
@@ -124,14 +125,28 @@ impl<'h> Read<'h> {
     }
 }
 
-impl Histories {
-    /// The most rows kept: at most ≈ 250 bytes each (the daemon's resident memory,
-    /// its mapped ledger file included, was 54 MB larger holding 221,000 than holding
-    /// none under `benches/http/attempts.sh`), so ≈ 100 MB at most.
-    const MAX_ROWS: usize = 400_000;
+/// The most history rows the writer keeps unless configured
+/// (`[database] history_cache_rows`): at most ≈ 250 bytes each (the daemon's resident
+/// memory, its mapped ledger file included, was 54 MB larger holding 221,000 than
+/// holding none under `benches/http/attempts.sh`), so ≈ 100 MB at most.
+pub(crate) const HISTORY_CACHE_ROWS: usize = 400_000;
 
+impl Histories {
     /// The most chain heads kept (one short row each to read again).
     const MAX_HEADS: usize = 400_000;
+
+    /// An empty cache that keeps at most `max_rows` history rows (0: none past the
+    /// group that read them).
+    pub fn bounded(max_rows: usize) -> Histories {
+        Histories {
+            max_rows,
+            version: None,
+            accounts: HashMap::new(),
+            debtors: HashMap::new(),
+            rows: 0,
+            heads: HashMap::new(),
+        }
+    }
 
     /// Called inside each group's transaction, before its first read: drops everything
     /// when another connection has committed since the last check, and keeps the cache
@@ -144,8 +159,18 @@ impl Histories {
             self.clear();
         }
         self.version = Some(version);
-        self.bound(Self::MAX_ROWS, Self::MAX_HEADS);
+        self.trim();
         Ok(())
+    }
+
+    /// Keeps the cache within its bounds (as each group's check does).
+    pub fn trim(&mut self) {
+        self.bound(self.max_rows, Self::MAX_HEADS);
+    }
+
+    /// The history rows held.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Past `max_rows`, forgets debtors (whichever the map yields first: no use is
@@ -403,7 +428,7 @@ mod tests {
 
     /// A cache of `debtors` debtors with `rows` rows and two accounts each.
     fn filled(debtors: usize, rows: usize) -> Histories {
-        let mut histories = Histories::default();
+        let mut histories = Histories::bounded(super::HISTORY_CACHE_ROWS);
         let event: LedgerEvent = serde_json::from_str(
             r#"{"at": "2026-04-07T15:00:00Z", "type": "contact", "channel": "letter"}"#,
         )
@@ -443,6 +468,29 @@ mod tests {
             histories.heads.insert(format!("A-{debtor}"), None);
         }
         histories
+    }
+
+    /// `[database] history_cache_rows`: the bound the writer was started with holds at
+    /// each group's check (down to three quarters of it, in whole debtors; 0 keeps none).
+    #[test]
+    fn the_configured_bound_holds_at_each_groups_check() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .unwrap();
+        for (max_rows, kept) in [(500, 370..=375), (0, 0..=0), (1_000, 1_000..=1_000)] {
+            let mut histories = filled(100, 10);
+            histories.max_rows = max_rows;
+            // Nobody else committed since the cache was filled: only the bound applies.
+            histories.version = Some(version);
+            histories.check(&connection).unwrap();
+            assert!(
+                kept.contains(&histories.rows),
+                "{max_rows}: {} kept",
+                histories.rows
+            );
+            assert_eq!(histories.accounts.len(), 2 * histories.debtors.len());
+        }
     }
 
     #[test]

@@ -141,6 +141,8 @@ fn nudge(checkpointer: &std::sync::mpsc::SyncSender<()>, reported_gone: &mut boo
 /// The writer thread: commits queued attempts in groups until every sender is gone.
 pub(super) fn run(
     connection: Connection,
+    history_cache_rows: usize,
+    held_rows: &std::sync::atomic::AtomicUsize,
     mut jobs: mpsc::Receiver<AttemptJob>,
     checkpointer: &std::sync::mpsc::SyncSender<()>,
 ) {
@@ -151,7 +153,7 @@ pub(super) fn run(
     let mut stored_digests = HashSet::new();
     // Debtors' accounts and histories already read and parsed, dropped whenever
     // another connection commits (see `histories`).
-    let mut histories = Histories::default();
+    let mut histories = Histories::bounded(history_cache_rows);
     while jobs.blocking_recv_many(&mut group, MAX_GROUP) > 0 {
         // A panic while committing a group (a bug, never input: input is checked before
         // it is queued) fails that group, not the writer: every later attempt on every
@@ -163,7 +165,7 @@ pub(super) fn run(
             let cause = crate::tasks::panic_message(panic.as_ref());
             tracing::error!(%cause, "the ledger's writer panicked; the group is rolled back");
             // What the panic left half-built is not trusted for the next group.
-            histories = Histories::default();
+            histories = Histories::bounded(history_cache_rows);
             Err(StoreError::CommitFailed(format!(
                 "the writer panicked: {cause}"
             )))
@@ -195,6 +197,10 @@ pub(super) fn run(
                 }
             }
         }
+        // Within the bound between groups too (a group may read past it), and told to
+        // `/metrics`.
+        histories.trim();
+        held_rows.store(histories.rows(), std::sync::atomic::Ordering::Relaxed);
     }
 }
 
