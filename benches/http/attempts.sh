@@ -19,7 +19,13 @@ if [ -n "${HISTORY_ACCOUNTS:-}" ]; then
   export ACCOUNTS=$HISTORY_ACCOUNTS PREFIX=H-
 fi
 token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
-DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
+# HISTORY_CACHE_ROWS=N: the writer's history cache bound (`[database] history_cache_rows`).
+config=()
+if [ -n "${HISTORY_CACHE_ROWS:-}" ]; then
+  printf '[database]\nhistory_cache_rows = %s\n' "$HISTORY_CACHE_ROWS" >"$dir/dunner.toml"
+  config=(--config "$dir/dunner.toml")
+fi
+DUNNER_LOG=warn $bin "${config[@]}" serve --database "$db" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
 # Waits for the daemon (a loaded machine may take more than a second to start it).
