@@ -149,8 +149,8 @@ impl Histories {
     }
 
     /// Called inside each group's transaction, before its first read: drops everything
-    /// when another connection has committed since the last check, and keeps the cache
-    /// within its bounds.
+    /// when another connection has committed since the last check. (The bound is kept
+    /// after each group, [`Histories::trim`]: nothing is added between the two.)
     pub fn check(&mut self, connection: &Connection) -> Result<(), StoreError> {
         let version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
@@ -159,11 +159,10 @@ impl Histories {
             self.clear();
         }
         self.version = Some(version);
-        self.trim();
         Ok(())
     }
 
-    /// Keeps the cache within its bounds (as each group's check does).
+    /// Keeps the cache within its bounds: after each group, which may read past them.
     pub fn trim(&mut self) {
         self.bound(self.max_rows, Self::MAX_HEADS);
     }
@@ -470,10 +469,11 @@ mod tests {
         histories
     }
 
-    /// `[database] history_cache_rows`: the bound the writer was started with holds at
-    /// each group's check (down to three quarters of it, in whole debtors; 0 keeps none).
+    /// `[database] history_cache_rows`: the bound the writer was started with holds
+    /// after each group (down to three quarters of it, in whole debtors; 0 keeps none),
+    /// and the next group's check, with nobody else committing, keeps what is left.
     #[test]
-    fn the_configured_bound_holds_at_each_groups_check() {
+    fn the_configured_bound_holds_after_each_group() {
         let connection = rusqlite::Connection::open_in_memory().unwrap();
         let version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
@@ -481,8 +481,8 @@ mod tests {
         for (max_rows, kept) in [(500, 370..=375), (0, 0..=0), (1_000, 1_000..=1_000)] {
             let mut histories = filled(100, 10);
             histories.max_rows = max_rows;
-            // Nobody else committed since the cache was filled: only the bound applies.
             histories.version = Some(version);
+            histories.trim();
             histories.check(&connection).unwrap();
             assert!(
                 kept.contains(&histories.rows),

@@ -159,7 +159,10 @@ pub(super) fn run(
         // it is queued) fails that group, not the writer: every later attempt on every
         // account would otherwise be refused until a restart.
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&connection, &group, &mut stored_digests, &mut histories)
+            let committed = commit_group(&connection, &group, &mut stored_digests, &mut histories);
+            // Within the bound between groups (a group may read past it).
+            histories.trim();
+            committed
         }))
         .unwrap_or_else(|panic| {
             let cause = crate::tasks::panic_message(panic.as_ref());
@@ -197,9 +200,7 @@ pub(super) fn run(
                 }
             }
         }
-        // Within the bound between groups too (a group may read past it), and told to
-        // `/metrics`.
-        histories.trim();
+        // Told to `/metrics`.
         held_rows.store(histories.rows(), std::sync::atomic::Ordering::Relaxed);
     }
 }
