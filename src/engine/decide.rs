@@ -40,7 +40,8 @@ pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
 pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) -> Decision {
     let policy = context.subject.policy;
     let at = question.at;
-    let moment = Moment::new(at, context.zones);
+    let mut moment = Moment::UNREAD;
+    moment.read(at, context.zones);
     let mut evaluation = Evaluation::none(&moment);
     evaluate(context, &moment, &mut evaluation);
     let reasons: Reasons = evaluation
@@ -70,9 +71,8 @@ pub(super) fn decide_question(context: &Context<'_>, question: &Question<'_>) ->
         context
             .rules
             .iter()
-            .filter(|rule| moment.in_force(&rule.effective))
             .filter_map(|rule| match &rule.kind {
-                RuleKind::Obligation(code) => {
+                RuleKind::Obligation(code) if moment.in_force(&rule.effective) => {
                     let reason = &rule.reason;
                     Some(Obligation {
                         code: code.clone(),

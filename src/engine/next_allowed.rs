@@ -8,6 +8,7 @@
 use super::context::Context;
 use super::instants::NANOS_PER_SECOND;
 use super::rules::{Passed, first_pass_bound};
+use super::zones::Moment;
 
 /// A bound on the iterations; reaching it ends the search with no answer (fail closed).
 const MAX_STEPS: usize = 4096;
@@ -23,11 +24,12 @@ pub(super) fn next_allowed_at(
     passed: &Passed<'_>,
 ) -> Option<i64> {
     let mut instant = from;
+    let mut moment = Moment::UNREAD;
     for _ in 0..MAX_STEPS {
         if instant > horizon_end {
             return None;
         }
-        match first_pass_bound(context, instant, passed) {
+        match first_pass_bound(context, instant, passed, &mut moment) {
             None => return Some(instant),
             Some(None) => return None,
             Some(Some(bound)) => {

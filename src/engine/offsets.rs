@@ -143,7 +143,7 @@ fn covered(utc: i64) -> bool {
     (COVERED_FROM..COVERED_UNTIL).contains(&utc)
 }
 
-/// One span of constant offset, `[start, end)` in UTC seconds, as a thread last read it.
+/// One span of constant offset, `[start, end)` in UTC seconds.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     start: i64,
@@ -154,16 +154,80 @@ struct Span {
 }
 
 impl Span {
+    fn holds(&self, utc: i64) -> bool {
+        self.start <= utc && utc < self.end
+    }
+}
+
+/// Two adjacent spans of one zone as a thread last read them: `[start, middle)` at
+/// `before` and `[middle, end)` at `after` (empty after the last transition). Two, so
+/// that instants on both sides of a change of offset (a search across the spring
+/// change, a portfolio's questions on both sides of it) all hit the cache.
+#[derive(Debug, Clone, Copy)]
+struct Spans {
+    start: i64,
+    middle: i64,
+    end: i64,
+    before: i64,
+    after: i64,
+    /// Their zone's [`Table::spread`].
+    spread: i64,
+}
+
+impl Spans {
     /// Holds no second: the first lookup of a zone always misses.
-    const EMPTY: Span = Span {
+    const EMPTY: Spans = Spans {
         start: 0,
+        middle: 0,
         end: 0,
-        offset: 0,
+        before: 0,
+        after: 0,
         spread: 0,
     };
 
-    fn holds(&self, utc: i64) -> bool {
-        self.start <= utc && utc < self.end
+    /// The spans at `index` and after it in `table`.
+    fn from_table(table: &Table, index: usize) -> Option<Spans> {
+        let middle = table.end_of(index);
+        Some(Spans {
+            start: *table.starts.get(index)?,
+            middle,
+            end: table
+                .starts
+                .get(index + 1)
+                .map_or(middle, |_| table.end_of(index + 1)),
+            before: *table.offsets.get(index)?,
+            after: table.offsets.get(index + 1).copied().unwrap_or(0),
+            spread: table.spread,
+        })
+    }
+
+    fn first(&self) -> Span {
+        Span {
+            start: self.start,
+            end: self.middle,
+            offset: self.before,
+            spread: self.spread,
+        }
+    }
+
+    fn second(&self) -> Span {
+        Span {
+            start: self.middle,
+            end: self.end,
+            offset: self.after,
+            spread: self.spread,
+        }
+    }
+
+    /// The one of the two that holds the UTC second `utc`, if either does.
+    fn holding(&self, utc: i64) -> Option<Span> {
+        if self.start <= utc && utc < self.middle {
+            Some(self.first())
+        } else if self.middle <= utc && utc < self.end {
+            Some(self.second())
+        } else {
+            None
+        }
     }
 }
 
@@ -172,17 +236,17 @@ impl Span {
 const CACHED_ZONES: usize = 640;
 
 thread_local! {
-    /// The span each zone was last read in, per thread: a decision reads the same few
-    /// zones at instants days apart, almost always within one span (US offsets change
-    /// twice a year), so most reads are two comparisons instead of a table walk. A
+    /// The spans each zone was last read in, per thread: a decision reads the same few
+    /// zones at instants days apart, almost always within two spans (US offsets change
+    /// twice a year), so most reads are a few comparisons instead of a table walk. A
     /// memo of a pure function: what it answers does not depend on it.
-    static LAST_SPANS: [Cell<Span>; CACHED_ZONES] =
-        const { [const { Cell::new(Span::EMPTY) }; CACHED_ZONES] };
+    static LAST_SPANS: [Cell<Spans>; CACHED_ZONES] =
+        const { [const { Cell::new(Spans::EMPTY) }; CACHED_ZONES] };
 }
 
-/// The span the thread last read `zone` in, if any. Spans come from the tables, so one
-/// holds only covered seconds: a hit needs neither the table nor the coverage test.
-fn cached_span(zone: Tz) -> Option<Span> {
+/// The spans the thread last read `zone` in, if any. Spans come from the tables, so
+/// they hold only covered seconds: a hit needs neither the table nor the coverage test.
+fn cached_spans(zone: Tz) -> Option<Spans> {
     LAST_SPANS
         .try_with(|spans| spans.get(zone as usize).map(Cell::get))
         .ok()
@@ -190,25 +254,19 @@ fn cached_span(zone: Tz) -> Option<Span> {
 }
 
 /// The span of `zone` holding the UTC second `utc` (within the covered years), from
-/// the thread's cache or its table.
+/// the thread's cache or its table (which then caches it with the span after it).
 fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
-    if let Some(span) = cached_span(zone).filter(|span| span.holds(utc)) {
+    if let Some(span) = cached_spans(zone).and_then(|spans| spans.holding(utc)) {
         return Some(span);
     }
-    let index = table.span_of(utc);
-    let span = Span {
-        start: *table.starts.get(index)?,
-        end: table.end_of(index),
-        offset: *table.offsets.get(index)?,
-        spread: table.spread,
-    };
+    let spans = Spans::from_table(table, table.span_of(utc))?;
     // A thread being torn down has no cache: the answer is the same without it.
-    let _ = LAST_SPANS.try_with(|spans| {
-        if let Some(slot) = spans.get(zone as usize) {
-            slot.set(span);
+    let _ = LAST_SPANS.try_with(|cache| {
+        if let Some(slot) = cache.get(zone as usize) {
+            slot.set(spans);
         }
     });
-    Some(span)
+    Some(spans.first())
 }
 
 /// The offset of `zone` (local minus UTC, in seconds) at the UTC second `utc`.
@@ -216,7 +274,7 @@ fn span_at(zone: Tz, table: &Table, utc: i64) -> Option<Span> {
 // the lookup's registers cost more than the hit.
 #[inline]
 pub fn offset_at(zone: Tz, utc: i64) -> i64 {
-    match cached_span(zone).filter(|span| span.holds(utc)) {
+    match cached_spans(zone).and_then(|spans| spans.holding(utc)) {
         Some(span) => span.offset,
         None => looked_up_offset_at(zone, utc),
     }
@@ -238,7 +296,17 @@ fn looked_up_offset_at(zone: Tz, utc: i64) -> i64 {
 // Inline, with the lookup out of line, as `offset_at`.
 #[inline]
 pub fn utc_of_wall(zone: Tz, wall: i64) -> LocalResult<i64> {
-    match cached_span(zone).and_then(|span| unique_utc_of_wall(span, wall)) {
+    // Either cached span may settle it (each is one of the zone's spans); the one the
+    // wall time read at the first span's offset falls in is asked first.
+    let settled = cached_spans(zone).and_then(|spans| {
+        let (likely, other) = if wall.saturating_sub(spans.before) < spans.middle {
+            (spans.first(), spans.second())
+        } else {
+            (spans.second(), spans.first())
+        };
+        unique_utc_of_wall(likely, wall).or_else(|| unique_utc_of_wall(other, wall))
+    });
+    match settled {
         Some(utc) => LocalResult::Single(utc),
         None => looked_up_utc_of_wall(zone, wall),
     }
@@ -404,6 +472,27 @@ mod tests {
                                 "{zone}: wall {wall}, the span of {cached} cached"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_cached_spans_answer_their_own_offsets_and_no_other() {
+        for zone in ZONES {
+            let table = table(zone).unwrap();
+            for (index, &start) in table.starts.iter().enumerate().skip(1) {
+                // Caches the span before `start` with the one from it.
+                offset_at(zone, start - 1);
+                let next = table.end_of(index);
+                for utc in [start - 2, start, start + 1, next - 1, next, next + 1] {
+                    if covered(utc) {
+                        assert_eq!(
+                            offset_at(zone, utc),
+                            chrono_offset(zone, utc),
+                            "{zone}: {utc}, the spans around {start} cached"
+                        );
                     }
                 }
             }

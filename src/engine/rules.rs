@@ -75,15 +75,18 @@ fn stays_passed(rule: &Rule) -> bool {
 
 /// Whether any refusing (non-warning) rule refuses at `instant` (nanoseconds since
 /// the epoch), and the reopen bound. Rules `passed` before are not asked again.
+/// `moment` is the search's, read here at `instant` (one for every step).
 pub(super) fn first_pass_bound(
     context: &Context<'_>,
     instant: i64,
     passed: &Passed<'_>,
+    moment: &mut Moment,
 ) -> Option<Option<i64>> {
     let mut refused = false;
     let mut bound = instant;
-    let moment = Moment::at_nanos(instant, context.zones);
-    let skipped = passed.skipped_at(&moment);
+    moment.read_nanos(instant, context.zones);
+    let moment = &*moment;
+    let skipped = passed.skipped_at(moment);
     for (index, rule) in context.rules.iter().copied().enumerate() {
         if matches!(rule.kind, RuleKind::Warning(_) | RuleKind::Obligation(_))
             || (index < 64 && skipped & (1 << index) != 0)
@@ -91,7 +94,7 @@ pub(super) fn first_pass_bound(
         {
             continue;
         }
-        if let Check::Refuse { reopen } = check(context, rule, &moment) {
+        if let Check::Refuse { reopen } = check(context, rule, moment) {
             refused = true;
             match earliest_with_expiry(context, rule, reopen) {
                 Some(reopen) => bound = bound.max(reopen),

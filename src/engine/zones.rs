@@ -200,21 +200,50 @@ impl std::ops::Deref for Clocks {
 }
 
 impl Moment {
+    /// A moment with no clocks yet, for [`Moment::read_nanos`] to fill in place.
+    pub const UNREAD: Moment = Moment {
+        nanos: 0,
+        clocks: Clocks::Inline {
+            len: 0,
+            clocks: [LocalClock {
+                zone: Tz::UTC,
+                day: 0,
+                weekday: 0,
+                seconds: 0,
+            }; INLINE_CLOCKS],
+        },
+    };
+
     /// Reads the wall clocks of `instant` in `zones`.
     pub fn new(instant: DateTime<Utc>, zones: &[Tz]) -> Moment {
-        // Once for every zone: a chrono instant's seconds cost a calendar conversion.
-        let (utc, nanos) = super::instants::seconds_and_nanos_since_epoch(instant);
-        Moment::of(utc, nanos, zones)
+        let mut moment = Moment::UNREAD;
+        moment.read(instant, zones);
+        moment
     }
 
     /// Reads the wall clocks of the instant `nanos` nanoseconds after the epoch (the
     /// search's steps, which count in nanoseconds).
     pub fn at_nanos(nanos: i64, zones: &[Tz]) -> Moment {
-        Moment::of(nanos.div_euclid(NANOS_PER_SECOND), nanos, zones)
+        let mut moment = Moment::UNREAD;
+        moment.read_nanos(nanos, zones);
+        moment
     }
 
-    /// The moment of the UTC second `utc` and the nanosecond `nanos` within it.
-    fn of(utc: i64, nanos: i64, zones: &[Tz]) -> Moment {
+    /// Makes this the moment of `instant` in `zones`, in place: a moment returned by
+    /// value was copied, a tenth of its cost, and the search reads one per step.
+    pub fn read(&mut self, instant: DateTime<Utc>, zones: &[Tz]) {
+        // Once for every zone: a chrono instant's seconds cost a calendar conversion.
+        let (utc, nanos) = super::instants::seconds_and_nanos_since_epoch(instant);
+        self.read_second(utc, nanos, zones);
+    }
+
+    /// [`Moment::read`] of the instant `nanos` nanoseconds after the epoch.
+    pub fn read_nanos(&mut self, nanos: i64, zones: &[Tz]) {
+        self.read_second(nanos.div_euclid(NANOS_PER_SECOND), nanos, zones);
+    }
+
+    /// [`Moment::read`] of the UTC second `utc` and the nanosecond `nanos` within it.
+    fn read_second(&mut self, utc: i64, nanos: i64, zones: &[Tz]) {
         let clock = |zone: &Tz| {
             let (day, seconds) = local_day_and_second_of(utc, *zone);
             LocalClock {
@@ -225,38 +254,34 @@ impl Moment {
                 seconds,
             }
         };
-        // The clocks are written where the moment is returned: built apart and moved in,
-        // the inline array was copied twice, a tenth of the moment's cost.
-        let mut moment = Moment {
-            nanos,
-            clocks: Clocks::Inline {
-                len: 0,
-                clocks: [LocalClock {
-                    zone: Tz::UTC,
-                    day: 0,
-                    weekday: 0,
-                    seconds: 0,
-                }; INLINE_CLOCKS],
-            },
-        };
-        match &mut moment.clocks {
+        self.nanos = nanos;
+        match &mut self.clocks {
             Clocks::Inline { len, clocks } if zones.len() <= INLINE_CLOCKS => {
                 for (slot, zone) in clocks.iter_mut().zip(zones) {
                     *slot = clock(zone);
                 }
                 *len = zones.len();
             }
+            Clocks::Heap(clocks) if zones.len() > INLINE_CLOCKS => {
+                clocks.clear();
+                clocks.extend(zones.iter().map(clock));
+            }
             other => *other = Clocks::Heap(zones.iter().map(clock).collect()),
         }
-        moment
     }
 
     /// Whether a date range holds the local date in any zone (a restriction in force
     /// anywhere the consumer might be applies).
+    // Inline, with the dated case out of line: most rules have no dates, and every
+    // evaluation and search step asks of each rule.
+    #[inline]
     pub fn in_force(&self, range: &crate::policy::model::DateRange) -> bool {
-        if range.from.is_none() && range.until.is_none() {
-            return true;
-        }
+        (range.from.is_none() && range.until.is_none()) || self.in_force_dated(range)
+    }
+
+    /// [`Moment::in_force`] of a range with a date.
+    #[inline(never)]
+    fn in_force_dated(&self, range: &crate::policy::model::DateRange) -> bool {
         // By day numbers, which order as the dates do: no calendar conversion per clock.
         let from = range.from.map(day_number);
         let until = range.until.map(day_number);
