@@ -8,13 +8,13 @@ use smallvec::SmallVec;
 
 use super::Check;
 use super::context::Context;
-use super::instants::NANOS_PER_SECOND;
+use super::instants::{NANOS_PER_SECOND, nanos_since_epoch};
 use super::next_allowed::next_allowed_at;
 use super::request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Reasons, Verdict,
 };
 use super::rules::{Passed, check, earliest_with_expiry};
-use super::subject::{Question, Subject};
+use super::subject::{Question, Standing, Subject};
 use super::zones::Moment;
 use crate::domain::Channel;
 use crate::policy::Policy;
@@ -27,7 +27,13 @@ const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
-    Subject::new(policy, &request.account, &request.history).decide(&Question {
+    // One question and the search after it: the contacts no rule reaches from its
+    // instant on are not prepared.
+    let standing = Standing::new(policy, &request.account);
+    let from = nanos_since_epoch(request.at);
+    let subject =
+        Subject::for_questions_from(policy, &request.account, &request.history, &standing, from);
+    subject.decide(&Question {
         at: request.at,
         channel: request.channel,
         purpose: request.purpose,

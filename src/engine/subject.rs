@@ -15,8 +15,8 @@ use smallvec::SmallVec;
 use super::instants::nanos_since_epoch;
 use super::zones;
 use crate::domain::{
-    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Flags, Outcome,
-    PhoneKind, Purpose,
+    Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Flags, InitiatedBy,
+    Outcome, PhoneKind, Purpose,
 };
 use crate::policy::model::Set;
 use crate::policy::{Policy, scope_covers};
@@ -192,6 +192,41 @@ impl<'a> Subject<'a> {
         history: &'a [Event],
         standing: &Standing,
     ) -> Subject<'a> {
+        Subject::prepare(policy, account, history, standing, i64::MIN)
+    }
+
+    /// [`Subject::with_standing`] for questions at or after the instant `from`
+    /// (nanoseconds since the epoch) alone: contacts we placed before `from` by more than
+    /// the longest span any rule names ([`Policy::longest_span`]) are left out, as no
+    /// rule can count them then, and neither sorted nor prepared. (Consents and
+    /// revocations, and the consumer's own contacts, are kept whatever their age: their
+    /// rules look back without a bound. A wrong-party outcome still marks its number.)
+    pub(super) fn for_questions_from(
+        policy: &'a Policy,
+        account: &'a Account,
+        history: &'a [Event],
+        standing: &Standing,
+        from: i64,
+    ) -> Subject<'a> {
+        // Two days past the span: a calendar day's period reaches a day beyond its
+        // days, and a local day starts up to a day away from UTC midnight.
+        let reach = policy
+            .longest_span()
+            .checked_add(&chrono::TimeDelta::days(2))
+            .and_then(|reach| reach.num_nanoseconds());
+        let keep_from = reach.map_or(i64::MIN, |reach| from.saturating_sub(reach));
+        Subject::prepare(policy, account, history, standing, keep_from)
+    }
+
+    /// Prepares the history but the contacts we placed before `keep_from` (nanoseconds
+    /// since the epoch; `i64::MIN` keeps every event).
+    fn prepare(
+        policy: &'a Policy,
+        account: &'a Account,
+        history: &'a [Event],
+        standing: &Standing,
+        keep_from: i64,
+    ) -> Subject<'a> {
         let zones = Arc::clone(&standing.zones);
         // Sorted as (instant, place in the history) keys, small to move, then prepared
         // in that order: equal instants keep the history's order.
@@ -199,8 +234,21 @@ impl<'a> Subject<'a> {
         // inline (290 instructions a decision when it did not).
         let mut order: SmallVec<[(i64, usize); INLINE_EVENTS]> =
             SmallVec::with_capacity(history.len());
+        // The points and channels the rules look up, gathered as the events are
+        // prepared (and from the events left out).
+        let mut wrong_party_points = Vec::new();
         for (index, event) in history.iter().enumerate() {
-            order.push((nanos_since_epoch(event.at), index));
+            let nanos = nanos_since_epoch(event.at);
+            if nanos < keep_from
+                && event.event_type == EventType::Contact
+                && event.initiated_by == InitiatedBy::Collector
+            {
+                if let Some(point) = wrong_party_point(event) {
+                    wrong_party_points.push(point);
+                }
+                continue;
+            }
+            order.push((nanos, index));
         }
         if !order.is_sorted() {
             // By instant alone, stably: the places come in order. (Comparing the pairs
@@ -208,8 +256,6 @@ impl<'a> Subject<'a> {
             order.sort_by_key(|&(nanos, _)| nanos);
         }
         let mut events: Vec<PreparedEvent<'a>> = Vec::with_capacity(order.len());
-        // The points and channels the rules look up, gathered in the same pass.
-        let mut wrong_party_points = Vec::new();
         let mut consent_channels = Set::empty();
         for &(nanos, index) in &order {
             if let Some(event) = history.get(index) {
@@ -220,9 +266,7 @@ impl<'a> Subject<'a> {
                     resolved: Cell::new(None),
                     days: [const { Cell::new(UNCONVERTED) }; INLINE_ZONES],
                 });
-                if event.outcome == Some(Outcome::WrongParty)
-                    && let Some(point) = event.contact_point.as_deref()
-                {
+                if let Some(point) = wrong_party_point(event) {
                     wrong_party_points.push(point);
                 }
                 if event.event_type != EventType::Contact {
@@ -311,6 +355,14 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// The contact point of an event that reached a wrong party.
+fn wrong_party_point(event: &Event) -> Option<&str> {
+    event
+        .contact_point
+        .as_deref()
+        .filter(|_| event.outcome == Some(Outcome::WrongParty))
+}
+
 /// The kind of one of the account's contact points, found by number or address.
 pub fn kind_of(account: &Account, channel: Channel, point: &str) -> Option<ContactPointKind> {
     match channel {
@@ -371,10 +423,17 @@ pub fn trimmed(point: &str) -> &str {
 }
 
 /// Compares phone numbers digit by digit without allocating.
+// Inline, with the digits compared out of line: most numbers compared are the same text
+// (a stored number against itself), and the inliner had left the whole comparison out of
+// line in some builds.
+#[inline]
 fn same_phone(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
+    a == b || same_phone_digits(a, b)
+}
+
+/// [`same_phone`] when the texts differ.
+#[inline(never)]
+fn same_phone_digits(a: &str, b: &str) -> bool {
     fn significant(number: &str) -> impl Iterator<Item = char> + '_ {
         let digits = number.chars().filter(char::is_ascii_digit);
         let count = number.chars().filter(char::is_ascii_digit).count();

@@ -88,6 +88,8 @@ pub struct Policy {
     /// For each (channel, purpose), the rules that govern it, in policy order, as
     /// [`Gate`]s: a decision filters only by scope and `when`.
     governing: Vec<Vec<Gate>>,
+    /// The longest span any rule names ([`Rule::longest_span`]).
+    longest_span: chrono::TimeDelta,
     digest: Arc<str>,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
@@ -196,10 +198,16 @@ impl Policy {
             .collect();
         let digest = Arc::from(digest::digest(&digest_input));
         let governing = governing_index(&rules);
+        let longest_span = rules
+            .iter()
+            .map(Rule::longest_span)
+            .max()
+            .unwrap_or_default();
         Ok(Policy {
             packs,
             rules,
             governing,
+            longest_span,
             digest,
             warnings: diagnostics,
             sources,
@@ -224,6 +232,11 @@ impl Policy {
     /// Every rule of every pack.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The longest span of time any rule names ([`Rule::longest_span`]).
+    pub fn longest_span(&self) -> chrono::TimeDelta {
+        self.longest_span
     }
 
     /// The rules that govern a channel and purpose, before scope and `when`.

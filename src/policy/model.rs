@@ -266,6 +266,33 @@ pub struct Rule {
     pub unless: Unless,
 }
 
+impl Rule {
+    /// The longest span of time the rule names: a cap's period, a cooldown's days, a
+    /// window of consent or of the consumer's use (zero for windows, plain holds and
+    /// obligations).
+    pub fn longest_span(&self) -> TimeDelta {
+        let days = |days: u32| TimeDelta::days(i64::from(days));
+        let consent = |consent_days: Option<u32>| consent_days.map_or(TimeDelta::zero(), days);
+        let own = match &self.kind {
+            RuleKind::Cap(cap) | RuleKind::Warning(cap) => {
+                let period = match cap.period {
+                    Period::CalendarDays(count) => days(count),
+                    Period::Rolling(duration) => duration,
+                };
+                period.max(consent(cap.exclude_consent_days))
+            }
+            RuleKind::Cooldown(cooldown) => {
+                days(cooldown.days).max(consent(cooldown.exclude_consent_days))
+            }
+            RuleKind::Window(_)
+            | RuleKind::ConsumerTimes
+            | RuleKind::Hold(_)
+            | RuleKind::Obligation(_) => TimeDelta::zero(),
+        };
+        own.max(consent(self.unless_consumer_used_days))
+    }
+}
+
 /// A hold's exceptions tied to the requested contact point (`unless = [...]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Unless {

@@ -160,6 +160,63 @@ fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<E
     prop::collection::vec(event, 0..24)
 }
 
+/// A history reaching back three months (and a day past its instant, as a history read
+/// for an earlier question does): most of it beyond the reach of every rule of a pack
+/// whose longest span is a week.
+fn long_history(at: DateTime<Utc>) -> impl Strategy<Value = Vec<Event>> {
+    let event = (
+        -24 * 60i64..90 * 24 * 60,
+        prop::sample::select(vec![
+            EventType::Contact,
+            EventType::Contact,
+            EventType::Contact,
+            EventType::Contact,
+            EventType::Consent,
+            EventType::ConsentRevoked,
+        ]),
+        prop::sample::select(Channel::ALL.to_vec()),
+        prop::option::weighted(0.9, prop::sample::select(Outcome::ALL.to_vec())),
+        prop::bool::weighted(0.2),
+        prop::option::of(0..PHONES.len()),
+    )
+        .prop_map(
+            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
+                at: at - Duration::minutes(minutes_before),
+                event_type,
+                channel,
+                outcome,
+                initiated_by: if by_consumer {
+                    InitiatedBy::Consumer
+                } else {
+                    InitiatedBy::Collector
+                },
+                // The account's own addresses for emails: the work address's hold
+                // is lifted by the consumer's use of it, however long ago.
+                contact_point: phone.map(|i| match channel {
+                    Channel::Email if i % 2 == 0 => "pat@example.com".to_string(),
+                    Channel::Email => "pat@employer.example".to_string(),
+                    _ => PHONES[i].0.to_string(),
+                }),
+                account_id: None,
+                purpose: None,
+            },
+        );
+    prop::collection::vec(event, 0..40)
+}
+
+/// The shipped packs but Massachusetts' (a 30-day cap) and New York City's (a 60-day
+/// exception): the rest name a week or so.
+static SHIPPED_WEEKLY: std::sync::LazyLock<dunner::policy::Policy> =
+    std::sync::LazyLock::new(|| {
+        let sources = crate::helpers::SHIPPED_SHARED
+            .sources()
+            .iter()
+            .filter(|source| !source.name.contains("nyc") && !source.name.contains("us-ma"))
+            .cloned()
+            .collect();
+        dunner::policy::Policy::from_sources(sources).expect("the shipped packs compile")
+    });
+
 fn request(with_consent: bool) -> impl Strategy<Value = DecideRequest> {
     (
         instant(),
@@ -343,6 +400,27 @@ proptest! {
             let question = Question { at, channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
             let fresh = decide(&SHIPPED, &DecideRequest { at, channel, ..request.clone() });
             prop_assert_eq!(subject.decide(&question), fresh);
+        }
+    }
+
+    #[test]
+    fn leaving_out_contacts_beyond_every_rules_reach_changes_no_decision(
+        (request, history) in request(true).prop_flat_map(|request| {
+            let at = request.at;
+            (Just(request), long_history(at))
+        }),
+        horizon_days in prop::sample::select(vec![0u32, 8, 35]),
+    ) {
+        // `decide` prepares only the contacts some rule can reach from the question on;
+        // a kept `Subject` prepares the whole history. Both must answer alike, with the
+        // shipped packs (a 60-day span) and with those whose rules name a week or so.
+        prop_assert_eq!(SHIPPED.longest_span(), Duration::days(60));
+        prop_assert!(SHIPPED_WEEKLY.longest_span() <= Duration::days(10));
+        let request = DecideRequest { history, horizon_days: Some(horizon_days), ..request };
+        let question = Question { at: request.at, channel: request.channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
+        for policy in [&*SHIPPED, &*SHIPPED_WEEKLY] {
+            let whole = Subject::new(policy, &request.account, &request.history).decide(&question);
+            prop_assert_eq!(decide(policy, &request), whole);
         }
     }
 
