@@ -54,6 +54,7 @@ mod reason;
 mod shared_text;
 mod text;
 pub(crate) mod zone_serde;
+pub use text::trimmed;
 pub(crate) use text::{with_optional_text, with_text};
 
 pub use account::{

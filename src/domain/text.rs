@@ -1,7 +1,8 @@
 //! Reading a JSON string that is only checked or converted, never kept as it is (an
 //! instant, a date, an amount, a currency code, a zone name): the text is looked at where
 //! the parser holds it, instead of being copied into a `String` first. Errors are
-//! `String`'s own (`invalid type: integer `5`, expected a string`).
+//! `String`'s own (`invalid type: integer `5`, expected a string`). And text compared
+//! as given, without its surrounding whitespace ([`trimmed`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -79,9 +80,21 @@ where
     }
 }
 
+/// Text without surrounding whitespace: `str::trim`, which decodes the characters at
+/// both ends, skipped when they are printable ASCII (every stored number, address and
+/// state code the engine compares, several times a decision).
+pub fn trimmed(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+
     use super::*;
 
     fn length<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
@@ -141,5 +154,21 @@ mod tests {
             let strings = serde_json::from_str::<Owned>(json).unwrap_err().to_string();
             assert_eq!(ours, strings, "{json}");
         }
+    }
+
+    proptest! {
+        #[test]
+        fn a_contact_point_is_trimmed_as_str_trim_trims_it(point in "\\PC{0,12}|[ \\t\\u{a0}\\u{3000}]?[+0-9a-z@. ]{0,10}[ \\t\\u{a0}\\u{2028}]?") {
+            prop_assert_eq!(trimmed(&point), point.trim());
+        }
+    }
+
+    #[test]
+    fn whitespace_at_either_end_is_trimmed_whatever_its_kind() {
+        assert_eq!(trimmed(" +1 555 0100\u{a0}"), "+1 555 0100");
+        assert_eq!(trimmed("\u{3000}a@b.example"), "a@b.example");
+        assert_eq!(trimmed("a"), "a");
+        assert_eq!(trimmed(" "), "");
+        assert_eq!(trimmed(""), "");
     }
 }

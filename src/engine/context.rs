@@ -8,11 +8,12 @@ use chrono_tz::Tz;
 use smallvec::SmallVec;
 
 use super::subject::{
-    PreparedEvent, Question, Slots, Subject, channel_of_point, kind_of, same_contact_point, trimmed,
+    PreparedEvent, Question, Slots, Subject, channel_of_point, kind_of, same_contact_point,
 };
 use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EventType, Flag, InitiatedBy, OptOut, Outcome, Purpose,
+    trimmed,
 };
 use crate::policy::model::{EventFilter, Per, Rule, Set};
 

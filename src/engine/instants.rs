@@ -46,6 +46,9 @@ pub fn seconds_since_epoch(at: DateTime<Utc>) -> i64 {
 }
 
 /// [`seconds_since_epoch`] and [`nanos_since_epoch`] from one reading of the date.
+// Inline: read for every event of a history as it is prepared, where the call cost a
+// quarter of the work.
+#[inline]
 pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
     match days_since_epoch(at) {
         // A leap second's nanoseconds run past a billion, as chrono counts them too.
@@ -67,6 +70,7 @@ pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
 
 /// Nanoseconds since the epoch; every accepted instant (years 1970 to 2199) has them,
 /// and one beyond i64's reach (after 2262) saturates, which keeps the order.
+#[inline]
 pub fn nanos_since_epoch(at: DateTime<Utc>) -> i64 {
     seconds_and_nanos_since_epoch(at).1
 }

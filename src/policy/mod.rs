@@ -520,7 +520,7 @@ fn criterion<'a>(list: &[String], value: Option<&'a str>) -> Criterion<'a> {
     if list.is_empty() {
         return Criterion::Unrestricted;
     }
-    match value.map(str::trim) {
+    match value.map(crate::domain::trimmed) {
         None => Criterion::Unknown,
         Some(value) if list.iter().any(|item| item.eq_ignore_ascii_case(value)) => {
             Criterion::Matches(value)
