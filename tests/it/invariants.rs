@@ -119,6 +119,29 @@ pub(crate) fn account() -> impl Strategy<Value = Account> {
     })
 }
 
+/// What a generated event is made of: its type, channel, outcome, whether the consumer
+/// made it, and its contact point.
+type Made = (EventType, Channel, Option<Outcome>, bool, Option<String>);
+
+/// The event recorded at `at` from what it is made of.
+fn recorded(at: DateTime<Utc>, made: Made) -> Event {
+    let (event_type, channel, outcome, by_consumer, contact_point) = made;
+    Event {
+        at,
+        event_type,
+        channel,
+        outcome,
+        initiated_by: if by_consumer {
+            InitiatedBy::Consumer
+        } else {
+            InitiatedBy::Collector
+        },
+        contact_point,
+        account_id: None,
+        purpose: None,
+    }
+}
+
 fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<Event>> {
     let outcome = prop::option::weighted(0.9, prop::sample::select(Outcome::ALL.to_vec()));
     let event_type = if with_consent {
@@ -142,19 +165,10 @@ fn history(at: DateTime<Utc>, with_consent: bool) -> impl Strategy<Value = Vec<E
         prop::option::of(0..PHONES.len()),
     )
         .prop_map(
-            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
-                at: at - Duration::minutes(minutes_before),
-                event_type,
-                channel,
-                outcome,
-                initiated_by: if by_consumer {
-                    InitiatedBy::Consumer
-                } else {
-                    InitiatedBy::Collector
-                },
-                contact_point: phone.map(|i| PHONES[i].0.to_string()),
-                account_id: None,
-                purpose: None,
+            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| {
+                let point = phone.map(|i| PHONES[i].0.to_string());
+                let made = (event_type, channel, outcome, by_consumer, point);
+                recorded(at - Duration::minutes(minutes_before), made)
             },
         );
     prop::collection::vec(event, 0..24)
@@ -180,25 +194,16 @@ fn long_history(at: DateTime<Utc>) -> impl Strategy<Value = Vec<Event>> {
         prop::option::of(0..PHONES.len()),
     )
         .prop_map(
-            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| Event {
-                at: at - Duration::minutes(minutes_before),
-                event_type,
-                channel,
-                outcome,
-                initiated_by: if by_consumer {
-                    InitiatedBy::Consumer
-                } else {
-                    InitiatedBy::Collector
-                },
-                // The account's own addresses for emails: the work address's hold
-                // is lifted by the consumer's use of it, however long ago.
-                contact_point: phone.map(|i| match channel {
+            move |(minutes_before, event_type, channel, outcome, by_consumer, phone)| {
+                // The account's own addresses for emails: the work address's hold is
+                // lifted by the consumer's use of it, however long ago.
+                let point = phone.map(|i| match channel {
                     Channel::Email if i % 2 == 0 => "pat@example.com".to_string(),
                     Channel::Email => "pat@employer.example".to_string(),
                     _ => PHONES[i].0.to_string(),
-                }),
-                account_id: None,
-                purpose: None,
+                });
+                let made = (event_type, channel, outcome, by_consumer, point);
+                recorded(at - Duration::minutes(minutes_before), made)
             },
         );
     prop::collection::vec(event, 0..40)
