@@ -78,7 +78,7 @@ pub struct DatabaseConfig {
     /// SQLite: the most history rows the ledger's writer keeps decoded between
     /// attempts, ≈ 250 bytes each at most (0: none). A debtor it keeps costs an attempt
     /// no read; past the bound it forgets some debtors, read again when next asked.
-    #[serde(deserialize_with = "deserialize_row_count")]
+    #[serde(deserialize_with = "deserialize_history_cache_rows")]
     pub history_cache_rows: usize,
 }
 
@@ -354,7 +354,7 @@ impl SchedulerConfig {
     }
 }
 
-fn deserialize_row_count<'de, D: serde::Deserializer<'de>>(
+fn deserialize_history_cache_rows<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<usize, D::Error> {
     let count = i64::deserialize(deserializer)?;

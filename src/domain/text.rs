@@ -158,7 +158,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn a_contact_point_is_trimmed_as_str_trim_trims_it(point in "\\PC{0,12}|[ \\t\\u{a0}\\u{3000}]?[+0-9a-z@. ]{0,10}[ \\t\\u{a0}\\u{2028}]?") {
+        fn text_is_trimmed_as_str_trim_trims_it(point in "\\PC{0,12}|[ \\t\\u{a0}\\u{3000}]?[+0-9a-z@. ]{0,10}[ \\t\\u{a0}\\u{2028}]?") {
             prop_assert_eq!(trimmed(&point), point.trim());
         }
     }

@@ -46,8 +46,9 @@ pub fn seconds_since_epoch(at: DateTime<Utc>) -> i64 {
 }
 
 /// [`seconds_since_epoch`] and [`nanos_since_epoch`] from one reading of the date.
-// Inline: read for every event of a history as it is prepared, where the call cost a
-// quarter of the work.
+// Inline, with `nanos_since_epoch`: read for every event of a history as it is
+// prepared, where the call cost a quarter of the work (76 instructions a one-shot
+// decision; inlining only one of the two saved nothing).
 #[inline]
 pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
     match days_since_epoch(at) {
@@ -70,6 +71,7 @@ pub fn seconds_and_nanos_since_epoch(at: DateTime<Utc>) -> (i64, i64) {
 
 /// Nanoseconds since the epoch; every accepted instant (years 1970 to 2199) has them,
 /// and one beyond i64's reach (after 2262) saturates, which keeps the order.
+// Inline: see `seconds_and_nanos_since_epoch`.
 #[inline]
 pub fn nanos_since_epoch(at: DateTime<Utc>) -> i64 {
     seconds_and_nanos_since_epoch(at).1
