@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::Check;
 use super::context::Context;
-use super::instants::{NANOS_PER_SECOND, nanos_since_epoch};
+use super::instants::NANOS_PER_SECOND;
 use super::next_allowed::next_allowed_at;
 use super::request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Reasons, Verdict,
@@ -27,19 +27,24 @@ const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {
-    // One question and the search after it: the contacts no rule reaches from its
-    // instant on are not prepared.
-    let standing = Standing::new(policy, &request.account);
-    let from = nanos_since_epoch(request.at);
-    let subject =
-        Subject::for_questions_from(policy, &request.account, &request.history, &standing, from);
-    subject.decide(&Question {
+    // One question and the search after it: the contacts no rule governing it can
+    // read are not prepared.
+    let question = Question {
         at: request.at,
         channel: request.channel,
         purpose: request.purpose,
         contact_point: request.contact_point.as_deref(),
         horizon_days: request.horizon_days,
-    })
+    };
+    let standing = Standing::new(policy, &request.account);
+    Subject::for_question(
+        policy,
+        &request.account,
+        &request.history,
+        standing,
+        &question,
+    )
+    .decide(&question)
 }
 
 /// Decides one question over its prepared context.

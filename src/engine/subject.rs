@@ -103,7 +103,7 @@ pub struct Subject<'a> {
     /// The packs whose scope covers the account.
     pub(super) covered_packs: PackSet,
     /// Contact points that had a wrong-party outcome.
-    wrong_party_points: Vec<&'a str>,
+    wrong_party_points: WrongPartyPoints<'a>,
     /// Channels with a consent or revocation in the history (most have none, and
     /// then no consent lookup is needed).
     pub(super) consent_channels: Set<Channel>,
@@ -172,7 +172,7 @@ impl Standing {
             }
         }
         Standing {
-            zones: Arc::from(zones::candidate_zones_inline(&account.consumer).as_slice()),
+            zones: zones::candidate_zones_shared(&account.consumer),
             covered_packs,
         }
     }
@@ -192,89 +192,96 @@ impl<'a> Subject<'a> {
         history: &'a [Event],
         standing: &Standing,
     ) -> Subject<'a> {
-        Subject::prepare(policy, account, history, standing, i64::MIN)
+        Subject::prepare(
+            policy,
+            account,
+            history,
+            standing.clone(),
+            Keep::everything(),
+        )
     }
 
-    /// [`Subject::with_standing`] for questions at or after the instant `from`
-    /// (nanoseconds since the epoch) alone: contacts we placed before `from` by more than
-    /// the longest span any rule names ([`Policy::longest_span`]) are left out, as no
-    /// rule can count them then, and neither sorted nor prepared. (Consents and
-    /// revocations, and the consumer's own contacts, are kept whatever their age: their
-    /// rules look back without a bound. A wrong-party outcome still marks its number.)
-    pub(super) fn for_questions_from(
+    /// [`Subject::with_standing`] for one question and the search after it: our own
+    /// contacts that no rule governing its channel and purpose can read are left out,
+    /// neither sorted nor prepared — those on channels the rules do not count, and
+    /// those placed before its instant by more than the longest span the rules name
+    /// ([`Policy::contact_reach`]). (Consents and revocations, and the consumer's own
+    /// contacts, are kept whatever their channel or age: their rules look back without
+    /// a bound. A wrong-party outcome still marks its number.)
+    pub(super) fn for_question(
         policy: &'a Policy,
         account: &'a Account,
         history: &'a [Event],
-        standing: &Standing,
-        from: i64,
+        standing: Standing,
+        question: &Question<'_>,
     ) -> Subject<'a> {
+        let reach = policy.contact_reach(question.channel, question.purpose);
         // Two days past the span: a calendar day's period reaches a day beyond its
         // days, and a local day starts up to a day away from UTC midnight.
-        let reach = policy
-            .longest_span()
-            .checked_add(&chrono::TimeDelta::days(2))
-            .and_then(|reach| reach.num_nanoseconds());
-        let keep_from = reach.map_or(i64::MIN, |reach| from.saturating_sub(reach));
-        Subject::prepare(policy, account, history, standing, keep_from)
+        const TWO_DAYS: i64 = 2 * 86_400 * super::instants::NANOS_PER_SECOND;
+        let span = reach
+            .span
+            .num_nanoseconds()
+            .and_then(|span| span.checked_add(TWO_DAYS));
+        let keep = Keep {
+            from: span.map_or(i64::MIN, |span| {
+                nanos_since_epoch(question.at).saturating_sub(span)
+            }),
+            channels: reach.channels,
+        };
+        Subject::prepare(policy, account, history, standing, keep)
     }
 
-    /// Prepares the history but the contacts we placed before `keep_from` (nanoseconds
-    /// since the epoch; `i64::MIN` keeps every event).
+    /// Prepares the history but the contacts we placed that `keep` leaves out.
     fn prepare(
         policy: &'a Policy,
         account: &'a Account,
         history: &'a [Event],
-        standing: &Standing,
-        keep_from: i64,
+        standing: Standing,
+        keep: Keep,
     ) -> Subject<'a> {
-        let zones = Arc::clone(&standing.zones);
-        // Sorted as (instant, place in the history) keys, small to move, then prepared
-        // in that order: equal instants keep the history's order.
-        // Pushed in a loop: `collect` went through an `extend` that LLVM did not always
-        // inline (290 instructions a decision when it did not).
-        // Made empty and then grown: `with_capacity` built the inline array apart and
-        // copied it in (≈ 75 instructions a decision).
-        let mut order: SmallVec<[(i64, usize); INLINE_EVENTS]> = SmallVec::new();
-        order.reserve(history.len());
+        // Prepared in the history's order in one pass, then sorted by instant if they
+        // are not already (stably: equal instants keep the history's order). Sorting
+        // (instant, place) keys first and preparing in their order read every kept
+        // event twice (≈ 300 instructions a one-shot decision); inserting each event in
+        // its place as it comes cost more than the sort (+160).
+        // Made on the first event kept: a question whose rules read none of our
+        // contacts often keeps none.
+        let mut events: Vec<PreparedEvent<'a>> = Vec::new();
         // The points and channels the rules look up, gathered as the events are
         // prepared (and from the events left out).
-        let mut wrong_party_points = Vec::new();
-        for (index, event) in history.iter().enumerate() {
-            let nanos = nanos_since_epoch(event.at);
-            if nanos < keep_from
-                && event.event_type == EventType::Contact
-                && event.initiated_by == InitiatedBy::Collector
-            {
-                if let Some(point) = wrong_party_point(event) {
-                    wrong_party_points.push(point);
-                }
+        let mut wrong_party_points = WrongPartyPoints::default();
+        let mut consent_channels = Set::empty();
+        for event in history {
+            if let Some(point) = wrong_party_point(event) {
+                wrong_party_points.insert(point);
+            }
+            let ours = event.event_type == EventType::Contact
+                && event.initiated_by == InitiatedBy::Collector;
+            // The channel before the instant, which takes a few more instructions to read.
+            if ours && !keep.channels.contains(event.channel) {
                 continue;
             }
-            order.push((nanos, index));
-        }
-        if !order.is_sorted() {
-            // By instant alone, stably: the places come in order. (Comparing the pairs
-            // cost twice the instructions in the unstable sort's small-slice networks.)
-            order.sort_by_key(|&(nanos, _)| nanos);
-        }
-        let mut events: Vec<PreparedEvent<'a>> = Vec::with_capacity(order.len());
-        let mut consent_channels = Set::empty();
-        for &(nanos, index) in &order {
-            if let Some(event) = history.get(index) {
-                events.push(PreparedEvent {
-                    event,
-                    same_debt: event.is_about_debt(&account.id),
-                    nanos,
-                    resolved: Cell::new(None),
-                    days: [const { Cell::new(UNCONVERTED) }; INLINE_ZONES],
-                });
-                if let Some(point) = wrong_party_point(event) {
-                    wrong_party_points.push(point);
-                }
-                if event.event_type != EventType::Contact {
-                    consent_channels.insert(event.channel);
-                }
+            let nanos = nanos_since_epoch(event.at);
+            if ours && nanos < keep.from {
+                continue;
             }
+            if event.event_type != EventType::Contact {
+                consent_channels.insert(event.channel);
+            }
+            if events.capacity() == 0 {
+                events.reserve_exact(history.len());
+            }
+            events.push(PreparedEvent {
+                event,
+                same_debt: event.is_about_debt(&account.id),
+                nanos,
+                resolved: Cell::new(None),
+                days: [const { Cell::new(UNCONVERTED) }; INLINE_ZONES],
+            });
+        }
+        if !events.is_sorted_by_key(PreparedEvent::nanos) {
+            events.sort_by_key(PreparedEvent::nanos);
         }
         Subject {
             // The legal holds are the account's own flags; the others depend on the
@@ -285,9 +292,9 @@ impl<'a> Subject<'a> {
             account,
             slots: RefCell::new(Slots::new()),
             more_event_days: OnceCell::new(),
-            zones,
+            zones: standing.zones,
             events,
-            covered_packs: standing.covered_packs.clone(),
+            covered_packs: standing.covered_packs,
             wrong_party_points,
             consent_channels,
         }
@@ -345,11 +352,7 @@ impl<'a> Subject<'a> {
             },
             (channel, Some(point)) => Resolved {
                 kind: kind_of(self.account, channel, point),
-                wrong_party: wrong_outcome
-                    || self
-                        .wrong_party_points
-                        .iter()
-                        .any(|wrong| same_contact_point(point, wrong)),
+                wrong_party: wrong_outcome || self.wrong_party_points.include(point),
             },
         };
         prepared.resolved.set(Some(resolved));
@@ -357,12 +360,59 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// Which of our own contacts a [`Subject`] prepares.
+#[derive(Clone, Copy)]
+struct Keep {
+    /// Those at or after this instant (nanoseconds since the epoch)…
+    from: i64,
+    /// …on these channels.
+    channels: Set<Channel>,
+}
+
+impl Keep {
+    fn everything() -> Keep {
+        Keep {
+            from: i64::MIN,
+            channels: Set::full(),
+        }
+    }
+}
+
+/// The contact points that reached a wrong party, each text once. Most histories have
+/// none, or one number's repeated attempts, kept without allocating. (Not a `SmallVec`,
+/// which would make `Subject` invariant in `'a`.)
+#[derive(Default)]
+struct WrongPartyPoints<'a> {
+    first: Option<&'a str>,
+    more: Vec<&'a str>,
+}
+
+impl<'a> WrongPartyPoints<'a> {
+    fn insert(&mut self, point: &'a str) {
+        match self.first {
+            None => self.first = Some(point),
+            Some(first) if first == point || self.more.contains(&point) => {}
+            Some(_) => self.more.push(point),
+        }
+    }
+
+    /// Whether `point` is the same contact point as one of them.
+    fn include(&self, point: &str) -> bool {
+        self.first
+            .into_iter()
+            .chain(self.more.iter().copied())
+            .any(|wrong| same_contact_point(point, wrong))
+    }
+}
+
 /// The contact point of an event that reached a wrong party.
 fn wrong_party_point(event: &Event) -> Option<&str> {
-    event
-        .contact_point
-        .as_deref()
-        .filter(|_| event.outcome == Some(Outcome::WrongParty))
+    // The outcome first: most events have another.
+    if event.outcome == Some(Outcome::WrongParty) {
+        event.contact_point.as_deref()
+    } else {
+        None
+    }
 }
 
 /// The kind of one of the account's contact points, found by number or address.

@@ -25,7 +25,8 @@ pub(crate) use compile::unknown_field_help;
 pub use compile::{US_STATES, kinds_of, parse_rolling};
 pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use digest::canonical_json;
-pub use model::{Gate, Pack, PackStatus, Rule, RuleKind, Scope};
+use model::Set;
+pub use model::{ContactReach, Gate, Pack, PackStatus, Rule, RuleKind, Scope};
 
 use crate::domain::{Account, Channel, CollectorKind, Purpose, Reason};
 use crate::suggest::did_you_mean;
@@ -88,8 +89,9 @@ pub struct Policy {
     /// For each (channel, purpose), the rules that govern it, in policy order, as
     /// [`Gate`]s: a decision filters only by scope and `when`.
     governing: Vec<Vec<Gate>>,
-    /// The longest span any rule names ([`Rule::longest_span`]).
-    longest_span: chrono::TimeDelta,
+    /// For each (channel, purpose), what of our own past contacts its governing rules
+    /// can read ([`Rule::contact_reach`]).
+    contact_reach: Vec<ContactReach>,
     digest: Arc<str>,
     warnings: Vec<Diagnostic>,
     sources: Vec<SourceFile>,
@@ -198,16 +200,22 @@ impl Policy {
             .collect();
         let digest = Arc::from(digest::digest(&digest_input));
         let governing = governing_index(&rules);
-        let longest_span = rules
+        let contact_reach = governing
             .iter()
-            .map(Rule::longest_span)
-            .max()
-            .unwrap_or_default();
+            .map(|gates| {
+                gates
+                    .iter()
+                    .filter_map(|gate| rules.get(gate.rule))
+                    .fold(ContactReach::none(), |reach, rule| {
+                        reach.union(rule.contact_reach())
+                    })
+            })
+            .collect();
         Ok(Policy {
             packs,
             rules,
             governing,
-            longest_span,
+            contact_reach,
             digest,
             warnings: diagnostics,
             sources,
@@ -234,9 +242,17 @@ impl Policy {
         &self.rules
     }
 
-    /// The longest span of time any rule names ([`Rule::longest_span`]).
-    pub fn longest_span(&self) -> chrono::TimeDelta {
-        self.longest_span
+    /// What of our own past contacts the rules that govern a channel and purpose can
+    /// read, whatever their scope and `when` ([`Rule::contact_reach`]).
+    pub fn contact_reach(&self, channel: Channel, purpose: Purpose) -> ContactReach {
+        self.contact_reach
+            .get(governing_slot(channel, purpose))
+            .copied()
+            // Not reached: every slot has its reach. Were one missing, all (fail closed).
+            .unwrap_or(ContactReach {
+                channels: Set::full(),
+                span: chrono::TimeDelta::MAX,
+            })
     }
 
     /// The rules that govern a channel and purpose, before scope and `when`.
@@ -395,19 +411,24 @@ impl Applicability {
 
 /// Whether a pack's scope covers an account: the fast form of [`scope_applies`],
 /// used on every decision (no explanation is built).
+// Inline, with the criteria read out of line: a baseline pack (most packs, asked of
+// every account) has none to read.
+#[inline]
 pub fn scope_covers(scope: &Scope, account: &Account, collector: Option<CollectorKind>) -> bool {
-    // A baseline pack (most packs, asked of every account) has no criteria to read.
-    collector_covered(scope, collector)
-        && (scope.is_baseline() || {
-            // The state first: it rules most accounts out of a state's pack before the
-            // other criteria are read.
-            !matches!(
-                criterion(&scope.states, account.consumer.state()),
-                Criterion::Differs(_)
-            ) && scope_criteria(scope, account)
-                .iter()
-                .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
-        })
+    collector_covered(scope, collector) && (scope.is_baseline() || criteria_cover(scope, account))
+}
+
+/// Whether the account meets every criterion of a scope that has some.
+#[inline(never)]
+fn criteria_cover(scope: &Scope, account: &Account) -> bool {
+    // The state first: it rules most accounts out of a state's pack before the other
+    // criteria are read.
+    !matches!(
+        criterion(&scope.states, account.consumer.state()),
+        Criterion::Differs(_)
+    ) && scope_criteria(scope, account)
+        .iter()
+        .all(|(_, _, matching)| !matches!(matching, Criterion::Differs(_)))
 }
 
 /// Whether the pack binds this collector. An unknown collector is covered by every
@@ -807,6 +828,27 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn a_question_reads_of_our_contacts_what_its_caps_and_cooldowns_count() {
+        let rules = "[[cap]]\nid = \"t.cap\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\"]\nmax = 7\nrolling = \"7d\"\ncount = { channels = [\"call\", \"sms\"] }\n\n[[cooldown]]\nid = \"t.cool\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"email\"]\nafter = { channels = [\"call\"], outcomes = [\"conversation\"] }\ncalendar_days = 3\nexclude_consent_days = 20\n\n[[hold]]\nid = \"t.hold\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"sms\", \"letter\"]\nflag = \"deceased\"\n";
+        let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
+        let policy =
+            Policy::from_sources(vec![SourceFile::new("t.toml", format!("{header}{rules}"))])
+                .expect("valid");
+        let reach = |channel| policy.contact_reach(channel, Purpose::Collection);
+        let channels = |channel| reach(channel).channels.iter().collect::<Vec<_>>();
+        // The cap counts calls and texts for a call.
+        assert_eq!(channels(Channel::Call), [Channel::Call, Channel::Sms]);
+        assert_eq!(reach(Channel::Call).span, chrono::TimeDelta::days(7));
+        // The cooldown's calls, and the emails whose conversations end a consent.
+        assert_eq!(channels(Channel::Email), [Channel::Call, Channel::Email]);
+        assert_eq!(reach(Channel::Email).span, chrono::TimeDelta::days(20));
+        // A hold reads none of our contacts.
+        assert!(reach(Channel::Sms).channels.is_empty());
+        assert!(reach(Channel::Letter).channels.is_empty());
+        assert_eq!(reach(Channel::Sms).span, chrono::TimeDelta::zero());
     }
 
     #[test]

@@ -101,6 +101,14 @@ impl<T: Member> Set<T> {
         }
     }
 
+    /// The members of either.
+    pub fn union(self, other: Self) -> Self {
+        Set {
+            bits: self.bits | other.bits,
+            member: PhantomData,
+        }
+    }
+
     /// Whether the two sets share a member.
     pub fn intersects(self, other: Self) -> bool {
         self.bits & other.bits != 0
@@ -290,6 +298,69 @@ impl Rule {
             | RuleKind::Obligation(_) => TimeDelta::zero(),
         };
         own.max(consent(self.unless_consumer_used_days))
+    }
+
+    /// Which of our own contacts (collector-initiated) the rule can read: those its
+    /// cap or cooldown counts, and, where contacts under consent are exempt, the
+    /// conversations on the requested channel that end a consent ([`ContactReach`]).
+    /// Every rule kind states it: a new kind must say what it reads to compile.
+    pub fn contact_reach(&self) -> ContactReach {
+        let consent_ends = |consent_days: Option<u32>| {
+            if consent_days.is_some() {
+                self.channels
+            } else {
+                Set::empty()
+            }
+        };
+        let channels = match &self.kind {
+            RuleKind::Cap(cap) | RuleKind::Warning(cap) => cap
+                .count
+                .channels
+                .union(consent_ends(cap.exclude_consent_days)),
+            RuleKind::Cooldown(cooldown) => cooldown
+                .after
+                .channels
+                .union(consent_ends(cooldown.exclude_consent_days)),
+            // Holds read consents, revocations and the consumer's own contacts, never ours.
+            RuleKind::Window(_)
+            | RuleKind::ConsumerTimes
+            | RuleKind::Hold(_)
+            | RuleKind::Obligation(_) => Set::empty(),
+        };
+        ContactReach {
+            channels,
+            span: self.longest_span(),
+        }
+    }
+}
+
+/// What of our own past contacts (collector-initiated) some rules can read: the
+/// channels they were made on, and how far back from a question's instant (the longest
+/// span the rules name: [`Rule::longest_span`]). Consents, revocations and the
+/// consumer's own contacts are read whatever their channel or age.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactReach {
+    /// The channels of the contacts read.
+    pub channels: Set<Channel>,
+    /// How far back from a question's instant.
+    pub span: TimeDelta,
+}
+
+impl ContactReach {
+    /// Reads nothing.
+    pub fn none() -> ContactReach {
+        ContactReach {
+            channels: Set::empty(),
+            span: TimeDelta::zero(),
+        }
+    }
+
+    /// What either reads.
+    pub fn union(self, other: ContactReach) -> ContactReach {
+        ContactReach {
+            channels: self.channels.union(other.channels),
+            span: self.span.max(other.span),
+        }
     }
 }
 

@@ -222,6 +222,54 @@ static SHIPPED_WEEKLY: std::sync::LazyLock<dunner::policy::Policy> =
         dunner::policy::Policy::from_sources(sources).expect("the shipped packs compile")
     });
 
+/// Rules that read of the history more than the contacts on their own channel, or
+/// other than the contacts they count: a cap on calls counting texts too; a wait for
+/// email after phone conversations unless under consent, which an email conversation
+/// ends; texts only with consent on record or to a number the consumer texted us from.
+const CROSS_CHANNEL_PACK: &str = r#"
+[pack]
+id = "cross-channel"
+title = "Cross-channel counts"
+version = "1"
+citation = "property test"
+
+[[cap]]
+id = "cross.calls-and-texts"
+citation = "property test"
+message = "At most two calls and texts in a day and a half before a call."
+channels = ["call"]
+max = 2
+rolling = "36h"
+count = { channels = ["call", "sms"], initiated_by = "collector" }
+
+[[cooldown]]
+id = "cross.email-after-a-call"
+citation = "property test"
+message = "No email within 2 days of a conversation by phone."
+channels = ["email"]
+after = { channels = ["call", "sms"], outcomes = ["conversation"] }
+calendar_days = 2
+exclude_consent_days = 5
+
+[[hold]]
+id = "cross.text-consent"
+citation = "property test"
+message = "Texts only with consent, or to a number the consumer used in 30 days."
+channels = ["sms"]
+flag = "no_consent"
+unless_consumer_used_days = 30
+"#;
+
+static CROSS_CHANNEL: std::sync::LazyLock<dunner::policy::Policy> =
+    std::sync::LazyLock::new(|| {
+        let mut sources = SHIPPED_WEEKLY.sources().to_vec();
+        sources.push(dunner::policy::SourceFile::new(
+            "cross-channel.toml",
+            CROSS_CHANNEL_PACK,
+        ));
+        dunner::policy::Policy::from_sources(sources).expect("the cross-channel pack compiles")
+    });
+
 fn request(with_consent: bool) -> impl Strategy<Value = DecideRequest> {
     (
         instant(),
@@ -416,14 +464,17 @@ proptest! {
         }),
         horizon_days in prop::sample::select(vec![0u32, 8, 35]),
     ) {
-        // `decide` prepares only the contacts some rule can reach from the question on;
-        // a kept `Subject` prepares the whole history. Both must answer alike, with the
-        // shipped packs (a 60-day span) and with those whose rules name a week or so.
-        prop_assert_eq!(SHIPPED.longest_span(), Duration::days(60));
-        prop_assert!(SHIPPED_WEEKLY.longest_span() <= Duration::days(10));
+        // `decide` prepares only the contacts some rule governing the question can read
+        // (by channel, and by age from the question on); a kept `Subject` prepares the
+        // whole history. Both must answer alike, with the shipped packs (a 60-day span),
+        // with those whose rules name a week or so, and with rules counting other
+        // channels than their own.
+        let reach = |policy: &dunner::policy::Policy| policy.contact_reach(request.channel, request.purpose).span;
+        prop_assert!(reach(&SHIPPED) <= Duration::days(60));
+        prop_assert!(reach(&SHIPPED_WEEKLY) <= Duration::days(10));
         let request = DecideRequest { history, horizon_days: Some(horizon_days), ..request };
         let question = Question { at: request.at, channel: request.channel, purpose: request.purpose, contact_point: request.contact_point.as_deref(), horizon_days: request.horizon_days };
-        for policy in [&*SHIPPED, &*SHIPPED_WEEKLY] {
+        for policy in [&*SHIPPED, &*SHIPPED_WEEKLY, &*CROSS_CHANNEL] {
             let whole = Subject::new(policy, &request.account, &request.history).decide(&question);
             prop_assert_eq!(decide(policy, &request), whole);
         }
@@ -474,5 +525,137 @@ proptest! {
                 prop_assert!(budget.remaining >= 1, "allowed with {:?}", budget);
             }
         }
+    }
+}
+
+/// `decide` must keep what the rules governing a question read beyond the contacts they
+/// count: the conversations on the requested channel that end a consent under which the
+/// contact is exempt, consents, and the consumer's own contacts. Each history, and
+/// each with one event left out, decided against a whole `Subject`; the answers
+/// differ among them, so each event is read.
+#[test]
+fn a_question_reads_consents_and_their_ends_and_the_consumers_contacts_on_any_channel() {
+    let policy = dunner::policy::Policy::from_sources(vec![dunner::policy::SourceFile::new(
+        "cross-channel.toml",
+        CROSS_CHANNEL_PACK,
+    )])
+    .expect("the cross-channel pack compiles");
+    let at: DateTime<Utc> = "2026-04-08T16:00:00Z".parse().expect("an instant");
+    let number = "+12125550100";
+    let event = |hours_before: i64, event_type, channel, outcome, by_consumer: bool| Event {
+        at: at - Duration::hours(hours_before),
+        event_type,
+        channel,
+        outcome,
+        initiated_by: if by_consumer {
+            InitiatedBy::Consumer
+        } else {
+            InitiatedBy::Collector
+        },
+        contact_point: by_consumer.then(|| number.to_string()),
+        account_id: None,
+        purpose: None,
+    };
+    let account: Account = serde_json::from_str(
+        r#"{"id": "X-1", "consumer": {"time_zones": ["America/New_York"], "phones": [{"number": "+12125550100", "kind": "mobile"}]}}"#,
+    )
+    .expect("an account");
+    let cases = [
+        // An email under consent, which an email conversation ended, after a text
+        // conversation: refused; without the email conversation, allowed.
+        (
+            Channel::Email,
+            vec![
+                event(72, EventType::Consent, Channel::Email, None, false),
+                event(
+                    48,
+                    EventType::Contact,
+                    Channel::Email,
+                    Some(Outcome::Conversation),
+                    false,
+                ),
+                event(
+                    24,
+                    EventType::Contact,
+                    Channel::Sms,
+                    Some(Outcome::Conversation),
+                    false,
+                ),
+            ],
+        ),
+        // A text with consent on record: allowed; without it, refused.
+        (
+            Channel::Sms,
+            vec![
+                event(200, EventType::Consent, Channel::Sms, None, false),
+                event(
+                    50,
+                    EventType::Contact,
+                    Channel::Sms,
+                    Some(Outcome::Delivered),
+                    false,
+                ),
+            ],
+        ),
+        // A text to the number the consumer texted us from: allowed; without that, refused.
+        (
+            Channel::Sms,
+            vec![
+                event(
+                    100,
+                    EventType::Contact,
+                    Channel::Sms,
+                    Some(Outcome::Delivered),
+                    true,
+                ),
+                event(
+                    50,
+                    EventType::Contact,
+                    Channel::Call,
+                    Some(Outcome::NoAnswer),
+                    false,
+                ),
+            ],
+        ),
+    ];
+    for (channel, history) in cases {
+        let variants: Vec<Vec<Event>> = std::iter::once(history.clone())
+            .chain((0..history.len()).map(|left_out| {
+                let mut fewer = history.clone();
+                fewer.remove(left_out);
+                fewer
+            }))
+            .collect();
+        let mut answers = Vec::new();
+        for history in variants {
+            let request = DecideRequest {
+                at,
+                channel,
+                purpose: Purpose::Collection,
+                contact_point: Some(number.to_string()).filter(|_| channel == Channel::Sms),
+                account: account.clone(),
+                history,
+                horizon_days: Some(3),
+            };
+            let question = Question {
+                at,
+                channel,
+                purpose: request.purpose,
+                contact_point: request.contact_point.as_deref(),
+                horizon_days: request.horizon_days,
+            };
+            let whole = Subject::new(&policy, &request.account, &request.history).decide(&question);
+            assert_eq!(
+                decide(&policy, &request),
+                whole,
+                "{channel:?}, {:?}",
+                request.history
+            );
+            answers.push(whole.allowed);
+        }
+        assert!(
+            answers.contains(&true) && answers.contains(&false),
+            "{channel:?}: {answers:?}"
+        );
     }
 }
