@@ -379,6 +379,7 @@ impl<'a> Context<'a> {
     }
 
     /// The local day number of the event at `index` in the zone at `zone_index`.
+    #[inline]
     pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
         self.subject.event_day(index, zone_index)
     }

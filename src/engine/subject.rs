@@ -270,7 +270,7 @@ impl<'a> Subject<'a> {
                 consent_channels.insert(event.channel);
             }
             if events.capacity() == 0 {
-                events.reserve_exact(history.len());
+                events = Vec::with_capacity(history.len());
             }
             events.push(PreparedEvent {
                 event,
@@ -307,6 +307,9 @@ impl<'a> Subject<'a> {
 
     /// The local day number of the event at `index` in the zone at `zone_index`,
     /// converted once however many rules, search steps and questions ask.
+    // Inline (into the cooldown's and the calendar caps' counts): out of line in some
+    // builds, which cost 30 instructions a decision.
+    #[inline]
     pub fn event_day(&self, index: usize, zone_index: usize) -> i64 {
         let (Some(event), Some(zone)) = (self.events.get(index), self.zones.get(zone_index)) else {
             return UNKNOWN_DAY;

@@ -148,8 +148,14 @@ pub fn candidate_zones_inline(consumer: &Consumer) -> SmallVec<[Tz; 8]> {
 /// allocates nothing for its zones (a one-shot decision spent ≈ 150 instructions on the
 /// allocation and its release).
 pub fn candidate_zones_shared(consumer: &Consumer) -> Arc<[Tz]> {
-    if let [zone] = consumer.time_zones.as_slice() {
-        return one_zone(*zone);
+    match consumer.time_zones.as_slice() {
+        [zone] => return one_zone(*zone),
+        // Explicit zones without repeats (the usual two or three) are the candidates.
+        zones @ [first, second] if first != second => return Arc::from(zones),
+        zones @ [first, second, third] if first != second && first != third && second != third => {
+            return Arc::from(zones);
+        }
+        _ => {}
     }
     match candidate_zones_inline(consumer).as_slice() {
         [zone] => one_zone(*zone),
@@ -607,11 +613,16 @@ mod tests {
             time_zones: vec![America::Denver, America::Denver, America::Boise],
             ..Consumer::default()
         };
+        let three = Consumer {
+            time_zones: vec![America::Denver, America::Boise, America::Chicago],
+            ..Consumer::default()
+        };
         for consumer in [
             one(America::Chicago),
             one(America::Puerto_Rico),
             hawaii,
             duplicated,
+            three,
             Consumer::default(),
         ] {
             assert_eq!(
