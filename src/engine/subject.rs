@@ -127,12 +127,15 @@ pub(super) struct PackSet {
 
 impl PackSet {
     /// Whether the pack at `index` is in the set.
+    #[inline]
     pub fn contains(&self, index: usize) -> bool {
-        let bit = 1 << (index % 64);
-        match index / 64 {
-            0 => self.first & bit != 0,
-            word => self.later.get(word - 1).is_some_and(|bits| bits & bit != 0),
+        if index < 64 {
+            return (self.first >> index) & 1 != 0;
         }
+        let bit = 1 << (index % 64);
+        self.later
+            .get(index / 64 - 1)
+            .is_some_and(|bits| bits & bit != 0)
     }
 
     fn insert(&mut self, index: usize) {
