@@ -766,10 +766,14 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    fn errors(pack: &str) -> Vec<(&'static str, Option<usize>, String)> {
+    /// A pack of `rules` under a minimal header.
+    fn pack_of(rules: &str) -> SourceFile {
         let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
-        let source = SourceFile::new("t.toml", format!("{header}{pack}"));
-        match Policy::from_sources(vec![source]) {
+        SourceFile::new("t.toml", format!("{header}{rules}"))
+    }
+
+    fn errors(pack: &str) -> Vec<(&'static str, Option<usize>, String)> {
+        match Policy::from_sources(vec![pack_of(pack)]) {
             Ok(_) => Vec::new(),
             Err(PolicyError::Invalid(diagnostics)) => diagnostics
                 .into_iter()
@@ -812,10 +816,7 @@ mod tests {
     #[test]
     fn a_confirmation_by_call_letter_or_visit_is_governed_as_collection() {
         let hold = "[[hold]]\nid = \"t.hold\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\", \"sms\"]\nflag = \"opted_out\"\nexcept_purposes = [\"opt_out_confirmation\"]\n";
-        let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
-        let policy =
-            Policy::from_sources(vec![SourceFile::new("t.toml", format!("{header}{hold}"))])
-                .expect("valid");
+        let policy = Policy::from_sources(vec![pack_of(hold)]).expect("valid");
         assert_eq!(
             policy
                 .governing(Channel::Call, Purpose::OptOutConfirmation)
@@ -833,10 +834,7 @@ mod tests {
     #[test]
     fn a_question_reads_of_our_contacts_what_its_caps_and_cooldowns_count() {
         let rules = "[[cap]]\nid = \"t.cap\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"call\"]\nmax = 7\nrolling = \"7d\"\ncount = { channels = [\"call\", \"sms\"] }\n\n[[cooldown]]\nid = \"t.cool\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"email\"]\nafter = { channels = [\"call\"], outcomes = [\"conversation\"] }\ncalendar_days = 3\nexclude_consent_days = 20\n\n[[hold]]\nid = \"t.hold\"\ncitation = \"C\"\nmessage = \"M\"\nchannels = [\"sms\", \"letter\"]\nflag = \"deceased\"\n";
-        let header = "[pack]\nid = \"t\"\ntitle = \"T\"\nversion = \"1\"\ncitation = \"C\"\n\n";
-        let policy =
-            Policy::from_sources(vec![SourceFile::new("t.toml", format!("{header}{rules}"))])
-                .expect("valid");
+        let policy = Policy::from_sources(vec![pack_of(rules)]).expect("valid");
         let reach = |channel| policy.contact_reach(channel, Purpose::Collection);
         let channels = |channel| reach(channel).channels.iter().collect::<Vec<_>>();
         // The cap counts calls and texts for a call.

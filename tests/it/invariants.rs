@@ -542,19 +542,12 @@ fn a_question_reads_consents_and_their_ends_and_the_consumers_contacts_on_any_ch
     .expect("the cross-channel pack compiles");
     let at: DateTime<Utc> = "2026-04-08T16:00:00Z".parse().expect("an instant");
     let number = "+12125550100";
-    let event = |hours_before: i64, event_type, channel, outcome, by_consumer: bool| Event {
-        at: at - Duration::hours(hours_before),
-        event_type,
-        channel,
-        outcome,
-        initiated_by: if by_consumer {
-            InitiatedBy::Consumer
-        } else {
-            InitiatedBy::Collector
-        },
-        contact_point: by_consumer.then(|| number.to_string()),
-        account_id: None,
-        purpose: None,
+    let event = |hours_before: i64, event_type, channel, outcome, by_consumer: bool| {
+        let point = by_consumer.then(|| number.to_string());
+        recorded(
+            at - Duration::hours(hours_before),
+            (event_type, channel, outcome, by_consumer, point),
+        )
     };
     let account: Account = serde_json::from_str(
         r#"{"id": "X-1", "consumer": {"time_zones": ["America/New_York"], "phones": [{"number": "+12125550100", "kind": "mobile"}]}}"#,
