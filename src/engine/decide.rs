@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::Check;
 use super::context::Context;
-use super::instants::NANOS_PER_SECOND;
+use super::instants::NANOS_PER_DAY;
 use super::next_allowed::next_allowed_at;
 use super::request::{
     ChannelVerdict, DecideRequest, Decision, Obligation, Reason, Reasons, Verdict,
@@ -22,8 +22,6 @@ use crate::policy::model::{Rule, RuleKind};
 
 /// How far ahead `next_allowed_at` is searched by default, in days.
 pub const DEFAULT_HORIZON_DAYS: u32 = 35;
-
-const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 /// Decides one request.
 pub fn decide(policy: &Policy, request: &DecideRequest) -> Decision {

@@ -12,6 +12,9 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 /// Nanoseconds in a second: the unit the engine's instants and bounds are counted in.
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
+/// Nanoseconds in a day of 86,400 seconds (a UTC day; a local day may differ).
+pub const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
+
 /// The first year of [`YEAR_STARTS`].
 const FIRST_YEAR: i32 = 1970;
 /// How many years the table covers (1970 to 2199, the years the engine accepts).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use smallvec::SmallVec;
 
-use super::instants::nanos_since_epoch;
+use super::instants::{NANOS_PER_DAY, nanos_since_epoch};
 use super::zones;
 use crate::domain::{
     Account, Channel, ContactPointKind, EmailKind, Event, EventType, Flag, Flags, InitiatedBy,
@@ -224,11 +224,10 @@ impl<'a> Subject<'a> {
         let reach = policy.contact_reach(question.channel, question.purpose);
         // Two days past the span: a calendar day's period reaches a day beyond its
         // days, and a local day starts up to a day away from UTC midnight.
-        const TWO_DAYS: i64 = 2 * 86_400 * super::instants::NANOS_PER_SECOND;
         let span = reach
             .span
             .num_nanoseconds()
-            .and_then(|span| span.checked_add(TWO_DAYS));
+            .and_then(|span| span.checked_add(2 * NANOS_PER_DAY));
         let keep = Keep {
             from: span.map_or(i64::MIN, |span| {
                 nanos_since_epoch(question.at).saturating_sub(span)
