@@ -23,8 +23,9 @@ use super::{
 };
 use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
 
-/// Rows per multi-row `INSERT` when importing (5 columns; PostgreSQL allows 65,535
-/// bound parameters).
+/// Rows per statement when importing: a `VALUES` list of up to 7 columns stays well
+/// below PostgreSQL's 65,535 bound parameters, and rows bound as arrays make a message
+/// of moderate size.
 const IMPORT_CHUNK: usize = 1000;
 
 /// How a check-and-record transaction begins (one round trip, as a plain `BEGIN`). Its
@@ -797,16 +798,25 @@ async fn check_and_record_one(
     Ok(recorded)
 }
 
+/// The history of accounts `$1` from `$2` on, without its order: their events (part 1),
+/// then their pending notices (part 2). (A macro, so that the batch's read can add a
+/// part to the same statement.)
+macro_rules! history_parts {
+    () => {
+        "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
+  WHERE account_id = ANY($1) AND at >= $2
+ UNION ALL
+ SELECT 2, id, account_id, request::text, due_at, seq FROM notices
+  WHERE account_id = ANY($1) AND status = 'pending'"
+    };
+}
+use history_parts;
+
 /// The history of accounts `$1` from `$2` on: their events (part 1), then their pending
 /// notices (part 2), each in time order. One statement, one snapshot: a notice delivered
 /// meanwhile (its place closed and its contact written in one transaction) is seen
 /// either as pending or as sent, never as neither.
-const HISTORY: &str = "SELECT 1 AS part, id, account_id, body::text AS body, at, seq FROM events
-  WHERE account_id = ANY($1) AND at >= $2
- UNION ALL
- SELECT 2, id, account_id, request::text, due_at, seq FROM notices
-  WHERE account_id = ANY($1) AND status = 'pending'
- ORDER BY part, at, seq";
+const HISTORY: &str = concat!(history_parts!(), " ORDER BY part, at, seq");
 
 /// An account's stored body, the key of its consumer and its history from `since` on,
 /// with the events of the consumer's other accounts; `None` when the account does not
@@ -1043,24 +1053,74 @@ async fn insert_events(
         .iter()
         .map(|row| links.link(&row.account_id, event_content_hash(row)))
         .collect();
-    let mut insert = QueryBuilder::<Postgres>::new(
-        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash) ",
-    );
-    insert.push_values(rows.iter().zip(&chained), |mut values, (row, link)| {
-        values
-            .push_bind(&row.id)
-            .push_bind(&row.account_id)
-            .push_bind(row.at)
-            .push_bind(&row.body)
-            .push_unseparated("::jsonb")
-            .push_bind(row.recorded_at)
-            .push_bind(&row.import_key)
-            .push_bind(link.position)
-            .push_bind(&link.content_hash)
-            .push_bind(&link.entry_hash);
-    });
-    insert.build().execute(&mut **tx).await?;
+    bind_event_columns(sqlx::query(insert_events_from_arrays!()), &rows, &chained)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// Inserts events from the arrays `$1`–`$9` ([`bind_event_columns`]), in their order.
+/// Arrays, not a `VALUES` list per number of rows: one statement text, so each
+/// connection prepares and plans it once. (A macro, so that the batch's write can
+/// include it.)
+macro_rules! insert_events_from_arrays {
+    () => {
+        "INSERT INTO events (id, account_id, at, body, recorded_at, import_key, chain_pos, content_hash, entry_hash)
+         SELECT id, account_id, at, body::jsonb, recorded_at, import_key, chain_pos, content_hash, entry_hash
+           FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[],
+                       $6::text[], $7::int8[], $8::text[], $9::text[])
+                WITH ORDINALITY AS row (id, account_id, at, body, recorded_at, import_key,
+                                        chain_pos, content_hash, entry_hash, n)
+          ORDER BY n"
+    };
+}
+use insert_events_from_arrays;
+
+/// Upserts chain heads from the arrays of the three numbered parameters
+/// ([`bind_head_columns`]): `upsert_heads_from_arrays!(1, 2, 3)` on its own, other
+/// numbers within a statement that binds more.
+macro_rules! upsert_heads_from_arrays {
+    ($ids:literal, $positions:literal, $heads:literal) => {
+        concat!(
+            "INSERT INTO chain_heads (account_id, position, head)
+             SELECT * FROM unnest($", $ids, "::text[], $", $positions, "::int8[], $", $heads, "::text[])
+             ON CONFLICT (account_id) DO UPDATE SET position = excluded.position, head = excluded.head"
+        )
+    };
+}
+use upsert_heads_from_arrays;
+
+type ArrayQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// One column of a multi-row statement's rows, bound as an array.
+fn column<'a, T, V>(rows: &'a [T], value: impl Fn(&'a T) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}
+
+/// Binds the columns of `rows` with their links as the next nine parameters.
+fn bind_event_columns<'q>(
+    query: ArrayQuery<'q>,
+    rows: &[&'q EventRow],
+    links: &'q [Link],
+) -> ArrayQuery<'q> {
+    query
+        .bind(column(rows, |row| row.id.as_str()))
+        .bind(column(rows, |row| row.account_id.as_str()))
+        .bind(column(rows, |row| row.at))
+        .bind(column(rows, |row| row.body.as_str()))
+        .bind(column(rows, |row| row.recorded_at))
+        .bind(column(rows, |row| row.import_key.as_deref()))
+        .bind(column(links, |link| link.position))
+        .bind(column(links, |link| link.content_hash.as_str()))
+        .bind(column(links, |link| link.entry_hash.as_str()))
+}
+
+/// Binds the heads `changed` as the next three parameters.
+fn bind_head_columns<'q>(query: ArrayQuery<'q>, changed: &[(&'q str, &'q Head)]) -> ArrayQuery<'q> {
+    query
+        .bind(column(changed, |(id, _)| *id))
+        .bind(column(changed, |(_, head)| head.position))
+        .bind(column(changed, |(_, head)| head.hash.as_str()))
 }
 
 /// Loads the heads of the accounts not yet known to `links`.
@@ -1106,18 +1166,9 @@ async fn save_heads(
     links: &Links,
 ) -> Result<(), StoreError> {
     for chunk in links.changed().chunks(IMPORT_CHUNK) {
-        let mut upsert =
-            QueryBuilder::<Postgres>::new("INSERT INTO chain_heads (account_id, position, head) ");
-        upsert.push_values(chunk, |mut values, (id, head)| {
-            values
-                .push_bind(*id)
-                .push_bind(head.position)
-                .push_bind(&head.hash);
-        });
-        upsert.push(
-            " ON CONFLICT (account_id) DO UPDATE SET position = excluded.position, head = excluded.head",
-        );
-        upsert.build().execute(&mut **tx).await?;
+        bind_head_columns(sqlx::query(upsert_heads_from_arrays!(1, 2, 3)), chunk)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -1850,3 +1850,50 @@ async fn check_and_record_never_scans_the_events_table_on_postgres() {
     let scanned = seen.expect("the store's connections never reported their statistics");
     assert_eq!(scanned, 0, "check-and-record read the events table whole");
 }
+
+/// PostgreSQL only: the ledger's connections send each message at once (`TCP_NODELAY`).
+/// With Nagle's algorithm on (sqlx 0.9.0 left it on), the part of a message written after
+/// the first waited for the server's delayed acknowledgement, up to 40 ms: the writers'
+/// batches stalled with the cores idle (two writers recorded 1,000 attempts/s, against
+/// 3,000/s with the option set; BENCHMARKS.md, "Issue 15 part 3, 2026-12-06 night").
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_ledgers_connections_to_postgresql_send_without_delay() {
+    let test = postgres().await;
+    let (options, _) = test.schema.as_ref().unwrap();
+    if options.get_socket().is_some() {
+        eprintln!("the test store is reached through a Unix socket: no TCP option to check");
+        return;
+    }
+    // A store of its own, with connections open while its sockets are read.
+    let store = Store::open(&test.url).await.unwrap();
+    store.put_account(&account("N-1"), now()).await.unwrap();
+    let port = options.get_port();
+    let (mut to_server, mut delayed) = (0, Vec::new());
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let Ok(fd) = entry.unwrap().file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // SAFETY: the descriptor is only read (getsockopt, getpeername); one that another
+        // test closed meanwhile answers an error, which skips it.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let Some(peer) = socket.peer_addr().ok().and_then(|a| a.as_socket()) else {
+            continue;
+        };
+        if peer.port() != port {
+            continue;
+        }
+        to_server += 1;
+        if !socket.tcp_nodelay().unwrap_or(false) {
+            delayed.push(peer);
+        }
+    }
+    assert!(to_server > 0, "no connection to the server was found");
+    assert!(
+        delayed.is_empty(),
+        "{} of {to_server} connections to the server run Nagle's algorithm",
+        delayed.len()
+    );
+    drop(store);
+}

@@ -1,7 +1,10 @@
 //! Group commit of check-and-record on PostgreSQL. One attempt in its own transaction
 //! costs about ten round trips and one WAL flush; a few writer tasks instead take the
-//! attempts queued meanwhile and decide a whole batch in one transaction of about ten
-//! statements (locks, reads and multi-row inserts for the batch) and one flush.
+//! attempts queued meanwhile and decide a whole batch in one transaction of five round
+//! trips (`BEGIN`; the locks; the history and chain heads in one read; every event,
+//! decision and chain head in one write; `COMMIT`) and one flush. Each statement's text
+//! is the same whatever the batch's size (rows are bound as arrays), so each connection
+//! prepares and plans it once.
 //!
 //! Every guarantee of the single-attempt path holds, because a batch takes the same locks
 //! in the same order (every account of every consumer in the batch, in id order, before
@@ -18,15 +21,18 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, Row};
 use tokio::sync::{Mutex, mpsc};
 
-use super::{insert_events, insert_notice, load_heads, save_heads};
-use crate::domain::chain::{DecisionFields, Link, instant_text as chain_instant};
-use crate::store::chain::{Links, decision_content_hash};
+use super::{
+    ArrayQuery, bind_event_columns, bind_head_columns, column, history_parts,
+    insert_events_from_arrays, insert_notice, upsert_heads_from_arrays,
+};
+use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
+use crate::store::chain::{Links, decision_content_hash, event_content_hash};
 use crate::store::{
-    AttemptJob, HistoryRow, IdempotencyKey, RecordedRow, StoreError, judge_attempt, lookback_start,
-    pending_notice_row, repeat_in_group,
+    AttemptJob, EventRow, HistoryRow, IdempotencyKey, RecordedRow, StoreError, judge_attempt,
+    lookback_start, pending_notice_row, repeat_in_group,
 };
 
 /// Attempts decided in one transaction at most: enough to cover every connection of a
@@ -34,12 +40,44 @@ use crate::store::{
 const MAX_BATCH: usize = 256;
 
 /// Writer tasks, each with its own batch in flight: while one waits for its WAL flush,
-/// another decides the next batch.
-pub(super) const WRITERS: usize = 8;
+/// another decides the next batch. Four rather than eight: with fewer writers the
+/// attempts queued meanwhile make larger batches, and a batch's statements cost
+/// PostgreSQL about the same whatever its size (at `-c64` on two cores: 0.29 ms of the
+/// server's CPU per attempt with four against 0.34–0.37 with eight, at the same
+/// throughput; BENCHMARKS.md).
+pub(super) const WRITERS: usize = 4;
 
-/// Rows per multi-row `INSERT` of decisions (12 columns; PostgreSQL allows 65,535 bound
-/// parameters).
-const DECISION_CHUNK: usize = 1000;
+/// The batch's reads under the locks, in one statement (one snapshot, one round trip):
+/// the history of [`super::HISTORY`] and, as part 3, the chain heads of the locked
+/// accounts (the head's hash as `id`, its position as `seq`).
+const READ_UNDER_LOCKS: &str = concat!(
+    history_parts!(),
+    "
+ UNION ALL
+ SELECT 3, head, account_id, '', now(), position FROM chain_heads WHERE account_id = ANY($1)
+ ORDER BY part, at, seq"
+);
+
+/// Everything a batch appends, in one statement (one round trip, one executor): its
+/// events (`$1`–`$9`, [`bind_event_columns`]), its decisions (`$10`–`$21`,
+/// [`bind_decision_columns`]) and the chain heads they moved (`$22`–`$24`,
+/// [`bind_head_columns`]). The events and decisions are inserted in their arrays' order.
+const APPEND: &str = concat!(
+    "WITH appended_events AS (",
+    insert_events_from_arrays!(),
+    "), moved_heads AS (",
+    upsert_heads_from_arrays!(22, 23, 24),
+    ")
+INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision,
+                       event_id, shadow, chain_pos, content_hash, entry_hash)
+SELECT id, account_id, decided_at, outcome, policy_digest, question::jsonb, decision::jsonb,
+       event_id, shadow::jsonb, chain_pos, content_hash, entry_hash
+  FROM unnest($10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
+              $16::text[], $17::text[], $18::text[], $19::int8[], $20::text[], $21::text[])
+       WITH ORDINALITY AS row (id, account_id, decided_at, outcome, policy_digest, question,
+                               decision, event_id, shadow, chain_pos, content_hash, entry_hash, n)
+ ORDER BY n"
+);
 
 /// Starts the writers; they stop when every sender is gone.
 pub(super) fn spawn_writers(pool: PgPool) -> mpsc::Sender<AttemptJob> {
@@ -225,7 +263,8 @@ async fn commit_batch(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let every: Vec<&str> = locked.keys().map(String::as_str).collect();
     let mut histories: HashMap<&str, DebtorHistory> = HashMap::new();
-    for row in sqlx::query(super::HISTORY)
+    let mut links = Links::default();
+    for row in sqlx::query(READ_UNDER_LOCKS)
         .bind(&every)
         .bind(since)
         .fetch_all(&mut *tx)
@@ -233,6 +272,16 @@ async fn commit_batch(
     {
         let id: String = row.try_get("id")?;
         let account_id: String = row.try_get("account_id")?;
+        if row.try_get::<i32, _>("part")? == 3 {
+            links.loaded(
+                &account_id,
+                Some(Head {
+                    position: row.try_get("seq")?,
+                    hash: id,
+                }),
+            );
+            continue;
+        }
         let body: String = row.try_get("body")?;
         let at: DateTime<Utc> = row.try_get("at")?;
         let Some(debtor) = locked.get(&account_id).map(|a| a.debtor.as_str()) else {
@@ -365,20 +414,21 @@ async fn commit_batch(
         events.extend(rows.event);
         notices.extend(rows.notice);
     }
-    let mut links = Links::default();
-    let accounts: Vec<&str> = decided
-        .iter()
-        .map(|d| d.job.attempt.account_id.as_str())
-        .collect();
-    load_heads(&mut tx, &mut links, &accounts).await?;
-    for chunk in events.chunks(super::IMPORT_CHUNK) {
-        insert_events(&mut tx, chunk, &mut links).await?;
-    }
     for notice in &notices {
         insert_notice(&mut tx, notice).await?;
     }
-    for chunk in decided.chunks(DECISION_CHUNK) {
-        let chained: Vec<Link> = chunk
+    if !decided.is_empty() {
+        // Accounts without a chain yet start at genesis.
+        for id in &every {
+            links.loaded(id, None);
+        }
+        // Chain order within the batch as on every path: the events, then the decisions.
+        let events: Vec<&EventRow> = events.iter().collect();
+        let event_links: Vec<Link> = events
+            .iter()
+            .map(|row| links.link(&row.account_id, event_content_hash(row)))
+            .collect();
+        let decision_links: Vec<Link> = decided
             .iter()
             .map(|d| {
                 let hash = decision_content_hash(
@@ -396,30 +446,12 @@ async fn commit_batch(
                 links.link(&d.job.attempt.account_id, hash)
             })
             .collect();
-        let mut insert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash) ",
-        );
-        insert.push_values(chunk.iter().zip(&chained), |mut values, (d, link)| {
-            values
-                .push_bind(&d.decision_id)
-                .push_bind(&d.job.attempt.account_id)
-                .push_bind(d.job.now)
-                .push_bind(&d.outcome)
-                .push_bind(d.job.judge.policy_digest())
-                .push_bind(&d.question)
-                .push_unseparated("::jsonb")
-                .push_bind(d.decision.get())
-                .push_unseparated("::jsonb")
-                .push_bind(&d.event_id)
-                .push_bind(d.shadow.as_ref().map(|shadow| shadow.get()))
-                .push_unseparated("::jsonb")
-                .push_bind(link.position)
-                .push_bind(&link.content_hash)
-                .push_bind(&link.entry_hash);
-        });
-        insert.build().execute(&mut *tx).await?;
+        let query = bind_event_columns(sqlx::query(APPEND), &events, &event_links);
+        let query = bind_decision_columns(query, &decided, &decision_links);
+        bind_head_columns(query, &links.changed())
+            .execute(&mut *tx)
+            .await?;
     }
-    save_heads(&mut tx, &links).await?;
     for job in &new_digests {
         sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(job.judge.policy_digest())
@@ -453,6 +485,29 @@ async fn commit_batch(
         );
     }
     Ok(results)
+}
+
+/// Binds the decisions with their links as the next twelve parameters.
+fn bind_decision_columns<'q>(
+    query: ArrayQuery<'q>,
+    decided: &'q [Decided<'q>],
+    links: &'q [Link],
+) -> ArrayQuery<'q> {
+    query
+        .bind(column(decided, |d| d.decision_id.as_str()))
+        .bind(column(decided, |d| d.job.attempt.account_id.as_str()))
+        .bind(column(decided, |d| d.job.now))
+        .bind(column(decided, |d| d.outcome.as_str()))
+        .bind(column(decided, |d| d.job.judge.policy_digest()))
+        .bind(column(decided, |d| d.question.as_str()))
+        .bind(column(decided, |d| d.decision.get()))
+        .bind(column(decided, |d| d.event_id.as_deref()))
+        .bind(column(decided, |d| {
+            d.shadow.as_ref().map(|shadow| shadow.get())
+        }))
+        .bind(column(links, |link| link.position))
+        .bind(column(links, |link| link.content_hash.as_str()))
+        .bind(column(links, |link| link.entry_hash.as_str()))
 }
 
 /// The remembered keys among the batch's (request hash, response, when kept), read
