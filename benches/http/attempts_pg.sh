@@ -12,11 +12,7 @@ connections=${1:-16}
 seconds=${2:-15}
 source benches/http/pg_lib.sh
 pg_bench_start attempts "${3:-}"
-token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
-DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
-daemon=$!
-sleep 1.5
-texas_accounts http://127.0.0.1:18081 "$token"
+pg_serve_texas
 # CPU seconds (user + system) of the daemon and of the PostgreSQL backends serving this
 # database (those opened during the run count from zero), so the report can say whose
 # CPU the attempts cost.

@@ -13,11 +13,7 @@ seconds=${2:-8}
 log=${PG_LOG:-/var/log/postgresql/postgresql-15-main.log}
 source benches/http/pg_lib.sh
 pg_bench_start statements "${3:-}"
-token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
-DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
-daemon=$!
-sleep 1.5
-texas_accounts http://127.0.0.1:18081 "$token"
+pg_serve_texas
 psql "$db" -qc "ALTER DATABASE $name SET log_statement_stats = on" \
   -qc "ALTER DATABASE $name SET log_min_error_statement = log"
 start=$(stat -c %s "$log")

@@ -34,6 +34,16 @@ pg_bench_cleanup() {
   rm -rf "$dir"
 }
 
+# Starts the daemon on the bench's database at 127.0.0.1:18081 (its pid in `daemon`) with
+# a key of the `record` scope (in `token`), and creates the Texas accounts through it.
+pg_serve_texas() {
+  token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
+  DUNNER_LOG=warn $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
+  daemon=$!
+  sleep 1.5
+  texas_accounts http://127.0.0.1:18081 "$token"
+}
+
 # Creates L-0 … L-999 in Texas through the daemon at $1 with the token $2.
 texas_accounts() {
   python3 - "$1" "$2" <<'PY'
