@@ -13,15 +13,15 @@ mod chain;
 mod records;
 mod reports;
 
-use super::chain::{Links, decision_content_hash, event_content_hash};
+use super::chain::{Links, event_content_hash};
 use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, AttemptJob, DecisionRow, DecisionSearch, EventQuery,
     EventRow, FinishRow, HistoryRow, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns,
     NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
-    judge_attempt, lookback_start, pending_notice_row, skip_unreadable_notices,
+    pending_notice_row, skip_unreadable_notices,
 };
-use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
+use crate::domain::chain::{Head, Link};
 
 /// Rows per statement when importing: a `VALUES` list of up to 7 columns stays well
 /// below PostgreSQL's 65,535 bound parameters, and rows bound as arrays make a message
@@ -422,7 +422,7 @@ impl PostgresStore {
         since: DateTime<Utc>,
     ) -> Result<Option<AccountHistoryRows>, StoreError> {
         let mut connection = self.pool.acquire().await?;
-        account_and_history(&mut connection, account_id, since, false).await
+        account_and_history(&mut connection, account_id, since).await
     }
 
     /// Queues the attempt for the group-commit writers and waits for its answer.
@@ -693,111 +693,6 @@ impl PostgresStore {
     }
 }
 
-/// Check-and-record of one attempt in its own transaction: the path of an attempt whose
-/// batch failed before its commit (`batch.rs`), which answers each attempt on its own.
-async fn check_and_record_one(
-    pool: &PgPool,
-    judge: &Arc<dyn Judge>,
-    attempt: &Attempt,
-    now: DateTime<Utc>,
-    notice: Option<QueuedNotice>,
-    sending: Option<String>,
-) -> Result<RecordedRow, StoreError> {
-    let mut tx = pool.begin_with(BEGIN_CHECK_AND_RECORD).await?;
-    let Some(AccountHistoryRows { body, history, .. }) = account_and_history(
-        &mut tx,
-        &attempt.account_id,
-        lookback_start(attempt.at),
-        true,
-    )
-    .await?
-    else {
-        return Err(StoreError::AccountNotFound(attempt.account_id.clone()));
-    };
-    // The account's rows are locked: a concurrent repeat of the key waits for the
-    // first to commit, then finds its response.
-    if let Some(key) = &attempt.idempotency
-        && let Some(kept) = first_response(&mut tx, key).await?
-    {
-        return RecordedRow::replayed(&kept);
-    }
-    let rows = judge_attempt(
-        &**judge,
-        &body,
-        &history,
-        attempt,
-        now,
-        notice.as_ref(),
-        sending.as_deref(),
-    )?;
-    let mut links = Links::default();
-    if let Some(event) = &rows.event {
-        insert_events(&mut tx, std::slice::from_ref(event), &mut links).await?;
-    }
-    if let Some(notice) = &rows.notice {
-        insert_notice(&mut tx, notice).await?;
-    }
-    load_heads(&mut tx, &mut links, &[attempt.account_id.as_str()]).await?;
-    let event_id = rows.event.as_ref().map(|event| event.id.as_str());
-    let link = links.link(
-        &attempt.account_id,
-        decision_content_hash(
-            &rows.decision_id,
-            &attempt.account_id,
-            &DecisionFields {
-                decided_at: &chain_instant(now),
-                outcome: &rows.outcome,
-                policy_digest: judge.policy_digest(),
-                question: &rows.question,
-                decision: rows.decision.get(),
-                event_id,
-            },
-        ),
-    );
-    sqlx::query(
-        "INSERT INTO decisions (id, account_id, decided_at, outcome, policy_digest, question, decision, event_id, shadow, chain_pos, content_hash, entry_hash)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, $10, $11, $12)",
-    )
-    .bind(&rows.decision_id)
-    .bind(&attempt.account_id)
-    .bind(now)
-    .bind(&rows.outcome)
-    .bind(judge.policy_digest())
-    .bind(&rows.question)
-    .bind(rows.decision.get())
-    .bind(event_id)
-    .bind(rows.shadow.as_ref().map(|shadow| shadow.get()))
-    .bind(link.position)
-    .bind(&link.content_hash)
-    .bind(&link.entry_hash)
-    .execute(&mut *tx)
-    .await?;
-    save_heads(&mut tx, &links).await?;
-    sqlx::query("INSERT INTO policies (digest, sources, first_used_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (digest) DO NOTHING")
-        .bind(judge.policy_digest())
-        .bind(judge.policy_texts()?)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let recorded = RecordedRow {
-        decision: rows.decision,
-        decision_id: rows.decision_id,
-        event_id: rows.event.map(|e| e.id),
-        notice_id: rows.notice.map(|n| n.id),
-        replayed: false,
-        shadow: rows.shadow,
-    };
-    // Only a concurrent write of another account under the same key can hold it now:
-    // the key is theirs, and this attempt is rolled back.
-    if let Some(key) = &attempt.idempotency
-        && !claim_key(&mut tx, key, &recorded.kept()?, now).await?
-    {
-        return Err(StoreError::IdempotencyMismatch(key.key.clone()));
-    }
-    tx.commit().await?;
-    Ok(recorded)
-}
-
 /// The history of accounts `$1` from `$2` on, without its order: their events (part 1),
 /// then their pending notices (part 2). (A macro, so that the batch's read can add a
 /// part to the same statement.)
@@ -820,23 +715,14 @@ const HISTORY: &str = concat!(history_parts!(), " ORDER BY part, at, seq");
 
 /// An account's stored body, the key of its consumer and its history from `since` on,
 /// with the events of the consumer's other accounts; `None` when the account does not
-/// exist. With `lock`, the rows of the consumer's accounts are locked first (in id order,
-/// so two transactions never wait on each other): check-and-record serializes per
-/// consumer across daemons.
+/// exist. (Check-and-record reads the same under its locks, `batch.rs`.)
 async fn account_and_history(
     connection: &mut sqlx::PgConnection,
     account_id: &str,
     since: DateTime<Utc>,
-    lock: bool,
 ) -> Result<Option<AccountHistoryRows>, StoreError> {
-    let debts = if lock {
-        "SELECT id FROM accounts
-          WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)
-          ORDER BY id FOR UPDATE"
-    } else {
-        "SELECT id FROM accounts
-          WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)"
-    };
+    let debts = "SELECT id FROM accounts
+          WHERE id = $1 OR consumer_id = (SELECT consumer_id FROM accounts WHERE id = $1)";
     let debts: Vec<String> = sqlx::query(debts)
         .bind(account_id)
         .fetch_all(&mut *connection)
@@ -926,7 +812,7 @@ async fn append_event(
 }
 
 async fn insert_notice(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::Transaction<'_, Postgres>,
     row: &NoticeRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -1398,7 +1284,7 @@ async fn lock_accounts<'a>(
 /// than `since` is replaced); `false` when it is. A concurrent claim of the same key waits
 /// on its unique index until the first commits.
 async fn claim_key(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::Transaction<'_, Postgres>,
     key: &super::IdempotencyKey,
     response: &str,
     now: DateTime<Utc>,

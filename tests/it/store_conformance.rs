@@ -1897,3 +1897,89 @@ async fn the_ledgers_connections_to_postgresql_send_without_delay() {
     );
     drop(store);
 }
+
+/// PostgreSQL only: when the server drops the ledger's connections (a restart, a
+/// failover, an administrator's `pg_terminate_backend`), the writers' next batches meet
+/// dead connections (each writer holds its own from one batch to the next): those batches
+/// fail before anything is written and their attempts run again one by one on fresh
+/// connections. Every attempt is answered, each is recorded once, the writers keep going
+/// on new connections afterwards, and every chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attempts_after_the_server_dropped_the_ledgers_connections_are_recorded_once() {
+    let test = postgres().await;
+    let (options, schema) = test.schema.as_ref().unwrap();
+    let name = format!("dunner-dropped-{}", uuid::Uuid::now_v7().simple());
+    let store = Arc::new(Store::Postgres(
+        PostgresStore::connect(
+            options
+                .clone()
+                .options([("search_path", schema.as_str())])
+                .application_name(&name),
+        )
+        .await
+        .unwrap(),
+    ));
+    let accounts: Vec<String> = (0..8).map(|i| format!("D-{i}")).collect();
+    for id in &accounts {
+        store.put_account(&account(id), now()).await.unwrap();
+    }
+    let round = |minute: u32| {
+        let tasks: Vec<_> = accounts
+            .iter()
+            .map(|id| {
+                let store = Arc::clone(&store);
+                let attempt = call(id, &format!("2026-04-07T14:{minute:02}:00Z"));
+                tokio::spawn(async move {
+                    dunner::service::check_and_record(&store, &SHIPPED_SHARED, &attempt, now())
+                        .await
+                })
+            })
+            .collect();
+        async move {
+            for task in tasks {
+                let recorded = task.await.unwrap().expect("every attempt is answered");
+                assert!(
+                    recorded.event_id.is_some(),
+                    "a call under the cap is recorded"
+                );
+            }
+        }
+    };
+    round(0).await;
+    let mut admin = sqlx::PgConnection::connect_with(options).await.unwrap();
+    // The store's backends first, then each one ended (in one statement the server may
+    // call the function before it filters the rows, on every backend).
+    let backends: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE application_name = $1")
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    let mut terminated = 0;
+    for pid in backends {
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        terminated += usize::from(ended);
+    }
+    assert!(terminated > 0, "no connection of the store was dropped");
+    round(1).await;
+    round(2).await;
+    for id in &accounts {
+        let events = store.list_events(id, &EventQuery::default()).await.unwrap();
+        assert_eq!(
+            events.len(),
+            3,
+            "{id}: one event for each of its three calls"
+        );
+    }
+    assert!(
+        dunner::audit::verify::verify(&store)
+            .await
+            .unwrap()
+            .intact(),
+        "every chain verifies after the dropped connections"
+    );
+}

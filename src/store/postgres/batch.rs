@@ -1,27 +1,30 @@
-//! Group commit of check-and-record on PostgreSQL. One attempt in its own transaction
-//! costs about ten round trips and one WAL flush; a few writer tasks instead take the
-//! attempts queued meanwhile and decide a whole batch in one transaction of five round
-//! trips (`BEGIN`; the locks; the history and chain heads in one read; every event,
+//! Group commit of check-and-record on PostgreSQL. A few writer tasks, each on a
+//! connection of its own, take the attempts queued meanwhile and decide a whole batch in
+//! one transaction of five round trips (`BEGIN`; the locks; the history and chain heads in one read; every event,
 //! decision and chain head in one write; `COMMIT`) and one flush. Each statement's text
 //! is the same whatever the batch's size (rows are bound as arrays), so each connection
 //! prepares and plans it once.
 //!
-//! Every guarantee of the single-attempt path holds, because a batch takes the same locks
-//! in the same order (every account of every consumer in the batch, in id order, before
-//! anything else) and reads the history only once they are held; attempts of one
-//! consumer within a batch see each other as the SQLite writer's group does. A batch that
+//! A batch decides as if its attempts were recorded one at a time, each in its own
+//! transaction: it locks every account of every consumer in the batch, in id order (so
+//! two batches, of this daemon or another, never wait on each other), before anything
+//! else, and reads the history only once they are held; attempts of one consumer within
+//! a batch see each other as the SQLite writer's group does. A batch that
 //! fails before its `COMMIT` (a deadlock with another daemon, an idempotency key held by a
 //! concurrent write, any database error) is rolled back whole and its attempts are run
-//! again one by one on the single-attempt path, which answers each with its own error.
-//! A failed `COMMIT` is not retried: it may have committed, and an attempt counts once.
+//! again one by one, each as a batch of its own through the same steps, which answers
+//! each with its own error. A failed `COMMIT` is not retried: it may have committed, and
+//! an attempt counts once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Connection, Postgres, Row};
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
@@ -104,6 +107,7 @@ async fn run_writer(
     stored_digests: StoredDigests,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut connection = WriterConnection::default();
     loop {
         // One writer at a time waits for work; it lets go of the queue as soon as it has
         // a batch, so the next writer collects the attempts that arrive meanwhile.
@@ -111,17 +115,7 @@ async fn run_writer(
         if received == 0 {
             return;
         }
-        let outcome = std::panic::AssertUnwindSafe(commit_batch(&pool, &batch, &stored_digests))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                let cause = crate::tasks::panic_message(panic.as_ref());
-                tracing::error!(%cause, "the ledger's writer panicked; the batch is rolled back");
-                Err(BatchError::Committing(StoreError::CommitFailed(format!(
-                    "the writer panicked: {cause}"
-                ))))
-            });
-        match outcome {
+        match connection.commit(&pool, &batch, &stored_digests).await {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger
@@ -131,23 +125,20 @@ async fn run_writer(
             }
             Err(BatchError::Before(error)) => {
                 tracing::debug!(%error, attempts = batch.len(), "a batch of attempts is retried one by one");
+                // Each attempt alone, through the same steps: it meets its own error, if
+                // any, and no other's.
                 for job in batch.drain(..) {
-                    let result = std::panic::AssertUnwindSafe(super::check_and_record_one(
-                        &pool,
-                        &job.judge,
-                        &job.attempt,
-                        job.now,
-                        job.notice,
-                        job.sending,
-                    ))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| {
-                        Err(StoreError::CommitFailed(format!(
-                            "the writer panicked: {}",
-                            crate::tasks::panic_message(panic.as_ref())
-                        )))
-                    });
+                    let alone = std::slice::from_ref(&job);
+                    let result = match connection.commit(&pool, alone, &stored_digests).await {
+                        Ok(results) => results.into_iter().next().unwrap_or_else(|| {
+                            Err(StoreError::CommitFailed(
+                                "the writer answered nothing for the attempt".into(),
+                            ))
+                        }),
+                        Err(BatchError::Before(error) | BatchError::Committing(error)) => {
+                            Err(error)
+                        }
+                    };
                     let _ = job.reply.send(result);
                 }
             }
@@ -159,6 +150,86 @@ async fn run_writer(
                         .send(Err(StoreError::CommitFailed(error.to_string())));
                 }
             }
+        }
+    }
+}
+
+/// A writer's own connection, held from one batch to the next: a batch neither waits
+/// for the pool nor pays its check of the connection (a round trip, `test_before_acquire`)
+/// each time. A batch that fails for any reason gives its connection up, since the server
+/// may have dropped it: the next batch (or the failed batch's attempts, run again one by
+/// one) takes another, which the pool checks. A connection idle for a while is checked before
+/// use (the server may have gone away meanwhile), and one held for the pool's
+/// `max_lifetime` goes back to the pool, which replaces it as it does its own.
+#[derive(Default)]
+struct WriterConnection {
+    held: Option<(PoolConnection<Postgres>, Instant)>,
+    last_used: Option<Instant>,
+}
+
+impl WriterConnection {
+    /// After this long without a batch, the connection is checked before the next.
+    const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+    /// The connection for the next batch.
+    async fn ready(&mut self, pool: &PgPool) -> Result<&mut PgConnection, sqlx::Error> {
+        let now = Instant::now();
+        let idle = self
+            .last_used
+            .is_some_and(|used| now.duration_since(used) >= Self::IDLE_CHECK);
+        let expired = pool
+            .options()
+            .get_max_lifetime()
+            .zip(self.held.as_ref())
+            .is_some_and(|(lifetime, (_, acquired))| now.duration_since(*acquired) >= lifetime);
+        if expired {
+            self.held = None;
+        }
+        if idle
+            && let Some((held, _)) = self.held.as_mut()
+            && held.ping().await.is_err()
+        {
+            self.discard();
+        }
+        self.last_used = Some(now);
+        let (held, _) = match self.held.take() {
+            Some(held) => self.held.insert(held),
+            None => self.held.insert((pool.acquire().await?, now)),
+        };
+        Ok(&mut **held)
+    }
+
+    /// Decides and commits `batch` on this connection (a panic is a failed commit, whose
+    /// outcome is unknown). After any failure the connection is given up.
+    async fn commit(
+        &mut self,
+        pool: &PgPool,
+        batch: &[AttemptJob],
+        stored_digests: &StoredDigests,
+    ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
+        let outcome = match self.ready(pool).await {
+            Ok(held) => std::panic::AssertUnwindSafe(commit_batch(held, batch, stored_digests))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let cause = crate::tasks::panic_message(panic.as_ref());
+                    tracing::error!(%cause, "the ledger's writer panicked; the batch is rolled back");
+                    Err(BatchError::Committing(StoreError::CommitFailed(format!(
+                        "the writer panicked: {cause}"
+                    ))))
+                }),
+            Err(error) => Err(BatchError::Before(error.into())),
+        };
+        if outcome.is_err() {
+            self.discard();
+        }
+        outcome
+    }
+
+    /// Closes the connection instead of returning it to the pool.
+    fn discard(&mut self) {
+        if let Some((mut held, _)) = self.held.take() {
+            held.close_on_drop();
         }
     }
 }
@@ -217,19 +288,18 @@ struct Decided<'a> {
 /// Decides every attempt of the batch in one transaction, each against the ledger plus
 /// what the attempts before it in the batch recorded for the same consumer.
 async fn commit_batch(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     batch: &[AttemptJob],
     stored_digests: &StoredDigests,
 ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
-    let mut tx = pool.begin_with(super::BEGIN_CHECK_AND_RECORD).await?;
+    let mut tx = connection.begin_with(super::BEGIN_CHECK_AND_RECORD).await?;
     let mut ids: Vec<&str> = batch
         .iter()
         .map(|j| j.attempt.account_id.as_str())
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    // The same lock as the single-attempt path: every account of each consumer, in id
-    // order. `FOR UPDATE` returns each row as it is once locked (the latest body). The
+    // Every account of each consumer, in id order. `FOR UPDATE` returns each row as it is once locked (the latest body). The
     // consumers are an array (`= ANY(ARRAY(…))`, not `IN (SELECT …)`), so that both
     // conditions use their index: with `IN` the planner filtered every account of the
     // ledger (105 ms a batch at 100,000 accounts, against 0.2 ms).
@@ -318,7 +388,8 @@ async fn commit_batch(
         .unwrap_or_default();
     for job in batch {
         let attempt = &job.attempt;
-        // As on the single-attempt path: an unknown account first, then the key.
+        // An unknown account first, then the key: an attempt on no account is refused
+        // whatever its key says.
         let Some(account) = locked.get(&attempt.account_id) else {
             results.push(Err(StoreError::AccountNotFound(attempt.account_id.clone())));
             continue;
@@ -513,7 +584,7 @@ fn bind_decision_columns<'q>(
 /// The remembered keys among the batch's (request hash, response, when kept), read
 /// under the accounts' locks.
 async fn remembered_keys(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::Transaction<'_, Postgres>,
     batch: &[AttemptJob],
 ) -> Result<HashMap<String, (String, String, DateTime<Utc>)>, sqlx::Error> {
     let keys: Vec<&str> = batch
@@ -544,7 +615,7 @@ async fn remembered_keys(
     .collect()
 }
 
-/// The history one attempt reads, as the single-attempt path would have read it: the
+/// The history one attempt reads, as its own transaction would have read it: the
 /// consumer's events from the attempt's lookback on, in time order (stored rows before
 /// the batch's own at the same instant), then the pending notices' places by due time.
 fn history_for(history: Option<&DebtorHistory>, at: DateTime<Utc>) -> Vec<HistoryRow> {
