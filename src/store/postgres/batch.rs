@@ -1,20 +1,20 @@
 //! Group commit of check-and-record on PostgreSQL. A few writer tasks, each on a
 //! connection of its own, take the attempts queued meanwhile and decide a whole batch in
-//! one transaction of five round trips (`BEGIN`; the locks; the history and chain heads in one read; every event,
-//! decision and chain head in one write; `COMMIT`) and one flush. Each statement's text
-//! is the same whatever the batch's size (rows are bound as arrays), so each connection
-//! prepares and plans it once.
+//! one transaction of five round trips (`BEGIN`; the locks; the history and chain heads
+//! in one read; every event, decision and chain head in one write; `COMMIT`) and one
+//! flush. Each statement's text is the same whatever the batch's size (rows are bound as
+//! arrays), so each connection prepares and plans it once.
 //!
 //! A batch decides as if its attempts were recorded one at a time, each in its own
 //! transaction: it locks every account of every consumer in the batch, in id order (so
 //! two batches, of this daemon or another, never wait on each other), before anything
 //! else, and reads the history only once they are held; attempts of one consumer within
-//! a batch see each other as the SQLite writer's group does. A batch that
-//! fails before its `COMMIT` (a deadlock with another daemon, an idempotency key held by a
-//! concurrent write, any database error) is rolled back whole and its attempts are run
-//! again one by one, each as a batch of its own through the same steps, which answers
-//! each with its own error. A failed `COMMIT` is not retried: it may have committed, and
-//! an attempt counts once.
+//! a batch see each other as the SQLite writer's group does. A batch that fails before
+//! its `COMMIT` (a deadlock with another daemon, an idempotency key held by a concurrent
+//! write, a connection the server dropped, any database error) is rolled back whole and
+//! its attempts are run again one by one, each as a batch of its own through the same
+//! steps, which answers each with its own error. A failed `COMMIT` is not retried: it
+//! may have committed, and an attempt counts once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -156,11 +156,11 @@ async fn run_writer(
 
 /// A writer's own connection, held from one batch to the next: a batch neither waits
 /// for the pool nor pays its check of the connection (a round trip, `test_before_acquire`)
-/// each time. A batch that fails for any reason gives its connection up, since the server
-/// may have dropped it: the next batch (or the failed batch's attempts, run again one by
-/// one) takes another, which the pool checks. A connection idle for a while is checked before
-/// use (the server may have gone away meanwhile), and one held for the pool's
-/// `max_lifetime` goes back to the pool, which replaces it as it does its own.
+/// each time. A batch that fails for any reason gives its connection up, since the
+/// server may have dropped it: the next batch (or the failed batch's attempts, run again
+/// one by one) takes another, which the pool checks. A connection idle for a while is
+/// checked before use (the server may have gone away meanwhile), and one held for the
+/// pool's `max_lifetime` goes back to the pool, which replaces it as it does its own.
 #[derive(Default)]
 struct WriterConnection {
     held: Option<(PoolConnection<Postgres>, Instant)>,
