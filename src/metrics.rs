@@ -211,7 +211,7 @@ impl Metrics {
         let history_cache_rows = Gauge::default();
         registry.register(
             "dunner_ledger_history_cache_rows",
-            "SQLite: the history rows the ledger's writer holds decoded after its last group of attempts (at most `[database] history_cache_rows`; an attempt on a debtor it holds reads nothing)",
+            "The history rows the ledger's writers keep after their last group of attempts (at most `[database] history_cache_rows`; an attempt on a debtor they keep reads no history)",
             history_cache_rows.clone(),
         );
         let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();

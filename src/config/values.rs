@@ -75,9 +75,9 @@ pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; a password in it is redacted when shown.
     #[serde(serialize_with = "serialize_database_url")]
     pub url: String,
-    /// SQLite: the most history rows the ledger's writer keeps decoded between
-    /// attempts, ≈ 250 bytes each at most (0: none). A debtor it keeps costs an attempt
-    /// no read; past the bound it forgets some debtors, read again when next asked.
+    /// The most history rows the ledger's writers keep between attempts, ≈ 250 bytes
+    /// each at most (0: none). A debtor they keep costs an attempt no read; past the
+    /// bound they forget some debtors, read again when next asked.
     #[serde(deserialize_with = "deserialize_history_cache_rows")]
     pub history_cache_rows: usize,
 }

@@ -112,9 +112,9 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         Ok(gauges) => state.metrics.set_outbox_gauges(&gauges, now),
         Err(error) => tracing::warn!(%error, "the outbox gauges could not be read"),
     }
-    if let Some(rows) = state.store.held_history_rows() {
-        state.metrics.set_history_cache_rows(rows);
-    }
+    state
+        .metrics
+        .set_history_cache_rows(state.store.held_history_rows());
     match state.metrics.encode() {
         Ok(text) => ([(CONTENT_TYPE, OPENMETRICS)], text).into_response(),
         Err(error) => ApiError::internal(error).into_response(),

@@ -387,8 +387,8 @@ pub enum Store {
 /// How a store is run, beyond its URL (`[database]` in the daemon's configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// SQLite: the most history rows the ledger's writer keeps decoded between attempts
-    /// (≈ 250 bytes each at most); PostgreSQL keeps none.
+    /// The most history rows the ledger's writers keep between attempts (≈ 250 bytes
+    /// each at most).
     pub history_cache_rows: usize,
 }
 
@@ -411,18 +411,17 @@ impl Store {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(SqliteStore::open_with(url, options).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(PostgresStore::open(url).await?))
+            Ok(Store::Postgres(PostgresStore::open(url, options).await?))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_string()))
         }
     }
 
-    /// SQLite: the history rows the ledger's writer holds decoded after its last group
-    /// (`None` on PostgreSQL, which keeps none).
-    pub fn held_history_rows(&self) -> Option<usize> {
+    /// The history rows the ledger's writers keep between groups of attempts.
+    pub fn held_history_rows(&self) -> usize {
         match self {
-            Store::Sqlite(store) => Some(store.held_history_rows()),
-            Store::Postgres(_) => None,
+            Store::Sqlite(store) => store.held_history_rows(),
+            Store::Postgres(store) => store.held_history_rows(),
         }
     }
 

@@ -10,6 +10,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 mod batch;
 mod chain;
+mod histories;
 mod records;
 mod reports;
 
@@ -18,8 +19,8 @@ use super::consumers::{PageAccount, PageEvent, ShadowRow};
 use super::{
     AccountHistoryRows, AccountRow, Attempt, AttemptJob, DecisionRow, DecisionSearch, EventQuery,
     EventRow, FinishRow, HistoryRow, Judge, KeyClaim, KeyRow, MAX_PAGE, Notice, NoticeColumns,
-    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoredEvent, from_json,
-    pending_notice_row, skip_unreadable_notices,
+    NoticeRow, PartitionClaim, QueuedNotice, RecordedRow, StoreError, StoreOptions, StoredEvent,
+    from_json, pending_notice_row, skip_unreadable_notices,
 };
 use crate::domain::chain::{Head, Link};
 
@@ -46,25 +47,40 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The queue of the group-commit writers of check-and-record (`batch.rs`).
     writer: tokio::sync::mpsc::Sender<AttemptJob>,
+    /// The histories those writers keep between batches (`histories.rs`).
+    histories: histories::SharedHistories,
 }
 
 impl PostgresStore {
     /// Connects to a `postgres://` URL.
-    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+    pub async fn open(url: &str, store: &StoreOptions) -> Result<PostgresStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
-        PostgresStore::connect(options).await
+        PostgresStore::connect(options, store).await
     }
 
     /// Connects with explicit options (a test uses its own `search_path`).
-    pub async fn connect(options: PgConnectOptions) -> Result<PostgresStore, StoreError> {
+    pub async fn connect(
+        options: PgConnectOptions,
+        store: &StoreOptions,
+    ) -> Result<PostgresStore, StoreError> {
         // Sixteen connections for the reads and other writes, and one for each writer of
         // check-and-record, so that a burst of attempts never waits behind the reads.
         let pool = PgPoolOptions::new()
             .max_connections(16 + u32::try_from(batch::WRITERS).unwrap_or(16))
             .connect_with(options)
             .await?;
-        let writer = batch::spawn_writers(pool.clone());
-        Ok(PostgresStore { pool, writer })
+        let histories = histories::Histories::shared(store.history_cache_rows);
+        let writer = batch::spawn_writers(pool.clone(), Arc::clone(&histories));
+        Ok(PostgresStore {
+            pool,
+            writer,
+            histories,
+        })
+    }
+
+    /// The history rows the writers keep between batches.
+    pub fn held_history_rows(&self) -> usize {
+        histories::Histories::lock(&self.histories).rows()
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
@@ -343,6 +359,18 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The notices' accounts first, in id order, as every writer of history locks
+        // them (updating a notice marks its account's history, migration 0017): two
+        // writers never wait on each other in a cycle.
+        let ids: Vec<&str> = rows.iter().map(|row| row.id).collect();
+        sqlx::query(
+            "SELECT id FROM accounts
+              WHERE id IN (SELECT account_id FROM notices WHERE id = ANY($1))
+              ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut links = Links::default();
         for row in rows {
             let (status, attempts, due_at, error) = row.update.columns(now);
@@ -811,11 +839,13 @@ async fn append_event(
     insert_events(tx, std::slice::from_ref(row), links).await
 }
 
+/// Queues a notice; `false` when one with its idempotency key is already queued (the new
+/// one is not).
 async fn insert_notice(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     row: &NoticeRow,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO notices (id, account_id, idempotency_key, status, due_at, request, created_at, updated_at)
          VALUES ($1, $2, $3, 'pending', $4, $5::jsonb, $6, $6)
          ON CONFLICT (idempotency_key) DO NOTHING",
@@ -828,7 +858,7 @@ async fn insert_notice(
     .bind(row.now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
 }
 
 fn notice_from_row(row: &sqlx::postgres::PgRow) -> Result<Notice, StoreError> {

@@ -1257,12 +1257,21 @@ async fn the_outcome_arrives_after_the_dial_on_postgres() {
         .await;
 }
 
-/// `[database] history_cache_rows = 0`: the SQLite writer keeps no decoded history
-/// between groups (`/metrics` says it holds none), so every attempt reads its debtor's
-/// history again; the caps count exactly as with the cache (the same attempts recorded,
-/// the same refused), which holds the debtor's rows.
+/// `[database] history_cache_rows = 0`: the ledger's writers keep no history between
+/// groups (`/metrics` says they hold none), so every attempt reads its debtor's history
+/// again; the caps count exactly as with the cache (the same attempts recorded, the same
+/// refused), which holds the debtor's rows.
 #[tokio::test]
-async fn without_the_writers_history_cache_the_caps_count_the_same_attempts() {
+async fn without_the_writers_history_cache_the_caps_count_the_same_attempts_on_sqlite() {
+    without_the_writers_history_cache_the_caps_count_the_same_attempts(false).await;
+}
+
+#[tokio::test]
+async fn without_the_writers_history_cache_the_caps_count_the_same_attempts_on_postgres() {
+    without_the_writers_history_cache_the_caps_count_the_same_attempts(true).await;
+}
+
+async fn without_the_writers_history_cache_the_caps_count_the_same_attempts(postgres: bool) {
     let mut answers = Vec::new();
     for rows in [
         0,
@@ -1270,7 +1279,12 @@ async fn without_the_writers_history_cache_the_caps_count_the_same_attempts() {
             .database
             .history_cache_rows,
     ] {
-        let api = api_configured(sqlite().await, |config| {
+        let store = if postgres {
+            crate::store_conformance::postgres().await
+        } else {
+            sqlite().await
+        };
+        let api = api_configured(store, |config| {
             config.database.history_cache_rows = rows;
         })
         .await;

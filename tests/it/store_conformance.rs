@@ -11,7 +11,7 @@ use dunner::domain::{
 use dunner::service::ServiceError;
 use dunner::store::{
     Attempt, EventQuery, NoticeRequest, NoticeStatus, NoticeUpdate, PostgresStore, Store,
-    StoreError,
+    StoreError, StoreOptions,
 };
 use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
@@ -81,9 +81,12 @@ pub async fn postgres() -> TestStore {
     .await
     .unwrap();
     let store = Store::Postgres(
-        PostgresStore::connect(options.clone().options([("search_path", schema.as_str())]))
-            .await
-            .unwrap(),
+        PostgresStore::connect(
+            options.clone().options([("search_path", schema.as_str())]),
+            &StoreOptions::default(),
+        )
+        .await
+        .unwrap(),
     );
     store.migrate().await.unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -1915,6 +1918,7 @@ async fn attempts_after_the_server_dropped_the_ledgers_connections_are_recorded_
                 .clone()
                 .options([("search_path", schema.as_str())])
                 .application_name(&name),
+            &StoreOptions::default(),
         )
         .await
         .unwrap(),
@@ -1982,4 +1986,90 @@ async fn attempts_after_the_server_dropped_the_ledgers_connections_are_recorded_
             .intact(),
         "every chain verifies after the dropped connections"
     );
+}
+
+/// PostgreSQL only: the writers keep each debtor's history from one batch to the next
+/// and use it only while every account of the debtor carries the version it was kept at
+/// (migration 0017's triggers set it in every transaction that changes an account's
+/// events or notices). Changes made in plain SQL on another connection — an event
+/// inserted, moved out of the week, deleted — are each seen by the very next attempt,
+/// both ways: the cap refuses once the week is full, and allows again once it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_history_never_outlives_a_change_made_in_sql_on_postgres() {
+    let test = postgres().await;
+    let (options, schema) = test.schema.as_ref().unwrap();
+    let store = &test.store;
+    let mut admin = sqlx::PgConnection::connect_with(
+        &options.clone().options([("search_path", schema.as_str())]),
+    )
+    .await
+    .unwrap();
+    let record = |minute: u32| async move {
+        let at = format!("2026-04-07T14:{minute:02}:00Z");
+        dunner::service::check_and_record(store, &SHIPPED_SHARED, &call("K-1", &at), now())
+            .await
+            .unwrap()
+            .event_id
+            .is_some()
+    };
+    store.put_account(&account("K-1"), now()).await.unwrap();
+    for minute in 0..6 {
+        assert!(record(minute).await, "call {minute} is under the cap");
+    }
+    assert!(
+        store.held_history_rows() >= 6,
+        "the debtor's history is kept: {} rows",
+        store.held_history_rows()
+    );
+    // A seventh call written in SQL: the week is full, the next call is refused.
+    sqlx::query(
+        "INSERT INTO events (id, account_id, at, body, recorded_at)
+         SELECT 'sql-1', account_id, at + interval '7 minutes', body, recorded_at
+           FROM events WHERE account_id = 'K-1' ORDER BY seq LIMIT 1",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        !record(20).await,
+        "the call inserted in SQL was not counted: the kept history outlived it"
+    );
+    // Moved out of the week, it no longer counts.
+    sqlx::query(
+        "UPDATE events SET at = '2026-03-01T14:00:00Z',
+                body = jsonb_set(body, '{at}', '\"2026-03-01T14:00:00Z\"')
+          WHERE id = 'sql-1'",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        record(21).await,
+        "the call moved out of the week still counted"
+    );
+    assert!(!record(22).await, "the week is full again");
+    // Two calls deleted: two more are allowed, and no third.
+    sqlx::query(
+        "DELETE FROM events WHERE id IN
+           (SELECT id FROM events WHERE account_id = 'K-1' AND id <> 'sql-1' ORDER BY seq LIMIT 2)",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(record(23).await, "a deleted call still counted");
+    assert!(record(24).await, "a deleted call still counted");
+    assert!(!record(25).await, "the week is full again");
+    // The same account, its history kept at each step, as one read afresh: 7 calls in
+    // the week.
+    let week = store
+        .list_events(
+            "K-1",
+            &EventQuery {
+                since: Some("2026-04-01T00:00:00Z".parse().unwrap()),
+                ..EventQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 7, "{week:?}");
 }

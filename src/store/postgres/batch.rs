@@ -27,6 +27,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Connection, Postgres, Row};
 use tokio::sync::{Mutex, mpsc};
 
+use super::histories::{Dated, DebtorHistory, Histories, SharedHistories, Versions};
 use super::{
     ArrayQuery, bind_event_columns, bind_head_columns, column, history_parts,
     insert_events_from_arrays, insert_notice, upsert_heads_from_arrays,
@@ -51,13 +52,14 @@ const MAX_BATCH: usize = 256;
 pub(super) const WRITERS: usize = 4;
 
 /// The batch's reads under the locks, in one statement (one snapshot, one round trip):
-/// the history of [`super::HISTORY`] and, as part 3, the chain heads of the locked
-/// accounts (the head's hash as `id`, its position as `seq`).
+/// the history of [`super::HISTORY`] for the accounts `$1` (those of the debtors whose
+/// history was not kept, `histories.rs`) and, as part 3, the chain heads of every locked
+/// account `$3` (the head's hash as `id`, its position as `seq`).
 const READ_UNDER_LOCKS: &str = concat!(
     history_parts!(),
     "
  UNION ALL
- SELECT 3, head, account_id, '', now(), position FROM chain_heads WHERE account_id = ANY($1)
+ SELECT 3, head, account_id, '', now(), position FROM chain_heads WHERE account_id = ANY($3)
  ORDER BY part, at, seq"
 );
 
@@ -82,29 +84,38 @@ SELECT id, account_id, decided_at, outcome, policy_digest, question::jsonb, deci
  ORDER BY n"
 );
 
-/// Starts the writers; they stop when every sender is gone.
-pub(super) fn spawn_writers(pool: PgPool) -> mpsc::Sender<AttemptJob> {
+/// Starts the writers, which share `histories`; they stop when every sender is gone.
+pub(super) fn spawn_writers(pool: PgPool, histories: SharedHistories) -> mpsc::Sender<AttemptJob> {
     let (sender, receiver) = mpsc::channel(MAX_BATCH * WRITERS);
     let receiver = Arc::new(Mutex::new(receiver));
-    // Digests whose texts are stored: the texts are written once per digest, not with
-    // every attempt (shared, so that each writer does not store them again).
-    let stored_digests = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let memory = WritersMemory {
+        stored_digests: Arc::new(std::sync::Mutex::new(HashSet::new())),
+        histories,
+    };
     for _ in 0..WRITERS {
         tokio::spawn(run_writer(
             pool.clone(),
             Arc::clone(&receiver),
-            Arc::clone(&stored_digests),
+            memory.clone(),
         ));
     }
     sender
 }
 
-type StoredDigests = Arc<std::sync::Mutex<HashSet<String>>>;
+/// What the writers remember from one batch to the next, shared between them.
+#[derive(Clone)]
+struct WritersMemory {
+    /// Digests whose texts are stored: the texts are written once per digest, not with
+    /// every attempt.
+    stored_digests: Arc<std::sync::Mutex<HashSet<String>>>,
+    /// The debtors' histories, each as of its accounts' versions (`histories.rs`).
+    histories: SharedHistories,
+}
 
 async fn run_writer(
     pool: PgPool,
     jobs: Arc<Mutex<mpsc::Receiver<AttemptJob>>>,
-    stored_digests: StoredDigests,
+    memory: WritersMemory,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut connection = WriterConnection::default();
@@ -115,7 +126,7 @@ async fn run_writer(
         if received == 0 {
             return;
         }
-        match connection.commit(&pool, &batch, &stored_digests).await {
+        match connection.commit(&pool, &batch, &memory).await {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     // A caller that went away still had its attempt recorded: the ledger
@@ -129,7 +140,7 @@ async fn run_writer(
                 // any, and no other's.
                 for job in batch.drain(..) {
                     let alone = std::slice::from_ref(&job);
-                    let result = match connection.commit(&pool, alone, &stored_digests).await {
+                    let result = match connection.commit(&pool, alone, &memory).await {
                         Ok(results) => results.into_iter().next().unwrap_or_else(|| {
                             Err(StoreError::CommitFailed(
                                 "the writer answered nothing for the attempt".into(),
@@ -205,10 +216,10 @@ impl WriterConnection {
         &mut self,
         pool: &PgPool,
         batch: &[AttemptJob],
-        stored_digests: &StoredDigests,
+        memory: &WritersMemory,
     ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
         let outcome = match self.ready(pool).await {
-            Ok(held) => std::panic::AssertUnwindSafe(commit_batch(held, batch, stored_digests))
+            Ok(held) => std::panic::AssertUnwindSafe(commit_batch(held, batch, memory))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| {
@@ -254,24 +265,11 @@ impl From<sqlx::Error> for BatchError {
     }
 }
 
-/// A row of a consumer's history with the instant it is ordered by.
-struct Dated {
-    at: DateTime<Utc>,
-    row: HistoryRow,
-}
-
-/// A consumer's stored history, read once for the batch: its events since the earliest
-/// lookback of the batch, and the places of its pending notices.
-#[derive(Default)]
-struct DebtorHistory {
-    events: Vec<Dated>,
-    pending: Vec<Dated>,
-}
-
-/// A locked account: its stored body and its consumer's key.
+/// A locked account: its stored body, its consumer's key and its history's version.
 struct Locked {
     body: String,
     debtor: String,
+    version: Option<String>,
 }
 
 /// An attempt decided within the batch, waiting for its rows to be written.
@@ -290,7 +288,7 @@ struct Decided<'a> {
 async fn commit_batch(
     connection: &mut PgConnection,
     batch: &[AttemptJob],
-    stored_digests: &StoredDigests,
+    memory: &WritersMemory,
 ) -> Result<Vec<Result<RecordedRow, StoreError>>, BatchError> {
     let mut tx = connection.begin_with(super::BEGIN_CHECK_AND_RECORD).await?;
     let mut ids: Vec<&str> = batch
@@ -303,8 +301,10 @@ async fn commit_batch(
     // consumers are an array (`= ANY(ARRAY(…))`, not `IN (SELECT …)`), so that both
     // conditions use their index: with `IN` the planner filtered every account of the
     // ledger (105 ms a batch at 100,000 accounts, against 0.2 ms).
-    let locked: HashMap<String, Locked> = sqlx::query(
-        "SELECT id, body::text AS body, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor
+    // With this transaction's id, the version its writes give the histories it changes.
+    let rows = sqlx::query(
+        "SELECT id, body::text AS body, coalesce('consumer:' || consumer_id, 'account:' || id) AS debtor,
+                history_xid::text AS version, pg_current_xact_id()::text AS xid
            FROM accounts
           WHERE id = ANY($1)
              OR consumer_id = ANY(ARRAY(SELECT consumer_id FROM accounts WHERE id = ANY($1)))
@@ -312,31 +312,58 @@ async fn commit_batch(
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|row| {
-        Ok((
+    .await?;
+    let mut xid: Option<String> = None;
+    let mut locked: HashMap<String, Locked> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        xid = row.try_get("xid")?;
+        locked.insert(
             row.try_get("id")?,
             Locked {
                 body: row.try_get("body")?,
                 debtor: row.try_get("debtor")?,
+                version: row.try_get("version")?,
             },
-        ))
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
-    // The history, read under the locks (a new statement, so a new snapshot that sees
-    // every write committed before the locks were granted).
+        );
+    }
+    // Each debtor's accounts with their versions, to find its kept history by.
+    let mut versions: HashMap<&str, Versions> = HashMap::new();
+    for (id, account) in &locked {
+        versions
+            .entry(account.debtor.as_str())
+            .or_default()
+            .push((id.clone(), account.version.clone()));
+    }
+    for accounts in versions.values_mut() {
+        accounts.sort_unstable();
+    }
     let since = batch
         .iter()
         .map(|job| lookback_start(job.attempt.at))
         .min()
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // The kept histories still current, taken out; the others read (with their instant:
+    // each debtor's history is complete from it on).
+    let mut histories: HashMap<&str, (DateTime<Utc>, DebtorHistory)> = HashMap::new();
+    let mut unread: Vec<&str> = Vec::new();
+    {
+        let mut kept = Histories::lock(&memory.histories);
+        for (debtor, accounts) in &versions {
+            let history = kept.take(debtor, accounts, since).unwrap_or_else(|| {
+                unread.extend(accounts.iter().map(|(id, _)| id.as_str()));
+                (since, DebtorHistory::default())
+            });
+            histories.insert(debtor, history);
+        }
+    }
+    // The history, read under the locks (a new statement, so a new snapshot that sees
+    // every write committed before the locks were granted).
     let every: Vec<&str> = locked.keys().map(String::as_str).collect();
-    let mut histories: HashMap<&str, DebtorHistory> = HashMap::new();
     let mut links = Links::default();
     for row in sqlx::query(READ_UNDER_LOCKS)
-        .bind(&every)
+        .bind(&unread)
         .bind(since)
+        .bind(&every)
         .fetch_all(&mut *tx)
         .await?
     {
@@ -354,10 +381,12 @@ async fn commit_batch(
         }
         let body: String = row.try_get("body")?;
         let at: DateTime<Utc> = row.try_get("at")?;
-        let Some(debtor) = locked.get(&account_id).map(|a| a.debtor.as_str()) else {
+        let Some((_, history)) = locked
+            .get(&account_id)
+            .and_then(|a| histories.get_mut(a.debtor.as_str()))
+        else {
             continue;
         };
-        let history = histories.entry(debtor).or_default();
         if row.try_get::<i32, _>("part")? == 2 {
             if let Some(row) = pending_notice_row(&id, &account_id, at, &body)? {
                 history.pending.push(Dated { at, row });
@@ -382,7 +411,8 @@ async fn commit_batch(
     let mut keyed: HashMap<&str, (&str, usize)> = HashMap::new();
     let mut new_keys: Vec<(&IdempotencyKey, usize, DateTime<Utc>)> = Vec::new();
     let mut new_digests: Vec<&AttemptJob> = Vec::new();
-    let known_digests: HashSet<String> = stored_digests
+    let known_digests: HashSet<String> = memory
+        .stored_digests
         .lock()
         .map(|set| set.clone())
         .unwrap_or_default();
@@ -413,7 +443,10 @@ async fn commit_batch(
             }
             keyed.insert(&key.key, (&key.request_hash, results.len()));
         }
-        let history = history_for(histories.get(account.debtor.as_str()), attempt.at);
+        let history = history_for(
+            histories.get(account.debtor.as_str()).map(|(_, h)| h),
+            attempt.at,
+        );
         let rows = match judge_attempt(
             &*job.judge,
             &account.body,
@@ -438,7 +471,10 @@ async fn commit_batch(
             new_digests.push(job);
         }
         // What this attempt wrote is history for the next attempts of its consumer.
-        let history = histories.entry(account.debtor.as_str()).or_default();
+        // (Every locked debtor has its entry; one made here would cover no instant.)
+        let (_, history) = histories
+            .entry(account.debtor.as_str())
+            .or_insert_with(|| (DateTime::<Utc>::MAX_UTC, DebtorHistory::default()));
         if let Some(event) = &rows.event {
             history.events.push(Dated {
                 at: event.at,
@@ -485,8 +521,18 @@ async fn commit_batch(
         events.extend(rows.event);
         notices.extend(rows.notice);
     }
+    // The accounts whose history this batch changes; the debtors it cannot tell what it
+    // wrote for (a notice whose idempotency key was queued already is not inserted)
+    // keep nothing.
+    let mut changed: HashSet<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
+    let mut unknown: HashSet<&str> = HashSet::new();
     for notice in &notices {
-        insert_notice(&mut tx, notice).await?;
+        changed.insert(&notice.account_id);
+        if !insert_notice(&mut tx, notice).await?
+            && let Some(account) = locked.get(&notice.account_id)
+        {
+            unknown.insert(&account.debtor);
+        }
     }
     if !decided.is_empty() {
         // Accounts without a chain yet start at genesis.
@@ -548,14 +594,54 @@ async fn commit_batch(
     tx.commit()
         .await
         .map_err(|error| BatchError::Committing(error.into()))?;
-    if let Ok(mut stored) = stored_digests.lock() {
+    if let Ok(mut stored) = memory.stored_digests.lock() {
         stored.extend(
             new_digests
                 .into_iter()
                 .map(|j| j.judge.policy_digest().to_string()),
         );
     }
+    keep_histories(
+        &memory.histories,
+        histories,
+        versions,
+        &changed,
+        &unknown,
+        xid,
+    );
     Ok(results)
+}
+
+/// After a committed batch, keeps each debtor's history (what was read or kept, plus what
+/// the batch wrote) as of its accounts' versions now: this transaction's id for the
+/// accounts it changed, the locked version for the others.
+fn keep_histories(
+    shared: &SharedHistories,
+    histories: HashMap<&str, (DateTime<Utc>, DebtorHistory)>,
+    mut versions: HashMap<&str, Versions>,
+    changed: &HashSet<&str>,
+    unknown: &HashSet<&str>,
+    xid: Option<String>,
+) {
+    let mut kept = Histories::lock(shared);
+    for (debtor, (since, history)) in histories {
+        let Some(mut accounts) = versions.remove(debtor) else {
+            continue;
+        };
+        if unknown.contains(debtor) {
+            continue;
+        }
+        let mut complete = true;
+        for (id, version) in &mut accounts {
+            if changed.contains(id.as_str()) {
+                complete &= xid.is_some();
+                version.clone_from(&xid);
+            }
+        }
+        if complete {
+            kept.keep(debtor.to_string(), accounts, since, history);
+        }
+    }
 }
 
 /// Binds the decisions with their links as the next twelve parameters.
