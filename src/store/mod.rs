@@ -1428,25 +1428,10 @@ pub(crate) fn repeat_in_group(
     }
 }
 
-/// Check-and-record between its read and its write: parses the stored account and
-/// history, asks the judge, and builds the rows to write.
-pub(crate) fn judge_attempt(
-    judge: &dyn Judge,
-    account_body: &str,
-    history_rows: &[HistoryRow],
-    attempt: &Attempt,
-    now: DateTime<Utc>,
-    notice: Option<&QueuedNotice>,
-    sending: Option<&str>,
-) -> Result<AttemptRows, StoreError> {
-    let account: Account = stored_account(&attempt.account_id, account_body)?;
-    let history = history_events(&attempt.account_id, history_rows, sending)?;
-    judged(judge, &account, &history, attempt, now, notice)
-}
-
-/// [`judge_attempt`] for a writer that keeps the rows it read already parsed (SQLite's,
-/// `sqlite::history`): the account and the history rows, in the order the read returns
-/// them, give the same history and so the same decision as parsing them afresh.
+/// Check-and-record between its read and its write, for the writers, which keep the rows
+/// they read parsed (`sqlite::histories`, `postgres::histories`): asks the judge over the
+/// account and the history rows, in the order the read returns them (the same history,
+/// so the same decision, as parsing them afresh), and builds the rows to write.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn judge_attempt_parsed<'r>(
     judge: &dyn Judge,
@@ -1558,7 +1543,7 @@ fn history_from_rows<'r, B, E: std::borrow::Borrow<LedgerEvent>>(
 }
 
 /// The history row id of a pending notice's place in the caps.
-fn pending_row_id(notice_id: &str) -> String {
+pub(crate) fn pending_row_id(notice_id: &str) -> String {
     format!("notice:{notice_id}")
 }
 

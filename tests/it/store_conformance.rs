@@ -2073,3 +2073,170 @@ async fn a_kept_history_never_outlives_a_change_made_in_sql_on_postgres() {
         .unwrap();
     assert_eq!(week.len(), 7, "{week:?}");
 }
+
+/// PostgreSQL only: the writers' kept histories change no answer. Two stores on one
+/// ledger, one keeping histories (the default) and one keeping none
+/// (`history_cache_rows = 0`), record the same seeded sequence of calls — one at a time
+/// and in bursts across consumers, on debts of Washington consumers (3 contacts in 7
+/// days per consumer, all debts), at random instants over a month, some of them
+/// conversations — each on its own copy of the accounts, while plain SQL on a third
+/// connection inserts calls and moves events out of the week on both copies
+/// alike. Every decision is the same on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kept_histories_answer_as_fresh_reads_do_on_postgres() {
+    let test = postgres().await;
+    let (options, schema) = test.schema.as_ref().unwrap();
+    let on_schema = options.clone().options([("search_path", schema.as_str())]);
+    let kept = Arc::new(test.store.clone());
+    let fresh = Arc::new(Store::Postgres(
+        PostgresStore::connect(
+            on_schema.clone(),
+            &StoreOptions {
+                history_cache_rows: 0,
+            },
+        )
+        .await
+        .unwrap(),
+    ));
+    let mut admin = sqlx::PgConnection::connect_with(&on_schema).await.unwrap();
+    // Six debts of three consumers in each copy.
+    let copies = [("kept", &kept), ("fresh", &fresh)];
+    for (prefix, store) in copies {
+        let debts: Vec<Account> = (0..6)
+            .map(|n| {
+                serde_json::from_value(serde_json::json!({
+                    "id": format!("{prefix}-{n}"),
+                    "consumer": {"id": format!("{prefix}-consumer-{}", n / 2),
+                                 "address": {"state": "WA"}, "time_zones": ["America/Los_Angeles"],
+                                 "phones": [{"number": "+15095550123", "kind": "mobile"}]}
+                }))
+                .unwrap()
+            })
+            .collect();
+        store.put_accounts(&debts, now()).await.unwrap();
+    }
+    // A seeded generator (xorshift), so that a failure replays.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let start: DateTime<Utc> = "2026-04-07T15:00:00Z".parse().unwrap();
+    let attempt = |prefix: &str, debt: u64, at: DateTime<Utc>, talked: bool| Attempt {
+        outcome: Some(if talked {
+            Outcome::Conversation
+        } else {
+            Outcome::NoAnswer
+        }),
+        ..wa_call(
+            &format!("{prefix}-{debt}"),
+            &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+    };
+    // A decision as both copies must give it: their ids made alike.
+    let answer = |prefix: &str, result: Result<dunner::service::Recorded, ServiceError>| {
+        let text = match result {
+            Ok(recorded) => format!(
+                "{} {}",
+                recorded.event_id.is_some(),
+                serde_json::to_string(&recorded.decision).unwrap()
+            ),
+            Err(error) => format!("error {error}"),
+        };
+        text.replace(&format!("{prefix}-"), "debt-")
+    };
+    let mut decided = 0;
+    let mut allowed = 0;
+    for step in 0..120u32 {
+        let at = start + Duration::minutes(i64::from(step) * 360 + next(360) as i64);
+        if step % 10 == 9 {
+            // A burst: one call for each consumer at once (their order does not matter).
+            let debts: Vec<u64> = (0..3).map(|consumer| consumer * 2 + next(2)).collect();
+            let talked = next(12) == 0;
+            let mut answers = Vec::new();
+            for (prefix, store) in copies {
+                let tasks: Vec<_> = debts
+                    .iter()
+                    .map(|&debt| {
+                        let store = Arc::clone(store);
+                        let attempt = attempt(prefix, debt, at, talked);
+                        tokio::spawn(async move {
+                            dunner::service::check_and_record(
+                                &store,
+                                &SHIPPED_SHARED,
+                                &attempt,
+                                now(),
+                            )
+                            .await
+                        })
+                    })
+                    .collect();
+                let mut copy = Vec::new();
+                for task in tasks {
+                    copy.push(answer(prefix, task.await.unwrap()));
+                }
+                answers.push(copy);
+            }
+            decided += debts.len();
+            allowed += answers[0].iter().filter(|a| a.starts_with("true")).count();
+            assert_eq!(answers[0], answers[1], "step {step}: a burst at {at}");
+            continue;
+        }
+        if step % 7 == 6 {
+            // Plain SQL on both copies alike: a call inserted, or the debt's latest
+            // event moved out of the week.
+            let debt = next(6);
+            let insert = next(2) == 0;
+            for (prefix, _) in copies {
+                let account = format!("{prefix}-{debt}");
+                if insert {
+                    let body = serde_json::json!({"at": at, "type": "contact", "channel": "call",
+                        "outcome": "no_answer", "initiated_by": "collector"});
+                    sqlx::query(
+                        "INSERT INTO events (id, account_id, at, body, recorded_at)
+                         VALUES ($1, $2, $3, $4::jsonb, $3)",
+                    )
+                    .bind(format!("sql-{step}-{account}"))
+                    .bind(&account)
+                    .bind(at)
+                    .bind(body.to_string())
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                } else {
+                    sqlx::query(
+                        "UPDATE events SET at = at - interval '30 days',
+                                body = jsonb_set(body, '{at}', to_jsonb(to_char(
+                                  (at - interval '30 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))
+                          WHERE seq = (SELECT max(seq) FROM events WHERE account_id = $1)",
+                    )
+                    .bind(&account)
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                }
+            }
+        }
+        let debt = next(6);
+        let talked = next(12) == 0;
+        let mut answers = Vec::new();
+        for (prefix, store) in copies {
+            let attempt = attempt(prefix, debt, at, talked);
+            let result =
+                dunner::service::check_and_record(store, &SHIPPED_SHARED, &attempt, now()).await;
+            answers.push(answer(prefix, result));
+        }
+        decided += 1;
+        allowed += usize::from(answers[0].starts_with("true"));
+        assert_eq!(answers[0], answers[1], "step {step}: debt {debt} at {at}");
+    }
+    // The sequence exercised both answers, and the kept store did keep histories.
+    assert!(
+        allowed >= 20 && allowed + 20 <= decided,
+        "{allowed} of {decided} allowed"
+    );
+    assert!(kept.held_history_rows() > 0, "the kept store kept nothing");
+    assert_eq!(fresh.held_history_rows(), 0);
+}

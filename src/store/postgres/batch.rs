@@ -35,8 +35,9 @@ use super::{
 use crate::domain::chain::{DecisionFields, Head, Link, instant_text as chain_instant};
 use crate::store::chain::{Links, decision_content_hash, event_content_hash};
 use crate::store::{
-    AttemptJob, EventRow, HistoryRow, IdempotencyKey, RecordedRow, StoreError, judge_attempt,
-    lookback_start, pending_notice_row, repeat_in_group,
+    AttemptJob, AttemptRows, EventRow, HistoryRow, IdempotencyKey, RecordedRow, StoreError,
+    judge_attempt_parsed, lookback_start, pending_notice_row, pending_row_id, repeat_in_group,
+    stored_account,
 };
 
 /// Attempts decided in one transaction at most: enough to cover every connection of a
@@ -389,17 +390,17 @@ async fn commit_batch(
         };
         if row.try_get::<i32, _>("part")? == 2 {
             if let Some(row) = pending_notice_row(&id, &account_id, at, &body)? {
-                history.pending.push(Dated { at, row });
+                history.pending.push(Dated::parse(at, row));
             }
         } else {
-            history.events.push(Dated {
+            history.events.push(Dated::parse(
                 at,
-                row: HistoryRow {
+                HistoryRow {
                     id,
                     account_id,
                     body,
                 },
-            });
+            ));
         }
     }
     let remembered = remembered_keys(&mut tx, batch).await?;
@@ -443,19 +444,8 @@ async fn commit_batch(
             }
             keyed.insert(&key.key, (&key.request_hash, results.len()));
         }
-        let history = history_for(
-            histories.get(account.debtor.as_str()).map(|(_, h)| h),
-            attempt.at,
-        );
-        let rows = match judge_attempt(
-            &*job.judge,
-            &account.body,
-            &history,
-            attempt,
-            job.now,
-            job.notice.as_ref(),
-            job.sending.as_deref(),
-        ) {
+        let history = histories.get(account.debtor.as_str()).map(|(_, h)| h);
+        let rows = match judge_job(job, &account.body, history) {
             Ok(rows) => rows,
             Err(error) => {
                 results.push(Err(error));
@@ -476,14 +466,14 @@ async fn commit_batch(
             .entry(account.debtor.as_str())
             .or_insert_with(|| (DateTime::<Utc>::MAX_UTC, DebtorHistory::default()));
         if let Some(event) = &rows.event {
-            history.events.push(Dated {
-                at: event.at,
-                row: HistoryRow {
+            history.events.push(Dated::parse(
+                event.at,
+                HistoryRow {
                     id: event.id.clone(),
                     account_id: attempt.account_id.clone(),
                     body: event.body.clone(),
                 },
-            });
+            ));
         }
         if let Some(notice) = &rows.notice
             && let Some(row) = pending_notice_row(
@@ -493,10 +483,7 @@ async fn commit_batch(
                 &notice.request,
             )?
         {
-            history.pending.push(Dated {
-                at: notice.due_at,
-                row,
-            });
+            history.pending.push(Dated::parse(notice.due_at, row));
         }
         if let Some(key) = &attempt.idempotency {
             new_keys.push((key, results.len(), job.now));
@@ -701,10 +688,41 @@ async fn remembered_keys(
     .collect()
 }
 
+/// Check-and-record's step for one attempt of the batch, over its debtor's history as
+/// parsed once: the stored account first, then the rows the attempt reads, in order, so
+/// that an unreadable account or row is the attempt's error (the place of the notice
+/// being sent is not read, so never its error).
+fn judge_job(
+    job: &AttemptJob,
+    account_body: &str,
+    history: Option<&DebtorHistory>,
+) -> Result<AttemptRows, StoreError> {
+    let attempt = &job.attempt;
+    let account = stored_account(&attempt.account_id, account_body)?;
+    let rows = history_for(history, attempt.at);
+    let own_place = job.sending.as_deref().map(pending_row_id);
+    if let Some(error) = rows
+        .iter()
+        .filter(|row| own_place.as_deref() != Some(row.id.as_str()))
+        .find_map(|row| row.error())
+    {
+        return Err(error);
+    }
+    judge_attempt_parsed(
+        &*job.judge,
+        &account,
+        rows.iter().filter_map(|row| row.parsed()),
+        attempt,
+        job.now,
+        job.notice.as_ref(),
+        job.sending.as_deref(),
+    )
+}
+
 /// The history one attempt reads, as its own transaction would have read it: the
 /// consumer's events from the attempt's lookback on, in time order (stored rows before
 /// the batch's own at the same instant), then the pending notices' places by due time.
-fn history_for(history: Option<&DebtorHistory>, at: DateTime<Utc>) -> Vec<HistoryRow> {
+fn history_for(history: Option<&DebtorHistory>, at: DateTime<Utc>) -> Vec<&Dated> {
     let Some(history) = history else {
         return Vec::new();
     };
@@ -713,13 +731,6 @@ fn history_for(history: Option<&DebtorHistory>, at: DateTime<Utc>) -> Vec<Histor
     events.sort_by_key(|e| e.at);
     let mut pending: Vec<&Dated> = history.pending.iter().collect();
     pending.sort_by_key(|e| e.at);
+    events.extend(pending);
     events
-        .into_iter()
-        .chain(pending)
-        .map(|dated| HistoryRow {
-            id: dated.row.id.clone(),
-            account_id: dated.row.account_id.clone(),
-            body: dated.row.body.clone(),
-        })
-        .collect()
 }

@@ -23,12 +23,58 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use crate::store::HistoryRow;
+use crate::domain::LedgerEvent;
+use crate::store::{HistoryRow, ParsedRow, StoreError, from_json};
 
-/// A row of a consumer's history with the instant it is ordered by.
+/// A row of a consumer's history, parsed once, with the instant it is ordered by.
 pub(super) struct Dated {
     pub at: DateTime<Utc>,
-    pub row: HistoryRow,
+    pub id: String,
+    pub account_id: String,
+    pub event: Parsed,
+}
+
+/// A history row's event, or the body that could not be parsed (kept, so that every
+/// attempt that reads the row meets the same error).
+pub(super) enum Parsed {
+    Event(LedgerEvent),
+    Unreadable(String),
+}
+
+impl Dated {
+    /// The row read (or written) with its body parsed.
+    pub fn parse(at: DateTime<Utc>, row: HistoryRow) -> Dated {
+        let event = match from_json::<LedgerEvent>("event", &row.body) {
+            Ok(event) => Parsed::Event(event),
+            Err(_) => Parsed::Unreadable(row.body),
+        };
+        Dated {
+            at,
+            id: row.id,
+            account_id: row.account_id,
+            event,
+        }
+    }
+
+    /// The row for the judge; `None` for an unreadable one ([`Dated::error`]).
+    pub fn parsed(&self) -> Option<ParsedRow<'_>> {
+        match &self.event {
+            Parsed::Event(event) => Some(ParsedRow {
+                id: &self.id,
+                account_id: &self.account_id,
+                event,
+            }),
+            Parsed::Unreadable(_) => None,
+        }
+    }
+
+    /// The error of parsing an unreadable row's body, as parsing it afresh gives.
+    pub fn error(&self) -> Option<StoreError> {
+        match &self.event {
+            Parsed::Event(_) => None,
+            Parsed::Unreadable(body) => from_json::<LedgerEvent>("event", body).err(),
+        }
+    }
 }
 
 /// A consumer's stored history: its events since an instant, and the places of its
@@ -161,13 +207,15 @@ mod tests {
         let at = DateTime::<Utc>::UNIX_EPOCH;
         DebtorHistory {
             events: (0..events)
-                .map(|i| Dated {
-                    at,
-                    row: HistoryRow {
-                        id: format!("e{i}"),
-                        account_id: "A".into(),
-                        body: "{}".into(),
-                    },
+                .map(|i| {
+                    Dated::parse(
+                        at,
+                        HistoryRow {
+                            id: format!("e{i}"),
+                            account_id: "A".into(),
+                            body: "{}".into(),
+                        },
+                    )
                 })
                 .collect(),
             pending: Vec::new(),

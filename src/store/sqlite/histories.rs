@@ -319,7 +319,7 @@ impl Histories {
         let Some((body, debtor)) = account else {
             return Ok(Loaded::Missing);
         };
-        // The account is parsed before its history, as `judge_attempt` does: its error
+        // The account is parsed before its history, as the PostgreSQL writer does: its error
         // is the one the attempt meets first.
         let account = match stored_account(account_id, &body) {
             Ok(account) => account,
