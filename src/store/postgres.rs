@@ -243,6 +243,9 @@ impl PostgresStore {
 
     pub(super) async fn insert_notice(&self, row: &NoticeRow) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The account first, as every writer of its history (a new notice marks it,
+        // migration 0017).
+        lock_accounts(&mut tx, std::iter::once(row.account_id.as_str())).await?;
         insert_notice(&mut tx, row).await?;
         tx.commit().await?;
         Ok(())

@@ -45,12 +45,13 @@ use crate::store::{
 const MAX_BATCH: usize = 256;
 
 /// Writer tasks, each with its own batch in flight: while one waits for its WAL flush,
-/// another decides the next batch. Four rather than eight: with fewer writers the
-/// attempts queued meanwhile make larger batches, and a batch's statements cost
-/// PostgreSQL about the same whatever its size (at `-c64` on two cores: 0.29 ms of the
-/// server's CPU per attempt with four against 0.34–0.37 with eight, at the same
-/// throughput; BENCHMARKS.md).
-pub(super) const WRITERS: usize = 4;
+/// another decides the next batch. Few, because with fewer writers the attempts queued
+/// meanwhile make larger batches, and a batch's statements cost PostgreSQL about the
+/// same whatever its size; not one or two, whose batches wait on each other's round
+/// trips. Three since the writers keep histories (at `-c64` on two cores, three rounds:
+/// 7,666–8,181 attempts/s with three, 7,343–7,866 with two, 6,809–7,298 with four;
+/// BENCHMARKS.md).
+pub(super) const WRITERS: usize = 3;
 
 /// The batch's reads under the locks, in one statement (one snapshot, one round trip):
 /// the history of [`super::HISTORY`] for the accounts `$1` (those of the debtors whose
