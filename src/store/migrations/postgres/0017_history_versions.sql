@@ -14,6 +14,10 @@
 -- skips triggers: a replication tool applying events to this database must not run while
 -- daemons are writing to it.)
 ALTER TABLE accounts ADD COLUMN history_xid xid8;
+-- A new account starts at the version of the transaction that creates it, so that one
+-- deleted and created again under its id never matches a history kept for the old one.
+-- (Only new rows take the default: the accounts already there are not rewritten.)
+ALTER TABLE accounts ALTER COLUMN history_xid SET DEFAULT pg_current_xact_id();
 
 -- Statement triggers read the changed rows once per statement (a batch's events are one
 -- statement); `IS DISTINCT FROM` skips the accounts this transaction already marked.
