@@ -611,6 +611,10 @@ fn keep_histories(
     unknown: &HashSet<&str>,
     xid: Option<String>,
 ) {
+    // (Every locked row carries the id: without one, no account was locked.)
+    let Some(xid) = xid else {
+        return;
+    };
     let mut kept = Histories::lock(shared);
     for (debtor, (since, history)) in histories {
         let Some(mut accounts) = versions.remove(debtor) else {
@@ -619,16 +623,12 @@ fn keep_histories(
         if unknown.contains(debtor) {
             continue;
         }
-        let mut complete = true;
         for (id, version) in &mut accounts {
             if changed.contains(id.as_str()) {
-                complete &= xid.is_some();
-                version.clone_from(&xid);
+                *version = Some(xid.clone());
             }
         }
-        if complete {
-            kept.keep(debtor.to_string(), accounts, since, history);
-        }
+        kept.keep(debtor.to_string(), accounts, since, history);
     }
 }
 

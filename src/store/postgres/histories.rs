@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::domain::LedgerEvent;
-use crate::store::{HistoryRow, ParsedRow, StoreError, from_json};
+use crate::store::{HistoryRow, ParsedRow, StoreError, forget_past_bound, from_json};
 
 /// A row of a consumer's history, parsed once, with the instant it is ordered by.
 pub(super) struct Dated {
@@ -160,8 +160,7 @@ impl Histories {
     }
 
     /// Keeps the debtor's history, as of `versions` and complete from `since` on, then
-    /// keeps within the bound: past it, forgets debtors (whichever the map yields first)
-    /// until a quarter of the room is free, as the SQLite writer does.
+    /// keeps within the bound ([`forget_past_bound`], as the SQLite writer does).
     pub fn keep(
         &mut self,
         debtor: String,
@@ -178,18 +177,9 @@ impl Histories {
         if let Some(replaced) = self.debtors.insert(debtor, kept) {
             self.rows = self.rows.saturating_sub(replaced.history.rows());
         }
-        if self.rows > self.max_rows {
-            let target = self.max_rows - self.max_rows / 4;
-            let mut rows = self.rows;
-            self.debtors.retain(|_, kept| {
-                if rows <= target {
-                    return true;
-                }
-                rows = rows.saturating_sub(kept.history.rows());
-                false
-            });
-            self.rows = rows;
-        }
+        self.rows = forget_past_bound(&mut self.debtors, self.rows, self.max_rows, |kept| {
+            kept.history.rows()
+        });
     }
 
     /// The history rows held.

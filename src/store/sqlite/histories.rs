@@ -27,8 +27,8 @@ use super::{ACCOUNT_AND_HISTORY, parse_instant};
 use crate::domain::chain::Head;
 use crate::domain::{Account, LedgerEvent};
 use crate::store::{
-    EventRow, NoticeRow, ParsedRow, StoreError, from_json, instant_text, pending_notice_row,
-    stored_account,
+    EventRow, NoticeRow, ParsedRow, StoreError, forget_past_bound, from_json, instant_text,
+    pending_notice_row, stored_account,
 };
 
 fn db(error: rusqlite::Error) -> StoreError {
@@ -172,23 +172,11 @@ impl Histories {
         self.rows
     }
 
-    /// Past `max_rows`, forgets debtors (whichever the map yields first: no use is
-    /// tracked) until a quarter of the bound is free. Dropping them all instead made
-    /// every debtor in use load again at once, and a working set just over the bound
-    /// did so over and over (issue 15: 36 times in 15 s under `attempts.sh`, a third
-    /// of the writer's time). Past `max_heads`, forgets the heads.
+    /// Past `max_rows`, forgets debtors ([`forget_past_bound`]) and their accounts. Past
+    /// `max_heads`, forgets the heads.
     fn bound(&mut self, max_rows: usize, max_heads: usize) {
         if self.rows > max_rows {
-            let target = max_rows - max_rows / 4;
-            let mut rows = self.rows;
-            self.debtors.retain(|_, history| {
-                if rows <= target {
-                    return true;
-                }
-                rows = rows.saturating_sub(history.rows());
-                false
-            });
-            self.rows = rows;
+            self.rows = forget_past_bound(&mut self.debtors, self.rows, max_rows, History::rows);
             let debtors = &self.debtors;
             self.accounts
                 .retain(|_, known| debtors.contains_key(&known.debtor));
