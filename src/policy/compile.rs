@@ -258,7 +258,7 @@ impl FileCompiler<'_> {
             None => None,
         };
         let scope = match &meta.scope {
-            Some(scope) => self.scope(scope.get_ref())?,
+            Some(scope) => self.scope(scope.get_ref(), scope.span())?,
             None => Scope::default(),
         };
         for (field, text) in [
@@ -288,7 +288,9 @@ impl FileCompiler<'_> {
         })
     }
 
-    fn scope(&mut self, scope: &ScopeSource) -> Option<Scope> {
+    /// `table` is where `[pack.scope]` is written: an empty list is named there (the
+    /// list itself carries no place once parsed).
+    fn scope(&mut self, scope: &ScopeSource, table: Range<usize>) -> Option<Scope> {
         let mut ok = true;
         if let Some(country) = &scope.country
             && country.get_ref() != "US"
@@ -343,7 +345,7 @@ impl FileCompiler<'_> {
         if scope.collectors.as_ref().is_some_and(Vec::is_empty) {
             self.error(
                 "rules::never-applies",
-                None,
+                Some(table.clone()),
                 "the pack can never apply: `collectors` is empty (leave it out to cover every collector)".to_string(),
             );
             ok = false;
@@ -368,7 +370,7 @@ impl FileCompiler<'_> {
         if scope.postal_codes.as_ref().is_some_and(Vec::is_empty) {
             self.error(
                 "rules::never-applies",
-                None,
+                Some(table),
                 "the pack can never apply: `postal_codes` is empty (leave it out to cover every ZIP code)".to_string(),
             );
             ok = false;

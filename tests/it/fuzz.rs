@@ -481,3 +481,27 @@ proptest! {
         check_request(&request)?;
     }
 }
+
+/// Found by `an_odd_value_in_a_shipped_pack_never_panics`: an empty `collectors` (or
+/// `postal_codes`) list was refused without a place; it is named at `[pack.scope]`.
+#[test]
+fn an_empty_scope_list_is_reported_at_the_scope() {
+    for list in ["collectors", "postal_codes"] {
+        let (name, text) = &PACKS[0];
+        let text = text.replacen("[pack.scope]\n", &format!("[pack.scope]\n{list} = []\n"), 1);
+        let text = if list == "collectors" {
+            text.replacen("collectors = [\"agency\", \"debt_buyer\"]\n", "", 1)
+        } else {
+            text
+        };
+        let sources = vec![SourceFile::new(name.as_str(), text.as_str())];
+        let Err(PolicyError::Invalid(diagnostics)) = Policy::from_sources(sources) else {
+            panic!("an empty `{list}` is an error");
+        };
+        let never = diagnostics
+            .iter()
+            .find(|d| d.code == "rules::never-applies")
+            .unwrap_or_else(|| panic!("{list}: {diagnostics:?}"));
+        assert!(never.line.is_some(), "{never:?}");
+    }
+}
