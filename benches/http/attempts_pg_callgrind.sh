@@ -18,8 +18,10 @@ pg_bench_start callgrind "${3:-}"
 token=$($bin keys create --name bench --scope record --database "$db" 2>/dev/null | tail -1)
 # The schema first, outside valgrind (migrations are not what is measured).
 $bin migrate --database "$db" >/dev/null 2>&1 || true
-DUNNER_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
-  --collect-atstart=no --toggle-collect='dunner::store::postgres::batch::run_writer*' \
+# CALLGRIND_ALL=1 collects the whole daemon instead (its HTTP tasks, the runtime).
+collect=(--collect-atstart=no --toggle-collect='dunner::store::postgres::batch::run_writer*')
+[ -n "${CALLGRIND_ALL:-}" ] && collect=(--collect-atstart=yes)
+DUNNER_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "${collect[@]}" \
   $bin serve --database "$db" --listen 127.0.0.1:18081 >"$dir/serve.log" 2>&1 &
 daemon=$!
 for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/18081) 2>/dev/null && break; sleep 0.1; done
@@ -31,6 +33,7 @@ daemon=
 n=$(psql "$db" -Atc "SELECT count(*) FROM events")
 total=$(grep -h '^summary:' "$dir"/cg.out* | awk '{s += $2} END {print s}')
 sha=$(callgrind_annotate "$dir"/cg.out* 2>/dev/null | awk '/sha256::soft/ {gsub(",", "", $1); s += $1} END {print s + 0}')
-echo "attempts: $n; writer instructions per attempt: $((total / n)), without SHA-256: $(((total - sha) / n))"
+what="writer"; [ -n "${CALLGRIND_ALL:-}" ] && what="daemon"
+echo "attempts: $n; $what instructions per attempt: $((total / n)), without SHA-256: $(((total - sha) / n))"
 [ -n "${CALLGRIND_KEEP:-}" ] && cat "$dir"/cg.out* >"$CALLGRIND_KEEP"
 true
