@@ -1682,3 +1682,30 @@ pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
         reason: error.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Ids are UUID v7 ordered by the caller's clock, and their random part is random:
+    /// ids drawn at one instant (the writers draw a decision's and an event's together)
+    /// never repeat.
+    #[test]
+    fn ids_at_one_instant_carry_it_and_never_repeat() {
+        let now = DateTime::parse_from_rfc3339("2026-04-07T15:00:00.123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_id(now)).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(3) {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version(), Some(uuid::Version::SortRand));
+            let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            assert_eq!(
+                (seconds, nanos / 1_000_000),
+                (u64::try_from(now.timestamp()).unwrap(), 123)
+            );
+        }
+    }
+}
