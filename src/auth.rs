@@ -3,8 +3,8 @@
 //! Pure: no I/O. A token is `dunner_<id>_<secret>`; the store keeps the id, the
 //! SHA-256 of the secret and the scopes, never the secret.
 
+use crate::domain::sha256_hex;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What a key may do.
 #[derive(
@@ -152,10 +152,7 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 
 /// SHA-256 of a secret, as lower-case hex.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    sha256_hex(secret.as_bytes())
 }
 
 /// Whether a presented secret matches a stored hash, comparing in constant time so the

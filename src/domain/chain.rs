@@ -25,6 +25,8 @@
 
 use sha2::{Digest, Sha256};
 
+use super::hex::{hex, sha256_hex};
+
 /// The hash before the first entry of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -773,28 +775,6 @@ pub fn facts_digest(entries: &[String]) -> String {
     hex(&hash.finalize())
 }
 
-/// SHA-256 of `bytes`, as lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Four hashes an attempt (two content, two entry): digits looked up, where
-/// `char::from_digit` and a `char` push per nibble cost the ledger's writer 4,000
-/// instructions an attempt (issue 15).
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            // A nibble is always below 16: the fallback is never taken.
-            out.push(char::from(
-                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
-        }
-    }
-    out
-}
-
 /// Appends `value` as a JSON string (the text `serde_json` writes for it).
 fn push_text(out: &mut Vec<u8>, value: &str) {
     // Writing to a `Vec` cannot fail, nor can serializing a string.
@@ -1269,8 +1249,6 @@ mod tests {
                 );
             }
         }
-        // And the hex digits are the lower-case ones, two per byte, high nibble first.
-        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod arrangements;
 pub mod chain;
 mod channel;
 mod event;
+mod hex;
 pub mod instant;
 mod ledger;
 mod money;
@@ -54,6 +55,7 @@ mod reason;
 mod shared_text;
 mod text;
 pub(crate) mod zone_serde;
+pub use hex::{hex, sha256_hex};
 pub use text::trimmed;
 pub(crate) use text::{with_optional_text, with_text};
 

@@ -214,7 +214,6 @@ pub fn idempotency_key(
     now: chrono::DateTime<chrono::Utc>,
     retention: std::time::Duration,
 ) -> Result<Option<crate::store::IdempotencyKey>, ApiError> {
-    use sha2::Digest;
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
@@ -229,10 +228,7 @@ pub fn idempotency_key(
             )
         })?;
     let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
-    let request_hash = sha2::Sha256::digest(&canonical)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let request_hash = crate::domain::sha256_hex(&canonical);
     let since = now - chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::days(1));
     Ok(Some(crate::store::IdempotencyKey {
         key: key.to_string(),

@@ -20,13 +20,7 @@ pub fn digest(contents: &[(&str, &toml::Table)]) -> String {
         hasher.update(canonical.as_bytes());
         hasher.update([0]);
     }
-    let bytes = hasher.finalize();
-    let mut hex = String::with_capacity(7 + bytes.len() * 2);
-    hex.push_str("sha256:");
-    for byte in bytes.iter() {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    format!("sha256:{}", crate::domain::hex(&hasher.finalize()))
 }
 
 /// TOML → JSON with sorted keys and datetimes as their TOML text.

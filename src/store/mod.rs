@@ -1265,10 +1265,7 @@ fn import_key(account_id: &str, body: &str, occurrence: u32) -> String {
         hash.update(part);
     }
     hash.update(occurrence.to_be_bytes());
-    hash.finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::domain::hex(&hash.finalize())
 }
 
 /// The attempt a reported outcome is about, and the earliest attempt instant that still

@@ -278,7 +278,7 @@ pub(crate) fn hold_body(hold: &Hold) -> Result<String, StoreError> {
         "scope": hold.scope,
         "target": hold.target,
         "kind": hold.kind,
-        "reason_sha256": chain::sha256_hex(hold.reason.as_bytes()),
+        "reason_sha256": crate::domain::sha256_hex(hold.reason.as_bytes()),
     }))
 }
 
