@@ -38,14 +38,17 @@ for run in $(seq 1 "$runs"); do
   rate=$(awk '/^Requests\/sec/ {print $2}' "$out/$run.log")
   tps=$(awk '/^tps =/ {print $3}' "$out/$run.log")
   p99=$(awk '$1 == "99%" {print $2}' "$out/$run.log")
+  # CPU per recorded attempt, from attempts_pg.sh's shares of a core: the daemon's and
+  # the backends' (what the machine's speed moves less than the rate, not at all).
+  cpu=$(awk -v r="$rate" '/^cpu:/ { gsub("%", ""); printf "daemon %.0f µs, backends %.0f µs", $3 * 1e4 / r, $9 * 1e4 / r }' "$out/$run.log")
   if [ -z "$rate" ]; then
     echo "run $run: no rate; its output:" >&2
     cat "$out/$run.log" >&2
     exit 1
   fi
   rates+=("$rate")
-  printf 'run %d: %8.0f recorded/s  p99 %-8s pgbench %s tps (%s of it)  load before %s\n' \
-    "$run" "$rate" "$p99" "${tps:-?}" \
+  printf 'run %d: %8.0f recorded/s  p99 %-8s CPU per attempt: %s  pgbench %.0f tps (%s of it)  load before %s\n' \
+    "$run" "$rate" "$p99" "$cpu" "${tps:-0}" \
     "$(awk -v r="$rate" -v t="${tps:-0}" 'BEGIN { if (t > 0) printf "%.2f", r / t; else print "?" }')" \
     "$(echo "$before" | cut -d' ' -f1-3)"
 done
