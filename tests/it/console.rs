@@ -573,13 +573,15 @@ async fn an_account_is_found_by_its_exact_phone_or_email_in_a_posted_form() {
 
 // --- in a real browser ---------------------------------------------------------------
 
+use std::os::unix::process::CommandExt as _;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Headless Chromium driven through chromedriver on a free port, with a fresh profile;
-/// chromedriver is stopped when this is dropped.
+/// chromedriver and the Chromium it started are stopped when this is dropped.
 struct Browser {
     client: Client,
     driver: std::process::Child,
@@ -588,6 +590,13 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // chromedriver leads a process group of its own (`browser`), which its Chromium
+        // and Chromium's helpers join: killing the group stops them all, where killing
+        // chromedriver alone, or a test that panics before its session is closed, left
+        // two browsers running after every `cargo test`.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -615,6 +624,7 @@ async fn browser(test: &str, width: u32, height: u32) -> Option<Browser> {
         .port();
     let driver = std::process::Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
