@@ -34,18 +34,20 @@ rates=()
 for run in $(seq 1 "$runs"); do
   quiet
   before=$(cat /proc/loadavg)
-  bash benches/http/attempts_pg.sh "$connections" "$seconds" >"$out/$run.log" 2>&1
+  # A failed run shows its output below, instead of `set -e` ending the series unexplained.
+  status=0
+  bash benches/http/attempts_pg.sh "$connections" "$seconds" >"$out/$run.log" 2>&1 || status=$?
   rate=$(awk '/^Requests\/sec/ {print $2}' "$out/$run.log")
   tps=$(awk '/^tps =/ {print $3}' "$out/$run.log")
   p99=$(awk '$1 == "99%" {print $2}' "$out/$run.log")
-  # CPU per recorded attempt, from attempts_pg.sh's shares of a core: the daemon's and
-  # the backends' (what the machine's speed moves less than the rate, not at all).
-  cpu=$(awk -v r="$rate" '/^cpu:/ { gsub("%", ""); printf "daemon %.0f µs, backends %.0f µs", $3 * 1e4 / r, $9 * 1e4 / r }' "$out/$run.log")
-  if [ -z "$rate" ]; then
-    echo "run $run: no rate; its output:" >&2
+  if [ "$status" -ne 0 ] || [ -z "$rate" ]; then
+    echo "run $run: exit status $status, rate '${rate}'; its output:" >&2
     cat "$out/$run.log" >&2
     exit 1
   fi
+  # CPU per recorded attempt, from attempts_pg.sh's shares of a core: the daemon's and
+  # the backends' (after the check above: awk stops on a division by zero).
+  cpu=$(awk -v r="$rate" '/^cpu:/ { gsub("%", ""); printf "daemon %.0f µs, backends %.0f µs", $3 * 1e4 / r, $9 * 1e4 / r }' "$out/$run.log")
   rates+=("$rate")
   printf 'run %d: %8.0f recorded/s  p99 %-8s CPU per attempt: %s  pgbench %.0f tps (%s of it)  load before %s\n' \
     "$run" "$rate" "$p99" "$cpu" "${tps:-0}" \
