@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::dispatch::templates::Templates;
 use crate::dispatch::{Courier, Couriers};
-use crate::http::{AppState, Metrics, Server};
+use crate::http::{AppState, Metrics, Server, SharedState};
 use crate::logging::redact;
 use crate::outbox::Outbox;
 use crate::policy::diagnostics::Diagnostic;
@@ -222,7 +222,7 @@ impl App {
             notice_senders: Arc::clone(&notice_senders),
             owner: Scheduler::instance_name(),
         });
-        let state = AppState {
+        let state = AppState::new(SharedState {
             store,
             policy,
             clock,
@@ -237,7 +237,7 @@ impl App {
             idempotency_retention: config.server.idempotency_retention,
             outcome_grace: config.server.outcome_grace,
             retention: Arc::new(config.retention.clone()),
-        };
+        });
         let address = config.server.listen;
         let console = crate::console::routes(crate::console::Settings {
             session_ttl: config.server.console_session_ttl,

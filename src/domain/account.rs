@@ -60,13 +60,13 @@ pub const US_STATES: [&str; 56] = [
 /// Checks a state code (any case, surrounding spaces ignored) against [`US_STATES`],
 /// suggesting the nearest code.
 pub fn check_state(state: &str) -> Result<(), String> {
-    // Compared without building the upper-case copy (a state on every account read).
+    // Compared as two upper-case bytes, without allocating (a state on every account read).
     let trimmed = state.trim();
-    if US_STATES
-        .iter()
-        .any(|known| known.eq_ignore_ascii_case(trimmed))
-    {
-        return Ok(());
+    if let &[first, second] = trimmed.as_bytes() {
+        let code = [first.to_ascii_uppercase(), second.to_ascii_uppercase()];
+        if US_STATES.iter().any(|known| known.as_bytes() == code) {
+            return Ok(());
+        }
     }
     let code = trimmed.to_ascii_uppercase();
     let help = crate::suggest::did_you_mean(&code, US_STATES)

@@ -76,7 +76,7 @@ pub async fn record_attempt(
         recorded: recorded.event_id.is_some(),
         event_id: recorded.event_id,
         decision_id: recorded.decision_id,
-        decision: recorded.decision,
+        decision: recorded.logged,
     };
     let mut response = (status, Json(body)).into_response();
     if replayed {

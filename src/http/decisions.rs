@@ -70,7 +70,7 @@ pub async fn decide_stored(
     let replayed = answered.replayed;
     let mut response = Json(Answer {
         decision_id: answered.decision_id,
-        decision: answered.decision,
+        decision: answered.logged,
     })
     .into_response();
     if replayed {

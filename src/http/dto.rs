@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::domain::{Account, Channel, Outcome, Purpose};
 use crate::engine::{Decision, Verdict};
@@ -115,7 +116,8 @@ pub struct AttemptResult {
     /// The id of the logged decision.
     pub decision_id: String,
     /// The decision.
-    pub decision: Decision,
+    #[schema(value_type = Decision)]
+    pub decision: Box<RawValue>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ pub struct Answer {
     /// The id of the logged decision.
     pub decision_id: String,
     /// The decision.
-    pub decision: Decision,
+    #[schema(value_type = Decision)]
+    pub decision: Box<RawValue>,
 }
 
 // The query of `GET /v1/decisions`.

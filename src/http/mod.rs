@@ -53,9 +53,29 @@ use crate::config::ConfiguredKey;
 use crate::reload::LivePolicy;
 use crate::store::Store;
 
-/// What every handler shares.
+/// What every handler shares, behind one `Arc`: axum clones the state for each layer a
+/// request passes, so one count to raise beats one per part.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    /// The state over its parts.
+    pub fn new(parts: SharedState) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug, Clone)]
+pub struct SharedState {
     /// The ledger.
     pub store: Store,
     /// The policy that decides, swapped on reload.

@@ -1,10 +1,11 @@
 //! Checking an attempt against the policy and recording it if allowed; asking the
 //! stateful "may I?" and logging the answer; reading the decision log back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::ServiceError;
 use crate::domain::{Account, Event, EventType, InitiatedBy, LedgerEvent};
@@ -16,41 +17,85 @@ use crate::store::{
 };
 
 /// The live policy as the store's [`Judge`]: the engine decides, and an allowed attempt
-/// is recorded as a contact when `records_contact` says so.
+/// is recorded as a contact when `records_contact` says so. One judge serves one call of
+/// the store.
 pub struct PolicyJudge {
     policy: Arc<Policy>,
     records_contact: bool,
     /// The shadow policy, decided beside the live one; its divergence is logged.
     shadow: Option<Arc<Policy>>,
+    /// The last judgement's decision and divergence beside the texts logged for them, so
+    /// that the answer reuses them instead of parsing the log back when the store returns
+    /// those very texts (a retried batch judges again; only the texts committed count).
+    last: Mutex<Option<Judged>>,
+}
+
+/// A judgement's typed decision and divergence, with the JSON texts logged for them.
+struct Judged {
+    decision: Decision,
+    logged: String,
+    shadow: Option<(super::shadow::Divergence, String)>,
 }
 
 impl PolicyJudge {
-    /// A judge that records allowed attempts as contacts.
-    pub fn recording(policy: &Arc<Policy>) -> Arc<dyn Judge> {
-        PolicyJudge::recording_with(policy, None)
+    /// A judge that records allowed attempts as contacts, with a shadow policy decided
+    /// beside the live one.
+    pub fn recording(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<PolicyJudge> {
+        PolicyJudge::new(policy, shadow, true)
     }
 
-    /// A judge that only decides (a question, a notice being queued).
-    pub fn deciding(policy: &Arc<Policy>) -> Arc<dyn Judge> {
-        PolicyJudge::deciding_with(policy, None)
+    /// A judge that only decides (a question, a notice being queued or sent), with a
+    /// shadow policy decided beside the live one.
+    pub fn deciding(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<PolicyJudge> {
+        PolicyJudge::new(policy, shadow, false)
     }
 
-    /// [`PolicyJudge::recording`], with a shadow policy decided beside the live one.
-    pub fn recording_with(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<dyn Judge> {
+    fn new(
+        policy: &Arc<Policy>,
+        shadow: Option<&Arc<Policy>>,
+        records_contact: bool,
+    ) -> Arc<PolicyJudge> {
         Arc::new(PolicyJudge {
             policy: Arc::clone(policy),
-            records_contact: true,
+            records_contact,
             shadow: shadow.map(Arc::clone),
+            last: Mutex::new(None),
         })
     }
 
-    /// [`PolicyJudge::deciding`], with a shadow policy decided beside the live one.
-    pub fn deciding_with(policy: &Arc<Policy>, shadow: Option<&Arc<Policy>>) -> Arc<dyn Judge> {
-        Arc::new(PolicyJudge {
-            policy: Arc::clone(policy),
-            records_contact: false,
-            shadow: shadow.map(Arc::clone),
+    /// This judge as the store takes it.
+    pub fn as_judge(self: &Arc<Self>) -> Arc<dyn Judge> {
+        let judge: Arc<dyn Judge> = self.clone();
+        judge
+    }
+
+    /// The store's answer to a call this judge judged: the decision and divergence this
+    /// judge made when the row carries the texts it logged for them, else (a replayed
+    /// answer, a row judged by another) parsed from the row.
+    pub fn recorded(&self, row: RecordedRow) -> Result<Recorded, StoreError> {
+        let judged = self.last.lock().ok().and_then(|mut last| last.take());
+        let Some(judged) = judged.filter(|judged| judged.is_logged_in(&row)) else {
+            return Recorded::from_row(row);
+        };
+        Ok(Recorded {
+            decision: judged.decision,
+            shadow: judged.shadow.map(|(divergence, _)| divergence),
+            logged: row.decision,
+            decision_id: row.decision_id,
+            event_id: row.event_id,
+            notice_id: row.notice_id,
+            replayed: row.replayed,
         })
+    }
+}
+
+impl Judged {
+    /// Whether `row` carries the texts logged for this judgement.
+    fn is_logged_in(&self, row: &RecordedRow) -> bool {
+        let shadow_text = self.shadow.as_ref().map(|(_, text)| text.as_str());
+        !row.replayed
+            && row.decision.get() == self.logged
+            && row.shadow.as_ref().map(|shadow| shadow.get()) == shadow_text
     }
 }
 
@@ -84,14 +129,13 @@ impl Judge for PolicyJudge {
         };
         let decision = Subject::new(&self.policy, account, history).decide(&question);
         // The shadow sees the same account and history; only its divergence is kept.
-        let shadow = self
-            .shadow
+        let divergence = self.shadow.as_ref().and_then(|shadow| {
+            let shadowed = Subject::new(shadow, account, history).decide(&question);
+            super::shadow::divergence(&decision, &shadowed)
+        });
+        let shadow = divergence
             .as_ref()
-            .and_then(|shadow| {
-                let shadowed = Subject::new(shadow, account, history).decide(&question);
-                super::shadow::divergence(&decision, &shadowed)
-            })
-            .map(|divergence| serde_json::value::to_raw_value(&divergence))
+            .map(serde_json::value::to_raw_value)
             .transpose()
             .map_err(|error| StoreError::Corrupt {
                 what: "shadow divergence to log",
@@ -125,9 +169,17 @@ impl Judge for PolicyJudge {
                 what: "decision to log",
                 reason: error.to_string(),
             })?;
+        let outcome = decision.outcome.as_str().to_string();
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Judged {
+                logged: raw.get().to_string(),
+                shadow: divergence.zip(shadow.as_ref().map(|text| text.get().to_string())),
+                decision,
+            });
+        }
         Ok(Judgement {
             decision: raw,
-            outcome: decision.outcome.as_str().to_string(),
+            outcome,
             contact,
             notice_due,
             shadow,
@@ -136,10 +188,13 @@ impl Judge for PolicyJudge {
 }
 
 /// The result of [`check_and_record`] and [`decide_and_log`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Recorded {
     /// The decision (logged either way).
     pub decision: Decision,
+    /// The decision as logged (JSON): the text an answer carries, byte for byte the one
+    /// kept with an idempotency key and given again on a replay.
+    pub logged: Box<RawValue>,
     /// The id of the decision in the log.
     pub decision_id: String,
     /// The id of the recorded event; `None` when the attempt was refused.
@@ -151,7 +206,6 @@ pub struct Recorded {
     /// (nothing was written this time).
     pub replayed: bool,
     /// How the shadow policy diverged, as logged; never part of the answer.
-    #[serde(skip)]
     pub shadow: Option<super::shadow::Divergence>,
 }
 
@@ -164,6 +218,7 @@ impl Recorded {
                 .map(|shadow| from_json("shadow divergence", shadow.get()))
                 .transpose()?,
             decision: from_json("logged decision", row.decision.get())?,
+            logged: row.decision,
             decision_id: row.decision_id,
             event_id: row.event_id,
             notice_id: row.notice_id,
@@ -212,15 +267,11 @@ pub async fn check_and_record_with(
     attempt: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    let judge = PolicyJudge::recording(policy, shadow);
     let row = store
-        .check_and_record(
-            &PolicyJudge::recording_with(policy, shadow),
-            attempt,
-            None,
-            now,
-        )
+        .check_and_record(&judge.as_judge(), attempt, None, now)
         .await?;
-    Ok(Recorded::from_row(row)?)
+    Ok(judge.recorded(row)?)
 }
 
 /// Decides a question from the stored account and ledger and logs the decision,
@@ -242,15 +293,11 @@ pub async fn decide_and_log_with(
     question: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    let judge = PolicyJudge::deciding(policy, shadow);
     let row = store
-        .check_and_record(
-            &PolicyJudge::deciding_with(policy, shadow),
-            question,
-            None,
-            now,
-        )
+        .check_and_record(&judge.as_judge(), question, None, now)
         .await?;
-    Ok(Recorded::from_row(row)?)
+    Ok(judge.recorded(row)?)
 }
 
 /// Queues a notice with the policy's decision (see [`super::enqueue_notice`]).
@@ -262,15 +309,11 @@ pub(super) async fn decide_and_queue(
     notice: QueuedNotice,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    let judge = PolicyJudge::deciding(policy, shadow);
     let row = store
-        .check_and_record(
-            &PolicyJudge::deciding_with(policy, shadow),
-            attempt,
-            Some(notice),
-            now,
-        )
+        .check_and_record(&judge.as_judge(), attempt, Some(notice), now)
         .await?;
-    Ok(Recorded::from_row(row)?)
+    Ok(judge.recorded(row)?)
 }
 
 /// The decision log of an account: its most recent `limit` decisions, in log order.
@@ -306,4 +349,85 @@ pub async fn search_decisions(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::{Channel, Purpose};
+
+    /// A judgement at `at` (UTC) of a call to a New York account, by the shipped policy
+    /// with the noon-only shadow, and the row the store would return for it.
+    fn judged(judge: &PolicyJudge, at: &str) -> RecordedRow {
+        let account: Account = serde_json::from_str(
+            r#"{"id": "A-1", "consumer": {"address": {"state": "NY", "city": "Albany"},
+                "time_zones": ["America/New_York"]}}"#,
+        )
+        .unwrap();
+        let attempt = Attempt {
+            account_id: "A-1".to_string(),
+            at: at.parse().unwrap(),
+            channel: Channel::Call,
+            purpose: Purpose::Collection,
+            contact_point: None,
+            outcome: None,
+            idempotency: None,
+        };
+        let judgement = judge.judge(&account, &[], &attempt).unwrap();
+        RecordedRow {
+            decision: judgement.decision,
+            decision_id: "D-1".to_string(),
+            event_id: None,
+            notice_id: None,
+            replayed: false,
+            shadow: judgement.shadow,
+        }
+    }
+
+    fn noon_judge() -> Arc<PolicyJudge> {
+        let (live, shadow) = super::super::shadow::tests::policies();
+        PolicyJudge::deciding(&Arc::new(live), Some(&Arc::new(shadow)))
+    }
+
+    #[test]
+    fn the_answer_is_the_decision_the_log_holds_whether_made_here_or_read_back() {
+        // 11:00 in New York: live allows, the shadow defers.
+        let judge = noon_judge();
+        let row = judged(&judge, "2026-04-07T15:00:00Z");
+        let parsed = Recorded::from_row(row.clone()).unwrap();
+        let answered = judge.recorded(row.clone()).unwrap();
+        assert!(answered.decision.allowed);
+        assert_eq!(answered.decision, parsed.decision);
+        assert_eq!(answered.shadow, parsed.shadow);
+        assert!(answered.shadow.is_some());
+        assert_eq!(answered.logged.get(), row.decision.get());
+
+        // The store returned another decision than this judge's last (a batch judged
+        // again, a row written by another): the row's is the answer.
+        let night_judge = noon_judge();
+        let night = judged(&night_judge, "2026-04-07T07:00:00Z");
+        judged(&night_judge, "2026-04-07T15:00:00Z");
+        let answered = night_judge.recorded(night.clone()).unwrap();
+        assert!(!answered.decision.allowed);
+        assert_eq!(
+            answered.decision,
+            Recorded::from_row(night).unwrap().decision
+        );
+
+        // The same decision with another divergence logged beside it: the row's.
+        let judge = noon_judge();
+        let mut row = judged(&judge, "2026-04-07T15:00:00Z");
+        row.shadow = None;
+        assert_eq!(judge.recorded(row).unwrap().shadow, None);
+
+        // A replay is the kept answer, read back.
+        let judge = noon_judge();
+        let mut row = judged(&judge, "2026-04-07T15:00:00Z");
+        row.replayed = true;
+        let replayed = judge.recorded(row.clone()).unwrap();
+        assert!(replayed.replayed);
+        assert_eq!(replayed.decision, Recorded::from_row(row).unwrap().decision);
+    }
 }

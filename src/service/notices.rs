@@ -160,15 +160,11 @@ pub async fn check_notice_send(
     notice_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Recorded, ServiceError> {
+    let judge = PolicyJudge::deciding(policy, shadow);
     let row = store
-        .check_notice_send(
-            &PolicyJudge::deciding_with(policy, shadow),
-            attempt,
-            notice_id,
-            now,
-        )
+        .check_notice_send(&judge.as_judge(), attempt, notice_id, now)
         .await?;
-    Ok(Recorded::from_row(row)?)
+    Ok(judge.recorded(row)?)
 }
 
 /// Replays a dead or cancelled notice: pending again, due now, with a fresh retry

@@ -109,7 +109,7 @@ pub fn divergence(live: &Decision, shadow: &Decision) -> Option<Divergence> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
@@ -135,7 +135,8 @@ channels = ["call"]
 allow = [{ from = "12:00", to = "13:00" }]
 "#;
 
-    fn policies() -> (Policy, Policy) {
+    /// The shipped policy, and a shadow of it that allows calls only at noon.
+    pub(in crate::service) fn policies() -> (Policy, Policy) {
         let live =
             Policy::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
         let mut sources = live.sources().to_vec();

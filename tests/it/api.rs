@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use dunner::auth::Scope;
 use dunner::clock::FixedClock;
-use dunner::http::{AppState, Metrics, router};
+use dunner::http::{AppState, Metrics, SharedState, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -42,7 +42,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         SHIPPED.clone(),
         "2026-01-01T00:00:00Z".parse().unwrap(),
     ));
-    let state = AppState {
+    let state = AppState::new(SharedState {
         store: test.store.clone(),
         metrics: Arc::new(Metrics::new(&policy)),
         policy,
@@ -57,7 +57,7 @@ pub(crate) fn app_state_on(test: TestStore, open_evaluate: bool) -> (AppState, T
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
         outcome_grace: std::time::Duration::from_secs(2 * 3600),
         retention: Arc::default(),
-    };
+    });
     (state, test)
 }
 
@@ -1014,8 +1014,10 @@ async fn notices_are_queued_checked_replayed_by_key_and_refused_under_a_hold() {
         let request = request.body(Body::from(body.to_string())).unwrap();
         // The test daemon has no `[smtp]`; this test is about the queue, so it asks as a
         // daemon that can send every notice.
-        let mut state = api.state.clone();
-        state.notice_senders = Arc::new(dunner::domain::NoticeSenders::every());
+        let state = AppState::new(SharedState {
+            notice_senders: Arc::new(dunner::domain::NoticeSenders::every()),
+            ..(*api.state).clone()
+        });
         async move {
             let response = router(state).oneshot(request).await.unwrap();
             let status = response.status();

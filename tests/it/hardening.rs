@@ -968,7 +968,18 @@ async fn a_retried_attempt_counts_once(api: Api) {
     assert!(replayed, "the repeat is marked as a replay");
     assert_eq!(again["decision_id"], first["decision_id"]);
     assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(again, first, "the repeat is the first answer whole");
     assert_eq!(events_of(&api, "NY-1").await, 1);
+    // The answer's decision is the one logged.
+    let (status, log) = api.call("GET", "/v1/decisions?account_id=NY-1", None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let logged = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|logged| logged["id"] == first["decision_id"])
+        .unwrap();
+    assert_eq!(logged["decision"], first["decision"]);
 
     let mut other = call.clone();
     other["at"] = json!("2026-04-07T15:00:00Z");

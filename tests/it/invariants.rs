@@ -457,6 +457,18 @@ proptest! {
     }
 
     #[test]
+    fn a_logged_decision_reads_back_as_the_decision_and_writes_back_as_its_text(request in request(true)) {
+        // The daemon answers with the text it logged (and gives it again on a replay)
+        // and counts from the decision it made, which it does not read back from the
+        // log: both stand for one decision only if the log's text is faithful.
+        let decision = decide(&SHIPPED, &request);
+        let logged = serde_json::to_string(&decision).unwrap();
+        let read_back: dunner::engine::Decision = serde_json::from_str(&logged).unwrap();
+        prop_assert_eq!(&read_back, &decision);
+        prop_assert_eq!(serde_json::to_string(&read_back).unwrap(), logged);
+    }
+
+    #[test]
     fn leaving_out_contacts_beyond_every_rules_reach_changes_no_decision(
         (request, history) in request(true).prop_flat_map(|request| {
             let at = request.at;

@@ -416,8 +416,11 @@ mod on_postgres {
 
 /// The real router over the story, with a fixed clock at the story's "now".
 async fn app() -> (AppState, TestStore, String) {
-    let (mut state, test) = crate::api::app_state(false).await;
-    state.clock = Arc::new(dunner::clock::FixedClock(now()));
+    let (state, test) = crate::api::app_state(false).await;
+    let state = dunner::http::AppState::new(dunner::http::SharedState {
+        clock: Arc::new(dunner::clock::FixedClock(now())),
+        ..(*state).clone()
+    });
     seed(&state.store).await;
     let token = key(&state, &[Scope::Decide]).await;
     (state, test, token)

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use dunner::clock::{Clock, FixedClock, SystemClock};
 use dunner::dispatch::signing::{SignedHeaders, WebhookSecret, verify};
 use dunner::domain::{Account, LedgerEvent};
-use dunner::http::{AppState, Metrics, router};
+use dunner::http::{AppState, Metrics, SharedState, router};
 use dunner::reload::LivePolicy;
 use dunner::scheduler::{Scheduler, StrategySet};
 use dunner::store::{NoticeStatus, Store};
@@ -312,7 +312,7 @@ fn scheduler_next_day(store: &Store, strategies: &Arc<StrategySet>) -> Scheduler
 
 /// The scheduler's metrics, as `GET /metrics` shows them.
 async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
-    let state = AppState {
+    let state = AppState::new(SharedState {
         store: scheduler.store.clone(),
         policy: Arc::clone(&scheduler.policy),
         clock: Arc::clone(&scheduler.clock),
@@ -327,7 +327,7 @@ async fn metrics_of(scheduler: &Scheduler) -> BTreeMap<String, f64> {
         idempotency_retention: std::time::Duration::from_secs(24 * 3600),
         outcome_grace: std::time::Duration::from_secs(2 * 3600),
         retention: Arc::default(),
-    };
+    });
     let request = Request::builder()
         .uri("/metrics")
         .body(Body::empty())
@@ -389,7 +389,7 @@ async fn get(state: &AppState, token: &str, uri: &str) -> (StatusCode, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_route_shows_what_is_planned_next_and_why() {
     // The clock of `app_state`: 2026-04-07T14:00:00Z, 10:00 in New York.
-    let (mut state, _test) = app_state(false).await;
+    let (state, _test) = app_state(false).await;
     let key = dunner::auth::issue();
     dunner::service::add_api_key(
         &state.store,
@@ -428,7 +428,10 @@ async fn the_plan_route_shows_what_is_planned_next_and_why() {
     );
 
     let (_dir, strategies) = daily_calls();
-    state.strategies = strategies;
+    let state = AppState::new(SharedState {
+        strategies,
+        ..(*state).clone()
+    });
     let (status, body) = get(&state, &token, "/v1/accounts/P-1/plan?days=3").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["strategy"]["id"], "daily-calls");
