@@ -537,17 +537,23 @@ enum Criterion<'a> {
 }
 
 /// The one matching rule: case-insensitive, surrounding spaces ignored.
+// Inline: a one-shot decision asks it of every pack with a state list (out of line,
+// its call and its result's moves cost ≈ 20 instructions a decision).
+#[inline(always)]
 fn criterion<'a>(list: &[String], value: Option<&'a str>) -> Criterion<'a> {
     if list.is_empty() {
         return Criterion::Unrestricted;
     }
-    match value.map(crate::domain::trimmed) {
-        None => Criterion::Unknown,
-        Some(value) if list.iter().any(|item| item.eq_ignore_ascii_case(value)) => {
-            Criterion::Matches(value)
+    let Some(value) = value.map(crate::domain::trimmed) else {
+        return Criterion::Unknown;
+    };
+    // A loop, not `Iterator::any`, which stayed out of line (≈ 45 instructions a decision).
+    for item in list {
+        if item.eq_ignore_ascii_case(value) {
+            return Criterion::Matches(value);
         }
-        Some(value) => Criterion::Differs(value),
     }
+    Criterion::Differs(value)
 }
 
 /// The consumer's place, when the scope names cities or ZIP codes: met by either (a
