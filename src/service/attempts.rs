@@ -65,8 +65,7 @@ impl PolicyJudge {
 
     /// This judge as the store takes it.
     pub fn as_judge(self: &Arc<Self>) -> Arc<dyn Judge> {
-        let judge: Arc<dyn Judge> = self.clone();
-        judge
+        self.clone()
     }
 
     /// The store's answer to a call this judge judged: the decision and divergence this
